@@ -1,1 +1,19 @@
-//! daimon-proto
+//! daimon-proto: what crosses the daemon's socket.
+//!
+//! Owns: the request/response/event types (serde), the frame format, the version
+//! handshake, error kinds (which the CLI maps to exit codes) and where the discovery
+//! files live (`paths`). Shared by the CLI, the daemon and, later, the HTTP API.
+//!
+//! Must never: do I/O beyond reading/writing one frame on a stream it is handed, or
+//! know how the daemon supervises anything.
+
+pub mod frame;
+pub mod message;
+pub mod paths;
+
+pub use frame::{FrameError, MAX_FRAME_LEN, decode, encode, payload_len, read_frame, write_frame};
+pub use message::*;
+pub use paths::Paths;
+
+/// Bumped whenever a message changes incompatibly; checked in the handshake.
+pub const PROTOCOL_VERSION: u32 = 1;

@@ -1,0 +1,102 @@
+//! The frame format: a 4-byte big-endian payload length, then that many bytes of JSON.
+//!
+//! The length is checked against [`MAX_FRAME_LEN`] before anything is allocated, so a
+//! hostile or confused peer cannot make either side allocate gigabytes.
+
+use std::io::{self, Read, Write};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Largest payload either side accepts. Log output is streamed in many frames, so no
+/// legitimate message comes near this.
+pub const MAX_FRAME_LEN: u32 = 16 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("connection closed")]
+    Closed,
+    #[error("frame of {0} bytes exceeds the limit of {MAX_FRAME_LEN} bytes")]
+    TooLarge(u32),
+    #[error("malformed message: {0}")]
+    Malformed(#[from] serde_json::Error),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Serializes `msg` into one complete frame (header included).
+pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
+    let mut buf = vec![0u8; 4];
+    serde_json::to_writer(&mut buf, msg)?;
+    let len = u32::try_from(buf.len() - 4).map_err(|_| FrameError::TooLarge(u32::MAX))?;
+    if len > MAX_FRAME_LEN {
+        return Err(FrameError::TooLarge(len));
+    }
+    buf[..4].copy_from_slice(&len.to_be_bytes());
+    Ok(buf)
+}
+
+/// Parses a frame's payload (without its 4-byte header).
+pub fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, FrameError> {
+    Ok(serde_json::from_slice(payload)?)
+}
+
+/// Checks a frame header and returns the payload length it announces.
+pub fn payload_len(header: [u8; 4]) -> Result<usize, FrameError> {
+    let len = u32::from_be_bytes(header);
+    if len > MAX_FRAME_LEN {
+        return Err(FrameError::TooLarge(len));
+    }
+    Ok(len as usize)
+}
+
+/// Writes one frame with a single `write_all` (one syscall for small messages).
+pub fn write_frame<W: Write, T: Serialize>(w: &mut W, msg: &T) -> Result<(), FrameError> {
+    let buf = encode(msg)?;
+    w.write_all(&buf)?;
+    Ok(())
+}
+
+/// Reads one frame; `Closed` when the peer closed the stream cleanly between frames.
+pub fn read_frame<R: Read, T: DeserializeOwned>(r: &mut R) -> Result<T, FrameError> {
+    let mut header = [0u8; 4];
+    match r.read_exact(&mut header) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
+        Err(e) => return Err(e.into()),
+    }
+    let len = payload_len(header)?;
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload)?;
+    decode(&payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Request, Response};
+
+    #[test]
+    fn round_trip() {
+        let req = Request::Start {
+            units: vec!["a.service".into()],
+        };
+        let buf = encode(&req).unwrap();
+        let back: Request = read_frame(&mut &buf[..]).unwrap();
+        assert_eq!(back, req);
+    }
+
+    #[test]
+    fn oversized_header_is_refused_before_allocating() {
+        let mut buf = (MAX_FRAME_LEN + 1).to_be_bytes().to_vec();
+        buf.extend_from_slice(b"{}");
+        let err = read_frame::<_, Response>(&mut &buf[..]).unwrap_err();
+        assert!(matches!(err, FrameError::TooLarge(_)));
+    }
+
+    #[test]
+    fn clean_close_is_not_an_error_kind_of_io() {
+        let err = read_frame::<_, Response>(&mut &b""[..]).unwrap_err();
+        assert!(matches!(err, FrameError::Closed));
+    }
+}

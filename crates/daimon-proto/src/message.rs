@@ -1,0 +1,243 @@
+//! Requests, responses and the handshake.
+//!
+//! A connection starts with the client sending [`Hello`] and the daemon answering
+//! [`Welcome`] (or an error when the versions differ). Then the client sends one
+//! [`Request`] and reads [`Response`]s until a final one: every response except
+//! [`Response::LogData`] is final. `logs` streams `LogData` frames and ends with
+//! [`Response::Done`]; with `follow` it streams until the client hangs up.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    pub version: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    pub version: u32,
+    /// PID of the daemon that answered.
+    pub daemon_pid: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// Start a command now as a (transient unless saved) service. See [`RunRequest`].
+    Run(RunRequest),
+    Start {
+        units: Vec<String>,
+    },
+    Stop {
+        units: Vec<String>,
+    },
+    Restart {
+        units: Vec<String>,
+    },
+    Reload {
+        units: Vec<String>,
+    },
+    /// Empty `units`: every loaded unit. `log_lines`: recent lines to include per unit
+    /// (the detail view asks for 10, the table for 0).
+    Status {
+        units: Vec<String>,
+        log_lines: usize,
+    },
+    /// Every known unit, loaded or not (unit files with errors included).
+    List,
+    Logs(LogsRequest),
+    Enable {
+        units: Vec<String>,
+    },
+    Disable {
+        units: Vec<String>,
+    },
+    /// The unit file and its drop-ins, as the daemon sees them.
+    Cat {
+        unit: String,
+    },
+    DaemonReload,
+    /// Stop every service (reverse dependency order) and exit.
+    Shutdown,
+}
+
+/// `daimon run`: the CLI renders the command into unit-file text (so a transient unit
+/// and a saved one go through the same parser) and the daemon loads it under `name`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRequest {
+    /// Full unit name, e.g. `bot.service`.
+    pub name: String,
+    /// The `[Unit]`/`[Service]`/`[Install]` text of the unit.
+    pub unit_text: String,
+    /// Write the text to `units/NAME` so it survives a daemon restart.
+    pub save: bool,
+    /// Also enable it (start when the daemon starts). Implies `save`.
+    pub enable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogsRequest {
+    /// Unit names; empty means every unit.
+    pub units: Vec<String>,
+    pub invocation: Option<String>,
+    /// Time expressions as the user typed them (`today`, `-1h`, ISO 8601, ...); the
+    /// daemon parses them so one parser serves the CLI and the HTTP API alike.
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// `err`, `warning`, `3`, ... : that priority and more important ones.
+    pub priority: Option<String>,
+    /// Regular expression matched against the message.
+    pub grep: Option<String>,
+    /// Only the last N matching lines.
+    pub lines: Option<usize>,
+    pub follow: bool,
+    /// `short`, `short-iso`, `cat`, `json`.
+    pub output: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    Welcome(Welcome),
+    Error(ErrorReply),
+    /// Per-unit outcome of start/stop/restart/reload/enable/disable/run.
+    Jobs(Vec<JobResult>),
+    Status(Vec<UnitStatus>),
+    List(Vec<UnitListEntry>),
+    /// Rendered log output (already in the requested format, newline-terminated
+    /// lines); more frames follow.
+    LogData(String),
+    Cat(Vec<CatFile>),
+    /// Success with nothing to show (daemon-reload, shutdown, end of a log stream).
+    Done,
+}
+
+impl Response {
+    /// Whether more frames follow this one for the same request.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Response::LogData(_))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    pub kind: ErrorKind,
+    /// One line, actionable: what went wrong and what to do.
+    pub message: String,
+}
+
+/// What kind of failure; the CLI maps it to its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorKind {
+    /// Bad input (argument, unit file, time expression, regex): exit 1.
+    Invalid,
+    /// Unknown unit: exit 4.
+    NotFound,
+    /// The operation was tried and failed (start failed, unit has errors): exit 1.
+    Failed,
+    /// Protocol version mismatch: exit 1, telling the user to restart the daemon.
+    Version,
+    /// The daemon is shutting down or overloaded: exit 1.
+    Unavailable,
+    /// A bug or an OS failure inside the daemon: exit 1.
+    Internal,
+}
+
+impl ErrorKind {
+    /// Exit code of the `daimon` CLI for this kind (systemctl's conventions).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::NotFound => 4,
+            _ => 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobResult {
+    pub unit: String,
+    /// `None` on success; otherwise why this unit's job failed.
+    pub error: Option<ErrorReply>,
+}
+
+/// Active state, as systemd names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActiveState {
+    Active,
+    Activating,
+    Deactivating,
+    Reloading,
+    Inactive,
+    Failed,
+}
+
+impl ActiveState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActiveState::Active => "active",
+            ActiveState::Activating => "activating",
+            ActiveState::Deactivating => "deactivating",
+            ActiveState::Reloading => "reloading",
+            ActiveState::Inactive => "inactive",
+            ActiveState::Failed => "failed",
+        }
+    }
+}
+
+/// One unit in `status` (field names are the JSON contract of `status -o json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitStatus {
+    pub name: String,
+    pub description: Option<String>,
+    /// `loaded`, `not-found`, `bad-setting` (the unit file has errors), `transient`.
+    pub load_state: String,
+    pub state: ActiveState,
+    /// systemd's sub-state: `running`, `exited`, `dead`, `auto-restart`, `start-pre`, ...
+    pub sub_state: String,
+    /// `enabled`, `disabled`, `static` (no [Install]), `transient`.
+    pub enabled: String,
+    /// Main PID, if a main process runs.
+    pub pid: Option<u32>,
+    /// Automatic restarts since the unit was last started by a user.
+    pub restarts: u32,
+    /// When the unit entered its current state (RFC 3339).
+    pub since: Option<String>,
+    /// systemd's Result=: `success`, `exit-code`, `signal`, `core-dump`, `timeout`,
+    /// `start-limit-hit`, `resources`, `condition`, ...
+    pub result: String,
+    /// The last `STATUS=` the service sent, if any.
+    pub status_text: Option<String>,
+    /// Resident memory of the whole process tree, bytes.
+    pub memory_bytes: Option<u64>,
+    /// CPU time (user+system) of the whole process tree, microseconds.
+    pub cpu_usec: Option<u64>,
+    /// Every process of the service (main first), for the detail view.
+    pub tasks: Vec<u32>,
+    /// How the last main process ended, e.g. `exited, status=1/FAILURE` or
+    /// `killed, signal=KILL`.
+    pub last_exit: Option<String>,
+    /// Why the unit is failed or refused, one line (e.g. start limit hit).
+    pub reason: Option<String>,
+    /// Path of the unit file (None for transient units not saved).
+    pub fragment_path: Option<String>,
+    /// Lines dropped by the log store for this unit and why, e.g. "12345 lines
+    /// dropped: disk full"; None when nothing was lost.
+    pub logs_dropped: Option<String>,
+    /// The last `log_lines` log lines, rendered in journalctl's short format.
+    pub recent_logs: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitListEntry {
+    pub name: String,
+    pub load_state: String,
+    pub state: ActiveState,
+    pub sub_state: String,
+    pub enabled: String,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatFile {
+    pub path: String,
+    pub text: String,
+}

@@ -1,0 +1,295 @@
+//! The one harness every integration test uses: a private `DAIMON_HOME`, a real
+//! `daimond --foreground`, the real `daimon` CLI, bounded waits, and cleanup by PID.
+//!
+//! On drop it asks the daemon to stop (SIGTERM), waits with a deadline, then
+//! SIGKILLs the daemon and every process that descended from it, by PID — even when
+//! the test failed. Nothing is ever killed by name.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// Path of a binary built next to the test executable (`target/<profile>/NAME`).
+pub fn bin(name: &str) -> PathBuf {
+    if name == "daimond" {
+        return PathBuf::from(env!("CARGO_BIN_EXE_daimond"));
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} not built: run the tests with `cargo test --workspace`",
+        path.display()
+    );
+    path
+}
+
+/// Polls `cond` until it holds or `deadline` passes; panics naming `what`.
+pub fn wait_until(what: &str, deadline: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    while !cond() {
+        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+pub fn pid_alive(pid: u32) -> bool {
+    // A zombie still has a /proc entry; count it as dead for "is it running".
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+pub fn proc_state(pid: u32) -> Option<char> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().next()?.chars().next()
+}
+
+/// Start time of a process (field 22 of /proc/PID/stat, clock ticks since boot).
+pub fn start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
+}
+
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    if let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            let path = t.path().join("children");
+            if let Ok(s) = fs::read_to_string(path) {
+                out.extend(s.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+            }
+        }
+    }
+    out
+}
+
+pub fn descendants_of(pid: u32) -> BTreeSet<u32> {
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![pid];
+    while let Some(p) = stack.pop() {
+        for c in children_of(p) {
+            if seen.insert(c) {
+                stack.push(c);
+            }
+        }
+    }
+    seen
+}
+
+pub fn kill(pid: u32, sig: i32) {
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    unsafe {
+        libc::kill(pid as libc::pid_t, sig);
+    }
+}
+
+pub struct Daemon {
+    pub home: tempfile::TempDir,
+    pub child: Option<Child>,
+    /// Every process the test saw descend from the daemon (PID -> start time, so a
+    /// recycled PID is never hit), ended on drop.
+    pub seen: BTreeMap<u32, u64>,
+    /// Extra PIDs the test started itself, ended on drop.
+    pub extra: Vec<u32>,
+}
+
+impl Daemon {
+    /// A fresh home with no daemon running yet (for tests of the CLI's auto-start).
+    pub fn home_only() -> Daemon {
+        let home = tempfile::Builder::new().prefix("daimon-test-").tempdir().expect("tempdir");
+        fs::create_dir_all(home.path().join("units")).expect("units dir");
+        Daemon { home, child: None, seen: BTreeMap::new(), extra: Vec::new() }
+    }
+
+    /// A fresh home and a `daimond --foreground` answering on its socket.
+    pub fn start() -> Daemon {
+        let mut d = Daemon::home_only();
+        d.spawn_daemon();
+        d
+    }
+
+    pub fn spawn_daemon(&mut self) {
+        let child = Command::new(bin("daimond"))
+            .arg("--foreground")
+            .env("DAIMON_HOME", self.home.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn daimond");
+        self.child = Some(child);
+        let sock = self.socket();
+        wait_until("daimond's socket", DEADLINE, || sock.exists());
+    }
+
+    pub fn path(&self) -> &Path {
+        self.home.path()
+    }
+
+    pub fn units_dir(&self) -> PathBuf {
+        self.home.path().join("units")
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.home.path().join("run/daimond.sock")
+    }
+
+    pub fn pid_file(&self) -> PathBuf {
+        self.home.path().join("run/daimond.pid")
+    }
+
+    /// PID of the running daemon, from its child handle or its PID file.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        if let Some(c) = &self.child {
+            return Some(c.id());
+        }
+        fs::read_to_string(self.pid_file()).ok()?.trim().parse().ok()
+    }
+
+    pub fn write_unit(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.units_dir().join(name);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).expect("unit dir");
+        }
+        fs::write(&path, text).expect("write unit");
+        path
+    }
+
+    /// Writes an executable shell script into the home and returns its path.
+    pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        let path = self.home.path().join(name);
+        fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write script");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod");
+        path
+    }
+
+    /// Runs the `daimon` CLI against this home, with a deadline.
+    pub fn cli(&mut self, args: &[&str]) -> Output {
+        let mut child = Command::new(bin("daimon"))
+            .args(args)
+            .env("DAIMON_HOME", self.home.path())
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn daimon");
+        let pid = child.id();
+        let start = Instant::now();
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if start.elapsed() > Duration::from_secs(30) => {
+                    kill(pid, libc::SIGKILL);
+                    panic!("daimon {args:?} did not finish within 30s");
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+                Err(e) => panic!("waiting for daimon {args:?}: {e}"),
+            }
+        }
+        let out = child.wait_with_output().expect("collect daimon output");
+        self.record_descendants();
+        out
+    }
+
+    /// Runs the CLI and asserts it exited 0; returns stdout.
+    pub fn ok(&mut self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "daimon {args:?} failed ({:?}): {}{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `status UNIT -o json` parsed, first element.
+    pub fn status_json(&mut self, unit: &str) -> serde_json::Value {
+        let out = self.cli(&["status", unit, "-o", "json"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("status -o json of {unit}: {e}: {text}"));
+        v.as_array().and_then(|a| a.first()).cloned().unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Main PID of a unit once it is running (polled with a deadline).
+    pub fn wait_main_pid(&mut self, unit: &str) -> u32 {
+        let mut pid = 0;
+        wait_until(&format!("a main PID for {unit}"), DEADLINE, || {
+            let st = self.status_json(unit);
+            match st["pid"].as_u64() {
+                Some(p) if st["state"] == "active" => {
+                    pid = p as u32;
+                    true
+                }
+                _ => false,
+            }
+        });
+        self.remember(pid);
+        pid
+    }
+
+    /// Remembers a process to end on drop (with its start time).
+    pub fn remember(&mut self, pid: u32) {
+        if let Some(t) = start_time(pid) {
+            self.seen.entry(pid).or_insert(t);
+        }
+    }
+
+    pub fn record_descendants(&mut self) {
+        if let Some(pid) = self.daemon_pid() {
+            for p in descendants_of(pid) {
+                self.remember(p);
+            }
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.record_descendants();
+        if let Some(pid) = self.daemon_pid() {
+            kill(pid, libc::SIGTERM);
+            let start = Instant::now();
+            while pid_alive(pid) && start.elapsed() < DEADLINE {
+                self.record_descendants();
+                if let Some(c) = self.child.as_mut() {
+                    let _ = c.try_wait();
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            kill(pid, libc::SIGKILL);
+        }
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for (pid, started) in &self.seen {
+            if pid_alive(*pid) && start_time(*pid) == Some(*started) {
+                kill(*pid, libc::SIGKILL);
+            }
+        }
+        for pid in &self.extra {
+            if pid_alive(*pid) {
+                kill(*pid, libc::SIGKILL);
+            }
+        }
+    }
+}
