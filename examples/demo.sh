@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds daimon, runs examples/hello.sh as a supervised service and shows its logs.
+# The service keeps running afterwards: `target/release/daimon stop hello` stops it,
+# `target/release/daimon shutdown` stops the daemon too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --locked -p daimon -p daimond
+daimon=target/release/daimon
+"$daimon" run --name hello --restart always -- "$PWD/examples/hello.sh"
+sleep 3
+"$daimon" status hello || true
+echo
+"$daimon" logs hello -n 10
