@@ -5,3 +5,331 @@
 //!
 //! Must never: know about processes or units beyond a unit name; spawn threads of
 //! its own that the daemon cannot see; depend on an async runtime.
+//!
+//! # Design
+//!
+//! Plain append-only files are what make supervisord or s6-log fast; journald's
+//! comfort comes from an index. This store keeps both by indexing *blocks*, not
+//! lines:
+//!
+//! * **Segments.** Each [`JournalWriter::ingest`] call turns one chunk read from a
+//!   pipe into one self-describing block (see `codec`: a header naming the
+//!   source, the messages back to back, then ~5 bytes of metadata per line) and
+//!   appends it to the active segment file with one plain `write()`. Once the
+//!   daemon has read a line, a crash of the daemon cannot lose it: the page cache
+//!   holds it. [`JournalWriter::tick`] calls `fdatasync` at least every
+//!   `sync_interval` (power-cut safety) and records the synced length.
+//! * **Index.** An SQLite database (WAL) holds one row per block: unit,
+//!   invocation, sequence range, time range, line count, a bit mask of the
+//!   priorities present, and where the block lives. [`JournalWriter::commit`]
+//!   inserts the rows of a batch in one transaction and wakes followers.
+//! * **Sealing.** A segment that is full (or old) is sealed; maintenance in
+//!   `tick` re-encodes it in bounded steps: lines are regrouped by (source,
+//!   priority) within windows of a few MiB and every group becomes one
+//!   zstd-compressed block. Queries for one unit or for `-p err` then read only
+//!   the blocks of that unit or priority, and sealed data takes a fraction of
+//!   the raw text.
+//! * **Queries** prune blocks through the index, decode only those, and merge
+//!   them in sequence order. `-g` runs the regex over a block's text section in
+//!   one pass and only checks candidate lines individually.
+//! * **Crash repair.** On open, every uncompressed segment is re-verified from its
+//!   last synced length: valid blocks are (re)indexed, a torn tail is truncated.
+//! * **Retention** deletes whole segments, oldest first, from `tick`; a write
+//!   that fails (disk full) drops that block, counts it per unit, and the next
+//!   write tries again.
+
+mod clock;
+mod codec;
+mod error;
+pub mod format;
+mod index;
+mod maint;
+mod reader;
+mod record;
+mod repair;
+pub mod timeexpr;
+mod writer;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+pub use clock::{monotonic_usec, realtime_usec};
+pub use error::JournalError;
+pub use reader::{JournalReader, Query};
+pub use record::{
+    Cursor, FLAG_CONTINUED, FLAG_PARTIAL, Record, Stream, parse_level_prefix, priority,
+};
+pub use writer::{JournalWriter, SourceId, SourceMeta};
+
+/// Settings of a store. `Default` gives journald-like values.
+#[derive(Debug, Clone)]
+pub struct JournalConfig {
+    /// Bound on disk use; `None` = 10% of the file system, capped at 4 GiB
+    /// (journald's SystemMaxUse default).
+    pub max_use: Option<u64>,
+    /// Segments whose newest line is older than this are deleted.
+    pub max_age: Option<Duration>,
+    /// Longest time between two `fdatasync` of written lines.
+    pub sync_interval: Duration,
+    /// Longer lines are split (journald's LineMax=, 48K).
+    pub line_max: usize,
+    /// `_HOSTNAME` and the host column of `short` output.
+    pub hostname: String,
+    /// A segment is sealed when it reaches this size...
+    pub segment_size: u64,
+    /// ...or this age.
+    pub seal_after: Duration,
+    /// zstd level of sealed segments.
+    pub compress_level: i32,
+    /// Most time one `tick` spends on sealing and retention.
+    pub tick_budget: Duration,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        JournalConfig {
+            max_use: None,
+            max_age: None,
+            sync_interval: Duration::from_secs(1),
+            line_max: 48 * 1024,
+            hostname: hostname(),
+            segment_size: 64 << 20,
+            seal_after: Duration::from_secs(3600),
+            compress_level: 3,
+            tick_budget: Duration::from_millis(20),
+        }
+    }
+}
+
+/// The host name, as `gethostname(2)` reports it.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for `buf.len()` bytes; gethostname writes at most that.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".to_string();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Lines that could not be kept, per reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DropCounts {
+    pub disk_full: u64,
+    pub over_quota: u64,
+    pub io_error: u64,
+}
+
+impl DropCounts {
+    pub fn total(&self) -> u64 {
+        self.disk_full + self.over_quota + self.io_error
+    }
+}
+
+fn group_digits(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl fmt::Display for DropCounts {
+    /// `12 345 lines dropped: disk full`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for (n, why) in [
+            (self.disk_full, "disk full"),
+            (self.over_quota, "over quota"),
+            (self.io_error, "I/O error"),
+        ] {
+            if n > 0 {
+                if !first {
+                    f.write_str(", ")?;
+                }
+                first = false;
+                let s = if n == 1 { "line" } else { "lines" };
+                write!(f, "{} {s} dropped: {why}", group_digits(n))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Disk use and losses of the store.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// Bytes of segments and index on disk.
+    pub disk_usage: u64,
+    /// The effective size bound.
+    pub max_use: u64,
+    pub segments: u64,
+    /// Per unit, what was dropped and why.
+    pub dropped: BTreeMap<String, DropCounts>,
+}
+
+/// State shared by the writer and every reader.
+pub(crate) struct Shared {
+    pub dir: PathBuf,
+    pub cfg: JournalConfig,
+    pub max_use: u64,
+    pub writer_taken: AtomicBool,
+    pub locked: bool,
+    _lock: Option<File>,
+    /// Highest committed sequence number; followers wait on `cond`.
+    pub committed: Mutex<u64>,
+    pub cond: Condvar,
+    pub dropped: Mutex<BTreeMap<String, DropCounts>>,
+    pub disk_usage: AtomicU64,
+    pub segments: AtomicU64,
+}
+
+impl Shared {
+    pub fn notify(&self, seq: u64) {
+        let mut c = self.committed.lock().unwrap_or_else(|e| e.into_inner());
+        if seq > *c {
+            *c = seq;
+        }
+        drop(c);
+        self.cond.notify_all();
+    }
+}
+
+/// A log store in one directory. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct Journal {
+    shared: Arc<Shared>,
+}
+
+fn try_lock(dir: &Path) -> Result<Option<File>, JournalError> {
+    use std::os::fd::AsRawFd;
+    let path = dir.join("lock");
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| JournalError::io(&path, e))?;
+    // SAFETY: `f` is an open file descriptor for the duration of the call.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        Ok(Some(f))
+    } else {
+        let err = std::io::Error::last_os_error();
+        if err.kind() == std::io::ErrorKind::WouldBlock {
+            Ok(None)
+        } else {
+            Err(JournalError::io(path, err))
+        }
+    }
+}
+
+/// 10% of the file system holding `dir`, capped at 4 GiB.
+fn default_max_use(dir: &Path) -> u64 {
+    const CAP: u64 = 4 << 30;
+    fs_stats(dir).map_or(CAP, |(total, _)| (total / 10).min(CAP))
+}
+
+/// (total, available) bytes of the file system holding `dir`.
+pub(crate) fn fs_stats(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: zeroed statvfs is a valid value for this plain C struct.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated path and `st` a valid out-pointer.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
+    if rc != 0 {
+        return None;
+    }
+    let fr = st.f_frsize as u64;
+    Some((st.f_blocks as u64 * fr, st.f_bavail as u64 * fr))
+}
+
+impl Journal {
+    /// Opens (creating if needed) the store in `dir`. If no other process holds
+    /// the store, a torn tail left by a crash is repaired first.
+    pub fn open(dir: &Path, cfg: JournalConfig) -> Result<Journal, JournalError> {
+        std::fs::create_dir_all(dir).map_err(|e| JournalError::io(dir, e))?;
+        let lock = try_lock(dir)?;
+        let db = index::connect(dir)?;
+        if lock.is_some() {
+            repair::repair(dir, &db)?;
+        }
+        let committed: Option<i64> =
+            db.query_row("SELECT max(seq_max) FROM blocks", [], |r| r.get(0))?;
+        drop(db);
+        let max_use = cfg.max_use.unwrap_or_else(|| default_max_use(dir));
+        let shared = Shared {
+            dir: dir.to_path_buf(),
+            max_use,
+            cfg,
+            writer_taken: AtomicBool::new(false),
+            locked: lock.is_some(),
+            _lock: lock,
+            committed: Mutex::new(committed.unwrap_or(0) as u64),
+            cond: Condvar::new(),
+            dropped: Mutex::new(BTreeMap::new()),
+            disk_usage: AtomicU64::new(0),
+            segments: AtomicU64::new(0),
+        };
+        Ok(Journal {
+            shared: Arc::new(shared),
+        })
+    }
+
+    /// The one writer. Fails if another writer is alive, in this process or another.
+    pub fn writer(&self) -> Result<JournalWriter, JournalError> {
+        if !self.shared.locked {
+            return Err(JournalError::Locked(self.shared.dir.clone()));
+        }
+        if self.shared.writer_taken.swap(true, Ordering::AcqRel) {
+            return Err(JournalError::WriterTaken);
+        }
+        match JournalWriter::new(self.shared.clone()) {
+            Ok(w) => Ok(w),
+            Err(e) => {
+                self.shared.writer_taken.store(false, Ordering::Release);
+                Err(e)
+            }
+        }
+    }
+
+    /// A reader; any number may exist, each used from one thread at a time.
+    pub fn reader(&self) -> Result<JournalReader, JournalError> {
+        JournalReader::new(self.shared.clone())
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// The configuration the store was opened with.
+    pub fn config(&self) -> &JournalConfig {
+        &self.shared.cfg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_counts_display() {
+        let d = DropCounts {
+            disk_full: 12345,
+            ..Default::default()
+        };
+        assert_eq!(d.to_string(), "12 345 lines dropped: disk full");
+    }
+}

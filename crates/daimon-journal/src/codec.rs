@@ -1,0 +1,458 @@
+//! Owns the on-disk block format: how a group of lines of one source is
+//! encoded, checksummed and decoded.
+//!
+//! A block is self-describing so that a torn segment tail can be re-indexed
+//! from the file alone:
+//!
+//! ```text
+//! 0  magic u32          4  total_len u32 (whole block)   8  hash u64 of [16..total_len)
+//! 16 count u32          20 pid u32       24 seq_base u64  32 rt_base i64  40 mono_base i64
+//! 48 text_len u32       52 stream u8     53 unit_len u8   54 inv_len u8   55 ident_len u8 (255 = none)
+//! 56 unit, invocation, identifier bytes
+//!    text: every message followed by b'\n' (so a regex can scan the block at once)
+//!    meta: per line: prio|flags u8, realtime delta (zigzag varint), monotonic skew
+//!          (zigzag varint), seq delta - 1 (varint), message length (varint)
+//! ```
+//! Per-line overhead is 6 bytes for a line of < 128 bytes (5 of them metadata).
+
+use crate::record::{Cursor, Record, Stream};
+
+pub(crate) const MAGIC: u32 = 0x3146_4A44; // "DJF1"
+pub(crate) const HEADER_LEN: usize = 56;
+/// Blocks never exceed this (a corrupt length beyond it marks a torn tail).
+pub(crate) const MAX_BLOCK: usize = 64 << 20;
+
+/// The identity shared by every line of a block.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct SourceKey {
+    pub unit: String,
+    pub invocation: String,
+    pub identifier: Option<String>,
+    pub pid: u32,
+    pub stream: Stream,
+}
+
+/// Summary of an encoded block, as stored in the index.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct BlockSummary {
+    pub count: u32,
+    pub seq_min: u64,
+    pub seq_max: u64,
+    pub rt_min: i64,
+    pub rt_max: i64,
+    pub prio_mask: u8,
+}
+
+fn clip(s: &str, max: usize) -> &[u8] {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s.as_bytes()[..end]
+}
+
+#[inline]
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+#[inline]
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+#[inline]
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+#[inline]
+fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v: u64 = 0;
+    let mut shift = 0;
+    loop {
+        let b = *buf.get(*pos)?;
+        *pos += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return Some(v);
+        }
+        shift += 7;
+        if shift > 63 {
+            return None;
+        }
+    }
+}
+
+fn rd_u32(b: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
+}
+
+fn rd_u64(b: &[u8], o: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[o..o + 8]);
+    u64::from_le_bytes(a)
+}
+
+/// A fast 64-bit checksum (4 multiply–rotate lanes, ~8 bytes per cycle):
+/// detects torn or zero-filled tails, not an adversary.
+pub(crate) fn hash(data: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = [
+        0x243F_6A88_85A3_08D3u64,
+        0x1319_8A2E_0370_7344,
+        0xA409_3822_299F_31D0,
+        0x082E_FA98_EC4E_6C89,
+    ];
+    let mut chunks = data.chunks_exact(32);
+    for c in &mut chunks {
+        for (i, lane) in h.iter_mut().enumerate() {
+            let w = rd_u64(c, i * 8);
+            *lane = (*lane ^ w).wrapping_mul(K).rotate_left(29);
+        }
+    }
+    let mut tail = [0u8; 32];
+    let rem = chunks.remainder();
+    tail[..rem.len()].copy_from_slice(rem);
+    for (i, lane) in h.iter_mut().enumerate() {
+        let w = rd_u64(&tail, i * 8);
+        *lane = (*lane ^ w).wrapping_mul(K).rotate_left(29);
+    }
+    let mut r = data.len() as u64;
+    for lane in h {
+        r = (r ^ lane).wrapping_mul(K);
+        r ^= r >> 32;
+    }
+    r
+}
+
+/// Builds one block in a reusable buffer.
+pub(crate) struct BlockBuilder {
+    pub buf: Vec<u8>,
+    meta: Vec<u8>,
+    pub sum: BlockSummary,
+    prev_seq: u64,
+    prev_rt: i64,
+    prev_mono: i64,
+    rt_base: i64,
+    mono_base: i64,
+    text_start: usize,
+}
+
+impl BlockBuilder {
+    pub fn new() -> Self {
+        BlockBuilder {
+            buf: Vec::with_capacity(128 << 10),
+            meta: Vec::with_capacity(8 << 10),
+            sum: BlockSummary::default(),
+            prev_seq: 0,
+            prev_rt: 0,
+            prev_mono: 0,
+            rt_base: 0,
+            mono_base: 0,
+            text_start: 0,
+        }
+    }
+
+    /// Starts a block; `rt`/`mono` are the base timestamps, `seq` the first
+    /// sequence number.
+    pub fn begin(&mut self, key: &SourceKey, seq: u64, rt: i64, mono: i64) {
+        self.buf.clear();
+        self.meta.clear();
+        self.buf.resize(HEADER_LEN, 0);
+        let unit = clip(&key.unit, 255);
+        let inv = clip(&key.invocation, 255);
+        let ident = key.identifier.as_deref().map(|i| clip(i, 254));
+        self.buf[20..24].copy_from_slice(&key.pid.to_le_bytes());
+        self.buf[24..32].copy_from_slice(&seq.to_le_bytes());
+        self.buf[32..40].copy_from_slice(&rt.to_le_bytes());
+        self.buf[40..48].copy_from_slice(&mono.to_le_bytes());
+        self.buf[52] = key.stream.to_u8();
+        self.buf[53] = unit.len() as u8;
+        self.buf[54] = inv.len() as u8;
+        self.buf[55] = ident.map_or(255, |i| i.len() as u8);
+        self.buf.extend_from_slice(unit);
+        self.buf.extend_from_slice(inv);
+        if let Some(i) = ident {
+            self.buf.extend_from_slice(i);
+        }
+        self.text_start = self.buf.len();
+        self.sum = BlockSummary {
+            count: 0,
+            seq_min: seq,
+            seq_max: seq,
+            rt_min: rt,
+            rt_max: rt,
+            prio_mask: 0,
+        };
+        self.prev_seq = seq.wrapping_sub(1);
+        self.prev_rt = rt;
+        self.prev_mono = mono;
+        self.rt_base = rt;
+        self.mono_base = mono;
+    }
+
+    pub fn count(&self) -> u32 {
+        self.sum.count
+    }
+
+    /// Appends one line. `prio_flags` is the priority (low 3 bits) or'ed with
+    /// `FLAG_*`. Sequence numbers must grow.
+    #[inline]
+    pub fn push(&mut self, seq: u64, rt: i64, mono: i64, prio_flags: u8, msg: &[u8]) {
+        self.buf.extend_from_slice(msg);
+        self.buf.push(b'\n');
+        let m = &mut self.meta;
+        m.push(prio_flags);
+        let drt = rt.wrapping_sub(self.prev_rt);
+        put_varint(m, zigzag(drt));
+        put_varint(
+            m,
+            zigzag(mono.wrapping_sub(self.prev_mono).wrapping_sub(drt)),
+        );
+        put_varint(m, seq.wrapping_sub(self.prev_seq).wrapping_sub(1));
+        put_varint(m, msg.len() as u64);
+        self.prev_seq = seq;
+        self.prev_rt = rt;
+        self.prev_mono = mono;
+        let s = &mut self.sum;
+        if s.count == 0 {
+            s.seq_min = seq;
+            s.rt_min = rt;
+            s.rt_max = rt;
+        }
+        s.count += 1;
+        s.seq_max = seq;
+        s.rt_min = s.rt_min.min(rt);
+        s.rt_max = s.rt_max.max(rt);
+        s.prio_mask |= 1 << (prio_flags & 7);
+    }
+
+    /// Completes the block; `self.buf` then holds it.
+    pub fn finish(&mut self) -> &[u8] {
+        let text_len = (self.buf.len() - self.text_start) as u32;
+        self.buf.extend_from_slice(&self.meta);
+        let total = self.buf.len() as u32;
+        self.buf[0..4].copy_from_slice(&MAGIC.to_le_bytes());
+        self.buf[4..8].copy_from_slice(&total.to_le_bytes());
+        self.buf[16..20].copy_from_slice(&self.sum.count.to_le_bytes());
+        self.buf[48..52].copy_from_slice(&text_len.to_le_bytes());
+        let h = hash(&self.buf[16..]);
+        self.buf[8..16].copy_from_slice(&h.to_le_bytes());
+        &self.buf
+    }
+}
+
+/// Reads the total length of a block from its first 8 bytes, if the magic is right.
+pub(crate) fn peek_len(head: &[u8]) -> Option<usize> {
+    if head.len() < 8 || rd_u32(head, 0) != MAGIC {
+        return None;
+    }
+    let len = rd_u32(head, 4) as usize;
+    (HEADER_LEN..=MAX_BLOCK).contains(&len).then_some(len)
+}
+
+/// One decoded line: offsets into the block's buffer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Line {
+    pub off: u32,
+    pub len: u32,
+    pub prio_flags: u8,
+    pub seq: u64,
+    pub rt: i64,
+    pub mono: i64,
+}
+
+/// A decoded block: the raw bytes plus a line table.
+pub(crate) struct Block {
+    pub buf: Vec<u8>,
+    pub lines: Vec<Line>,
+    pub pid: u32,
+    pub stream: Stream,
+    unit: (usize, usize),
+    inv: (usize, usize),
+    ident: Option<(usize, usize)>,
+    pub text: (usize, usize),
+}
+
+impl Block {
+    /// Decodes and verifies a block. `None` means corrupt.
+    pub fn decode(buf: Vec<u8>) -> Option<Block> {
+        let total = peek_len(&buf)?;
+        if buf.len() < total {
+            return None;
+        }
+        let b = &buf[..total];
+        if rd_u64(b, 8) != hash(&b[16..]) {
+            return None;
+        }
+        let count = rd_u32(b, 16) as usize;
+        let pid = rd_u32(b, 20);
+        let seq_base = rd_u64(b, 24);
+        let rt_base = rd_u64(b, 32) as i64;
+        let mono_base = rd_u64(b, 40) as i64;
+        let text_len = rd_u32(b, 48) as usize;
+        let stream = Stream::from_u8(b[52]);
+        let mut p = HEADER_LEN;
+        let unit = (p, p + b[53] as usize);
+        p = unit.1;
+        let inv = (p, p + b[54] as usize);
+        p = inv.1;
+        let ident = if b[55] == 255 {
+            None
+        } else {
+            let r = (p, p + b[55] as usize);
+            p = r.1;
+            Some(r)
+        };
+        let text = (p, p.checked_add(text_len)?);
+        if text.1 > total
+            || std::str::from_utf8(&b[unit.0..unit.1]).is_err()
+            || std::str::from_utf8(&b[inv.0..inv.1]).is_err()
+            || ident.is_some_and(|(s, e)| std::str::from_utf8(&b[s..e]).is_err())
+        {
+            return None;
+        }
+        let mut lines = Vec::with_capacity(count);
+        let mut mp = text.1;
+        let mut toff = text.0;
+        let (mut seq, mut rt, mut mono) = (seq_base.wrapping_sub(1), rt_base, mono_base);
+        for _ in 0..count {
+            let pf = *b.get(mp)?;
+            mp += 1;
+            let drt = unzigzag(get_varint(b, &mut mp)?);
+            let skew = unzigzag(get_varint(b, &mut mp)?);
+            let dseq = get_varint(b, &mut mp)?;
+            let len = get_varint(b, &mut mp)? as usize;
+            rt = rt.wrapping_add(drt);
+            mono = mono.wrapping_add(drt).wrapping_add(skew);
+            seq = seq.wrapping_add(dseq).wrapping_add(1);
+            if toff + len + 1 > text.1 {
+                return None;
+            }
+            lines.push(Line {
+                off: toff as u32,
+                len: len as u32,
+                prio_flags: pf,
+                seq,
+                rt,
+                mono,
+            });
+            toff += len + 1;
+        }
+        if mp != total || toff != text.1 {
+            return None;
+        }
+        Some(Block {
+            buf,
+            lines,
+            pid,
+            stream,
+            unit,
+            inv,
+            ident,
+            text,
+        })
+    }
+
+    fn s(&self, r: (usize, usize)) -> &str {
+        std::str::from_utf8(&self.buf[r.0..r.1]).unwrap_or("?")
+    }
+
+    #[allow(dead_code)]
+    pub fn key(&self) -> SourceKey {
+        SourceKey {
+            unit: self.s(self.unit).to_string(),
+            invocation: self.s(self.inv).to_string(),
+            identifier: self.ident.map(|r| self.s(r).to_string()),
+            pid: self.pid,
+            stream: self.stream,
+        }
+    }
+
+    pub fn unit(&self) -> &str {
+        self.s(self.unit)
+    }
+
+    pub fn invocation(&self) -> &str {
+        self.s(self.inv)
+    }
+
+    pub fn message(&self, l: &Line) -> &[u8] {
+        &self.buf[l.off as usize..(l.off + l.len) as usize]
+    }
+
+    /// The text section: every message followed by `\n`.
+    pub fn text(&self) -> &[u8] {
+        &self.buf[self.text.0..self.text.1]
+    }
+
+    pub fn record(&self, l: &Line) -> Record<'_> {
+        Record {
+            unit: self.s(self.unit),
+            invocation: self.s(self.inv),
+            identifier: self.ident.map(|r| self.s(r)),
+            pid: self.pid,
+            stream: self.stream,
+            priority: l.prio_flags & 7,
+            realtime_usec: l.rt.max(0) as u64,
+            monotonic_usec: l.mono.max(0) as u64,
+            message: self.message(l),
+            continued: l.prio_flags & crate::record::FLAG_CONTINUED != 0,
+            partial: l.prio_flags & crate::record::FLAG_PARTIAL != 0,
+            cursor: Cursor(l.seq),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let key = SourceKey {
+            unit: "bot.service".into(),
+            invocation: "0123456789abcdef0123456789abcdef".into(),
+            identifier: Some("bot".into()),
+            pid: 42,
+            stream: Stream::Stderr,
+        };
+        let mut b = BlockBuilder::new();
+        b.begin(&key, 10, 1_000_000, 5_000);
+        b.push(10, 1_000_000, 5_000, 6, b"hello");
+        b.push(
+            11,
+            999_000,
+            6_000,
+            3 | crate::record::FLAG_CONTINUED,
+            b"\xff\0bin\n",
+        );
+        b.push(15, 2_000_000, 7_000, 7, b"");
+        let sum = b.sum;
+        let bytes = b.finish().to_vec();
+        assert_eq!(sum.count, 3);
+        assert_eq!((sum.seq_min, sum.seq_max), (10, 15));
+        assert_eq!((sum.rt_min, sum.rt_max), (999_000, 2_000_000));
+        let blk = Block::decode(bytes.clone()).expect("decodes");
+        assert_eq!(blk.key(), key);
+        let r: Vec<_> = blk.lines.iter().map(|l| blk.record(l)).collect();
+        assert_eq!(r[0].message, b"hello");
+        assert_eq!(r[1].message, b"\xff\0bin\n");
+        assert!(r[1].continued);
+        assert_eq!(r[1].priority, 3);
+        assert_eq!(r[1].realtime_usec, 999_000);
+        assert_eq!(r[1].monotonic_usec, 6_000);
+        assert_eq!(r[2].cursor, Cursor(15));
+        assert_eq!(r[2].monotonic_usec, 7_000);
+        let mut bad = bytes.clone();
+        let n = bad.len();
+        bad[n - 3] ^= 1;
+        assert!(Block::decode(bad).is_none());
+        assert!(Block::decode(bytes[..n - 1].to_vec()).is_none());
+    }
+}

@@ -1,0 +1,113 @@
+//! Owns the SQLite index: its schema, connection settings and the file names
+//! of segments. One row per block, never per line.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use crate::codec::BlockSummary;
+
+pub(crate) const DB_NAME: &str = "index.sqlite";
+
+/// Segment states.
+pub(crate) const SEG_ACTIVE: i64 = 0;
+pub(crate) const SEG_SEALED: i64 = 1;
+pub(crate) const SEG_COMPRESSED: i64 = 2;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS segments(
+    id INTEGER PRIMARY KEY,
+    state INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    synced_end INTEGER NOT NULL,
+    created_rt INTEGER NOT NULL,
+    last_rt INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS units(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS blocks(
+    id INTEGER PRIMARY KEY,
+    seg INTEGER NOT NULL,
+    off INTEGER NOT NULL,
+    len INTEGER NOT NULL,
+    raw_len INTEGER NOT NULL,
+    unit INTEGER NOT NULL,
+    inv TEXT NOT NULL,
+    seq_min INTEGER NOT NULL,
+    seq_max INTEGER NOT NULL,
+    rt_min INTEGER NOT NULL,
+    rt_max INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    prio_mask INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS blocks_unit_seq ON blocks(unit, seq_max);
+CREATE INDEX IF NOT EXISTS blocks_seq ON blocks(seq_max);
+CREATE INDEX IF NOT EXISTS blocks_seqmin ON blocks(seq_min);
+CREATE INDEX IF NOT EXISTS blocks_rt ON blocks(rt_max);
+CREATE INDEX IF NOT EXISTS blocks_seg ON blocks(seg);
+";
+
+/// Opens a connection with the settings every user of the index shares.
+pub(crate) fn connect(dir: &Path) -> rusqlite::Result<Connection> {
+    let db = Connection::open(dir.join(DB_NAME))?;
+    db.busy_timeout(Duration::from_secs(5))?;
+    db.pragma_update(None, "journal_mode", "WAL")?;
+    // NORMAL in WAL mode: a commit is durable against a process crash; after a
+    // power cut the open-time repair rebuilds any lost rows from the segments.
+    db.pragma_update(None, "synchronous", "NORMAL")?;
+    db.execute_batch(SCHEMA)?;
+    Ok(db)
+}
+
+pub(crate) fn segment_path(dir: &Path, id: i64, state: i64) -> PathBuf {
+    let ext = if state == SEG_COMPRESSED {
+        "jzst"
+    } else {
+        "jseg"
+    };
+    dir.join(format!("{id:016x}.{ext}"))
+}
+
+/// A block about to be indexed.
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    pub seg: i64,
+    pub off: u64,
+    pub len: u64,
+    pub raw_len: u64,
+    pub unit: i64,
+    pub inv: String,
+    pub sum: BlockSummary,
+}
+
+pub(crate) fn insert_rows(db: &Connection, rows: &[Row]) -> rusqlite::Result<()> {
+    let mut st = db.prepare_cached(
+        "INSERT INTO blocks(seg,off,len,raw_len,unit,inv,seq_min,seq_max,rt_min,rt_max,count,prio_mask)
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+    )?;
+    for r in rows {
+        st.execute(rusqlite::params![
+            r.seg,
+            r.off as i64,
+            r.len as i64,
+            r.raw_len as i64,
+            r.unit,
+            r.inv,
+            r.sum.seq_min as i64,
+            r.sum.seq_max as i64,
+            r.sum.rt_min,
+            r.sum.rt_max,
+            i64::from(r.sum.count),
+            i64::from(r.sum.prio_mask),
+        ])?;
+    }
+    Ok(())
+}
+
+/// Id of a unit name, created if new.
+pub(crate) fn unit_id(db: &Connection, name: &str) -> rusqlite::Result<i64> {
+    db.prepare_cached("INSERT OR IGNORE INTO units(name) VALUES (?1)")?
+        .execute([name])?;
+    db.prepare_cached("SELECT id FROM units WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+}

@@ -1,0 +1,150 @@
+//! Owns the writer's periodic work: `fdatasync` of the active segment, sealing
+//! full or old segments, compressing sealed ones in bounded steps, and
+//! retention (size and age bounds, oldest segment first, whole).
+
+use std::time::Instant;
+
+use rusqlite::{Connection, params};
+
+use crate::index::{self, SEG_SEALED};
+use crate::writer::JournalWriter;
+use crate::{JournalError, clock};
+
+pub(crate) struct Maint {
+    pub disk_full: bool,
+    pub over_quota: bool,
+    last_sync: Instant,
+    last_retention: Option<Instant>,
+}
+
+impl Maint {
+    pub fn new(_db: &Connection) -> Result<Maint, JournalError> {
+        Ok(Maint {
+            disk_full: false,
+            over_quota: false,
+            last_sync: Instant::now(),
+            last_retention: None,
+        })
+    }
+}
+
+impl JournalWriter {
+    /// Periodic work; call it every ~100 ms to 1 s from the writer thread.
+    /// Syncs written lines (at least every `sync_interval`), seals old
+    /// segments, compresses sealed ones and applies retention, spending at
+    /// most about `tick_budget` on the last two.
+    pub fn tick(&mut self, now: Instant) {
+        self.commit();
+        if now.duration_since(self.maint.last_sync) >= self.shared.cfg.sync_interval {
+            self.sync();
+            self.maint.last_sync = now;
+        }
+        let seal_due = self.seg.as_ref().is_some_and(|s| {
+            s.size > 0 && now.duration_since(s.opened) >= self.shared.cfg.seal_after
+        });
+        if seal_due {
+            self.seal_active();
+        }
+        let retention_due = self
+            .maint
+            .last_retention
+            .is_none_or(|t| now.duration_since(t).as_millis() >= 1000)
+            || self.maint.disk_full;
+        if retention_due {
+            self.maint.last_retention = Some(now);
+            let _ = self.retention();
+        }
+    }
+
+    /// Flushes written lines to stable storage and records how far.
+    pub fn sync(&mut self) {
+        let Some(seg) = self.seg.as_mut() else {
+            return;
+        };
+        if seg.synced == seg.size {
+            return;
+        }
+        if seg.file.sync_data().is_ok() {
+            seg.synced = seg.size;
+            let _ = self.db.execute(
+                "UPDATE segments SET synced_end = ?2 WHERE id = ?1",
+                params![seg.id, seg.size as i64],
+            );
+        }
+    }
+
+    /// Closes the active segment; the next block opens a new one.
+    pub(crate) fn seal_active(&mut self) {
+        self.commit();
+        self.sync();
+        if let Some(seg) = self.seg.take() {
+            let _ = self.db.execute(
+                "UPDATE segments SET state = ?2, size = ?3 WHERE id = ?1",
+                params![seg.id, SEG_SEALED, seg.size as i64],
+            );
+        }
+    }
+
+    pub(crate) fn refresh_usage(&mut self) -> u64 {
+        let segs: i64 = self
+            .db
+            .query_row("SELECT coalesce(sum(size), 0) FROM segments", [], |r| {
+                r.get(0)
+            })
+            .unwrap_or(0);
+        let active_extra = self.seg.as_ref().map_or(0, |s| s.size as i64);
+        let dir = &self.shared.dir;
+        let db_size: u64 = ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm"]
+            .iter()
+            .filter_map(|n| std::fs::metadata(dir.join(n)).ok())
+            .map(|m| m.len())
+            .sum();
+        let _ = active_extra;
+        let total = segs.max(0) as u64 + db_size;
+        self.shared
+            .disk_usage
+            .store(total, std::sync::atomic::Ordering::Relaxed);
+        total
+    }
+
+    /// Deletes the oldest sealed segments while over the size bound, and
+    /// segments whose newest line is past the age bound.
+    pub(crate) fn retention(&mut self) -> Result<(), JournalError> {
+        let max_use = self.shared.max_use;
+        let active = self.seg.as_ref().map(|s| s.id);
+        let cutoff = self
+            .shared
+            .cfg
+            .max_age
+            .map(|a| clock::realtime_usec() as i64 - a.as_micros() as i64);
+        loop {
+            let usage = self.refresh_usage();
+            let oldest: Option<(i64, i64, i64)> = self
+                .db
+                .query_row(
+                    "SELECT id, state, last_rt FROM segments WHERE id != ?1 ORDER BY id LIMIT 1",
+                    [active.unwrap_or(-1)],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .ok();
+            let Some((id, state, last_rt)) = oldest else {
+                break;
+            };
+            let too_big = usage > max_use || self.maint.disk_full;
+            let too_old = cutoff.is_some_and(|c| last_rt < c);
+            if !too_big && !too_old {
+                break;
+            }
+            let tx = self.db.transaction()?;
+            tx.execute("DELETE FROM blocks WHERE seg = ?1", [id])?;
+            tx.execute("DELETE FROM segments WHERE id = ?1", [id])?;
+            tx.commit()?;
+            let _ = std::fs::remove_file(index::segment_path(&self.shared.dir, id, state));
+            self.shared
+                .segments
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            self.maint.disk_full = false;
+        }
+        Ok(())
+    }
+}

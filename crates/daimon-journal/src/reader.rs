@@ -1,0 +1,492 @@
+//! Owns queries: pruning blocks through the index, decoding only those,
+//! filtering lines, merging blocks in sequence order, last-N, and waiting for
+//! new records (follow).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use regex::bytes::{Regex, RegexBuilder};
+use rusqlite::Connection;
+
+use crate::codec::Block;
+use crate::index::{self, SEG_COMPRESSED};
+use crate::record::{Cursor, Record};
+use crate::{JournalError, Shared, Stats};
+
+/// What to read. Empty/`None` fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// Unit names; a name without a dot also matches `NAME.service`.
+    pub units: Vec<String>,
+    pub invocation: Option<String>,
+    pub since: Option<jiff::Timestamp>,
+    pub until: Option<jiff::Timestamp>,
+    /// Lines at this priority or more important (journalctl `-p`).
+    pub max_priority: Option<u8>,
+    /// A regular expression over the message (journalctl `-g`); case-insensitive
+    /// when it has no uppercase letter, like journalctl.
+    pub grep: Option<String>,
+    /// Only the last N matching lines (still delivered oldest first).
+    pub lines: Option<usize>,
+    /// Only lines after this cursor (follow).
+    pub after: Option<Cursor>,
+}
+
+struct Grep {
+    pattern: String,
+    /// The user's regex, checked against one message.
+    line: Regex,
+    /// The same with `^`/`$` at line boundaries, run over a block's text to
+    /// find candidate lines in one pass.
+    block: Regex,
+}
+
+/// A query handle. Each reader has its own index connection; `Send`.
+pub struct JournalReader {
+    shared: Arc<Shared>,
+    db: Connection,
+    files: HashMap<(i64, i64), File>,
+    dec: zstd::bulk::Decompressor<'static>,
+    grep: Option<Grep>,
+}
+
+struct Filter<'a> {
+    after: u64,
+    since: i64,
+    until: i64,
+    max_prio: u8,
+    grep: Option<&'a Grep>,
+}
+
+/// A decoded block and the indices of its matching lines.
+struct Open {
+    block: Block,
+    sel: Vec<u32>,
+    pos: usize,
+}
+
+impl Open {
+    fn seq_at(&self, i: usize) -> u64 {
+        self.block.lines[self.sel[i] as usize].seq
+    }
+}
+
+fn select(block: &Block, f: &Filter<'_>) -> Vec<u32> {
+    let mut cand: Option<Vec<bool>> = None;
+    if let Some(g) = f.grep {
+        let mut marks = vec![false; block.lines.len()];
+        let text = block.text();
+        let base = block.lines.first().map_or(0, |l| l.off as usize);
+        let mut pos = 0usize;
+        let mut li = 0usize;
+        while pos <= text.len() && li < block.lines.len() {
+            let Some(m) = g.block.find_at(text, pos) else {
+                break;
+            };
+            // The line holding the match start (its newline belongs to it).
+            while li < block.lines.len() {
+                let l = &block.lines[li];
+                let end = l.off as usize - base + l.len as usize;
+                if m.start() <= end {
+                    break;
+                }
+                li += 1;
+            }
+            let Some(l) = block.lines.get(li) else {
+                break;
+            };
+            if g.line.is_match(block.message(l)) {
+                marks[li] = true;
+            }
+            pos = l.off as usize - base + l.len as usize + 1;
+            li += 1;
+        }
+        cand = Some(marks);
+    }
+    let mut out = Vec::new();
+    for (i, l) in block.lines.iter().enumerate() {
+        if l.seq > f.after
+            && l.rt >= f.since
+            && l.rt <= f.until
+            && (l.prio_flags & 7) <= f.max_prio
+            && cand.as_ref().is_none_or(|c| c[i])
+        {
+            out.push(i as u32);
+        }
+    }
+    out
+}
+
+struct BlockRef {
+    seg: i64,
+    state: i64,
+    off: u64,
+    len: usize,
+    raw_len: usize,
+    seq_min: u64,
+    seq_max: u64,
+}
+
+impl JournalReader {
+    pub(crate) fn new(shared: Arc<Shared>) -> Result<JournalReader, JournalError> {
+        let db = index::connect(&shared.dir)?;
+        let dec = zstd::bulk::Decompressor::new().map_err(|e| JournalError::io(&shared.dir, e))?;
+        Ok(JournalReader {
+            shared,
+            db,
+            files: HashMap::new(),
+            dec,
+            grep: None,
+        })
+    }
+
+    fn compile_grep(&mut self, pattern: &str) -> Result<(), JournalError> {
+        if self.grep.as_ref().is_some_and(|g| g.pattern == pattern) {
+            return Ok(());
+        }
+        let ci = !pattern.chars().any(|c| c.is_uppercase());
+        let build = |ml: bool| {
+            RegexBuilder::new(pattern)
+                .case_insensitive(ci)
+                .multi_line(ml)
+                .build()
+                .map_err(|e| JournalError::Regex {
+                    pattern: pattern.to_string(),
+                    message: e
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                        .trim()
+                        .to_string(),
+                })
+        };
+        self.grep = Some(Grep {
+            pattern: pattern.to_string(),
+            line: build(false)?,
+            block: build(true)?,
+        });
+        Ok(())
+    }
+
+    /// Loads and decodes one block; `None` if its segment is gone (retention)
+    /// or the block is damaged.
+    fn load(
+        files: &mut HashMap<(i64, i64), File>,
+        dec: &mut zstd::bulk::Decompressor<'static>,
+        dir: &std::path::Path,
+        b: &BlockRef,
+    ) -> Option<Block> {
+        if files.len() > 64 {
+            files.clear();
+        }
+        let f = match files.entry((b.seg, b.state)) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(File::open(index::segment_path(dir, b.seg, b.state)).ok()?)
+            }
+        };
+        let mut buf = vec![0u8; b.len];
+        f.read_exact_at(&mut buf, b.off).ok()?;
+        if b.state == SEG_COMPRESSED {
+            buf = dec.decompress(&buf, b.raw_len).ok()?;
+        }
+        Block::decode(buf)
+    }
+
+    /// Runs a query; `sink` gets every matching record in order and returns
+    /// `false` to stop. Returns the cursor to pass as `after` to continue
+    /// (follow): past everything this query could see.
+    pub fn query(
+        &mut self,
+        q: &Query,
+        sink: &mut dyn FnMut(&Record<'_>) -> bool,
+    ) -> Result<Cursor, JournalError> {
+        if let Some(p) = &q.grep {
+            self.compile_grep(p)?;
+        }
+        let Self {
+            shared,
+            db,
+            files,
+            dec,
+            grep,
+        } = self;
+        let dir = shared.dir.clone();
+        let tx = db.unchecked_transaction()?;
+        let snapshot: i64 =
+            tx.query_row("SELECT coalesce(max(seq_max), 0) FROM blocks", [], |r| {
+                r.get(0)
+            })?;
+        let after = q.after.map_or(0, |c| c.0);
+        let done = Cursor(after.max(snapshot as u64));
+        let mut wh = vec!["1".to_string()];
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if !q.units.is_empty() {
+            let mut ids = Vec::new();
+            let mut st = tx.prepare_cached("SELECT id FROM units WHERE name = ?1")?;
+            for u in &q.units {
+                let mut names = vec![u.clone()];
+                if !u.contains('.') {
+                    names.push(format!("{u}.service"));
+                }
+                for n in names {
+                    if let Ok(id) = st.query_row([&n], |r| r.get::<_, i64>(0)) {
+                        ids.push(id.to_string());
+                    }
+                }
+            }
+            if ids.is_empty() {
+                return Ok(done);
+            }
+            wh.push(format!("unit IN ({})", ids.join(",")));
+        }
+        if let Some(inv) = &q.invocation {
+            args.push(inv.clone().into());
+            wh.push(format!("inv = ?{}", args.len()));
+        }
+        let since = q.since.map_or(i64::MIN, |t| t.as_microsecond());
+        let until = q.until.map_or(i64::MAX, |t| t.as_microsecond());
+        if q.since.is_some() {
+            wh.push(format!("rt_max >= {since}"));
+        }
+        if q.until.is_some() {
+            wh.push(format!("rt_min <= {until}"));
+        }
+        let max_prio = q.max_priority.unwrap_or(7).min(7);
+        if max_prio < 7 {
+            wh.push(format!(
+                "(prio_mask & {}) != 0",
+                (1u32 << (max_prio + 1)) - 1
+            ));
+        }
+        if after > 0 {
+            wh.push(format!("seq_max > {after}"));
+        }
+        let filter = Filter {
+            after,
+            since,
+            until,
+            max_prio,
+            grep: if q.grep.is_some() {
+                grep.as_ref()
+            } else {
+                None
+            },
+        };
+        let order = if q.lines.is_some() {
+            "seq_max DESC"
+        } else {
+            "seq_min ASC"
+        };
+        let sql = format!(
+            "SELECT b.seg, s.state, b.off, b.len, b.raw_len, b.seq_min, b.seq_max
+             FROM blocks b JOIN segments s ON s.id = b.seg WHERE {} ORDER BY {order}",
+            wh.join(" AND ")
+        );
+        let mut st = tx.prepare(&sql)?;
+        let mut rows = st.query(rusqlite::params_from_iter(args))?;
+        let mut next = move || -> Result<Option<BlockRef>, JournalError> {
+            let Some(r) = rows.next()? else {
+                return Ok(None);
+            };
+            Ok(Some(BlockRef {
+                seg: r.get(0)?,
+                state: r.get(1)?,
+                off: r.get::<_, i64>(2)? as u64,
+                len: r.get::<_, i64>(3)? as usize,
+                raw_len: r.get::<_, i64>(4)? as usize,
+                seq_min: r.get::<_, i64>(5)? as u64,
+                seq_max: r.get::<_, i64>(6)? as u64,
+            }))
+        };
+        let mut slots: Vec<Option<Open>> = Vec::new();
+        if let Some(n) = q.lines {
+            // Newest first: collect N, then deliver oldest first.
+            let mut heap: BinaryHeap<(u64, usize)> = BinaryHeap::new();
+            let mut got: Vec<(usize, u32)> = Vec::new();
+            let take = |heap: &mut BinaryHeap<(u64, usize)>,
+                        slots: &mut Vec<Option<Open>>,
+                        got: &mut Vec<(usize, u32)>| {
+                if let Some((_, s)) = heap.pop() {
+                    if let Some(o) = slots[s].as_mut() {
+                        got.push((s, o.sel[o.pos]));
+                        if o.pos > 0 {
+                            o.pos -= 1;
+                            heap.push((o.seq_at(o.pos), s));
+                        }
+                    }
+                }
+            };
+            'rows: while got.len() < n {
+                let Some(b) = next()? else {
+                    break;
+                };
+                while let Some(&(seq, _)) = heap.peek() {
+                    if seq <= b.seq_max || got.len() >= n {
+                        break;
+                    }
+                    take(&mut heap, &mut slots, &mut got);
+                }
+                if got.len() >= n {
+                    break 'rows;
+                }
+                let Some(block) = Self::load(files, dec, &dir, &b) else {
+                    continue;
+                };
+                let sel = select(&block, &filter);
+                if sel.is_empty() {
+                    continue;
+                }
+                let o = Open {
+                    pos: sel.len() - 1,
+                    block,
+                    sel,
+                };
+                heap.push((o.seq_at(o.pos), slots.len()));
+                slots.push(Some(o));
+            }
+            while got.len() < n && !heap.is_empty() {
+                take(&mut heap, &mut slots, &mut got);
+            }
+            let mut last = done;
+            for &(s, li) in got.iter().rev() {
+                if let Some(o) = &slots[s] {
+                    let rec = o.block.record(&o.block.lines[li as usize]);
+                    if !sink(&rec) {
+                        return Ok(rec.cursor);
+                    }
+                    last = done;
+                }
+            }
+            return Ok(last);
+        }
+        // Oldest first: a k-way merge of the blocks that overlap in sequence.
+        let mut heap: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
+        let mut free: Vec<usize> = Vec::new();
+        let mut emit_until = |limit: u64,
+                              heap: &mut BinaryHeap<Reverse<(u64, usize)>>,
+                              slots: &mut Vec<Option<Open>>,
+                              free: &mut Vec<usize>|
+         -> Option<Cursor> {
+            while let Some(&Reverse((seq, s))) = heap.peek() {
+                if seq >= limit {
+                    break;
+                }
+                heap.pop();
+                let Some(o) = slots[s].as_mut() else {
+                    continue;
+                };
+                let rec = o.block.record(&o.block.lines[o.sel[o.pos] as usize]);
+                if !sink(&rec) {
+                    return Some(rec.cursor);
+                }
+                o.pos += 1;
+                if o.pos < o.sel.len() {
+                    heap.push(Reverse((o.seq_at(o.pos), s)));
+                } else {
+                    slots[s] = None;
+                    free.push(s);
+                }
+            }
+            None
+        };
+        while let Some(b) = next()? {
+            if let Some(c) = emit_until(b.seq_min, &mut heap, &mut slots, &mut free) {
+                return Ok(c);
+            }
+            let Some(block) = Self::load(files, dec, &dir, &b) else {
+                continue;
+            };
+            let sel = select(&block, &filter);
+            if sel.is_empty() {
+                continue;
+            }
+            let o = Open { pos: 0, block, sel };
+            let seq = o.seq_at(0);
+            let s = match free.pop() {
+                Some(s) => {
+                    slots[s] = Some(o);
+                    s
+                }
+                None => {
+                    slots.push(Some(o));
+                    slots.len() - 1
+                }
+            };
+            heap.push(Reverse((seq, s)));
+        }
+        if let Some(c) = emit_until(u64::MAX, &mut heap, &mut slots, &mut free) {
+            return Ok(c);
+        }
+        Ok(done)
+    }
+
+    /// Waits until records after `after` are committed, or `timeout` passes.
+    /// Woken by [`crate::JournalWriter::commit`]; no polling.
+    pub fn wait_for_new(&mut self, after: &Cursor, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut c = self
+            .shared
+            .committed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        loop {
+            if *c > after.0 {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            c = match self.shared.cond.wait_timeout(c, deadline - now) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+        }
+    }
+
+    /// The cursor of the newest committed record.
+    pub fn head(&self) -> Cursor {
+        Cursor(
+            *self
+                .shared
+                .committed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
+    }
+
+    /// Disk use and per-unit drop counts.
+    pub fn stats(&mut self) -> Stats {
+        let (segs, size): (i64, i64) = self
+            .db
+            .query_row(
+                "SELECT count(*), coalesce(sum(size), 0) FROM segments",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap_or((0, 0));
+        let dir = &self.shared.dir;
+        let db_size: u64 = ["index.sqlite", "index.sqlite-wal"]
+            .iter()
+            .filter_map(|n| std::fs::metadata(dir.join(n)).ok())
+            .map(|m| m.len())
+            .sum();
+        Stats {
+            disk_usage: size.max(0) as u64 + db_size,
+            max_use: self.shared.max_use,
+            segments: segs.max(0) as u64,
+            dropped: self
+                .shared
+                .dropped
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        }
+    }
+}

@@ -1,0 +1,506 @@
+//! Owns ingestion: sources and their partial lines, line splitting, `<N>`
+//! prefixes, block encoding, appending to the active segment, and committing
+//! index rows. Maintenance (sync, sealing, retention) lives in `maint`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use rusqlite::{Connection, params};
+
+use crate::codec::{BlockBuilder, SourceKey};
+use crate::index::{self, Row, SEG_ACTIVE};
+use crate::maint::Maint;
+use crate::record::{FLAG_CONTINUED, FLAG_PARTIAL, Stream, parse_level_prefix, priority};
+use crate::{DropCounts, JournalError, Shared, clock};
+
+/// Identifies one open pipe; chosen by the daemon, unique while open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SourceId(pub u64);
+
+/// What every line of a source shares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceMeta {
+    pub unit: String,
+    /// 32 lowercase hex digits, new at each start of the unit (like systemd).
+    pub invocation: String,
+    pub pid: u32,
+    pub stream: Stream,
+    /// SyslogLevelPrefix=: parse and strip a leading `<N>`.
+    pub level_prefix: bool,
+    /// SyslogIdentifier=; `None` = the unit name without `.service`.
+    pub identifier: Option<String>,
+}
+
+struct Source {
+    key: SourceKey,
+    unit_id: i64,
+    level_prefix: bool,
+    /// Bytes of a line whose newline has not arrived yet.
+    partial: Vec<u8>,
+    /// Priority of a long line being split: its later pieces keep it and are
+    /// not parsed for a prefix.
+    cont_prio: Option<u8>,
+}
+
+pub(crate) struct ActiveSeg {
+    pub id: i64,
+    pub file: File,
+    pub size: u64,
+    pub synced: u64,
+    pub opened: Instant,
+    pub last_rt: i64,
+}
+
+/// The single writer of a store. Not shared: one thread owns it.
+pub struct JournalWriter {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) db: Connection,
+    pub(crate) seg: Option<ActiveSeg>,
+    sources: HashMap<u64, Source>,
+    units: HashMap<String, i64>,
+    pub(crate) next_seq: u64,
+    pending: Vec<Row>,
+    bb: BlockBuilder,
+    pub(crate) maint: Maint,
+}
+
+impl Drop for JournalWriter {
+    fn drop(&mut self) {
+        let ids: Vec<u64> = self.sources.keys().copied().collect();
+        for id in ids {
+            self.close_source(SourceId(id));
+        }
+        self.commit();
+        self.sync();
+        self.shared.writer_taken.store(false, Ordering::Release);
+    }
+}
+
+impl JournalWriter {
+    pub(crate) fn new(shared: Arc<Shared>) -> Result<JournalWriter, JournalError> {
+        let db = index::connect(&shared.dir)?;
+        let max: Option<i64> = db.query_row("SELECT max(seq_max) FROM blocks", [], |r| r.get(0))?;
+        let next_seq = (max.unwrap_or(0) as u64 + 1)
+            .max(*shared.committed.lock().unwrap_or_else(|e| e.into_inner()) + 1);
+        let maint = Maint::new(&db)?;
+        let mut w = JournalWriter {
+            shared,
+            db,
+            seg: None,
+            sources: HashMap::new(),
+            units: HashMap::new(),
+            next_seq,
+            pending: Vec::new(),
+            bb: BlockBuilder::new(),
+            maint,
+        };
+        w.refresh_usage();
+        Ok(w)
+    }
+
+    fn unit_id(&mut self, unit: &str) -> i64 {
+        if let Some(&id) = self.units.get(unit) {
+            return id;
+        }
+        match index::unit_id(&self.db, unit) {
+            Ok(id) => {
+                self.units.insert(unit.to_string(), id);
+                id
+            }
+            // The row is re-derived from the segment at the next open.
+            Err(_) => -1,
+        }
+    }
+
+    /// Starts reading a pipe. Re-opening an id replaces its metadata (a pending
+    /// partial line of the old source is flushed first).
+    pub fn open_source(&mut self, id: SourceId, meta: SourceMeta) {
+        if self.sources.contains_key(&id.0) {
+            self.close_source(id);
+        }
+        let unit_id = self.unit_id(&meta.unit);
+        self.sources.insert(
+            id.0,
+            Source {
+                key: SourceKey {
+                    unit: meta.unit,
+                    invocation: meta.invocation,
+                    identifier: meta.identifier,
+                    pid: meta.pid,
+                    stream: meta.stream,
+                },
+                unit_id,
+                level_prefix: meta.level_prefix,
+                partial: Vec::new(),
+                cont_prio: None,
+            },
+        );
+    }
+
+    /// Stores the lines of one chunk read from a source's pipe, with the
+    /// current time. Complete lines are written to the segment at once (one
+    /// `write()`); a trailing partial line waits for its newline or the close.
+    pub fn ingest(&mut self, id: SourceId, data: &[u8]) {
+        let rt = clock::realtime_usec();
+        let mono = clock::monotonic_usec();
+        self.ingest_at(id, data, rt, mono);
+    }
+
+    /// [`Self::ingest`] with given timestamps (tests and benchmarks).
+    #[doc(hidden)]
+    pub fn ingest_at(&mut self, id: SourceId, data: &[u8], rt: u64, mono: u64) {
+        let line_max = self.shared.cfg.line_max.max(1);
+        let Self {
+            sources,
+            bb,
+            next_seq,
+            ..
+        } = self;
+        let Some(src) = sources.get_mut(&id.0) else {
+            return;
+        };
+        let (rt, mono) = (rt as i64, mono as i64);
+        bb.begin(&src.key, *next_seq, rt, mono);
+        let mut e = Emitter {
+            bb,
+            seq: next_seq,
+            rt,
+            mono,
+            line_max,
+        };
+        let mut rest = data;
+        if !src.partial.is_empty() {
+            match memchr::memchr(b'\n', rest) {
+                Some(i) => {
+                    let mut line = std::mem::take(&mut src.partial);
+                    line.extend_from_slice(&rest[..i]);
+                    e.line(src, &line, 0);
+                    line.clear();
+                    src.partial = line;
+                    rest = &rest[i + 1..];
+                }
+                None => {
+                    src.partial.extend_from_slice(rest);
+                    rest = &[];
+                }
+            }
+        }
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', rest) {
+            e.line(src, &rest[start..nl], 0);
+            start = nl + 1;
+        }
+        src.partial.extend_from_slice(&rest[start..]);
+        if src.partial.len() > line_max {
+            let mut p = std::mem::take(&mut src.partial);
+            let mut off = 0;
+            while p.len() - off > line_max {
+                e.piece(src, &p[off..off + line_max]);
+                off += line_max;
+            }
+            p.drain(..off);
+            src.partial = p;
+        }
+        let (unit_id, unit) = (src.unit_id, src.key.unit.clone());
+        let inv = src.key.invocation.clone();
+        self.write_block(unit_id, &unit, inv);
+    }
+
+    /// The pipe closed: a last line without newline is stored, marked partial.
+    pub fn close_source(&mut self, id: SourceId) {
+        let Some(mut src) = self.sources.remove(&id.0) else {
+            return;
+        };
+        if src.partial.is_empty() {
+            return;
+        }
+        let (rt, mono) = (
+            clock::realtime_usec() as i64,
+            clock::monotonic_usec() as i64,
+        );
+        self.bb.begin(&src.key, self.next_seq, rt, mono);
+        let mut e = Emitter {
+            bb: &mut self.bb,
+            seq: &mut self.next_seq,
+            rt,
+            mono,
+            line_max: self.shared.cfg.line_max.max(1),
+        };
+        let line = std::mem::take(&mut src.partial);
+        e.line(&mut src, &line, FLAG_PARTIAL);
+        let unit = src.key.unit.clone();
+        self.write_block(src.unit_id, &unit, src.key.invocation.clone());
+    }
+
+    /// Stores one record directly (the daemon's own messages, one-off records).
+    /// A message with newlines stays one record.
+    pub fn append(
+        &mut self,
+        unit: &str,
+        invocation: Option<&str>,
+        pid: u32,
+        stream: Stream,
+        priority: u8,
+        message: &[u8],
+    ) {
+        self.append_at(
+            unit,
+            invocation,
+            pid,
+            stream,
+            priority,
+            message,
+            clock::realtime_usec(),
+            clock::monotonic_usec(),
+        );
+    }
+
+    /// [`Self::append`] with given timestamps (tests and benchmarks).
+    #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn append_at(
+        &mut self,
+        unit: &str,
+        invocation: Option<&str>,
+        pid: u32,
+        stream: Stream,
+        priority: u8,
+        message: &[u8],
+        rt: u64,
+        mono: u64,
+    ) {
+        let key = SourceKey {
+            unit: unit.to_string(),
+            invocation: invocation.unwrap_or("").to_string(),
+            identifier: None,
+            pid,
+            stream,
+        };
+        let unit_id = self.unit_id(unit);
+        self.bb.begin(&key, self.next_seq, rt as i64, mono as i64);
+        self.bb
+            .push(self.next_seq, rt as i64, mono as i64, priority & 7, message);
+        self.next_seq += 1;
+        self.write_block(unit_id, unit, key.invocation);
+    }
+
+    fn write_block(&mut self, unit_id: i64, unit: &str, inv: String) {
+        let count = self.bb.count();
+        if count == 0 {
+            return;
+        }
+        let sum = self.bb.sum;
+        let len = self.bb.finish().len() as u64;
+        if let Err(reason) = self.ensure_segment(len) {
+            self.count_drop(unit, count, reason);
+            return;
+        }
+        let Some(seg) = self.seg.as_mut() else {
+            return;
+        };
+        match seg.file.write_all(&self.bb.buf) {
+            Ok(()) => {
+                self.pending.push(Row {
+                    seg: seg.id,
+                    off: seg.size,
+                    len,
+                    raw_len: len,
+                    unit: unit_id,
+                    inv,
+                    sum,
+                });
+                seg.size += len;
+                seg.last_rt = seg.last_rt.max(sum.rt_max);
+                self.maint.disk_full = false;
+            }
+            Err(e) => {
+                // A short write leaves a torn block: cut it so the next
+                // block starts on a boundary.
+                let _ = seg.file.set_len(seg.size);
+                let reason = if e.raw_os_error() == Some(libc::ENOSPC)
+                    || e.raw_os_error() == Some(libc::EDQUOT)
+                {
+                    self.maint.disk_full = true;
+                    DropReason::DiskFull
+                } else {
+                    DropReason::Io
+                };
+                self.count_drop(unit, count, reason);
+            }
+        }
+    }
+
+    pub(crate) fn count_drop(&self, unit: &str, n: u32, reason: DropReason) {
+        let mut d = self
+            .shared
+            .dropped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let c = d.entry(unit.to_string()).or_default();
+        let n = u64::from(n);
+        match reason {
+            DropReason::DiskFull => c.disk_full += n,
+            DropReason::OverQuota => c.over_quota += n,
+            DropReason::Io => c.io_error += n,
+        }
+    }
+
+    /// Makes sure an active segment with room for `len` more bytes is open.
+    fn ensure_segment(&mut self, len: u64) -> Result<(), DropReason> {
+        if let Some(seg) = &self.seg {
+            if seg.size == 0 || seg.size + len <= self.shared.cfg.segment_size {
+                return Ok(());
+            }
+            self.seal_active();
+        }
+        if self.maint.over_quota {
+            return Err(DropReason::OverQuota);
+        }
+        self.open_segment().map_err(|_| {
+            if self.maint.disk_full {
+                DropReason::DiskFull
+            } else {
+                DropReason::Io
+            }
+        })
+    }
+
+    fn open_segment(&mut self) -> Result<(), JournalError> {
+        let rt = clock::realtime_usec() as i64;
+        let max: Option<i64> = self
+            .db
+            .query_row("SELECT max(id) FROM segments", [], |r| r.get(0))?;
+        let id = max.unwrap_or(0) + 1;
+        self.db.execute(
+            "INSERT INTO segments(id, state, size, synced_end, created_rt, last_rt)
+             VALUES (?1, ?2, 0, 0, ?3, ?3)",
+            params![id, SEG_ACTIVE, rt],
+        )?;
+        let path = index::segment_path(&self.shared.dir, id, SEG_ACTIVE);
+        let file = File::options()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| {
+                if e.raw_os_error() == Some(libc::ENOSPC) {
+                    self.maint.disk_full = true;
+                }
+                JournalError::io(&path, e)
+            })?;
+        self.seg = Some(ActiveSeg {
+            id,
+            file,
+            size: 0,
+            synced: 0,
+            opened: Instant::now(),
+            last_rt: rt,
+        });
+        self.shared.segments.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Makes every line ingested so far visible to readers and wakes followers.
+    /// Cheap: one SQLite transaction with one row per block.
+    pub fn commit(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let res = (|| -> rusqlite::Result<()> {
+            let tx = self.db.transaction()?;
+            index::insert_rows(&tx, &self.pending)?;
+            if let Some(seg) = &self.seg {
+                tx.prepare_cached("UPDATE segments SET size = ?2, last_rt = ?3 WHERE id = ?1")?
+                    .execute(params![seg.id, seg.size as i64, seg.last_rt])?;
+            }
+            tx.commit()
+        })();
+        match res {
+            Ok(()) => {
+                let max = self
+                    .pending
+                    .iter()
+                    .map(|r| r.sum.seq_max)
+                    .max()
+                    .unwrap_or(0);
+                self.pending.clear();
+                self.shared.notify(max);
+            }
+            Err(_) => {
+                // Keep the rows for the next commit; if the index stays
+                // unwritable, the blocks are re-indexed from the segment at
+                // the next open.
+                if self.pending.len() > 100_000 {
+                    self.pending.clear();
+                }
+            }
+        }
+    }
+
+    /// Per-unit counts of lines that could not be stored.
+    pub fn dropped(&self) -> BTreeMap<String, DropCounts> {
+        self.shared
+            .dropped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum DropReason {
+    DiskFull,
+    OverQuota,
+    Io,
+}
+
+/// Turns lines of one source into block entries.
+struct Emitter<'a> {
+    bb: &'a mut BlockBuilder,
+    seq: &'a mut u64,
+    rt: i64,
+    mono: i64,
+    line_max: usize,
+}
+
+impl Emitter<'_> {
+    #[inline]
+    fn prio_of<'l>(&self, src: &mut Source, line: &'l [u8]) -> (u8, &'l [u8]) {
+        if let Some(p) = src.cont_prio.take() {
+            return (p, line);
+        }
+        if src.level_prefix {
+            if let Some((p, n)) = parse_level_prefix(line) {
+                return (p, &line[n..]);
+            }
+        }
+        (priority::INFO, line)
+    }
+
+    #[inline]
+    fn push(&mut self, prio_flags: u8, msg: &[u8]) {
+        self.bb.push(*self.seq, self.rt, self.mono, prio_flags, msg);
+        *self.seq += 1;
+    }
+
+    /// A complete line (or the final partial one, with `FLAG_PARTIAL`).
+    #[inline]
+    fn line(&mut self, src: &mut Source, line: &[u8], flag: u8) {
+        let (prio, mut body) = self.prio_of(src, line);
+        while body.len() > self.line_max {
+            self.push(prio | FLAG_CONTINUED, &body[..self.line_max]);
+            body = &body[self.line_max..];
+        }
+        self.push(prio | flag, body);
+    }
+
+    /// A `line_max` piece of a line whose end has not arrived.
+    fn piece(&mut self, src: &mut Source, piece: &[u8]) {
+        let (prio, body) = self.prio_of(src, piece);
+        self.push(prio | FLAG_CONTINUED, body);
+        src.cont_prio = Some(prio);
+    }
+}
