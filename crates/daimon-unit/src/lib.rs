@@ -6,3 +6,38 @@
 //!
 //! Must never: spawn processes, open sockets, hold global state. It is pure: the
 //! loader reads files, everything else works on bytes and strings.
+//!
+//! Entry points: [`parse_unit`] (bytes in, [`LoadedUnit`] out), [`load_unit_file`],
+//! [`load_dir`], [`load_by_name`], [`cat_unit`] and [`verify_files`].
+
+mod build;
+pub mod calendar;
+pub mod diagnostic;
+mod load;
+pub mod model;
+pub mod name;
+pub mod specifier;
+pub mod syntax;
+pub mod value;
+
+pub use diagnostic::{Diagnostic, Severity, has_errors};
+pub use load::{
+    LoadedUnit, cat_unit, dropin_dirs, find_dropins, load_by_name, load_dir, load_unit_file,
+    parse_unit, verify_files,
+};
+pub use model::{
+    Condition, Directories, InstallSection, KillMode, NotifyAccess, PathSection, RestartPolicy,
+    RuntimeDirectoryPreserve, ServiceSection, ServiceType, SocketSection, StdInput, StdOutput,
+    TimerSection, Unit, UnitBody, UnitSection, WorkingDirectory, conditions_met,
+};
+pub use name::{
+    NameError, UnitKind, UnitName, is_valid_dependency_name, is_valid_unit_name,
+    with_default_suffix,
+};
+pub use specifier::SpecifierContext;
+pub use value::ValueError;
+pub use value::exec::{ExecCommand, ExecPrivilege};
+pub use value::exit_status::ExitStatusSet;
+pub use value::rlimit::{Resource, ResourceLimit};
+pub use value::size::ByteLimit;
+pub use value::timespan::TimeSpan;
