@@ -22,7 +22,7 @@ pub mod value;
 
 pub use diagnostic::{Diagnostic, Severity, has_errors};
 pub use load::{
-    LoadedUnit, cat_unit, dropin_dirs, find_dropins, load_by_name, load_dir, load_unit_file,
+    LoadError, LoadedUnit, cat_unit, dropin_dirs, find_dropins, load_by_name, load_dir, load_unit_file,
     parse_unit, verify_files,
 };
 pub use model::{
