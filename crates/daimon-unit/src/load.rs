@@ -234,7 +234,10 @@ pub fn load_dir(dir: &Path, ctx: &SpecifierContext) -> Vec<LoadedUnit> {
     };
     let mut names: Vec<String> = entries
         .flatten()
-        .filter(|e| e.path().is_file())
+        .filter(|e| {
+            let p = e.path();
+            p.is_file() || fs::read_link(&p).is_ok_and(|t| t == Path::new("/dev/null"))
+        })
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| {
             n.rsplit_once('.')

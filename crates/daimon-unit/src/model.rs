@@ -133,7 +133,8 @@ pub struct UnitSection {
     pub on_success: Vec<String>,
     pub conditions: Vec<Condition>,
     pub asserts: Vec<Condition>,
-    /// Default 10s (DefaultStartLimitIntervalSec=); zero disables rate limiting.
+    /// Default 10s (DefaultStartLimitIntervalSec=); zero disables rate limiting;
+    /// `infinity` is stored as `Duration::MAX`.
     pub start_limit_interval: Duration,
     /// Default 5 (DefaultStartLimitBurst=).
     pub start_limit_burst: u32,
@@ -321,7 +322,7 @@ pub struct ServiceSection {
     pub exec_stop: Vec<ExecCommand>,
     pub exec_stop_post: Vec<ExecCommand>,
     pub restart: RestartPolicy,
-    /// Default 100ms.
+    /// Default 100ms; `infinity` is stored as `Duration::MAX`.
     pub restart_sec: Duration,
     /// 0 = no exponential backoff between RestartSec and RestartMaxDelaySec.
     pub restart_steps: u32,

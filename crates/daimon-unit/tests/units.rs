@@ -106,6 +106,7 @@ SuccessExitStatus=143 SIGTERM
 StandardOutput=append:/var/log/web.log
 StateDirectory=web web/cache
 MemoryMax=1G
+MemoryMax=50%
 CPUQuota=50%
 
 [Install]
@@ -164,11 +165,11 @@ WantedBy=multi-user.target
         StdOutput::Append("/var/log/web.log".into())
     );
     assert_eq!(s.directories.state, ["web", "web/cache"]);
-    assert_eq!(s.memory_max, Some(ByteLimit::Bytes(1 << 30)));
+    assert_eq!(s.memory_max, Some(ByteLimit::Percent(5000)));
     assert_eq!(s.cpu_quota, Some(5000));
     assert_eq!(u.install.wanted_by, ["multi-user.target"]);
     // MemoryMax= and CPUQuota= are kept but warned as not enforced.
-    assert_eq!(l.diagnostics.len(), 2, "{:?}", messages(&l));
+    assert_eq!(l.diagnostics.len(), 3, "{:?}", messages(&l));
     assert!(!l.has_errors());
 }
 
@@ -328,6 +329,8 @@ fn loader_templates_dropins_and_cat() {
     );
     write(&dir.join("good.timer"), "[Timer]\nOnCalendar=hourly\n");
     write(&dir.join("masked.service"), "");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("/dev/null", dir.join("nulled.service")).expect("symlink");
     write(&dir.join("notes.txt"), "x");
 
     let l = load_by_name(&dir, "web@8080.service", &ctx()).expect("found");
@@ -369,13 +372,15 @@ fn loader_templates_dropins_and_cat() {
             "bad.service",
             "good.timer",
             "masked.service",
+            "nulled.service",
             "web@.service"
         ]
     );
     assert!(all[0].has_errors());
     assert!(!all[1].has_errors());
     assert!(all[2].masked && all[2].unit.is_none());
-    assert!(!all[3].has_errors());
+    assert!(all[3].masked);
+    assert!(!all[4].has_errors());
 
     let diags = verify_files(&[dir.join("bad.service"), dir.join("good.timer")], &ctx());
     assert_eq!(diags.len(), 1);

@@ -15,9 +15,10 @@ use crate::value::number::{parse_mode, parse_nice, parse_unsigned};
 use crate::value::rlimit::{Resource, parse_rlimit};
 use crate::value::signal::parse_signal;
 use crate::value::size::{parse_byte_limit, parse_percent};
-use crate::value::timespan::{TimeSpan, parse_duration, parse_timespan};
+use crate::value::timespan::{TimeSpan, parse_timespan};
 use crate::value::words::split_words;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Pick one of `choices` (name, value) or report what was expected.
 fn choice<T: Copy>(cx: &mut Cx<'_, '_>, e: &Entry, choices: &[(&str, T)]) -> Option<T> {
@@ -216,8 +217,9 @@ pub(crate) fn apply(s: &mut ServiceSection, cx: &mut Cx<'_, '_>, e: &Entry) -> O
             }
         }
         "RestartSec" => {
-            if let Some(d) = cx.parse(e, parse_duration) {
-                s.restart_sec = d;
+            // systemd accepts "infinity" (config_parse_sec): never restart in practice.
+            if let Some(t) = cx.parse(e, parse_timespan) {
+                s.restart_sec = t.as_duration().unwrap_or(Duration::MAX);
             }
         }
         "RestartSteps" => {
@@ -522,7 +524,8 @@ pub(crate) fn apply(s: &mut ServiceSection, cx: &mut Cx<'_, '_>, e: &Entry) -> O
             }
         }
         "MemoryMax" => {
-            if let Some(m) = cx.parse(e, parse_byte_limit) {
+            // systemd.resource-control(5) values take no specifiers ("50%" is a percentage).
+            if let Some(m) = cx.ok(e, parse_byte_limit(&e.value)) {
                 s.memory_max = Some(m);
                 warn_not_enforced(cx, e);
             }

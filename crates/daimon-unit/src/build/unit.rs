@@ -7,8 +7,9 @@ use crate::syntax::Entry;
 use crate::value::ValueError;
 use crate::value::boolean::parse_bool;
 use crate::value::number::parse_unsigned;
-use crate::value::timespan::parse_duration;
+use crate::value::timespan::parse_timespan;
 use crate::value::words::split_words;
+use std::time::Duration;
 
 /// Space-separated unit names (dependency lists, [Install] lists).
 pub(crate) fn unit_names(cx: &mut Cx<'_, '_>, e: &Entry) -> Option<Vec<String>> {
@@ -81,8 +82,8 @@ pub(crate) fn apply(b: &mut Builder, cx: &mut Cx<'_, '_>, e: &Entry) -> Outcome 
             assign_list(&mut u.documentation, &e.value, ok);
         }
         "StartLimitIntervalSec" | "StartLimitInterval" => {
-            if let Some(d) = cx.parse(e, parse_duration) {
-                u.start_limit_interval = d;
+            if let Some(t) = cx.parse(e, parse_timespan) {
+                u.start_limit_interval = t.as_duration().unwrap_or(Duration::MAX);
             }
         }
         "StartLimitBurst" => {
