@@ -1,0 +1,589 @@
+//! Checks calendar events against systemd itself: `systemd-analyze calendar`
+//! decides which expressions are valid, what their normalized form is and
+//! when they elapse. Every expression is evaluated in several time zones
+//! (`TZ=` is always set explicitly) from several base times, including base
+//! times just before, inside and after daylight-saving transitions.
+//!
+//! If `systemd-analyze` is not installed (package `systemd`), the tests print
+//! a note and pass.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::sync::Mutex;
+
+use daimon_unit::calendar::CalendarSpec;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+const ANALYZE: &str = "systemd-analyze";
+/// Elapses compared per expression and base time.
+const ITERATIONS: usize = 8;
+
+/// The examples from systemd.time(7), "Calendar Events", and more.
+const EXPRESSIONS: &[&str] = &[
+    "Sat,Thu,Mon..Wed,Sat..Sun",
+    "Mon,Sun 12-*-* 2,1:23",
+    "Wed *-1",
+    "Wed..Wed,Wed *-1",
+    "Wed, 17:48",
+    "Wed..Sat,Tue 12-10-15 1:2:3",
+    "*-*-7 0:0:0",
+    "10-15",
+    "monday *-12-* 17:00",
+    "Mon,Fri *-*-3,1,2 *:30:45",
+    "12,14,13,12:20,10,30",
+    "12..14:10,20,30",
+    "mon,fri *-1/2-1,3 *:30:45",
+    "03-05 08:05:40",
+    "08:05:40",
+    "05:40",
+    "Sat,Sun 12-05 08:05:40",
+    "Sat,Sun 08:05:40",
+    "2003-03-05 05:40",
+    "05:40:23.4200004/3.1700005",
+    "2003-02..04-05",
+    "2003-03-05 05:40 UTC",
+    "2003-03-05",
+    "03-05",
+    "hourly",
+    "monthly",
+    "weekly",
+    "yearly",
+    "annually",
+    "*:2/3",
+    "*-02~03",
+    "Mon *-05~07/1",
+    "*-*-* 02:30:00 Europe/Berlin",
+    "*-*-* 02:30:00",
+    "*-*-* 01:30:00",
+    "*-*-* 02:00:00",
+    "*-*-* 03:00:00",
+    "Mon..Fri 09:00",
+    "*:0/15",
+    "minutely",
+    "daily",
+    "quarterly",
+    "semiannually",
+    "semi-annually",
+    "biannually",
+    "bi-annually",
+    "anually",
+    "Sun *-*-* 03:10:00",
+    "00:07:00",
+    "*:00/10",
+    "*-*-* 06:25:00",
+    "*-*-* 00,12:00:00",
+    "*-*-* *:00:00",
+    "*:*:0/7",
+    "*:*:*",
+    "*:*:0/0.5",
+    "*:*:1.5..3",
+    "*:0..59/7",
+    "*-*-* 0/5:0/20:0/20",
+    "*-*-31",
+    "*-*-29,30,31 23:59:59",
+    "*-02-29",
+    "*-02-30",
+    "2026..2030/2-*-*",
+    "2026..2030/2-01-01",
+    "*-*~01..07",
+    "*-*~07/2",
+    "*-*~1",
+    "*~2",
+    "Fri *-*-13",
+    "Fri *-*~1..7 18:00",
+    "*-*-1/2",
+    "Mon-Wed",
+    "Monday-Wednesday",
+    "Mon,",
+    "Mon..Sun",
+    "daily UTC",
+    "DAILY utc",
+    "daily Etc/UTC",
+    "daily America/New_York",
+    "*:0/15 Europe/Berlin",
+    "9:00 Asia/Kolkata",
+    "*-*-* 02:30 Australia/Lord_Howe",
+    "@1700000000",
+    "@1800000000",
+    "Mon @1800000000",
+    "2199-12-31",
+    "69-01-01",
+    "70-01-01",
+    "*:10..10",
+    "*-*-* *:05..06/3",
+    "*:*:0/1,5",
+    "00:00:23.9999995",
+    "*-*-* 1:2:3.0000001",
+    "8..18/2:00",
+    "*:*:10..11",
+    "1~2",
+    "*-*-*  12:00",
+    "Mon  12:00",
+    "*-*-* ",
+    "*:0/1",
+    "0..23/23:0",
+    "*-1..12/11-1..31/30",
+    "*-2~28",
+    "*-*~28",
+];
+
+/// Expressions systemd rejects; we must reject them too.
+const INVALID: &[&str] = &[
+    "",
+    " ",
+    "Mon..Fry",
+    "Mon..Fry 09:00",
+    "Fry",
+    "25:00",
+    "*-13-01",
+    "*-00-01",
+    "*-01-00",
+    "*-01-32",
+    "*:60",
+    "*:*:60",
+    "*:0/0",
+    "*:*:0/0",
+    "*-*/2",
+    "*/2",
+    "*:*/2",
+    "*:59/1",
+    "Fri..Mon",
+    "Mon..",
+    "Mon.Tue",
+    "Mon,,Tue",
+    "Mond",
+    "Mon..Wed..Fri",
+    "Mon-Wed-Fri",
+    "2200-01-01",
+    "1969-01-01",
+    "*-02~30",
+    "*-02~29",
+    "1-2~3-4",
+    "*-~2",
+    "5-3-1-2",
+    "1,2",
+    "*-*-* 12",
+    "1:2:3:4",
+    "12:00 europe/berlin",
+    "daily Z",
+    "daily ",
+    " daily",
+    "today",
+    "tomorrow",
+    "now",
+    "@",
+    "@0x10",
+    "@9999999999999",
+    "00:00:23.",
+    "00:00:59.9999995",
+    "*:*:10..10",
+    "10..5:00",
+    "*,5:00",
+    "5,*:00",
+    "0/24:00",
+    "UTC",
+    " UTC",
+    "Europe/Berlin",
+    "12:00:00 UTC UTC",
+    "99999999999:00",
+    "12:00:00.1.2",
+    "Mon\t12:00",
+    "12:00 Europe/Nowhere",
+];
+
+fn analyze_available() -> bool {
+    match Command::new(ANALYZE).arg("--version").output() {
+        Ok(out) if out.status.success() => true,
+        _ => {
+            println!(
+                "note: {ANALYZE} not found; calendar oracle skipped (install the systemd package)"
+            );
+            false
+        }
+    }
+}
+
+/// What systemd says about an expression.
+#[derive(Debug)]
+struct Verdict {
+    normalized: String,
+    elapses: Vec<Timestamp>,
+}
+
+fn parse_utc_line(line: &str) -> Option<Timestamp> {
+    // "Wed 2023-11-15 01:30:00 UTC"
+    let rest = line.trim().get(4..)?.strip_suffix(" UTC")?;
+    let dt: jiff::civil::DateTime = rest.replacen(' ', "T", 1).parse().ok()?;
+    Some(dt.to_zoned(TimeZone::UTC).ok()?.timestamp())
+}
+
+/// Runs `systemd-analyze calendar`; `None` if it rejects the expression.
+fn oracle(expr: &str, tz: &str, base: i64, iterations: usize) -> Option<Verdict> {
+    let out = Command::new(ANALYZE)
+        .env("TZ", tz)
+        .env("LC_ALL", "C")
+        .arg("calendar")
+        .arg(format!("--base-time=@{base}"))
+        .arg(format!("--iterations={iterations}"))
+        .arg("--")
+        .arg(expr)
+        .output()
+        .expect("run systemd-analyze");
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return None;
+    }
+    let mut normalized = None;
+    let mut elapses = Vec::new();
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    for (i, line) in lines.iter().enumerate() {
+        if let Some(v) = line.strip_prefix("Normalized form: ") {
+            normalized = Some(v.to_owned());
+            continue;
+        }
+        let value = match line.split_once(": ") {
+            Some((key, value)) if key == "Next elapse" || key.starts_with("Iter. #") => value,
+            _ => continue,
+        };
+        if value == "never" {
+            break;
+        }
+        let utc = match lines.get(i + 1).and_then(|l| l.strip_prefix("(in UTC): ")) {
+            Some(u) => u,
+            None => value,
+        };
+        match parse_utc_line(utc) {
+            Some(t) => elapses.push(t),
+            None => panic!("cannot read systemd-analyze output line {line:?} / {utc:?}:\n{text}"),
+        }
+    }
+    Some(Verdict {
+        normalized: normalized.unwrap_or_else(|| panic!("no normalized form in:\n{text}")),
+        elapses,
+    })
+}
+
+fn ours(spec: &CalendarSpec, tz: &TimeZone, base: i64, iterations: usize) -> Vec<Timestamp> {
+    let mut out = Vec::new();
+    let mut t = Timestamp::from_second(base).expect("base time");
+    while out.len() < iterations {
+        match spec.next_elapse_in(t, tz) {
+            Some(n) => {
+                assert!(n > t, "{spec}: elapse {n} is not after {t}");
+                out.push(n);
+                t = n;
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+/// Seconds precision, as systemd-analyze prints.
+fn seconds(ts: &[Timestamp]) -> Vec<i64> {
+    ts.iter().map(|t| t.as_second()).collect()
+}
+
+/// Base times: fixed ones plus some around the zone's next two transitions.
+fn base_times(tz: &TimeZone) -> Vec<i64> {
+    let mut bases = vec![1_700_000_000, 1_234_567_890, 1_735_689_599, 1_709_164_800];
+    let start = Timestamp::from_second(1_704_067_200).expect("2024-01-01");
+    for transition in tz.following(start).take(2) {
+        let t = transition.timestamp().as_second();
+        bases.extend([t - 3 * 3600, t - 1200, t - 1, t + 600, t + 3000]);
+    }
+    bases
+}
+
+const ZONES: &[&str] = &[
+    "UTC",
+    "Europe/Berlin",
+    "America/New_York",
+    "Australia/Lord_Howe",
+];
+
+/// Compares everything for one expression; returns mismatches and the number
+/// of (zone, base time) pairs compared.
+fn compare(expr: &str, zones: &[&str], iterations: usize) -> (Vec<String>, usize) {
+    let mut problems = Vec::new();
+    let mut compared = 0;
+    let mine = CalendarSpec::parse(expr);
+    for &zone in zones {
+        let tz = jiff::tz::db().get(zone).expect("time zone");
+        for base in base_times(&tz) {
+            let verdict = oracle(expr, zone, base, iterations);
+            match (&verdict, &mine) {
+                (None, Err(_)) => return (problems, compared + 1),
+                (None, Ok(spec)) => {
+                    problems.push(format!(
+                        "{expr:?}: systemd rejects it, we accept it as {spec}"
+                    ));
+                    return (problems, compared);
+                }
+                (Some(v), Err(e)) => {
+                    problems.push(format!(
+                        "{expr:?}: systemd accepts it as {}, we say: {e}",
+                        v.normalized
+                    ));
+                    return (problems, compared);
+                }
+                (Some(v), Ok(spec)) => {
+                    if v.normalized != spec.to_string() {
+                        problems.push(format!(
+                            "{expr:?}: normalized form: systemd {:?}, ours {:?}",
+                            v.normalized,
+                            spec.to_string()
+                        ));
+                    }
+                    let reparsed = CalendarSpec::parse(&spec.to_string());
+                    if reparsed.as_ref() != Ok(spec) {
+                        problems.push(format!(
+                            "{expr:?}: normalized form does not round-trip: {reparsed:?}"
+                        ));
+                    }
+                    let got = seconds(&ours(spec, &tz, base, iterations));
+                    let want = seconds(&v.elapses);
+                    if got != want {
+                        problems.push(format!(
+                            "{expr:?} TZ={zone} base=@{base}: systemd {want:?}, ours {got:?}"
+                        ));
+                    }
+                    compared += 1;
+                }
+            }
+        }
+    }
+    (problems, compared)
+}
+
+/// Runs `compare` over `exprs` on two threads; panics listing all mismatches.
+fn compare_all(label: &str, exprs: &[String], zones: &[&str], iterations: usize) {
+    let problems = Mutex::new(Vec::new());
+    let compared = Mutex::new(0usize);
+    let next = Mutex::new(0usize);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                loop {
+                    let i = {
+                        let mut n = next.lock().expect("lock");
+                        *n += 1;
+                        *n - 1
+                    };
+                    let Some(expr) = exprs.get(i) else { break };
+                    let (p, c) = compare(expr, zones, iterations);
+                    problems.lock().expect("lock").extend(p);
+                    *compared.lock().expect("lock") += c;
+                }
+            });
+        }
+    });
+    let problems = problems.into_inner().expect("lock");
+    let compared = compared.into_inner().expect("lock");
+    println!(
+        "{label}: {} expressions, {compared} (expression, zone, base time) cases compared, {} mismatches",
+        exprs.len(),
+        problems.len()
+    );
+    assert!(
+        problems.is_empty(),
+        "{} mismatches with systemd-analyze:\n{}",
+        problems.len(),
+        problems
+            .iter()
+            .take(60)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+fn corpus_expressions() -> Vec<String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus");
+    let mut found = BTreeSet::new();
+    let mut stack = vec![std::path::PathBuf::from(dir)];
+    while let Some(path) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&path) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(text) = std::fs::read_to_string(&p) {
+                for line in text.lines() {
+                    if let Some(v) = line.trim().strip_prefix("OnCalendar=") {
+                        found.insert(v.trim().to_owned());
+                    }
+                }
+            }
+        }
+    }
+    if found.is_empty() {
+        println!("note: no OnCalendar= values found under {dir}");
+    }
+    found.into_iter().collect()
+}
+
+#[test]
+fn corpus_and_manual_examples_match_systemd() {
+    if !analyze_available() {
+        return;
+    }
+    let mut exprs: Vec<String> = EXPRESSIONS.iter().map(|s| s.to_string()).collect();
+    for e in corpus_expressions() {
+        if !exprs.contains(&e) {
+            exprs.push(e);
+        }
+    }
+    compare_all("examples", &exprs, ZONES, ITERATIONS);
+}
+
+#[test]
+fn invalid_expressions_are_rejected_like_systemd() {
+    if !analyze_available() {
+        return;
+    }
+    let mut problems = Vec::new();
+    for expr in INVALID {
+        let verdict = oracle(expr, "UTC", 1_700_000_000, 1);
+        if let Some(v) = verdict {
+            problems.push(format!(
+                "{expr:?}: systemd accepts it ({}), fix the list",
+                v.normalized
+            ));
+        }
+        if let Ok(spec) = CalendarSpec::parse(expr) {
+            problems.push(format!("{expr:?}: we accept it as {spec}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A small deterministic generator (xorshift), so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+fn random_item(rng: &mut Rng, max: u64, usec: bool) -> String {
+    let num = |rng: &mut Rng| {
+        let v = rng.below(max + 2);
+        if usec && rng.below(4) == 0 {
+            format!("{v}.{}", rng.below(1000))
+        } else if rng.below(3) == 0 {
+            format!("{v:02}")
+        } else {
+            v.to_string()
+        }
+    };
+    let mut s = num(rng);
+    if rng.below(3) == 0 {
+        s = format!("{s}..{}", num(rng));
+    }
+    if rng.below(3) == 0 {
+        s = format!("{s}/{}", rng.below(max / 2 + 2));
+    }
+    s
+}
+
+fn random_field(rng: &mut Rng, max: u64, usec: bool) -> String {
+    if rng.below(3) == 0 {
+        return "*".to_owned();
+    }
+    let n = 1 + rng.below(3);
+    (0..n)
+        .map(|_| random_item(rng, max, usec))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn random_expression(rng: &mut Rng) -> String {
+    const DAYS: &[&str] = &[
+        "Mon",
+        "tue",
+        "Wednesday",
+        "Thu",
+        "fri",
+        "Sat",
+        "sun",
+        "Sunday",
+    ];
+    let mut parts = Vec::new();
+    if rng.below(3) == 0 {
+        let mut w = rng.pick(DAYS).to_owned();
+        if rng.below(2) == 0 {
+            w = format!("{w}{}{}", rng.pick(&["..", ",", "-"]), rng.pick(DAYS));
+        }
+        parts.push(w);
+    }
+    match rng.below(4) {
+        0 => {}
+        1 => parts.push(format!(
+            "{}{}{}",
+            random_field(rng, 12, false),
+            rng.pick(&["-", "-", "~"]),
+            random_field(rng, 31, false)
+        )),
+        _ => {
+            let year = match rng.below(4) {
+                0 => "*".to_owned(),
+                1 => format!("{}", 2024 + rng.below(8)),
+                2 => format!("2025..{}/{}", 2026 + rng.below(6), 1 + rng.below(3)),
+                _ => format!("{}", rng.below(100)),
+            };
+            parts.push(format!(
+                "{year}-{}{}{}",
+                random_field(rng, 12, false),
+                rng.pick(&["-", "-", "-", "~"]),
+                random_field(rng, 31, false)
+            ));
+        }
+    }
+    match rng.below(4) {
+        0 => {}
+        1 => parts.push(format!(
+            "{}:{}",
+            random_field(rng, 23, false),
+            random_field(rng, 59, false)
+        )),
+        _ => parts.push(format!(
+            "{}:{}:{}",
+            random_field(rng, 23, false),
+            random_field(rng, 59, false),
+            random_field(rng, 59, true)
+        )),
+    }
+    if rng.below(5) == 0 {
+        parts.push(
+            rng.pick(&["UTC", "Europe/Berlin", "America/New_York"])
+                .to_owned(),
+        );
+    }
+    parts.join(" ")
+}
+
+#[test]
+fn random_expressions_match_systemd() {
+    if !analyze_available() {
+        return;
+    }
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let exprs: Vec<String> = (0..150).map(|_| random_expression(&mut rng)).collect();
+    compare_all("random", &exprs, &["UTC", "Europe/Berlin"], 4);
+}
