@@ -159,7 +159,8 @@ impl Builder {
             }
             for e in &section.entries {
                 // StartLimit*= were [Service] options before systemd 230; still accepted.
-                let legacy = name == "Service" && e.key.starts_with("StartLimit");
+                let legacy = name == "Service"
+                    && matches!(e.key.as_str(), "StartLimitInterval" | "StartLimitBurst");
                 let outcome = match name {
                     _ if legacy => unit::apply(self, cx, e),
                     "Unit" => unit::apply(self, cx, e),
