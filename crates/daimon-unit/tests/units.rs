@@ -198,6 +198,26 @@ fn empty_assignment_resets_lists_across_dropins() {
 }
 
 #[test]
+fn empty_values_reset_only_where_systemd_allows_it() {
+    let l = parse(
+        "x.service",
+        "[Service]\nExecStart=/bin/x\nNice=5\nNice=\nKillMode=process\nKillMode=\nUser=a\nUser=\n",
+    );
+    assert!(l.diagnostics.is_empty(), "{:?}", messages(&l));
+    let s = service(&l);
+    assert_eq!(
+        (s.nice, s.kill_mode, s.user.as_deref()),
+        (None, KillMode::ControlGroup, None)
+    );
+    // systemd refuses an empty RestartSec= ("Failed to parse sec value").
+    let l = parse("x.service", "[Service]\nExecStart=/bin/x\nRestartSec=\n");
+    assert_eq!(
+        messages(&l),
+        ["x.service:3:12: RestartSec: \"\" is not a time span; expected e.g. 10s, 5min, 1h 30min"]
+    );
+}
+
+#[test]
 fn dropin_errors_name_the_dropin_file() {
     let l = parse_unit(
         "x.service",

@@ -419,6 +419,15 @@ pub(crate) fn apply(s: &mut ServiceSection, cx: &mut Cx<'_, '_>, e: &Entry) -> O
                 s.umask = m;
             }
         }
+        // systemd accepts an empty Nice=, KillMode=, MemoryMax= as "back to the default".
+        "Nice" | "KillMode" | "MemoryMax" if e.value.is_empty() => {
+            let d = ServiceSection::default();
+            match key {
+                "Nice" => s.nice = d.nice,
+                "KillMode" => s.kill_mode = d.kill_mode,
+                _ => s.memory_max = d.memory_max,
+            }
+        }
         "Nice" => {
             if let Some(n) = cx.parse(e, parse_nice) {
                 s.nice = Some(n);
