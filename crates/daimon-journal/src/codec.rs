@@ -256,6 +256,16 @@ pub(crate) fn peek_len(head: &[u8]) -> Option<usize> {
     (HEADER_LEN..=MAX_BLOCK).contains(&len).then_some(len)
 }
 
+/// The unit and invocation bytes of a block, without verifying it.
+pub(crate) fn peek_key(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    if b.len() < HEADER_LEN {
+        return None;
+    }
+    let u = HEADER_LEN + b[53] as usize;
+    let i = u + b[54] as usize;
+    Some((b.get(HEADER_LEN..u)?, b.get(u..i)?))
+}
+
 /// One decoded line: offsets into the block's buffer.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Line {
@@ -363,7 +373,6 @@ impl Block {
         std::str::from_utf8(&self.buf[r.0..r.1]).unwrap_or("?")
     }
 
-    #[allow(dead_code)]
     pub fn key(&self) -> SourceKey {
         SourceKey {
             unit: self.s(self.unit).to_string(),

@@ -1,7 +1,9 @@
 //! Owns the SQLite index: its schema, connection settings and the file names
 //! of segments. One row per block, never per line.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -17,7 +19,7 @@ pub(crate) const SEG_COMPRESSED: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS segments(
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     state INTEGER NOT NULL,
     size INTEGER NOT NULL,
     synced_end INTEGER NOT NULL,
@@ -51,10 +53,15 @@ CREATE INDEX IF NOT EXISTS blocks_seg ON blocks(seg);
 pub(crate) fn connect(dir: &Path) -> rusqlite::Result<Connection> {
     let db = Connection::open(dir.join(DB_NAME))?;
     db.busy_timeout(Duration::from_secs(5))?;
+    // Before the first table exists: lets `tick` hand free pages back.
+    db.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     db.pragma_update(None, "journal_mode", "WAL")?;
     // NORMAL in WAL mode: a commit is durable against a process crash; after a
     // power cut the open-time repair rebuilds any lost rows from the segments.
     db.pragma_update(None, "synchronous", "NORMAL")?;
+    // A small WAL: the index is written in batches, never per line.
+    db.pragma_update(None, "wal_autocheckpoint", 256)?;
+    db.pragma_update(None, "journal_size_limit", 1 << 20)?;
     db.execute_batch(SCHEMA)?;
     Ok(db)
 }
@@ -68,7 +75,11 @@ pub(crate) fn segment_path(dir: &Path, id: i64, state: i64) -> PathBuf {
     dir.join(format!("{id:016x}.{ext}"))
 }
 
-/// A block about to be indexed.
+/// Rows of the active segment cover at most this many bytes.
+pub(crate) const REGION: u64 = 4 << 20;
+
+/// An index row: one block, or (in raw segments) a byte range holding the
+/// blocks of one (unit, invocation) among blocks of others.
 #[derive(Debug, Clone)]
 pub(crate) struct Row {
     pub seg: i64,
@@ -76,8 +87,43 @@ pub(crate) struct Row {
     pub len: u64,
     pub raw_len: u64,
     pub unit: i64,
-    pub inv: String,
+    pub name: Arc<str>,
+    pub inv: Arc<str>,
     pub sum: BlockSummary,
+}
+
+impl Row {
+    pub fn merge(&mut self, b: &Row) {
+        self.len = (b.off + b.len).max(self.off + self.len) - self.off;
+        self.raw_len = self.len;
+        let (s, o) = (&mut self.sum, &b.sum);
+        s.count += o.count;
+        s.seq_min = s.seq_min.min(o.seq_min);
+        s.seq_max = s.seq_max.max(o.seq_max);
+        s.rt_min = s.rt_min.min(o.rt_min);
+        s.rt_max = s.rt_max.max(o.rt_max);
+        s.prio_mask |= o.prio_mask;
+    }
+}
+
+/// Folds per-block rows of a raw segment (in file order) into one row per
+/// (unit, invocation) per region of at most `REGION` bytes.
+pub(crate) fn coalesce(blocks: &[Row]) -> Vec<Row> {
+    let mut out: Vec<Row> = Vec::new();
+    let mut open: HashMap<(i64, &str), usize> = HashMap::new();
+    for b in blocks {
+        let key = (b.unit, &*b.inv);
+        if let Some(&i) = open.get(&key) {
+            let r = &mut out[i];
+            if r.seg == b.seg && b.off >= r.off && b.off + b.len - r.off <= REGION {
+                r.merge(b);
+                continue;
+            }
+        }
+        open.insert(key, out.len());
+        out.push(b.clone());
+    }
+    out
 }
 
 pub(crate) fn insert_rows(db: &Connection, rows: &[Row]) -> rusqlite::Result<()> {
@@ -92,7 +138,7 @@ pub(crate) fn insert_rows(db: &Connection, rows: &[Row]) -> rusqlite::Result<()>
             r.len as i64,
             r.raw_len as i64,
             r.unit,
-            r.inv,
+            &*r.inv,
             r.sum.seq_min as i64,
             r.sum.seq_max as i64,
             r.sum.rt_min,

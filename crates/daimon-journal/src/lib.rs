@@ -40,6 +40,7 @@
 
 mod clock;
 mod codec;
+mod compact;
 mod error;
 pub mod format;
 mod index;
@@ -186,22 +187,27 @@ pub(crate) struct Shared {
     pub writer_taken: AtomicBool,
     pub locked: bool,
     _lock: Option<File>,
-    /// Highest committed sequence number; followers wait on `cond`.
-    pub committed: Mutex<u64>,
+    /// What is committed but not yet in the index; followers wait on `cond`.
+    pub tail: Mutex<Tail>,
     pub cond: Condvar,
     pub dropped: Mutex<BTreeMap<String, DropCounts>>,
     pub disk_usage: AtomicU64,
     pub segments: AtomicU64,
 }
 
+/// Committed blocks of the active segment that the index does not hold yet.
+/// `commit` only appends here (no SQLite work per batch); the writer moves
+/// them into the index every few MiB or seconds, holding the lock while its
+/// transaction commits so that a reader sees each block exactly once.
+pub(crate) struct Tail {
+    /// Highest committed sequence number.
+    pub committed: u64,
+    pub blocks: Vec<index::Row>,
+}
+
 impl Shared {
-    pub fn notify(&self, seq: u64) {
-        let mut c = self.committed.lock().unwrap_or_else(|e| e.into_inner());
-        if seq > *c {
-            *c = seq;
-        }
-        drop(c);
-        self.cond.notify_all();
+    pub fn tail(&self) -> std::sync::MutexGuard<'_, Tail> {
+        self.tail.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -276,7 +282,10 @@ impl Journal {
             writer_taken: AtomicBool::new(false),
             locked: lock.is_some(),
             _lock: lock,
-            committed: Mutex::new(committed.unwrap_or(0) as u64),
+            tail: Mutex::new(Tail {
+                committed: committed.unwrap_or(0) as u64,
+                blocks: Vec::new(),
+            }),
             cond: Condvar::new(),
             dropped: Mutex::new(BTreeMap::new()),
             disk_usage: AtomicU64::new(0),

@@ -14,7 +14,6 @@ pub(crate) struct Maint {
     pub disk_full: bool,
     pub over_quota: bool,
     last_sync: Instant,
-    last_retention: Option<Instant>,
 }
 
 impl Maint {
@@ -23,7 +22,6 @@ impl Maint {
             disk_full: false,
             over_quota: false,
             last_sync: Instant::now(),
-            last_retention: None,
         })
     }
 }
@@ -45,15 +43,9 @@ impl JournalWriter {
         if seal_due {
             self.seal_active();
         }
-        let retention_due = self
-            .maint
-            .last_retention
-            .is_none_or(|t| now.duration_since(t).as_millis() >= 1000)
-            || self.maint.disk_full;
-        if retention_due {
-            self.maint.last_retention = Some(now);
-            let _ = self.retention();
-        }
+        let _ = self.retention();
+        let deadline = Instant::now() + self.shared.cfg.tick_budget;
+        self.compact_until(deadline);
     }
 
     /// Flushes written lines to stable storage and records how far.
@@ -76,6 +68,7 @@ impl JournalWriter {
     /// Closes the active segment; the next block opens a new one.
     pub(crate) fn seal_active(&mut self) {
         self.commit();
+        self.flush_index();
         self.sync();
         if let Some(seg) = self.seg.take() {
             let _ = self.db.execute(
@@ -92,15 +85,18 @@ impl JournalWriter {
                 r.get(0)
             })
             .unwrap_or(0);
-        let active_extra = self.seg.as_ref().map_or(0, |s| s.size as i64);
+        // The active segment's row lags behind until its tail is indexed.
+        let active_extra = self
+            .seg
+            .as_ref()
+            .map_or(0, |s| (s.size - s.indexed_end) as i64);
         let dir = &self.shared.dir;
         let db_size: u64 = ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm"]
             .iter()
             .filter_map(|n| std::fs::metadata(dir.join(n)).ok())
             .map(|m| m.len())
             .sum();
-        let _ = active_extra;
-        let total = segs.max(0) as u64 + db_size;
+        let total = (segs + active_extra).max(0) as u64 + db_size;
         self.shared
             .disk_usage
             .store(total, std::sync::atomic::Ordering::Relaxed);

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use regex::bytes::{Regex, RegexBuilder};
 use rusqlite::Connection;
 
+use crate::codec;
 use crate::codec::Block;
-use crate::index::{self, SEG_COMPRESSED};
+use crate::index::{self, Row, SEG_ACTIVE, SEG_COMPRESSED, SEG_SEALED};
 use crate::record::{Cursor, Record};
 use crate::{JournalError, Shared, Stats};
 
@@ -121,6 +122,9 @@ fn select(block: &Block, f: &Filter<'_>) -> Vec<u32> {
     out
 }
 
+/// A segment vanished under a running query (sealed and replaced).
+struct Vanished;
+
 struct BlockRef {
     seg: i64,
     state: i64,
@@ -129,6 +133,25 @@ struct BlockRef {
     raw_len: usize,
     seq_min: u64,
     seq_max: u64,
+    /// A raw range holds blocks of other sources too: keep only these.
+    unit: Arc<str>,
+    inv: Arc<str>,
+}
+
+impl BlockRef {
+    fn of_row(r: &Row) -> BlockRef {
+        BlockRef {
+            seg: r.seg,
+            state: SEG_ACTIVE,
+            off: r.off,
+            len: r.len as usize,
+            raw_len: r.raw_len as usize,
+            seq_min: r.sum.seq_min,
+            seq_max: r.sum.seq_max,
+            unit: r.name.clone(),
+            inv: r.inv.clone(),
+        }
+    }
 }
 
 impl JournalReader {
@@ -173,29 +196,55 @@ impl JournalReader {
         Ok(())
     }
 
-    /// Loads and decodes one block; `None` if its segment is gone (retention)
-    /// or the block is damaged.
+    /// Loads and decodes the blocks a reference names; empty if the segment
+    /// is gone (retention) or damaged.
     fn load(
         files: &mut HashMap<(i64, i64), File>,
         dec: &mut zstd::bulk::Decompressor<'static>,
         dir: &std::path::Path,
         b: &BlockRef,
-    ) -> Option<Block> {
+        out: &mut Vec<Block>,
+    ) -> Result<(), Vanished> {
         if files.len() > 64 {
             files.clear();
         }
         let f = match files.entry((b.seg, b.state)) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(File::open(index::segment_path(dir, b.seg, b.state)).ok()?)
+                match File::open(index::segment_path(dir, b.seg, b.state)) {
+                    Ok(f) => v.insert(f),
+                    // A sealed raw segment disappears when its compressed
+                    // form replaces it: the query must look again.
+                    Err(_) if b.state == SEG_SEALED => return Err(Vanished),
+                    // Deleted by retention.
+                    Err(_) => return Ok(()),
+                }
             }
         };
         let mut buf = vec![0u8; b.len];
-        f.read_exact_at(&mut buf, b.off).ok()?;
-        if b.state == SEG_COMPRESSED {
-            buf = dec.decompress(&buf, b.raw_len).ok()?;
+        if f.read_exact_at(&mut buf, b.off).is_err() {
+            return Ok(());
         }
-        Block::decode(buf)
+        if b.state == SEG_COMPRESSED {
+            if let Ok(d) = dec.decompress(&buf, b.raw_len) {
+                out.extend(Block::decode(d));
+            }
+            return Ok(());
+        }
+        let mut pos = 0;
+        while let Some(len) = codec::peek_len(&buf[pos..]) {
+            let end = pos + len;
+            if end > buf.len() {
+                break;
+            }
+            if codec::peek_key(&buf[pos..end]) == Some((b.unit.as_bytes(), b.inv.as_bytes())) {
+                if let Some(blk) = Block::decode(buf[pos..end].to_vec()) {
+                    out.push(blk);
+                }
+            }
+            pos = end;
+        }
+        Ok(())
     }
 
     /// Runs a query; `sink` gets every matching record in order and returns
@@ -206,6 +255,34 @@ impl JournalReader {
         q: &Query,
         sink: &mut dyn FnMut(&Record<'_>) -> bool,
     ) -> Result<Cursor, JournalError> {
+        let mut q = std::borrow::Cow::Borrowed(q);
+        let mut emitted = 0u64;
+        for _ in 0..8 {
+            let mut counting = |r: &Record<'_>| {
+                emitted = r.cursor.0;
+                sink(r)
+            };
+            match self.query_once(&q, &mut counting)? {
+                Ok(c) => return Ok(c),
+                Err(Vanished) => {
+                    // Delivered records stay delivered: continue after them.
+                    if emitted > 0 {
+                        let after = q.after.map_or(0, |c| c.0).max(emitted);
+                        q.to_mut().after = Some(Cursor(after));
+                    }
+                }
+            }
+        }
+        Err(JournalError::Corrupt(
+            "segments kept vanishing during a query".into(),
+        ))
+    }
+
+    fn query_once(
+        &mut self,
+        q: &Query,
+        sink: &mut dyn FnMut(&Record<'_>) -> bool,
+    ) -> Result<Result<Cursor, Vanished>, JournalError> {
         if let Some(p) = &q.grep {
             self.compile_grep(p)?;
         }
@@ -217,15 +294,20 @@ impl JournalReader {
             grep,
         } = self;
         let dir = shared.dir.clone();
+        // The index snapshot and the in-memory tail are taken together, under
+        // the lock the writer holds while it moves the tail into the index.
+        let guard = shared.tail();
         let tx = db.unchecked_transaction()?;
-        let snapshot: i64 =
-            tx.query_row("SELECT coalesce(max(seq_max), 0) FROM blocks", [], |r| {
-                r.get(0)
-            })?;
+        let _: i64 = tx.query_row("SELECT count(*) FROM segments", [], |r| r.get(0))?;
+        let mut tail: Vec<BlockRef> = Vec::new();
+        let committed = guard.committed;
+        let tail_rows = guard.blocks.clone();
+        drop(guard);
         let after = q.after.map_or(0, |c| c.0);
-        let done = Cursor(after.max(snapshot as u64));
+        let done = Cursor(after.max(committed));
         let mut wh = vec!["1".to_string()];
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let mut unit_ids: Option<Vec<i64>> = None;
         if !q.units.is_empty() {
             let mut ids = Vec::new();
             let mut st = tx.prepare_cached("SELECT id FROM units WHERE name = ?1")?;
@@ -236,14 +318,16 @@ impl JournalReader {
                 }
                 for n in names {
                     if let Ok(id) = st.query_row([&n], |r| r.get::<_, i64>(0)) {
-                        ids.push(id.to_string());
+                        ids.push(id);
                     }
                 }
             }
             if ids.is_empty() {
-                return Ok(done);
+                return Ok(Ok(done));
             }
-            wh.push(format!("unit IN ({})", ids.join(",")));
+            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+            wh.push(format!("unit IN ({})", list.join(",")));
+            unit_ids = Some(ids);
         }
         if let Some(inv) = &q.invocation {
             args.push(inv.clone().into());
@@ -267,6 +351,19 @@ impl JournalReader {
         if after > 0 {
             wh.push(format!("seq_max > {after}"));
         }
+        let prio_mask = (1u32 << (max_prio + 1)) - 1;
+        for r in &tail_rows {
+            let s = &r.sum;
+            if unit_ids.as_ref().is_none_or(|ids| ids.contains(&r.unit))
+                && q.invocation.as_deref().is_none_or(|i| i == &*r.inv)
+                && s.rt_max >= since
+                && s.rt_min <= until
+                && u32::from(s.prio_mask) & prio_mask != 0
+                && s.seq_max > after
+            {
+                tail.push(BlockRef::of_row(r));
+            }
+        }
         let filter = Filter {
             after,
             since,
@@ -284,15 +381,31 @@ impl JournalReader {
             "seq_min ASC"
         };
         let sql = format!(
-            "SELECT b.seg, s.state, b.off, b.len, b.raw_len, b.seq_min, b.seq_max
-             FROM blocks b JOIN segments s ON s.id = b.seg WHERE {} ORDER BY {order}",
+            "SELECT b.seg, s.state, b.off, b.len, b.raw_len, b.seq_min, b.seq_max, u.name, b.inv
+             FROM blocks b JOIN segments s ON s.id = b.seg JOIN units u ON u.id = b.unit
+             WHERE {} ORDER BY {order}",
             wh.join(" AND ")
         );
         let mut st = tx.prepare(&sql)?;
         let mut rows = st.query(rusqlite::params_from_iter(args))?;
+        // Tail blocks are newer than every indexed one: after the index rows
+        // going forward, before them going back.
+        let backward = q.lines.is_some();
+        if backward {
+            tail.reverse();
+        }
+        let mut tail = tail.into_iter();
+        let mut rows_done = false;
         let mut next = move || -> Result<Option<BlockRef>, JournalError> {
-            let Some(r) = rows.next()? else {
-                return Ok(None);
+            if backward {
+                if let Some(t) = tail.next() {
+                    return Ok(Some(t));
+                }
+            }
+            let r = if rows_done { None } else { rows.next()? };
+            let Some(r) = r else {
+                rows_done = true;
+                return Ok(tail.next());
             };
             Ok(Some(BlockRef {
                 seg: r.get(0)?,
@@ -302,8 +415,11 @@ impl JournalReader {
                 raw_len: r.get::<_, i64>(4)? as usize,
                 seq_min: r.get::<_, i64>(5)? as u64,
                 seq_max: r.get::<_, i64>(6)? as u64,
+                unit: Arc::from(r.get::<_, String>(7)?),
+                inv: Arc::from(r.get::<_, String>(8)?),
             }))
         };
+        let mut loaded: Vec<Block> = Vec::new();
         let mut slots: Vec<Option<Open>> = Vec::new();
         if let Some(n) = q.lines {
             // Newest first: collect N, then deliver oldest first.
@@ -335,20 +451,22 @@ impl JournalReader {
                 if got.len() >= n {
                     break 'rows;
                 }
-                let Some(block) = Self::load(files, dec, &dir, &b) else {
-                    continue;
-                };
-                let sel = select(&block, &filter);
-                if sel.is_empty() {
-                    continue;
+                if let Err(v) = Self::load(files, dec, &dir, &b, &mut loaded) {
+                    return Ok(Err(v));
                 }
-                let o = Open {
-                    pos: sel.len() - 1,
-                    block,
-                    sel,
-                };
-                heap.push((o.seq_at(o.pos), slots.len()));
-                slots.push(Some(o));
+                for block in loaded.drain(..) {
+                    let sel = select(&block, &filter);
+                    if sel.is_empty() {
+                        continue;
+                    }
+                    let o = Open {
+                        pos: sel.len() - 1,
+                        block,
+                        sel,
+                    };
+                    heap.push((o.seq_at(o.pos), slots.len()));
+                    slots.push(Some(o));
+                }
             }
             while got.len() < n && !heap.is_empty() {
                 take(&mut heap, &mut slots, &mut got);
@@ -358,12 +476,12 @@ impl JournalReader {
                 if let Some(o) = &slots[s] {
                     let rec = o.block.record(&o.block.lines[li as usize]);
                     if !sink(&rec) {
-                        return Ok(rec.cursor);
+                        return Ok(Ok(rec.cursor));
                     }
                     last = done;
                 }
             }
-            return Ok(last);
+            return Ok(Ok(last));
         }
         // Oldest first: a k-way merge of the blocks that overlap in sequence.
         let mut heap: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
@@ -397,46 +515,44 @@ impl JournalReader {
         };
         while let Some(b) = next()? {
             if let Some(c) = emit_until(b.seq_min, &mut heap, &mut slots, &mut free) {
-                return Ok(c);
+                return Ok(Ok(c));
             }
-            let Some(block) = Self::load(files, dec, &dir, &b) else {
-                continue;
-            };
-            let sel = select(&block, &filter);
-            if sel.is_empty() {
-                continue;
+            if let Err(v) = Self::load(files, dec, &dir, &b, &mut loaded) {
+                return Ok(Err(v));
             }
-            let o = Open { pos: 0, block, sel };
-            let seq = o.seq_at(0);
-            let s = match free.pop() {
-                Some(s) => {
-                    slots[s] = Some(o);
-                    s
+            for block in loaded.drain(..) {
+                let sel = select(&block, &filter);
+                if sel.is_empty() {
+                    continue;
                 }
-                None => {
-                    slots.push(Some(o));
-                    slots.len() - 1
-                }
-            };
-            heap.push(Reverse((seq, s)));
+                let o = Open { pos: 0, block, sel };
+                let seq = o.seq_at(0);
+                let s = match free.pop() {
+                    Some(s) => {
+                        slots[s] = Some(o);
+                        s
+                    }
+                    None => {
+                        slots.push(Some(o));
+                        slots.len() - 1
+                    }
+                };
+                heap.push(Reverse((seq, s)));
+            }
         }
         if let Some(c) = emit_until(u64::MAX, &mut heap, &mut slots, &mut free) {
-            return Ok(c);
+            return Ok(Ok(c));
         }
-        Ok(done)
+        Ok(Ok(done))
     }
 
     /// Waits until records after `after` are committed, or `timeout` passes.
     /// Woken by [`crate::JournalWriter::commit`]; no polling.
     pub fn wait_for_new(&mut self, after: &Cursor, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        let mut c = self
-            .shared
-            .committed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut c = self.shared.tail();
         loop {
-            if *c > after.0 {
+            if c.committed > after.0 {
                 return true;
             }
             let now = Instant::now();
@@ -452,17 +568,12 @@ impl JournalReader {
 
     /// The cursor of the newest committed record.
     pub fn head(&self) -> Cursor {
-        Cursor(
-            *self
-                .shared
-                .committed
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        )
+        Cursor(self.shared.tail().committed)
     }
 
     /// Disk use and per-unit drop counts.
     pub fn stats(&mut self) -> Stats {
+        let tail: u64 = self.shared.tail().blocks.iter().map(|b| b.len).sum();
         let (segs, size): (i64, i64) = self
             .db
             .query_row(
@@ -478,7 +589,7 @@ impl JournalReader {
             .map(|m| m.len())
             .sum();
         Stats {
-            disk_usage: size.max(0) as u64 + db_size,
+            disk_usage: size.max(0) as u64 + db_size + tail,
             max_use: self.shared.max_use,
             segments: segs.max(0) as u64,
             dropped: self

@@ -62,13 +62,14 @@ fn scan(
                 len: len as u64,
                 raw_len: len as u64,
                 unit: index::unit_id(db, b.unit())?,
-                inv: b.invocation().to_string(),
+                name: b.unit().into(),
+                inv: b.invocation().into(),
                 sum: summarize(&b),
             });
         }
         pos += len;
     }
-    Ok((rows, start + pos as u64))
+    Ok((index::coalesce(&rows), start + pos as u64))
 }
 
 pub(crate) fn repair(dir: &Path, db: &Connection) -> Result<(), JournalError> {
@@ -95,7 +96,30 @@ pub(crate) fn repair(dir: &Path, db: &Connection) -> Result<(), JournalError> {
             params![id, synced],
             |r| r.get(0),
         )?;
-        let start = first_unsynced.map_or(synced, |o| o.min(synced)).max(0) as u64;
+        // Blocks past the last indexed one were committed only in memory.
+        let indexed_end: i64 = db.query_row(
+            "SELECT coalesce(max(off + len), 0) FROM blocks WHERE seg = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
+        let mut start = first_unsynced
+            .map_or(synced, |o| o.min(synced))
+            .min(indexed_end)
+            .max(0);
+        // Rows of a raw segment are byte ranges that may overlap: move back
+        // until no kept row reaches past the rescan point.
+        loop {
+            let back: Option<i64> = db.query_row(
+                "SELECT min(off) FROM blocks WHERE seg = ?1 AND off < ?2 AND off + len > ?2",
+                params![id, start],
+                |r| r.get(0),
+            )?;
+            match back {
+                Some(o) => start = o,
+                None => break,
+            }
+        }
+        let start = start as u64;
         let tx = db.unchecked_transaction()?;
         tx.execute(
             "DELETE FROM blocks WHERE seg = ?1 AND off >= ?2",
@@ -131,7 +155,18 @@ pub(crate) fn repair(dir: &Path, db: &Connection) -> Result<(), JournalError> {
         let s = name.to_string_lossy();
         let path = e.path();
         if let Some(hex) = s.strip_suffix(".jseg") {
-            if let Ok(id) = i64::from_str_radix(hex, 16) {
+            let Ok(id) = i64::from_str_radix(hex, 16) else {
+                continue;
+            };
+            let listed: Option<i64> = db
+                .query_row("SELECT id FROM segments WHERE id = ?1", [id], |r| r.get(0))
+                .ok();
+            if listed.is_some() {
+                // Raw data of a segment already swapped for its compressed form.
+                let _ = fs::remove_file(&path);
+                continue;
+            }
+            {
                 let tx = db.unchecked_transaction()?;
                 tx.execute(
                     "INSERT INTO segments(id, state, size, synced_end, created_rt, last_rt)

@@ -12,6 +12,7 @@ use std::time::Instant;
 use rusqlite::{Connection, params};
 
 use crate::codec::{BlockBuilder, SourceKey};
+use crate::compact::Compactor;
 use crate::index::{self, Row, SEG_ACTIVE};
 use crate::maint::Maint;
 use crate::record::{FLAG_CONTINUED, FLAG_PARTIAL, Stream, parse_level_prefix, priority};
@@ -37,6 +38,8 @@ pub struct SourceMeta {
 
 struct Source {
     key: SourceKey,
+    name: Arc<str>,
+    inv: Arc<str>,
     unit_id: i64,
     level_prefix: bool,
     /// Bytes of a line whose newline has not arrived yet.
@@ -48,6 +51,8 @@ struct Source {
 
 pub(crate) struct ActiveSeg {
     pub id: i64,
+    /// Blocks before this offset are in the index.
+    pub indexed_end: u64,
     pub file: File,
     pub size: u64,
     pub synced: u64,
@@ -66,7 +71,13 @@ pub struct JournalWriter {
     pending: Vec<Row>,
     bb: BlockBuilder,
     pub(crate) maint: Maint,
+    pub(crate) compactor: Compactor,
+    tail_since: Instant,
 }
+
+/// Longest time committed lines stay out of the index (they are visible
+/// meanwhile, from memory).
+const INDEX_AGE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Drop for JournalWriter {
     fn drop(&mut self) {
@@ -75,6 +86,7 @@ impl Drop for JournalWriter {
             self.close_source(SourceId(id));
         }
         self.commit();
+        self.flush_index();
         self.sync();
         self.shared.writer_taken.store(false, Ordering::Release);
     }
@@ -84,8 +96,7 @@ impl JournalWriter {
     pub(crate) fn new(shared: Arc<Shared>) -> Result<JournalWriter, JournalError> {
         let db = index::connect(&shared.dir)?;
         let max: Option<i64> = db.query_row("SELECT max(seq_max) FROM blocks", [], |r| r.get(0))?;
-        let next_seq = (max.unwrap_or(0) as u64 + 1)
-            .max(*shared.committed.lock().unwrap_or_else(|e| e.into_inner()) + 1);
+        let next_seq = (max.unwrap_or(0) as u64 + 1).max(shared.tail().committed + 1);
         let maint = Maint::new(&db)?;
         let mut w = JournalWriter {
             shared,
@@ -97,9 +108,15 @@ impl JournalWriter {
             pending: Vec::new(),
             bb: BlockBuilder::new(),
             maint,
+            compactor: Compactor::default(),
+            tail_since: Instant::now(),
         };
         w.refresh_usage();
         Ok(w)
+    }
+
+    pub(crate) fn unit_id_of(&mut self, unit: &str) -> i64 {
+        self.unit_id(unit)
     }
 
     fn unit_id(&mut self, unit: &str) -> i64 {
@@ -123,9 +140,13 @@ impl JournalWriter {
             self.close_source(id);
         }
         let unit_id = self.unit_id(&meta.unit);
+        let name: Arc<str> = Arc::from(meta.unit.as_str());
+        let inv: Arc<str> = Arc::from(meta.invocation.as_str());
         self.sources.insert(
             id.0,
             Source {
+                name,
+                inv,
                 key: SourceKey {
                     unit: meta.unit,
                     invocation: meta.invocation,
@@ -205,9 +226,8 @@ impl JournalWriter {
             p.drain(..off);
             src.partial = p;
         }
-        let (unit_id, unit) = (src.unit_id, src.key.unit.clone());
-        let inv = src.key.invocation.clone();
-        self.write_block(unit_id, &unit, inv);
+        let (unit_id, name, inv) = (src.unit_id, src.name.clone(), src.inv.clone());
+        self.write_block(unit_id, name, inv);
     }
 
     /// The pipe closed: a last line without newline is stored, marked partial.
@@ -232,8 +252,7 @@ impl JournalWriter {
         };
         let line = std::mem::take(&mut src.partial);
         e.line(&mut src, &line, FLAG_PARTIAL);
-        let unit = src.key.unit.clone();
-        self.write_block(src.unit_id, &unit, src.key.invocation.clone());
+        self.write_block(src.unit_id, src.name.clone(), src.inv.clone());
     }
 
     /// Stores one record directly (the daemon's own messages, one-off records).
@@ -285,10 +304,11 @@ impl JournalWriter {
         self.bb
             .push(self.next_seq, rt as i64, mono as i64, priority & 7, message);
         self.next_seq += 1;
-        self.write_block(unit_id, unit, key.invocation);
+        self.write_block(unit_id, Arc::from(unit), Arc::from(key.invocation.as_str()));
     }
 
-    fn write_block(&mut self, unit_id: i64, unit: &str, inv: String) {
+    fn write_block(&mut self, unit_id: i64, name: Arc<str>, inv: Arc<str>) {
+        let unit: &str = &name.clone();
         let count = self.bb.count();
         if count == 0 {
             return;
@@ -310,6 +330,7 @@ impl JournalWriter {
                     len,
                     raw_len: len,
                     unit: unit_id,
+                    name,
                     inv,
                     sum,
                 });
@@ -352,7 +373,13 @@ impl JournalWriter {
     /// Makes sure an active segment with room for `len` more bytes is open.
     fn ensure_segment(&mut self, len: u64) -> Result<(), DropReason> {
         if let Some(seg) = &self.seg {
-            if seg.size == 0 || seg.size + len <= self.shared.cfg.segment_size {
+            let limit = self
+                .shared
+                .cfg
+                .segment_size
+                .min(self.shared.max_use / 8)
+                .max(64 << 10);
+            if seg.size == 0 || seg.size + len <= limit {
                 return Ok(());
             }
             self.seal_active();
@@ -371,15 +398,14 @@ impl JournalWriter {
 
     fn open_segment(&mut self) -> Result<(), JournalError> {
         let rt = clock::realtime_usec() as i64;
-        let max: Option<i64> = self
-            .db
-            .query_row("SELECT max(id) FROM segments", [], |r| r.get(0))?;
-        let id = max.unwrap_or(0) + 1;
+        // AUTOINCREMENT: an id is never reused, so a reader's open file can
+        // never be mistaken for a newer segment.
         self.db.execute(
-            "INSERT INTO segments(id, state, size, synced_end, created_rt, last_rt)
-             VALUES (?1, ?2, 0, 0, ?3, ?3)",
-            params![id, SEG_ACTIVE, rt],
+            "INSERT INTO segments(state, size, synced_end, created_rt, last_rt)
+             VALUES (?1, 0, 0, ?2, 0)",
+            params![SEG_ACTIVE, rt],
         )?;
+        let id = self.db.last_insert_rowid();
         let path = index::segment_path(&self.shared.dir, id, SEG_ACTIVE);
         let file = File::options()
             .create(true)
@@ -393,50 +419,69 @@ impl JournalWriter {
             })?;
         self.seg = Some(ActiveSeg {
             id,
+            indexed_end: 0,
             file,
             size: 0,
             synced: 0,
             opened: Instant::now(),
-            last_rt: rt,
+            last_rt: 0,
         });
         self.shared.segments.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
     /// Makes every line ingested so far visible to readers and wakes followers.
-    /// Cheap: one SQLite transaction with one row per block.
+    /// Cheap: no SQLite work unless the unindexed tail has grown past a few
+    /// MiB or seconds, then one transaction with one row per unit.
     pub fn commit(&mut self) {
-        if self.pending.is_empty() {
+        if !self.pending.is_empty() {
+            let max = self
+                .pending
+                .iter()
+                .map(|r| r.sum.seq_max)
+                .max()
+                .unwrap_or(0);
+            let mut t = self.shared.tail();
+            if t.blocks.is_empty() {
+                self.tail_since = Instant::now();
+            }
+            t.blocks.append(&mut self.pending);
+            t.committed = t.committed.max(max);
+            drop(t);
+            self.shared.cond.notify_all();
+        }
+        let due = self.seg.as_ref().is_some_and(|s| {
+            s.size - s.indexed_end >= index::REGION
+                || (s.size > s.indexed_end && self.tail_since.elapsed() >= INDEX_AGE)
+        });
+        if due {
+            self.flush_index();
+        }
+    }
+
+    /// Moves the committed tail into the index.
+    pub(crate) fn flush_index(&mut self) {
+        let Some(seg) = self.seg.as_mut() else {
+            return;
+        };
+        let mut t = self.shared.tail.lock().unwrap_or_else(|e| e.into_inner());
+        if t.blocks.is_empty() {
             return;
         }
+        let rows = index::coalesce(&t.blocks);
+        let end = t.blocks.last().map_or(seg.indexed_end, |b| b.off + b.len);
         let res = (|| -> rusqlite::Result<()> {
             let tx = self.db.transaction()?;
-            index::insert_rows(&tx, &self.pending)?;
-            if let Some(seg) = &self.seg {
-                tx.prepare_cached("UPDATE segments SET size = ?2, last_rt = ?3 WHERE id = ?1")?
-                    .execute(params![seg.id, seg.size as i64, seg.last_rt])?;
-            }
+            index::insert_rows(&tx, &rows)?;
+            tx.prepare_cached("UPDATE segments SET size = ?2, last_rt = ?3 WHERE id = ?1")?
+                .execute(params![seg.id, end as i64, seg.last_rt])?;
             tx.commit()
         })();
-        match res {
-            Ok(()) => {
-                let max = self
-                    .pending
-                    .iter()
-                    .map(|r| r.sum.seq_max)
-                    .max()
-                    .unwrap_or(0);
-                self.pending.clear();
-                self.shared.notify(max);
-            }
-            Err(_) => {
-                // Keep the rows for the next commit; if the index stays
-                // unwritable, the blocks are re-indexed from the segment at
-                // the next open.
-                if self.pending.len() > 100_000 {
-                    self.pending.clear();
-                }
-            }
+        // On failure the tail stays in memory (still visible) and is retried;
+        // after a crash, open re-indexes it from the segment.
+        if res.is_ok() {
+            t.blocks.clear();
+            seg.indexed_end = end;
         }
     }
 

@@ -1,0 +1,271 @@
+//! Owns sealing's second half: re-encoding a sealed raw segment into a
+//! compressed one, in bounded steps run from `tick`.
+//!
+//! The raw segment is read in windows of a few MiB. Within a window, lines are
+//! regrouped by (source, priority) and each group becomes one zstd-compressed
+//! block of at most `GROUP_MAX` raw bytes. Queries for one unit, or for
+//! `-p err`, then decompress only the blocks that hold such lines. Blocks of
+//! one window overlap in sequence numbers (the reader merges them); blocks of
+//! different windows do not, which bounds the reader's memory. The new file is
+//! written under a temporary name, synced, renamed, and swapped into the index
+//! in one transaction, then the raw file is unlinked (a query that still holds
+//! the old rows notices the missing file and runs again from where it was).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rusqlite::params;
+
+use crate::JournalError;
+use crate::codec::{self, Block, BlockBuilder, SourceKey};
+use crate::index::{self, Row, SEG_COMPRESSED, SEG_SEALED};
+use crate::writer::JournalWriter;
+
+const WINDOW: usize = 4 << 20;
+const GROUP_MAX: usize = 256 << 10;
+
+/// Lines of one (source, priority) in a window: (block, line) indices.
+type Group = (SourceKey, u8, Vec<(u32, u32)>);
+
+pub(crate) struct Job {
+    seg: i64,
+    src: File,
+    src_len: u64,
+    read_off: u64,
+    tmp: PathBuf,
+    out: File,
+    out_off: u64,
+    rows: Vec<Row>,
+}
+
+#[derive(Default)]
+pub(crate) struct Compactor {
+    job: Option<Job>,
+    zstd: Option<zstd::bulk::Compressor<'static>>,
+    bb: Option<BlockBuilder>,
+}
+
+impl JournalWriter {
+    /// Compresses sealed segments until `deadline`; returns true when none is
+    /// left to do.
+    pub(crate) fn compact_until(&mut self, deadline: Instant) -> bool {
+        loop {
+            if self.compactor.job.is_none() {
+                match self.start_job() {
+                    Ok(true) => {}
+                    Ok(false) => return true,
+                    Err(_) => return true,
+                }
+            }
+            match self.compact_step() {
+                Ok(true) => {}
+                Ok(false) => {
+                    // Finished or abandoned; look for the next one.
+                }
+                Err(_) => {
+                    if let Some(j) = self.compactor.job.take() {
+                        let _ = std::fs::remove_file(&j.tmp);
+                    }
+                    return true;
+                }
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+        }
+    }
+
+    fn start_job(&mut self) -> Result<bool, JournalError> {
+        let active = self.seg.as_ref().map_or(-1, |s| s.id);
+        let next: Option<(i64, i64)> = self
+            .db
+            .query_row(
+                "SELECT id, size FROM segments WHERE state = ?1 AND id != ?2 ORDER BY id LIMIT 1",
+                params![SEG_SEALED, active],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .ok();
+        let Some((seg, size)) = next else {
+            return Ok(false);
+        };
+        let dir = &self.shared.dir;
+        let src_path = index::segment_path(dir, seg, SEG_SEALED);
+        let src = match File::open(&src_path) {
+            Ok(f) => f,
+            Err(e) => {
+                // Lost file: forget the segment rather than retrying forever.
+                let _ = self.db.execute("DELETE FROM blocks WHERE seg = ?1", [seg]);
+                let _ = self.db.execute("DELETE FROM segments WHERE id = ?1", [seg]);
+                return Err(JournalError::io(src_path, e));
+            }
+        };
+        let tmp = dir.join(format!("{seg:016x}.jzst.tmp"));
+        let out = File::create(&tmp).map_err(|e| JournalError::io(&tmp, e))?;
+        let level = self.shared.cfg.compress_level;
+        if self.compactor.zstd.is_none() {
+            self.compactor.zstd =
+                Some(zstd::bulk::Compressor::new(level).map_err(|e| JournalError::io(dir, e))?);
+        }
+        self.compactor.job = Some(Job {
+            seg,
+            src,
+            src_len: size.max(0) as u64,
+            read_off: 0,
+            tmp,
+            out,
+            out_off: 0,
+            rows: Vec::new(),
+        });
+        Ok(true)
+    }
+
+    /// One window. Ok(true) = more to do in this job.
+    fn compact_step(&mut self) -> Result<bool, JournalError> {
+        let Some(mut job) = self.compactor.job.take() else {
+            return Ok(false);
+        };
+        let mut blocks = Vec::new();
+        let mut raw = 0usize;
+        while raw < WINDOW && job.read_off < job.src_len {
+            let mut head = [0u8; 8];
+            if job.src.read_exact_at(&mut head, job.read_off).is_err() {
+                job.src_len = job.read_off;
+                break;
+            }
+            let Some(len) = codec::peek_len(&head) else {
+                job.src_len = job.read_off;
+                break;
+            };
+            let mut buf = vec![0u8; len];
+            let block = job
+                .src
+                .read_exact_at(&mut buf, job.read_off)
+                .ok()
+                .and_then(|_| Block::decode(buf));
+            let Some(block) = block else {
+                job.src_len = job.read_off;
+                break;
+            };
+            job.read_off += len as u64;
+            raw += len;
+            blocks.push(block);
+        }
+        self.regroup(&mut job, &blocks)?;
+        if job.read_off < job.src_len {
+            self.compactor.job = Some(job);
+            return Ok(true);
+        }
+        self.finish_job(job)?;
+        Ok(false)
+    }
+
+    fn regroup(&mut self, job: &mut Job, blocks: &[Block]) -> Result<(), JournalError> {
+        let mut groups: Vec<Group> = Vec::new();
+        let mut by_key: HashMap<(SourceKey, u8), usize> = HashMap::new();
+        for (bi, b) in blocks.iter().enumerate() {
+            let key = b.key();
+            for (li, l) in b.lines.iter().enumerate() {
+                let p = l.prio_flags & 7;
+                let g = *by_key.entry((key.clone(), p)).or_insert_with(|| {
+                    groups.push((key.clone(), p, Vec::new()));
+                    groups.len() - 1
+                });
+                groups[g].2.push((bi as u32, li as u32));
+            }
+        }
+        let mut bb = self.compactor.bb.take().unwrap_or_else(BlockBuilder::new);
+        let res = (|| {
+            for (key, _, lines) in &groups {
+                let unit = self.unit_id_of(&key.unit);
+                let mut i = 0;
+                while i < lines.len() {
+                    let (b0, l0) = lines[i];
+                    let first = &blocks[b0 as usize].lines[l0 as usize];
+                    bb.begin(key, first.seq, first.rt, first.mono);
+                    let mut size = 0usize;
+                    while i < lines.len() && size < GROUP_MAX {
+                        let (bi, li) = lines[i];
+                        let blk = &blocks[bi as usize];
+                        let l = &blk.lines[li as usize];
+                        bb.push(l.seq, l.rt, l.mono, l.prio_flags, blk.message(l));
+                        size += l.len as usize + 6;
+                        i += 1;
+                    }
+                    let sum = bb.sum;
+                    let data = bb.finish();
+                    let z = self
+                        .compactor
+                        .zstd
+                        .as_mut()
+                        .ok_or_else(|| JournalError::Corrupt("no compressor".into()))?
+                        .compress(data)
+                        .map_err(|e| JournalError::io(&job.tmp, e))?;
+                    job.out
+                        .write_all(&z)
+                        .map_err(|e| JournalError::io(&job.tmp, e))?;
+                    job.rows.push(Row {
+                        seg: job.seg,
+                        off: job.out_off,
+                        len: z.len() as u64,
+                        raw_len: data.len() as u64,
+                        unit,
+                        name: std::sync::Arc::from(key.unit.as_str()),
+                        inv: std::sync::Arc::from(key.invocation.as_str()),
+                        sum,
+                    });
+                    job.out_off += z.len() as u64;
+                }
+            }
+            Ok(())
+        })();
+        self.compactor.bb = Some(bb);
+        res
+    }
+
+    fn finish_job(&mut self, job: Job) -> Result<(), JournalError> {
+        let dir = self.shared.dir.clone();
+        job.out
+            .sync_all()
+            .map_err(|e| JournalError::io(&job.tmp, e))?;
+        let dst = index::segment_path(&dir, job.seg, SEG_COMPRESSED);
+        std::fs::rename(&job.tmp, &dst).map_err(|e| JournalError::io(&dst, e))?;
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        let tx = self.db.transaction()?;
+        let state: Option<i64> = tx
+            .query_row("SELECT state FROM segments WHERE id = ?1", [job.seg], |r| {
+                r.get(0)
+            })
+            .ok();
+        if state != Some(SEG_SEALED) {
+            // Retention removed it meanwhile.
+            drop(tx);
+            let _ = std::fs::remove_file(&dst);
+            return Ok(());
+        }
+        tx.execute("DELETE FROM blocks WHERE seg = ?1", [job.seg])?;
+        index::insert_rows(&tx, &job.rows)?;
+        tx.execute(
+            "UPDATE segments SET state = ?2, size = ?3, synced_end = ?3 WHERE id = ?1",
+            params![job.seg, SEG_COMPRESSED, job.out_off as i64],
+        )?;
+        tx.commit()?;
+        // Queries that still hold the old rows notice and look again.
+        let _ = std::fs::remove_file(index::segment_path(&dir, job.seg, SEG_SEALED));
+        Ok(())
+    }
+
+    /// Seals the active segment and compresses every sealed one now (tests,
+    /// benchmarks, shutdown of a quiet store).
+    #[doc(hidden)]
+    pub fn seal_and_compact_all(&mut self) {
+        self.seal_active();
+        let far = Instant::now() + Duration::from_secs(3600);
+        while !self.compact_until(far) {}
+    }
+}
