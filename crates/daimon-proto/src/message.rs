@@ -241,3 +241,35 @@ pub struct CatFile {
     pub path: String,
     pub text: String,
 }
+
+/// Unit types daimon knows; a name ending in one of these keeps its suffix.
+pub const UNIT_SUFFIXES: &[&str] = &[
+    ".service", ".timer", ".target", ".socket", ".path", ".mount", ".slice",
+];
+
+/// The full unit name for what a user typed: `bot` -> `bot.service`,
+/// `backup.timer` stays, `my.app` -> `my.app.service` (systemctl's habit).
+pub fn unit_name(name: &str) -> String {
+    if UNIT_SUFFIXES
+        .iter()
+        .any(|s| name.len() > s.len() && name.ends_with(s))
+    {
+        name.to_string()
+    } else {
+        format!("{name}.service")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_names_get_service_suffix_when_they_have_none() {
+        assert_eq!(unit_name("bot"), "bot.service");
+        assert_eq!(unit_name("bot.service"), "bot.service");
+        assert_eq!(unit_name("backup.timer"), "backup.timer");
+        assert_eq!(unit_name("my.app"), "my.app.service");
+        assert_eq!(unit_name(".service"), ".service.service");
+    }
+}

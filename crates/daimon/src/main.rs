@@ -1,1 +1,136 @@
-fn main() {}
+//! daimon: the command-line client of daimond.
+//!
+//! Owns: parsing the command line (`cli`), talking to the daemon (`client`, which
+//! starts daimond when none answers), rendering answers (`render`), and the exit
+//! codes of PRODUCT.md. `verify`, `completions` and `man` work without a daemon.
+//!
+//! Must never: hold unit state or read the log store itself; the daemon is the one
+//! owner of both.
+
+mod cli;
+mod client;
+mod commands;
+mod error;
+mod logs;
+mod render;
+mod run;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+use daimon_proto::{Paths, Request};
+
+use crate::cli::{Cli, Command, Shell};
+use crate::error::{CliError, CliResult};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // Help and version go to stdout with 0; usage errors exit 1 (not clap's
+            // 2) so that every failure has systemctl's code.
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match dispatch(cli.command) {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("daimon: {}", e.message);
+            ExitCode::from(u8::try_from(e.code).unwrap_or(1))
+        }
+    }
+}
+
+fn dispatch(cmd: Command) -> CliResult {
+    let paths = Paths::from_env();
+    match cmd {
+        Command::Run(args) => commands::run(&paths, &args),
+        Command::Start(u) => commands::jobs(&paths, |units| Request::Start { units }, &u.units),
+        Command::Stop(u) => commands::jobs(&paths, |units| Request::Stop { units }, &u.units),
+        Command::Restart(u) => commands::jobs(&paths, |units| Request::Restart { units }, &u.units),
+        Command::Reload(u) => commands::jobs(&paths, |units| Request::Reload { units }, &u.units),
+        Command::Enable(u) => commands::jobs(&paths, |units| Request::Enable { units }, &u.units),
+        Command::Disable(u) => commands::jobs(&paths, |units| Request::Disable { units }, &u.units),
+        Command::Status(args) => commands::status(&paths, &args),
+        Command::List(o) => commands::list(&paths, o.output),
+        Command::Logs(args) => logs::run(&args, &paths),
+        Command::Verify(args) => verify(&paths, &args.files),
+        Command::Cat(args) => commands::cat(&paths, &args.unit),
+        Command::DaemonReload => commands::daemon_reload(&paths),
+        Command::Shutdown => commands::shutdown(&paths),
+        Command::Completions { shell } => completions(shell),
+        Command::Man => man(),
+    }
+}
+
+/// `daimon verify FILE...`: every diagnostic as `file:line[:col]: severity: message`
+/// (the compiler convention editors understand); exit 1 if any is an error.
+fn verify(paths: &Paths, files: &[std::path::PathBuf]) -> CliResult {
+    for f in files {
+        if !f.is_file() {
+            return Err(CliError::fail(format!(
+                "cannot verify \"{}\": no such file",
+                f.display()
+            )));
+        }
+    }
+    let ctx = daimon_unit::SpecifierContext::from_env(paths.system_mode);
+    let diags = daimon_unit::verify_files(files, &ctx);
+    let mut out = std::io::stdout().lock();
+    for d in &diags {
+        let _ = writeln!(out, "{}", render_diagnostic(d));
+    }
+    let _ = out.flush();
+    Ok(if daimon_unit::has_errors(&diags) {
+        1
+    } else {
+        0
+    })
+}
+
+fn render_diagnostic(d: &daimon_unit::Diagnostic) -> String {
+    let mut place = d.file.display().to_string();
+    if d.line > 0 {
+        place.push_str(&format!(":{}", d.line));
+        if let Some(c) = d.column {
+            place.push_str(&format!(":{c}"));
+        }
+    }
+    format!("{place}: {}: {}", d.severity, d.message)
+}
+
+fn completions(shell: Shell) -> CliResult {
+    use clap_complete::Shell as S;
+    let shell = match shell {
+        Shell::Bash => S::Bash,
+        Shell::Zsh => S::Zsh,
+        Shell::Fish => S::Fish,
+        Shell::Elvish => S::Elvish,
+        Shell::Powershell => S::PowerShell,
+    };
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "daimon", &mut std::io::stdout());
+    Ok(0)
+}
+
+fn man() -> CliResult {
+    let man = clap_mangen::Man::new(Cli::command());
+    let mut out = std::io::stdout().lock();
+    man.render(&mut out)
+        .and_then(|_| out.flush())
+        .map_err(|e| CliError::fail(format!("writing the manual: {e}")))?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

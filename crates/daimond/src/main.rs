@@ -1,6 +1,349 @@
-//! daimond: the supervisor daemon. See the crate docs of each module.
+//! daimond: the supervisor daemon, one per user (or one system-wide as root).
+//!
+//! This file owns the daemon's life: arguments, becoming a daemon, the PID file,
+//! the socket, the runtime, and an orderly way out. In order:
+//! close inherited descriptors, daemonize (unless `--foreground`; before any
+//! thread exists), take the PID file's lock, bind the socket, open the log store
+//! and its writer thread, then run the supervisor and the socket server on one
+//! current-thread runtime until SIGTERM/SIGINT or `daimon shutdown`. Shutdown
+//! returns here: services stopped, socket removed, log writer flushed, PID file
+//! removed (last, so no second daemon opens the store before we are done), exit 0.
 
+mod daemonize;
+mod ipc;
 mod log_writer;
+mod pidfile;
+mod selflog;
+mod signals;
 mod supervisor;
 
-fn main() {}
+use std::fs::{self, DirBuilder};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::net::UnixListener as StdUnixListener;
+use std::process::ExitCode;
+use std::rc::Rc;
+
+use daimon_journal::{Journal, JournalConfig};
+use daimon_proto::Paths;
+use tokio::sync::{mpsc, watch};
+
+use crate::daemonize::{Daemonized, Ready};
+use crate::ipc::{IpcContext, LogService};
+use crate::log_writer::LogSender;
+use crate::pidfile::PidFile;
+use crate::selflog::SelfLog;
+use crate::signals::{SignalRequest, Signals};
+
+const USAGE: &str = "\
+daimond - the daimon supervisor daemon
+
+Usage: daimond [--foreground]
+
+You rarely start it by hand: the first `daimon` command starts it, and
+`daimon shutdown` stops it.
+
+Options:
+  --foreground   stay attached: no fork, no new session, messages also on stderr
+                 (for running under systemd, launchd, a container or CI)
+  -h, --help     print this help
+  -V, --version  print the version
+
+Environment:
+  DAIMON_HOME    keep units, runtime files and state under this directory
+  DAIMOND_LOG    level of daimond's own messages: error, warn, info (default), debug
+
+Signals: SIGHUP re-reads unit files; SIGTERM/SIGINT stop every service, then exit.";
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Args {
+    Run { foreground: bool },
+    Print(String),
+    Bad(String),
+}
+
+fn parse_args(args: impl Iterator<Item = std::ffi::OsString>) -> Args {
+    let mut foreground = false;
+    for a in args {
+        match a.to_str() {
+            Some("--foreground" | "-f") => foreground = true,
+            Some("-h" | "--help") => return Args::Print(USAGE.to_string()),
+            Some("-V" | "--version") => {
+                return Args::Print(format!("daimond {}", env!("CARGO_PKG_VERSION")));
+            }
+            _ => {
+                return Args::Bad(format!(
+                    "daimond: unknown argument {:?}; see \"daimond --help\"",
+                    a
+                ));
+            }
+        }
+    }
+    Args::Run { foreground }
+}
+
+fn main() -> ExitCode {
+    let foreground = match parse_args(std::env::args_os().skip(1)) {
+        Args::Run { foreground } => foreground,
+        Args::Print(text) => {
+            println!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Args::Bad(msg) => {
+            eprintln!("{msg}");
+            return ExitCode::from(1);
+        }
+    };
+    daemonize::close_inherited_fds();
+    signals::ignore_sigpipe();
+    let mut ready = if foreground {
+        Ready::none()
+    } else {
+        match daemonize::daemonize() {
+            Ok(Daemonized::Parent(code)) => return ExitCode::from(code),
+            Ok(Daemonized::Daemon(ready)) => ready,
+            Err(e) => {
+                eprintln!("daimond: cannot become a daemon: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    };
+    match run(foreground, &mut ready) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            tracing::error!("{msg}");
+            ready.fail(&msg);
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The daemon proper, from the PID file to the last flushed log line.
+fn run(foreground: bool, ready: &mut Ready) -> Result<(), String> {
+    let paths = Paths::from_env();
+    pidfile::ensure_private_dir(&paths.runtime).map_err(|e| {
+        format!(
+            "daimond: runtime directory {}: {e}",
+            paths.runtime.display()
+        )
+    })?;
+    let pid_file = PidFile::acquire(&paths.pid_file()).map_err(|e| e.to_string())?;
+    let selflog = SelfLog::install(foreground);
+
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&paths.state)
+        .map_err(|e| format!("daimond: state directory {}: {e}", paths.state.display()))?;
+    let listener = bind_socket(&paths)?;
+    let journal = Journal::open(&paths.journal(), JournalConfig::default())
+        .map_err(|e| format!("daimond: log store {}: {e}", paths.journal().display()))?;
+    let writer = journal
+        .writer()
+        .map_err(|e| format!("daimond: log store {}: {e}", paths.journal().display()))?;
+    let (log, log_thread) = interim_log_writer::start(writer);
+    selflog.attach(log.clone());
+
+    let result = (|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("daimond: cannot start the runtime: {e}"))?;
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, serve(paths.clone(), listener, journal, log, ready))
+        // Dropping the runtime here closes every connection still open.
+    })();
+
+    let _ = fs::remove_file(paths.socket());
+    let lost = selflog.dropped();
+    if lost > 0 {
+        tracing::warn!("{lost} of daimond's own messages could not be stored");
+    }
+    tracing::info!("daimond stopped");
+    selflog.detach();
+    log_thread.finish();
+    drop(pid_file);
+    result
+}
+
+/// Binds `daimond.sock` (PID lock already held, so a leftover file is stale).
+fn bind_socket(paths: &Paths) -> Result<StdUnixListener, String> {
+    let path = paths.socket();
+    match fs::remove_file(&path) {
+        Ok(()) => tracing::info!("removed a stale socket {}", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("daimond: stale socket {}: {e}", path.display())),
+    }
+    let listener = StdUnixListener::bind(&path)
+        .map_err(|e| format!("daimond: cannot listen on {}: {e}", path.display()))?;
+    let mut mode = 0o600;
+    if paths.system_mode {
+        // System mode: members of group `daimon` may use the socket too.
+        if let Ok(Some(g)) = nix::unistd::Group::from_name("daimon") {
+            if nix::unistd::chown(&path, None, Some(g.gid)).is_ok() {
+                mode = 0o660;
+            }
+        }
+    }
+    fs::set_permissions(&path, fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("daimond: chmod {}: {e}", path.display()))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("daimond: socket: {e}"))?;
+    Ok(listener)
+}
+
+/// The event loop: supervisor, socket server, signals; returns after shutdown.
+async fn serve(
+    paths: Paths,
+    listener: StdUnixListener,
+    journal: Journal,
+    log: LogSender,
+    ready: &mut Ready,
+) -> Result<(), String> {
+    let listener = tokio::net::UnixListener::from_std(listener)
+        .map_err(|e| format!("daimond: socket: {e}"))?;
+    let mut signals = Signals::new().map_err(|e| format!("daimond: cannot handle signals: {e}"))?;
+    let group = if paths.system_mode {
+        nix::unistd::Group::from_name("daimon")
+            .ok()
+            .flatten()
+            .map(|g| g.gid.as_raw())
+    } else {
+        None
+    };
+    let socket = paths.socket();
+    let ctx = supervisor::SupervisorContext {
+        paths,
+        log,
+        journal: supervisor::daimon_journal_handle::JournalHandle,
+    };
+    let (handle, supervisor_task) = supervisor::spawn(ctx);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (shutdown_tx, mut shutdown_rx) = mpsc::channel(16);
+    let ipc_ctx = Rc::new(IpcContext {
+        supervisor: handle.clone(),
+        logs: LogService::new(journal),
+        daemon_pid: std::process::id(),
+        uid: nix::unistd::geteuid().as_raw(),
+        group,
+        shutdown: shutdown_tx,
+        stopping: stop_rx.clone(),
+        shutting_down: Default::default(),
+    });
+    let server = tokio::task::spawn_local(ipc::serve(listener, ipc_ctx.clone(), stop_rx));
+    ready.ok();
+    tracing::info!(
+        "daimond {} started (pid {}), listening on {}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id(),
+        socket.display()
+    );
+
+    let mut waiters = Vec::new();
+    loop {
+        tokio::select! {
+            sig = signals.recv() => match sig {
+                SignalRequest::Reload => {
+                    tracing::info!("SIGHUP: re-reading unit files");
+                    handle.reload().await;
+                }
+                SignalRequest::Shutdown(name) => {
+                    tracing::info!("{name}: stopping every service");
+                    break;
+                }
+            },
+            Some(w) = shutdown_rx.recv() => {
+                tracing::info!("shutdown requested: stopping every service");
+                waiters.push(w);
+                break;
+            }
+        }
+    }
+    ipc_ctx.shutting_down.set(true);
+    handle.shutdown().await;
+    let _ = supervisor_task.await;
+    while let Ok(w) = shutdown_rx.try_recv() {
+        waiters.push(w);
+    }
+    drop(shutdown_rx);
+    for w in waiters {
+        let _ = w.send(());
+    }
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    Ok(())
+}
+
+/// Stands in for `log_writer::start` until the supervisor's log writer lands:
+/// stores daimond's own messages only.
+mod interim_log_writer {
+    use daimon_journal::{JournalWriter, Stream};
+    use tokio::sync::mpsc;
+
+    use crate::log_writer::{LogMsg, LogSender};
+
+    pub struct LogWriterThread {
+        thread: std::thread::JoinHandle<()>,
+        tx: LogSender,
+    }
+
+    impl LogWriterThread {
+        pub fn finish(self) {
+            drop(self.tx);
+            let _ = self.thread.join();
+        }
+    }
+
+    pub fn start(mut w: JournalWriter) -> (LogSender, LogWriterThread) {
+        let (tx, mut rx) = mpsc::channel::<LogMsg>(4096);
+        let thread = std::thread::spawn(move || {
+            let pid = std::process::id();
+            while let Some(first) = rx.blocking_recv() {
+                let mut next = Some(first);
+                while let Some(m) = next {
+                    if let LogMsg::Message {
+                        unit,
+                        invocation,
+                        priority,
+                        text,
+                    } = m
+                    {
+                        w.append(
+                            &unit,
+                            invocation.as_deref(),
+                            pid,
+                            Stream::Daemon,
+                            priority,
+                            text.as_bytes(),
+                        );
+                    }
+                    next = rx.try_recv().ok();
+                }
+                w.commit();
+            }
+            w.commit();
+        });
+        let sender = LogSender { tx };
+        (sender.clone(), LogWriterThread { thread, tx: sender })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Args {
+        parse_args(v.iter().map(std::ffi::OsString::from))
+    }
+
+    #[test]
+    fn arguments() {
+        assert_eq!(args(&[]), Args::Run { foreground: false });
+        assert_eq!(args(&["--foreground"]), Args::Run { foreground: true });
+        assert!(matches!(args(&["--help"]), Args::Print(t) if t.contains("Usage")));
+        assert!(matches!(args(&["-V"]), Args::Print(t) if t.starts_with("daimond ")));
+        assert!(matches!(args(&["--bogus"]), Args::Bad(t) if t.contains("--bogus")));
+    }
+}

@@ -1,0 +1,278 @@
+//! The command line as clap sees it: every subcommand, flag and help text.
+//!
+//! Owns the raw shape of the arguments only; validation that needs the world (PATH
+//! lookups, the current directory) happens in the command modules, and rendering in
+//! `render`. `daimon completions` and `daimon man` are generated from these types,
+//! so a flag documented here is documented everywhere.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  daimon run -- python3 bot.py            keep bot.py running (survives logout, restarts on failure)
+  daimon run --restart always --enable -- ./worker --queue jobs
+  daimon status                           every unit as a table
+  daimon status bot                       one unit in detail, with its last log lines
+  daimon logs bot -f                      follow its output
+  daimon logs -u web -p warning --since today
+  daimon start web && daimon enable web   unit files in ~/.config/daimon/units
+  daimon shutdown                         stop every service and the daemon
+
+The first command starts the daemon (daimond) if none runs. DAIMON_HOME=DIR keeps
+units, runtime files and logs under DIR.";
+
+/// Keep programs running: a user-space service manager with systemctl and
+/// journalctl habits, no root needed.
+#[derive(Debug, Parser)]
+#[command(name = "daimon", version, after_help = EXAMPLES, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ListFormat {
+    /// Aligned columns for people.
+    #[default]
+    Table,
+    /// A JSON array (the fields of PRODUCT.md's contract).
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// `Nov 21 06:10:11 host unit[pid]: message` (journalctl's default).
+    Short,
+    /// Like short with ISO 8601 timestamps.
+    ShortIso,
+    /// The message alone.
+    Cat,
+    /// One JSON object per line with journalctl's field names.
+    Json,
+}
+
+impl LogFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Short => "short",
+            LogFormat::ShortIso => "short-iso",
+            LogFormat::Cat => "cat",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RestartPolicy {
+    No,
+    Always,
+    OnSuccess,
+    OnFailure,
+    OnAbnormal,
+    OnAbort,
+    OnWatchdog,
+}
+
+impl RestartPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestartPolicy::No => "no",
+            RestartPolicy::Always => "always",
+            RestartPolicy::OnSuccess => "on-success",
+            RestartPolicy::OnFailure => "on-failure",
+            RestartPolicy::OnAbnormal => "on-abnormal",
+            RestartPolicy::OnAbort => "on-abort",
+            RestartPolicy::OnWatchdog => "on-watchdog",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    Powershell,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a command as a service now (survives logout, restarts on failure).
+    #[command(after_help = "\
+Examples:
+  daimon run -- python3 bot.py                   runs as bot.service, in this directory
+  daimon run --name api -e PORT=8080 -- node server.js
+  daimon run --restart always --enable -- ./bot  also start it when the daemon starts
+
+The command is looked up in your PATH now, relative file arguments work because
+the service runs in the current directory (see --workdir), and the service gets
+your PATH so it finds what you find.")]
+    Run(RunArgs),
+    /// Start units.
+    #[command(after_help = "Example:\n  daimon start web worker")]
+    Start(Units),
+    /// Stop units.
+    #[command(after_help = "Example:\n  daimon stop web")]
+    Stop(Units),
+    /// Stop then start units.
+    #[command(after_help = "Example:\n  daimon restart web")]
+    Restart(Units),
+    /// Ask units to reload their configuration (ExecReload=).
+    #[command(after_help = "Example:\n  daimon reload nginx")]
+    Reload(Units),
+    /// Show every unit as a table, or units in detail (exit 3 if one is not active).
+    #[command(after_help = "\
+Examples:
+  daimon status              every loaded unit: state, PID, restarts, uptime, memory
+  daimon status bot          bot.service in detail with its last 10 log lines
+  daimon status -o json      the same as JSON")]
+    Status(StatusArgs),
+    /// List every known unit, loaded or not.
+    List(OutputArgs),
+    /// Show logs, like journalctl.
+    #[command(after_help = "\
+Examples:
+  daimon logs bot -f                 follow bot.service
+  daimon logs -u web -n 100          the last 100 lines of web.service
+  daimon logs --since today -p err   errors of every unit since midnight
+  daimon logs bot -g 'timeout|refused' --since '2 hours ago'
+  daimon logs bot -o json | jq .MESSAGE
+
+Times: now, today, yesterday, -1h, '2 hours ago', 2026-11-21, '2026-11-21 04:00',
+ISO 8601. Priorities: emerg alert crit err warning notice info debug, or 0-7.")]
+    Logs(LogsArgs),
+    /// Start units when the daemon starts (at boot, with `daimon startup`).
+    Enable(Units),
+    /// Do not start units when the daemon starts.
+    Disable(Units),
+    /// Check unit files without the daemon: warnings and errors with file:line:column.
+    #[command(after_help = "Example:\n  daimon verify ~/.config/daimon/units/*.service")]
+    Verify(VerifyArgs),
+    /// Show a unit's file and its drop-ins.
+    Cat(CatArgs),
+    /// Re-read unit files.
+    DaemonReload,
+    /// Stop every service and the daemon.
+    Shutdown,
+    /// Print a shell completion script.
+    #[command(after_help = "\
+Examples:
+  daimon completions bash > ~/.local/share/bash-completion/completions/daimon
+  daimon completions zsh > ~/.zfunc/_daimon
+  daimon completions fish > ~/.config/fish/completions/daimon.fish")]
+    Completions { shell: Shell },
+    /// Print the manual page (roff) to stdout.
+    #[command(after_help = "Example:\n  daimon man > daimon.1 && man ./daimon.1")]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct Units {
+    /// Unit names; `.service` is added when there is no suffix.
+    #[arg(required = true, value_name = "UNIT")]
+    pub units: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Units to show in detail; none: every loaded unit as a table.
+    #[arg(value_name = "UNIT")]
+    pub units: Vec<String>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: ListFormat,
+    /// Log lines shown in the detail view.
+    #[arg(short = 'n', long, default_value_t = 10, value_name = "N")]
+    pub lines: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct CatArgs {
+    #[arg(value_name = "UNIT")]
+    pub unit: String,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Unit name (default: the script's name for interpreters, e.g. `bot` for
+    /// `python3 bot.py`, else the command's name).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// When to restart it.
+    #[arg(long, value_enum, default_value_t = RestartPolicy::OnFailure, value_name = "POLICY")]
+    pub restart: RestartPolicy,
+    /// Delay before a restart, as systemd's RestartSec= (`5`, `500ms`, `1min`).
+    #[arg(long, value_name = "SECONDS")]
+    pub restart_sec: Option<String>,
+    /// Environment variable for the service (repeatable).
+    #[arg(short = 'e', long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// Working directory (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Write the unit file so it survives a daemon restart.
+    #[arg(long)]
+    pub save: bool,
+    /// Also start it whenever the daemon starts (implies --save).
+    #[arg(long)]
+    pub enable: bool,
+    /// The command and its arguments (after `--`).
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Units to show (same as -u); none: every unit.
+    #[arg(value_name = "UNIT")]
+    pub units: Vec<String>,
+    /// Unit to show (repeatable).
+    #[arg(short = 'u', long = "unit", value_name = "UNIT")]
+    pub unit: Vec<String>,
+    /// Keep printing new lines as they are written (Ctrl-C to stop).
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only the last N lines (with -f: default 10).
+    #[arg(short = 'n', long, value_name = "N")]
+    pub lines: Option<usize>,
+    /// Lines at or after this time.
+    #[arg(short = 'S', long, value_name = "TIME", allow_hyphen_values = true)]
+    pub since: Option<String>,
+    /// Lines at or before this time.
+    #[arg(short = 'U', long, value_name = "TIME", allow_hyphen_values = true)]
+    pub until: Option<String>,
+    /// Lines of this priority or more important (err, warning, 3, ...).
+    #[arg(short, long, value_name = "PRIO")]
+    pub priority: Option<String>,
+    /// Lines whose message matches this regular expression (case-insensitive
+    /// unless it has an uppercase letter).
+    #[arg(short = 'g', long, value_name = "REGEX")]
+    pub grep: Option<String>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "short")]
+    pub output: LogFormat,
+    /// Only lines of this invocation of the unit.
+    #[arg(long, value_name = "ID")]
+    pub invocation: Option<String>,
+}

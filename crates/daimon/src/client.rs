@@ -1,0 +1,203 @@
+//! Talking to daimond: connect, start it when none answers, handshake, one request.
+//!
+//! Owns the CLI's side of the socket. Blocking std I/O on purpose: a `daimon status`
+//! must cost a couple of milliseconds for the whole process, and an async runtime
+//! would be most of that. Every read has a timeout, except while following logs.
+
+use std::io::{self, BufReader, ErrorKind as IoKind, Read};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use daimon_proto::{
+    FrameError, Hello, PROTOCOL_VERSION, Paths, Request, Response, read_frame, write_frame,
+};
+
+use crate::error::CliError;
+
+/// Longest wait for the daemon's answer to quick questions (status, list, cat).
+pub const QUICK: Duration = Duration::from_secs(10);
+/// Longest wait for jobs (start/stop/restart may wait for stop timeouts).
+pub const JOBS: Duration = Duration::from_secs(300);
+/// Longest wait for a freshly started daemon's socket.
+const START_DEADLINE: Duration = Duration::from_secs(5);
+
+pub struct Client {
+    reader: BufReader<UnixStream>,
+    stream: UnixStream,
+    pub daemon_pid: u32,
+}
+
+/// Whether a connect error means "no daemon there" (rather than a real problem).
+fn no_daemon(e: &io::Error) -> bool {
+    matches!(e.kind(), IoKind::NotFound | IoKind::ConnectionRefused)
+}
+
+fn io_err(what: &str, e: impl std::fmt::Display) -> CliError {
+    CliError::new(1, format!("{what}: {e}"))
+}
+
+impl Client {
+    /// Connects, starting daimond first when none answers and `autostart` is set.
+    /// `Ok(None)`: no daemon runs and none was started.
+    pub fn connect(paths: &Paths, autostart: bool) -> Result<Option<Client>, CliError> {
+        let socket = paths.socket();
+        match UnixStream::connect(&socket) {
+            Ok(s) => return Client::handshake(s).map(Some),
+            Err(e) if no_daemon(&e) => {}
+            Err(e) => {
+                return Err(io_err(
+                    &format!("cannot connect to daimond at {}", socket.display()),
+                    e,
+                ));
+            }
+        }
+        if !autostart {
+            return Ok(None);
+        }
+        let stderr = start_daemon()?;
+        let start = Instant::now();
+        loop {
+            match UnixStream::connect(&socket) {
+                Ok(s) => return Client::handshake(s).map(Some),
+                Err(e) if no_daemon(&e) && start.elapsed() < START_DEADLINE => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(e) => {
+                    let why = if stderr.trim().is_empty() {
+                        e.to_string()
+                    } else {
+                        stderr.trim().to_string()
+                    };
+                    return Err(CliError::new(
+                        1,
+                        format!(
+                            "daimond did not start ({why}); try \"daimond --foreground\" to see why"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn handshake(stream: UnixStream) -> Result<Client, CliError> {
+        let _ = stream.set_read_timeout(Some(QUICK));
+        let _ = stream.set_write_timeout(Some(QUICK));
+        let reader_stream = stream
+            .try_clone()
+            .map_err(|e| io_err("cannot use the daemon's socket", e))?;
+        let mut c = Client {
+            reader: BufReader::with_capacity(512 * 1024, reader_stream),
+            stream,
+            daemon_pid: 0,
+        };
+        write_frame(
+            &mut c.stream,
+            &Hello {
+                version: PROTOCOL_VERSION,
+            },
+        )
+        .map_err(|e| frame_err("talking to daimond", e))?;
+        match c.next()? {
+            Response::Welcome(w) => {
+                c.daemon_pid = w.daemon_pid;
+                Ok(c)
+            }
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Sends the request; read the answer with [`Client::next`].
+    pub fn send(&mut self, req: &Request, timeout: Option<Duration>) -> Result<(), CliError> {
+        let _ = self.stream.set_read_timeout(timeout);
+        write_frame(&mut self.stream, req).map_err(|e| frame_err("talking to daimond", e))
+    }
+
+    /// The next response frame; the daemon's error replies become `Err`.
+    pub fn next(&mut self) -> Result<Response, CliError> {
+        match read_frame::<_, Response>(&mut self.reader) {
+            Ok(Response::Error(e)) => Err(CliError::new(e.kind.exit_code(), e.message)),
+            Ok(r) => Ok(r),
+            Err(e) => Err(frame_err("reading daimond's answer", e)),
+        }
+    }
+
+    /// One request, one final answer.
+    pub fn call(mut self, req: &Request, timeout: Duration) -> Result<Response, CliError> {
+        self.send(req, Some(timeout))?;
+        self.next()
+    }
+
+    /// Waits (bounded) until the daemon closes the connection: after `shutdown`,
+    /// that happens when it has cleaned up and is about to exit.
+    pub fn wait_closed(mut self, timeout: Duration) {
+        let _ = self.stream.set_read_timeout(Some(timeout));
+        let mut buf = [0u8; 256];
+        while let Ok(n) = self.reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+    }
+}
+
+fn frame_err(what: &str, e: FrameError) -> CliError {
+    match e {
+        FrameError::Closed => CliError::new(
+            1,
+            format!("{what}: daimond closed the connection (it may be shutting down); try again"),
+        ),
+        FrameError::Io(e) if matches!(e.kind(), IoKind::WouldBlock | IoKind::TimedOut) => {
+            CliError::new(1, format!("{what}: daimond did not answer in time"))
+        }
+        e => io_err(what, e),
+    }
+}
+
+pub fn unexpected(r: Response) -> CliError {
+    let kind = match r {
+        Response::Welcome(_) => "Welcome",
+        Response::Error(_) => "Error",
+        Response::Jobs(_) => "Jobs",
+        Response::Status(_) => "Status",
+        Response::List(_) => "List",
+        Response::LogData(_) => "LogData",
+        Response::Cat(_) => "Cat",
+        Response::Done => "Done",
+    };
+    CliError::new(
+        1,
+        format!(
+            "daimond answered with an unexpected {kind}; are daimon and daimond the same version?"
+        ),
+    )
+}
+
+/// `daimond` next to this executable, else from PATH.
+fn daemon_binary() -> PathBuf {
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(dir) = exe.parent() {
+            let p = dir.join("daimond");
+            if p.is_file() {
+                return p;
+            }
+        }
+    }
+    PathBuf::from("daimond")
+}
+
+/// Runs `daimond`, which daemonizes and exits once its socket answers (or with its
+/// start-up error on stderr). Returns that stderr.
+fn start_daemon() -> Result<String, CliError> {
+    let bin = daemon_binary();
+    let out = Command::new(&bin)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| io_err(&format!("cannot start {}", bin.display()), e))?;
+    // A non-zero exit is often a race with another starting daemon ("already
+    // running"): the caller still tries to connect, and reports this text if that fails.
+    Ok(String::from_utf8_lossy(&out.stderr).into_owned())
+}

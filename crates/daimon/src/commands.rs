@@ -1,0 +1,225 @@
+//! The commands that talk to the daemon (everything but `logs`, `verify`,
+//! `completions` and `man`): build the request, send it, print the answer, and
+//! choose the exit code.
+//!
+//! Output follows systemctl: jobs that succeed print nothing, failures print one
+//! line each on stderr; `status` exits 3 when a named unit is not active.
+
+use std::io::Write;
+
+use daimon_proto::{ActiveState, ErrorKind, JobResult, Paths, Request, Response, unit_name};
+
+use crate::cli::{ListFormat, RunArgs, StatusArgs};
+use crate::client::{Client, JOBS, QUICK, unexpected};
+use crate::error::{CliError, CliResult};
+use crate::render::{self, Style};
+use crate::run;
+
+fn connect(paths: &Paths) -> CliResult<Client> {
+    Client::connect(paths, true)?.ok_or_else(|| CliError::fail("daimond is not running"))
+}
+
+fn print(text: &str) -> CliResult {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(CliError::fail(format!("writing output: {e}"))),
+    }
+}
+
+fn json_err(e: serde_json::Error) -> CliError {
+    CliError::fail(format!("JSON: {e}"))
+}
+
+/// Adds the list of known units to a "not found" error that lacks it.
+fn with_known_units(paths: &Paths, e: CliError) -> CliError {
+    if e.code != ErrorKind::NotFound.exit_code() || e.message.contains("known units") {
+        return e;
+    }
+    let known = Client::connect(paths, false)
+        .ok()
+        .flatten()
+        .and_then(|c| c.call(&Request::List, QUICK).ok());
+    match known {
+        Some(Response::List(list)) if !list.is_empty() => {
+            let names: Vec<&str> = list.iter().map(|u| u.name.as_str()).collect();
+            CliError::new(
+                e.code,
+                format!("{}; known units: {}", e.message, names.join(", ")),
+            )
+        }
+        _ => e,
+    }
+}
+
+/// Prints failed jobs; the exit code is the worst of them.
+fn report_jobs(results: &[JobResult]) -> i32 {
+    let mut code = 0;
+    for r in results {
+        if let Some(e) = &r.error {
+            eprintln!("daimon: {}", e.message);
+            code = code.max(e.kind.exit_code());
+        }
+    }
+    code
+}
+
+/// start/stop/restart/reload/enable/disable.
+pub fn jobs(paths: &Paths, make: fn(Vec<String>) -> Request, units: &[String]) -> CliResult {
+    let units: Vec<String> = units.iter().map(|u| unit_name(u)).collect();
+    let resp = connect(paths)?
+        .call(&make(units), JOBS)
+        .map_err(|e| with_known_units(paths, e))?;
+    match resp {
+        Response::Jobs(results) => Ok(report_jobs(&results)),
+        Response::Done => Ok(0),
+        other => Err(unexpected(other)),
+    }
+}
+
+pub fn run(paths: &Paths, args: &RunArgs) -> CliResult {
+    let ctx = run::RunContext::from_env()?;
+    let req = run::build(args, &ctx)?;
+    let name = req.name.clone();
+    let short = name.strip_suffix(".service").unwrap_or(&name).to_string();
+    match connect(paths)?.call(&Request::Run(req), JOBS)? {
+        Response::Jobs(results) => {
+            let code = report_jobs(&results);
+            if code != 0 {
+                return Ok(code);
+            }
+        }
+        Response::Done => {}
+        other => return Err(unexpected(other)),
+    }
+    let status = connect(paths)?.call(
+        &Request::Status {
+            units: vec![name.clone()],
+            log_lines: 0,
+        },
+        QUICK,
+    );
+    let st = match status {
+        Ok(Response::Status(mut list)) if !list.is_empty() => Some(list.remove(0)),
+        _ => None,
+    };
+    let hint = format!("Follow its output with: daimon logs {short} -f");
+    match st {
+        Some(st) if st.state == ActiveState::Failed || st.pid.is_none() => {
+            let mut why = format!("{} ({})", st.state.as_str(), st.sub_state);
+            if let Some(e) = &st.last_exit {
+                why.push_str(&format!(": {e}"));
+            }
+            eprintln!("daimon: {name} started but is now {why}; see: daimon logs {short}");
+        }
+        Some(st) => {
+            let pid = st.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+            println!("Started {name}{pid}. {hint}");
+        }
+        None => println!("Started {name}. {hint}"),
+    }
+    if args.enable {
+        println!("Enabled: {name} starts whenever the daemon starts.");
+    } else if args.save {
+        println!("Saved: \"daimon start {short}\" starts it again after a daemon restart.");
+    }
+    Ok(0)
+}
+
+pub fn status(paths: &Paths, args: &StatusArgs) -> CliResult {
+    let detail = !args.units.is_empty();
+    let units: Vec<String> = args.units.iter().map(|u| unit_name(u)).collect();
+    let req = Request::Status {
+        units: units.clone(),
+        log_lines: if detail && args.output == ListFormat::Table {
+            args.lines
+        } else {
+            0
+        },
+    };
+    let list = match connect(paths)?
+        .call(&req, QUICK)
+        .map_err(|e| with_known_units(paths, e))?
+    {
+        Response::Status(list) => list,
+        other => return Err(unexpected(other)),
+    };
+    if let Some(missing) = list.iter().find(|s| s.load_state == "not-found") {
+        let e = CliError::new(4, format!("unit \"{}\" not found", missing.name));
+        return Err(with_known_units(paths, e));
+    }
+    let text = match (args.output, detail) {
+        (ListFormat::Json, _) => serde_json::to_string_pretty(&list).map_err(json_err)? + "\n",
+        (ListFormat::Table, false) => {
+            render::status_table(&list, jiff::Timestamp::now(), Style::detect())
+        }
+        (ListFormat::Table, true) => {
+            let tz = jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC);
+            let now = jiff::Timestamp::now();
+            let style = Style::detect();
+            let parts: Vec<String> = list
+                .iter()
+                .map(|st| render::status_detail(st, now, &tz, style))
+                .collect();
+            parts.join("\n")
+        }
+    };
+    print(&text)?;
+    let inactive = detail
+        && list
+            .iter()
+            .any(|s| !matches!(s.state, ActiveState::Active | ActiveState::Reloading));
+    Ok(if inactive { 3 } else { 0 })
+}
+
+pub fn list(paths: &Paths, output: ListFormat) -> CliResult {
+    let list = match connect(paths)?.call(&Request::List, QUICK)? {
+        Response::List(l) => l,
+        other => return Err(unexpected(other)),
+    };
+    let text = match output {
+        ListFormat::Json => serde_json::to_string_pretty(&list).map_err(json_err)? + "\n",
+        ListFormat::Table => render::list_table(&list, Style::detect()),
+    };
+    print(&text)
+}
+
+pub fn cat(paths: &Paths, unit: &str) -> CliResult {
+    let req = Request::Cat {
+        unit: unit_name(unit),
+    };
+    match connect(paths)?
+        .call(&req, QUICK)
+        .map_err(|e| with_known_units(paths, e))?
+    {
+        Response::Cat(files) => print(&render::cat(&files, Style::detect())),
+        other => Err(unexpected(other)),
+    }
+}
+
+pub fn daemon_reload(paths: &Paths) -> CliResult {
+    match connect(paths)?.call(&Request::DaemonReload, JOBS)? {
+        Response::Done => Ok(0),
+        Response::Jobs(results) => Ok(report_jobs(&results)),
+        other => Err(unexpected(other)),
+    }
+}
+
+pub fn shutdown(paths: &Paths) -> CliResult {
+    let Some(client) = Client::connect(paths, false)? else {
+        println!("daimond is not running.");
+        return Ok(0);
+    };
+    let mut client = client;
+    client.send(&Request::Shutdown, Some(JOBS))?;
+    match client.next()? {
+        Response::Done => {
+            // Return once the daemon has let go of its files, so that a command
+            // right after this one starts a fresh daemon.
+            client.wait_closed(QUICK);
+            Ok(0)
+        }
+        other => Err(unexpected(other)),
+    }
+}

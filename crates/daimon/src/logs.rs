@@ -1,0 +1,76 @@
+//! `daimon logs`: ask the daemon, copy what it streams to stdout.
+//!
+//! Owns: turning flags into a `LogsRequest` (`-f` without `-n` shows the last 10
+//! lines first, as journalctl does) and copying `LogData` frames to stdout as they
+//! arrive — buffered, flushed once per frame, and quiet when the reader goes away
+//! (`daimon logs | head`). The daemon does the querying and rendering, so that
+//! 1,000,000 lines cost one socket stream and one `write` per 256 KiB here.
+
+use std::io::{self, BufWriter, Write};
+use std::time::Duration;
+
+use daimon_proto::{LogsRequest, Paths, Request, Response, unit_name};
+
+use crate::cli::LogsArgs;
+use crate::client::{Client, unexpected};
+use crate::error::{CliError, CliResult};
+
+/// Longest silence from the daemon while it searches (not following).
+const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub fn request(args: &LogsArgs) -> LogsRequest {
+    let units = args
+        .units
+        .iter()
+        .chain(&args.unit)
+        .map(|u| unit_name(u))
+        .collect();
+    LogsRequest {
+        units,
+        invocation: args.invocation.clone(),
+        since: args.since.clone(),
+        until: args.until.clone(),
+        priority: args.priority.clone(),
+        grep: args.grep.clone(),
+        lines: args.lines.or(if args.follow { Some(10) } else { None }),
+        follow: args.follow,
+        output: args.output.as_str().to_string(),
+    }
+}
+
+pub fn run(args: &LogsArgs, paths: &Paths) -> CliResult {
+    let req = request(args);
+    let follow = req.follow;
+    let mut client =
+        Client::connect(paths, true)?.ok_or_else(|| CliError::fail("daimond is not running"))?;
+    client.send(
+        &Request::Logs(req),
+        if follow { None } else { Some(QUERY_TIMEOUT) },
+    )?;
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
+    loop {
+        match client.next()? {
+            Response::LogData(text) => {
+                if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+                    return quiet_on_pipe(e);
+                }
+            }
+            Response::Done => break,
+            other => return Err(unexpected(other)),
+        }
+    }
+    match out.flush() {
+        Ok(()) => Ok(0),
+        Err(e) => quiet_on_pipe(e),
+    }
+}
+
+/// The reader of our stdout went away (`| head`): not an error worth a message.
+fn quiet_on_pipe(e: io::Error) -> CliResult {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        Ok(0)
+    } else {
+        Err(CliError::fail(format!("writing the logs: {e}")))
+    }
+}

@@ -1,0 +1,343 @@
+//! Turning the daemon's answers into text for people: the status table, the
+//! status detail (systemctl status's layout), `list`, sizes, durations, colours.
+//!
+//! Pure functions of their inputs (the time "now", the time zone and whether to
+//! colour are parameters), so the layouts are pinned by plain string tests.
+
+use std::fmt::Write as _;
+
+use daimon_proto::{ActiveState, UnitListEntry, UnitStatus};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+/// How to paint text: colours only for a terminal without NO_COLOR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    /// Colours when stdout is a terminal and NO_COLOR is unset (no-color.org).
+    pub fn detect() -> Style {
+        use std::io::IsTerminal;
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Style {
+            color: !no_color && std::io::stdout().is_terminal(),
+        }
+    }
+
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color && !code.is_empty() {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn state_code(state: ActiveState) -> &'static str {
+        match state {
+            ActiveState::Active | ActiveState::Reloading => "1;32",
+            ActiveState::Failed => "1;31",
+            ActiveState::Activating | ActiveState::Deactivating => "1;33",
+            ActiveState::Inactive => "",
+        }
+    }
+
+    pub fn state(self, state: ActiveState, text: &str) -> String {
+        self.paint(Self::state_code(state), text)
+    }
+
+    pub fn bold(self, text: &str) -> String {
+        self.paint("1", text)
+    }
+
+    pub fn dim(self, text: &str) -> String {
+        self.paint("2", text)
+    }
+}
+
+/// `31.2M`, like systemd: powers of 1024, one decimal below 10 units.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "K", "M", "G", "T", "P"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n}B")
+    } else if v < 10.0 {
+        format!("{v:.1}{}", UNITS[i])
+    } else {
+        format!("{v:.0}{}", UNITS[i])
+    }
+}
+
+/// A duration the way systemd prints it: `45s`, `3min 5s`, `2h 10min`, `4 days 2h`.
+pub fn span(secs: i64) -> String {
+    let s = secs.max(0);
+    let (d, h, m, sec) = (s / 86400, s % 86400 / 3600, s % 3600 / 60, s % 60);
+    let day = if d == 1 { "day" } else { "days" };
+    match (d, h, m) {
+        (0, 0, 0) => format!("{sec}s"),
+        (0, 0, _) if sec == 0 => format!("{m}min"),
+        (0, 0, _) => format!("{m}min {sec}s"),
+        (0, _, _) if m == 0 => format!("{h}h"),
+        (0, _, _) => format!("{h}h {m}min"),
+        (_, 0, _) => format!("{d} {day}"),
+        _ => format!("{d} {day} {h}h"),
+    }
+}
+
+/// CPU time: `230ms`, `1.234s`, `2min 3.500s`.
+pub fn cpu(usec: u64) -> String {
+    if usec < 1_000_000 {
+        format!("{}ms", usec / 1000)
+    } else if usec < 60_000_000 {
+        format!("{:.3}s", usec as f64 / 1e6)
+    } else {
+        let secs = usec / 1_000_000;
+        format!("{}min {:.3}s", secs / 60, (usec % 60_000_000) as f64 / 1e6)
+    }
+}
+
+fn since_ts(st: &UnitStatus) -> Option<Timestamp> {
+    st.since
+        .as_deref()
+        .and_then(|s| s.parse::<Timestamp>().ok())
+}
+
+/// Seconds a unit has been up (active units only).
+fn uptime(st: &UnitStatus, now: Timestamp) -> Option<i64> {
+    if st.state != ActiveState::Active && st.state != ActiveState::Reloading {
+        return None;
+    }
+    since_ts(st).map(|t| now.as_second() - t.as_second())
+}
+
+/// Pads to `width` display columns (text may carry colour codes).
+fn pad(text: &str, visible: usize, width: usize) -> String {
+    let mut s = text.to_string();
+    for _ in visible..width {
+        s.push(' ');
+    }
+    s
+}
+
+/// A table with a bold header; each cell is (visible text, painted text). The last
+/// column is not padded.
+fn table(header: &[&str], rows: &[Vec<(String, String)>], style: Style) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, (plain, _)) in r.iter().enumerate() {
+            widths[i] = widths[i].max(plain.chars().count());
+        }
+    }
+    let last = header.len() - 1;
+    let mut out = String::new();
+    let head: Vec<String> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            if i == last {
+                h.to_string()
+            } else {
+                pad(h, h.chars().count(), widths[i])
+            }
+        })
+        .collect();
+    out.push_str(&style.bold(head.join(" ").trim_end()));
+    out.push('\n');
+    for r in rows {
+        let cells: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, (plain, painted))| {
+                if i == last {
+                    painted.clone()
+                } else {
+                    pad(painted, plain.chars().count(), widths[i])
+                }
+            })
+            .collect();
+        out.push_str(cells.join(" ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn cell(s: impl Into<String>) -> (String, String) {
+    let s = s.into();
+    (s.clone(), s)
+}
+
+/// `daimon status` without units: one row per unit (systemctl list-units + pm2 ls).
+pub fn status_table(list: &[UnitStatus], now: Timestamp, style: Style) -> String {
+    if list.is_empty() {
+        return "No units loaded. Start one with: daimon run -- COMMAND, or put unit files in the units directory.\n".to_string();
+    }
+    let rows: Vec<Vec<(String, String)>> = list
+        .iter()
+        .map(|st| {
+            let active = st.state.as_str().to_string();
+            vec![
+                cell(st.name.clone()),
+                cell(st.load_state.clone()),
+                (active.clone(), style.state(st.state, &active)),
+                cell(st.sub_state.clone()),
+                cell(st.pid.map_or("-".into(), |p| p.to_string())),
+                cell(st.restarts.to_string()),
+                cell(uptime(st, now).map_or("-".into(), span)),
+                cell(st.memory_bytes.map_or("-".into(), bytes)),
+                cell(st.description.clone().unwrap_or_default()),
+            ]
+        })
+        .collect();
+    let mut out = table(
+        &[
+            "UNIT",
+            "LOAD",
+            "ACTIVE",
+            "SUB",
+            "PID",
+            "RESTARTS",
+            "UPTIME",
+            "MEM",
+            "DESCRIPTION",
+        ],
+        &rows,
+        style,
+    );
+    let n = list.len();
+    let _ = writeln!(out, "\n{n} unit{} listed.", if n == 1 { "" } else { "s" });
+    out
+}
+
+/// `daimon list`: every known unit with its file state.
+pub fn list_table(list: &[UnitListEntry], style: Style) -> String {
+    if list.is_empty() {
+        return "No unit files found.\n".to_string();
+    }
+    let rows: Vec<Vec<(String, String)>> = list
+        .iter()
+        .map(|u| {
+            let active = u.state.as_str().to_string();
+            vec![
+                cell(u.name.clone()),
+                cell(u.load_state.clone()),
+                (active.clone(), style.state(u.state, &active)),
+                cell(u.sub_state.clone()),
+                cell(u.enabled.clone()),
+                cell(u.description.clone().unwrap_or_default()),
+            ]
+        })
+        .collect();
+    let mut out = table(
+        &["UNIT", "LOAD", "ACTIVE", "SUB", "ENABLED", "DESCRIPTION"],
+        &rows,
+        style,
+    );
+    let n = list.len();
+    let _ = writeln!(out, "\n{n} unit{} listed.", if n == 1 { "" } else { "s" });
+    out
+}
+
+/// `Sat 2026-11-21 06:10:11 UTC`, systemctl's timestamp.
+pub fn timestamp(t: Timestamp, tz: &TimeZone) -> String {
+    t.to_zoned(tz.clone())
+        .strftime("%a %Y-%m-%d %H:%M:%S %Z")
+        .to_string()
+}
+
+/// `daimon status UNIT`: systemctl status's layout.
+pub fn status_detail(st: &UnitStatus, now: Timestamp, tz: &TimeZone, style: Style) -> String {
+    let mut out = String::new();
+    let dot = match st.state {
+        ActiveState::Inactive => "○",
+        _ => "●",
+    };
+    let _ = write!(out, "{} {}", style.state(st.state, dot), st.name);
+    if let Some(d) = &st.description {
+        let _ = write!(out, " - {d}");
+    }
+    out.push('\n');
+
+    let loaded = match (&st.fragment_path, st.load_state.as_str()) {
+        (_, "transient") => "transient".to_string(),
+        (Some(p), state) => format!("{state} ({p}; {})", st.enabled),
+        (None, state) => format!("{state} ({})", st.enabled),
+    };
+    let _ = writeln!(out, "     Loaded: {loaded}");
+
+    // systemctl: "failed (Result: exit-code)", otherwise "active (running)".
+    let state_text = if st.state == ActiveState::Failed {
+        format!("failed (Result: {})", st.result)
+    } else {
+        format!("{} ({})", st.state.as_str(), st.sub_state)
+    };
+    let mut active = style.state(st.state, &state_text);
+    if let Some(t) = since_ts(st) {
+        let ago = span(now.as_second() - t.as_second());
+        let _ = write!(active, " since {}; {ago} ago", timestamp(t, tz));
+    }
+    let _ = writeln!(out, "     Active: {active}");
+    if let Some(r) = &st.reason {
+        let _ = writeln!(out, "     Reason: {r}");
+    }
+    if let Some(pid) = st.pid {
+        let _ = writeln!(out, "   Main PID: {pid}");
+    }
+    if !st.tasks.is_empty() {
+        let pids: Vec<String> = st.tasks.iter().map(u32::to_string).collect();
+        let _ = writeln!(out, "      Tasks: {} ({})", st.tasks.len(), pids.join(" "));
+    }
+    if let Some(m) = st.memory_bytes {
+        let _ = writeln!(out, "     Memory: {}", bytes(m));
+    }
+    if let Some(c) = st.cpu_usec {
+        let _ = writeln!(out, "        CPU: {}", cpu(c));
+    }
+    if st.restarts > 0 || st.last_exit.is_some() {
+        let mut line = st.restarts.to_string();
+        if let Some(e) = &st.last_exit {
+            let _ = write!(line, " (last exit: {e})");
+        }
+        let _ = writeln!(out, "   Restarts: {line}");
+    }
+    if let Some(s) = &st.status_text {
+        let _ = writeln!(out, "     Status: \"{s}\"");
+    }
+    if let Some(d) = &st.logs_dropped {
+        let _ = writeln!(out, "       Logs: {d}");
+    }
+    if !st.recent_logs.is_empty() {
+        out.push('\n');
+        for l in &st.recent_logs {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// `daimon cat`: systemctl cat's `# /path` header before each file.
+pub fn cat(files: &[daimon_proto::CatFile], style: Style) -> String {
+    let mut out = String::new();
+    for (i, f) in files.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&style.dim(&format!("# {}", f.path)));
+        out.push('\n');
+        out.push_str(&f.text);
+        if !f.text.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "render_tests.rs"]
+mod tests;

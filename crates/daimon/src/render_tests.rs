@@ -1,0 +1,139 @@
+//! Layout tests of `render`: the exact text people see, with fixed times.
+
+use super::*;
+use daimon_proto::CatFile;
+
+fn unit(name: &str, state: ActiveState) -> UnitStatus {
+    UnitStatus {
+        name: name.into(),
+        description: Some(format!("{name} daemon")),
+        load_state: "loaded".into(),
+        state,
+        sub_state: match state {
+            ActiveState::Active => "running".into(),
+            ActiveState::Failed => "failed".into(),
+            _ => "dead".into(),
+        },
+        enabled: "enabled".into(),
+        pid: (state == ActiveState::Active).then_some(4242),
+        restarts: 0,
+        since: Some("2026-11-21T06:00:00Z".into()),
+        result: "success".into(),
+        status_text: None,
+        memory_bytes: (state == ActiveState::Active).then_some(31 * 1024 * 1024 + 200 * 1024),
+        cpu_usec: None,
+        tasks: vec![],
+        last_exit: None,
+        reason: None,
+        fragment_path: Some(format!("/home/u/.config/daimon/units/{name}")),
+        logs_dropped: None,
+        recent_logs: vec![],
+    }
+}
+
+fn now() -> Timestamp {
+    "2026-11-21T07:03:05Z".parse().expect("time")
+}
+
+const PLAIN: Style = Style { color: false };
+
+#[test]
+fn sizes_and_spans() {
+    assert_eq!(bytes(512), "512B");
+    assert_eq!(bytes(31 * 1024 * 1024 + 200 * 1024), "31M");
+    assert_eq!(bytes(3 * 1024 * 1024 + 300 * 1024), "3.3M");
+    assert_eq!(span(45), "45s");
+    assert_eq!(span(185), "3min 5s");
+    assert_eq!(span(7800), "2h 10min");
+    assert_eq!(span(86400 + 7200), "1 day 2h");
+    assert_eq!(span(3 * 86400), "3 days");
+    assert_eq!(cpu(230_000), "230ms");
+    assert_eq!(cpu(1_234_000), "1.234s");
+}
+
+#[test]
+fn table() {
+    let list = vec![
+        unit("web.service", ActiveState::Active),
+        unit("backup.service", ActiveState::Failed),
+    ];
+    assert_eq!(
+        status_table(&list, now(), PLAIN),
+        "\
+UNIT           LOAD   ACTIVE SUB     PID  RESTARTS UPTIME  MEM DESCRIPTION
+web.service    loaded active running 4242 0        1h 3min 31M web.service daemon
+backup.service loaded failed failed  -    0        -       -   backup.service daemon
+
+2 units listed.
+"
+    );
+}
+
+#[test]
+fn detail() {
+    let mut st = unit("bot.service", ActiveState::Active);
+    st.restarts = 2;
+    st.last_exit = Some("exited, status=1/FAILURE".into());
+    st.tasks = vec![4242, 4250];
+    st.cpu_usec = Some(1_500_000);
+    st.status_text = Some("Ready".into());
+    st.recent_logs = vec!["Nov 21 06:59:00 host bot[4242]: hello".into()];
+    assert_eq!(
+        status_detail(&st, now(), &TimeZone::UTC, PLAIN),
+        "\
+● bot.service - bot.service daemon
+     Loaded: loaded (/home/u/.config/daimon/units/bot.service; enabled)
+     Active: active (running) since Sat 2026-11-21 06:00:00 UTC; 1h 3min ago
+   Main PID: 4242
+      Tasks: 2 (4242 4250)
+     Memory: 31M
+        CPU: 1.500s
+   Restarts: 2 (last exit: exited, status=1/FAILURE)
+     Status: \"Ready\"
+
+Nov 21 06:59:00 host bot[4242]: hello
+"
+    );
+}
+
+#[test]
+fn detail_of_a_failed_unit() {
+    let mut st = unit("backup.service", ActiveState::Failed);
+    st.result = "exit-code".into();
+    st.logs_dropped = Some("12 lines dropped: disk full".into());
+    assert_eq!(
+        status_detail(&st, now(), &TimeZone::UTC, PLAIN),
+        "\
+● backup.service - backup.service daemon
+     Loaded: loaded (/home/u/.config/daimon/units/backup.service; enabled)
+     Active: failed (Result: exit-code) since Sat 2026-11-21 06:00:00 UTC; 1h 3min ago
+       Logs: 12 lines dropped: disk full
+"
+    );
+}
+
+#[test]
+fn colours_only_when_asked() {
+    let list = vec![unit("web.service", ActiveState::Active)];
+    let coloured = status_table(&list, now(), Style { color: true });
+    assert!(coloured.contains("\x1b[1;32mactive\x1b[0m"));
+    assert!(!status_table(&list, now(), PLAIN).contains('\x1b'));
+}
+
+#[test]
+fn cat_layout() {
+    let files = vec![
+        CatFile {
+            path: "/u/web.service".into(),
+            text: "[Service]\nExecStart=/bin/web\n".into(),
+        },
+        CatFile {
+            path: "/u/web.service.d/env.conf".into(),
+            text: "[Service]\nEnvironment=A=1".into(),
+        },
+    ];
+    assert_eq!(
+        cat(&files, PLAIN),
+        "# /u/web.service\n[Service]\nExecStart=/bin/web\n\n# /u/web.service.d/env.conf\n[Service]\nEnvironment=A=1\n"
+    );
+}

@@ -1,0 +1,373 @@
+//! `daimon run`: a command line becomes a unit file.
+//!
+//! Owns: finding the command in the user's PATH, the default unit name, the
+//! defaults that make "it works in my shell" also work as a service (working
+//! directory = where you are, your PATH), and writing the unit text with systemd's
+//! quoting (systemd.service(5), "Command lines"; systemd.unit(5), "Specifiers").
+//! The daemon parses the text like any unit file, so a transient unit and a saved
+//! one behave the same.
+
+use std::ffi::OsStr;
+use std::fmt::Write as _;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use daimon_proto::RunRequest;
+
+use crate::cli::RunArgs;
+use crate::error::{CliError, CliResult};
+
+/// Interpreters whose first non-option argument names the program (`python3 bot.py`
+/// is "bot").
+const INTERPRETERS: &[&str] = &[
+    "python", "python2", "python3", "node", "nodejs", "deno", "bun", "ruby", "perl", "php", "sh",
+    "bash", "dash", "zsh", "fish", "lua", "luajit", "Rscript", "java", "uv", "pypy", "pypy3",
+    "tsx", "ts-node",
+];
+
+/// Looks `cmd` up like a shell: a name with a slash is taken as a path (made
+/// absolute against `cwd`), otherwise each PATH entry is tried for an executable file.
+pub fn resolve_command(cmd: &str, path_var: Option<&OsStr>, cwd: &Path) -> CliResult<PathBuf> {
+    if cmd.contains('/') {
+        let p = cwd.join(cmd);
+        return if is_executable(&p) {
+            Ok(p)
+        } else if p.exists() {
+            Err(CliError::fail(format!(
+                "command \"{cmd}\" is not executable; chmod +x it or run it through its interpreter"
+            )))
+        } else {
+            Err(CliError::fail(format!("command \"{cmd}\" not found")))
+        };
+    }
+    if let Some(path) = path_var {
+        for dir in std::env::split_paths(path) {
+            let dir = if dir.as_os_str().is_empty() {
+                cwd.to_path_buf()
+            } else {
+                cwd.join(dir)
+            };
+            let p = dir.join(cmd);
+            if is_executable(&p) {
+                return Ok(p);
+            }
+        }
+    }
+    Err(CliError::fail(format!(
+        "command \"{cmd}\" not found in PATH"
+    )))
+}
+
+fn is_executable(p: &Path) -> bool {
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The default name: the script's stem for interpreters, else the command's name.
+pub fn default_name(command: &[String]) -> String {
+    let Some(first) = command.first() else {
+        return "run".into();
+    };
+    let base = Path::new(first)
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| first.clone());
+    let interp = INTERPRETERS.iter().any(|i| {
+        base == *i
+            || base
+                .strip_prefix(i)
+                .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.'))
+    });
+    let stem = |s: &str| {
+        Path::new(s)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+    };
+    let name = if interp {
+        // `python3 -u bot.py`, `node --inspect app.js`, `python3 -m http.server`.
+        let mut args = command[1..].iter();
+        let mut picked = None;
+        while let Some(a) = args.next() {
+            if matches!(a.as_str(), "-c" | "-e" | "-E" | "--eval" | "-r") {
+                break; // inline code: no script to name it after
+            }
+            if a == "-m" {
+                picked = args
+                    .next()
+                    .map(|m| m.rsplit('.').next().unwrap_or(m).to_string());
+                break;
+            }
+            if a.starts_with('-') {
+                continue;
+            }
+            picked = stem(a);
+            break;
+        }
+        picked.unwrap_or(base)
+    } else {
+        base
+    };
+    sanitize(&name)
+}
+
+/// Unit names allow `[A-Za-z0-9:_.\-@]`; everything else becomes `-`.
+fn sanitize(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ":_.-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if s.is_empty() { "run".into() } else { s }
+}
+
+/// One word of a command line, quoted so systemd's parser gives it back unchanged:
+/// `\` and `"` escaped inside double quotes, control characters as C escapes, `$`
+/// doubled (no variable expansion) and `%` doubled (no specifier).
+pub fn quote_exec_word(w: &str) -> String {
+    let needs_quotes = w.is_empty()
+        || w == ";"
+        || w.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '\\'));
+    let mut out = String::with_capacity(w.len() + 2);
+    if needs_quotes {
+        out.push('"');
+    }
+    for c in w.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '$' => out.push_str("$$"),
+            '%' => out.push_str("%%"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    if needs_quotes {
+        out.push('"');
+    }
+    out
+}
+
+/// A value for a key whose text is not split into words (`Description=`,
+/// `WorkingDirectory=`): only specifiers need escaping; no newlines allowed.
+fn plain_value(v: &str) -> String {
+    v.replace('%', "%%").replace(['\n', '\r'], " ")
+}
+
+/// One `Environment=` assignment, quoted as one word.
+fn env_assignment(kv: &str) -> String {
+    let mut out = String::from("\"");
+    for c in kv.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '%' => out.push_str("%%"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Everything `run` needs from the world, gathered once (so `build` is testable).
+pub struct RunContext {
+    pub cwd: PathBuf,
+    pub path_var: Option<std::ffi::OsString>,
+}
+
+impl RunContext {
+    pub fn from_env() -> CliResult<RunContext> {
+        let cwd = std::env::current_dir()
+            .map_err(|e| CliError::fail(format!("cannot read the current directory: {e}")))?;
+        Ok(RunContext {
+            cwd,
+            path_var: std::env::var_os("PATH"),
+        })
+    }
+}
+
+/// The request for `daimon run ARGS`.
+pub fn build(args: &RunArgs, ctx: &RunContext) -> CliResult<RunRequest> {
+    let cmd = args
+        .command
+        .first()
+        .ok_or_else(|| CliError::fail("no command given; usage: daimon run -- CMD ARGS..."))?;
+    let exe = resolve_command(cmd, ctx.path_var.as_deref(), &ctx.cwd)?;
+    let name = match &args.name {
+        Some(n) => {
+            let n = n.strip_suffix(".service").unwrap_or(n);
+            if n.is_empty() || sanitize(n) != n {
+                return Err(CliError::fail(format!(
+                    "invalid --name \"{n}\": use letters, digits and : _ . - only"
+                )));
+            }
+            n.to_string()
+        }
+        None => default_name(&args.command),
+    };
+    for kv in &args.env {
+        match kv.split_once('=') {
+            Some((k, _)) if is_env_name(k) => {}
+            _ => {
+                return Err(CliError::fail(format!(
+                    "invalid -e \"{kv}\": expected NAME=VALUE with NAME made of letters, digits and _"
+                )));
+            }
+        }
+    }
+    let workdir = match &args.workdir {
+        Some(d) => ctx.cwd.join(d),
+        None => ctx.cwd.clone(),
+    };
+    if !workdir.is_dir() {
+        return Err(CliError::fail(format!(
+            "invalid --workdir \"{}\": not a directory",
+            workdir.display()
+        )));
+    }
+
+    let mut text = String::new();
+    let typed: Vec<&str> = args.command.iter().map(String::as_str).collect();
+    let _ = writeln!(
+        text,
+        "[Unit]\nDescription={}\n",
+        plain_value(&typed.join(" "))
+    );
+    text.push_str("[Service]\n");
+    let mut exec: Vec<String> = vec![quote_exec_word(&exe.to_string_lossy())];
+    exec.extend(args.command[1..].iter().map(|a| quote_exec_word(a)));
+    let _ = writeln!(text, "ExecStart={}", exec.join(" "));
+    let _ = writeln!(
+        text,
+        "WorkingDirectory={}",
+        plain_value(&workdir.to_string_lossy())
+    );
+    if let Some(p) = &ctx.path_var {
+        let _ = writeln!(
+            text,
+            "Environment={}",
+            env_assignment(&format!("PATH={}", p.to_string_lossy()))
+        );
+    }
+    for kv in &args.env {
+        let _ = writeln!(text, "Environment={}", env_assignment(kv));
+    }
+    let _ = writeln!(text, "Restart={}", args.restart.as_str());
+    if let Some(s) = &args.restart_sec {
+        let _ = writeln!(text, "RestartSec={}", plain_value(s));
+    }
+    text.push_str("\n[Install]\nWantedBy=default.target\n");
+
+    Ok(RunRequest {
+        name: format!("{name}.service"),
+        unit_text: text,
+        save: args.save || args.enable,
+        enable: args.enable,
+    })
+}
+
+fn is_env_name(s: &str) -> bool {
+    let mut b = s.bytes();
+    b.next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn default_names() {
+        assert_eq!(default_name(&v(&["python3", "bot.py"])), "bot");
+        assert_eq!(
+            default_name(&v(&["/usr/bin/python3", "-u", "src/bot.py"])),
+            "bot"
+        );
+        assert_eq!(
+            default_name(&v(&["python3", "-m", "http.server"])),
+            "server"
+        );
+        assert_eq!(
+            default_name(&v(&["node", "server.js", "--port", "3"])),
+            "server"
+        );
+        assert_eq!(default_name(&v(&["sleep", "100"])), "sleep");
+        assert_eq!(default_name(&v(&["./my worker"])), "my-worker");
+        assert_eq!(default_name(&v(&["python3.12", "app.py"])), "app");
+        assert_eq!(default_name(&v(&["python3"])), "python3");
+        assert_eq!(
+            default_name(&v(&["bash", "-c", "while :; do date; done"])),
+            "bash"
+        );
+    }
+
+    #[test]
+    fn exec_quoting_round_trips_through_systemd_rules() {
+        assert_eq!(quote_exec_word("plain"), "plain");
+        assert_eq!(quote_exec_word("a b"), "\"a b\"");
+        assert_eq!(quote_exec_word(""), "\"\"");
+        assert_eq!(quote_exec_word("say \"hi\""), "\"say \\\"hi\\\"\"");
+        assert_eq!(quote_exec_word("C:\\dir"), "\"C:\\\\dir\"");
+        assert_eq!(quote_exec_word("$HOME"), "$$HOME");
+        assert_eq!(quote_exec_word("100%"), "100%%");
+        assert_eq!(quote_exec_word("it's"), "\"it's\"");
+        assert_eq!(quote_exec_word(";"), "\";\"");
+        assert_eq!(quote_exec_word("a\nb"), "\"a\\nb\"");
+    }
+
+    #[test]
+    fn unit_text() {
+        let dir = std::env::temp_dir();
+        let args = RunArgs {
+            name: None,
+            restart: crate::cli::RestartPolicy::Always,
+            restart_sec: Some("2".into()),
+            env: v(&["GREETING=hello world"]),
+            workdir: None,
+            save: false,
+            enable: true,
+            command: v(&["sh", "-c", "echo 50% $HOME"]),
+        };
+        let ctx = RunContext {
+            cwd: dir.clone(),
+            path_var: Some("/usr/local/bin:/usr/bin:/bin".into()),
+        };
+        let req = build(&args, &ctx).expect("build");
+        assert_eq!(req.name, "sh.service");
+        assert!(req.save && req.enable);
+        let sh = resolve_command("sh", ctx.path_var.as_deref(), &dir).expect("sh");
+        let expected = format!(
+            "[Unit]\nDescription=sh -c echo 50%% $HOME\n\n[Service]\n\
+             ExecStart={} -c \"echo 50%% $$HOME\"\nWorkingDirectory={}\n\
+             Environment=\"PATH=/usr/local/bin:/usr/bin:/bin\"\n\
+             Environment=\"GREETING=hello world\"\nRestart=always\nRestartSec=2\n\n\
+             [Install]\nWantedBy=default.target\n",
+            sh.display(),
+            dir.display()
+        );
+        assert_eq!(req.unit_text, expected);
+    }
+
+    #[test]
+    fn missing_command_is_one_clear_line() {
+        let e = resolve_command("pyhton3", Some(OsStr::new("/usr/bin:/bin")), Path::new("/"))
+            .expect_err("not found");
+        assert_eq!(e.message, "command \"pyhton3\" not found in PATH");
+        assert_eq!(e.code, 1);
+    }
+}

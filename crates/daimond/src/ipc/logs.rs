@@ -1,0 +1,300 @@
+//! `daimon logs` and the log part of `daimon status`, served from the log store.
+//!
+//! Owns: turning a `LogsRequest` into a journal `Query` (with one-line `Invalid`
+//! errors naming the bad argument), running it on a blocking thread (a reader has
+//! its own SQLite connection and must never run on the event loop), streaming the
+//! rendered text in `LogData` frames of about [`CHUNK`] bytes, following new records
+//! until the client hangs up, and filling `recent_logs`/`logs_dropped` of statuses.
+//!
+//! Why a bounded channel between the reader thread and the socket: a client that
+//! reads slowly slows the reader down instead of making the daemon buffer the whole
+//! store in memory.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use daimon_journal::format::{OutputFormat, Renderer};
+use daimon_journal::timeexpr::parse_time;
+use daimon_journal::{Journal, JournalError, JournalReader, Query, Record};
+use daimon_proto::{ErrorKind, LogsRequest, Response, UnitStatus};
+use jiff::tz::TimeZone;
+use tokio::io::AsyncReadExt;
+use tokio::net::UnixStream;
+use tokio::sync::{mpsc, watch};
+
+use super::{error, write_frame};
+
+/// Rendered text per `LogData` frame.
+pub const CHUNK: usize = 256 * 1024;
+/// How long a follower sleeps between checks that its client is still there, when
+/// nothing new is written (new records wake it at once).
+const FOLLOW_CHECK: Duration = Duration::from_millis(500);
+
+/// The log store as clients see it. Cheap to clone.
+#[derive(Clone)]
+pub struct LogService {
+    journal: Journal,
+    /// Readers kept between requests: opening one costs an SQLite connection.
+    pool: Arc<Mutex<Vec<JournalReader>>>,
+}
+
+/// What the reader thread sends: a chunk of text, or a failure (before any text
+/// for bad arguments).
+type Chunk = Result<String, (ErrorKind, String)>;
+
+impl LogService {
+    pub fn new(journal: Journal) -> LogService {
+        LogService {
+            journal,
+            pool: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    fn take_reader(&self) -> Result<JournalReader, JournalError> {
+        let pooled = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match pooled {
+            Some(r) => Ok(r),
+            None => self.journal.reader(),
+        }
+    }
+
+    fn give_back(&self, r: JournalReader) {
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < 8 {
+            pool.push(r);
+        }
+    }
+
+    /// Fills `logs_dropped` and, when `lines > 0`, `recent_logs` (short format).
+    pub async fn fill_status(&self, list: Vec<UnitStatus>, lines: usize) -> Vec<UnitStatus> {
+        let svc = self.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let mut list = list;
+            let mut reader = match svc.take_reader() {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!("log store unavailable for status: {e}");
+                    return list;
+                }
+            };
+            let stats = reader.stats();
+            let short = renderer(OutputFormat::Short);
+            for st in &mut list {
+                st.logs_dropped = stats
+                    .dropped
+                    .get(&st.name)
+                    .filter(|d| d.total() > 0)
+                    .map(|d| d.to_string());
+                if lines == 0 {
+                    continue;
+                }
+                let q = Query {
+                    units: vec![st.name.clone()],
+                    lines: Some(lines),
+                    ..Query::default()
+                };
+                let mut out = Vec::new();
+                let mut buf = Vec::new();
+                let res = reader.query(&q, &mut |rec: &Record<'_>| {
+                    buf.clear();
+                    short.render(rec, &mut buf);
+                    while buf.last() == Some(&b'\n') {
+                        buf.pop();
+                    }
+                    out.push(String::from_utf8_lossy(&buf).into_owned());
+                    true
+                });
+                if let Err(e) = res {
+                    tracing::warn!("reading recent lines of {}: {e}", st.name);
+                }
+                st.recent_logs = out;
+            }
+            svc.give_back(reader);
+            list
+        });
+        task.await.unwrap_or_default()
+    }
+}
+
+/// The query a request asks for and how to render it, or the one-line complaint
+/// about its arguments.
+pub fn build_query(req: &LogsRequest) -> Result<(Query, Renderer), String> {
+    let format: OutputFormat = req.output.parse().map_err(|e| format!("--output: {e}"))?;
+    let now = jiff::Timestamp::now();
+    let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
+    let time = |flag: &str, v: &Option<String>| -> Result<Option<jiff::Timestamp>, String> {
+        match v {
+            None => Ok(None),
+            Some(expr) => parse_time(expr, now, &tz)
+                .map(Some)
+                .map_err(|e| format!("--{flag}: {e}")),
+        }
+    };
+    let since = time("since", &req.since)?;
+    let until = time("until", &req.until)?;
+    let max_priority = match &req.priority {
+        None => None,
+        Some(p) => Some(daimon_journal::priority::parse(p).ok_or_else(|| {
+            format!(
+                "invalid --priority \"{p}\": expected 0-7 or one of emerg, alert, crit, err, \
+                 warning, notice, info, debug"
+            )
+        })?),
+    };
+    let query = Query {
+        units: req
+            .units
+            .iter()
+            .map(|u| daimon_proto::unit_name(u))
+            .collect(),
+        invocation: req.invocation.clone(),
+        since,
+        until,
+        max_priority,
+        grep: req.grep.clone(),
+        lines: req.lines,
+        after: None,
+    };
+    Ok((query, renderer(format)))
+}
+
+/// Serves one `Logs` request on `s` until done, or until the client hangs up
+/// (follow), or until the daemon stops.
+pub async fn stream(
+    s: &mut UnixStream,
+    req: LogsRequest,
+    svc: &LogService,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let (query, renderer) = match build_query(&req) {
+        Ok(q) => q,
+        Err(msg) => {
+            let _ = write_frame(s, &error(ErrorKind::Invalid, msg)).await;
+            return;
+        }
+    };
+    let reader = match svc.take_reader() {
+        Ok(r) => r,
+        Err(e) => {
+            let msg = format!("the log store cannot be read: {e}");
+            let _ = write_frame(s, &error(ErrorKind::Internal, msg)).await;
+            return;
+        }
+    };
+    let (tx, mut rx) = mpsc::channel::<Chunk>(4);
+    let svc2 = svc.clone();
+    let follow = req.follow;
+    let producer = tokio::task::spawn_blocking(move || {
+        let mut reader = reader;
+        produce(&mut reader, query, &renderer, follow, &tx);
+        svc2.give_back(reader);
+    });
+
+    let (mut rd, mut wr) = s.split();
+    let mut probe = [0u8; 64];
+    let mut peer_open = true;
+    loop {
+        let next = tokio::select! {
+            c = rx.recv() => c,
+            n = rd.read(&mut probe), if peer_open => match n {
+                // The client sends nothing after its request: end of file or an
+                // error means it hung up. Stop the reader thread and leave.
+                Ok(0) | Err(_) => break,
+                Ok(_) => { peer_open = true; continue }
+            },
+            _ = stopping.wait_for(|s| *s) => {
+                let _ = write_frame(&mut wr, &Response::Done).await;
+                break;
+            }
+        };
+        let frame = match next {
+            Some(Ok(text)) => Response::LogData(text),
+            Some(Err((kind, msg))) => {
+                let _ = write_frame(&mut wr, &error(kind, msg)).await;
+                break;
+            }
+            None => {
+                let _ = write_frame(&mut wr, &Response::Done).await;
+                break;
+            }
+        };
+        if write_frame(&mut wr, &frame).await.is_err() {
+            break; // EPIPE: the client hung up (e.g. `| head`).
+        }
+    }
+    // Dropping the receiver makes the thread's next send fail; a follower notices
+    // within FOLLOW_CHECK even when nothing new is written.
+    drop(rx);
+    let _ = producer.await;
+}
+
+/// The reader thread: query, render, send in chunks; then follow.
+fn produce(
+    reader: &mut JournalReader,
+    mut q: Query,
+    renderer: &Renderer,
+    follow: bool,
+    tx: &mpsc::Sender<Chunk>,
+) {
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 64 * 1024);
+    let mut gone = false;
+    let run = |reader: &mut JournalReader, q: &Query, buf: &mut Vec<u8>, gone: &mut bool| {
+        let res = reader.query(q, &mut |rec: &Record<'_>| {
+            renderer.render(rec, buf);
+            if buf.len() >= CHUNK && !send(tx, buf) {
+                *gone = true;
+                return false;
+            }
+            true
+        });
+        match res {
+            Ok(cursor) => {
+                if !buf.is_empty() && !send(tx, buf) {
+                    *gone = true;
+                }
+                Some(cursor)
+            }
+            Err(JournalError::Regex { pattern, message }) => {
+                let msg = format!("invalid --grep \"{pattern}\": {message}");
+                let _ = tx.blocking_send(Err((ErrorKind::Invalid, msg)));
+                None
+            }
+            Err(e) => {
+                let _ = tx.blocking_send(Err((ErrorKind::Internal, e.to_string())));
+                None
+            }
+        }
+    };
+    let Some(mut cursor) = run(reader, &q, &mut buf, &mut gone) else {
+        return;
+    };
+    if !follow {
+        return;
+    }
+    // Follow: only what comes after the cursor, all of it, each record once.
+    q.lines = None;
+    while !gone && !tx.is_closed() {
+        if !reader.wait_for_new(&cursor, FOLLOW_CHECK) {
+            continue;
+        }
+        q.after = Some(cursor);
+        match run(reader, &q, &mut buf, &mut gone) {
+            Some(c) => cursor = c,
+            None => return,
+        }
+    }
+}
+
+/// Hands the buffer to the socket task; false when the client has gone.
+fn send(tx: &mpsc::Sender<Chunk>, buf: &mut Vec<u8>) -> bool {
+    let text = match String::from_utf8(std::mem::take(buf)) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+    tx.blocking_send(Ok(text)).is_ok()
+}
+
+fn renderer(format: OutputFormat) -> Renderer {
+    let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
+    Renderer::new(format, daimon_journal::hostname(), tz)
+}

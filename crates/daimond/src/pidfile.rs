@@ -1,0 +1,204 @@
+//! The runtime directory and `daimond.pid`: exactly one daemon per home.
+//!
+//! Owns: creating the runtime directory (0700), taking the PID file's exclusive
+//! `flock` for the daemon's whole life, writing it atomically, and removing it on
+//! the way out.
+//!
+//! Why a short lock on the directory as well: replacing a stale file is "check the
+//! lock, then rename a new file over it". Two daemons starting at once could both
+//! see the old file unlocked and both rename; the directory lock makes that check
+//! and replace one step. The PID file's own lock is what everyone else (a second
+//! daemon, `flock -n`) sees while the daemon lives; it is taken on the new file
+//! before it becomes visible, so there is no moment where the visible file is
+//! unlocked while a daemon runs.
+
+use std::fs::{self, DirBuilder, File};
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Creates `dir` (and its parents) and makes sure it is 0700 and ours.
+pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
+    DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    let meta = fs::metadata(dir)?;
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    if meta.uid() != euid {
+        return Err(io::Error::other(format!(
+            "{} belongs to uid {}, not to us (uid {euid}); remove it or set DAIMON_HOME",
+            dir.display(),
+            meta.uid()
+        )));
+    }
+    if meta.permissions().mode() & 0o777 != 0o700 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+#[derive(Debug)]
+pub enum LockError {
+    /// Another daemon holds the lock; its PID when the file says so.
+    Held(Option<u32>),
+    Io(io::Error),
+}
+
+impl From<io::Error> for LockError {
+    fn from(e: io::Error) -> Self {
+        LockError::Io(e)
+    }
+}
+
+impl std::fmt::Display for LockError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LockError::Held(Some(pid)) => write!(
+                f,
+                "daimond is already running (pid {pid}); use \"daimon shutdown\" to stop it"
+            ),
+            LockError::Held(None) => write!(
+                f,
+                "daimond is already running; use \"daimon shutdown\" to stop it"
+            ),
+            LockError::Io(e) => write!(f, "daimond: PID file: {e}"),
+        }
+    }
+}
+
+/// The held PID file. Dropping it removes the file (while still locked, so a new
+/// daemon's file is never removed) and releases the lock.
+#[derive(Debug)]
+pub struct PidFile {
+    path: PathBuf,
+    file: Option<File>,
+}
+
+enum Flock {
+    Taken,
+    Held,
+}
+
+fn flock(file: &File, op: libc::c_int) -> io::Result<Flock> {
+    loop {
+        // SAFETY: `file` is an open descriptor for the duration of the call.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), op) };
+        if rc == 0 {
+            return Ok(Flock::Taken);
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EWOULDBLOCK) => return Ok(Flock::Held),
+            Some(libc::EINTR) => continue,
+            _ => return Err(err),
+        }
+    }
+}
+
+fn read_pid(file: &mut File) -> Option<u32> {
+    let mut s = String::new();
+    file.read_to_string(&mut s).ok()?;
+    s.trim().parse().ok()
+}
+
+impl PidFile {
+    /// Takes the lock on `path` (in an existing private directory) and writes our PID.
+    pub fn acquire(path: &Path) -> Result<PidFile, LockError> {
+        let dir = path
+            .parent()
+            .ok_or_else(|| io::Error::other("PID file path has no directory"))?;
+        // Serializes check-and-replace among starting daemons; held only here.
+        let dir_lock = File::open(dir)?;
+        flock(&dir_lock, libc::LOCK_EX)?;
+
+        match File::open(path) {
+            Ok(mut existing) => {
+                if let Flock::Held = flock(&existing, libc::LOCK_SH | libc::LOCK_NB)? {
+                    return Err(LockError::Held(read_pid(&mut existing)));
+                }
+                // Stale: no daemon holds it. Replaced below.
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+
+        let tmp = dir.join(format!(".daimond.pid.{}", std::process::id()));
+        let result = (|| -> io::Result<File> {
+            let mut f = File::options()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)?;
+            f.set_permissions(fs::Permissions::from_mode(0o644))?;
+            match flock(&f, libc::LOCK_EX | libc::LOCK_NB)? {
+                Flock::Taken => {}
+                Flock::Held => return Err(io::Error::other("fresh PID file already locked")),
+            }
+            writeln!(f, "{}", std::process::id())?;
+            f.sync_all()?;
+            fs::rename(&tmp, path)?;
+            dir_lock.sync_all()?;
+            Ok(f)
+        })();
+        match result {
+            Ok(file) => Ok(PidFile {
+                path: path.to_path_buf(),
+                file: Some(file),
+            }),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(e.into())
+            }
+        }
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+        drop(self.file.take());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tempdir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "daimond-pidfile-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = fs::remove_dir_all(&d);
+        ensure_private_dir(&d).expect("dir");
+        d
+    }
+
+    #[test]
+    fn second_acquire_is_refused_with_the_pid_and_stale_files_are_replaced() {
+        let d = tempdir();
+        let p = d.join("daimond.pid");
+        fs::write(&p, "999999999\n").expect("stale");
+        let held = PidFile::acquire(&p).expect("stale file replaced");
+        let text = fs::read_to_string(&p).expect("read");
+        assert_eq!(text.trim(), std::process::id().to_string());
+        match PidFile::acquire(&p) {
+            Err(LockError::Held(Some(pid))) => assert_eq!(pid, std::process::id()),
+            other => panic!("expected Held, got {other:?}"),
+        }
+        drop(held);
+        assert!(!p.exists());
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn private_dir_is_0700() {
+        let d = tempdir();
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).expect("chmod");
+        ensure_private_dir(&d).expect("fix");
+        let mode = fs::metadata(&d).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let _ = fs::remove_dir_all(&d);
+    }
+}
