@@ -8,7 +8,8 @@
 //! - a line ending in an unescaped `\` continues on the next line; the backslash is
 //!   replaced by a space; comment lines inside a continuation are skipped;
 //! - `[Name]` opens a section; `Key=value` splits at the first `=`, both sides trimmed;
-//! - a line that is not valid UTF-8 is an error, never a panic.
+//! - a line that is not valid UTF-8 is an error, never a panic; a leading byte-order
+//!   mark is skipped.
 
 use crate::diagnostic::Diagnostic;
 use std::path::Path;
@@ -50,6 +51,8 @@ pub fn parse(file: &Path, bytes: &[u8], diags: &mut Vec<Diagnostic>) -> Vec<Sect
     let mut pending: Option<(String, u32, u32)> = None;
     let mut outside_reported = false;
 
+    // A UTF-8 byte-order mark at the start is skipped, as systemd does.
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let mut lineno: u32 = 0;
     for raw in bytes.split(|&b| b == b'\n') {
         lineno = lineno.saturating_add(1);
@@ -226,6 +229,14 @@ mod tests {
         assert_eq!(s[0].entries[0].value, "/bin/echo a    b   c");
         assert_eq!(s[0].entries[0].line, 2);
         assert_eq!(s[0].entries[1].line, 6);
+    }
+
+    #[test]
+    fn bom_and_crlf() {
+        let (s, d) = p("\u{feff}[Unit]\r\nDescription=x\r\n");
+        assert!(d.is_empty());
+        assert_eq!(s[0].name, "Unit");
+        assert_eq!(s[0].entries[0].value, "x");
     }
 
     #[test]
