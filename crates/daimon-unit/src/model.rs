@@ -521,3 +521,60 @@ pub struct PathSection {
     pub make_directory: bool,
     pub directory_mode: u32,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cond(kind: &str, value: &str, negate: bool, trigger: bool) -> Condition {
+        Condition {
+            kind: kind.into(),
+            negate,
+            trigger,
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn path_conditions() {
+        let root = std::env::temp_dir();
+        let root = root.to_string_lossy();
+        assert_eq!(
+            cond("PathExists", &root, false, false).check_path(),
+            Some(true)
+        );
+        assert_eq!(
+            cond("PathExists", &root, true, false).check_path(),
+            Some(false)
+        );
+        assert_eq!(
+            cond("PathExists", "/nonexistent/x", false, false).check_path(),
+            Some(false)
+        );
+        assert_eq!(
+            cond("PathIsDirectory", &root, false, false).check_path(),
+            Some(true)
+        );
+        assert_eq!(
+            cond("Virtualization", "kvm", false, false).check_path(),
+            None
+        );
+    }
+
+    #[test]
+    fn trigger_rules() {
+        let plain_ok = cond("A", "", false, false);
+        let plain_bad = cond("B", "", false, false);
+        let trig_ok = cond("C", "", false, true);
+        let trig_bad = cond("D", "", false, true);
+        let check = |c: &Condition| c.kind == "A" || c.kind == "C";
+        assert!(conditions_met(&[], check));
+        assert!(conditions_met(&[plain_ok.clone()], check));
+        assert!(!conditions_met(&[plain_ok.clone(), plain_bad], check));
+        assert!(conditions_met(
+            &[plain_ok.clone(), trig_bad.clone(), trig_ok],
+            check
+        ));
+        assert!(!conditions_met(&[plain_ok, trig_bad], check));
+    }
+}
