@@ -569,7 +569,7 @@ mod tests {
         let trig_bad = cond("D", "", false, true);
         let check = |c: &Condition| c.kind == "A" || c.kind == "C";
         assert!(conditions_met(&[], check));
-        assert!(conditions_met(&[plain_ok.clone()], check));
+        assert!(conditions_met(std::slice::from_ref(&plain_ok), check));
         assert!(!conditions_met(&[plain_ok.clone(), plain_bad], check));
         assert!(conditions_met(
             &[plain_ok.clone(), trig_bad.clone(), trig_ok],
