@@ -127,8 +127,12 @@ impl Clock<'_> {
             return None;
         }
         let days = days_from_civil(year, tm.mon.rem_euclid(12) + 1, 1) + tm.mday - 1;
-        let local = days * SECS_PER_DAY + tm.hour * 3600 + tm.min * 60 + tm.sec;
-        let t = self.resolve(local, tm.isdst)?;
+        // Like mktime(), resolve with the seconds clamped to 0..=59 and add
+        // the excess afterwards: 02:59:63 in a fold is 02:59:59 on the side
+        // chosen, plus four seconds.
+        let sec = tm.sec.clamp(0, 59);
+        let local = days * SECS_PER_DAY + tm.hour * 3600 + tm.min * 60 + sec;
+        let t = self.resolve(local, tm.isdst)? + (tm.sec - sec);
         *tm = self.localtime(t)?;
         Some(t)
     }

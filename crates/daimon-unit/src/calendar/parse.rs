@@ -671,13 +671,17 @@ fn validate_chain(
     end_of_month: bool,
 ) -> Result<(), CalendarError> {
     let (from, mut to) = field.bounds();
-    if end_of_month {
-        to -= 3;
-    }
     let tilde = if end_of_month { "~" } else { "" };
-    let range = format!("{tilde}{}..{tilde}{}", field.show(from), field.show(to));
     let name = field.name();
     for &(c, col) in chain {
+        // Counting from the end of the month, at most 28 days back. systemd
+        // lowers that bound by three more for every further list item (in
+        // sorted order), so `~7,26` is refused while `~26` and `~20,7` are
+        // not; we accept exactly the same.
+        if end_of_month {
+            to -= 3;
+        }
+        let range = format!("{tilde}{}..{tilde}{}", field.show(from), field.show(to));
         let (start, stop, repeat) = (i64::from(c.start), i64::from(c.stop), i64::from(c.repeat));
         let err = |reason: String| Err(CalendarError::new(input, col, reason));
         if start < from || start > to {
