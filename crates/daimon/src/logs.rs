@@ -9,7 +9,7 @@
 use std::io::{self, BufWriter, Write};
 use std::time::Duration;
 
-use daimon_proto::{LogsRequest, Paths, Request, Response, unit_name};
+use daimon_proto::{LogsRequest, Paths, Request, Response};
 
 use crate::cli::LogsArgs;
 use crate::client::{Client, unexpected};
@@ -19,12 +19,8 @@ use crate::error::{CliError, CliResult};
 const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub fn request(args: &LogsArgs) -> LogsRequest {
-    let units = args
-        .units
-        .iter()
-        .chain(&args.unit)
-        .map(|u| unit_name(u))
-        .collect();
+    // Names go as typed; the daemon matches `bot` to `bot.service`.
+    let units = args.units.iter().chain(&args.unit).cloned().collect();
     LogsRequest {
         units,
         invocation: args.invocation.clone(),

@@ -1,13 +1,13 @@
 //! daimond: the supervisor daemon, one per user (or one system-wide as root).
 //!
 //! This file owns the daemon's life: arguments, becoming a daemon, the PID file,
-//! the socket, the runtime, and an orderly way out. In order:
-//! close inherited descriptors, daemonize (unless `--foreground`; before any
-//! thread exists), take the PID file's lock, bind the socket, open the log store
-//! and its writer thread, then run the supervisor and the socket server on one
-//! current-thread runtime until SIGTERM/SIGINT or `daimon shutdown`. Shutdown
-//! returns here: services stopped, socket removed, log writer flushed, PID file
-//! removed (last, so no second daemon opens the store before we are done), exit 0.
+//! the socket, the runtime, and an orderly way out. In order: close inherited
+//! descriptors, daemonize (unless `--foreground`; before any thread exists), take
+//! the PID file's lock, open the log store and its writer thread, then on one
+//! current-thread runtime: handle signals, bind the socket, run the supervisor and
+//! the socket server until SIGTERM/SIGINT or `daimon shutdown`. Shutdown returns
+//! here: services stopped, socket removed, log writer flushed, PID file removed
+//! (last, so no second daemon opens the store before we are done), exit 0.
 
 mod daemonize;
 mod ipc;
@@ -135,13 +135,12 @@ fn run(foreground: bool, ready: &mut Ready) -> Result<(), String> {
         .mode(0o700)
         .create(&paths.state)
         .map_err(|e| format!("daimond: state directory {}: {e}", paths.state.display()))?;
-    let listener = bind_socket(&paths)?;
     let journal = Journal::open(&paths.journal(), JournalConfig::default())
         .map_err(|e| format!("daimond: log store {}: {e}", paths.journal().display()))?;
     let writer = journal
         .writer()
         .map_err(|e| format!("daimond: log store {}: {e}", paths.journal().display()))?;
-    let (log, log_thread) = interim_log_writer::start(writer);
+    let (log, log_thread) = log_writer::start(writer);
     selflog.attach(log.clone());
 
     let result = (|| {
@@ -150,7 +149,7 @@ fn run(foreground: bool, ready: &mut Ready) -> Result<(), String> {
             .build()
             .map_err(|e| format!("daimond: cannot start the runtime: {e}"))?;
         let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, serve(paths.clone(), listener, journal, log, ready))
+        local.block_on(&rt, serve(paths.clone(), journal, log, ready))
         // Dropping the runtime here closes every connection still open.
     })();
 
@@ -193,17 +192,19 @@ fn bind_socket(paths: &Paths) -> Result<StdUnixListener, String> {
     Ok(listener)
 }
 
-/// The event loop: supervisor, socket server, signals; returns after shutdown.
+/// The event loop: signals, socket, supervisor, socket server; returns after
+/// shutdown.
 async fn serve(
     paths: Paths,
-    listener: StdUnixListener,
     journal: Journal,
     log: LogSender,
     ready: &mut Ready,
 ) -> Result<(), String> {
-    let listener = tokio::net::UnixListener::from_std(listener)
-        .map_err(|e| format!("daimond: socket: {e}"))?;
+    // Signals first: once the socket exists, clients (and tests) may signal us, and
+    // an unhandled SIGTERM or SIGHUP would kill the daemon without cleaning up.
     let mut signals = Signals::new().map_err(|e| format!("daimond: cannot handle signals: {e}"))?;
+    let listener = tokio::net::UnixListener::from_std(bind_socket(&paths)?)
+        .map_err(|e| format!("daimond: socket: {e}"))?;
     let group = if paths.system_mode {
         nix::unistd::Group::from_name("daimon")
             .ok()
@@ -213,11 +214,7 @@ async fn serve(
         None
     };
     let socket = paths.socket();
-    let ctx = supervisor::SupervisorContext {
-        paths,
-        log,
-        journal: supervisor::daimon_journal_handle::JournalHandle,
-    };
+    let ctx = supervisor::SupervisorContext::new(paths, log, journal.clone());
     let (handle, supervisor_task) = supervisor::spawn(ctx);
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -274,60 +271,6 @@ async fn serve(
     let _ = stop_tx.send(true);
     let _ = server.await;
     Ok(())
-}
-
-/// Stands in for `log_writer::start` until the supervisor's log writer lands:
-/// stores daimond's own messages only.
-mod interim_log_writer {
-    use daimon_journal::{JournalWriter, Stream};
-    use tokio::sync::mpsc;
-
-    use crate::log_writer::{LogMsg, LogSender};
-
-    pub struct LogWriterThread {
-        thread: std::thread::JoinHandle<()>,
-        tx: LogSender,
-    }
-
-    impl LogWriterThread {
-        pub fn finish(self) {
-            drop(self.tx);
-            let _ = self.thread.join();
-        }
-    }
-
-    pub fn start(mut w: JournalWriter) -> (LogSender, LogWriterThread) {
-        let (tx, mut rx) = mpsc::channel::<LogMsg>(4096);
-        let thread = std::thread::spawn(move || {
-            let pid = std::process::id();
-            while let Some(first) = rx.blocking_recv() {
-                let mut next = Some(first);
-                while let Some(m) = next {
-                    if let LogMsg::Message {
-                        unit,
-                        invocation,
-                        priority,
-                        text,
-                    } = m
-                    {
-                        w.append(
-                            &unit,
-                            invocation.as_deref(),
-                            pid,
-                            Stream::Daemon,
-                            priority,
-                            text.as_bytes(),
-                        );
-                    }
-                    next = rx.try_recv().ok();
-                }
-                w.commit();
-            }
-            w.commit();
-        });
-        let sender = LogSender { tx };
-        (sender.clone(), LogWriterThread { thread, tx: sender })
-    }
 }
 
 #[cfg(test)]

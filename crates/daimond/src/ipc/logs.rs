@@ -142,11 +142,9 @@ pub fn build_query(req: &LogsRequest) -> Result<(Query, Renderer), String> {
         })?),
     };
     let query = Query {
-        units: req
-            .units
-            .iter()
-            .map(|u| daimon_proto::unit_name(u))
-            .collect(),
+        // Passed as typed: the store matches `bot` to `bot.service` (and to `bot`,
+        // the name daimond's own messages use as unit `daimond`).
+        units: req.units.clone(),
         invocation: req.invocation.clone(),
         since,
         until,

@@ -37,7 +37,10 @@ pub fn wait_until(what: &str, deadline: Duration, mut cond: impl FnMut() -> bool
     let start = Instant::now();
     let mut pause = Duration::from_millis(1);
     while !cond() {
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(50));
     }
@@ -56,13 +59,23 @@ pub fn pid_alive(pid: u32) -> bool {
 
 pub fn proc_state(pid: u32) -> Option<char> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.split_whitespace().next()?.chars().next()
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
 }
 
 /// Start time of a process (field 22 of /proc/PID/stat, clock ticks since boot).
 pub fn start_time(pid: u32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
 }
 
 pub fn children_of(pid: u32) -> Vec<u32> {
@@ -111,9 +124,17 @@ pub struct Daemon {
 impl Daemon {
     /// A fresh home with no daemon running yet (for tests of the CLI's auto-start).
     pub fn home_only() -> Daemon {
-        let home = tempfile::Builder::new().prefix("daimon-test-").tempdir().expect("tempdir");
+        let home = tempfile::Builder::new()
+            .prefix("daimon-test-")
+            .tempdir()
+            .expect("tempdir");
         fs::create_dir_all(home.path().join("units")).expect("units dir");
-        Daemon { home, child: None, seen: BTreeMap::new(), extra: Vec::new() }
+        Daemon {
+            home,
+            child: None,
+            seen: BTreeMap::new(),
+            extra: Vec::new(),
+        }
     }
 
     /// A fresh home and a `daimond --foreground` answering on its socket.
@@ -158,7 +179,11 @@ impl Daemon {
         if let Some(c) = &self.child {
             return Some(c.id());
         }
-        fs::read_to_string(self.pid_file()).ok()?.trim().parse().ok()
+        fs::read_to_string(self.pid_file())
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     pub fn write_unit(&self, name: &str, text: &str) -> PathBuf {
@@ -226,7 +251,10 @@ impl Daemon {
         let text = String::from_utf8_lossy(&out.stdout);
         let v: serde_json::Value = serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("status -o json of {unit}: {e}: {text}"));
-        v.as_array().and_then(|a| a.first()).cloned().unwrap_or(serde_json::Value::Null)
+        v.as_array()
+            .and_then(|a| a.first())
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
     }
 
     /// Main PID of a unit once it is running (polled with a deadline).
@@ -292,4 +320,104 @@ impl Drop for Daemon {
             }
         }
     }
+}
+
+/// Runs a command to completion with a deadline (stdin from /dev/null, output
+/// captured); kills it by PID and panics when the deadline passes.
+pub fn run_bounded(cmd: &mut Command, deadline: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    // Read the pipes on threads so a chatty child cannot block on a full pipe.
+    let mut so = child.stdout.take().expect("stdout");
+    let mut se = child.stderr.take().expect("stderr");
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut so, &mut v);
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut se, &mut v);
+        v
+    });
+    let Some(status) = wait_child(&mut child, deadline) else {
+        kill(pid, libc::SIGKILL);
+        let _ = child.wait();
+        panic!("{cmd:?} did not finish within {deadline:?}");
+    };
+    Output {
+        status,
+        stdout: t_out.join().unwrap_or_default(),
+        stderr: t_err.join().unwrap_or_default(),
+    }
+}
+
+/// Waits for a child with a deadline; `None` if it is still running.
+pub fn wait_child(child: &mut Child, deadline: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) => return Some(st),
+            Ok(None) if start.elapsed() > deadline => return None,
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Open descriptors of a process: (fd, what it points to).
+pub fn fd_targets(pid: u32) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    if let Ok(dir) = fs::read_dir(format!("/proc/{pid}/fd")) {
+        for e in dir.flatten() {
+            let Some(n) = e.file_name().to_str().and_then(|s| s.parse().ok()) else {
+                continue;
+            };
+            if let Ok(t) = fs::read_link(e.path()) {
+                out.push((n, t.display().to_string()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Session id of a process (0 = the caller).
+pub fn getsid(pid: u32) -> i32 {
+    // SAFETY: getsid has no memory-safety preconditions.
+    unsafe { libc::getsid(pid as libc::pid_t) }
+}
+
+/// Parent PID from /proc/PID/stat.
+pub fn ppid(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Replaces digits runs that look like PIDs and times, for snapshot comparisons.
+pub fn redact_numbers(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_num = false;
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            if !in_num {
+                out.push('N');
+                in_num = true;
+            }
+        } else {
+            in_num = false;
+            out.push(c);
+        }
+    }
+    out
 }

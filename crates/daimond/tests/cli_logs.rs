@@ -1,0 +1,134 @@
+//! `daimon logs` end to end, on daimond's own messages (stored as unit
+//! `daimond`): formats, filters, last-N, and follow until the client hangs up.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::*;
+
+fn text(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "daimon logs failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Sends SIGHUP and waits until its log line is stored; returns how many there are.
+fn reload_and_wait(d: &mut Daemon, n: usize) {
+    kill(d.daemon_pid().expect("pid"), libc::SIGHUP);
+    wait_until("the SIGHUP line", DEADLINE, || {
+        let t = text(&d.cli(&["logs", "-o", "cat", "-g", "SIGHUP"]));
+        t.lines().count() >= n
+    });
+}
+
+#[test]
+fn formats_and_filters() {
+    let mut d = Daemon::start();
+    let pid = d.daemon_pid().expect("pid");
+    reload_and_wait(&mut d, 1);
+
+    let cat = text(&d.cli(&["logs", "-o", "cat"]));
+    assert!(
+        cat.lines()
+            .any(|l| l.starts_with("daimond 0.1.0 started (pid ")),
+        "{cat}"
+    );
+    assert!(
+        cat.lines().any(|l| l == "SIGHUP: re-reading unit files"),
+        "{cat}"
+    );
+
+    let short = text(&d.cli(&["logs", "-n", "1", "-g", "SIGHUP"]));
+    assert_eq!(short.lines().count(), 1, "{short}");
+    let line = short.trim_end();
+    assert!(
+        line.ends_with(&format!(" daimond[{pid}]: SIGHUP: re-reading unit files")),
+        "{line}"
+    );
+    // `Nov 21 06:10:11 host ...`: month, day, time.
+    let redacted = redact_numbers(line);
+    assert!(redacted.contains(" N N:N:N "), "{redacted}");
+
+    let json = text(&d.cli(&["logs", "-o", "json", "-n", "1", "-g", "SIGHUP"]));
+    let v: serde_json::Value = serde_json::from_str(json.trim()).expect("one JSON object");
+    assert_eq!(v["MESSAGE"], "SIGHUP: re-reading unit files");
+    assert_eq!(v["PRIORITY"], "6");
+    assert_eq!(v["_PID"], pid.to_string());
+    assert!(
+        v["__REALTIME_TIMESTAMP"]
+            .as_str()
+            .is_some_and(|t| t.len() >= 16)
+    );
+
+    let iso = text(&d.cli(&["logs", "-o", "short-iso", "-n", "1"]));
+    assert!(iso.starts_with("20"), "{iso}");
+
+    // Filters: priority, time, regex (case-insensitive without capitals).
+    assert_eq!(text(&d.cli(&["logs", "-p", "err", "-u", "daimond"])), "");
+    assert_eq!(text(&d.cli(&["logs", "--since", "+1h"])), "");
+    assert_eq!(text(&d.cli(&["logs", "--until", "-1h"])), "");
+    let g = text(&d.cli(&["logs", "-o", "cat", "-g", "sighup"]));
+    assert_eq!(g, "SIGHUP: re-reading unit files\n");
+    let all_today = text(&d.cli(&["logs", "--since", "today", "-o", "cat"]));
+    assert_eq!(all_today, cat);
+    // Unknown units are no error (journalctl's habit), just no lines.
+    assert_eq!(text(&d.cli(&["logs", "-u", "nosuch"])), "");
+}
+
+#[test]
+fn follow_streams_new_lines_once_and_stops_when_the_client_leaves() {
+    let mut d = Daemon::start();
+    let mut child = Command::new(bin("daimon"))
+        .args(["logs", "-f", "-o", "cat", "-g", "SIGHUP"])
+        .env("DAIMON_HOME", d.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn follower");
+    d.extra.push(child.id());
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Give the follower time to connect and reach the follow phase, then make
+    // three new lines; each must arrive exactly once, in order.
+    std::thread::sleep(Duration::from_millis(300));
+    let daemon = d.daemon_pid().expect("pid");
+    for _ in 0..3 {
+        kill(daemon, libc::SIGHUP);
+        let line = rx
+            .recv_timeout(DEADLINE)
+            .expect("a followed line within the deadline");
+        assert_eq!(line, "SIGHUP: re-reading unit files");
+    }
+    assert!(
+        rx.recv_timeout(Duration::from_millis(200)).is_err(),
+        "no line twice"
+    );
+
+    // The client hangs up; the daemon notices and keeps serving others.
+    kill(child.id(), libc::SIGKILL);
+    let _ = child.wait();
+    let out = d.cli(&["logs", "-n", "1", "-o", "cat"]);
+    assert!(out.status.success());
+
+    // ...and shuts down promptly (no follower thread left waiting on a dead client).
+    let mut daemon_child = d.child.take().expect("daemon child");
+    kill(daemon, libc::SIGTERM);
+    let st = wait_child(&mut daemon_child, DEADLINE).expect("daimond exits");
+    assert_eq!(st.code(), Some(0));
+}
