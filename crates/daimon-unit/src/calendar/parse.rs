@@ -188,6 +188,42 @@ fn split_zone(input: &str) -> (&str, Zone) {
 }
 
 pub(crate) fn parse(input: &str) -> Result<CalendarSpec, CalendarError> {
+    parse_value(input).map_err(|e| explain_zone(input).unwrap_or(e))
+}
+
+/// A better message for a value that is valid except for its last word:
+/// an unknown time zone (or a trailing space).
+fn explain_zone(input: &str) -> Option<CalendarError> {
+    let i = input.rfind(' ')?;
+    let (head, word) = (&input[..i], &input[i + 1..]);
+    let plausible = word.is_empty()
+        || (word.starts_with(|c: char| c.is_ascii_alphabetic())
+            && !DAY_NAMES.iter().any(|(n, _)| n.eq_ignore_ascii_case(word))
+            && shorthand(word).is_none());
+    if !plausible || parse_value(head).is_err() {
+        return None;
+    }
+    let reason = if word.is_empty() {
+        "unexpected space at the end".to_owned()
+    } else {
+        match jiff::tz::db()
+            .get(word)
+            .ok()
+            .as_ref()
+            .and_then(|tz| tz.iana_name())
+        {
+            Some(name) if name != word => {
+                format!(
+                    "unknown time zone \"{word}\" (time zone names are case-sensitive: \"{name}\")"
+                )
+            }
+            _ => format!("unknown time zone \"{word}\""),
+        }
+    };
+    Some(CalendarError::new(input, i + 1, reason))
+}
+
+fn parse_value(input: &str) -> Result<CalendarSpec, CalendarError> {
     let (body, mut zone) = split_zone(input);
     if body.is_empty() {
         let reason = if input.is_empty() {
@@ -322,11 +358,21 @@ impl Parser<'_> {
                 };
                 return Err(self.err(item, reason));
             };
-            if !matches!(
-                self.peek_at(item + len),
-                None | Some(b'-' | b'.' | b',' | b' ')
-            ) {
-                return Err(self.err(item, format!("unknown weekday {}", self.found_at(item))));
+            match self.peek_at(item + len) {
+                None | Some(b'-' | b'.' | b',' | b' ') => {}
+                Some(c) if c.is_ascii_alphanumeric() => {
+                    return Err(self.err(item, format!("unknown weekday {}", self.found_at(item))));
+                }
+                Some(_) => {
+                    let name = String::from_utf8_lossy(&self.s[item..item + len]);
+                    return Err(self.err(
+                        item + len,
+                        format!(
+                            "unexpected {} after weekday \"{name}\"",
+                            self.found_at(item + len)
+                        ),
+                    ));
+                }
             }
             d.weekdays |= 1 << nr;
             if let Some((l, lpos)) = range_start {
