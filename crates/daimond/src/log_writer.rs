@@ -5,8 +5,16 @@
 //! owns the `JournalWriter`. The event loop never blocks on storage: a pipe's reader
 //! task awaits channel capacity, so when storage falls behind the service's pipe
 //! fills and the service waits — nothing is dropped.
+//!
+//! The thread drains what is queued, hands it to the writer, and commits once per
+//! drained batch (lines become visible to `logs -f` then). It calls the writer's
+//! `tick` (fsync, sealing, retention) one sync interval after the first
+//! uncommitted write, and once a minute otherwise: deadlines, not a poll loop.
 
-use tokio::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use daimon_journal::{JournalWriter, SourceId, SourceMeta, Stream};
+use tokio::sync::{mpsc, oneshot};
 
 /// Identifies one open pipe (one stream of one process), unique for the daemon's life.
 pub type SourceKey = u64;
@@ -44,4 +52,147 @@ pub enum LogMsg {
 #[derive(Debug, Clone)]
 pub struct LogSender {
     pub tx: mpsc::Sender<LogMsg>,
+}
+
+/// Messages queued between the event loop and the writer thread.
+const CAPACITY: usize = 1024;
+/// Most messages handed to the writer between two commits.
+const BATCH: usize = 4096;
+/// Maintenance when nothing was written (sealing, retention).
+const IDLE_TICK: Duration = Duration::from_secs(60);
+
+/// The writer thread; [`LogWriterThread::finish`] flushes and joins it.
+pub struct LogWriterThread {
+    thread: std::thread::JoinHandle<()>,
+    stop: oneshot::Sender<()>,
+}
+
+impl LogWriterThread {
+    /// Stores everything already queued, commits, syncs and joins the thread.
+    pub fn finish(self) {
+        let _ = self.stop.send(());
+        if self.thread.join().is_err() {
+            eprintln!("daimond: the log writer thread panicked; recent lines may be lost");
+        }
+    }
+}
+
+/// Starts the thread that owns `writer`.
+pub fn start(writer: JournalWriter) -> (LogSender, LogWriterThread) {
+    let (tx, rx) = mpsc::channel(CAPACITY);
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let thread = std::thread::Builder::new()
+        .name("daimond-journal".into())
+        .spawn(move || run(writer, rx, stop_rx))
+        .unwrap_or_else(|e| {
+            // Without a thread nothing can be stored; the daemon cannot work.
+            eprintln!("daimond: cannot start the log writer thread: {e}");
+            std::process::exit(1)
+        });
+    (
+        LogSender { tx },
+        LogWriterThread {
+            thread,
+            stop: stop_tx,
+        },
+    )
+}
+
+fn apply(w: &mut JournalWriter, m: LogMsg, pid: u32) {
+    match m {
+        LogMsg::Open {
+            source,
+            unit,
+            invocation,
+            pid,
+            stream,
+            level_prefix,
+        } => {
+            let stream = match stream {
+                StreamKind::Stdout => Stream::Stdout,
+                StreamKind::Stderr => Stream::Stderr,
+            };
+            let meta = SourceMeta {
+                unit,
+                invocation,
+                pid,
+                stream,
+                level_prefix,
+                identifier: None,
+            };
+            w.open_source(SourceId(source), meta);
+        }
+        LogMsg::Data { source, bytes } => w.ingest(SourceId(source), &bytes),
+        LogMsg::Close { source } => w.close_source(SourceId(source)),
+        LogMsg::Message {
+            unit,
+            invocation,
+            priority,
+            text,
+        } => {
+            w.append(
+                &unit,
+                invocation.as_deref(),
+                pid,
+                Stream::Daemon,
+                priority,
+                text.as_bytes(),
+            );
+        }
+    }
+}
+
+fn run(mut w: JournalWriter, mut rx: mpsc::Receiver<LogMsg>, mut stop: oneshot::Receiver<()>) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("daimond: log writer: {e}");
+            return;
+        }
+    };
+    let pid = std::process::id();
+    let sync_interval = Duration::from_secs(1);
+    rt.block_on(async {
+        // When the next `tick` is due: soon after a write, rarely when idle.
+        let mut next_tick = Instant::now() + IDLE_TICK;
+        loop {
+            let first = tokio::select! {
+                m = rx.recv() => m,
+                _ = &mut stop => None,
+                _ = tokio::time::sleep_until(next_tick.into()) => {
+                    w.tick(Instant::now());
+                    next_tick = Instant::now() + IDLE_TICK;
+                    continue;
+                }
+            };
+            let Some(first) = first else { break };
+            apply(&mut w, first, pid);
+            let mut n = 1;
+            while n < BATCH {
+                match rx.try_recv() {
+                    Ok(m) => apply(&mut w, m, pid),
+                    Err(_) => break,
+                }
+                n += 1;
+            }
+            w.commit();
+            next_tick = next_tick.min(Instant::now() + sync_interval);
+            if Instant::now() >= next_tick {
+                w.tick(Instant::now());
+                next_tick = Instant::now() + IDLE_TICK;
+            }
+        }
+        // Shutdown: keep what is already queued.
+        rx.close();
+        while let Ok(m) = rx.try_recv() {
+            apply(&mut w, m, pid);
+        }
+        w.commit();
+        w.tick(Instant::now());
+    });
+    // Dropping the writer closes open sources, flushes the index and syncs.
+    drop(w);
 }

@@ -1,7 +1,26 @@
 //! The supervisor: the single owner of all unit state.
 //!
-//! One task receives every event (child exited, timer elapsed, client request,
-//! signal) as a message and applies it to the unit's state machine.
+//! One task ([`owner`]) receives every event — a child exited, an exec status, a
+//! timer elapsed, a client request, a signal — and applies it to the unit's state
+//! machine ([`machine`], pure and table-tested). Side effects go to the process
+//! layer ([`process`]). This module is the seam the daemon's plumbing codes
+//! against: [`SupervisorContext`], [`spawn`] and [`SupervisorHandle`].
+
+pub mod exec;
+pub mod jobs;
+pub mod machine;
+pub mod owner;
+pub mod policy;
+pub mod registry;
+pub mod requests;
+pub mod status;
+
+// The process layer and persistence live beside the supervisor in the source tree
+// and are only used by it.
+#[path = "../persist.rs"]
+pub mod persist;
+#[path = "../process/mod.rs"]
+pub mod process;
 
 use daimon_proto::{ErrorKind, ErrorReply, Paths, Request, Response};
 use tokio::sync::{mpsc, oneshot};
@@ -12,17 +31,34 @@ use crate::log_writer::LogSender;
 pub struct SupervisorContext {
     pub paths: Paths,
     pub log: LogSender,
+    #[allow(dead_code)] // The literal form stays valid until the plumbing uses `new`.
     pub journal: daimon_journal_handle::JournalHandle,
 }
 
-/// Placeholder module name so this seam compiles before the journal crate's API
-/// lands; replaced by `daimon_journal::Journal`.
+impl SupervisorContext {
+    pub fn new(
+        paths: Paths,
+        log: LogSender,
+        journal: daimon_journal::Journal,
+    ) -> SupervisorContext {
+        // The supervisor itself does not read the store (the IPC layer serves logs).
+        drop(journal);
+        SupervisorContext {
+            paths,
+            log,
+            journal: daimon_journal_handle::JournalHandle,
+        }
+    }
+}
+
+/// Kept so the daemon's plumbing compiles while it moves to
+/// [`SupervisorContext::new`].
 pub mod daimon_journal_handle {
     #[derive(Clone)]
     pub struct JournalHandle;
 }
 
-enum Command {
+pub enum Command {
     Request(Request, oneshot::Sender<Response>),
     Reload,
     Shutdown(oneshot::Sender<()>),
@@ -67,27 +103,34 @@ fn unavailable() -> Response {
     })
 }
 
-/// Starts the supervisor task on the current runtime. The returned join handle
-/// completes after a shutdown has stopped every service.
+/// Raises the daemon's soft RLIMIT_NOFILE to the hard limit (each service holds a
+/// few descriptors here); returns the original limits for the services.
+fn raise_nofile() -> Option<(u64, u64)> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: valid out-pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return None;
+    }
+    let original = (lim.rlim_cur, lim.rlim_max);
+    let raised = libc::rlimit {
+        rlim_cur: lim.rlim_max,
+        rlim_max: lim.rlim_max,
+    };
+    // SAFETY: valid pointer to a limit no higher than the hard limit.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) };
+    Some(original)
+}
+
+/// Starts the supervisor task on the current runtime (inside a `LocalSet`). The
+/// returned join handle completes after a shutdown has stopped every service.
 pub fn spawn(ctx: SupervisorContext) -> (SupervisorHandle, tokio::task::JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::channel(256);
-    let task = tokio::task::spawn_local(async move {
-        let _ctx = ctx;
-        while let Some(cmd) = rx.recv().await {
-            match cmd {
-                Command::Request(_, reply) => {
-                    let _ = reply.send(Response::Error(ErrorReply {
-                        kind: ErrorKind::Internal,
-                        message: "supervisor not built yet".into(),
-                    }));
-                }
-                Command::Reload => {}
-                Command::Shutdown(done) => {
-                    let _ = done.send(());
-                    break;
-                }
-            }
-        }
-    });
+    let (tx, rx) = mpsc::channel(256);
+    let (itx, irx) = mpsc::unbounded_channel();
+    let nofile = raise_nofile();
+    let owner = owner::Owner::new(ctx.paths, ctx.log, itx, nofile);
+    let task = tokio::task::spawn_local(owner::run(owner, rx, irx));
     (SupervisorHandle { tx }, task)
 }

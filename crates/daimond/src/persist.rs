@@ -1,0 +1,164 @@
+//! What the supervisor keeps on disk.
+//!
+//! Owns: atomic file replacement (temp file, fsync, rename, fsync of the directory),
+//! the enabled set (`state/enabled`, one unit name per line) and the snapshot that
+//! a restarted daimond needs to re-adopt its services (`state/supervisor.json`: per
+//! unit the state, main PID with its start time from /proc, invocation id and
+//! restart counter).
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Replaces `path` with `bytes` so that a reader sees the old or the new content,
+/// never a mix. With `durable`, the data and the rename reach the disk before this
+/// returns (needed for what must survive a power loss).
+pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        if durable {
+            f.sync_all()?;
+        }
+        drop(f);
+        fs::rename(&tmp, path)?;
+        if durable {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn enabled_path(state: &Path) -> PathBuf {
+    state.join("enabled")
+}
+
+/// Units enabled to start when the daemon starts.
+pub fn load_enabled(state: &Path) -> BTreeSet<String> {
+    fs::read_to_string(enabled_path(state))
+        .map(|s| {
+            s.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn save_enabled(state: &Path, set: &BTreeSet<String>) -> io::Result<()> {
+    let mut text = String::new();
+    for n in set {
+        text.push_str(n);
+        text.push('\n');
+    }
+    write_atomic(&enabled_path(state), text.as_bytes(), true)
+}
+
+/// One unit's entry in the re-adoption snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitRecord {
+    pub name: String,
+    pub state: String,
+    pub result: String,
+    pub main_pid: Option<u32>,
+    /// Field 22 of /proc/PID/stat: with the PID it names the process uniquely.
+    pub main_start_time: Option<u64>,
+    pub invocation: String,
+    pub restarts: u32,
+}
+
+impl UnitRecord {
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "state": self.state,
+            "result": self.result,
+            "main_pid": self.main_pid,
+            "main_start_time": self.main_start_time,
+            "invocation": self.invocation,
+            "restarts": self.restarts,
+        })
+    }
+
+    fn from_json(v: &serde_json::Value) -> Option<UnitRecord> {
+        Some(UnitRecord {
+            name: v.get("name")?.as_str()?.to_string(),
+            state: v.get("state")?.as_str()?.to_string(),
+            result: v.get("result")?.as_str()?.to_string(),
+            main_pid: v.get("main_pid").and_then(|p| p.as_u64()).map(|p| p as u32),
+            main_start_time: v.get("main_start_time").and_then(|p| p.as_u64()),
+            invocation: v.get("invocation")?.as_str()?.to_string(),
+            restarts: v.get("restarts").and_then(|p| p.as_u64()).unwrap_or(0) as u32,
+        })
+    }
+}
+
+fn snapshot_path(state: &Path) -> PathBuf {
+    state.join("supervisor.json")
+}
+
+/// Writes the snapshot. Not fsynced: it serves a daimond killed and restarted on a
+/// running system; after a power loss no service survives to be re-adopted.
+pub fn save_snapshot(state: &Path, records: &[UnitRecord]) -> io::Result<()> {
+    let units: Vec<serde_json::Value> = records.iter().map(UnitRecord::to_json).collect();
+    let doc = serde_json::json!({ "version": 1, "daemon_pid": std::process::id(), "units": units });
+    let bytes = serde_json::to_vec(&doc).map_err(io::Error::other)?;
+    write_atomic(&snapshot_path(state), &bytes, false)
+}
+
+pub fn load_snapshot(state: &Path) -> Vec<UnitRecord> {
+    let Ok(bytes) = fs::read(snapshot_path(state)) else {
+        return Vec::new();
+    };
+    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Vec::new();
+    };
+    doc.get("units")
+        .and_then(|u| u.as_array())
+        .map(|a| a.iter().filter_map(UnitRecord::from_json).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enabled_set_round_trips() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut set = BTreeSet::new();
+        set.insert("a.service".to_string());
+        set.insert("b.service".to_string());
+        save_enabled(dir.path(), &set).expect("save");
+        assert_eq!(load_enabled(dir.path()), set);
+    }
+
+    #[test]
+    fn snapshot_round_trips() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let r = UnitRecord {
+            name: "bot.service".into(),
+            state: "running".into(),
+            result: "success".into(),
+            main_pid: Some(42),
+            main_start_time: Some(777),
+            invocation: "ab".repeat(16),
+            restarts: 3,
+        };
+        save_snapshot(dir.path(), std::slice::from_ref(&r)).expect("save");
+        assert_eq!(load_snapshot(dir.path()), vec![r]);
+    }
+}

@@ -1,0 +1,92 @@
+//! Reading a service's stdout/stderr pipe into the journal channel.
+//!
+//! Owns one small task per pipe: it announces the pipe (`LogMsg::Open`), reads
+//! chunks of up to 64 KiB without blocking the event loop, forwards them
+//! (`LogMsg::Data`) and says `Close` at end of file. Sending awaits channel
+//! capacity: when storage falls behind, the pipe fills and the service waits —
+//! nothing is dropped. The 64 KiB read buffer is shared by every pipe of the
+//! thread; each chunk is copied out at its exact size.
+
+use std::cell::RefCell;
+use std::io;
+use std::os::fd::OwnedFd;
+
+use tokio::net::unix::pipe;
+
+use crate::log_writer::{LogMsg, LogSender, SourceKey, StreamKind};
+
+const CHUNK: usize = 64 * 1024;
+
+thread_local! {
+    static BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; CHUNK]);
+}
+
+/// Who wrote what comes through a pipe.
+pub struct PipeOrigin {
+    pub source: SourceKey,
+    pub unit: String,
+    pub invocation: String,
+    pub pid: u32,
+    pub stream: StreamKind,
+}
+
+enum Read {
+    Data(Vec<u8>),
+    Again,
+    Eof,
+}
+
+/// Starts the reader task for `fd` (the read end of a service's pipe). Must run
+/// inside the daemon's `LocalSet`.
+pub fn spawn_reader(fd: OwnedFd, origin: PipeOrigin, log: LogSender) {
+    tokio::task::spawn_local(async move {
+        let rx = match pipe::Receiver::from_owned_fd(fd) {
+            Ok(rx) => rx,
+            Err(e) => {
+                tracing::warn!("cannot read the output of {}: {e}", origin.unit);
+                return;
+            }
+        };
+        let source = origin.source;
+        let open = LogMsg::Open {
+            source,
+            unit: origin.unit,
+            invocation: origin.invocation,
+            pid: origin.pid,
+            stream: origin.stream,
+            level_prefix: true,
+        };
+        if log.tx.send(open).await.is_err() {
+            return;
+        }
+        loop {
+            if rx.readable().await.is_err() {
+                break;
+            }
+            let got = BUF.with(|b| {
+                let mut b = b.borrow_mut();
+                match rx.try_read(&mut b[..]) {
+                    Ok(0) => Ok(Read::Eof),
+                    Ok(n) => Ok(Read::Data(b[..n].to_vec())),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::Again),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Read::Again),
+                    Err(e) => Err(e),
+                }
+            });
+            match got {
+                Ok(Read::Data(bytes)) => {
+                    if log.tx.send(LogMsg::Data { source, bytes }).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(Read::Again) => {}
+                Ok(Read::Eof) => break,
+                Err(e) => {
+                    tracing::warn!("reading a service's output failed: {e}");
+                    break;
+                }
+            }
+        }
+        let _ = log.tx.send(LogMsg::Close { source }).await;
+    });
+}

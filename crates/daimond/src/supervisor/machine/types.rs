@@ -1,0 +1,248 @@
+//! The vocabulary of the service state machine: sub-states, phases, events,
+//! effects, and the view of a unit definition it reads.
+
+use std::time::Duration;
+
+use daimon_unit::{ExecCommand, ServiceSection, ServiceType, UnitSection};
+
+use crate::supervisor::process::exit::ExitStatus;
+
+/// systemd's service sub-states (systemd.service(5); `systemctl show -p SubState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubState {
+    /// Not running; the last run succeeded (or it never ran).
+    Dead,
+    /// `ExecCondition=` commands run.
+    Condition,
+    /// `ExecStartPre=` commands run.
+    StartPre,
+    /// The main process is being started (exec: until `execve` succeeded; oneshot:
+    /// until it exited).
+    Start,
+    /// `ExecStartPost=` commands run.
+    StartPost,
+    /// The main process runs.
+    Running,
+    /// RemainAfterExit=yes: the main process exited cleanly; the unit stays active.
+    Exited,
+    /// `ExecReload=` runs.
+    Reload,
+    /// `ExecStop=` commands run.
+    Stop,
+    /// KillSignal= sent; waiting for the processes to exit (TimeoutStopSec=).
+    StopSigterm,
+    /// FinalKillSignal= (SIGKILL) sent.
+    StopSigkill,
+    /// `ExecStopPost=` commands run.
+    StopPost,
+    /// Leftovers after ExecStopPost= get KillSignal=.
+    FinalSigterm,
+    /// ... and then SIGKILL.
+    FinalSigkill,
+    /// Not running; the last run failed (`result` says how).
+    Failed,
+    /// Waiting RestartSec= before the next automatic start.
+    AutoRestart,
+}
+
+impl SubState {
+    pub fn as_str(self) -> &'static str {
+        use SubState::*;
+        match self {
+            Dead => "dead",
+            Condition => "condition",
+            StartPre => "start-pre",
+            Start => "start",
+            StartPost => "start-post",
+            Running => "running",
+            Exited => "exited",
+            Reload => "reload",
+            Stop => "stop",
+            StopSigterm => "stop-sigterm",
+            StopSigkill => "stop-sigkill",
+            StopPost => "stop-post",
+            FinalSigterm => "final-sigterm",
+            FinalSigkill => "final-sigkill",
+            Failed => "failed",
+            AutoRestart => "auto-restart",
+        }
+    }
+
+    /// systemd's `state_translation_table` from sub-state to active state.
+    pub fn active_state(self) -> daimon_proto::ActiveState {
+        use SubState::*;
+        use daimon_proto::ActiveState as A;
+        match self {
+            Dead => A::Inactive,
+            Condition | StartPre | Start | StartPost | AutoRestart => A::Activating,
+            Running | Exited => A::Active,
+            Reload => A::Reloading,
+            Stop | StopSigterm | StopSigkill | StopPost | FinalSigterm | FinalSigkill => {
+                A::Deactivating
+            }
+            Failed => A::Failed,
+        }
+    }
+}
+
+/// Which `Exec*=` list a process runs from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Condition,
+    StartPre,
+    Start,
+    StartPost,
+    Reload,
+    Stop,
+    StopPost,
+}
+
+impl Phase {
+    pub fn commands(self, svc: &ServiceSection) -> &[ExecCommand] {
+        match self {
+            Phase::Condition => &svc.exec_condition,
+            Phase::StartPre => &svc.exec_start_pre,
+            Phase::Start => &svc.exec_start,
+            Phase::StartPost => &svc.exec_start_post,
+            Phase::Reload => &svc.exec_reload,
+            Phase::Stop => &svc.exec_stop,
+            Phase::StopPost => &svc.exec_stop_post,
+        }
+    }
+
+    pub fn directive(self) -> &'static str {
+        match self {
+            Phase::Condition => "ExecCondition",
+            Phase::StartPre => "ExecStartPre",
+            Phase::Start => "ExecStart",
+            Phase::StartPost => "ExecStartPost",
+            Phase::Reload => "ExecReload",
+            Phase::Stop => "ExecStop",
+            Phase::StopPost => "ExecStopPost",
+        }
+    }
+}
+
+/// The main process or a control process (ExecStartPre/Post, ExecReload, ExecStop...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Main,
+    Control,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    Start,
+    Stop,
+    Reload,
+}
+
+/// Which processes a kill reaches (systemd.kill(5) KillMode=).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillScope {
+    /// The main and control processes only.
+    Main,
+    /// Every process of the service, including ones that escaped their group.
+    All,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A start job; `manual` when a user asked (resets the start limit and counter).
+    Start {
+        manual: bool,
+    },
+    Stop,
+    Restart,
+    Reload,
+    Spawned {
+        role: Role,
+        pid: u32,
+    },
+    /// The process could not be created (fork failed, environment file missing...).
+    SpawnFailed {
+        role: Role,
+        error: String,
+    },
+    /// `execve` succeeded in `pid`.
+    ExecOk {
+        pid: u32,
+    },
+    /// The child failed before or at `execve`; its exit (2xx) follows.
+    ExecFailed {
+        pid: u32,
+        message: String,
+    },
+    Exited {
+        pid: u32,
+        status: ExitStatus,
+    },
+    /// After a kill of scope `All` and whenever that changes: whether processes
+    /// other than the main and control process remain.
+    Leftovers(bool),
+    /// [`Machine::deadline`] passed.
+    Timer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// A new run begins: make a new invocation id.
+    NewInvocation,
+    /// Run command `index` of `phase`'s list; answer with `Spawned`/`SpawnFailed`.
+    Spawn {
+        role: Role,
+        phase: Phase,
+        index: usize,
+    },
+    /// Signal the processes in `scope`; for `All` answer with `Leftovers`.
+    Kill {
+        scope: KillScope,
+        signal: i32,
+        sighup: bool,
+    },
+    /// Signal the main process only (reload without ExecReload=).
+    SignalMain(i32),
+    /// Every waiter of a job of this kind gets this outcome.
+    JobDone {
+        kind: JobKind,
+        error: Option<String>,
+    },
+    Log {
+        priority: u8,
+        text: String,
+    },
+}
+
+/// What the machine needs of a unit definition.
+#[derive(Clone, Copy)]
+pub struct Def<'a> {
+    pub name: &'a str,
+    pub unit: &'a UnitSection,
+    pub svc: &'a ServiceSection,
+}
+
+impl Def<'_> {
+    /// Forking and notify are run as simple until they are implemented.
+    pub(super) fn ty(&self) -> ServiceType {
+        match self.svc.service_type {
+            ServiceType::Exec => ServiceType::Exec,
+            ServiceType::Oneshot => ServiceType::Oneshot,
+            _ => ServiceType::Simple,
+        }
+    }
+
+    /// The name users type (`bot` for `bot.service`).
+    pub(super) fn short(&self) -> &str {
+        self.name.strip_suffix(".service").unwrap_or(self.name)
+    }
+
+    pub(super) fn timeout_start(&self) -> Option<Duration> {
+        // systemd.service(5): TimeoutStartSec= is disabled by default for oneshot.
+        if self.ty() == ServiceType::Oneshot
+            && self.svc.timeout_start == daimon_unit::TimeSpan::from_secs(90)
+        {
+            return None;
+        }
+        self.svc.timeout_start.as_duration()
+    }
+}

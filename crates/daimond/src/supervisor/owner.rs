@@ -1,0 +1,685 @@
+//! The owner task: the one place that holds and changes unit state.
+//!
+//! Owns the event loop (client commands, SIGCHLD, exec-status pipes, one timer for
+//! the nearest deadline), feeding events to each unit's [`Machine`] and executing
+//! the effects it returns: spawn, signal (pidfds), kill process trees, reply to
+//! jobs, log. A main process killed with RestartSec=0 is reaped, decided on and
+//! re-spawned within one pass of this loop, with no extra hop.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::os::fd::OwnedFd;
+use std::rc::Rc;
+use std::time::Instant;
+
+use daimon_proto::Paths;
+use daimon_unit::SpecifierContext;
+use tokio::net::unix::pipe;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use super::exec::{self, ExecEnv, Host};
+use super::jobs::Txn;
+use super::machine::{Effect, Event, KillScope, Phase, Role, SubState};
+use super::process::exit::ExitStatus;
+use super::process::logpipe::{PipeOrigin, spawn_reader};
+use super::process::signal::{ProcHandle, kill};
+use super::process::spawn::{ExecFailure, spawn};
+use super::process::{reaper, tree};
+use super::registry::{Entry, def_of};
+use super::{Command, persist};
+use crate::log_writer::{LogMsg, LogSender, StreamKind};
+
+/// Events from helper tasks back to the owner.
+pub enum Internal {
+    /// An exec-status pipe became readable.
+    ExecPipe(u32),
+}
+
+/// A child whose `execve` outcome is not known yet.
+struct ExecPipe {
+    fd: Rc<pipe::Receiver>,
+    watcher: AbortHandle,
+    program: String,
+    workdir: Option<String>,
+}
+
+pub struct Owner {
+    pub paths: Paths,
+    pub log: LogSender,
+    pub spec: SpecifierContext,
+    pub host: Host,
+    pub units: BTreeMap<String, Entry>,
+    pub enabled: BTreeSet<String>,
+    /// Main and control PIDs -> (unit, role).
+    pids: HashMap<u32, (String, Role)>,
+    exec_pipes: HashMap<u32, ExecPipe>,
+    timers: BTreeSet<(Instant, String)>,
+    /// Units with signalled leftovers to watch.
+    leftover_units: BTreeSet<String>,
+    queue: VecDeque<(String, Event)>,
+    draining: bool,
+    pub txns: BTreeMap<u64, Txn>,
+    pub next_txn: u64,
+    next_source: u64,
+    internal: mpsc::UnboundedSender<Internal>,
+    dirty: bool,
+    pub shutting_down: bool,
+}
+
+impl Owner {
+    pub fn new(
+        paths: Paths,
+        log: LogSender,
+        internal: mpsc::UnboundedSender<Internal>,
+        nofile: Option<(u64, u64)>,
+    ) -> Owner {
+        let spec = SpecifierContext::from_env(paths.system_mode);
+        let host = Host::detect(&paths, nofile);
+        Owner {
+            paths,
+            log,
+            spec,
+            host,
+            units: BTreeMap::new(),
+            enabled: BTreeSet::new(),
+            pids: HashMap::new(),
+            exec_pipes: HashMap::new(),
+            timers: BTreeSet::new(),
+            leftover_units: BTreeSet::new(),
+            queue: VecDeque::new(),
+            draining: false,
+            txns: BTreeMap::new(),
+            next_txn: 1,
+            next_source: 1,
+            internal,
+            dirty: false,
+            shutting_down: false,
+        }
+    }
+
+    /// Queues an event for a unit and processes the queue to the end.
+    pub fn feed(&mut self, unit: &str, ev: Event) {
+        self.queue.push_back((unit.to_string(), ev));
+        self.drain();
+    }
+
+    fn drain(&mut self) {
+        if self.draining {
+            return;
+        }
+        self.draining = true;
+        while let Some((unit, ev)) = self.queue.pop_front() {
+            self.step(&unit, ev);
+        }
+        self.draining = false;
+    }
+
+    fn step(&mut self, unit: &str, ev: Event) {
+        let now = Instant::now();
+        let Some(e) = self.units.get_mut(unit) else {
+            return;
+        };
+        e.refresh_definition();
+        let Some(u) = e.def_unit().cloned() else {
+            return;
+        };
+        let Some(def) = def_of(&u) else { return };
+        let before = (e.machine.state, e.machine.main_pid, e.machine.restarts);
+        let effects = e.machine.handle(&def, ev, now);
+        if before != (e.machine.state, e.machine.main_pid, e.machine.restarts) {
+            self.dirty = true;
+            if before.0 != e.machine.state {
+                e.since_wall = Some(jiff::Timestamp::now());
+                if matches!(e.machine.state, SubState::Dead | SubState::Failed) {
+                    exec::remove_runtime_directories(&self.host, def.svc);
+                }
+            }
+        }
+        let deadline = e.machine.deadline;
+        if e.timer_at != deadline {
+            if let Some(t) = e.timer_at.take() {
+                self.timers.remove(&(t, unit.to_string()));
+            }
+            if let Some(t) = deadline {
+                self.timers.insert((t, unit.to_string()));
+            }
+            e.timer_at = deadline;
+        }
+        let mut follow = Vec::new();
+        for fx in effects {
+            self.effect(unit, &u, fx, &mut follow);
+        }
+        for ev in follow.into_iter().rev() {
+            self.queue.push_front((unit.to_string(), ev));
+        }
+    }
+
+    fn effect(
+        &mut self,
+        unit: &str,
+        u: &Rc<daimon_unit::Unit>,
+        fx: Effect,
+        follow: &mut Vec<Event>,
+    ) {
+        match fx {
+            Effect::NewInvocation => {
+                let id = new_invocation_id();
+                if let Some(svc) = u.service() {
+                    if u.service().is_some_and(|s| {
+                        !matches!(
+                            s.service_type,
+                            daimon_unit::ServiceType::Simple
+                                | daimon_unit::ServiceType::Exec
+                                | daimon_unit::ServiceType::Oneshot
+                        )
+                    }) {
+                        self.message(
+                            unit,
+                            4,
+                            format!(
+                                "{unit}: Type={:?} is not supported yet; running it as Type=simple",
+                                svc.service_type
+                            ),
+                        );
+                    }
+                    let x = ExecEnv {
+                        host: &self.host,
+                        svc,
+                        invocation: &id,
+                        main_pid: None,
+                    };
+                    if let Err(e) = exec::create_directories(&x, None) {
+                        self.message(unit, 3, format!("{unit}: {e}"));
+                    }
+                }
+                if let Some(e) = self.units.get_mut(unit) {
+                    e.invocation = id;
+                }
+            }
+            Effect::Spawn { role, phase, index } => {
+                follow.push(self.spawn(unit, u, role, phase, index))
+            }
+            Effect::Kill {
+                scope,
+                signal,
+                sighup,
+            } => {
+                if let Some(ev) = self.kill(unit, scope, signal, sighup) {
+                    follow.push(ev);
+                }
+            }
+            Effect::SignalMain(sig) => {
+                if let Some(h) = self.units.get(unit).and_then(|e| e.main.as_ref()) {
+                    let _ = h.signal(sig);
+                }
+            }
+            Effect::JobDone { kind, error } => self.job_done(unit, kind, error),
+            Effect::Log { priority, text } => self.message(unit, priority, text),
+        }
+    }
+
+    /// A message about a unit, stored under the unit's name.
+    pub fn message(&self, unit: &str, priority: u8, text: String) {
+        let invocation = self
+            .units
+            .get(unit)
+            .map(|e| e.invocation.clone())
+            .filter(|i| !i.is_empty());
+        if priority <= 4 {
+            tracing::warn!("{text}");
+        }
+        let msg = LogMsg::Message {
+            unit: unit.to_string(),
+            invocation,
+            priority,
+            text,
+        };
+        if let Err(mpsc::error::TrySendError::Full(msg)) = self.log.tx.try_send(msg) {
+            // Never block the owner on storage; this message waits in its own task.
+            let tx = self.log.tx.clone();
+            tokio::task::spawn_local(async move {
+                let _ = tx.send(msg).await;
+            });
+        }
+    }
+
+    fn spawn(
+        &mut self,
+        unit: &str,
+        u: &Rc<daimon_unit::Unit>,
+        role: Role,
+        phase: Phase,
+        index: usize,
+    ) -> Event {
+        let Some(svc) = u.service() else {
+            return Event::SpawnFailed {
+                role,
+                error: "not a service".into(),
+            };
+        };
+        let Some(cmd) = phase.commands(svc).get(index) else {
+            return Event::SpawnFailed {
+                role,
+                error: format!("{} #{index} does not exist", phase.directive()),
+            };
+        };
+        let Some(e) = self.units.get(unit) else {
+            return Event::SpawnFailed {
+                role,
+                error: "unit vanished".into(),
+            };
+        };
+        let main_pid = if role == Role::Control {
+            e.machine.main_pid
+        } else {
+            None
+        };
+        let invocation = e.invocation.clone();
+        let x = ExecEnv {
+            host: &self.host,
+            svc,
+            invocation: &invocation,
+            main_pid,
+        };
+        let prepared = match exec::prepare(&x, cmd) {
+            Ok(p) => p,
+            Err(error) => return Event::SpawnFailed { role, error },
+        };
+        let child = match spawn(&prepared.spec) {
+            Ok(c) => c,
+            Err(err) => {
+                return Event::SpawnFailed {
+                    role,
+                    error: format!("cannot start {}: {err}", prepared.program),
+                };
+            }
+        };
+        let pid = child.pid;
+        // The pidfd is opened before the reaper can have seen this child exit, so
+        // it names exactly this process.
+        let handle = ProcHandle::open(pid);
+        let start_time = tree::stat(pid).map(|s| s.start_time);
+        if let Some(e) = self.units.get_mut(unit) {
+            match role {
+                Role::Main => {
+                    e.main = Some(handle);
+                    e.main_start_time = start_time;
+                }
+                Role::Control => e.control = Some(handle),
+            }
+        }
+        self.pids.insert(pid, (unit.to_string(), role));
+        self.watch_exec(pid, child.exec_status, prepared.program, prepared.workdir);
+        for (fd, stream) in [
+            (child.stdout, StreamKind::Stdout),
+            (child.stderr, StreamKind::Stderr),
+        ] {
+            if let Some(fd) = fd {
+                let source = self.next_source;
+                self.next_source += 1;
+                let origin = PipeOrigin {
+                    source,
+                    unit: unit.to_string(),
+                    invocation: invocation.clone(),
+                    pid,
+                    stream,
+                };
+                spawn_reader(fd, origin, self.log.clone());
+            }
+        }
+        Event::Spawned { role, pid }
+    }
+
+    fn watch_exec(&mut self, pid: u32, fd: OwnedFd, program: String, workdir: Option<String>) {
+        let fd = match pipe::Receiver::from_owned_fd(fd) {
+            Ok(fd) => Rc::new(fd),
+            Err(e) => {
+                // Without readiness the outcome is learnt when the child exits.
+                tracing::warn!("cannot watch the exec status of {pid}: {e}");
+                return;
+            }
+        };
+        let watcher = self.spawn_watcher(pid, fd.clone());
+        self.exec_pipes.insert(
+            pid,
+            ExecPipe {
+                fd,
+                watcher,
+                program,
+                workdir,
+            },
+        );
+    }
+
+    fn spawn_watcher(&self, pid: u32, fd: Rc<pipe::Receiver>) -> AbortHandle {
+        let tx = self.internal.clone();
+        tokio::task::spawn_local(async move {
+            let _ = fd.readable().await;
+            let _ = tx.send(Internal::ExecPipe(pid));
+        })
+        .abort_handle()
+    }
+
+    /// Reads the exec-status pipe of `pid` if it has an answer: `ExecOk` at end of
+    /// file, `ExecFailed` with a clear line otherwise.
+    fn exec_outcome(&mut self, pid: u32, exited: bool) -> Option<Event> {
+        let p = self.exec_pipes.get(&pid)?;
+        let mut buf = [0u8; 8];
+        let mut got = 0;
+        loop {
+            match p.fd.try_read(&mut buf[got..]) {
+                Ok(0) => break,
+                Ok(n) => {
+                    got += n;
+                    if got == buf.len() {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !exited => {
+                    // Spurious readiness: watch again.
+                    let fd = p.fd.clone();
+                    let w = self.spawn_watcher(pid, fd);
+                    if let Some(p) = self.exec_pipes.get_mut(&pid) {
+                        p.watcher = w;
+                    }
+                    return None;
+                }
+                Err(_) => break,
+            }
+        }
+        let p = self.exec_pipes.remove(&pid)?;
+        p.watcher.abort();
+        match ExecFailure::decode(&buf[..got]) {
+            Some(f) => Some(Event::ExecFailed {
+                pid,
+                message: f.describe(&p.program, p.workdir.as_deref()),
+            }),
+            None => Some(Event::ExecOk { pid }),
+        }
+    }
+
+    pub fn on_internal(&mut self, ev: Internal) {
+        match ev {
+            Internal::ExecPipe(pid) => {
+                if let Some(ev) = self.exec_outcome(pid, false) {
+                    if let Some((unit, _)) = self.pids.get(&pid).cloned() {
+                        self.feed(&unit, ev);
+                    }
+                }
+            }
+        }
+    }
+
+    /// SIGCHLD: reap everything that exited.
+    pub fn reap(&mut self) {
+        let mut exits: Vec<(u32, ExitStatus)> = Vec::new();
+        reaper::reap_all(|pid, st| exits.push((pid, st)));
+        let mut orphan_died = false;
+        for (pid, status) in exits {
+            let Some((unit, role)) = self.pids.remove(&pid) else {
+                orphan_died = true;
+                continue;
+            };
+            // The exec outcome always precedes the exit, whatever order the
+            // kernel reported them in.
+            let exec = self.exec_outcome(pid, true);
+            if let Some(e) = self.units.get_mut(&unit) {
+                match role {
+                    Role::Main => {
+                        e.main = None;
+                        e.main_start_time = None;
+                    }
+                    Role::Control => e.control = None,
+                }
+            }
+            if let Some(ev) = exec {
+                self.queue.push_back((unit.clone(), ev));
+            }
+            self.feed(&unit, Event::Exited { pid, status });
+            if self.leftover_units.contains(&unit) {
+                self.recheck_leftovers(&unit);
+            }
+        }
+        if orphan_died {
+            let units: Vec<String> = self.leftover_units.iter().cloned().collect();
+            for u in units {
+                self.recheck_leftovers(&u);
+            }
+        }
+    }
+
+    /// Whether `pid` is some unit's main or control process.
+    pub fn is_tracked(&self, pid: u32) -> bool {
+        self.pids.contains_key(&pid)
+    }
+
+    /// The daemon's children that are no service's main/control process.
+    fn orphan_candidates(&self) -> Vec<u32> {
+        tree::orphans(|p| self.pids.contains_key(&p))
+    }
+
+    /// Executes a kill (systemd.kill(5)); for scope `All` returns whether other
+    /// processes than main/control remain, as the machine asked.
+    fn kill(&mut self, unit: &str, scope: KillScope, signal: i32, sighup: bool) -> Option<Event> {
+        let orphans = if scope == KillScope::All {
+            self.orphan_candidates()
+        } else {
+            Vec::new()
+        };
+        let e = self.units.get_mut(unit)?;
+        e.last_signal = Some(signal);
+        let send = |h: &ProcHandle| {
+            let _ = h.signal(signal);
+            if sighup {
+                let _ = h.signal(libc::SIGHUP);
+            }
+            // Stopped processes must see the signal (systemd sends SIGCONT too).
+            if signal != libc::SIGKILL && signal != libc::SIGCONT {
+                let _ = h.signal(libc::SIGCONT);
+            }
+        };
+        let mut roots = Vec::new();
+        for h in [e.main.as_ref(), e.control.as_ref()].into_iter().flatten() {
+            send(h);
+            roots.push(h.pid);
+        }
+        if scope == KillScope::Main {
+            return None;
+        }
+        let others: Vec<u32> = tree::service_tree(&roots, &e.invocation, &orphans)
+            .into_iter()
+            .map(|(p, _)| p)
+            .filter(|p| !roots.contains(p))
+            .collect();
+        for &p in &others {
+            let _ = kill(p, signal);
+            if sighup {
+                let _ = kill(p, libc::SIGHUP);
+            }
+            if signal != libc::SIGKILL {
+                let _ = kill(p, libc::SIGCONT);
+            }
+        }
+        let any = !others.is_empty();
+        e.members = others;
+        if any {
+            self.leftover_units.insert(unit.to_string());
+        } else {
+            self.leftover_units.remove(unit);
+        }
+        Some(Event::Leftovers(any))
+    }
+
+    /// A process died: are the leftovers of `unit` gone now? New processes forked
+    /// meanwhile are found and signalled too.
+    fn recheck_leftovers(&mut self, unit: &str) {
+        let orphans = self.orphan_candidates();
+        let Some(e) = self.units.get_mut(unit) else {
+            return;
+        };
+        e.members
+            .retain(|p| tree::stat(*p).is_some_and(|s| s.state != 'Z' && s.state != 'X'));
+        if !e.members.is_empty() {
+            return;
+        }
+        let roots: Vec<u32> = [e.main.as_ref(), e.control.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|h| h.pid)
+            .collect();
+        let rest: Vec<u32> = tree::service_tree(&roots, &e.invocation, &orphans)
+            .into_iter()
+            .map(|(p, _)| p)
+            .filter(|p| !roots.contains(p))
+            .collect();
+        if rest.is_empty() {
+            self.leftover_units.remove(unit);
+            self.feed(unit, Event::Leftovers(false));
+        } else {
+            if let Some(sig) = e.last_signal {
+                for &p in &rest {
+                    let _ = kill(p, sig);
+                }
+            }
+            e.members = rest;
+        }
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.first().map(|(t, _)| *t)
+    }
+
+    pub fn on_timers(&mut self) {
+        let now = Instant::now();
+        while let Some((t, unit)) = self.timers.first().cloned() {
+            if t > now {
+                break;
+            }
+            self.timers.remove(&(t, unit.clone()));
+            if let Some(e) = self.units.get_mut(&unit) {
+                e.timer_at = None;
+            }
+            self.feed(&unit, Event::Timer);
+        }
+    }
+
+    /// A previous daimond that was killed may have left services running. They
+    /// are not re-adopted yet; say so, so that nobody starts a duplicate unaware.
+    fn report_previous_run(&self) {
+        for r in persist::load_snapshot(&self.paths.state) {
+            let (Some(pid), Some(t)) = (r.main_pid, r.main_start_time) else {
+                continue;
+            };
+            if tree::stat(pid).is_some_and(|s| s.start_time == t) {
+                tracing::warn!(
+                    "{} (PID {pid}, invocation {}) still runs from a previous daimond; \
+                     it is not supervised by this one",
+                    r.name,
+                    r.invocation
+                );
+            }
+        }
+    }
+
+    /// Writes the re-adoption snapshot if anything it holds changed.
+    pub fn persist(&mut self) {
+        if !std::mem::take(&mut self.dirty) {
+            return;
+        }
+        let records: Vec<persist::UnitRecord> = self
+            .units
+            .values()
+            .filter(|e| !e.invocation.is_empty())
+            .map(|e| persist::UnitRecord {
+                name: e.name.clone(),
+                state: e.machine.state.as_str().to_string(),
+                result: e.machine.result.as_str().to_string(),
+                main_pid: e.machine.main_pid,
+                main_start_time: e.main_start_time,
+                invocation: e.invocation.clone(),
+                restarts: e.machine.restarts,
+            })
+            .collect();
+        if let Err(e) = persist::save_snapshot(&self.paths.state, &records) {
+            tracing::warn!("cannot save the supervisor state: {e}");
+        }
+    }
+}
+
+/// 128 random bits as 32 lowercase hex digits (systemd's invocation id format).
+fn new_invocation_id() -> String {
+    let mut b = [0u8; 16];
+    let mut got = 0;
+    while got < b.len() {
+        // SAFETY: getrandom writes at most the given length into the buffer.
+        let n = unsafe { libc::getrandom(b[got..].as_mut_ptr().cast(), b.len() - got, 0) };
+        if n > 0 {
+            got += n as usize;
+        } else if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break;
+        }
+    }
+    if got < b.len() {
+        // No entropy source: time and PID still make ids unique on this host.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        b = (t ^ (u128::from(std::process::id()) << 64)).to_le_bytes();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Runs the owner until shutdown completes or every handle is dropped.
+pub async fn run(
+    mut o: Owner,
+    mut cmds: mpsc::Receiver<Command>,
+    mut internal: mpsc::UnboundedReceiver<Internal>,
+) {
+    let mut sigchld = match signal(SignalKind::child()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot watch child processes (SIGCHLD): {e}");
+            return;
+        }
+    };
+    if let Err(e) = reaper::become_subreaper() {
+        tracing::warn!(
+            "cannot become a child subreaper: {e}; double-forking services escape supervision"
+        );
+    }
+    o.reap();
+    o.report_previous_run();
+    o.startup();
+    let mut clients = true;
+    loop {
+        o.persist();
+        if o.shutting_down && o.txns.is_empty() {
+            break;
+        }
+        let deadline = o.next_deadline();
+        tokio::select! {
+            biased;
+            _ = sigchld.recv() => o.reap(),
+            Some(ev) = internal.recv() => o.on_internal(ev),
+            _ = sleep_until_opt(deadline) => o.on_timers(),
+            cmd = cmds.recv(), if clients => match cmd {
+                Some(c) => o.on_command(c),
+                None => {
+                    clients = false;
+                    o.begin_shutdown(None);
+                }
+            },
+        }
+    }
+    o.persist();
+}
+
+async fn sleep_until_opt(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,189 @@
+//! The set of known units and what their files say.
+//!
+//! Owns [`Entry`] (one unit: its loaded definition, the definition its current run
+//! uses, its state machine and process handles) and loading through
+//! `daimon_unit`'s loader: the whole units directory at start and on
+//! daemon-reload, single names (template instances) on demand, transient units
+//! from `daimon run`. A unit with errors is kept with its first diagnostic and
+//! never affects another.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Instant;
+
+use daimon_unit::{LoadedUnit, Severity, SpecifierContext, Unit};
+
+use super::machine::{Def, JobKind, Machine, SubState};
+use super::process::signal::ProcHandle;
+
+/// What the unit's file (or `daimon run`) says now.
+#[derive(Debug, Clone)]
+pub enum Load {
+    Loaded(Rc<Unit>),
+    /// The file has errors: the first one, rendered `file:line:col: message`.
+    Bad {
+        error: String,
+        path: PathBuf,
+    },
+    Masked(PathBuf),
+    /// No file (any more); a running unit keeps its old definition.
+    NotFound,
+}
+
+/// One known unit.
+pub struct Entry {
+    pub name: String,
+    pub load: Load,
+    /// `daimon run` without `--save`: the unit text, kept for `cat`.
+    pub transient: Option<String>,
+    /// The definition the current (or last) run uses; new settings apply at the
+    /// next start, as systemd does after daemon-reload.
+    pub running: Option<Rc<Unit>>,
+    pub machine: Machine,
+    pub invocation: String,
+    pub since_wall: Option<jiff::Timestamp>,
+    pub main: Option<ProcHandle>,
+    pub main_start_time: Option<u64>,
+    pub control: Option<ProcHandle>,
+    /// Processes other than main/control signalled in the current stop.
+    pub members: Vec<u32>,
+    pub last_signal: Option<i32>,
+    /// Open jobs of transactions waiting for this unit: (kind, transaction id).
+    pub waits: Vec<(JobKind, u64)>,
+    pub timer_at: Option<Instant>,
+}
+
+impl Entry {
+    pub fn new(name: String, load: Load) -> Entry {
+        Entry {
+            name,
+            load,
+            transient: None,
+            running: None,
+            machine: Machine::new(),
+            invocation: String::new(),
+            since_wall: None,
+            main: None,
+            main_start_time: None,
+            control: None,
+            members: Vec::new(),
+            last_signal: None,
+            waits: Vec::new(),
+            timer_at: None,
+        }
+    }
+
+    pub fn loaded(&self) -> Option<&Rc<Unit>> {
+        match &self.load {
+            Load::Loaded(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// The definition the machine works with: the run's, else the file's.
+    pub fn def_unit(&self) -> Option<&Rc<Unit>> {
+        self.running.as_ref().or_else(|| self.loaded())
+    }
+
+    /// While the unit is not running, the next start uses the file's definition.
+    pub fn refresh_definition(&mut self) {
+        let idle = matches!(
+            self.machine.state,
+            SubState::Dead | SubState::Failed | SubState::AutoRestart
+        );
+        if idle {
+            if let Some(u) = self.loaded() {
+                self.running = Some(u.clone());
+            }
+        }
+    }
+
+    pub fn is_idle(&self) -> bool {
+        matches!(self.machine.state, SubState::Dead | SubState::Failed)
+    }
+
+    pub fn load_state(&self) -> &'static str {
+        match (&self.load, &self.transient) {
+            (_, Some(_)) => "transient",
+            (Load::Loaded(_), None) => "loaded",
+            (Load::Bad { .. }, None) => "bad-setting",
+            (Load::Masked(_), None) => "masked",
+            (Load::NotFound, None) => "not-found",
+        }
+    }
+
+    pub fn fragment_path(&self) -> Option<String> {
+        if self.transient.is_some() {
+            return None;
+        }
+        match &self.load {
+            Load::Loaded(u) => Some(u.fragment_path.display().to_string()),
+            Load::Bad { path, .. } | Load::Masked(path) => Some(path.display().to_string()),
+            Load::NotFound => self
+                .running
+                .as_ref()
+                .map(|u| u.fragment_path.display().to_string()),
+        }
+    }
+}
+
+/// Builds the machine's view of `u` (services only).
+pub fn def_of<'a>(u: &'a Unit) -> Option<Def<'a>> {
+    Some(Def {
+        name: &u.name,
+        unit: &u.unit,
+        svc: u.service()?,
+    })
+}
+
+/// Turns a loader result into a [`Load`], logging warnings.
+pub fn load_of(l: LoadedUnit) -> Load {
+    for d in &l.diagnostics {
+        if d.severity == Severity::Warning {
+            tracing::warn!("{d}");
+        }
+    }
+    if let Some(e) = l.diagnostics.iter().find(|d| d.severity == Severity::Error) {
+        return Load::Bad {
+            error: e.to_string(),
+            path: l.path,
+        };
+    }
+    if l.masked {
+        return Load::Masked(l.path);
+    }
+    match l.unit {
+        Some(u) => Load::Loaded(Rc::new(u)),
+        None => Load::Bad {
+            error: format!("{}: cannot be loaded", l.path.display()),
+            path: l.path,
+        },
+    }
+}
+
+/// Every unit file of `dir`, by name.
+pub fn load_all(dir: &Path, ctx: &SpecifierContext) -> BTreeMap<String, Load> {
+    daimon_unit::load_dir(dir, ctx)
+        .into_iter()
+        .map(|l| (l.name.clone(), load_of(l)))
+        .collect()
+}
+
+/// One unit by name (instances of templates included); `None` when no file fits.
+pub fn load_one(dir: &Path, name: &str, ctx: &SpecifierContext) -> Option<Load> {
+    match daimon_unit::load_by_name(dir, name, ctx) {
+        Ok(l) => Some(load_of(l)),
+        Err(daimon_unit::LoadError::NotFound { .. }) => None,
+        Err(e) => Some(Load::Bad {
+            error: e.to_string(),
+            path: dir.join(name),
+        }),
+    }
+}
+
+/// Well-known targets that are always reached in daimon (there is no boot
+/// sequence to wait for): a dependency on them never fails a unit.
+pub fn is_well_known_target(name: &str) -> bool {
+    name.ends_with(".target")
+}

@@ -1,0 +1,460 @@
+//! Client requests, applied by the owner.
+//!
+//! Owns the meaning of each `daimon_proto::Request` the supervisor serves: name
+//! resolution (`bot` -> `bot.service`, "not found; known units: ..."), building
+//! transactions for start/stop/restart/reload with their dependencies, `run`
+//! (transient or saved units), enable/disable, daemon-reload, cat, and the
+//! daemon's own start (enabled units) and shutdown (everything, reverse order).
+
+use std::collections::BTreeMap;
+
+use daimon_proto::{CatFile, ErrorKind, ErrorReply, Request, Response, RunRequest};
+use tokio::sync::oneshot;
+
+use super::jobs::{self, Item, ItemState, Reply, Txn, Verb};
+use super::machine::{Event, JobKind};
+use super::owner::Owner;
+use super::registry::{self, Entry, Load, is_well_known_target};
+use super::{Command, persist};
+
+fn err(kind: ErrorKind, message: impl Into<String>) -> Response {
+    Response::Error(ErrorReply {
+        kind,
+        message: message.into(),
+    })
+}
+
+impl Owner {
+    pub fn on_command(&mut self, c: Command) {
+        match c {
+            Command::Request(req, reply) => {
+                if self.shutting_down {
+                    let _ = reply.send(err(
+                        ErrorKind::Unavailable,
+                        "the daemon is shutting down; run the command again",
+                    ));
+                    return;
+                }
+                self.request(req, reply);
+            }
+            Command::Reload => self.daemon_reload(),
+            Command::Shutdown(done) => self.begin_shutdown(Some(done)),
+        }
+    }
+
+    fn request(&mut self, req: Request, reply: oneshot::Sender<Response>) {
+        let resp = match req {
+            Request::Start { units } => return self.transaction(Verb::Start, units, reply),
+            Request::Stop { units } => return self.transaction(Verb::Stop, units, reply),
+            Request::Restart { units } => return self.transaction(Verb::Restart, units, reply),
+            Request::Reload { units } => return self.transaction(Verb::Reload, units, reply),
+            Request::Run(run) => return self.run_unit(run, reply),
+            Request::Status { units, .. } => self.status(&units),
+            Request::List => Response::List(self.list()),
+            Request::Enable { units } => self.enable(&units, true),
+            Request::Disable { units } => self.enable(&units, false),
+            Request::Cat { unit } => self.cat(&unit),
+            Request::DaemonReload => {
+                self.daemon_reload();
+                Response::Done
+            }
+            Request::Shutdown => {
+                self.begin_shutdown(None);
+                Response::Done
+            }
+            Request::Logs(_) => err(ErrorKind::Internal, "logs are served by the IPC layer"),
+        };
+        let _ = reply.send(resp);
+    }
+
+    /// Finds (loading on demand, e.g. a template instance) the entry for what a
+    /// user typed; the error names the known units.
+    pub fn resolve(&mut self, typed: &str) -> Result<String, Response> {
+        let name = daimon_unit::with_default_suffix(typed);
+        if self.units.contains_key(&name) {
+            return Ok(name);
+        }
+        if let Some(load) = registry::load_one(&self.paths.units, &name, &self.spec) {
+            self.units
+                .insert(name.clone(), Entry::new(name.clone(), load));
+            return Ok(name);
+        }
+        let known: Vec<&str> = self.units.keys().map(String::as_str).collect();
+        let known = if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        };
+        Err(err(
+            ErrorKind::NotFound,
+            format!("unit \"{name}\" not found; known units: {known}"),
+        ))
+    }
+
+    /// Why `name` cannot run (bad file, masked, not a service), if so.
+    fn refusal(&self, name: &str) -> Option<ErrorReply> {
+        let e = self.units.get(name)?;
+        let message = match &e.load {
+            Load::Loaded(u) if u.service().is_some() || is_well_known_target(name) => return None,
+            Load::Loaded(u) => format!("{name}: {:?} units are not supported yet", u.kind),
+            Load::Bad { error, .. } => error.clone(),
+            Load::Masked(_) => format!("{name} is masked"),
+            Load::NotFound if e.running.is_some() => return None,
+            Load::NotFound => format!("unit \"{name}\" not found"),
+        };
+        Some(ErrorReply {
+            kind: ErrorKind::Failed,
+            message,
+        })
+    }
+
+    fn transaction(&mut self, verb: Verb, typed: Vec<String>, reply: oneshot::Sender<Response>) {
+        let mut names = Vec::new();
+        for t in &typed {
+            match self.resolve(t) {
+                Ok(n) => names.push(n),
+                Err(resp) => {
+                    let _ = reply.send(resp);
+                    return;
+                }
+            }
+        }
+        self.run_txn(verb, names, Reply::Client(reply));
+    }
+
+    /// Builds and starts a transaction over `names` (plus, for start, what they
+    /// Require=/Want=), ordered by After=/Before=.
+    pub fn run_txn(&mut self, verb: Verb, names: Vec<String>, reply: Reply) {
+        let mut early = BTreeMap::new();
+        let mut items: Vec<Item> = Vec::new();
+        let mut todo: Vec<(String, bool)> = names.iter().map(|n| (n.clone(), true)).collect();
+        while let Some((name, requested)) = todo.pop() {
+            if items.iter().any(|i| i.unit == name) || early.contains_key(&name) {
+                continue;
+            }
+            if verb != Verb::Stop {
+                if let Some(r) = self.refusal(&name) {
+                    if requested {
+                        early.insert(name, r);
+                    }
+                    continue;
+                }
+            }
+            if is_well_known_target(&name) && !self.units.contains_key(&name) {
+                continue;
+            }
+            items.push(Item {
+                unit: name.clone(),
+                after: vec![],
+                requires: vec![],
+                state: ItemState::Pending,
+            });
+            if matches!(verb, Verb::Start | Verb::Restart) {
+                if let Some(u) = self.units.get(&name).and_then(|e| e.loaded().cloned()) {
+                    for dep in u.unit.requires.iter().chain(&u.unit.wants) {
+                        if !is_well_known_target(dep) && self.resolve(dep).is_ok() {
+                            todo.push((dep.clone(), false));
+                        }
+                    }
+                }
+            }
+        }
+        let mut edges = Vec::new();
+        for (b, item) in items.iter().enumerate() {
+            let Some(u) = self
+                .units
+                .get(&item.unit)
+                .and_then(|e| e.def_unit().cloned())
+            else {
+                continue;
+            };
+            for (a, other) in items.iter().enumerate() {
+                if u.unit.after.contains(&other.unit) {
+                    edges.push((a, b));
+                }
+                if u.unit.before.contains(&other.unit) {
+                    edges.push((b, a));
+                }
+            }
+        }
+        for i in 0..items.len() {
+            let Some(u) = self
+                .units
+                .get(&items[i].unit)
+                .and_then(|e| e.loaded().cloned())
+            else {
+                continue;
+            };
+            let required: Vec<usize> = items
+                .iter()
+                .enumerate()
+                .filter(|(_, other)| u.unit.requires.contains(&other.unit) && verb != Verb::Stop)
+                .map(|(j, _)| j)
+                .collect();
+            items[i].requires.extend(required);
+        }
+        jobs::order(&mut items, &edges, verb);
+        let txn = Txn {
+            verb,
+            items,
+            reply,
+            early,
+            order: names,
+        };
+        let id = self.next_txn;
+        self.next_txn += 1;
+        self.txns.insert(id, txn);
+        self.advance(id);
+    }
+
+    /// Issues every item that may start now; answers when all are done.
+    pub fn advance(&mut self, id: u64) {
+        let Some(txn) = self.txns.get_mut(&id) else {
+            return;
+        };
+        let verb = txn.verb;
+        let ready: Vec<(usize, String)> = txn
+            .ready()
+            .into_iter()
+            .map(|i| (i, txn.items[i].unit.clone()))
+            .collect();
+        for (i, unit) in ready {
+            if is_well_known_target(&unit) {
+                if let Some(t) = self.txns.get_mut(&id) {
+                    t.finish_item(i, None);
+                }
+                continue;
+            }
+            let Some(e) = self.units.get_mut(&unit) else {
+                if let Some(t) = self.txns.get_mut(&id) {
+                    t.finish_item(i, Some(format!("unit \"{unit}\" not found")));
+                }
+                continue;
+            };
+            e.waits.push((verb.job(), id));
+            let ev = match verb {
+                Verb::Start => Event::Start { manual: true },
+                Verb::Stop => Event::Stop,
+                Verb::Restart => Event::Restart,
+                Verb::Reload => Event::Reload,
+            };
+            self.feed(&unit, ev);
+        }
+        let complete = self.txns.get(&id).is_some_and(|t| t.is_complete());
+        if complete {
+            if let Some(t) = self.txns.remove(&id) {
+                t.respond();
+            }
+        } else if self
+            .txns
+            .get(&id)
+            .is_some_and(|t| !t.items.iter().any(|i| i.state == ItemState::Issued))
+        {
+            // Something became ready while we issued: go again.
+            self.advance(id);
+        }
+    }
+
+    /// A machine finished a job: every transaction waiting for it moves on.
+    pub fn job_done(&mut self, unit: &str, kind: JobKind, error: Option<String>) {
+        let Some(e) = self.units.get_mut(unit) else {
+            return;
+        };
+        let mut done = Vec::new();
+        e.waits.retain(|(k, id)| {
+            if *k == kind {
+                done.push(*id);
+                false
+            } else {
+                true
+            }
+        });
+        for id in done {
+            if let Some(t) = self.txns.get_mut(&id) {
+                if let Some(i) = t.index_of(unit) {
+                    if t.items[i].state == ItemState::Issued {
+                        t.finish_item(i, error.clone());
+                    }
+                }
+            }
+            self.advance(id);
+        }
+    }
+
+    /// The daemon starts: load every unit file and start the enabled ones.
+    pub fn startup(&mut self) {
+        for (name, load) in registry::load_all(&self.paths.units, &self.spec) {
+            self.units.insert(name.clone(), Entry::new(name, load));
+        }
+        self.enabled = persist::load_enabled(&self.paths.state);
+        let enabled: Vec<String> = self
+            .enabled
+            .iter()
+            .filter(|n| self.units.contains_key(*n))
+            .cloned()
+            .collect();
+        if !enabled.is_empty() {
+            tracing::info!("starting {} enabled unit(s)", enabled.len());
+            self.run_txn(Verb::Start, enabled, Reply::Nobody);
+        }
+    }
+
+    /// daemon-reload/SIGHUP: re-read every unit file. Running units keep their
+    /// definition until they are started again.
+    pub fn daemon_reload(&mut self) {
+        let mut fresh = registry::load_all(&self.paths.units, &self.spec);
+        let names: Vec<String> = self.units.keys().cloned().collect();
+        for name in names {
+            let Some(e) = self.units.get_mut(&name) else {
+                continue;
+            };
+            if e.transient.is_some() {
+                continue;
+            }
+            let load = fresh
+                .remove(&name)
+                .or_else(|| registry::load_one(&self.paths.units, &name, &self.spec));
+            match load {
+                Some(l) => e.load = l,
+                None if e.is_idle() && e.waits.is_empty() => {
+                    self.units.remove(&name);
+                }
+                None => e.load = Load::NotFound,
+            }
+        }
+        for (name, load) in fresh {
+            self.units.insert(name.clone(), Entry::new(name, load));
+        }
+        for e in self.units.values_mut() {
+            e.refresh_definition();
+        }
+        tracing::info!("unit files re-read ({} units)", self.units.len());
+    }
+
+    fn run_unit(&mut self, r: RunRequest, reply: oneshot::Sender<Response>) {
+        let name = daimon_unit::with_default_suffix(&r.name);
+        if let Some(e) = self.units.get(&name) {
+            if !e.is_idle() {
+                let _ = reply.send(err(
+                    ErrorKind::Invalid,
+                    format!("{name} is already running; stop it first or choose another --name"),
+                ));
+                return;
+            }
+        }
+        let path = self.paths.units.join(&name);
+        let save = r.save || r.enable;
+        let loaded = daimon_unit::parse_unit(&name, &path, r.unit_text.as_bytes(), &[], &self.spec);
+        let load = registry::load_of(loaded);
+        if let Load::Bad { error, .. } = &load {
+            let _ = reply.send(err(ErrorKind::Invalid, error.clone()));
+            return;
+        }
+        if save {
+            if let Err(e) = persist::write_atomic(&path, r.unit_text.as_bytes(), true) {
+                let _ = reply.send(err(
+                    ErrorKind::Failed,
+                    format!("cannot write {}: {e}", path.display()),
+                ));
+                return;
+            }
+        }
+        let entry = self
+            .units
+            .entry(name.clone())
+            .or_insert_with(|| Entry::new(name.clone(), Load::NotFound));
+        entry.load = load;
+        entry.transient = (!save).then(|| r.unit_text.clone());
+        entry.refresh_definition();
+        if r.enable {
+            self.enabled.insert(name.clone());
+            if let Err(e) = persist::save_enabled(&self.paths.state, &self.enabled) {
+                let _ = reply.send(err(
+                    ErrorKind::Failed,
+                    format!("cannot save the enabled units: {e}"),
+                ));
+                return;
+            }
+        }
+        self.run_txn(Verb::Start, vec![name], Reply::Client(reply));
+    }
+
+    fn enable(&mut self, typed: &[String], on: bool) -> Response {
+        let mut results = Vec::new();
+        for t in typed {
+            let name = match self.resolve(t) {
+                Ok(n) => n,
+                Err(resp) => return resp,
+            };
+            let transient = self.units.get(&name).is_some_and(|e| e.transient.is_some());
+            let error = if on && transient {
+                Some(ErrorReply {
+                    kind: ErrorKind::Invalid,
+                    message: format!("{name} is transient; run it again with --save to enable it"),
+                })
+            } else {
+                if on {
+                    self.enabled.insert(name.clone());
+                } else {
+                    self.enabled.remove(&name);
+                }
+                None
+            };
+            results.push(daimon_proto::JobResult { unit: name, error });
+        }
+        if let Err(e) = persist::save_enabled(&self.paths.state, &self.enabled) {
+            return err(
+                ErrorKind::Failed,
+                format!("cannot save the enabled units: {e}"),
+            );
+        }
+        Response::Jobs(results)
+    }
+
+    fn cat(&mut self, typed: &str) -> Response {
+        let name = match self.resolve(typed) {
+            Ok(n) => n,
+            Err(r) => return r,
+        };
+        if let Some(text) = self.units.get(&name).and_then(|e| e.transient.clone()) {
+            return Response::Cat(vec![CatFile {
+                path: format!("{name} (transient)"),
+                text,
+            }]);
+        }
+        match daimon_unit::cat_unit(&self.paths.units, &name) {
+            Ok(files) => Response::Cat(
+                files
+                    .into_iter()
+                    .map(|(p, text)| CatFile {
+                        path: p.display().to_string(),
+                        text,
+                    })
+                    .collect(),
+            ),
+            Err(e) => err(ErrorKind::NotFound, e.to_string()),
+        }
+    }
+
+    /// Stops every unit that runs, in reverse dependency order, then lets the
+    /// owner loop end.
+    pub fn begin_shutdown(&mut self, done: Option<oneshot::Sender<()>>) {
+        let first = !self.shutting_down;
+        self.shutting_down = true;
+        let active: Vec<String> = self
+            .units
+            .values()
+            .filter(|e| !e.is_idle())
+            .map(|e| e.name.clone())
+            .collect();
+        let reply = match done {
+            Some(tx) => Reply::Shutdown(tx),
+            None => Reply::Nobody,
+        };
+        if first || !active.is_empty() {
+            self.run_txn(Verb::Stop, active, reply);
+        } else if let Reply::Shutdown(tx) = reply {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! `status` and `list`: what the owner knows, rendered as the protocol's types.
+//!
+//! Owns the per-unit status (PRODUCT.md's `status -o json` contract) including
+//! the process tree with memory and CPU: one read of /proc/PID/stat (plus the
+//! children list) per process, and one listing of the daemon's own children to
+//! find processes that escaped their service.
+
+use daimon_proto::{ErrorKind, ErrorReply, Response, UnitListEntry, UnitStatus};
+
+use super::owner::Owner;
+use super::process::tree;
+use super::registry::Entry;
+
+impl Owner {
+    fn enabled_state(&self, e: &Entry) -> &'static str {
+        if e.transient.is_some() {
+            "transient"
+        } else if self.enabled.contains(&e.name) {
+            "enabled"
+        } else if e
+            .loaded()
+            .is_some_and(|u| u.install.wanted_by.is_empty() && u.install.required_by.is_empty())
+        {
+            "static"
+        } else {
+            "disabled"
+        }
+    }
+
+    fn description(e: &Entry) -> Option<String> {
+        e.def_unit().and_then(|u| u.unit.description.clone())
+    }
+
+    pub fn list(&self) -> Vec<UnitListEntry> {
+        self.units
+            .values()
+            .map(|e| UnitListEntry {
+                name: e.name.clone(),
+                load_state: e.load_state().to_string(),
+                state: e.machine.state.active_state(),
+                sub_state: e.machine.state.as_str().to_string(),
+                enabled: self.enabled_state(e).to_string(),
+                description: Self::description(e),
+            })
+            .collect()
+    }
+
+    pub fn status(&mut self, typed: &[String]) -> Response {
+        let names: Vec<String> = if typed.is_empty() {
+            self.units.keys().cloned().collect()
+        } else {
+            let mut v = Vec::new();
+            for t in typed {
+                match self.resolve(t) {
+                    Ok(n) => v.push(n),
+                    Err(r) => return r,
+                }
+            }
+            v
+        };
+        // Only needed when some unit runs: the daemon's children not known as a
+        // main/control process (escaped processes of some service).
+        let any_running = names.iter().any(|n| {
+            self.units
+                .get(n)
+                .is_some_and(|e| !e.invocation.is_empty() && !e.is_idle())
+        });
+        let orphans = if any_running {
+            tree::orphans(|p| self.is_tracked(p))
+        } else {
+            Vec::new()
+        };
+        let mut out = Vec::with_capacity(names.len());
+        for n in &names {
+            match self.units.get(n) {
+                Some(e) => out.push(self.unit_status(e, &orphans)),
+                None => {
+                    return Response::Error(ErrorReply {
+                        kind: ErrorKind::NotFound,
+                        message: format!("unit \"{n}\" not found"),
+                    });
+                }
+            }
+        }
+        Response::Status(out)
+    }
+
+    fn unit_status(&self, e: &Entry, orphans: &[u32]) -> UnitStatus {
+        let m = &e.machine;
+        let roots: Vec<u32> = [m.main_pid, m.control_pid].into_iter().flatten().collect();
+        let procs = if e.is_idle() || e.invocation.is_empty() {
+            Vec::new()
+        } else {
+            tree::service_tree(&roots, &e.invocation, orphans)
+        };
+        let (memory_bytes, cpu_usec) = if procs.is_empty() {
+            (None, None)
+        } else {
+            let (m, c) = tree::usage(&procs);
+            (Some(m), Some(c))
+        };
+        let mut tasks: Vec<u32> = procs.iter().map(|(p, _)| *p).collect();
+        // Main first, then the rest in PID order.
+        tasks.sort_by_key(|p| (Some(*p) != m.main_pid, *p));
+        let reason = match &e.load {
+            super::registry::Load::Bad { error, .. } => Some(error.clone()),
+            _ => m.reason.clone(),
+        };
+        UnitStatus {
+            name: e.name.clone(),
+            description: Self::description(e),
+            load_state: e.load_state().to_string(),
+            state: m.state.active_state(),
+            sub_state: m.state.as_str().to_string(),
+            enabled: self.enabled_state(e).to_string(),
+            pid: m.main_pid,
+            restarts: m.restarts,
+            since: e.since_wall.map(|t| t.to_string()),
+            result: m.result.as_str().to_string(),
+            status_text: None,
+            memory_bytes,
+            cpu_usec,
+            tasks,
+            last_exit: m.last_exit.map(|s| s.to_string()),
+            reason,
+            fragment_path: e.fragment_path(),
+            logs_dropped: None,
+            recent_logs: Vec::new(),
+        }
+    }
+}
