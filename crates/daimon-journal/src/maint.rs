@@ -7,11 +7,13 @@ use std::time::Instant;
 use rusqlite::{Connection, params};
 
 use crate::index::{self, SEG_SEALED};
-use crate::writer::JournalWriter;
+use crate::writer::{ActiveSeg, JournalWriter};
 use crate::{JournalError, clock};
 
 pub(crate) struct Maint {
     pub disk_full: bool,
+    /// Sealed segments whose tail still awaits `fdatasync`.
+    pub unsynced: Vec<ActiveSeg>,
     pub over_quota: bool,
     last_sync: Instant,
 }
@@ -20,6 +22,7 @@ impl Maint {
     pub fn new(_db: &Connection) -> Result<Maint, JournalError> {
         Ok(Maint {
             disk_full: false,
+            unsynced: Vec::new(),
             over_quota: false,
             last_sync: Instant::now(),
         })
@@ -50,31 +53,44 @@ impl JournalWriter {
 
     /// Flushes written lines to stable storage and records how far.
     pub fn sync(&mut self) {
-        let Some(seg) = self.seg.as_mut() else {
-            return;
-        };
-        if seg.synced == seg.size {
-            return;
-        }
-        if seg.file.sync_data().is_ok() {
-            seg.synced = seg.size;
-            let _ = self.db.execute(
-                "UPDATE segments SET synced_end = ?2 WHERE id = ?1",
-                params![seg.id, seg.size as i64],
-            );
+        let mut segs = std::mem::take(&mut self.maint.unsynced);
+        segs.retain_mut(|seg| !self.sync_one(seg));
+        self.maint.unsynced = segs;
+        if let Some(mut seg) = self.seg.take() {
+            self.sync_one(&mut seg);
+            self.seg = Some(seg);
         }
     }
 
+    fn sync_one(&mut self, seg: &mut ActiveSeg) -> bool {
+        if seg.synced == seg.size {
+            return true;
+        }
+        if seg.file.sync_data().is_err() {
+            return false;
+        }
+        seg.synced = seg.size;
+        let _ = self.db.execute(
+            "UPDATE segments SET synced_end = ?2 WHERE id = ?1",
+            params![seg.id, seg.size as i64],
+        );
+        true
+    }
+
     /// Closes the active segment; the next block opens a new one.
+    /// Never syncs: a sealed segment's unsynced tail is synced by the next
+    /// `tick` (or replaced by its synced compressed form first).
     pub(crate) fn seal_active(&mut self) {
         self.commit();
         self.flush_index();
-        self.sync();
         if let Some(seg) = self.seg.take() {
             let _ = self.db.execute(
                 "UPDATE segments SET state = ?2, size = ?3 WHERE id = ?1",
                 params![seg.id, SEG_SEALED, seg.size as i64],
             );
+            if seg.synced < seg.size {
+                self.maint.unsynced.push(seg);
+            }
         }
     }
 
