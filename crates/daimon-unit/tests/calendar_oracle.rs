@@ -126,6 +126,31 @@ const EXPRESSIONS: &[&str] = &[
     "*-1..12/11-1..31/30",
     "*-2~28",
     "*-*~28",
+    "*~20,7",
+    "*~3,2",
+    "*:0/50",
+    "10/12:04..52",
+    "@+5",
+    "@ 5",
+    "@  7",
+    "@\t5",
+    "@ +5",
+    "@-0",
+    "@0",
+    "@00012",
+    "@7258118399",
+    "@5 Europe/Berlin",
+    "Mon,Tue @5",
+    "1..3-*-*",
+    "MONDAY",
+    "*:*:5.000000001",
+    "*:*:05..06.5",
+    "*:*:0.5/0.5",
+    "*:*:59.999999",
+    "12:00:00 utc",
+    "Mon UTC",
+    "9:00 CET",
+    "9:00 EST5EDT",
 ];
 
 /// Expressions systemd rejects; we must reject them too.
@@ -190,6 +215,20 @@ const INVALID: &[&str] = &[
     "12:00:00.1.2",
     "Mon\t12:00",
     "12:00 Europe/Nowhere",
+    "@-1",
+    "@+-5",
+    "@+ 5",
+    "@7258118400",
+    "Sunday..Monday",
+    "Sun-Mon",
+    "*-*-* *:*:*.5",
+    "*:*:5.",
+    "*:*:5./2",
+    "12:00:00  UTC",
+    "12:00:00 UTC UTC",
+    "UTC UTC",
+    "*~6,26",
+    "*~26,7",
 ];
 
 fn analyze_available() -> bool {
@@ -334,6 +373,22 @@ const ZONES: &[&str] = &[
     "Australia/Lord_Howe",
 ];
 
+/// systemd first matches a trailing word against the abbreviations of the
+/// *local* zone (`9:00 CET` with `TZ=Europe/Berlin`) and then evaluates the
+/// expression in local time with the DST flag forced. Parsing here does not
+/// depend on the local zone, so such a word is taken as an IANA name (`CET`)
+/// or rejected (`CEST`); these combinations are left out.
+fn ends_with_local_abbreviation(expr: &str, tz: &TimeZone) -> bool {
+    let Some((_, word)) = expr.rsplit_once(' ') else {
+        return false;
+    };
+    [1_704_067_200, 1_719_792_000].iter().any(|&t| {
+        let ts = Timestamp::from_second(t).expect("timestamp");
+        let info = tz.to_offset_info(ts);
+        info.abbreviation().eq_ignore_ascii_case(word) && !word.eq_ignore_ascii_case("UTC")
+    })
+}
+
 /// Compares everything for one expression; returns mismatches and the number
 /// of (zone, base time) pairs compared.
 fn compare(expr: &str, zones: &[&str], iterations: usize) -> (Vec<String>, usize) {
@@ -342,6 +397,10 @@ fn compare(expr: &str, zones: &[&str], iterations: usize) -> (Vec<String>, usize
     let mine = CalendarSpec::parse(expr);
     for &zone in zones {
         let tz = jiff::tz::db().get(zone).expect("time zone");
+        if ends_with_local_abbreviation(expr, &tz) {
+            // Not supported: see `ends_with_local_abbreviation`.
+            continue;
+        }
         for base in base_times(&tz) {
             let verdict = oracle(expr, zone, base, iterations);
             match (&verdict, &mine) {

@@ -627,6 +627,19 @@ impl Parser<'_> {
     fn timestamp(&mut self, d: &mut Draft) -> Result<(), CalendarError> {
         let col = self.pos;
         self.pos += 1;
+        // systemd reads the number with strtoul(): leading white space and
+        // a sign are accepted ("@ 5", "@+5"; "@-0" is 0, other negative
+        // numbers end up before 1970).
+        while self
+            .peek()
+            .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+        {
+            self.pos += 1;
+        }
+        let negative = self.peek() == Some(b'-');
+        if matches!(self.peek(), Some(b'+' | b'-')) {
+            self.pos += 1;
+        }
         if !self.peek().is_some_and(|c| c.is_ascii_digit()) {
             return Err(self.unexpected("expected seconds since the epoch after \"@\""));
         }
@@ -640,6 +653,9 @@ impl Parser<'_> {
                 _ => return Err(self.err(col, "timestamp is too large")),
             };
             self.pos += 1;
+        }
+        if negative && value != 0 {
+            return Err(self.err(col, "timestamp is before 1970"));
         }
         let days = value.div_euclid(86_400);
         let secs = value.rem_euclid(86_400);
