@@ -5,15 +5,23 @@
 //! way the next elapse is computed follow systemd's behaviour (as observable
 //! with `systemd-analyze calendar`) closely, including its corner cases:
 //!
-//! * a weekday list, then an optional date `[[Y-]M-]D` (or `M~D` for days
-//!   counted from the end of the month), then an optional time `H:M[:S]`;
+//! * a weekday list, then an optional date `[Y-]M-D` (`~` instead of the
+//!   last `-` counts days back from the end of the month), then an optional
+//!   time `H:M[:S]`; or `@SECONDS` for one point in time;
 //! * every field is `*` or a comma separated list of `N`, `A..B`, `N/R` and
 //!   `A..B/R` items; seconds may carry up to six fractional digits;
 //! * two-digit years are 19xx (70..99) or 20xx (0..69);
 //! * a trailing ` UTC` (any case) or an IANA time zone name selects the zone
 //!   the expression is evaluated in;
 //! * nonexistent local times (spring forward) are skipped; a repeated local
-//!   time (fall back) elapses once, normally at its first occurrence.
+//!   time (fall back) elapses once, normally at its first occurrence (see
+//!   `calendar/next.rs` for the details).
+//!
+//! One difference: systemd also accepts the abbreviations of the *local* time
+//! zone (`9:00 CET` when the machine is in `Europe/Berlin`) and then forces
+//! standard or daylight-saving time. Parsing here does not depend on the local
+//! zone: a trailing word must be `UTC` or a time zone database name (`CET` is
+//! one, `CEST` is not).
 //!
 //! The module is pure: no global state, no threads, no panics on any input.
 

@@ -5,20 +5,29 @@
 //! matching value of each field; it gives up after the year 2199 or after a
 //! fixed number of steps, so it always terminates quickly.
 //!
-//! To elapse exactly when systemd does, the search replicates how systemd
-//! resolves local times (through the C library's `mktime()`):
+//! To elapse exactly when systemd (252) does, the search replicates how
+//! systemd resolves local times through the C library's `mktime()`:
 //!
 //! * Out-of-range fields (day 32, minute 60, ...) roll over into the next
-//!   larger field. A candidate whose fields change when resolved did not exist
-//!   as written: the search resumes from the rolled-over time. So a local time
-//!   inside a spring-forward gap never elapses (`02:30` is skipped on that
-//!   day; `*:0/15` goes from 01:45 straight to 03:00).
-//! * A local time inside a fall-back fold is resolved with the UTC offset of
-//!   the previous resolution (`mktime()` remembers its last offset), which in
-//!   practice picks the first occurrence, and the second occurrence is
-//!   skipped (`*:0/15` goes 02:45 (summer time) -> 03:00 (standard time)).
-//! * A gap itself resolves to the later side (the daylight-saving side), as
-//!   `mktime()` does when no DST flag is requested.
+//!   larger field; seconds are resolved clamped to 59 and the excess added
+//!   afterwards. A candidate whose fields change when resolved did not exist
+//!   as written: the search resumes from the rolled-over time, with the next
+//!   smaller field restarted.
+//! * Spring forward: local times inside the gap never elapse (`02:30` is
+//!   skipped on that day; `*:0/15` goes from 01:45 straight to 03:00). A gap
+//!   resolves to its later, daylight-saving side.
+//! * Fall back: a repeated local time resolves with the UTC offset of the
+//!   previous resolution (as `mktime()` remembers it), which in practice is the
+//!   first occurrence; the second occurrence is skipped (`*:0/15` goes from
+//!   02:45 summer time to 03:00 standard time, `02:30` elapses once).
+//! * A candidate that is not after the starting point (a DST change moved it
+//!   back)
+//!   is retried an hour later, from then on keeping the DST flag of the last
+//!   resolution; a requested DST flag the time does not have is honoured the
+//!   way `mktime()` does (by the UTC offset of the nearest time that has it).
+//!   This can make the search give up where systemd gives up too.
+//! * The search gives up after 1000 steps, like systemd (a timer then never
+//!   elapses again).
 
 use jiff::Timestamp;
 use jiff::tz::{AmbiguousOffset, Offset, TimeZone};
