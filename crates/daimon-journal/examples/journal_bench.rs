@@ -66,9 +66,24 @@ fn make_line(i: u64, out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
-/// The producer child: `journal_bench produce N FIRST` writes N lines to stdout
-/// through a 64 KiB buffer, patching only the line number into pre-built lines.
-fn produce(n: u64, first: u64) {
+/// The producer child: `journal_bench produce N FIRST fmt|tmpl` writes N lines
+/// to stdout through a 64 KiB buffer: `fmt` formats every line (as a program
+/// calling printf does), `tmpl` only patches the number into pre-built lines.
+fn produce(n: u64, first: u64, fmt: bool) {
+    if fmt {
+        let stdout = std::io::stdout();
+        let mut out = BufWriter::with_capacity(64 << 10, stdout.lock());
+        let mut line = Vec::with_capacity(2 * LINE);
+        for i in first..first + n {
+            line.clear();
+            make_line(i, &mut line);
+            if out.write_all(&line).is_err() {
+                return;
+            }
+        }
+        let _ = out.flush();
+        return;
+    }
     let mut templates = Vec::new();
     for i in 0..1024 {
         make_line(i, &mut templates);
@@ -97,15 +112,21 @@ enum Msg {
 }
 
 enum How {
-    SelfProducer,
+    Printf,
+    Prebuilt,
     Cat(std::path::PathBuf),
 }
 
 fn spawn(how: &How, n: u64, first: u64) -> Producer {
     let mut cmd = match how {
-        How::SelfProducer => {
+        How::Printf | How::Prebuilt => {
             let mut c = Command::new(std::env::current_exe().expect("own path"));
-            c.args(["produce", &n.to_string(), &first.to_string()]);
+            let mode = if matches!(how, How::Printf) {
+                "fmt"
+            } else {
+                "tmpl"
+            };
+            c.args(["produce", &n.to_string(), &first.to_string(), mode]);
             c
         }
         How::Cat(p) => {
@@ -215,6 +236,7 @@ fn journal_run(j: &Journal, how: &How, producers: u64, lines: u64) -> Duration {
     let reader = std::thread::spawn(move || pump(pipes, Some(tx)));
     let mut open = producers;
     let mut busy = Duration::ZERO;
+    let cpu0 = thread_cpu();
     let mut last_tick = Instant::now();
     while open > 0 {
         let Ok(m) = rx.recv() else { break };
@@ -240,8 +262,9 @@ fn journal_run(j: &Journal, how: &How, producers: u64, lines: u64) -> Duration {
     let d = t0.elapsed();
     if std::env::var_os("JOURNAL_BENCH_VERBOSE").is_some() {
         eprintln!(
-            "writer busy {:.1} ms of {:.1} ms",
+            "writer busy {:.1} ms (thread CPU {:.1} ms) of {:.1} ms",
             busy.as_secs_f64() * 1e3,
+            (thread_cpu() - cpu0).as_secs_f64() * 1e3,
             d.as_secs_f64() * 1e3
         );
     }
@@ -249,6 +272,17 @@ fn journal_run(j: &Journal, how: &How, producers: u64, lines: u64) -> Duration {
     drop(kids);
     drop(w);
     d
+}
+
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer; the clock id exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 fn count_lines(j: &Journal) -> (u64, u64) {
@@ -270,34 +304,36 @@ fn mls(lines: u64, d: Duration) -> f64 {
 
 fn ingest(tmp: &std::path::Path) {
     let lines = 1_000_000u64;
-    let file = tmp.join("lines.txt");
-    {
-        let mut f = BufWriter::new(std::fs::File::create(&file).expect("create"));
+    let write_file = |path: &std::path::Path, n: u64| {
+        let mut f = BufWriter::new(std::fs::File::create(path).expect("create"));
         let mut buf = Vec::new();
-        for i in 0..lines {
+        for i in 0..n {
             buf.clear();
             make_line(i, &mut buf);
             f.write_all(&buf).expect("write");
         }
         f.flush().expect("flush");
-    }
-    println!("\n## ingest: {lines} lines of {LINE} bytes; producer start -> last line committed");
+    };
+    let file = tmp.join("lines.txt");
+    let file10 = tmp.join("lines-tenth.txt");
+    write_file(&file, lines);
+    write_file(&file10, lines / 10);
     println!(
-        "{:<34} {:>10} {:>12} {:>10} {:>10} {:>7}",
-        "case", "ref ms", "ref Mline/s", "daimon ms", "Mline/s", "ratio"
+        "\n## ingest: {lines} lines of {LINE} bytes in all; producer start -> last line committed"
     );
-    let cases: [(&str, How, u64); 4] = [
-        ("1 producer (writer child)", How::SelfProducer, 1),
-        ("10 producers (writer children)", How::SelfProducer, 10),
-        ("1 producer (cat file)", How::Cat(file.clone()), 1),
-        ("10 producers (cat file x10)", How::Cat(file.clone()), 10),
+    println!(
+        "{:<40} {:>8} {:>9} {:>10} {:>9} {:>7}",
+        "producer(s)", "ref ms", "ref Ml/s", "daimon ms", "Ml/s", "ratio"
+    );
+    let cases: [(&str, How, u64); 6] = [
+        ("1 x printf-style writer", How::Printf, 1),
+        ("10 x printf-style writer", How::Printf, 10),
+        ("1 x pre-built lines writer", How::Prebuilt, 1),
+        ("10 x pre-built lines writer", How::Prebuilt, 10),
+        ("1 x cat (100 MB file)", How::Cat(file.clone()), 1),
+        ("10 x cat (10 MB file each)", How::Cat(file10.clone()), 10),
     ];
     for (name, how, producers) in cases {
-        let total = if matches!(how, How::Cat(_)) {
-            lines * producers
-        } else {
-            lines
-        };
         let mut best = (Duration::MAX, Duration::MAX);
         for run in 0..3 {
             let dir = tmp.join(format!("ingest-{producers}-{run}"));
@@ -306,50 +342,25 @@ fn ingest(tmp: &std::path::Path) {
                 ..Default::default()
             };
             let j = Journal::open(&dir, cfg).expect("open");
-            let r = match &how {
-                How::Cat(_) => reference_cat(&how, producers),
-                How::SelfProducer => reference(&how, producers, total),
-            };
-            let d = match &how {
-                How::Cat(_) => journal_cat(&j, &how, producers),
-                How::SelfProducer => journal_run(&j, &how, producers, total),
-            };
+            let r = reference(&how, producers, lines);
+            let d = journal_run(&j, &how, producers, lines);
             let (n, _) = count_lines(&j);
-            assert_eq!(n, total, "lines lost");
+            assert_eq!(n, lines, "lines lost");
             best = (best.0.min(r), best.1.min(d));
             drop(j);
             let _ = std::fs::remove_dir_all(&dir);
         }
         println!(
-            "{:<34} {:>10.1} {:>12.2} {:>10.1} {:>10.2} {:>7.2}",
+            "{:<40} {:>8.1} {:>9.2} {:>10.1} {:>9.2} {:>7.2}",
             name,
             best.0.as_secs_f64() * 1e3,
-            mls(total, best.0),
+            mls(lines, best.0),
             best.1.as_secs_f64() * 1e3,
-            mls(total, best.1),
+            mls(lines, best.1),
             best.0.as_secs_f64() / best.1.as_secs_f64()
         );
     }
     println!("(best of 3; every line verified in the store after each run)");
-}
-
-/// `cat` variants: every producer sends the whole file.
-fn reference_cat(how: &How, producers: u64) -> Duration {
-    let t0 = Instant::now();
-    let mut kids = Vec::new();
-    let mut pipes = Vec::new();
-    for k in 0..producers {
-        let mut p = spawn(how, 0, 0);
-        pipes.push((SourceId(k), p.0.stdout.take().expect("pipe")));
-        kids.push(p);
-    }
-    pump(pipes, None);
-    t0.elapsed()
-}
-
-fn journal_cat(j: &Journal, how: &How, producers: u64) -> Duration {
-    // Same loop as `journal_run`; the line count only sizes the children.
-    journal_run(j, how, producers, producers)
 }
 
 /// A store of 10,000,000 lines of 100 units spread over 24 hours.
@@ -625,7 +636,7 @@ fn main() {
     if args.get(1).map(String::as_str) == Some("produce") {
         let n = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);
         let first = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(0);
-        produce(n, first);
+        produce(n, first, args.get(4).map(String::as_str) == Some("fmt"));
         return;
     }
     let what = args.get(1).cloned().unwrap_or_else(|| "all".into());
@@ -648,7 +659,7 @@ fn main() {
                     ..Default::default()
                 };
                 let j = Journal::open(&dir, cfg).expect("open");
-                let d = journal_run(&j, &How::SelfProducer, 1, 1_000_000);
+                let d = journal_run(&j, &How::Prebuilt, 1, 1_000_000);
                 println!("{:.1} ms", d.as_secs_f64() * 1e3);
             }
         }

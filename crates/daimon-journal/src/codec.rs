@@ -98,63 +98,120 @@ fn rd_u64(b: &[u8], o: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
+const K: u64 = 0x9E37_79B9_7F4A_7C15;
+
 /// A fast 64-bit checksum (4 multiply–rotate lanes, ~8 bytes per cycle):
-/// detects torn or zero-filled tails, not an adversary.
-pub(crate) fn hash(data: &[u8]) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut h = [
-        0x243F_6A88_85A3_08D3u64,
-        0x1319_8A2E_0370_7344,
-        0xA409_3822_299F_31D0,
-        0x082E_FA98_EC4E_6C89,
-    ];
-    let mut chunks = data.chunks_exact(32);
-    for c in &mut chunks {
+/// detects torn or zero-filled tails, not an adversary. Streaming, so that a
+/// block written from several slices needs no copy to be hashed.
+pub(crate) struct Hasher {
+    h: [u64; 4],
+    pend: [u8; 32],
+    npend: usize,
+    total: u64,
+}
+
+impl Hasher {
+    pub fn new() -> Hasher {
+        Hasher {
+            h: [
+                0x243F_6A88_85A3_08D3,
+                0x1319_8A2E_0370_7344,
+                0xA409_3822_299F_31D0,
+                0x082E_FA98_EC4E_6C89,
+            ],
+            pend: [0; 32],
+            npend: 0,
+            total: 0,
+        }
+    }
+
+    #[inline]
+    fn round(h: &mut [u64; 4], c: &[u8]) {
         for (i, lane) in h.iter_mut().enumerate() {
             let w = rd_u64(c, i * 8);
             *lane = (*lane ^ w).wrapping_mul(K).rotate_left(29);
         }
     }
-    let mut tail = [0u8; 32];
-    let rem = chunks.remainder();
-    tail[..rem.len()].copy_from_slice(rem);
-    for (i, lane) in h.iter_mut().enumerate() {
-        let w = rd_u64(&tail, i * 8);
-        *lane = (*lane ^ w).wrapping_mul(K).rotate_left(29);
+
+    pub fn update(&mut self, mut data: &[u8]) {
+        self.total += data.len() as u64;
+        if self.npend > 0 {
+            let take = (32 - self.npend).min(data.len());
+            self.pend[self.npend..self.npend + take].copy_from_slice(&data[..take]);
+            self.npend += take;
+            data = &data[take..];
+            if self.npend < 32 {
+                return;
+            }
+            let pend = self.pend;
+            Self::round(&mut self.h, &pend);
+            self.npend = 0;
+        }
+        let mut chunks = data.chunks_exact(32);
+        for c in &mut chunks {
+            Self::round(&mut self.h, c);
+        }
+        let rem = chunks.remainder();
+        self.pend[..rem.len()].copy_from_slice(rem);
+        self.npend = rem.len();
     }
-    let mut r = data.len() as u64;
-    for lane in h {
-        r = (r ^ lane).wrapping_mul(K);
-        r ^= r >> 32;
+
+    pub fn finish(mut self) -> u64 {
+        let mut tail = [0u8; 32];
+        tail[..self.npend].copy_from_slice(&self.pend[..self.npend]);
+        Self::round(&mut self.h, &tail);
+        let mut r = self.total;
+        for lane in self.h {
+            r = (r ^ lane).wrapping_mul(K);
+            r ^= r >> 32;
+        }
+        r
     }
-    r
 }
 
-/// Builds one block in a reusable buffer.
+pub(crate) fn hash(data: &[u8]) -> u64 {
+    let mut h = Hasher::new();
+    h.update(data);
+    h.finish()
+}
+
+/// Where a piece of a block's text lives: in the builder, or in the chunk
+/// being ingested (most lines go to disk straight from the read buffer).
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Own(usize, usize),
+    Input(usize, usize),
+}
+
+/// Beyond this many pieces the text is copied into one buffer instead.
+const MAX_PARTS: usize = 32;
+
+/// Builds one block in reusable buffers.
 pub(crate) struct BlockBuilder {
+    /// Header and names; after `finish_contiguous`, the whole block.
     pub buf: Vec<u8>,
+    own: Vec<u8>,
+    parts: Vec<Part>,
+    text_len: usize,
     meta: Vec<u8>,
     pub sum: BlockSummary,
     prev_seq: u64,
     prev_rt: i64,
     prev_mono: i64,
-    rt_base: i64,
-    mono_base: i64,
-    text_start: usize,
 }
 
 impl BlockBuilder {
     pub fn new() -> Self {
         BlockBuilder {
-            buf: Vec::with_capacity(128 << 10),
+            buf: Vec::with_capacity(1 << 10),
+            own: Vec::with_capacity(64 << 10),
+            parts: Vec::new(),
+            text_len: 0,
             meta: Vec::with_capacity(8 << 10),
             sum: BlockSummary::default(),
             prev_seq: 0,
             prev_rt: 0,
             prev_mono: 0,
-            rt_base: 0,
-            mono_base: 0,
-            text_start: 0,
         }
     }
 
@@ -162,7 +219,10 @@ impl BlockBuilder {
     /// sequence number.
     pub fn begin(&mut self, key: &SourceKey, seq: u64, rt: i64, mono: i64) {
         self.buf.clear();
+        self.own.clear();
+        self.parts.clear();
         self.meta.clear();
+        self.text_len = 0;
         self.buf.resize(HEADER_LEN, 0);
         let unit = clip(&key.unit, 255);
         let inv = clip(&key.invocation, 255);
@@ -180,7 +240,6 @@ impl BlockBuilder {
         if let Some(i) = ident {
             self.buf.extend_from_slice(i);
         }
-        self.text_start = self.buf.len();
         self.sum = BlockSummary {
             count: 0,
             seq_min: seq,
@@ -192,20 +251,14 @@ impl BlockBuilder {
         self.prev_seq = seq.wrapping_sub(1);
         self.prev_rt = rt;
         self.prev_mono = mono;
-        self.rt_base = rt;
-        self.mono_base = mono;
     }
 
     pub fn count(&self) -> u32 {
         self.sum.count
     }
 
-    /// Appends one line. `prio_flags` is the priority (low 3 bits) or'ed with
-    /// `FLAG_*`. Sequence numbers must grow.
     #[inline]
-    pub fn push(&mut self, seq: u64, rt: i64, mono: i64, prio_flags: u8, msg: &[u8]) {
-        self.buf.extend_from_slice(msg);
-        self.buf.push(b'\n');
+    fn meta(&mut self, seq: u64, rt: i64, mono: i64, prio_flags: u8, len: usize) {
         let m = &mut self.meta;
         m.push(prio_flags);
         let drt = rt.wrapping_sub(self.prev_rt);
@@ -215,7 +268,7 @@ impl BlockBuilder {
             zigzag(mono.wrapping_sub(self.prev_mono).wrapping_sub(drt)),
         );
         put_varint(m, seq.wrapping_sub(self.prev_seq).wrapping_sub(1));
-        put_varint(m, msg.len() as u64);
+        put_varint(m, len as u64);
         self.prev_seq = seq;
         self.prev_rt = rt;
         self.prev_mono = mono;
@@ -230,20 +283,111 @@ impl BlockBuilder {
         s.rt_min = s.rt_min.min(rt);
         s.rt_max = s.rt_max.max(rt);
         s.prio_mask |= 1 << (prio_flags & 7);
+        self.text_len += len + 1;
     }
 
-    /// Completes the block; `self.buf` then holds it.
-    pub fn finish(&mut self) -> &[u8] {
-        let text_len = (self.buf.len() - self.text_start) as u32;
-        self.buf.extend_from_slice(&self.meta);
-        let total = self.buf.len() as u32;
+    /// Appends one line, copying it. `prio_flags` is the priority (low 3
+    /// bits) or'ed with `FLAG_*`. Sequence numbers must grow.
+    #[inline]
+    pub fn push(&mut self, seq: u64, rt: i64, mono: i64, prio_flags: u8, msg: &[u8]) {
+        let start = self.own.len();
+        self.own.extend_from_slice(msg);
+        self.own.push(b'\n');
+        match self.parts.last_mut() {
+            Some(Part::Own(_, e)) if *e == start => *e = self.own.len(),
+            _ => self.parts.push(Part::Own(start, self.own.len())),
+        }
+        self.meta(seq, rt, mono, prio_flags, msg.len());
+    }
+
+    /// Appends one line that is `input[start..start + len]` followed by a
+    /// newline in the chunk passed to `write_to`; it is not copied.
+    #[inline]
+    pub fn push_input(
+        &mut self,
+        seq: u64,
+        rt: i64,
+        mono: i64,
+        prio_flags: u8,
+        start: usize,
+        len: usize,
+    ) {
+        let end = start + len + 1;
+        match self.parts.last_mut() {
+            Some(Part::Input(_, e)) if *e == start => *e = end,
+            _ => self.parts.push(Part::Input(start, end)),
+        }
+        self.meta(seq, rt, mono, prio_flags, len);
+    }
+
+    /// True when pieces are so fragmented that copying is cheaper.
+    pub fn fragmented(&self) -> bool {
+        self.parts.len() > MAX_PARTS
+    }
+
+    fn seal_header(&mut self, hash: u64) {
+        let total = (self.buf.len() + self.text_len + self.meta.len()) as u32;
         self.buf[0..4].copy_from_slice(&MAGIC.to_le_bytes());
         self.buf[4..8].copy_from_slice(&total.to_le_bytes());
+        self.buf[8..16].copy_from_slice(&hash.to_le_bytes());
+    }
+
+    fn fill_counts(&mut self) {
         self.buf[16..20].copy_from_slice(&self.sum.count.to_le_bytes());
-        self.buf[48..52].copy_from_slice(&text_len.to_le_bytes());
+        self.buf[48..52].copy_from_slice(&(self.text_len as u32).to_le_bytes());
+    }
+
+    /// Total size of the finished block.
+    pub fn total_len(&self) -> usize {
+        self.buf.len() + self.text_len + self.meta.len()
+    }
+
+    /// Completes the block into `self.buf` as one contiguous buffer.
+    /// `input` is the chunk that `push_input` referred to (empty if none).
+    pub fn finish_contiguous(&mut self, input: &[u8]) -> &[u8] {
+        self.fill_counts();
+        for p in &self.parts {
+            match *p {
+                Part::Own(a, b) => self.buf.extend_from_slice(&self.own[a..b]),
+                Part::Input(a, b) => self.buf.extend_from_slice(&input[a..b]),
+            }
+        }
+        self.parts.clear();
+        self.buf.extend_from_slice(&self.meta);
+        self.text_len = 0;
+        self.meta.clear();
         let h = hash(&self.buf[16..]);
+        self.buf[0..4].copy_from_slice(&MAGIC.to_le_bytes());
+        let total = self.buf.len() as u32;
+        self.buf[4..8].copy_from_slice(&total.to_le_bytes());
         self.buf[8..16].copy_from_slice(&h.to_le_bytes());
         &self.buf
+    }
+
+    /// Completes the block and returns its pieces, to be written with one
+    /// `writev`, without copying the text.
+    pub fn finish_slices<'a>(&'a mut self, input: &'a [u8]) -> Vec<std::io::IoSlice<'a>> {
+        self.fill_counts();
+        let mut h = Hasher::new();
+        h.update(&self.buf[16..]);
+        for p in &self.parts {
+            match *p {
+                Part::Own(a, b) => h.update(&self.own[a..b]),
+                Part::Input(a, b) => h.update(&input[a..b]),
+            }
+        }
+        h.update(&self.meta);
+        self.seal_header(h.finish());
+        let mut v = Vec::with_capacity(self.parts.len() + 2);
+        v.push(std::io::IoSlice::new(&self.buf));
+        for p in &self.parts {
+            v.push(std::io::IoSlice::new(match *p {
+                Part::Own(a, b) => &self.own[a..b],
+                Part::Input(a, b) => &input[a..b],
+            }));
+        }
+        v.push(std::io::IoSlice::new(&self.meta));
+        v
     }
 }
 
@@ -443,7 +587,7 @@ mod tests {
         );
         b.push(15, 2_000_000, 7_000, 7, b"");
         let sum = b.sum;
-        let bytes = b.finish().to_vec();
+        let bytes = b.finish_contiguous(&[]).to_vec();
         assert_eq!(sum.count, 3);
         assert_eq!((sum.seq_min, sum.seq_max), (10, 15));
         assert_eq!((sum.rt_min, sum.rt_max), (999_000, 2_000_000));

@@ -42,8 +42,15 @@ pub(crate) struct Job {
     rows: Vec<Row>,
 }
 
+/// A sealed segment waits this long before compression, so that a burst of
+/// ingestion is not slowed down by compressing its own beginning.
+const COMPACT_DELAY: Duration = Duration::from_secs(2);
+
 #[derive(Default)]
 pub(crate) struct Compactor {
+    /// When this writer sealed a segment (segments sealed earlier: eligible).
+    pub sealed_at: HashMap<i64, Instant>,
+    force: bool,
     job: Option<Job>,
     zstd: Option<zstd::bulk::Compressor<'static>>,
     bb: Option<BlockBuilder>,
@@ -81,14 +88,20 @@ impl JournalWriter {
 
     fn start_job(&mut self) -> Result<bool, JournalError> {
         let active = self.seg.as_ref().map_or(-1, |s| s.id);
-        let next: Option<(i64, i64)> = self
+        let candidates: Vec<(i64, i64)> = self
             .db
-            .query_row(
-                "SELECT id, size FROM segments WHERE state = ?1 AND id != ?2 ORDER BY id LIMIT 1",
-                params![SEG_SEALED, active],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .ok();
+            .prepare_cached(
+                "SELECT id, size FROM segments WHERE state = ?1 AND id != ?2 ORDER BY id",
+            )?
+            .query_map(params![SEG_SEALED, active], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let c = &self.compactor;
+        let next = candidates.into_iter().find(|(id, _)| {
+            c.force
+                || c.sealed_at
+                    .get(id)
+                    .is_none_or(|t| t.elapsed() >= COMPACT_DELAY)
+        });
         let Some((seg, size)) = next else {
             return Ok(false);
         };
@@ -196,7 +209,7 @@ impl JournalWriter {
                         i += 1;
                     }
                     let sum = bb.sum;
-                    let data = bb.finish();
+                    let data = bb.finish_contiguous(&[]);
                     let z = self
                         .compactor
                         .zstd
@@ -255,6 +268,7 @@ impl JournalWriter {
             params![job.seg, SEG_COMPRESSED, job.out_off as i64],
         )?;
         tx.commit()?;
+        self.compactor.sealed_at.remove(&job.seg);
         // Queries that still hold the old rows notice and look again.
         let _ = std::fs::remove_file(index::segment_path(&dir, job.seg, SEG_SEALED));
         Ok(())
@@ -265,7 +279,9 @@ impl JournalWriter {
     #[doc(hidden)]
     pub fn seal_and_compact_all(&mut self) {
         self.seal_active();
+        self.compactor.force = true;
         let far = Instant::now() + Duration::from_secs(3600);
         while !self.compact_until(far) {}
+        self.compactor.force = false;
     }
 }

@@ -88,6 +88,7 @@ impl JournalWriter {
                 "UPDATE segments SET state = ?2, size = ?3 WHERE id = ?1",
                 params![seg.id, SEG_SEALED, seg.size as i64],
             );
+            self.compactor.sealed_at.insert(seg.id, Instant::now());
             if seg.synced < seg.size {
                 self.maint.unsynced.push(seg);
             }

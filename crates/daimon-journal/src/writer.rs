@@ -190,6 +190,7 @@ impl JournalWriter {
         bb.begin(&src.key, *next_seq, rt, mono);
         let mut e = Emitter {
             bb,
+            input: data,
             seq: next_seq,
             rt,
             mono,
@@ -229,7 +230,7 @@ impl JournalWriter {
             src.partial = p;
         }
         let (unit_id, name, inv) = (src.unit_id, src.name.clone(), src.inv.clone());
-        self.write_block(unit_id, name, inv);
+        self.write_block(unit_id, name, inv, data);
     }
 
     /// The pipe closed: a last line without newline is stored, marked partial.
@@ -247,6 +248,7 @@ impl JournalWriter {
         self.bb.begin(&src.key, self.next_seq, rt, mono);
         let mut e = Emitter {
             bb: &mut self.bb,
+            input: &[],
             seq: &mut self.next_seq,
             rt,
             mono,
@@ -254,7 +256,7 @@ impl JournalWriter {
         };
         let line = std::mem::take(&mut src.partial);
         e.line(&mut src, &line, FLAG_PARTIAL);
-        self.write_block(src.unit_id, src.name.clone(), src.inv.clone());
+        self.write_block(src.unit_id, src.name.clone(), src.inv.clone(), &[]);
     }
 
     /// Stores one record directly (the daemon's own messages, one-off records).
@@ -306,17 +308,24 @@ impl JournalWriter {
         self.bb
             .push(self.next_seq, rt as i64, mono as i64, priority & 7, message);
         self.next_seq += 1;
-        self.write_block(unit_id, Arc::from(unit), Arc::from(key.invocation.as_str()));
+        self.write_block(
+            unit_id,
+            Arc::from(unit),
+            Arc::from(key.invocation.as_str()),
+            &[],
+        );
     }
 
-    fn write_block(&mut self, unit_id: i64, name: Arc<str>, inv: Arc<str>) {
+    /// Writes the block being built with one `write`/`writev`; `input` is
+    /// the chunk its uncopied lines live in.
+    fn write_block(&mut self, unit_id: i64, name: Arc<str>, inv: Arc<str>, input: &[u8]) {
         let unit: &str = &name.clone();
         let count = self.bb.count();
         if count == 0 {
             return;
         }
         let sum = self.bb.sum;
-        let len = self.bb.finish().len() as u64;
+        let len = self.bb.total_len() as u64;
         if let Err(reason) = self.ensure_segment(len) {
             self.count_drop(unit, count, reason);
             return;
@@ -324,7 +333,12 @@ impl JournalWriter {
         let Some(seg) = self.seg.as_mut() else {
             return;
         };
-        match seg.file.write_all(&self.bb.buf) {
+        let res = if self.bb.fragmented() {
+            seg.file.write_all(self.bb.finish_contiguous(input))
+        } else {
+            write_all_vectored(&mut seg.file, &mut self.bb.finish_slices(input))
+        };
+        match res {
             Ok(()) => {
                 self.pending.push(Row {
                     seg: seg.id,
@@ -502,6 +516,18 @@ impl JournalWriter {
     }
 }
 
+fn write_all_vectored(f: &mut File, mut bufs: &mut [std::io::IoSlice<'_>]) -> std::io::Result<()> {
+    while !bufs.is_empty() {
+        match f.write_vectored(bufs) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => std::io::IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Written bytes after which the kernel is asked to start writing them out,
 /// so that the periodic `fdatasync` finds little left to do.
 const KICK_BYTES: u64 = 8 << 20;
@@ -534,6 +560,8 @@ pub(crate) enum DropReason {
 /// Turns lines of one source into block entries.
 struct Emitter<'a> {
     bb: &'a mut BlockBuilder,
+    /// The chunk being ingested: lines still in it are not copied.
+    input: &'a [u8],
     seq: &'a mut u64,
     rt: i64,
     mono: i64,
@@ -560,6 +588,14 @@ impl Emitter<'_> {
         *self.seq += 1;
     }
 
+    /// Where `body` starts in the input, if it lies there followed by `\n`.
+    #[inline]
+    fn in_input(&self, body: &[u8]) -> Option<usize> {
+        let off = (body.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
+        let end = off.checked_add(body.len())?;
+        (end < self.input.len() && self.input[end] == b'\n').then_some(off)
+    }
+
     /// A complete line (or the final partial one, with `FLAG_PARTIAL`).
     #[inline]
     fn line(&mut self, src: &mut Source, line: &[u8], flag: u8) {
@@ -568,7 +604,14 @@ impl Emitter<'_> {
             self.push(prio | FLAG_CONTINUED, &body[..self.line_max]);
             body = &body[self.line_max..];
         }
-        self.push(prio | flag, body);
+        match self.in_input(body) {
+            Some(off) if flag == 0 => {
+                self.bb
+                    .push_input(*self.seq, self.rt, self.mono, prio, off, body.len());
+                *self.seq += 1;
+            }
+            _ => self.push(prio | flag, body),
+        }
     }
 
     /// A `line_max` piece of a line whose end has not arrived.
