@@ -31,8 +31,9 @@ use crate::log_writer::LogSender;
 pub struct SupervisorContext {
     pub paths: Paths,
     pub log: LogSender,
-    #[allow(dead_code)] // The literal form stays valid until the plumbing uses `new`.
-    pub journal: daimon_journal_handle::JournalHandle,
+    /// The log store, for reading (the writer belongs to the log writer thread).
+    #[allow(dead_code)] // Kept for unit state that will come from the store.
+    pub journal: daimon_journal::Journal,
 }
 
 impl SupervisorContext {
@@ -41,21 +42,12 @@ impl SupervisorContext {
         log: LogSender,
         journal: daimon_journal::Journal,
     ) -> SupervisorContext {
-        // The supervisor itself does not read the store (the IPC layer serves logs).
-        drop(journal);
         SupervisorContext {
             paths,
             log,
-            journal: daimon_journal_handle::JournalHandle,
+            journal,
         }
     }
-}
-
-/// Kept so the daemon's plumbing compiles while it moves to
-/// [`SupervisorContext::new`].
-pub mod daimon_journal_handle {
-    #[derive(Clone)]
-    pub struct JournalHandle;
 }
 
 pub enum Command {

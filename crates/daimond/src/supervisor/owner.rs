@@ -216,6 +216,7 @@ impl Owner {
             }
             Effect::JobDone { kind, error } => self.job_done(unit, kind, error),
             Effect::Log { priority, text } => self.message(unit, priority, text),
+            Effect::Requeue(ev) => follow.push(ev),
         }
     }
 
@@ -226,9 +227,6 @@ impl Owner {
             .get(unit)
             .map(|e| e.invocation.clone())
             .filter(|i| !i.is_empty());
-        if priority <= 4 {
-            tracing::warn!("{text}");
-        }
         let msg = LogMsg::Message {
             unit: unit.to_string(),
             invocation,

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use daimon_unit::KillMode;
 
-use super::{Def, Effect, Fx, JobKind, KillScope, Machine, Phase, SubState, desc, job_ok};
+use super::{Def, Effect, Event, Fx, JobKind, KillScope, Machine, Phase, SubState, desc, job_ok};
 use crate::supervisor::policy::{self, ServiceResult};
 
 impl Machine {
@@ -220,8 +220,10 @@ impl Machine {
             });
         }
         if self.restart_pending || self.start_pending {
+            // A new step, so that the owner hands it the unit's current definition
+            // (settings changed by daemon-reload apply at this start).
             let manual = self.restart_pending;
-            self.start(d, manual, now, fx);
+            fx.push(Effect::Requeue(Event::Start { manual }));
             return;
         }
         let restart =
@@ -241,11 +243,11 @@ impl Machine {
             return;
         }
         let delay = policy::restart_delay(d.svc, self.restarts + 1);
+        self.set_state(SubState::AutoRestart, now);
+        self.deadline = Some(now + delay);
         if delay.is_zero() {
-            self.auto_restart(d, now, fx);
-        } else {
-            self.set_state(SubState::AutoRestart, now);
-            self.deadline = Some(now + delay);
+            // RestartSec=0: restart in this same pass of the owner, no timer hop.
+            fx.push(Effect::Requeue(Event::Timer));
         }
     }
 

@@ -81,6 +81,7 @@ impl World {
                         scope: KillScope::All,
                         ..
                     } => queue.insert(0, Event::Leftovers(false)),
+                    Effect::Requeue(e) => queue.insert(0, e.clone()),
                     _ => {}
                 }
             }

@@ -211,6 +211,8 @@ pub enum Effect {
         priority: u8,
         text: String,
     },
+    /// Feed this event to the machine again, as a new step after these effects.
+    Requeue(Event),
 }
 
 /// What the machine needs of a unit definition.

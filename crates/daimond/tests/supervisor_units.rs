@@ -1,0 +1,168 @@
+//! Units as the supervisor sees them: environment and working directory of a
+//! service, output in `daimon logs`, daemon-reload (SIGHUP) picking up edits, a
+//! bad unit file next to good ones, ordering of several units.
+
+mod common;
+
+use std::fs;
+
+use common::*;
+
+fn environ(pid: u32) -> Vec<String> {
+    fs::read(format!("/proc/{pid}/environ"))
+        .map(|b| {
+            b.split(|c| *c == 0)
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_service_sees_its_environment_and_working_directory() {
+    let mut d = Daemon::start();
+    let work = d.path().join("work");
+    fs::create_dir_all(&work).expect("workdir");
+    let envfile = d.path().join("env");
+    fs::write(&envfile, "FROM_FILE=yes\n# comment\n").expect("env file");
+    d.write_unit(
+        "envy.service",
+        &format!(
+            "[Service]\nEnvironment=GREETING=hello \"SPACED=a b\"\nEnvironmentFile={}\n\
+             EnvironmentFile=-/no/such/file\nWorkingDirectory={}\nExecStart=/bin/sleep 1000\n",
+            envfile.display(),
+            work.display()
+        ),
+    );
+    d.ok(&["start", "envy"]);
+    let pid = d.wait_main_pid("envy");
+    let env = environ(pid);
+    for want in ["GREETING=hello", "SPACED=a b", "FROM_FILE=yes"] {
+        assert!(env.iter().any(|e| e == want), "{want} missing from {env:?}");
+    }
+    let inv = env
+        .iter()
+        .find_map(|e| e.strip_prefix("INVOCATION_ID="))
+        .expect("INVOCATION_ID");
+    assert_eq!(inv.len(), 32);
+    assert!(inv.bytes().all(|b| b.is_ascii_hexdigit()));
+    for var in ["PATH=", "HOME=", "USER=", "LOGNAME=", "SHELL="] {
+        assert!(env.iter().any(|e| e.starts_with(var)), "{var} missing");
+    }
+    let cwd = fs::read_link(format!("/proc/{pid}/cwd")).expect("cwd");
+    assert_eq!(cwd, work);
+}
+
+#[test]
+fn what_a_service_prints_lands_in_logs() {
+    let mut d = Daemon::start();
+    d.write_unit(
+        "talk.service",
+        "[Service]\nExecStart=/bin/sh -c 'echo out-line; echo err-line >&2; exec sleep 1000'\n",
+    );
+    d.ok(&["start", "talk"]);
+    d.wait_main_pid("talk");
+    wait_until("both lines in the log", DEADLINE, || {
+        let out = d.cli(&["logs", "talk", "-o", "cat"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.contains("out-line") && text.contains("err-line")
+    });
+}
+
+#[test]
+fn sighup_rereads_unit_files_and_the_next_start_uses_them() {
+    let mut d = Daemon::start();
+    d.write_unit(
+        "conf.service",
+        "[Service]\nEnvironment=VERSION=1\nExecStart=/bin/sleep 1000\n",
+    );
+    d.ok(&["start", "conf"]);
+    let old = d.wait_main_pid("conf");
+    d.write_unit(
+        "conf.service",
+        "[Service]\nEnvironment=VERSION=2\nExecStart=/bin/sleep 1000\n",
+    );
+    d.write_unit("new.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+    kill(d.daemon_pid().expect("daemon"), libc::SIGHUP);
+    wait_until("new.service known after SIGHUP", DEADLINE, || {
+        d.cli(&["status", "new"]).status.code() == Some(3)
+    });
+    // The running process keeps its definition until restarted.
+    assert_eq!(d.status_json("conf")["pid"], old);
+    d.ok(&["restart", "conf"]);
+    let new = d.wait_main_pid("conf");
+    assert_ne!(old, new);
+    assert!(environ(new).iter().any(|e| e == "VERSION=2"));
+}
+
+#[test]
+fn a_bad_unit_file_is_reported_and_the_good_ones_run() {
+    let mut d = Daemon::start();
+    d.write_unit("good.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+    d.write_unit(
+        "bad.service",
+        "[Service]\nExecStart=/bin/sleep 1000\nRestart=sometimes\n",
+    );
+    let out = d.cli(&["start", "good", "bad"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(err.contains("bad.service:3:"), "no file:line in {err}");
+    d.wait_main_pid("good");
+    let st = d.status_json("bad");
+    assert_eq!(st["load_state"], "bad-setting");
+    assert!(
+        st["reason"].as_str().is_some_and(|r| r.contains("Restart")),
+        "{st}"
+    );
+    let list = d.ok(&["list", "-o", "json"]);
+    assert!(list.contains("good.service") && list.contains("bad.service"));
+}
+
+#[test]
+fn requires_and_after_start_dependencies_first() {
+    let mut d = Daemon::start();
+    let log = d.path().join("order");
+    for (name, deps) in [
+        ("db", ""),
+        (
+            "app",
+            "Requires=db.service\nAfter=db.service network.target\n",
+        ),
+    ] {
+        d.write_unit(
+            &format!("{name}.service"),
+            &format!(
+                "[Unit]\n{deps}[Service]\nType=oneshot\nRemainAfterExit=yes\n\
+                 ExecStart=/bin/sh -c 'echo {name} >> {}'\n",
+                log.display()
+            ),
+        );
+    }
+    d.ok(&["start", "app"]);
+    assert_eq!(fs::read_to_string(&log).expect("order"), "db\napp\n");
+    assert_eq!(d.status_json("db")["state"], "active");
+}
+
+#[test]
+fn enabled_units_start_with_the_daemon() {
+    let mut d = Daemon::start();
+    d.write_unit(
+        "boot.service",
+        "[Service]\nExecStart=/bin/sleep 1000\n[Install]\nWantedBy=default.target\n",
+    );
+    d.ok(&["enable", "boot"]);
+    assert!(
+        fs::read_to_string(d.path().join("state/enabled"))
+            .expect("enabled")
+            .contains("boot.service")
+    );
+    assert_eq!(d.status_json("boot")["state"], "inactive");
+    d.ok(&["shutdown"]);
+    if let Some(mut c) = d.child.take() {
+        let _ = c.wait();
+    }
+    d.spawn_daemon();
+    let pid = d.wait_main_pid("boot");
+    assert!(pid_alive(pid));
+    assert_eq!(d.status_json("boot")["enabled"], "enabled");
+}
