@@ -150,12 +150,26 @@ impl Daemon {
             .env("DAIMON_HOME", self.home.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(self.stderr_file())
             .spawn()
             .expect("spawn daimond");
         self.child = Some(child);
         let sock = self.socket();
         wait_until("daimond's socket", DEADLINE, || sock.exists());
+    }
+
+    /// Where a foreground daimond's stderr goes (kept out of the test output; read
+    /// it with [`Daemon::daemon_stderr`] when a test needs to).
+    fn stderr_file(&self) -> Stdio {
+        match fs::File::create(self.home.path().join("daimond.stderr")) {
+            Ok(f) => Stdio::from(f),
+            Err(_) => Stdio::inherit(),
+        }
+    }
+
+    /// What the foreground daimond wrote to stderr so far.
+    pub fn daemon_stderr(&self) -> String {
+        fs::read_to_string(self.home.path().join("daimond.stderr")).unwrap_or_default()
     }
 
     pub fn path(&self) -> &Path {
@@ -205,29 +219,21 @@ impl Daemon {
 
     /// Runs the `daimon` CLI against this home, with a deadline.
     pub fn cli(&mut self, args: &[&str]) -> Output {
-        let mut child = Command::new(bin("daimon"))
-            .args(args)
-            .env("DAIMON_HOME", self.home.path())
-            .env_remove("NO_COLOR")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn daimon");
-        let pid = child.id();
-        let start = Instant::now();
-        loop {
-            match child.try_wait() {
-                Ok(Some(_)) => break,
-                Ok(None) if start.elapsed() > Duration::from_secs(30) => {
-                    kill(pid, libc::SIGKILL);
-                    panic!("daimon {args:?} did not finish within 30s");
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(2)),
-                Err(e) => panic!("waiting for daimon {args:?}: {e}"),
-            }
-        }
-        let out = child.wait_with_output().expect("collect daimon output");
+        let cwd = std::env::current_dir().expect("current dir");
+        self.cli_in(&cwd, args)
+    }
+
+    /// Runs the `daimon` CLI in directory `dir` (for `run` with relative paths).
+    /// Output is read while it runs, so large outputs cannot block the child.
+    pub fn cli_in(&mut self, dir: &Path, args: &[&str]) -> Output {
+        let out = run_bounded(
+            Command::new(bin("daimon"))
+                .args(args)
+                .current_dir(dir)
+                .env("DAIMON_HOME", self.home.path())
+                .env_remove("NO_COLOR"),
+            Duration::from_secs(30),
+        );
         self.record_descendants();
         out
     }
