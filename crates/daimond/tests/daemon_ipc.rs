@@ -1,0 +1,122 @@
+//! The socket's guards, spoken to with raw frames: the version handshake, the
+//! frame size limit, the read timeout, the connection cap, and an accept loop that
+//! never waits on a silent peer.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use common::*;
+use daimon_proto::{
+    ErrorKind, Hello, PROTOCOL_VERSION, Request, Response, read_frame, write_frame,
+};
+
+fn connect(d: &Daemon) -> UnixStream {
+    let s = UnixStream::connect(d.socket()).expect("connect");
+    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    s
+}
+
+fn error_kind(r: Response) -> ErrorKind {
+    match r {
+        Response::Error(e) => e.kind,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[test]
+fn handshake_then_one_request() {
+    let d = Daemon::start();
+    let mut s = connect(&d);
+    write_frame(
+        &mut s,
+        &Hello {
+            version: PROTOCOL_VERSION,
+        },
+    )
+    .expect("hello");
+    match read_frame::<_, Response>(&mut s).expect("welcome") {
+        Response::Welcome(w) => {
+            assert_eq!(w.version, PROTOCOL_VERSION);
+            assert_eq!(Some(w.daemon_pid), d.daemon_pid());
+        }
+        other => panic!("expected Welcome, got {other:?}"),
+    }
+    write_frame(&mut s, &Request::List).expect("request");
+    assert!(matches!(
+        read_frame::<_, Response>(&mut s),
+        Ok(Response::List(_))
+    ));
+}
+
+#[test]
+fn another_protocol_version_is_refused_with_advice() {
+    let d = Daemon::start();
+    let mut s = connect(&d);
+    write_frame(
+        &mut s,
+        &Hello {
+            version: PROTOCOL_VERSION + 1,
+        },
+    )
+    .expect("hello");
+    match read_frame::<_, Response>(&mut s).expect("reply") {
+        Response::Error(e) => {
+            assert_eq!(e.kind, ErrorKind::Version);
+            assert!(e.message.contains("daimon shutdown"), "{}", e.message);
+        }
+        other => panic!("expected a version error, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_oversized_frame_is_refused_before_allocating() {
+    let d = Daemon::start();
+    let mut s = connect(&d);
+    s.write_all(&u32::MAX.to_be_bytes()).expect("header");
+    let r = read_frame::<_, Response>(&mut s).expect("an error reply");
+    assert_eq!(error_kind(r), ErrorKind::Invalid);
+    // And the connection is closed after it.
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    assert!(rest.is_empty());
+}
+
+#[test]
+fn a_silent_client_neither_blocks_others_nor_stays_forever() {
+    let mut d = Daemon::start();
+    let mut silent = connect(&d);
+    // Others are served at once while it says nothing.
+    let start = Instant::now();
+    d.ok(&["list"]);
+    assert!(start.elapsed() < Duration::from_secs(2));
+    // After the read timeout (5 s) the daemon tells it and closes.
+    silent
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    let start = Instant::now();
+    let r = read_frame::<_, Response>(&mut silent).expect("a timeout reply");
+    assert_eq!(error_kind(r), ErrorKind::Invalid);
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_secs(4) && waited < Duration::from_secs(10),
+        "closed after {waited:?}"
+    );
+}
+
+#[test]
+fn connections_beyond_the_cap_are_told_to_come_back() {
+    let mut d = Daemon::start();
+    let held: Vec<UnixStream> = (0..128).map(|_| connect(&d)).collect();
+    // Give the daemon time to accept all of them.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut extra = connect(&d);
+    let r = read_frame::<_, Response>(&mut extra).expect("an Unavailable reply");
+    assert_eq!(error_kind(r), ErrorKind::Unavailable);
+    drop(held);
+    wait_until("a free connection slot", DEADLINE, || {
+        d.cli(&["list"]).status.success()
+    });
+}
