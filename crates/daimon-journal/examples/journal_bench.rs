@@ -651,6 +651,33 @@ fn main() {
     match what.as_str() {
         "ingest" => ingest(tmp.path()),
         "query" => query(tmp.path(), false),
+        "profile-grep" => {
+            let dir = tmp.path().join("store");
+            let kept = std::env::args().nth(2).map(std::path::PathBuf::from);
+            let j = match &kept {
+                Some(p) if p.exists() => Journal::open(p, JournalConfig::default()).expect("open"),
+                _ => build_store(&dir).0,
+            };
+            let mut r = j.reader().expect("reader");
+            let q = Query {
+                grep: Some("req=0000ff[0-9a-f]{2}".into()),
+                ..Default::default()
+            };
+            for _ in 0..3 {
+                let t = Instant::now();
+                let c = thread_cpu();
+                r.query(&q, &mut |_| true).expect("query");
+                println!(
+                    "grep {:.0} ms (thread CPU {:.0} ms)",
+                    t.elapsed().as_secs_f64() * 1e3,
+                    (thread_cpu() - c).as_secs_f64() * 1e3
+                );
+            }
+            if let Some(p) = std::env::args().nth(2) {
+                // Keep the store for repeated profiling.
+                let _ = std::fs::rename(&dir, p);
+            }
+        }
         "profile-ingest" => {
             for run in 0..5 {
                 let dir = tmp.path().join(format!("p{run}"));

@@ -1,7 +1,7 @@
 //! Owns sealing's second half: re-encoding a sealed raw segment into a
 //! compressed one, in bounded steps run from `tick`.
 //!
-//! The raw segment is read in windows of a few MiB. Within a window, lines are
+//! The raw segment is read in windows of 16 MiB. Within a window, lines are
 //! regrouped by (source, priority) and each group becomes one zstd-compressed
 //! block of at most `GROUP_MAX` raw bytes. Queries for one unit, or for
 //! `-p err`, then decompress only the blocks that hold such lines. Blocks of
@@ -25,13 +25,26 @@ use crate::codec::{self, Block, BlockBuilder, SourceKey};
 use crate::index::{self, Row, SEG_COMPRESSED, SEG_SEALED};
 use crate::writer::JournalWriter;
 
-const WINDOW: usize = 4 << 20;
+const WINDOW: usize = 16 << 20;
 const GROUP_MAX: usize = 256 << 10;
 
 /// Lines of one (source, priority) in a window: (block, line) indices.
+/// Each step compresses a few groups and checks the deadline, so `tick`
+/// stays short even though windows are large (large windows make larger,
+/// better-compressed blocks that decompress faster per byte).
 type Group = (SourceKey, u8, Vec<(u32, u32)>);
 
+/// A window being compressed: its decoded blocks, the groups, and where the
+/// last step stopped.
+struct Window {
+    blocks: Vec<Block>,
+    groups: Vec<Group>,
+    gi: usize,
+    li: usize,
+}
+
 pub(crate) struct Job {
+    window: Option<Window>,
     seg: i64,
     src: File,
     src_len: u64,
@@ -68,7 +81,7 @@ impl JournalWriter {
                     Err(_) => return true,
                 }
             }
-            match self.compact_step() {
+            match self.compact_step(deadline) {
                 Ok(true) => {}
                 Ok(false) => {
                     // Finished or abandoned; look for the next one.
@@ -124,6 +137,7 @@ impl JournalWriter {
                 Some(zstd::bulk::Compressor::new(level).map_err(|e| JournalError::io(dir, e))?);
         }
         self.compactor.job = Some(Job {
+            window: None,
             seg,
             src,
             src_len: size.max(0) as u64,
@@ -136,47 +150,42 @@ impl JournalWriter {
         Ok(true)
     }
 
-    /// One window. Ok(true) = more to do in this job.
-    fn compact_step(&mut self) -> Result<bool, JournalError> {
-        let Some(mut job) = self.compactor.job.take() else {
-            return Ok(false);
-        };
+    /// Reads the next window of whole blocks and groups its lines.
+    fn read_window(job: &mut Job) -> Window {
         let mut blocks = Vec::new();
-        let mut raw = 0usize;
-        while raw < WINDOW && job.read_off < job.src_len {
-            let mut head = [0u8; 8];
-            if job.src.read_exact_at(&mut head, job.read_off).is_err() {
-                job.src_len = job.read_off;
-                break;
-            }
-            let Some(len) = codec::peek_len(&head) else {
-                job.src_len = job.read_off;
+        let want = (job.src_len - job.read_off).min(WINDOW as u64) as usize;
+        let mut buf = vec![0u8; want];
+        if job.src.read_exact_at(&mut buf, job.read_off).is_err() {
+            buf.clear();
+        }
+        let mut pos = 0;
+        loop {
+            let Some(len) = codec::peek_len(&buf[pos..]) else {
                 break;
             };
-            let mut buf = vec![0u8; len];
-            let block = job
-                .src
-                .read_exact_at(&mut buf, job.read_off)
-                .ok()
-                .and_then(|_| Block::decode(buf));
+            let block = if pos + len <= buf.len() {
+                Block::decode(buf[pos..pos + len].to_vec())
+            } else if pos == 0 {
+                // One block larger than the window.
+                let mut big = vec![0u8; len];
+                job.src
+                    .read_exact_at(&mut big, job.read_off)
+                    .ok()
+                    .and_then(|_| Block::decode(big))
+            } else {
+                break;
+            };
             let Some(block) = block else {
-                job.src_len = job.read_off;
                 break;
             };
-            job.read_off += len as u64;
-            raw += len;
             blocks.push(block);
+            pos += len;
         }
-        self.regroup(&mut job, &blocks)?;
-        if job.read_off < job.src_len {
-            self.compactor.job = Some(job);
-            return Ok(true);
+        job.read_off += pos as u64;
+        if pos == 0 {
+            // Damage (repair at open truncates it): the rest is unreadable.
+            job.src_len = job.read_off;
         }
-        self.finish_job(job)?;
-        Ok(false)
-    }
-
-    fn regroup(&mut self, job: &mut Job, blocks: &[Block]) -> Result<(), JournalError> {
         let mut groups: Vec<Group> = Vec::new();
         let mut by_key: HashMap<(SourceKey, u8), usize> = HashMap::new();
         for (bi, b) in blocks.iter().enumerate() {
@@ -190,23 +199,67 @@ impl JournalWriter {
                 groups[g].2.push((bi as u32, li as u32));
             }
         }
+        Window {
+            blocks,
+            groups,
+            gi: 0,
+            li: 0,
+        }
+    }
+
+    /// Compresses until `deadline` or the end of the job. Ok(true) = more to do.
+    fn compact_step(&mut self, deadline: Instant) -> Result<bool, JournalError> {
+        let Some(mut job) = self.compactor.job.take() else {
+            return Ok(false);
+        };
+        loop {
+            if job.window.is_none() {
+                if job.read_off >= job.src_len {
+                    self.finish_job(job)?;
+                    return Ok(false);
+                }
+                job.window = Some(Self::read_window(&mut job));
+            }
+            if let Some(mut w) = job.window.take() {
+                let done = self.emit_groups(&mut job, &mut w, deadline)?;
+                if !done {
+                    job.window = Some(w);
+                    self.compactor.job = Some(job);
+                    return Ok(true);
+                }
+            }
+            if Instant::now() >= deadline {
+                self.compactor.job = Some(job);
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Encodes and compresses the window's groups; false if the deadline
+    /// came first (the window remembers where it stopped).
+    fn emit_groups(
+        &mut self,
+        job: &mut Job,
+        w: &mut Window,
+        deadline: Instant,
+    ) -> Result<bool, JournalError> {
         let mut bb = self.compactor.bb.take().unwrap_or_else(BlockBuilder::new);
         let res = (|| {
-            for (key, _, lines) in &groups {
+            while w.gi < w.groups.len() {
+                let (key, _, lines) = &w.groups[w.gi];
                 let unit = self.unit_id_of(&key.unit);
-                let mut i = 0;
-                while i < lines.len() {
-                    let (b0, l0) = lines[i];
-                    let first = &blocks[b0 as usize].lines[l0 as usize];
+                while w.li < lines.len() {
+                    let (b0, l0) = lines[w.li];
+                    let first = &w.blocks[b0 as usize].lines[l0 as usize];
                     bb.begin(key, first.seq, first.rt, first.mono);
                     let mut size = 0usize;
-                    while i < lines.len() && size < GROUP_MAX {
-                        let (bi, li) = lines[i];
-                        let blk = &blocks[bi as usize];
+                    while w.li < lines.len() && size < GROUP_MAX {
+                        let (bi, li) = lines[w.li];
+                        let blk = &w.blocks[bi as usize];
                         let l = &blk.lines[li as usize];
                         bb.push(l.seq, l.rt, l.mono, l.prio_flags, blk.message(l));
                         size += l.len as usize + 6;
-                        i += 1;
+                        w.li += 1;
                     }
                     let sum = bb.sum;
                     let data = bb.finish_contiguous(&[]);
@@ -231,9 +284,14 @@ impl JournalWriter {
                         sum,
                     });
                     job.out_off += z.len() as u64;
+                    if Instant::now() >= deadline {
+                        return Ok(false);
+                    }
                 }
+                w.gi += 1;
+                w.li = 0;
             }
-            Ok(())
+            Ok(true)
         })();
         self.compactor.bb = Some(bb);
         res

@@ -25,7 +25,7 @@
 //!   inserts the rows of a batch in one transaction and wakes followers.
 //! * **Sealing.** A segment that is full (or old) is sealed; maintenance in
 //!   `tick` re-encodes it in bounded steps: lines are regrouped by (source,
-//!   priority) within windows of a few MiB and every group becomes one
+//!   priority) within windows of 16 MiB and every group becomes one
 //!   zstd-compressed block. Queries for one unit or for `-p err` then read only
 //!   the blocks of that unit or priority, and sealed data takes a fraction of
 //!   the raw text.

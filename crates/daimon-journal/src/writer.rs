@@ -362,9 +362,11 @@ impl JournalWriter {
                 // A short write leaves a torn block: cut it so the next
                 // block starts on a boundary.
                 let _ = seg.file.set_len(seg.size);
-                let reason = if e.raw_os_error() == Some(libc::ENOSPC)
-                    || e.raw_os_error() == Some(libc::EDQUOT)
-                {
+                // ENOSPC, a quota, or a file size limit: no room to write.
+                let reason = if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOSPC) | Some(libc::EDQUOT) | Some(libc::EFBIG)
+                ) {
                     self.maint.disk_full = true;
                     DropReason::DiskFull
                 } else {

@@ -302,3 +302,32 @@ fn filters_and_last_lines() {
     let _ = Cursor(0);
     let _ = Duration::ZERO;
 }
+
+#[test]
+fn handles_are_send_and_sync_where_promised() {
+    fn send<T: Send>() {}
+    fn sync<T: Sync>() {}
+    send::<daimon_journal::Journal>();
+    sync::<daimon_journal::Journal>();
+    send::<daimon_journal::JournalWriter>();
+    send::<daimon_journal::JournalReader>();
+}
+
+#[test]
+fn only_one_writer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let j = open(dir.path());
+    let w = j.writer().expect("writer");
+    assert!(matches!(
+        j.writer(),
+        Err(daimon_journal::JournalError::WriterTaken)
+    ));
+    drop(w);
+    let _w = j.writer().expect("writer again");
+    // Another process (here: another handle) cannot write while this one lives.
+    let other = Journal::open(dir.path(), JournalConfig::default()).expect("open read-only");
+    assert!(matches!(
+        other.writer(),
+        Err(daimon_journal::JournalError::Locked(_))
+    ));
+}

@@ -1,0 +1,114 @@
+//! A full disk degrades ingestion (drops, counted per unit) and recovers by
+//! itself; the writer never dies of it.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{messages, meta, open};
+use daimon_journal::{Query, SourceId, Stream};
+
+const CHILD_ENV: &str = "DAIMON_JOURNAL_DISKFULL_CHILD";
+
+fn set_fsize(limit: u64) {
+    let rl = libc::rlimit {
+        rlim_cur: limit,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: a valid rlimit struct; affects only this (child) process.
+    let rc = unsafe { libc::setrlimit(libc::RLIMIT_FSIZE, &rl) };
+    assert_eq!(rc, 0);
+}
+
+/// Runs only in the child: a file size limit stands in for a full disk.
+#[test]
+fn diskfull_child() {
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    // SAFETY: ignoring SIGXFSZ makes oversized writes fail with EFBIG instead
+    // of killing the process; no handler runs.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+    let j = open(std::path::Path::new(&dir));
+    let mut w = j.writer().expect("writer");
+    w.open_source(SourceId(1), meta("full", Stream::Stdout));
+    let line = |i: u64| format!("line {i:08} {}\n", "x".repeat(80));
+    // Room for the index and the first ~200 KiB of segment.
+    set_fsize(256 << 10);
+    let mut i = 0u64;
+    for _ in 0..40 {
+        let mut chunk = String::new();
+        for _ in 0..100 {
+            chunk.push_str(&line(i));
+            i += 1;
+        }
+        w.ingest(SourceId(1), chunk.as_bytes());
+        w.commit();
+        w.tick(Instant::now());
+    }
+    let dropped = w.dropped().get("full").map_or(0, |d| d.disk_full);
+    // Space comes back.
+    set_fsize(libc::RLIM_INFINITY);
+    for _ in 0..10 {
+        let mut chunk = String::new();
+        for _ in 0..100 {
+            chunk.push_str(&line(i));
+            i += 1;
+        }
+        w.ingest(SourceId(1), chunk.as_bytes());
+        w.commit();
+    }
+    println!("written {i} dropped {dropped}");
+}
+
+#[test]
+fn disk_full_degrades_and_recovers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exe = std::env::current_exe().expect("test binary");
+    let mut child = Command::new(exe)
+        .args([
+            "--exact",
+            "diskfull_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn child");
+    let pid = child.id() as i32;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = String::new();
+        if let Some(mut s) = child.stdout.take() {
+            let _ = std::io::Read::read_to_string(&mut s, &mut out);
+        }
+        let _ = tx.send((child.wait(), out));
+    });
+    let Ok((status, out)) = rx.recv_timeout(Duration::from_secs(60)) else {
+        // SAFETY: plain syscall on our own child's PID, not yet reaped.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        panic!("the disk-full child did not finish within 60 s");
+    };
+    let status = status.expect("wait");
+    assert!(status.success(), "the writer died: {status:?}");
+    // libtest may print its "test ... " prefix on the same line.
+    let report = out
+        .lines()
+        .find_map(|l| l.find("written ").map(|i| &l[i..]))
+        .unwrap_or_else(|| panic!("no report in {out:?}"));
+    let nums: Vec<u64> = report.split(' ').filter_map(|w| w.parse().ok()).collect();
+    let (written, dropped) = (nums[0], nums[1]);
+    assert!(dropped > 0, "nothing was dropped: {report}");
+    let j = open(dir.path());
+    let mut r = j.reader().expect("reader");
+    let got = messages(&mut r, &Query::default());
+    assert_eq!(got.len() as u64 + dropped, written, "{report}");
+    // The last lines (after space came back) are all there.
+    assert!(
+        got.last()
+            .is_some_and(|l| l.starts_with(&format!("line {:08}", written - 1)))
+    );
+}
