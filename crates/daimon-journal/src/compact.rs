@@ -159,10 +159,7 @@ impl JournalWriter {
             buf.clear();
         }
         let mut pos = 0;
-        loop {
-            let Some(len) = codec::peek_len(&buf[pos..]) else {
-                break;
-            };
+        while let Some(len) = codec::peek_len(&buf[pos..]) {
             let block = if pos + len <= buf.len() {
                 Block::decode(buf[pos..pos + len].to_vec())
             } else if pos == 0 {
