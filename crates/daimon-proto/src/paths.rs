@@ -22,7 +22,18 @@ impl Paths {
     /// Resolves the paths from the environment of this process.
     pub fn from_env() -> Paths {
         let uid = current_uid();
-        Self::resolve(|k| env::var_os(k).map(PathBuf::from), uid)
+        Self::resolve(
+            |k| {
+                let v = PathBuf::from(env::var_os(k)?);
+                // A relative DAIMON_HOME is relative to the current directory; the
+                // daemon changes directory to "/", so make it absolute here.
+                if k == "DAIMON_HOME" && v.is_relative() && !v.as_os_str().is_empty() {
+                    return env::current_dir().ok().map(|d| d.join(&v)).or(Some(v));
+                }
+                Some(v)
+            },
+            uid,
+        )
     }
 
     /// Resolves the paths given an environment lookup and the effective uid.

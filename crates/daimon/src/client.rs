@@ -56,19 +56,24 @@ impl Client {
         if !autostart {
             return Ok(None);
         }
-        let stderr = start_daemon()?;
+        let mut started = start_daemon()?;
         let start = Instant::now();
         loop {
             match UnixStream::connect(&socket) {
                 Ok(s) => return Client::handshake(s).map(Some),
                 Err(e) if no_daemon(&e) && start.elapsed() < START_DEADLINE => {
+                    // Ours lost a race with a daemon that was just exiting (its PID
+                    // file still locked): once that one is gone, start again.
+                    if !started.ok && !paths.pid_file().exists() {
+                        started = start_daemon()?;
+                    }
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 Err(e) => {
-                    let why = if stderr.trim().is_empty() {
+                    let why = if started.stderr.trim().is_empty() {
                         e.to_string()
                     } else {
-                        stderr.trim().to_string()
+                        started.stderr.trim().to_string()
                     };
                     return Err(CliError::new(
                         1,
@@ -187,9 +192,15 @@ fn daemon_binary() -> PathBuf {
     PathBuf::from("daimond")
 }
 
+/// How a `daimond` start went.
+struct Started {
+    ok: bool,
+    stderr: String,
+}
+
 /// Runs `daimond`, which daemonizes and exits once its socket answers (or with its
-/// start-up error on stderr). Returns that stderr.
-fn start_daemon() -> Result<String, CliError> {
+/// start-up error on stderr).
+fn start_daemon() -> Result<Started, CliError> {
     let bin = daemon_binary();
     let out = Command::new(&bin)
         .stdin(Stdio::null())
@@ -199,5 +210,8 @@ fn start_daemon() -> Result<String, CliError> {
         .map_err(|e| io_err(&format!("cannot start {}", bin.display()), e))?;
     // A non-zero exit is often a race with another starting daemon ("already
     // running"): the caller still tries to connect, and reports this text if that fails.
-    Ok(String::from_utf8_lossy(&out.stderr).into_owned())
+    Ok(Started {
+        ok: out.status.success(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
 }

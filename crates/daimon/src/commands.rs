@@ -218,6 +218,11 @@ pub fn shutdown(paths: &Paths) -> CliResult {
             // Return once the daemon has let go of its files, so that a command
             // right after this one starts a fresh daemon.
             client.wait_closed(QUICK);
+            let pid_file = paths.pid_file();
+            let start = std::time::Instant::now();
+            while pid_file.exists() && start.elapsed() < QUICK {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
             Ok(0)
         }
         other => Err(unexpected(other)),

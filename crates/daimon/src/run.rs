@@ -225,6 +225,11 @@ pub fn build(args: &RunArgs, ctx: &RunContext) -> CliResult<RunRequest> {
             }
         }
     }
+    if let Some(sec) = &args.restart_sec {
+        // systemd reads a bare number as seconds.
+        daimon_unit::value::timespan::parse_timespan(sec)
+            .map_err(|e| CliError::fail(format!("invalid --restart-sec \"{sec}\": {e}")))?;
+    }
     let workdir = match &args.workdir {
         Some(d) => ctx.cwd.join(d),
         None => ctx.cwd.clone(),

@@ -96,6 +96,9 @@ fn main() -> ExitCode {
     };
     daemonize::close_inherited_fds();
     signals::ignore_sigpipe();
+    // Resolved before the daemon moves to "/": a relative DAIMON_HOME means
+    // relative to where daimond was started.
+    let paths = Paths::from_env();
     let mut ready = if foreground {
         Ready::none()
     } else {
@@ -108,7 +111,7 @@ fn main() -> ExitCode {
             }
         }
     };
-    match run(foreground, &mut ready) {
+    match run(paths, foreground, &mut ready) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             tracing::error!("{msg}");
@@ -119,8 +122,7 @@ fn main() -> ExitCode {
 }
 
 /// The daemon proper, from the PID file to the last flushed log line.
-fn run(foreground: bool, ready: &mut Ready) -> Result<(), String> {
-    let paths = Paths::from_env();
+fn run(paths: Paths, foreground: bool, ready: &mut Ready) -> Result<(), String> {
     pidfile::ensure_private_dir(&paths.runtime).map_err(|e| {
         format!(
             "daimond: runtime directory {}: {e}",
@@ -149,8 +151,12 @@ fn run(foreground: bool, ready: &mut Ready) -> Result<(), String> {
             .build()
             .map_err(|e| format!("daimond: cannot start the runtime: {e}"))?;
         let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, serve(paths.clone(), journal, log, ready))
-        // Dropping the runtime here closes every connection still open.
+        let result = local.block_on(&rt, serve(paths.clone(), journal, log, ready));
+        // Closes every connection still open; a reader thread still busy gets a
+        // bounded time to notice its client is gone.
+        drop(local);
+        rt.shutdown_timeout(std::time::Duration::from_secs(2));
+        result
     })();
 
     let _ = fs::remove_file(paths.socket());

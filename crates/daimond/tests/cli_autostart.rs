@@ -72,6 +72,23 @@ fn first_command_starts_a_real_daemon_and_shutdown_stops_it() {
 }
 
 #[test]
+fn a_command_right_after_shutdown_gets_a_fresh_daemon() {
+    let mut d = Daemon::home_only();
+    for round in 0..3 {
+        let out = d.cli(&["logs", "-n", "1"]);
+        assert!(
+            out.status.success(),
+            "round {round}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pid = d.daemon_pid().expect("daemon");
+        d.remember(pid);
+        d.ok(&["shutdown"]);
+        assert!(!d.pid_file().exists(), "shutdown returns once the daemon let go");
+    }
+}
+
+#[test]
 fn concurrent_first_commands_share_one_daemon() {
     let d = Daemon::home_only();
     let home = d.path().to_path_buf();
