@@ -368,6 +368,65 @@ mod tests {
         assert_eq!(req.unit_text, expected);
     }
 
+    /// Whatever the user typed comes back word for word from the unit-file parser
+    /// (quotes, backslashes, `$`, `%`, newlines, empty words), and the environment too.
+    #[test]
+    fn rendered_units_round_trip_through_the_parser() {
+        let dir = std::env::temp_dir();
+        let nasty = v(&[
+            "sh",
+            "-c",
+            "echo \"$HOME\" 'single' \\back 100% ${X} $$",
+            "",
+            "a\nb\tc",
+            ";",
+            "--opt=a b",
+            "%n %%",
+        ]);
+        let args = RunArgs {
+            name: Some("nasty".into()),
+            restart: crate::cli::RestartPolicy::OnFailure,
+            restart_sec: None,
+            env: v(&["A=x y \"z\" 50% \\", "EMPTY="]),
+            workdir: None,
+            save: false,
+            enable: false,
+            command: nasty.clone(),
+        };
+        let ctx = RunContext {
+            cwd: dir.clone(),
+            path_var: Some("/usr/bin:/bin".into()),
+        };
+        let req = build(&args, &ctx).expect("build");
+        let spec = daimon_unit::SpecifierContext::example();
+        let loaded = daimon_unit::parse_unit(
+            &req.name,
+            Path::new("/units/nasty.service"),
+            req.unit_text.as_bytes(),
+            &[],
+            &spec,
+        );
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        let unit = loaded.unit.expect("unit");
+        let described = nasty.join(" ").replace('\n', " ");
+        assert_eq!(unit.unit.description.as_deref(), Some(described.as_str()));
+        let daimon_unit::UnitBody::Service(svc) = &unit.body else {
+            panic!("a service");
+        };
+        let exec = &svc.exec_start[0];
+        let env = |k: &str| -> Option<String> { (k == "X").then(|| "expanded".into()) };
+        assert_eq!(exec.expand(&env)[1..], nasty[1..], "no $ expansion");
+        assert!(
+            svc.environment
+                .contains(&("A".into(), "x y \"z\" 50% \\".into()))
+        );
+        assert!(svc.environment.contains(&("EMPTY".into(), String::new())));
+        assert!(
+            svc.environment
+                .contains(&("PATH".into(), "/usr/bin:/bin".into()))
+        );
+    }
+
     #[test]
     fn missing_command_is_one_clear_line() {
         let e = resolve_command("pyhton3", Some(OsStr::new("/usr/bin:/bin")), Path::new("/"))
