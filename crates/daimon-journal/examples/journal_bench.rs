@@ -9,7 +9,7 @@
 use std::io::{BufWriter, Read, Write};
 use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use daimon_journal::{Journal, JournalConfig, JournalWriter, Query, SourceId, SourceMeta, Stream};
@@ -144,9 +144,23 @@ fn spawn(how: &How, n: u64, first: u64) -> Producer {
 }
 
 /// Reads every pipe as the daemon does: one thread, poll(2), 64 KiB reads.
-/// With `tx`, chunks go to the writer thread; without, they are dropped.
-fn pump(pipes: Vec<(SourceId, std::process::ChildStdout)>, tx: Option<SyncSender<Msg>>) -> u64 {
+/// With `tx`, chunks go to the writer thread, which hands the buffers back
+/// through `back` for reuse; without, they are dropped.
+fn pump(
+    pipes: Vec<(SourceId, std::process::ChildStdout)>,
+    tx: Option<SyncSender<Msg>>,
+    back: Option<Receiver<Vec<u8>>>,
+) -> u64 {
     let mut open = pipes;
+    if let Some(sz) = std::env::var("JOURNAL_BENCH_PIPE")
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok())
+    {
+        for (_, p) in &open {
+            // SAFETY: F_SETPIPE_SZ on a pipe we own; failure leaves it as is.
+            unsafe { libc::fcntl(p.as_raw_fd(), libc::F_SETPIPE_SZ, sz) };
+        }
+    }
     let mut buf = vec![0u8; 64 << 10];
     let mut total = 0u64;
     while !open.is_empty() {
@@ -169,12 +183,20 @@ fn pump(pipes: Vec<(SourceId, std::process::ChildStdout)>, tx: Option<SyncSender
                 continue;
             }
             let (id, pipe) = &mut open[k];
+            if tx.is_some() {
+                buf = back
+                    .as_ref()
+                    .and_then(|b| b.try_recv().ok())
+                    .unwrap_or_default();
+                buf.resize(64 << 10, 0);
+            }
             match pipe.read(&mut buf) {
                 Ok(0) | Err(_) => closed.push(k),
                 Ok(n) => {
                     total += n as u64;
                     if let Some(tx) = &tx {
-                        if tx.send(Msg::Data(*id, buf[..n].to_vec())).is_err() {
+                        buf.truncate(n);
+                        if tx.send(Msg::Data(*id, std::mem::take(&mut buf))).is_err() {
                             return total;
                         }
                     }
@@ -212,7 +234,7 @@ fn reference(how: &How, producers: u64, lines: u64) -> Duration {
         pipes.push((SourceId(k), p.0.stdout.take().expect("pipe")));
         kids.push(p);
     }
-    let bytes = pump(pipes, None);
+    let bytes = pump(pipes, None, None);
     let d = t0.elapsed();
     assert_eq!(bytes, lines * LINE as u64, "reference lost bytes");
     d
@@ -233,7 +255,8 @@ fn journal_run(j: &Journal, how: &How, producers: u64, lines: u64) -> Duration {
         pipes.push((SourceId(k), p.0.stdout.take().expect("pipe")));
         kids.push(p);
     }
-    let reader = std::thread::spawn(move || pump(pipes, Some(tx)));
+    let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let reader = std::thread::spawn(move || pump(pipes, Some(tx), Some(back_rx)));
     let mut open = producers;
     let mut busy = Duration::ZERO;
     let cpu0 = thread_cpu();
@@ -241,7 +264,10 @@ fn journal_run(j: &Journal, how: &How, producers: u64, lines: u64) -> Duration {
     while open > 0 {
         let Ok(m) = rx.recv() else { break };
         let mut handle = |m: Msg, w: &mut JournalWriter| match m {
-            Msg::Data(id, d) => w.ingest(id, &d),
+            Msg::Data(id, d) => {
+                w.ingest(id, &d);
+                let _ = back_tx.send(d);
+            }
             Msg::Close(id) => {
                 w.close_source(id);
                 open -= 1;

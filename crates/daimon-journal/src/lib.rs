@@ -323,6 +323,12 @@ impl Journal {
         &self.shared.dir
     }
 
+    /// A renderer with the configured host name and the local time zone.
+    pub fn renderer(&self, format: format::OutputFormat) -> format::Renderer {
+        let tz = jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC);
+        format::Renderer::new(format, self.shared.cfg.hostname.clone(), tz)
+    }
+
     /// The configuration the store was opened with.
     pub fn config(&self) -> &JournalConfig {
         &self.shared.cfg

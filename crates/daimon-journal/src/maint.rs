@@ -47,6 +47,14 @@ impl JournalWriter {
             self.seal_active();
         }
         let _ = self.retention();
+        // Hand pages freed by compression and retention back to the file system.
+        let free: i64 = self
+            .db
+            .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+            .unwrap_or(0);
+        if free > 256 {
+            let _ = self.db.execute_batch("PRAGMA incremental_vacuum(256)");
+        }
         let deadline = Instant::now() + self.shared.cfg.tick_budget;
         self.compact_until(deadline);
     }

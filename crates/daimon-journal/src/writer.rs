@@ -87,8 +87,9 @@ impl Drop for JournalWriter {
         for id in ids {
             self.close_source(SourceId(id));
         }
-        self.commit();
-        self.flush_index();
+        // The next writer starts a new segment; this one is sealed so that
+        // it gets compressed, and synced so that shutdown loses nothing.
+        self.seal_active();
         self.sync();
         self.shared.writer_taken.store(false, Ordering::Release);
     }
