@@ -355,11 +355,22 @@ fn seconds(ts: &[Timestamp]) -> Vec<i64> {
     ts.iter().map(|t| t.as_second()).collect()
 }
 
-/// Base times: fixed ones plus some around the zone's next two transitions.
-fn base_times(tz: &TimeZone) -> Vec<i64> {
+/// Base times: fixed ones, one derived from the expression (anywhere in
+/// 2000..2100), and some around the zone's transitions: by default the next
+/// two after 2024-01-01; CALENDAR_ORACLE_TRANSITIONS=<count>[,<unix seconds>]
+/// takes others.
+fn base_times(tz: &TimeZone, expr: &str) -> Vec<i64> {
     let mut bases = vec![1_700_000_000, 1_234_567_890, 1_735_689_599, 1_709_164_800];
-    let start = Timestamp::from_second(1_704_067_200).expect("2024-01-01");
-    for transition in tz.following(start).take(2) {
+    let hash = expr.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    bases.push(946_684_800 + (hash % 3_155_760_000) as i64);
+    let knob = std::env::var("CALENDAR_ORACLE_TRANSITIONS").unwrap_or_default();
+    let mut knob = knob.split(',').map(|v| v.trim().parse::<i64>().ok());
+    let count = knob.next().flatten().unwrap_or(2) as usize;
+    let since = knob.next().flatten().unwrap_or(1_704_067_200);
+    let start = Timestamp::from_second(since).expect("transition search start");
+    for transition in tz.following(start).take(count) {
         let t = transition.timestamp().as_second();
         bases.extend([t - 3 * 3600, t - 1200, t - 1, t + 600, t + 3000]);
     }
@@ -372,6 +383,22 @@ const ZONES: &[&str] = &[
     "America/New_York",
     "Australia/Lord_Howe",
 ];
+
+/// The zones to evaluate in: CALENDAR_ORACLE_ZONES=<zone>,<zone>... or
+/// `default`.
+fn zones(default: &[&str]) -> Vec<String> {
+    let listed = std::env::var("CALENDAR_ORACLE_ZONES").unwrap_or_default();
+    let zones: Vec<String> = listed
+        .split(',')
+        .filter(|z| !z.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if zones.is_empty() {
+        default.iter().map(|z| z.to_string()).collect()
+    } else {
+        zones
+    }
+}
 
 /// systemd first matches a trailing word against the abbreviations of the
 /// *local* zone (`9:00 CET` with `TZ=Europe/Berlin`) and then evaluates the
@@ -391,17 +418,18 @@ fn ends_with_local_abbreviation(expr: &str, tz: &TimeZone) -> bool {
 
 /// Compares everything for one expression; returns mismatches and the number
 /// of (zone, base time) pairs compared.
-fn compare(expr: &str, zones: &[&str], iterations: usize) -> (Vec<String>, usize) {
+fn compare(expr: &str, zones: &[String], iterations: usize) -> (Vec<String>, usize) {
     let mut problems = Vec::new();
     let mut compared = 0;
     let mine = CalendarSpec::parse(expr);
-    for &zone in zones {
+    for zone in zones {
+        let zone = zone.as_str();
         let tz = jiff::tz::db().get(zone).expect("time zone");
         if ends_with_local_abbreviation(expr, &tz) {
             // Not supported: see `ends_with_local_abbreviation`.
             continue;
         }
-        for base in base_times(&tz) {
+        for base in base_times(&tz, expr) {
             let verdict = oracle(expr, zone, base, iterations);
             match (&verdict, &mine) {
                 (None, Err(_)) => return (problems, compared + 1),
@@ -448,7 +476,7 @@ fn compare(expr: &str, zones: &[&str], iterations: usize) -> (Vec<String>, usize
 }
 
 /// Runs `compare` over `exprs` on two threads; panics listing all mismatches.
-fn compare_all(label: &str, exprs: &[String], zones: &[&str], iterations: usize) {
+fn compare_all(label: &str, exprs: &[String], zones: &[String], iterations: usize) {
     let problems = Mutex::new(Vec::new());
     let compared = Mutex::new(0usize);
     let next = Mutex::new(0usize);
@@ -527,7 +555,7 @@ fn calendar_corpus_and_manual_examples_match_systemd() {
             exprs.push(e);
         }
     }
-    compare_all("examples", &exprs, ZONES, ITERATIONS);
+    compare_all("examples", &exprs, &zones(ZONES), ITERATIONS);
 }
 
 #[test]
@@ -680,11 +708,5 @@ fn calendar_random_expressions_match_systemd() {
     let seed = knob.next().flatten().unwrap_or(0x9e37_79b9_7f4a_7c15);
     let mut rng = Rng(seed | 1);
     let exprs: Vec<String> = (0..count).map(|_| random_expression(&mut rng)).collect();
-    // CALENDAR_ORACLE_ZONES=<zone>,<zone>... evaluates them in other zones.
-    let zones = std::env::var("CALENDAR_ORACLE_ZONES").unwrap_or_default();
-    let mut zones: Vec<&str> = zones.split(',').filter(|z| !z.is_empty()).collect();
-    if zones.is_empty() {
-        zones = vec!["UTC", "Europe/Berlin"];
-    }
-    compare_all("random", &exprs, &zones, 4);
+    compare_all("random", &exprs, &zones(&["UTC", "Europe/Berlin"]), 4);
 }
