@@ -190,15 +190,18 @@ pub async fn stream(
 
     let (mut rd, mut wr) = s.split();
     let mut probe = [0u8; 64];
-    let mut peer_open = true;
+    let mut watch_peer = true;
     loop {
         let next = tokio::select! {
             c = rx.recv() => c,
-            n = rd.read(&mut probe), if peer_open => match n {
-                // The client sends nothing after its request: end of file or an
-                // error means it hung up. Stop the reader thread and leave.
-                Ok(0) | Err(_) => break,
-                Ok(_) => { peer_open = true; continue }
+            n = rd.read(&mut probe), if watch_peer => match n {
+                // The client sends nothing after its request, so end of file means
+                // it hung up (or half-closed: then a finite answer is still sent,
+                // and a failed write ends it). Stop the reader thread and leave.
+                Ok(0) if follow => break,
+                Ok(0) => { watch_peer = false; continue }
+                Err(_) => break,
+                Ok(_) => continue, // stray bytes: ignored
             },
             _ = stopping.wait_for(|s| *s) => {
                 let _ = write_frame(&mut wr, &Response::Done).await;
