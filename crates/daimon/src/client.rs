@@ -207,7 +207,12 @@ fn start_daemon() -> Result<Started, CliError> {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output()
-        .map_err(|e| io_err(&format!("cannot start {}", bin.display()), e))?;
+        .map_err(|e| {
+            CliError::fail(format!(
+                "cannot start {}: {e}; install daimond next to daimon or in PATH",
+                bin.display()
+            ))
+        })?;
     // A non-zero exit is often a race with another starting daemon ("already
     // running"): the caller still tries to connect, and reports this text if that fails.
     Ok(Started {

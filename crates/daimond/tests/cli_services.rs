@@ -210,3 +210,60 @@ fn logs_of_a_chatty_service_stream_fast_and_stop_quietly_on_a_closed_pipe() {
     assert_eq!(err_text(&o), "", "quiet on a closed pipe");
     assert_eq!(o.status.code(), Some(0), "exit 0 on a closed pipe");
 }
+
+#[test]
+fn unit_files_jobs_cat_enable_and_list() {
+    let mut d = Daemon::start();
+    let unit = d.write_unit(
+        "web.service",
+        "[Unit]\nDescription=Web\n\n[Service]\nExecStart=/bin/sleep 10000\n\n[Install]\nWantedBy=default.target\n",
+    );
+    let dropin = d.write_unit("web.service.d/env.conf", "[Service]\nEnvironment=A=1\n");
+    d.ok(&["daemon-reload"]);
+
+    let cat = d.ok(&["cat", "web"]);
+    assert_eq!(
+        cat,
+        format!(
+            "# {}\n[Unit]\nDescription=Web\n\n[Service]\nExecStart=/bin/sleep 10000\n\n\
+             [Install]\nWantedBy=default.target\n\n# {}\n[Service]\nEnvironment=A=1\n",
+            unit.display(),
+            dropin.display()
+        )
+    );
+
+    d.ok(&["start", "web"]);
+    let first = d.wait_main_pid("web");
+    d.ok(&["restart", "web"]);
+    let second = d.wait_main_pid("web");
+    assert_ne!(first, second, "restart runs a new process");
+
+    d.ok(&["enable", "web"]);
+    let list: serde_json::Value =
+        serde_json::from_str(&d.ok(&["list", "-o", "json"])).expect("list JSON");
+    let web = list
+        .as_array()
+        .and_then(|a| a.iter().find(|u| u["name"] == "web.service"))
+        .cloned()
+        .expect("web in list");
+    assert_eq!(web["enabled"], "enabled");
+    assert_eq!(web["state"], "active");
+    d.ok(&["disable", "web"]);
+    d.ok(&["stop", "web"]);
+    let table = d.ok(&["list"]);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("web.service"))
+        .expect("row");
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>(),
+        [
+            "web.service",
+            "loaded",
+            "inactive",
+            "dead",
+            "disabled",
+            "Web"
+        ]
+    );
+}
