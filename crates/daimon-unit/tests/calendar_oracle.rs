@@ -151,6 +151,10 @@ const EXPRESSIONS: &[&str] = &[
     "Mon UTC",
     "9:00 CET",
     "9:00 EST5EDT",
+    "*:0/20 posix/Europe/Berlin",
+    "daily US/Eastern",
+    "daily Etc/GMT+5",
+    "02:30 Europe/Dublin",
 ];
 
 /// Expressions systemd rejects; we must reject them too.
@@ -229,6 +233,9 @@ const INVALID: &[&str] = &[
     "UTC UTC",
     "*~6,26",
     "*~26,7",
+    "daily GMT+5",
+    "daily Europe",
+    "daily zone.tab",
 ];
 
 fn analyze_available() -> bool {

@@ -150,7 +150,9 @@ fn shorthand(body: &str) -> Option<Draft> {
 }
 
 /// A time zone name as systemd accepts it: a zoneinfo file name, spelled
-/// exactly (case-sensitively) as in the database.
+/// exactly (case-sensitively) as in the database. `posix/<name>` is the same
+/// zone as `<name>`; the `right/` variants (which count leap seconds) are not
+/// supported.
 fn lookup_zone(name: &str) -> Option<TimeZone> {
     let valid_chars = name
         .bytes()
@@ -164,6 +166,7 @@ fn lookup_zone(name: &str) -> Option<TimeZone> {
     {
         return None;
     }
+    let name = name.strip_prefix("posix/").unwrap_or(name);
     let tz = jiff::tz::db().get(name).ok()?;
     (tz.iana_name() == Some(name)).then_some(tz)
 }
