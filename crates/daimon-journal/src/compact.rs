@@ -3,7 +3,7 @@
 //!
 //! The raw segment is read in windows of 16 MiB. Within a window, lines are
 //! regrouped by (source, priority) and each group becomes one zstd-compressed
-//! block of at most `GROUP_MAX` raw bytes. Queries for one unit, or for
+//! block of about `GROUP_MAX` raw bytes. Queries for one unit, or for
 //! `-p err`, then decompress only the blocks that hold such lines. Blocks of
 //! one window overlap in sequence numbers (the reader merges them); blocks of
 //! different windows do not, which bounds the reader's memory. The new file is
@@ -26,7 +26,7 @@ use crate::index::{self, Row, SEG_COMPRESSED, SEG_SEALED};
 use crate::writer::JournalWriter;
 
 const WINDOW: usize = 16 << 20;
-const GROUP_MAX: usize = 256 << 10;
+const GROUP_MAX: usize = 64 << 10;
 
 /// Lines of one (source, priority) in a window: (block, line) indices.
 /// Each step compresses a few groups and checks the deadline, so `tick`
@@ -67,6 +67,16 @@ pub(crate) struct Compactor {
     job: Option<Job>,
     zstd: Option<zstd::bulk::Compressor<'static>>,
     bb: Option<BlockBuilder>,
+}
+
+impl Compactor {
+    /// How long until the next sealed segment may be compressed.
+    pub fn next_eligible(&self) -> Option<Duration> {
+        self.sealed_at
+            .values()
+            .map(|t| COMPACT_DELAY.saturating_sub(t.elapsed()))
+            .min()
+    }
 }
 
 impl JournalWriter {

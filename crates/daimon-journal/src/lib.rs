@@ -9,41 +9,70 @@
 //! # Design
 //!
 //! Plain append-only files are what make supervisord or s6-log fast; journald's
-//! comfort comes from an index. This store keeps both by indexing *blocks*, not
-//! lines:
+//! comfort comes from an index. This store keeps both by indexing *blocks* of
+//! lines, never single lines, and by keeping SQLite off the per-batch path.
 //!
-//! * **Segments.** Each [`JournalWriter::ingest`] call turns one chunk read from a
-//!   pipe into one self-describing block (see `codec`: a header naming the
-//!   source, the messages back to back, then ~5 bytes of metadata per line) and
-//!   appends it to the active segment file with one plain `write()`. Once the
-//!   daemon has read a line, a crash of the daemon cannot lose it: the page cache
-//!   holds it. [`JournalWriter::tick`] calls `fdatasync` at least every
-//!   `sync_interval` (power-cut safety) and records the synced length.
-//! * **Index.** An SQLite database (WAL) holds one row per block: unit,
+//! * **Segments.** Each [`JournalWriter::ingest`] call turns one chunk read from
+//!   a pipe into one self-describing block (see `codec`: a header naming the
+//!   source, the messages back to back, then ~5 bytes of metadata per line, and
+//!   a checksum) and appends it to the active segment with one `writev`. Lines
+//!   that need no rewriting are written straight from the chunk (no copy).
+//!   Once the daemon has read a line, a crash of the daemon cannot lose it: the
+//!   page cache holds it. [`JournalWriter::tick`] calls `fdatasync` at least
+//!   every `sync_interval` (power-cut safety) and records the synced length;
+//!   writeback is started every 8 MiB so that this sync is short.
+//! * **Commit without SQLite.** [`JournalWriter::commit`] publishes the batch's
+//!   block descriptors (unit, invocation, sequence and time ranges, priority
+//!   mask, offset) in memory, shared with every reader through the `Journal`'s
+//!   `Arc`, and wakes followers (a `Condvar`; no polling). Queries see those
+//!   blocks at once. Every 4 MiB or 5 s, the writer moves them into the SQLite
+//!   index (WAL) in one transaction, as one row per (unit, invocation) per
+//!   region, while holding the lock readers take to open their snapshot, so a
+//!   reader sees every block exactly once.
+//! * **Index.** One row per block (or per region of a raw segment): unit,
 //!   invocation, sequence range, time range, line count, a bit mask of the
-//!   priorities present, and where the block lives. [`JournalWriter::commit`]
-//!   inserts the rows of a batch in one transaction and wakes followers.
-//! * **Sealing.** A segment that is full (or old) is sealed; maintenance in
-//!   `tick` re-encodes it in bounded steps: lines are regrouped by (source,
-//!   priority) within windows of 16 MiB and every group becomes one
-//!   zstd-compressed block. Queries for one unit or for `-p err` then read only
-//!   the blocks of that unit or priority, and sealed data takes a fraction of
-//!   the raw text.
-//! * **Queries** prune blocks through the index, decode only those, and merge
-//!   them in sequence order. `-g` runs the regex over a block's text section in
-//!   one pass and only checks candidate lines individually.
-//! * **Crash repair.** On open, every uncompressed segment is re-verified from its
-//!   last synced length: valid blocks are (re)indexed, a torn tail is truncated.
-//! * **Retention** deletes whole segments, oldest first, from `tick`; a write
-//!   that fails (disk full) drops that block, counts it per unit, and the next
-//!   write tries again.
+//!   priorities present, segment and offset. Queries prune with it, then read
+//!   only the blocks they must.
+//! * **Sealing.** A segment that reaches `segment_size` (64 MiB, at most 1/8 of
+//!   the size bound) or `seal_after` is sealed; two seconds later, `tick`
+//!   re-encodes it in bounded steps: lines are regrouped by (source, priority)
+//!   within 16 MiB windows and each group becomes zstd-compressed blocks of
+//!   about 64 KiB. `-u UNIT` or `-p err` then decompress only blocks holding
+//!   such lines, and sealed data takes about a quarter of the raw text. The new
+//!   file is synced and renamed, then swapped into the index in one
+//!   transaction.
+//! * **Queries** merge the blocks they read in sequence order (blocks of one
+//!   window overlap), stream `--since` results from the first block, collect
+//!   `-n N` newest first, and run `-g` over a block's text in one regex pass,
+//!   checking only candidate lines one by one.
+//! * **Crash repair.** On open, every uncompressed segment is re-verified from
+//!   its last synced length (and its last indexed block): valid blocks are
+//!   (re)indexed, a torn or zero-filled tail is truncated, files the index does
+//!   not know are adopted or removed.
+//! * **Retention** runs in `tick`: while over `max_use` (or past `max_age`) it
+//!   deletes whole segments, oldest first. A write that fails for lack of space
+//!   drops that block, counts its lines per unit ([`DropCounts`]), and the next
+//!   write tries again; the writer never stops or panics on it.
+//!
+//! # Using it from a daemon
+//!
+//! One thread owns the [`JournalWriter`]: it receives chunks (up to 64 KiB,
+//! from the pipes' readers), calls [`JournalWriter::ingest`] for each, then
+//! [`JournalWriter::commit`] once the channel is empty, and
+//! [`JournalWriter::tick`] every 100 ms to 1 s. Readers live on other threads
+//! ([`Journal::reader`]); follow is a loop of [`Query`] with `after` and
+//! [`JournalReader::wait_for_new`]. Enlarging service pipes (`F_SETPIPE_SZ`)
+//! lowers context switches for chatty services.
 
+mod checksum;
 mod clock;
 mod codec;
 mod compact;
 mod error;
+mod filter;
 pub mod format;
 mod index;
+mod lines;
 mod maint;
 mod reader;
 mod record;
@@ -61,7 +90,8 @@ use std::time::Duration;
 
 pub use clock::{monotonic_usec, realtime_usec};
 pub use error::JournalError;
-pub use reader::{JournalReader, Query};
+pub use filter::Query;
+pub use reader::JournalReader;
 pub use record::{
     Cursor, FLAG_CONTINUED, FLAG_PARTIAL, Record, Stream, parse_level_prefix, priority,
 };

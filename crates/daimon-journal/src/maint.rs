@@ -2,7 +2,7 @@
 //! full or old segments, compressing sealed ones in bounded steps, and
 //! retention (size and age bounds, oldest segment first, whole).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
 
@@ -30,11 +30,14 @@ impl Maint {
 }
 
 impl JournalWriter {
-    /// Periodic work; call it every ~100 ms to 1 s from the writer thread.
-    /// Syncs written lines (at least every `sync_interval`), seals old
-    /// segments, compresses sealed ones and applies retention, spending at
-    /// most about `tick_budget` on the last two.
-    pub fn tick(&mut self, now: Instant) {
+    /// Periodic work, from the writer thread: syncs written lines (at least
+    /// every `sync_interval`), seals old segments, compresses sealed ones and
+    /// applies retention, spending at most about `tick_budget` on compression.
+    ///
+    /// Returns when it wants to run again: `Some(d)` while work is pending
+    /// (unsynced lines, a segment to compress), `None` when idle (then once a
+    /// minute is enough, for sealing by age and retention by age).
+    pub fn tick(&mut self, now: Instant) -> Option<Duration> {
         self.commit();
         if now.duration_since(self.maint.last_sync) >= self.shared.cfg.sync_interval {
             self.sync();
@@ -56,7 +59,20 @@ impl JournalWriter {
             let _ = self.db.execute_batch("PRAGMA incremental_vacuum(256)");
         }
         let deadline = Instant::now() + self.shared.cfg.tick_budget;
-        self.compact_until(deadline);
+        let mut next: Option<Duration> = None;
+        let mut want = |d: Duration| next = Some(next.map_or(d, |n: Duration| n.min(d)));
+        if !self.compact_until(deadline) {
+            want(Duration::from_millis(100));
+        } else if let Some(wait) = self.compactor.next_eligible() {
+            want(wait);
+        }
+        let unsynced =
+            self.seg.as_ref().is_some_and(|s| s.synced < s.size) || !self.maint.unsynced.is_empty();
+        if unsynced {
+            let since = Instant::now().saturating_duration_since(self.maint.last_sync);
+            want(self.shared.cfg.sync_interval.saturating_sub(since));
+        }
+        next.map(|d| d.max(Duration::from_millis(10)))
     }
 
     /// Flushes written lines to stable storage and records how far.
@@ -161,6 +177,7 @@ impl JournalWriter {
             tx.execute("DELETE FROM segments WHERE id = ?1", [id])?;
             tx.commit()?;
             let _ = std::fs::remove_file(index::segment_path(&self.shared.dir, id, state));
+            self.compactor.sealed_at.remove(&id);
             self.shared
                 .segments
                 .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);

@@ -9,42 +9,14 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use regex::bytes::{Regex, RegexBuilder};
 use rusqlite::Connection;
 
 use crate::codec;
 use crate::codec::Block;
+use crate::filter::{Filter, Grep, Query, select};
 use crate::index::{self, Row, SEG_ACTIVE, SEG_COMPRESSED, SEG_SEALED};
 use crate::record::{Cursor, Record};
 use crate::{JournalError, Shared, Stats};
-
-/// What to read. Empty/`None` fields do not filter.
-#[derive(Debug, Clone, Default)]
-pub struct Query {
-    /// Unit names; a name without a dot also matches `NAME.service`.
-    pub units: Vec<String>,
-    pub invocation: Option<String>,
-    pub since: Option<jiff::Timestamp>,
-    pub until: Option<jiff::Timestamp>,
-    /// Lines at this priority or more important (journalctl `-p`).
-    pub max_priority: Option<u8>,
-    /// A regular expression over the message (journalctl `-g`); case-insensitive
-    /// when it has no uppercase letter, like journalctl.
-    pub grep: Option<String>,
-    /// Only the last N matching lines (still delivered oldest first).
-    pub lines: Option<usize>,
-    /// Only lines after this cursor (follow).
-    pub after: Option<Cursor>,
-}
-
-struct Grep {
-    pattern: String,
-    /// The user's regex, checked against one message.
-    line: Regex,
-    /// The same with `^`/`$` at line boundaries, run over a block's text to
-    /// find candidate lines in one pass.
-    block: Regex,
-}
 
 /// A query handle. Each reader has its own index connection; `Send`.
 pub struct JournalReader {
@@ -53,14 +25,6 @@ pub struct JournalReader {
     files: HashMap<(i64, i64), File>,
     dec: zstd::bulk::Decompressor<'static>,
     grep: Option<Grep>,
-}
-
-struct Filter<'a> {
-    after: u64,
-    since: i64,
-    until: i64,
-    max_prio: u8,
-    grep: Option<&'a Grep>,
 }
 
 /// A decoded block and the indices of its matching lines.
@@ -74,52 +38,6 @@ impl Open {
     fn seq_at(&self, i: usize) -> u64 {
         self.block.lines[self.sel[i] as usize].seq
     }
-}
-
-fn select(block: &Block, f: &Filter<'_>) -> Vec<u32> {
-    let mut cand: Option<Vec<bool>> = None;
-    if let Some(g) = f.grep {
-        let mut marks = vec![false; block.lines.len()];
-        let text = block.text();
-        let base = block.lines.first().map_or(0, |l| l.off as usize);
-        let mut pos = 0usize;
-        let mut li = 0usize;
-        while pos <= text.len() && li < block.lines.len() {
-            let Some(m) = g.block.find_at(text, pos) else {
-                break;
-            };
-            // The line holding the match start (its newline belongs to it).
-            while li < block.lines.len() {
-                let l = &block.lines[li];
-                let end = l.off as usize - base + l.len as usize;
-                if m.start() <= end {
-                    break;
-                }
-                li += 1;
-            }
-            let Some(l) = block.lines.get(li) else {
-                break;
-            };
-            if g.line.is_match(block.message(l)) {
-                marks[li] = true;
-            }
-            pos = l.off as usize - base + l.len as usize + 1;
-            li += 1;
-        }
-        cand = Some(marks);
-    }
-    let mut out = Vec::new();
-    for (i, l) in block.lines.iter().enumerate() {
-        if l.seq > f.after
-            && l.rt >= f.since
-            && l.rt <= f.until
-            && (l.prio_flags & 7) <= f.max_prio
-            && cand.as_ref().is_none_or(|c| c[i])
-        {
-            out.push(i as u32);
-        }
-    }
-    out
 }
 
 /// A segment vanished under a running query (sealed and replaced).
@@ -165,35 +83,6 @@ impl JournalReader {
             dec,
             grep: None,
         })
-    }
-
-    fn compile_grep(&mut self, pattern: &str) -> Result<(), JournalError> {
-        if self.grep.as_ref().is_some_and(|g| g.pattern == pattern) {
-            return Ok(());
-        }
-        let ci = !pattern.chars().any(|c| c.is_uppercase());
-        let build = |ml: bool| {
-            RegexBuilder::new(pattern)
-                .case_insensitive(ci)
-                .multi_line(ml)
-                .build()
-                .map_err(|e| JournalError::Regex {
-                    pattern: pattern.to_string(),
-                    message: e
-                        .to_string()
-                        .lines()
-                        .last()
-                        .unwrap_or("")
-                        .trim()
-                        .to_string(),
-                })
-        };
-        self.grep = Some(Grep {
-            pattern: pattern.to_string(),
-            line: build(false)?,
-            block: build(true)?,
-        });
-        Ok(())
     }
 
     /// Loads and decodes the blocks a reference names; empty if the segment
@@ -284,7 +173,9 @@ impl JournalReader {
         sink: &mut dyn FnMut(&Record<'_>) -> bool,
     ) -> Result<Result<Cursor, Vanished>, JournalError> {
         if let Some(p) = &q.grep {
-            self.compile_grep(p)?;
+            if self.grep.as_ref().is_none_or(|g| g.pattern != *p) {
+                self.grep = Some(Grep::new(p)?);
+            }
         }
         let Self {
             shared,

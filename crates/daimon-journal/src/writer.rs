@@ -14,8 +14,9 @@ use rusqlite::{Connection, params};
 use crate::codec::{BlockBuilder, SourceKey};
 use crate::compact::Compactor;
 use crate::index::{self, Row, SEG_ACTIVE};
+use crate::lines::Emitter;
 use crate::maint::Maint;
-use crate::record::{FLAG_CONTINUED, FLAG_PARTIAL, Stream, parse_level_prefix, priority};
+use crate::record::{FLAG_PARTIAL, Stream};
 use crate::{DropCounts, JournalError, Shared, clock};
 
 /// Identifies one open pipe; chosen by the daemon, unique while open.
@@ -36,17 +37,17 @@ pub struct SourceMeta {
     pub identifier: Option<String>,
 }
 
-struct Source {
+pub(crate) struct Source {
     key: SourceKey,
     name: Arc<str>,
     inv: Arc<str>,
     unit_id: i64,
-    level_prefix: bool,
+    pub level_prefix: bool,
     /// Bytes of a line whose newline has not arrived yet.
     partial: Vec<u8>,
     /// Priority of a long line being split: its later pieces keep it and are
     /// not parsed for a prefix.
-    cont_prio: Option<u8>,
+    pub cont_prio: Option<u8>,
 }
 
 pub(crate) struct ActiveSeg {
@@ -558,69 +559,4 @@ pub(crate) enum DropReason {
     DiskFull,
     OverQuota,
     Io,
-}
-
-/// Turns lines of one source into block entries.
-struct Emitter<'a> {
-    bb: &'a mut BlockBuilder,
-    /// The chunk being ingested: lines still in it are not copied.
-    input: &'a [u8],
-    seq: &'a mut u64,
-    rt: i64,
-    mono: i64,
-    line_max: usize,
-}
-
-impl Emitter<'_> {
-    #[inline]
-    fn prio_of<'l>(&self, src: &mut Source, line: &'l [u8]) -> (u8, &'l [u8]) {
-        if let Some(p) = src.cont_prio.take() {
-            return (p, line);
-        }
-        if src.level_prefix {
-            if let Some((p, n)) = parse_level_prefix(line) {
-                return (p, &line[n..]);
-            }
-        }
-        (priority::INFO, line)
-    }
-
-    #[inline]
-    fn push(&mut self, prio_flags: u8, msg: &[u8]) {
-        self.bb.push(*self.seq, self.rt, self.mono, prio_flags, msg);
-        *self.seq += 1;
-    }
-
-    /// Where `body` starts in the input, if it lies there followed by `\n`.
-    #[inline]
-    fn in_input(&self, body: &[u8]) -> Option<usize> {
-        let off = (body.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
-        let end = off.checked_add(body.len())?;
-        (end < self.input.len() && self.input[end] == b'\n').then_some(off)
-    }
-
-    /// A complete line (or the final partial one, with `FLAG_PARTIAL`).
-    #[inline]
-    fn line(&mut self, src: &mut Source, line: &[u8], flag: u8) {
-        let (prio, mut body) = self.prio_of(src, line);
-        while body.len() > self.line_max {
-            self.push(prio | FLAG_CONTINUED, &body[..self.line_max]);
-            body = &body[self.line_max..];
-        }
-        match self.in_input(body) {
-            Some(off) if flag == 0 => {
-                self.bb
-                    .push_input(*self.seq, self.rt, self.mono, prio, off, body.len());
-                *self.seq += 1;
-            }
-            _ => self.push(prio | flag, body),
-        }
-    }
-
-    /// A `line_max` piece of a line whose end has not arrived.
-    fn piece(&mut self, src: &mut Source, piece: &[u8]) {
-        let (prio, body) = self.prio_of(src, piece);
-        self.push(prio | FLAG_CONTINUED, body);
-        src.cont_prio = Some(prio);
-    }
 }

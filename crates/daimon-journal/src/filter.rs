@@ -1,0 +1,120 @@
+//! Owns what a query asks for ([`Query`]) and the line-level filtering of a
+//! decoded block: sequence, time, priority and the `-g` regex, which runs over
+//! a block's whole text at once and checks only candidate lines one by one.
+
+use regex::bytes::{Regex, RegexBuilder};
+
+use crate::JournalError;
+use crate::codec::Block;
+use crate::record::Cursor;
+
+/// What to read. Empty/`None` fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// Unit names; a name without a dot also matches `NAME.service`.
+    pub units: Vec<String>,
+    pub invocation: Option<String>,
+    pub since: Option<jiff::Timestamp>,
+    pub until: Option<jiff::Timestamp>,
+    /// Lines at this priority or more important (journalctl `-p`).
+    pub max_priority: Option<u8>,
+    /// A regular expression over the message (journalctl `-g`); case-insensitive
+    /// when it has no uppercase letter, like journalctl.
+    pub grep: Option<String>,
+    /// Only the last N matching lines (still delivered oldest first).
+    pub lines: Option<usize>,
+    /// Only lines after this cursor (follow).
+    pub after: Option<Cursor>,
+}
+
+pub(crate) struct Grep {
+    pub pattern: String,
+    /// The user's regex, checked against one message.
+    pub line: Regex,
+    /// The same with `^`/`$` at line boundaries, run over a block's text to
+    /// find candidate lines in one pass.
+    pub block: Regex,
+}
+
+impl Grep {
+    /// Compiles `pattern` like journalctl's `-g`: case-insensitive unless it
+    /// has an uppercase letter.
+    pub fn new(pattern: &str) -> Result<Grep, JournalError> {
+        let ci = !pattern.chars().any(|c| c.is_uppercase());
+        let build = |ml: bool| {
+            RegexBuilder::new(pattern)
+                .case_insensitive(ci)
+                .multi_line(ml)
+                .build()
+                .map_err(|e| JournalError::Regex {
+                    pattern: pattern.to_string(),
+                    message: e
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                        .trim()
+                        .to_string(),
+                })
+        };
+        Ok(Grep {
+            pattern: pattern.to_string(),
+            line: build(false)?,
+            block: build(true)?,
+        })
+    }
+}
+
+pub(crate) struct Filter<'a> {
+    pub after: u64,
+    pub since: i64,
+    pub until: i64,
+    pub max_prio: u8,
+    pub grep: Option<&'a Grep>,
+}
+
+pub(crate) fn select(block: &Block, f: &Filter<'_>) -> Vec<u32> {
+    let mut cand: Option<Vec<bool>> = None;
+    if let Some(g) = f.grep {
+        let mut marks = vec![false; block.lines.len()];
+        let text = block.text();
+        let base = block.lines.first().map_or(0, |l| l.off as usize);
+        let mut pos = 0usize;
+        let mut li = 0usize;
+        while pos <= text.len() && li < block.lines.len() {
+            let Some(m) = g.block.find_at(text, pos) else {
+                break;
+            };
+            // The line holding the match start (its newline belongs to it).
+            while li < block.lines.len() {
+                let l = &block.lines[li];
+                let end = l.off as usize - base + l.len as usize;
+                if m.start() <= end {
+                    break;
+                }
+                li += 1;
+            }
+            let Some(l) = block.lines.get(li) else {
+                break;
+            };
+            if g.line.is_match(block.message(l)) {
+                marks[li] = true;
+            }
+            pos = l.off as usize - base + l.len as usize + 1;
+            li += 1;
+        }
+        cand = Some(marks);
+    }
+    let mut out = Vec::new();
+    for (i, l) in block.lines.iter().enumerate() {
+        if l.seq > f.after
+            && l.rt >= f.since
+            && l.rt <= f.until
+            && (l.prio_flags & 7) <= f.max_prio
+            && cand.as_ref().is_none_or(|c| c[i])
+        {
+            out.push(i as u32);
+        }
+    }
+    out
+}
