@@ -1,52 +1,70 @@
 //! Signals that never reach a recycled PID.
 //!
-//! Owns [`ProcHandle`]: a PID plus, where the kernel has them, a pidfd
-//! (pidfd_open(2)) opened while the process is known to be ours. Signals go through
-//! pidfd_send_signal(2); on kernels without it (ENOSYS) they fall back to kill(2).
+//! Owns [`ProcHandle`] (a child of ours, not reaped yet) and [`signal_verified`]
+//! (any process found in /proc, identified by PID and start time). Signals go
+//! through a pidfd (pidfd_open(2), pidfd_send_signal(2)) opened while the process
+//! is known to be the right one; on kernels without pidfds (ENOSYS) they fall back
+//! to kill(2). No pidfd is kept open: a thousand services must not cost a thousand
+//! descriptors that every spawn would copy.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+/// A process of ours that the reaper has not reaped yet. Its PID cannot be
+/// recycled before we reap it, so it names this process for as long as the
+/// handle lives (the owner drops it when the reaper reports the exit).
 #[derive(Debug)]
 pub struct ProcHandle {
     pub pid: u32,
-    pidfd: Option<OwnedFd>,
 }
 
 impl ProcHandle {
-    /// Opens a pidfd for `pid`. Call it while the process cannot have been reaped
-    /// yet (our own child before the reaper saw it exit), so it names this process.
-    pub fn open(pid: u32) -> ProcHandle {
-        ProcHandle {
-            pid,
-            pidfd: pidfd_open(pid),
-        }
+    pub fn new(pid: u32) -> ProcHandle {
+        ProcHandle { pid }
     }
 
     /// Sends `sig`. `Ok(false)` when the process is already gone.
     pub fn signal(&self, sig: i32) -> io::Result<bool> {
-        if let Some(fd) = &self.pidfd {
-            // SAFETY: a valid pidfd, a null siginfo and flags 0.
-            let r = unsafe {
-                libc::syscall(
-                    libc::SYS_pidfd_send_signal,
-                    fd.as_raw_fd(),
-                    sig,
-                    std::ptr::null::<libc::siginfo_t>(),
-                    0u32,
-                )
-            };
-            if r == 0 {
-                return Ok(true);
-            }
-            let e = io::Error::last_os_error();
-            match e.raw_os_error() {
-                Some(libc::ESRCH) => return Ok(false),
-                Some(libc::ENOSYS) => {}
-                _ => return Err(e),
-            }
+        match pidfd_open(self.pid) {
+            Some(fd) => send_pidfd(&fd, self.pid, sig),
+            None => kill(self.pid, sig),
         }
-        kill(self.pid, sig)
+    }
+}
+
+/// Signals a process found in /proc that is not our child: the pidfd is opened
+/// first, then the start time is checked, so a PID recycled since the scan is
+/// never hit. `Ok(false)` when it is gone (or is another process now).
+pub fn signal_verified(pid: u32, start_time: u64, sig: i32) -> io::Result<bool> {
+    let fd = pidfd_open(pid);
+    if super::tree::stat(pid).map(|s| s.start_time) != Some(start_time) {
+        return Ok(false);
+    }
+    match fd {
+        Some(fd) => send_pidfd(&fd, pid, sig),
+        None => kill(pid, sig),
+    }
+}
+
+fn send_pidfd(fd: &OwnedFd, pid: u32, sig: i32) -> io::Result<bool> {
+    // SAFETY: a valid pidfd, a null siginfo and flags 0.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0u32,
+        )
+    };
+    if r == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::ESRCH) => Ok(false),
+        Some(libc::ENOSYS) => kill(pid, sig),
+        _ => Err(e),
     }
 }
 

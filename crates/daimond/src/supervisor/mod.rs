@@ -120,9 +120,8 @@ fn raise_nofile() -> Option<(u64, u64)> {
 /// returned join handle completes after a shutdown has stopped every service.
 pub fn spawn(ctx: SupervisorContext) -> (SupervisorHandle, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(256);
-    let (itx, irx) = mpsc::unbounded_channel();
     let nofile = raise_nofile();
-    let owner = owner::Owner::new(ctx.paths, ctx.log, itx, nofile);
-    let task = tokio::task::spawn_local(owner::run(owner, rx, irx));
+    let owner = owner::Owner::new(ctx.paths, ctx.log, nofile);
+    let task = tokio::task::spawn_local(owner::run(owner, rx));
     (SupervisorHandle { tx }, task)
 }

@@ -7,42 +7,25 @@
 //! re-spawned within one pass of this loop, with no extra hop.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::time::Instant;
 
 use daimon_proto::Paths;
 use daimon_unit::SpecifierContext;
-use tokio::net::unix::pipe;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
-use tokio::task::AbortHandle;
 
 use super::exec::{self, ExecEnv, Host};
 use super::jobs::Txn;
 use super::machine::{Effect, Event, KillScope, Phase, Role, SubState};
 use super::process::exit::ExitStatus;
 use super::process::logpipe::{PipeOrigin, spawn_reader};
-use super::process::signal::{ProcHandle, kill};
-use super::process::spawn::{ExecFailure, spawn};
+use super::process::signal::{ProcHandle, signal_verified};
+use super::process::spawn::spawn;
 use super::process::{reaper, tree};
 use super::registry::{Entry, def_of};
 use super::{Command, persist};
 use crate::log_writer::{LogMsg, LogSender, StreamKind};
-
-/// Events from helper tasks back to the owner.
-pub enum Internal {
-    /// An exec-status pipe became readable.
-    ExecPipe(u32),
-}
-
-/// A child whose `execve` outcome is not known yet.
-struct ExecPipe {
-    fd: Rc<pipe::Receiver>,
-    watcher: AbortHandle,
-    program: String,
-    workdir: Option<String>,
-}
 
 pub struct Owner {
     pub paths: Paths,
@@ -53,7 +36,6 @@ pub struct Owner {
     pub enabled: BTreeSet<String>,
     /// Main and control PIDs -> (unit, role).
     pids: HashMap<u32, (String, Role)>,
-    exec_pipes: HashMap<u32, ExecPipe>,
     timers: BTreeSet<(Instant, String)>,
     /// Units with signalled leftovers to watch.
     leftover_units: BTreeSet<String>,
@@ -62,18 +44,12 @@ pub struct Owner {
     pub txns: BTreeMap<u64, Txn>,
     pub next_txn: u64,
     next_source: u64,
-    internal: mpsc::UnboundedSender<Internal>,
     dirty: bool,
     pub shutting_down: bool,
 }
 
 impl Owner {
-    pub fn new(
-        paths: Paths,
-        log: LogSender,
-        internal: mpsc::UnboundedSender<Internal>,
-        nofile: Option<(u64, u64)>,
-    ) -> Owner {
+    pub fn new(paths: Paths, log: LogSender, nofile: Option<(u64, u64)>) -> Owner {
         let spec = SpecifierContext::from_env(paths.system_mode);
         let host = Host::detect(&paths, nofile);
         Owner {
@@ -84,7 +60,6 @@ impl Owner {
             units: BTreeMap::new(),
             enabled: BTreeSet::new(),
             pids: HashMap::new(),
-            exec_pipes: HashMap::new(),
             timers: BTreeSet::new(),
             leftover_units: BTreeSet::new(),
             queue: VecDeque::new(),
@@ -92,7 +67,6 @@ impl Owner {
             txns: BTreeMap::new(),
             next_txn: 1,
             next_source: 1,
-            internal,
             dirty: false,
             shutting_down: false,
         }
@@ -197,9 +171,7 @@ impl Owner {
                     e.invocation = id;
                 }
             }
-            Effect::Spawn { role, phase, index } => {
-                follow.push(self.spawn(unit, u, role, phase, index))
-            }
+            Effect::Spawn { role, phase, index } => self.spawn(unit, u, role, phase, index, follow),
             Effect::Kill {
                 scope,
                 signal,
@@ -242,6 +214,8 @@ impl Owner {
         }
     }
 
+    /// Runs command `index` of `phase`; answers with the events the machine
+    /// expects: `Spawned` then `ExecOk`/`ExecFailed`, or `SpawnFailed`.
     fn spawn(
         &mut self,
         unit: &str,
@@ -249,24 +223,20 @@ impl Owner {
         role: Role,
         phase: Phase,
         index: usize,
-    ) -> Event {
+        follow: &mut Vec<Event>,
+    ) {
+        let failed = |error: String| Event::SpawnFailed { role, error };
         let Some(svc) = u.service() else {
-            return Event::SpawnFailed {
-                role,
-                error: "not a service".into(),
-            };
+            return follow.push(failed("not a service".into()));
         };
         let Some(cmd) = phase.commands(svc).get(index) else {
-            return Event::SpawnFailed {
-                role,
-                error: format!("{} #{index} does not exist", phase.directive()),
-            };
+            return follow.push(failed(format!(
+                "{} #{index} does not exist",
+                phase.directive()
+            )));
         };
         let Some(e) = self.units.get(unit) else {
-            return Event::SpawnFailed {
-                role,
-                error: "unit vanished".into(),
-            };
+            return follow.push(failed("unit vanished".into()));
         };
         let main_pid = if role == Role::Control {
             e.machine.main_pid
@@ -282,33 +252,26 @@ impl Owner {
         };
         let prepared = match exec::prepare(&x, cmd) {
             Ok(p) => p,
-            Err(error) => return Event::SpawnFailed { role, error },
+            Err(error) => return follow.push(failed(error)),
         };
         let child = match spawn(&prepared.spec) {
             Ok(c) => c,
             Err(err) => {
-                return Event::SpawnFailed {
-                    role,
-                    error: format!("cannot start {}: {err}", prepared.program),
-                };
+                return follow.push(failed(format!("cannot start {}: {err}", prepared.program)));
             }
         };
         let pid = child.pid;
-        // The pidfd is opened before the reaper can have seen this child exit, so
-        // it names exactly this process.
-        let handle = ProcHandle::open(pid);
         let start_time = tree::stat(pid).map(|s| s.start_time);
         if let Some(e) = self.units.get_mut(unit) {
             match role {
                 Role::Main => {
-                    e.main = Some(handle);
+                    e.main = Some(ProcHandle::new(pid));
                     e.main_start_time = start_time;
                 }
-                Role::Control => e.control = Some(handle),
+                Role::Control => e.control = Some(ProcHandle::new(pid)),
             }
         }
         self.pids.insert(pid, (unit.to_string(), role));
-        self.watch_exec(pid, child.exec_status, prepared.program, prepared.workdir);
         for (fd, stream) in [
             (child.stdout, StreamKind::Stdout),
             (child.stderr, StreamKind::Stderr),
@@ -326,88 +289,14 @@ impl Owner {
                 spawn_reader(fd, origin, self.log.clone());
             }
         }
-        Event::Spawned { role, pid }
-    }
-
-    fn watch_exec(&mut self, pid: u32, fd: OwnedFd, program: String, workdir: Option<String>) {
-        let fd = match pipe::Receiver::from_owned_fd(fd) {
-            Ok(fd) => Rc::new(fd),
-            Err(e) => {
-                // Without readiness the outcome is learnt when the child exits.
-                tracing::warn!("cannot watch the exec status of {pid}: {e}");
-                return;
-            }
-        };
-        let watcher = self.spawn_watcher(pid, fd.clone());
-        self.exec_pipes.insert(
-            pid,
-            ExecPipe {
-                fd,
-                watcher,
-                program,
-                workdir,
-            },
-        );
-    }
-
-    fn spawn_watcher(&self, pid: u32, fd: Rc<pipe::Receiver>) -> AbortHandle {
-        let tx = self.internal.clone();
-        tokio::task::spawn_local(async move {
-            let _ = fd.readable().await;
-            let _ = tx.send(Internal::ExecPipe(pid));
-        })
-        .abort_handle()
-    }
-
-    /// Reads the exec-status pipe of `pid` if it has an answer: `ExecOk` at end of
-    /// file, `ExecFailed` with a clear line otherwise.
-    fn exec_outcome(&mut self, pid: u32, exited: bool) -> Option<Event> {
-        let p = self.exec_pipes.get(&pid)?;
-        let mut buf = [0u8; 8];
-        let mut got = 0;
-        loop {
-            match p.fd.try_read(&mut buf[got..]) {
-                Ok(0) => break,
-                Ok(n) => {
-                    got += n;
-                    if got == buf.len() {
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !exited => {
-                    // Spurious readiness: watch again.
-                    let fd = p.fd.clone();
-                    let w = self.spawn_watcher(pid, fd);
-                    if let Some(p) = self.exec_pipes.get_mut(&pid) {
-                        p.watcher = w;
-                    }
-                    return None;
-                }
-                Err(_) => break,
-            }
-        }
-        let p = self.exec_pipes.remove(&pid)?;
-        p.watcher.abort();
-        match ExecFailure::decode(&buf[..got]) {
-            Some(f) => Some(Event::ExecFailed {
+        follow.push(Event::Spawned { role, pid });
+        follow.push(match child.exec_error {
+            None => Event::ExecOk { pid },
+            Some(f) => Event::ExecFailed {
                 pid,
-                message: f.describe(&p.program, p.workdir.as_deref()),
-            }),
-            None => Some(Event::ExecOk { pid }),
-        }
-    }
-
-    pub fn on_internal(&mut self, ev: Internal) {
-        match ev {
-            Internal::ExecPipe(pid) => {
-                if let Some(ev) = self.exec_outcome(pid, false) {
-                    if let Some((unit, _)) = self.pids.get(&pid).cloned() {
-                        self.feed(&unit, ev);
-                    }
-                }
-            }
-        }
+                message: f.describe(&prepared.program, prepared.workdir.as_deref()),
+            },
+        });
     }
 
     /// SIGCHLD: reap everything that exited.
@@ -420,9 +309,6 @@ impl Owner {
                 orphan_died = true;
                 continue;
             };
-            // The exec outcome always precedes the exit, whatever order the
-            // kernel reported them in.
-            let exec = self.exec_outcome(pid, true);
             if let Some(e) = self.units.get_mut(&unit) {
                 match role {
                     Role::Main => {
@@ -431,9 +317,6 @@ impl Owner {
                     }
                     Role::Control => e.control = None,
                 }
-            }
-            if let Some(ev) = exec {
-                self.queue.push_back((unit.clone(), ev));
             }
             self.feed(&unit, Event::Exited { pid, status });
             if self.leftover_units.contains(&unit) {
@@ -468,36 +351,33 @@ impl Owner {
         };
         let e = self.units.get_mut(unit)?;
         e.last_signal = Some(signal);
-        let send = |h: &ProcHandle| {
-            let _ = h.signal(signal);
-            if sighup {
-                let _ = h.signal(libc::SIGHUP);
-            }
-            // Stopped processes must see the signal (systemd sends SIGCONT too).
-            if signal != libc::SIGKILL && signal != libc::SIGCONT {
-                let _ = h.signal(libc::SIGCONT);
-            }
-        };
+        // Then SIGHUP (SendSIGHUP=) and SIGCONT, so stopped processes see it
+        // (systemd.kill(5)).
+        let mut sigs = vec![signal];
+        if sighup {
+            sigs.push(libc::SIGHUP);
+        }
+        if signal != libc::SIGKILL && signal != libc::SIGCONT {
+            sigs.push(libc::SIGCONT);
+        }
         let mut roots = Vec::new();
         for h in [e.main.as_ref(), e.control.as_ref()].into_iter().flatten() {
-            send(h);
+            for &sig in &sigs {
+                let _ = h.signal(sig);
+            }
             roots.push(h.pid);
         }
         if scope == KillScope::Main {
             return None;
         }
-        let others: Vec<u32> = tree::service_tree(&roots, &e.invocation, &orphans)
+        let others: Vec<(u32, u64)> = tree::service_tree(&roots, &e.invocation, &orphans)
             .into_iter()
-            .map(|(p, _)| p)
-            .filter(|p| !roots.contains(p))
+            .filter(|(p, _)| !roots.contains(p))
+            .map(|(p, st)| (p, st.start_time))
             .collect();
-        for &p in &others {
-            let _ = kill(p, signal);
-            if sighup {
-                let _ = kill(p, libc::SIGHUP);
-            }
-            if signal != libc::SIGKILL {
-                let _ = kill(p, libc::SIGCONT);
+        for &(p, t) in &others {
+            for &sig in &sigs {
+                let _ = signal_verified(p, t, sig);
             }
         }
         let any = !others.is_empty();
@@ -517,8 +397,9 @@ impl Owner {
         let Some(e) = self.units.get_mut(unit) else {
             return;
         };
-        e.members
-            .retain(|p| tree::stat(*p).is_some_and(|s| s.state != 'Z' && s.state != 'X'));
+        e.members.retain(|(p, t)| {
+            tree::stat(*p).is_some_and(|s| s.start_time == *t && s.state != 'Z' && s.state != 'X')
+        });
         if !e.members.is_empty() {
             return;
         }
@@ -527,18 +408,18 @@ impl Owner {
             .flatten()
             .map(|h| h.pid)
             .collect();
-        let rest: Vec<u32> = tree::service_tree(&roots, &e.invocation, &orphans)
+        let rest: Vec<(u32, u64)> = tree::service_tree(&roots, &e.invocation, &orphans)
             .into_iter()
-            .map(|(p, _)| p)
-            .filter(|p| !roots.contains(p))
+            .filter(|(p, _)| !roots.contains(p))
+            .map(|(p, st)| (p, st.start_time))
             .collect();
         if rest.is_empty() {
             self.leftover_units.remove(unit);
             self.feed(unit, Event::Leftovers(false));
         } else {
             if let Some(sig) = e.last_signal {
-                for &p in &rest {
-                    let _ = kill(p, sig);
+                for &(p, t) in &rest {
+                    let _ = signal_verified(p, t, sig);
                 }
             }
             e.members = rest;
@@ -631,11 +512,7 @@ fn new_invocation_id() -> String {
 }
 
 /// Runs the owner until shutdown completes or every handle is dropped.
-pub async fn run(
-    mut o: Owner,
-    mut cmds: mpsc::Receiver<Command>,
-    mut internal: mpsc::UnboundedReceiver<Internal>,
-) {
+pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
     let mut sigchld = match signal(SignalKind::child()) {
         Ok(s) => s,
         Err(e) => {
@@ -661,7 +538,6 @@ pub async fn run(
         tokio::select! {
             biased;
             _ = sigchld.recv() => o.reap(),
-            Some(ev) = internal.recv() => o.on_internal(ev),
             _ = sleep_until_opt(deadline) => o.on_timers(),
             cmd = cmds.recv(), if clients => match cmd {
                 Some(c) => o.on_command(c),

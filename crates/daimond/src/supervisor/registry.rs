@@ -46,8 +46,9 @@ pub struct Entry {
     pub main: Option<ProcHandle>,
     pub main_start_time: Option<u64>,
     pub control: Option<ProcHandle>,
-    /// Processes other than main/control signalled in the current stop.
-    pub members: Vec<u32>,
+    /// Processes other than main/control signalled in the current stop (PID,
+    /// start time).
+    pub members: Vec<(u32, u64)>,
     pub last_signal: Option<i32>,
     /// Open jobs of transactions waiting for this unit: (kind, transaction id).
     pub waits: Vec<(JobKind, u64)>,
