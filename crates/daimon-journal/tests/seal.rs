@@ -210,3 +210,38 @@ fn age_bound_deletes_old_segments() {
     assert!(got.iter().filter(|m| m.starts_with("old")).count() < 2000);
     assert_eq!(got.iter().filter(|m| m.starts_with("new")).count(), 10);
 }
+
+#[test]
+fn tick_asks_to_run_again_until_sealed_segments_are_compressed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = JournalConfig {
+        max_use: Some(1 << 30),
+        segment_size: 64 << 10,
+        ..Default::default()
+    };
+    let j = Journal::open(dir.path(), cfg).expect("open");
+    let mut w = j.writer().expect("writer");
+    w.open_source(SourceId(1), meta("t", Stream::Stdout));
+    for i in 0..5000u64 {
+        w.ingest(SourceId(1), format!("line {i:060}\n").as_bytes());
+    }
+    w.commit();
+    let raw = |d: &std::path::Path| {
+        std::fs::read_dir(d)
+            .expect("dir")
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "jseg"))
+            .count()
+    };
+    assert!(raw(dir.path()) > 2);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    // Sleep only as long as the writer asks, as the daemon does.
+    while let Some(wait) = w.tick(Instant::now()) {
+        assert!(Instant::now() < deadline, "maintenance never settled");
+        assert!(wait <= Duration::from_secs(2), "{wait:?}");
+        std::thread::sleep(wait);
+    }
+    assert_eq!(raw(dir.path()), 1, "only the active segment stays raw");
+    let mut r = j.reader().expect("reader");
+    assert_eq!(messages(&mut r, &Query::default()).len(), 5000);
+}

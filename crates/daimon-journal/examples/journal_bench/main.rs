@@ -150,7 +150,7 @@ fn main() {
                     ..Default::default()
                 };
                 let j = Journal::open(&dir, cfg).expect("open");
-                let d = ingest::journal_run(&j, &ingest::How::Prebuilt, 1, 1_000_000);
+                let (d, _, _) = ingest::journal_run(&j, &ingest::How::Prebuilt, 1, 1_000_000);
                 println!("{:.1} ms", d.as_secs_f64() * 1e3);
             }
         }

@@ -2,9 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use daimon_journal::{Journal, JournalConfig, Query, SourceId};
+use daimon_journal::{Journal, JournalConfig, JournalReader, Query, SourceId};
 
-use crate::{LINE, make_line, meta, mls};
+use crate::{LINE, make_line, meta, mls, thread_cpu};
 
 /// A store of 10,000,000 lines of 100 units spread over 24 hours.
 pub fn build_store(dir: &std::path::Path) -> (Journal, i64) {
@@ -62,15 +62,25 @@ pub fn build_store(dir: &std::path::Path) -> (Journal, i64) {
     (j, base)
 }
 
-pub fn time<F: FnMut() -> usize>(runs: usize, mut f: F) -> (Duration, usize) {
-    let mut best = Duration::MAX;
-    let mut n = 0;
+/// Runs `q` `runs` times; the fastest run's wall and thread-CPU time, and
+/// how many records it delivered (`first` = stop after the first).
+fn time(r: &mut JournalReader, q: &Query, runs: usize, first: bool) -> (Duration, Duration, usize) {
+    let mut best = (Duration::MAX, Duration::MAX, 0);
     for _ in 0..runs {
         let t = Instant::now();
-        n = f();
-        best = best.min(t.elapsed());
+        let c = thread_cpu();
+        let mut n = 0;
+        r.query(q, &mut |_| {
+            n += 1;
+            !first
+        })
+        .expect("query");
+        let (wall, cpu) = (t.elapsed(), thread_cpu() - c);
+        if wall < best.0 {
+            best = (wall, cpu, n);
+        }
     }
-    (best, n)
+    best
 }
 
 pub fn query(tmp: &std::path::Path, storage_too: bool) {
@@ -79,132 +89,94 @@ pub fn query(tmp: &std::path::Path, storage_too: bool) {
     let (j, base) = build_store(&dir);
     let mut r = j.reader().expect("reader");
     let ts = |us: i64| jiff::Timestamp::from_microsecond(us).expect("ts");
-    println!(
-        "{:<46} {:>10} {:>9} {:>8}",
-        "query", "ms (best)", "records", "goal ms"
-    );
-    let q = Query {
-        units: vec!["unit-42.service".into()],
-        lines: Some(100),
-        ..Default::default()
-    };
-    let (d, n) = time(20, || {
-        let mut n = 0;
-        r.query(&q, &mut |_| {
-            n += 1;
-            true
-        })
-        .expect("query");
-        n
-    });
-    println!(
-        "{:<46} {:>10.2} {:>9} {:>8}",
-        "-u unit-42 -n 100",
-        d.as_secs_f64() * 1e3,
-        n,
-        "< 5"
-    );
     let hour = 3_600_000_000i64;
-    let q = Query {
+    let window = || Query {
         since: Some(ts(base + 12 * hour)),
         until: Some(ts(base + 13 * hour)),
         ..Default::default()
     };
-    let (d, n) = time(10, || {
-        let mut n = 0;
-        r.query(&q, &mut |_| {
-            n += 1;
-            false
-        })
-        .expect("query");
-        n
-    });
+    let cases: Vec<(&str, Query, usize, bool, &str)> = vec![
+        (
+            "-u unit-42 -n 100",
+            Query {
+                units: vec!["unit-42.service".into()],
+                lines: Some(100),
+                ..Default::default()
+            },
+            20,
+            false,
+            "< 5",
+        ),
+        (
+            "--since 12:00 --until 13:00, first line",
+            window(),
+            10,
+            true,
+            "< 20",
+        ),
+        (
+            "--since 12:00 --until 13:00, whole hour",
+            window(),
+            3,
+            false,
+            "",
+        ),
+        (
+            "-p err (all units)",
+            Query {
+                max_priority: Some(3),
+                ..Default::default()
+            },
+            10,
+            false,
+            "< 20",
+        ),
+        (
+            "-u unit-07 -g 'POST /api/v2/orders/9'",
+            Query {
+                units: vec!["unit-07.service".into()],
+                grep: Some("POST /api/v2/orders/9".into()),
+                ..Default::default()
+            },
+            3,
+            false,
+            "",
+        ),
+        (
+            "-g 'req=0000ff[0-9a-f]{2}' (all 10M lines)",
+            Query {
+                grep: Some("req=0000ff[0-9a-f]{2}".into()),
+                ..Default::default()
+            },
+            2,
+            false,
+            ">= 500 MB/s",
+        ),
+    ];
     println!(
-        "{:<46} {:>10.2} {:>9} {:>8}",
-        "--since 12:00 --until 13:00, first line",
-        d.as_secs_f64() * 1e3,
-        n,
-        "< 20"
+        "{:<44} {:>10} {:>10} {:>9} {:>12}",
+        "query", "ms (best)", "CPU ms", "records", "goal"
     );
-    let (d, n) = time(3, || {
-        let mut n = 0;
-        r.query(&q, &mut |_| {
-            n += 1;
-            true
-        })
-        .expect("query");
-        n
-    });
-    println!(
-        "{:<46} {:>10.2} {:>9} {:>8}",
-        "--since 12:00 --until 13:00, whole hour",
-        d.as_secs_f64() * 1e3,
-        n,
-        ""
-    );
-    let q = Query {
-        max_priority: Some(3),
-        ..Default::default()
-    };
-    let (d, n) = time(10, || {
-        let mut n = 0;
-        r.query(&q, &mut |_| {
-            n += 1;
-            true
-        })
-        .expect("query");
-        n
-    });
-    println!(
-        "{:<46} {:>10.2} {:>9} {:>8}",
-        "-p err (all units)",
-        d.as_secs_f64() * 1e3,
-        n,
-        "< 20"
-    );
-    let q = Query {
-        grep: Some("req=0000ff[0-9a-f]{2}".into()),
-        ..Default::default()
-    };
-    let (d, n) = time(2, || {
-        let mut n = 0;
-        r.query(&q, &mut |_| {
-            n += 1;
-            true
-        })
-        .expect("query");
-        n
-    });
     let raw_mb = 10_000_000.0 * LINE as f64 / 1e6;
-    println!(
-        "{:<46} {:>10.0} {:>9} {:>8}   => {:.0} MB/s of text",
-        "-g 'req=0000ff[0-9a-f]{2}' (all 10M lines)",
-        d.as_secs_f64() * 1e3,
-        n,
-        "",
-        raw_mb / d.as_secs_f64()
-    );
-    let q = Query {
-        units: vec!["unit-07.service".into()],
-        grep: Some("POST /api/v2/orders/9".into()),
-        ..Default::default()
-    };
-    let (d, n) = time(3, || {
-        let mut n = 0;
-        r.query(&q, &mut |_| {
-            n += 1;
-            true
-        })
-        .expect("query");
-        n
-    });
-    println!(
-        "{:<46} {:>10.1} {:>9} {:>8}",
-        "-u unit-07 -g 'POST /api/v2/orders/9'",
-        d.as_secs_f64() * 1e3,
-        n,
-        ""
-    );
+    for (name, q, runs, first, goal) in cases {
+        let (wall, cpu, n) = time(&mut r, &q, runs, first);
+        print!(
+            "{:<44} {:>10.2} {:>10.2} {:>9} {:>12}",
+            name,
+            wall.as_secs_f64() * 1e3,
+            cpu.as_secs_f64() * 1e3,
+            n,
+            goal
+        );
+        if q.grep.is_some() && q.units.is_empty() {
+            print!(
+                "  => {:.0} MB/s of text ({:.0} MB/s per CPU second)",
+                raw_mb / wall.as_secs_f64(),
+                raw_mb / cpu.as_secs_f64()
+            );
+        }
+        println!();
+    }
     if storage_too {
         let st = r.stats();
         println!(
