@@ -78,3 +78,66 @@ fn follow_sees_new_lines_once() {
     // Nothing new: wait times out.
     assert!(!r.wait_for_new(&cur, Duration::from_millis(50)));
 }
+
+#[test]
+fn follow_and_scans_stay_exact_while_segments_are_compressed_and_deleted() {
+    use daimon_journal::{Journal, JournalConfig};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = JournalConfig {
+        max_use: Some(1 << 30),
+        segment_size: 64 << 10,
+        ..Default::default()
+    };
+    let j = Journal::open(dir.path(), cfg).expect("open");
+    let mut w = j.writer().expect("writer");
+    w.open_source(SourceId(1), meta("busy", Stream::Stdout));
+    const N: u64 = 40_000;
+    let writer = std::thread::spawn(move || {
+        for i in 0..N {
+            w.ingest(SourceId(1), format!("n {i}\n").as_bytes());
+            if i % 50 == 0 {
+                w.commit();
+            }
+            if i % 5000 == 0 {
+                // Seal and compress what exists so far, under the readers' feet.
+                w.seal_and_compact_all();
+            }
+        }
+        w.commit();
+        w.seal_and_compact_all();
+    });
+    let mut follower = j.reader().expect("reader");
+    let mut scanner = j.reader().expect("reader");
+    let mut next = 0u64;
+    let mut cur = daimon_journal::Cursor(0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while next < N {
+        assert!(Instant::now() < deadline, "follow stalled at {next}");
+        if follower.wait_for_new(&cur, Duration::from_millis(100)) {
+            cur = follower
+                .query(
+                    &Query {
+                        after: Some(cur),
+                        ..Default::default()
+                    },
+                    &mut |rec| {
+                        assert_eq!(rec.message, format!("n {next}").as_bytes());
+                        next += 1;
+                        true
+                    },
+                )
+                .expect("follow query");
+        }
+        // A full scan at the same time sees a gapless prefix.
+        let mut k = 0u64;
+        scanner
+            .query(&Query::default(), &mut |rec| {
+                assert_eq!(rec.message, format!("n {k}").as_bytes());
+                k += 1;
+                true
+            })
+            .expect("scan");
+    }
+    writer.join().expect("writer");
+    assert_eq!(next, N);
+}
