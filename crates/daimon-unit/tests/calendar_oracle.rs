@@ -652,10 +652,17 @@ fn random_expression(rng: &mut Rng) -> String {
     let mut parts = Vec::new();
     if rng.below(3) == 0 {
         let mut w = rng.pick(DAYS).to_owned();
-        if rng.below(2) == 0 {
+        for _ in 0..rng.below(3) {
             w = format!("{w}{}{}", rng.pick(&["..", ",", "-"]), rng.pick(DAYS));
         }
+        if rng.below(8) == 0 {
+            w.push(',');
+        }
         parts.push(w);
+    }
+    if rng.below(12) == 0 {
+        parts.push(format!("@{}", rng.below(8_000_000_000)));
+        return parts.join(" ");
     }
     match rng.below(4) {
         0 => {}

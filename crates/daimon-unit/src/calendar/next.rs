@@ -514,16 +514,12 @@ pub(crate) fn next_elapse(
     let per_sec = i64::from(USEC_PER_SEC);
     let start = after.as_microsecond().max(0).checked_add(1)?;
     let t = start.div_euclid(per_sec);
-    let clock = Clock { tz, last_offset: 0 };
+    let mut clock = Clock { tz, last_offset: 0 };
+    // mktime() starts from the offset of the start time (its first call is
+    // on the start time itself).
+    clock.last_offset = clock.offset_at(t)?.0;
     let c = clock.localtime(t)?;
-    let (offset, _) = clock.offset_at(t)?;
-    let mut search = Search {
-        spec,
-        clock: Clock {
-            tz,
-            last_offset: offset,
-        },
-    };
+    let mut search = Search { spec, clock };
     let (mut found, usec) = search.find_next(c, start.rem_euclid(per_sec))?;
     let t = search.clock.mktime(&mut found).filter(|&t| t >= 0)?;
     Timestamp::from_microsecond(t.checked_mul(per_sec)?.checked_add(usec)?).ok()
