@@ -35,6 +35,8 @@ pub enum LogMsg {
         pid: u32,
         stream: StreamKind,
         level_prefix: bool,
+        /// SyslogIdentifier=; `None` = the unit name without its suffix.
+        identifier: Option<String>,
     },
     /// Bytes read from the pipe, in the order read.
     Data { source: SourceKey, bytes: Vec<u8> },
@@ -107,6 +109,7 @@ fn apply(w: &mut JournalWriter, m: LogMsg, pid: u32) {
             pid,
             stream,
             level_prefix,
+            identifier,
         } => {
             let stream = match stream {
                 StreamKind::Stdout => Stream::Stdout,
@@ -118,7 +121,7 @@ fn apply(w: &mut JournalWriter, m: LogMsg, pid: u32) {
                 pid,
                 stream,
                 level_prefix,
-                identifier: None,
+                identifier,
             };
             w.open_source(SourceId(source), meta);
         }

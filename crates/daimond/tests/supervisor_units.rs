@@ -166,3 +166,22 @@ fn enabled_units_start_with_the_daemon() {
     assert!(pid_alive(pid));
     assert_eq!(d.status_json("boot")["enabled"], "enabled");
 }
+
+#[test]
+fn an_unmet_condition_skips_the_unit_and_a_failed_assert_fails_it() {
+    let mut d = Daemon::start();
+    d.write_unit(
+        "cond.service",
+        "[Unit]\nConditionPathExists=/no/such/path\n[Service]\nExecStart=/bin/sleep 1000\n",
+    );
+    d.ok(&["start", "cond"]);
+    let st = d.status_json("cond");
+    assert_eq!(st["state"], "inactive");
+    assert_eq!(st["pid"], serde_json::Value::Null);
+    d.write_unit(
+        "assert.service",
+        "[Unit]\nAssertPathExists=/no/such/path\n[Service]\nExecStart=/bin/sleep 1000\n",
+    );
+    let out = d.cli(&["start", "assert"]);
+    assert_eq!(out.status.code(), Some(1));
+}

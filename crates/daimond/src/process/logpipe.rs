@@ -28,6 +28,10 @@ pub struct PipeOrigin {
     pub invocation: String,
     pub pid: u32,
     pub stream: StreamKind,
+    /// SyslogLevelPrefix=: `<N>` at the start of a line sets its priority.
+    pub level_prefix: bool,
+    /// SyslogIdentifier=.
+    pub identifier: Option<String>,
 }
 
 enum Read {
@@ -54,7 +58,8 @@ pub fn spawn_reader(fd: OwnedFd, origin: PipeOrigin, log: LogSender) {
             invocation: origin.invocation,
             pid: origin.pid,
             stream: origin.stream,
-            level_prefix: true,
+            level_prefix: origin.level_prefix,
+            identifier: origin.identifier,
         };
         if log.tx.send(open).await.is_err() {
             return;

@@ -163,7 +163,7 @@ impl Owner {
                         invocation: &id,
                         main_pid: None,
                     };
-                    if let Err(e) = exec::create_directories(&x, None) {
+                    if let Err(e) = exec::create_directories(&x, exec::directory_owner(&x)) {
                         self.message(unit, 3, format!("{unit}: {e}"));
                     }
                 }
@@ -285,6 +285,8 @@ impl Owner {
                     invocation: invocation.clone(),
                     pid,
                     stream,
+                    level_prefix: svc.syslog_level_prefix,
+                    identifier: svc.syslog_identifier.clone(),
                 };
                 spawn_reader(fd, origin, self.log.clone());
             }

@@ -67,6 +67,21 @@ impl Owner {
         let _ = reply.send(resp);
     }
 
+    /// `Some(None)`: a Condition*= failed (skip); `Some(Some(error))`: an Assert*=
+    /// failed; `None`: the unit may start. Path conditions are checked here; kinds
+    /// daimon does not evaluate count as met.
+    fn conditions(e: &Entry) -> Option<Option<String>> {
+        let u = e.loaded().or(e.def_unit())?;
+        let check = |c: &daimon_unit::Condition| c.check_path().unwrap_or(true);
+        if !daimon_unit::conditions_met(&u.unit.asserts, check) {
+            return Some(Some(format!("{}: start assertion failed", e.name)));
+        }
+        if !daimon_unit::conditions_met(&u.unit.conditions, check) {
+            return Some(None);
+        }
+        None
+    }
+
     /// Finds (loading on demand, e.g. a template instance) the entry for what a
     /// user typed; the error names the known units.
     pub fn resolve(&mut self, typed: &str) -> Result<String, Response> {
@@ -225,10 +240,28 @@ impl Owner {
                 }
                 continue;
             }
-            let Some(e) = self.units.get_mut(&unit) else {
+            let Some(e) = self.units.get(&unit) else {
                 if let Some(t) = self.txns.get_mut(&id) {
                     t.finish_item(i, Some(format!("unit \"{unit}\" not found")));
                 }
+                continue;
+            };
+            if matches!(verb, Verb::Start | Verb::Restart) && e.is_idle() {
+                if let Some(outcome) = Self::conditions(e) {
+                    // systemd.unit(5): a failed Condition*= skips the unit (the job
+                    // succeeds, nothing runs); a failed Assert*= fails the job.
+                    let text = match &outcome {
+                        None => format!("{unit}: start condition unmet; skipped"),
+                        Some(err) => err.clone(),
+                    };
+                    self.message(&unit, if outcome.is_some() { 3 } else { 6 }, text);
+                    if let Some(t) = self.txns.get_mut(&id) {
+                        t.finish_item(i, outcome);
+                    }
+                    continue;
+                }
+            }
+            let Some(e) = self.units.get_mut(&unit) else {
                 continue;
             };
             e.waits.push((verb.job(), id));
