@@ -14,6 +14,8 @@ pub(crate) struct Maint {
     pub disk_full: bool,
     /// Sealed segments whose tail still awaits `fdatasync`.
     pub unsynced: Vec<ActiveSeg>,
+    /// A segment file was created since the directory was last synced.
+    pub dir_dirty: bool,
     pub over_quota: bool,
     last_sync: Instant,
 }
@@ -23,6 +25,7 @@ impl Maint {
         Ok(Maint {
             disk_full: false,
             unsynced: Vec::new(),
+            dir_dirty: false,
             over_quota: false,
             last_sync: Instant::now(),
         })
@@ -77,6 +80,14 @@ impl JournalWriter {
 
     /// Flushes written lines to stable storage and records how far.
     pub fn sync(&mut self) {
+        if self.maint.dir_dirty {
+            // A new segment's name must survive a power cut along with its data.
+            if let Ok(d) = std::fs::File::open(&self.shared.dir) {
+                if d.sync_all().is_ok() {
+                    self.maint.dir_dirty = false;
+                }
+            }
+        }
         let mut segs = std::mem::take(&mut self.maint.unsynced);
         segs.retain_mut(|seg| !self.sync_one(seg));
         self.maint.unsynced = segs;

@@ -452,6 +452,7 @@ impl JournalWriter {
             last_rt: 0,
         });
         self.shared.segments.fetch_add(1, Ordering::Relaxed);
+        self.maint.dir_dirty = true;
         Ok(())
     }
 
