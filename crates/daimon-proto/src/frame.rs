@@ -2,6 +2,12 @@
 //!
 //! The length is checked against [`MAX_FRAME_LEN`] before anything is allocated, so a
 //! hostile or confused peer cannot make either side allocate gigabytes.
+//!
+//! Raw frames: a client that sets `LogsRequest::raw` may receive log text as a frame
+//! whose header has [`RAW_FLAG`] set; its payload is the rendered bytes as they are
+//! (no JSON, not necessarily UTF-8) and means the same as `Response::LogData`. That
+//! keeps a million lines from being JSON-escaped and unescaped on their way to a
+//! terminal, and `-o cat` output byte-exact. Other clients never see one.
 
 use std::io::{self, Read, Write};
 
@@ -39,6 +45,47 @@ pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
 /// Parses a frame's payload (without its 4-byte header).
 pub fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, FrameError> {
     Ok(serde_json::from_slice(payload)?)
+}
+
+/// Set in a frame header's length for a raw (not JSON) payload.
+pub const RAW_FLAG: u32 = 0x8000_0000;
+
+/// The header of a raw frame of `len` bytes.
+pub fn raw_header(len: usize) -> Result<[u8; 4], FrameError> {
+    let len = u32::try_from(len).map_err(|_| FrameError::TooLarge(u32::MAX))?;
+    if len > MAX_FRAME_LEN {
+        return Err(FrameError::TooLarge(len));
+    }
+    Ok((len | RAW_FLAG).to_be_bytes())
+}
+
+/// One frame of either kind, payload not yet decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// JSON of a message; decode with [`decode`].
+    Json(Vec<u8>),
+    /// Raw log bytes (see the module docs).
+    Raw(Vec<u8>),
+}
+
+/// Reads one frame of either kind; `Closed` when the peer closed the stream cleanly between frames.
+pub fn read_any_frame<R: Read>(r: &mut R) -> Result<Frame, FrameError> {
+    let mut header = [0u8; 4];
+    match r.read_exact(&mut header) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
+        Err(e) => return Err(e.into()),
+    }
+    let word = u32::from_be_bytes(header);
+    let raw = word & RAW_FLAG != 0;
+    let len = payload_len((word & !RAW_FLAG).to_be_bytes())?;
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload)?;
+    Ok(if raw {
+        Frame::Raw(payload)
+    } else {
+        Frame::Json(payload)
+    })
 }
 
 /// Checks a frame header and returns the payload length it announces.
@@ -92,6 +139,25 @@ mod tests {
         buf.extend_from_slice(b"{}");
         let err = read_frame::<_, Response>(&mut &buf[..]).unwrap_err();
         assert!(matches!(err, FrameError::TooLarge(_)));
+    }
+
+    #[test]
+    fn raw_and_json_frames_interleave() {
+        let mut buf = raw_header(3).unwrap().to_vec();
+        buf.extend_from_slice(b"a\xffb");
+        buf.extend(encode(&Response::Done).unwrap());
+        let mut r = &buf[..];
+        assert_eq!(
+            read_any_frame(&mut r).unwrap(),
+            Frame::Raw(b"a\xffb".to_vec())
+        );
+        match read_any_frame(&mut r).unwrap() {
+            Frame::Json(p) => assert_eq!(decode::<Response>(&p).unwrap(), Response::Done),
+            other => panic!("expected JSON, got {other:?}"),
+        }
+        // A JSON-only reader refuses a raw frame instead of misreading it.
+        let raw = raw_header(3).unwrap();
+        assert!(matches!(payload_len(raw), Err(FrameError::TooLarge(_))));
     }
 
     #[test]

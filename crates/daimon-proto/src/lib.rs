@@ -11,7 +11,10 @@ pub mod frame;
 pub mod message;
 pub mod paths;
 
-pub use frame::{FrameError, MAX_FRAME_LEN, decode, encode, payload_len, read_frame, write_frame};
+pub use frame::{
+    Frame, FrameError, MAX_FRAME_LEN, RAW_FLAG, decode, encode, payload_len, raw_header,
+    read_any_frame, read_frame, write_frame,
+};
 pub use message::*;
 pub use paths::Paths;
 

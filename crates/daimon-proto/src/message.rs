@@ -92,6 +92,10 @@ pub struct LogsRequest {
     pub follow: bool,
     /// `short`, `short-iso`, `cat`, `json`.
     pub output: String,
+    /// The client reads raw frames (see `frame`): log text then arrives as raw
+    /// bytes instead of `LogData`. Absent in older clients: false.
+    #[serde(default)]
+    pub raw: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,7 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use daimon_proto::{
-    FrameError, Hello, PROTOCOL_VERSION, Paths, Request, Response, read_frame, write_frame,
+    Frame, FrameError, Hello, PROTOCOL_VERSION, Paths, Request, Response, decode, read_any_frame,
+    read_frame, write_frame,
 };
 
 use crate::error::CliError;
@@ -22,6 +23,12 @@ pub const QUICK: Duration = Duration::from_secs(10);
 pub const JOBS: Duration = Duration::from_secs(300);
 /// Longest wait for a freshly started daemon's socket.
 const START_DEADLINE: Duration = Duration::from_secs(5);
+
+/// What a log stream delivers (see `daimon_proto::frame`, raw frames).
+pub enum LogFrame {
+    Bytes(Vec<u8>),
+    Response(Response),
+}
 
 pub struct Client {
     reader: BufReader<UnixStream>,
@@ -124,6 +131,19 @@ impl Client {
         match read_frame::<_, Response>(&mut self.reader) {
             Ok(Response::Error(e)) => Err(CliError::new(e.kind.exit_code(), e.message)),
             Ok(r) => Ok(r),
+            Err(e) => Err(frame_err("reading daimond's answer", e)),
+        }
+    }
+
+    /// The next frame of a log stream: raw log bytes or a response.
+    pub fn next_log(&mut self) -> Result<LogFrame, CliError> {
+        match read_any_frame(&mut self.reader) {
+            Ok(Frame::Raw(bytes)) => Ok(LogFrame::Bytes(bytes)),
+            Ok(Frame::Json(payload)) => match decode::<Response>(&payload) {
+                Ok(Response::Error(e)) => Err(CliError::new(e.kind.exit_code(), e.message)),
+                Ok(r) => Ok(LogFrame::Response(r)),
+                Err(e) => Err(frame_err("reading daimond's answer", e)),
+            },
             Err(e) => Err(frame_err("reading daimond's answer", e)),
         }
     }

@@ -3,8 +3,9 @@
 //! Owns: turning flags into a `LogsRequest` (`-f` without `-n` shows the last 10
 //! lines first, as journalctl does) and copying `LogData` frames to stdout as they
 //! arrive — buffered, flushed once per frame, and quiet when the reader goes away
-//! (`daimon logs | head`). The daemon does the querying and rendering, so that
-//! 1,000,000 lines cost one socket stream and one `write` per 256 KiB here.
+//! (`daimon logs | head`). The daemon does the querying and rendering and sends
+//! raw frames (no JSON escaping, bytes exactly as stored), so 1,000,000 lines cost
+//! one socket stream and one `write` per 256 KiB here.
 
 use std::io::{self, BufWriter, Write};
 use std::time::Duration;
@@ -12,7 +13,7 @@ use std::time::Duration;
 use daimon_proto::{LogsRequest, Paths, Request, Response};
 
 use crate::cli::LogsArgs;
-use crate::client::{Client, unexpected};
+use crate::client::{Client, LogFrame, unexpected};
 use crate::error::{CliError, CliResult};
 
 /// Longest silence from the daemon while it searches (not following).
@@ -31,6 +32,7 @@ pub fn request(args: &LogsArgs) -> LogsRequest {
         lines: args.lines.or(if args.follow { Some(10) } else { None }),
         follow: args.follow,
         output: args.output.as_str().to_string(),
+        raw: true,
     }
 }
 
@@ -46,14 +48,14 @@ pub fn run(args: &LogsArgs, paths: &Paths) -> CliResult {
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
     loop {
-        match client.next()? {
-            Response::LogData(text) => {
-                if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-                    return quiet_on_pipe(e);
-                }
-            }
-            Response::Done => break,
-            other => return Err(unexpected(other)),
+        let text = match client.next_log()? {
+            LogFrame::Bytes(bytes) => bytes,
+            LogFrame::Response(Response::LogData(text)) => text.into_bytes(),
+            LogFrame::Response(Response::Done) => break,
+            LogFrame::Response(other) => return Err(unexpected(other)),
+        };
+        if let Err(e) = out.write_all(&text).and_then(|_| out.flush()) {
+            return quiet_on_pipe(e);
         }
     }
     match out.flush() {

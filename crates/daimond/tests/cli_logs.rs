@@ -155,3 +155,60 @@ fn a_follower_ends_cleanly_when_the_daemon_shuts_down() {
         "a daemon that stops ends the stream normally"
     );
 }
+
+#[test]
+fn cat_output_is_byte_exact_and_json_clients_still_get_text() {
+    let mut d = Daemon::start();
+    // Latin-1 "café": not UTF-8; `-o cat` must give back the very bytes.
+    let script = d.script("latin1.sh", "printf 'caf\\351\\n'\nexec sleep 10000");
+    d.ok(&[
+        "run",
+        "--name",
+        "latin1",
+        "--",
+        script.to_str().expect("utf-8"),
+    ]);
+    wait_until("the line to be stored", DEADLINE, || {
+        d.cli(&["logs", "latin1", "-o", "cat"])
+            .stdout
+            .windows(3)
+            .any(|w| w == b"caf")
+    });
+    let out = d.cli(&["logs", "latin1", "-o", "cat", "-g", "caf"]);
+    assert_eq!(out.stdout, b"caf\xe9\n");
+
+    // A client that does not ask for raw frames gets LogData text, then Done.
+    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).expect("connect");
+    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    use daimon_proto::{Hello, LogsRequest, PROTOCOL_VERSION, Request, Response};
+    daimon_proto::write_frame(
+        &mut s,
+        &Hello {
+            version: PROTOCOL_VERSION,
+        },
+    )
+    .expect("hello");
+    let _welcome: Response = daimon_proto::read_frame(&mut s).expect("welcome");
+    let req = Request::Logs(LogsRequest {
+        units: vec!["latin1".into()],
+        invocation: None,
+        since: None,
+        until: None,
+        priority: None,
+        grep: Some("caf".into()),
+        lines: None,
+        follow: false,
+        output: "cat".into(),
+        raw: false,
+    });
+    daimon_proto::write_frame(&mut s, &req).expect("request");
+    let mut text = String::new();
+    loop {
+        match daimon_proto::read_frame::<_, Response>(&mut s).expect("frame") {
+            Response::LogData(t) => text.push_str(&t),
+            Response::Done => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(text, "caf\u{fffd}\n");
+}

@@ -18,7 +18,7 @@ use daimon_journal::timeexpr::parse_time;
 use daimon_journal::{Journal, JournalError, JournalReader, Query, Record};
 use daimon_proto::{ErrorKind, LogsRequest, Response, UnitStatus};
 use jiff::tz::TimeZone;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, watch};
 
@@ -38,9 +38,16 @@ pub struct LogService {
     pool: Arc<Mutex<Vec<JournalReader>>>,
 }
 
-/// What the reader thread sends: a chunk of text, or a failure (before any text
-/// for bad arguments).
-type Chunk = Result<String, (ErrorKind, String)>;
+/// Rendered text on its way to the socket: a finished raw frame (header included,
+/// for clients that asked for raw frames) or the text of a `LogData` frame.
+enum Out {
+    Frame(Vec<u8>),
+    Text(String),
+}
+
+/// What the reader thread sends: rendered text, or a failure (before any text for
+/// bad arguments).
+type Chunk = Result<Out, (ErrorKind, String)>;
 
 impl LogService {
     pub fn new(journal: Journal) -> LogService {
@@ -182,9 +189,10 @@ pub async fn stream(
     let (tx, mut rx) = mpsc::channel::<Chunk>(4);
     let svc2 = svc.clone();
     let follow = req.follow;
+    let raw = req.raw;
     let producer = tokio::task::spawn_blocking(move || {
         let mut reader = reader;
-        produce(&mut reader, query, &renderer, follow, &tx);
+        produce(&mut reader, query, &renderer, follow, Batch::new(raw), &tx);
         svc2.give_back(reader);
     });
 
@@ -209,7 +217,13 @@ pub async fn stream(
             }
         };
         let frame = match next {
-            Some(Ok(text)) => Response::LogData(text),
+            Some(Ok(Out::Frame(bytes))) => {
+                if wr.write_all(&bytes).await.is_err() {
+                    break; // EPIPE: the client hung up (e.g. `| head`).
+                }
+                continue;
+            }
+            Some(Ok(Out::Text(text))) => Response::LogData(text),
             Some(Err((kind, msg))) => {
                 let _ = write_frame(&mut wr, &error(kind, msg)).await;
                 break;
@@ -229,20 +243,70 @@ pub async fn stream(
     let _ = producer.await;
 }
 
+/// Rendered records collected for one frame. For raw frames the buffer starts
+/// with room for the frame header, so a frame leaves without being copied.
+struct Batch {
+    buf: Vec<u8>,
+    raw: bool,
+}
+
+impl Batch {
+    fn new(raw: bool) -> Batch {
+        let mut b = Batch {
+            buf: Vec::new(),
+            raw,
+        };
+        b.reset();
+        b
+    }
+
+    fn reset(&mut self) {
+        self.buf = Vec::with_capacity(CHUNK + 64 * 1024);
+        if self.raw {
+            self.buf.extend_from_slice(&[0; 4]);
+        }
+    }
+
+    fn text_len(&self) -> usize {
+        self.buf.len() - if self.raw { 4 } else { 0 }
+    }
+
+    fn take(&mut self) -> Out {
+        let mut v = std::mem::take(&mut self.buf);
+        self.reset();
+        if self.raw {
+            // At most CHUNK plus one line (LineMax), far below the frame limit.
+            if let Ok(h) = daimon_proto::raw_header(v.len() - 4) {
+                v[..4].copy_from_slice(&h);
+            }
+            return Out::Frame(v);
+        }
+        Out::Text(match String::from_utf8(v) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })
+    }
+
+    /// Hands the batch to the socket task; false when the client has gone.
+    fn send(&mut self, tx: &mpsc::Sender<Chunk>) -> bool {
+        tx.blocking_send(Ok(self.take())).is_ok()
+    }
+}
+
 /// The reader thread: query, render, send in chunks; then follow.
 fn produce(
     reader: &mut JournalReader,
     mut q: Query,
     renderer: &Renderer,
     follow: bool,
+    mut batch: Batch,
     tx: &mpsc::Sender<Chunk>,
 ) {
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 64 * 1024);
     let mut gone = false;
-    let run = |reader: &mut JournalReader, q: &Query, buf: &mut Vec<u8>, gone: &mut bool| {
+    let run = |reader: &mut JournalReader, q: &Query, batch: &mut Batch, gone: &mut bool| {
         let res = reader.query(q, &mut |rec: &Record<'_>| {
-            renderer.render(rec, buf);
-            if buf.len() >= CHUNK && !send(tx, buf) {
+            renderer.render(rec, &mut batch.buf);
+            if batch.text_len() >= CHUNK && !batch.send(tx) {
                 *gone = true;
                 return false;
             }
@@ -250,7 +314,7 @@ fn produce(
         });
         match res {
             Ok(cursor) => {
-                if !buf.is_empty() && !send(tx, buf) {
+                if batch.text_len() > 0 && !batch.send(tx) {
                     *gone = true;
                 }
                 Some(cursor)
@@ -266,7 +330,7 @@ fn produce(
             }
         }
     };
-    let Some(mut cursor) = run(reader, &q, &mut buf, &mut gone) else {
+    let Some(mut cursor) = run(reader, &q, &mut batch, &mut gone) else {
         return;
     };
     if !follow {
@@ -279,20 +343,11 @@ fn produce(
             continue;
         }
         q.after = Some(cursor);
-        match run(reader, &q, &mut buf, &mut gone) {
+        match run(reader, &q, &mut batch, &mut gone) {
             Some(c) => cursor = c,
             None => return,
         }
     }
-}
-
-/// Hands the buffer to the socket task; false when the client has gone.
-fn send(tx: &mpsc::Sender<Chunk>, buf: &mut Vec<u8>) -> bool {
-    let text = match String::from_utf8(std::mem::take(buf)) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    };
-    tx.blocking_send(Ok(text)).is_ok()
 }
 
 fn renderer(format: OutputFormat) -> Renderer {
