@@ -144,7 +144,7 @@ Examples:
 Times: now, today, yesterday, -1h, '2 hours ago', 2026-11-21, '2026-11-21 04:00',
 ISO 8601. Priorities: emerg alert crit err warning notice info debug, or 0-7.")]
     Logs(LogsArgs),
-    /// Start units when the daemon starts (at boot, with `daimon startup`).
+    /// Start units whenever the daemon starts.
     Enable(Units),
     /// Do not start units when the daemon starts.
     Disable(Units),

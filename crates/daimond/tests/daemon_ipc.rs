@@ -109,9 +109,22 @@ fn a_silent_client_neither_blocks_others_nor_stays_forever() {
 #[test]
 fn connections_beyond_the_cap_are_told_to_come_back() {
     let mut d = Daemon::start();
-    let held: Vec<UnixStream> = (0..128).map(|_| connect(&d)).collect();
-    // Give the daemon time to accept all of them.
-    std::thread::sleep(Duration::from_millis(200));
+    // Each held connection completes the handshake, so it surely has a slot.
+    let held: Vec<UnixStream> = (0..128)
+        .map(|_| {
+            let mut s = connect(&d);
+            write_frame(
+                &mut s,
+                &Hello {
+                    version: PROTOCOL_VERSION,
+                },
+            )
+            .expect("hello");
+            let w = read_frame::<_, Response>(&mut s).expect("welcome");
+            assert!(matches!(w, Response::Welcome(_)));
+            s
+        })
+        .collect();
     let mut extra = connect(&d);
     let r = read_frame::<_, Response>(&mut extra).expect("an Unavailable reply");
     assert_eq!(error_kind(r), ErrorKind::Unavailable);
