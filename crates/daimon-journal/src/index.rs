@@ -150,6 +150,26 @@ pub(crate) fn insert_rows(db: &Connection, rows: &[Row]) -> rusqlite::Result<()>
     Ok(())
 }
 
+/// Rewrites a grown row of a raw segment.
+pub(crate) fn update_row(db: &Connection, id: i64, r: &Row) -> rusqlite::Result<()> {
+    db.prepare_cached(
+        "UPDATE blocks SET len = ?2, raw_len = ?3, seq_min = ?4, seq_max = ?5, rt_min = ?6,
+         rt_max = ?7, count = ?8, prio_mask = ?9 WHERE id = ?1",
+    )?
+    .execute(rusqlite::params![
+        id,
+        r.len as i64,
+        r.raw_len as i64,
+        r.sum.seq_min as i64,
+        r.sum.seq_max as i64,
+        r.sum.rt_min,
+        r.sum.rt_max,
+        i64::from(r.sum.count),
+        i64::from(r.sum.prio_mask),
+    ])?;
+    Ok(())
+}
+
 /// Id of a unit name, created if new.
 pub(crate) fn unit_id(db: &Connection, name: &str) -> rusqlite::Result<i64> {
     db.prepare_cached("INSERT OR IGNORE INTO units(name) VALUES (?1)")?

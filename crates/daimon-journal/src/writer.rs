@@ -50,12 +50,17 @@ pub(crate) struct Source {
     pub cont_prio: Option<u8>,
 }
 
+/// (unit id, invocation) of an index row that may still grow.
+pub(crate) type OpenKey = (i64, Arc<str>);
+
 pub(crate) struct ActiveSeg {
     pub id: i64,
     /// Blocks before this offset are in the index.
     pub indexed_end: u64,
     /// Writeback was started up to here.
     pub kicked: u64,
+    /// The latest index row of each (unit, invocation) in this segment.
+    pub open_rows: HashMap<OpenKey, (i64, Row)>,
     pub file: File,
     pub size: u64,
     pub synced: u64,
@@ -445,6 +450,7 @@ impl JournalWriter {
             id,
             indexed_end: 0,
             kicked: 0,
+            open_rows: HashMap::new(),
             file,
             size: 0,
             synced: 0,
@@ -485,6 +491,13 @@ impl JournalWriter {
         }
     }
 
+    /// Commits and moves everything into the index now (tests, benchmarks).
+    #[doc(hidden)]
+    pub fn index_now(&mut self) {
+        self.commit();
+        self.flush_index();
+    }
+
     /// Moves the committed tail into the index.
     pub(crate) fn flush_index(&mut self) {
         let Some(seg) = self.seg.as_mut() else {
@@ -496,9 +509,27 @@ impl JournalWriter {
         }
         let rows = index::coalesce(&t.blocks);
         let end = t.blocks.last().map_or(seg.indexed_end, |b| b.off + b.len);
+        // A unit's row keeps growing over later flushes while it stays within
+        // one region: a trickling service costs one row per region, not one
+        // per flush. Changes are applied to `open_rows` only once committed.
+        let mut changed: Vec<(OpenKey, (i64, Row))> = Vec::new();
         let res = (|| -> rusqlite::Result<()> {
             let tx = self.db.transaction()?;
-            index::insert_rows(&tx, &rows)?;
+            for r in &rows {
+                let key = (r.unit, r.inv.clone());
+                match seg.open_rows.get(&key) {
+                    Some((id, open)) if r.off + r.len - open.off <= index::REGION => {
+                        let mut m = open.clone();
+                        m.merge(r);
+                        index::update_row(&tx, *id, &m)?;
+                        changed.push((key, (*id, m)));
+                    }
+                    _ => {
+                        index::insert_rows(&tx, std::slice::from_ref(r))?;
+                        changed.push((key, (tx.last_insert_rowid(), r.clone())));
+                    }
+                }
+            }
             tx.prepare_cached("UPDATE segments SET size = ?2, last_rt = ?3 WHERE id = ?1")?
                 .execute(params![seg.id, end as i64, seg.last_rt])?;
             tx.commit()
@@ -508,6 +539,7 @@ impl JournalWriter {
         if res.is_ok() {
             t.blocks.clear();
             seg.indexed_end = end;
+            seg.open_rows.extend(changed);
         }
     }
 

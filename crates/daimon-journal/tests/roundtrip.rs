@@ -331,3 +331,45 @@ fn only_one_writer() {
         Err(daimon_journal::JournalError::Locked(_))
     ));
 }
+
+#[test]
+fn trickling_units_cost_one_index_row_per_region() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let j = open(dir.path());
+    let mut w = j.writer().expect("writer");
+    w.open_source(SourceId(1), meta("a", Stream::Stdout));
+    w.open_source(SourceId(2), meta("b", Stream::Stdout));
+    let mut r = j.reader().expect("reader");
+    for i in 0..200u64 {
+        w.ingest(SourceId(1 + i % 2), format!("t {i}\n").as_bytes());
+        // Every line indexed on its own, the worst case for row count.
+        w.index_now();
+        if i % 37 == 0 {
+            let got = messages(&mut r, &Query::default());
+            assert_eq!(got.len() as u64, i + 1);
+        }
+    }
+    let db = rusqlite::Connection::open(dir.path().join("index.sqlite")).expect("db");
+    let rows: i64 = db
+        .query_row("SELECT count(*) FROM blocks", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(rows, 2, "one growing row per unit");
+    let a = messages(
+        &mut r,
+        &Query {
+            units: vec!["a".into()],
+            ..Default::default()
+        },
+    );
+    assert_eq!(a.len(), 100);
+    assert_eq!(a[99], "t 198");
+    let last = messages(
+        &mut r,
+        &Query {
+            units: vec!["b".into()],
+            lines: Some(2),
+            ..Default::default()
+        },
+    );
+    assert_eq!(last, vec!["t 197", "t 199"]);
+}
