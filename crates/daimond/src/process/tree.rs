@@ -24,8 +24,27 @@ pub struct Stat {
 }
 
 pub fn stat(pid: u32) -> Option<Stat> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&text)
+    let mut buf = [0u8; 1024];
+    let n = read_small(&format!("/proc/{pid}/stat"), &mut buf)?;
+    parse_stat(std::str::from_utf8(&buf[..n]).ok()?)
+}
+
+/// Reads a small /proc file with one open, one read and one close (`fs::read`
+/// would add a stat to size its buffer; /proc files report size 0 anyway).
+/// `None` if it cannot be read; the content is cut at `buf.len()`.
+fn read_small(path: &str, buf: &mut [u8]) -> Option<usize> {
+    use std::io::Read;
+    let mut f = fs::File::open(path).ok()?;
+    let mut got = 0;
+    while got < buf.len() {
+        match f.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    Some(got)
 }
 
 /// Parses a `/proc/PID/stat` line (the command name may contain spaces and parens).
@@ -49,20 +68,26 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
 /// read; others one per thread.
 pub fn children(pid: u32, threads: u64) -> Vec<u32> {
     let mut out = Vec::new();
-    let mut read = |path: &std::path::Path| {
-        if let Ok(s) = fs::read_to_string(path) {
-            out.extend(s.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
-        }
+    let mut read = |path: &str| {
+        // Large enough for thousands of children; a longer list is read whole.
+        let mut buf = [0u8; 4096];
+        let text = match read_small(path, &mut buf) {
+            Some(n) if n < buf.len() => String::from_utf8_lossy(&buf[..n]).into_owned(),
+            Some(_) => fs::read_to_string(path).unwrap_or_default(),
+            None => return,
+        };
+        out.extend(
+            text.split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok()),
+        );
     };
     if threads <= 1 {
-        read(std::path::Path::new(&format!(
-            "/proc/{pid}/task/{pid}/children"
-        )));
+        read(&format!("/proc/{pid}/task/{pid}/children"));
         return out;
     }
     if let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) {
         for t in tasks.flatten() {
-            read(&t.path().join("children"));
+            read(&format!("{}/children", t.path().display()));
         }
     }
     out
