@@ -27,8 +27,10 @@
 //!   `Arc`, and wakes followers (a `Condvar`; no polling). Queries see those
 //!   blocks at once. Every 4 MiB or 5 s, the writer moves them into the SQLite
 //!   index (WAL) in one transaction, as one row per (unit, invocation) per
-//!   region, while holding the lock readers take to open their snapshot, so a
-//!   reader sees every block exactly once.
+//!   4 MiB region (a row grows across flushes, so a service printing one line
+//!   a second costs one row per region, not one per line), while holding the
+//!   lock readers take to open their snapshot, so a reader sees every block
+//!   exactly once.
 //! * **Index.** One row per block (or per region of a raw segment): unit,
 //!   invocation, sequence range, time range, line count, a bit mask of the
 //!   priorities present, segment and offset. Queries prune with it, then read
