@@ -133,3 +133,40 @@ fn connections_beyond_the_cap_are_told_to_come_back() {
         d.cli(&["list"]).status.success()
     });
 }
+
+/// Only testable as root: another uid is refused even when the file modes would
+/// let it reach the socket.
+#[test]
+fn another_user_is_refused_by_peer_credentials() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to act as another user");
+        return;
+    }
+    let d = Daemon::start();
+    let open = |p: &std::path::Path, mode| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    open(d.path(), 0o755);
+    open(&d.path().join("run"), 0o777);
+    open(&d.socket(), 0o666);
+    let mut cmd = std::process::Command::new(bin("daimon"));
+    cmd.arg("list")
+        .env("DAIMON_HOME", d.path())
+        .uid(65534)
+        .gid(65534);
+    let out = run_bounded(&mut cmd, DEADLINE);
+    if out.status.code() == Some(126)
+        || String::from_utf8_lossy(&out.stderr).contains("Permission denied (os error 13)")
+    {
+        eprintln!("skipped: the test binaries are not reachable by uid 65534");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "daimon: permission denied: this daimond belongs to another user"
+    );
+}

@@ -43,7 +43,7 @@ pub struct IpcContext {
     pub daemon_pid: u32,
     /// Peers with this uid (and root) may talk to us.
     pub uid: u32,
-    /// In system mode, members of group `daimon` (by primary gid) may too.
+    /// In system mode, members of group `daimon` may too.
     pub group: Option<u32>,
     /// `daimon shutdown`: main replies through the sender once services stopped.
     pub shutdown: mpsc::Sender<oneshot::Sender<()>>,
@@ -152,11 +152,29 @@ async fn reply(s: &mut UnixStream, r: &Response) {
     }
 }
 
+/// Same uid or root; in system mode also members of group `daimon` (primary group
+/// from SO_PEERCRED, supplementary groups from the peer's /proc entry).
 fn peer_allowed(s: &UnixStream, ctx: &IpcContext) -> bool {
-    match s.peer_cred() {
-        Ok(c) => c.uid() == ctx.uid || c.uid() == 0 || ctx.group.is_some_and(|g| g == c.gid()),
-        Err(_) => false,
+    let Ok(c) = s.peer_cred() else {
+        return false;
+    };
+    if c.uid() == ctx.uid || c.uid() == 0 {
+        return true;
     }
+    let Some(group) = ctx.group else {
+        return false;
+    };
+    if c.gid() == group {
+        return true;
+    }
+    let Some(pid) = c.pid() else {
+        return false;
+    };
+    std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|st| {
+        st.lines()
+            .find_map(|l| l.strip_prefix("Groups:"))
+            .is_some_and(|g| g.split_whitespace().any(|x| x.parse() == Ok(group)))
+    })
 }
 
 async fn connection(mut s: UnixStream, ctx: &IpcContext) {
