@@ -134,3 +134,25 @@ fn help_and_version() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--bogus"));
 }
+
+#[test]
+fn services_inherit_no_descriptor_of_the_daemon() {
+    let mut d = Daemon::start();
+    // A client connection is open while the service starts (a follower).
+    let mut follower = Command::new(bin("daimon"))
+        .args(["logs", "-f"])
+        .env("DAIMON_HOME", d.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("follower");
+    d.extra.push(follower.id());
+    std::thread::sleep(Duration::from_millis(100));
+    d.ok(&["run", "--name", "clean", "--", "sleep", "10000"]);
+    let pid = d.wait_main_pid("clean");
+    let fds: Vec<u32> = fd_targets(pid).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(fds, [0, 1, 2], "{:?}", fd_targets(pid));
+    kill(follower.id(), libc::SIGKILL);
+    let _ = follower.wait();
+}
