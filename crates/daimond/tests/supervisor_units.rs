@@ -185,3 +185,18 @@ fn an_unmet_condition_skips_the_unit_and_a_failed_assert_fails_it() {
     let out = d.cli(&["start", "assert"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn template_instances_start_and_the_template_alone_is_refused() {
+    let mut d = Daemon::start();
+    d.write_unit(
+        "worker@.service",
+        "[Service]\nExecStart=/bin/sh -c 'echo instance=%i; exec sleep 1000'\n",
+    );
+    d.ok(&["start", "worker@one"]);
+    let pid = d.wait_main_pid("worker@one");
+    assert!(pid_alive(pid));
+    let out = d.cli(&["start", "worker@"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is a template"));
+}

@@ -109,6 +109,17 @@ impl Owner {
     /// Why `name` cannot run (bad file, masked, not a service), if so.
     fn refusal(&self, name: &str) -> Option<ErrorReply> {
         let e = self.units.get(name)?;
+        if let Some((prefix, rest)) = name.split_once('@') {
+            if rest.starts_with('.') {
+                let message = format!(
+                    "{name} is a template; start an instance of it, e.g. {prefix}@NAME{rest}"
+                );
+                return Some(ErrorReply {
+                    kind: ErrorKind::Failed,
+                    message,
+                });
+            }
+        }
         let message = match &e.load {
             Load::Loaded(u) if u.service().is_some() || is_well_known_target(name) => return None,
             Load::Loaded(u) => format!("{name}: {:?} units are not supported yet", u.kind),
