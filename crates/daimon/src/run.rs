@@ -29,7 +29,12 @@ const INTERPRETERS: &[&str] = &[
 /// absolute against `cwd`), otherwise each PATH entry is tried for an executable file.
 pub fn resolve_command(cmd: &str, path_var: Option<&OsStr>, cwd: &Path) -> CliResult<PathBuf> {
     if cmd.contains('/') {
-        let p = cwd.join(cmd);
+        // `./bot` -> `/home/u/proj/bot` (no `.` components in the unit file).
+        let p: PathBuf = cwd
+            .join(cmd)
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect();
         return if is_executable(&p) {
             Ok(p)
         } else if p.exists() {
@@ -52,6 +57,12 @@ pub fn resolve_command(cmd: &str, path_var: Option<&OsStr>, cwd: &Path) -> CliRe
                 return Ok(p);
             }
         }
+    }
+    if is_executable(&cwd.join(cmd)) {
+        // A shell would not run it either, but the user surely meant this file.
+        return Err(CliError::fail(format!(
+            "command \"{cmd}\" not found in PATH; did you mean ./{cmd}?"
+        )));
     }
     Err(CliError::fail(format!(
         "command \"{cmd}\" not found in PATH"
@@ -425,6 +436,25 @@ mod tests {
             svc.environment
                 .contains(&("PATH".into(), "/usr/bin:/bin".into()))
         );
+    }
+
+    #[test]
+    fn a_program_in_the_current_directory_gets_a_hint() {
+        let dir = std::env::temp_dir().join(format!("daimon-run-hint-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let prog = dir.join("tool");
+        std::fs::write(&prog, "#!/bin/sh\n").expect("write");
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let e = resolve_command("tool", Some(OsStr::new("/nonexistent")), &dir).expect_err("hint");
+        assert_eq!(
+            e.message,
+            "command \"tool\" not found in PATH; did you mean ./tool?"
+        );
+        assert_eq!(
+            resolve_command("./tool", None, &dir).expect("path"),
+            dir.join("./tool")
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
