@@ -17,11 +17,12 @@
 //!   time (fall back) elapses once, normally at its first occurrence (see
 //!   `calendar/next.rs` for the details).
 //!
-//! One difference: systemd also accepts the abbreviations of the *local* time
-//! zone (`9:00 CET` when the machine is in `Europe/Berlin`) and then forces
-//! standard or daylight-saving time. Parsing here does not depend on the local
-//! zone: a trailing word must be `UTC` or a time zone database name (`CET` is
-//! one, `CEST` is not).
+//! systemd also accepts the abbreviations of the *local* time zone (`9:00 CET`
+//! when the machine is in `Europe/Berlin`) and then forces standard or
+//! daylight-saving time. [`CalendarSpec::parse`] does not depend on the local
+//! zone (a trailing word must be `UTC` or a time zone database name: `CET` is
+//! one, `CEST` is not); [`CalendarSpec::parse_in`] takes the local zone and
+//! accepts its abbreviations exactly as systemd does.
 //!
 //! The module is pure: no global state, no threads, no panics on any input.
 
@@ -73,6 +74,9 @@ pub(crate) enum Zone {
     Utc,
     /// An IANA time zone name such as `Europe/Berlin`.
     Named { name: String, tz: TimeZone },
+    /// An abbreviation of the local time zone (`CET`, `CEST`): local time,
+    /// with standard (`dst == false`) or daylight-saving time forced.
+    LocalAbbreviation { name: String, dst: bool },
 }
 
 /// A parsed calendar event (`OnCalendar=` value).
@@ -146,8 +150,21 @@ impl std::error::Error for CalendarError {}
 
 impl CalendarSpec {
     /// Parses a calendar event in systemd's syntax.
+    ///
+    /// The result does not depend on the machine: a trailing time zone must
+    /// be `UTC` or a time zone database name. See [`CalendarSpec::parse_in`]
+    /// for the abbreviations of the local zone.
     pub fn parse(s: &str) -> Result<CalendarSpec, CalendarError> {
-        parse::parse(s)
+        parse::parse(s, None)
+    }
+
+    /// Parses like systemd does on a machine whose local time zone is
+    /// `local`: a trailing abbreviation of that zone (`CET` or `CEST` for
+    /// `Europe/Berlin`, matched before database names) selects local time
+    /// with standard or daylight-saving time forced. Evaluate such a spec
+    /// with the same zone.
+    pub fn parse_in(s: &str, local: &TimeZone) -> Result<CalendarSpec, CalendarError> {
+        parse::parse(s, Some(local))
     }
 
     /// The first elapse strictly after `after`, evaluated in the expression's
@@ -171,7 +188,7 @@ impl CalendarSpec {
         match &self.zone {
             Zone::Local => None,
             Zone::Utc => Some("UTC"),
-            Zone::Named { name, .. } => Some(name),
+            Zone::Named { name, .. } | Zone::LocalAbbreviation { name, .. } => Some(name),
         }
     }
 }
@@ -268,7 +285,9 @@ impl fmt::Display for CalendarSpec {
         match &self.zone {
             Zone::Local => Ok(()),
             Zone::Utc => f.write_str(" UTC"),
-            Zone::Named { name, .. } => write!(f, " {name}"),
+            Zone::Named { name, .. } | Zone::LocalAbbreviation { name, .. } => {
+                write!(f, " {name}")
+            }
         }
     }
 }
@@ -508,6 +527,42 @@ mod tests {
     }
 
     #[test]
+    fn local_zone_abbreviations() {
+        let berlin = zone("Europe/Berlin");
+        let err = CalendarSpec::parse("9:00 CEST").expect_err("not a database name");
+        assert_eq!(err.reason(), "unknown time zone \"CEST\"");
+        let cet = CalendarSpec::parse_in("9:00 cet", &berlin).expect("local abbreviation");
+        assert_eq!(cet.to_string(), "*-*-* 09:00:00 CET");
+        assert_eq!(cet.time_zone_name(), Some("CET"));
+        assert_eq!(
+            CalendarSpec::parse_in(&cet.to_string(), &berlin),
+            Ok(cet.clone())
+        );
+        assert_ne!(CalendarSpec::parse("9:00 cet").ok(), Some(cet.clone()));
+        assert_eq!(
+            cet.next_elapse_in(at("2024-01-10T00:00:00Z"), &berlin),
+            Some(at("2024-01-10T08:00:00Z"))
+        );
+        let cest = CalendarSpec::parse_in("9:00 CEST", &berlin).expect("local abbreviation");
+        assert_eq!(
+            cest.next_elapse_in(at("2024-06-01T00:00:00Z"), &berlin),
+            Some(at("2024-06-01T07:00:00Z"))
+        );
+        // Summer time forced in winter: systemd's search gives up.
+        assert_eq!(
+            cest.next_elapse_in(at("2024-01-10T00:00:00Z"), &berlin),
+            None
+        );
+        // Elsewhere these are plain database names, or nothing.
+        let utc = TimeZone::UTC;
+        assert_eq!(
+            CalendarSpec::parse_in("9:00 CET", &utc),
+            CalendarSpec::parse("9:00 CET")
+        );
+        assert!(CalendarSpec::parse_in("9:00 CEST", &utc).is_err());
+    }
+
+    #[test]
     fn plain_elapses() {
         assert_eq!(
             elapses("Mon..Fri 09:00", "UTC", "2024-05-31T10:00:00Z", 3),
@@ -691,6 +746,9 @@ mod tests {
             "UTC",
             "Europe/Berlin",
             "Asia/Kolkata",
+            "CET",
+            "CEST",
+            "cest",
         ]));
         (weekdays, date, time, tz).prop_map(|(w, d, t, z)| {
             let mut parts: Vec<String> = Vec::new();
@@ -717,6 +775,7 @@ mod tests {
             if let Ok(spec) = CalendarSpec::parse(&s) {
                 let _ = spec.next_elapse_in(Timestamp::UNIX_EPOCH, &TimeZone::UTC);
             }
+            let _ = CalendarSpec::parse_in(&s, &zone("Europe/Berlin"));
         }
 
         #[test]
@@ -735,6 +794,16 @@ mod tests {
                 let after = Timestamp::from_second(secs).expect("in range");
                 let tz = zone("America/New_York");
                 if let Some(next) = spec.next_elapse_in(after, &tz) {
+                    prop_assert!(next > after, "{} after {}: {}", s, after, next);
+                }
+            }
+            let berlin = zone("Europe/Berlin");
+            if let Ok(spec) = CalendarSpec::parse_in(&s, &berlin) {
+                let shown = spec.to_string();
+                let again = CalendarSpec::parse_in(&shown, &berlin);
+                prop_assert_eq!(again.as_ref(), Ok(&spec), "{} -> {}", s, shown);
+                let after = Timestamp::from_second(secs).expect("in range");
+                if let Some(next) = spec.next_elapse_in(after, &berlin) {
                     prop_assert!(next > after, "{} after {}: {}", s, after, next);
                 }
             }

@@ -260,6 +260,9 @@ enum Bounds {
 struct Search<'a, 'z> {
     spec: &'a CalendarSpec,
     clock: Clock<'z>,
+    /// The DST flag candidates are resolved with: -1 (whichever applies),
+    /// or forced by a local zone abbreviation.
+    isdst: i8,
 }
 
 impl Search<'_, '_> {
@@ -373,7 +376,7 @@ impl Search<'_, '_> {
         for _ in 0..MAX_ITERATIONS {
             let _ = self.clock.mktime(&mut c);
             if !keep_dst {
-                c.isdst = -1;
+                c.isdst = self.isdst;
             }
 
             let mut v = c.year;
@@ -506,10 +509,31 @@ pub(crate) fn next_elapse(
     after: Timestamp,
     local: &TimeZone,
 ) -> Option<Timestamp> {
-    let tz = match &spec.zone {
-        Zone::Local => local,
-        Zone::Utc => &TimeZone::UTC,
-        Zone::Named { tz, .. } => tz,
+    // With a forced DST flag (a local zone abbreviation), systemd's search
+    // can answer a time before `after` inside a fall-back fold. We promise a
+    // time after `after`: follow the elapses from there while they advance.
+    let mut from = after;
+    let mut last: Option<Timestamp> = None;
+    for _ in 0..MAX_ITERATIONS {
+        let next = next_elapse_once(spec, from, local)?;
+        if next > after {
+            return Some(next);
+        }
+        if last.is_some_and(|l| next <= l) {
+            return None;
+        }
+        last = Some(next);
+        from = next;
+    }
+    None
+}
+
+fn next_elapse_once(spec: &CalendarSpec, after: Timestamp, local: &TimeZone) -> Option<Timestamp> {
+    let (tz, isdst) = match &spec.zone {
+        Zone::Local => (local, -1),
+        Zone::LocalAbbreviation { dst, .. } => (local, i8::from(*dst)),
+        Zone::Utc => (&TimeZone::UTC, -1),
+        Zone::Named { tz, .. } => (tz, -1),
     };
     let per_sec = i64::from(USEC_PER_SEC);
     let start = after.as_microsecond().max(0).checked_add(1)?;
@@ -519,7 +543,7 @@ pub(crate) fn next_elapse(
     // on the start time itself).
     clock.last_offset = clock.offset_at(t)?.0;
     let c = clock.localtime(t)?;
-    let mut search = Search { spec, clock };
+    let mut search = Search { spec, clock, isdst };
     let (mut found, usec) = search.find_next(c, start.rem_euclid(per_sec))?;
     let t = search.clock.mktime(&mut found).filter(|&t| t >= 0)?;
     Timestamp::from_microsecond(t.checked_mul(per_sec)?.checked_add(usec)?).ok()

@@ -4,6 +4,7 @@
 //! as `Mon-Wed` for `Mon..Wed`, a trailing comma after the weekday list, and
 //! several spaces between the parts); the error messages are our own.
 
+use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use super::{CalendarError, CalendarSpec, Component, USEC_PER_SEC, Zone};
@@ -171,11 +172,51 @@ fn lookup_zone(name: &str) -> Option<TimeZone> {
     (tz.iana_name() == Some(name)).then_some(tz)
 }
 
-/// Splits a trailing ` UTC` or ` <IANA zone>` off the value.
-fn split_zone(input: &str) -> (&str, Zone) {
+/// The names C's `tzset()` puts in `tzname[0]` (standard time) and
+/// `tzname[1]` (daylight-saving time) for `tz`: the abbreviations of the last
+/// transitions to standard and to daylight-saving time.
+fn local_abbreviations(tz: &TimeZone) -> [String; 2] {
+    let mut names: [Option<String>; 2] = [None, None];
+    for transition in tz.preceding(Timestamp::MAX).take(5000) {
+        let dst = usize::from(transition.dst().is_dst());
+        if names[dst].is_none() {
+            names[dst] = Some(transition.abbreviation().to_owned());
+            if names[1 - dst].is_some() {
+                break;
+            }
+        }
+    }
+    let [std, dst] = names;
+    let std = std.unwrap_or_else(|| {
+        tz.to_offset_info(Timestamp::UNIX_EPOCH)
+            .abbreviation()
+            .to_owned()
+    });
+    let dst = dst.unwrap_or_else(|| std.clone());
+    [std, dst]
+}
+
+/// Splits a trailing ` UTC`, an abbreviation of the local zone (if known) or
+/// ` <IANA zone>` off the value, in that order.
+fn split_zone<'a>(input: &'a str, local: Option<&TimeZone>) -> (&'a str, Zone) {
     let b = input.as_bytes();
     if b.len() >= 4 && b[b.len() - 4..].eq_ignore_ascii_case(b" UTC") {
         return (&input[..input.len() - 4], Zone::Utc);
+    }
+    if let Some(local) = local {
+        for (dst, name) in local_abbreviations(local).into_iter().enumerate() {
+            let n = name.len();
+            if n == 0 || b.len() <= n || b[b.len() - n - 1] != b' ' {
+                continue;
+            }
+            if b[b.len() - n..].eq_ignore_ascii_case(name.as_bytes()) {
+                let zone = Zone::LocalAbbreviation {
+                    name,
+                    dst: dst == 1,
+                };
+                return (&input[..input.len() - n - 1], zone);
+            }
+        }
     }
     if let Some(i) = input.rfind(' ') {
         let name = &input[i + 1..];
@@ -190,20 +231,20 @@ fn split_zone(input: &str) -> (&str, Zone) {
     (input, Zone::Local)
 }
 
-pub(crate) fn parse(input: &str) -> Result<CalendarSpec, CalendarError> {
-    parse_value(input).map_err(|e| explain_zone(input).unwrap_or(e))
+pub(crate) fn parse(input: &str, local: Option<&TimeZone>) -> Result<CalendarSpec, CalendarError> {
+    parse_value(input, local).map_err(|e| explain_zone(input, local).unwrap_or(e))
 }
 
 /// A better message for a value that is valid except for its last word:
 /// an unknown time zone (or a trailing space).
-fn explain_zone(input: &str) -> Option<CalendarError> {
+fn explain_zone(input: &str, local: Option<&TimeZone>) -> Option<CalendarError> {
     let i = input.rfind(' ')?;
     let (head, word) = (&input[..i], &input[i + 1..]);
     let plausible = word.is_empty()
         || (word.starts_with(|c: char| c.is_ascii_alphabetic())
             && !DAY_NAMES.iter().any(|(n, _)| n.eq_ignore_ascii_case(word))
             && shorthand(word).is_none());
-    if !plausible || parse_value(head).is_err() {
+    if !plausible || parse_value(head, local).is_err() {
         return None;
     }
     let reason = if word.is_empty() {
@@ -226,8 +267,8 @@ fn explain_zone(input: &str) -> Option<CalendarError> {
     Some(CalendarError::new(input, i + 1, reason))
 }
 
-fn parse_value(input: &str) -> Result<CalendarSpec, CalendarError> {
-    let (body, mut zone) = split_zone(input);
+fn parse_value(input: &str, local: Option<&TimeZone>) -> Result<CalendarSpec, CalendarError> {
+    let (body, mut zone) = split_zone(input, local);
     if body.is_empty() {
         let reason = if input.is_empty() {
             "empty value".to_owned()
