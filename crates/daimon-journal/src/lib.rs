@@ -109,7 +109,7 @@ pub struct JournalConfig {
     pub max_age: Option<Duration>,
     /// Longest time between two `fdatasync` of written lines.
     pub sync_interval: Duration,
-    /// Longer lines are split (journald's LineMax=, 48K).
+    /// Longer lines are split (journald's LineMax=, 48K; at most 1 MiB).
     pub line_max: usize,
     /// `_HOSTNAME` and the host column of `short` output.
     pub hostname: String,

@@ -83,6 +83,11 @@ pub struct JournalWriter {
     tail_since: Instant,
 }
 
+/// Largest chunk encoded as one block (bigger ones are cut).
+const MAX_CHUNK: usize = 4 << 20;
+/// Upper bound of `line_max` and of one `append`ed message.
+const MAX_LINE: usize = 1 << 20;
+
 /// Longest time committed lines stay out of the index (they are visible
 /// meanwhile, from memory).
 const INDEX_AGE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -122,6 +127,10 @@ impl JournalWriter {
         };
         w.refresh_usage();
         Ok(w)
+    }
+
+    fn line_max(&self) -> usize {
+        self.shared.cfg.line_max.clamp(1, MAX_LINE)
     }
 
     pub(crate) fn unit_id_of(&mut self, unit: &str) -> i64 {
@@ -183,7 +192,15 @@ impl JournalWriter {
     /// [`Self::ingest`] with given timestamps (tests and benchmarks).
     #[doc(hidden)]
     pub fn ingest_at(&mut self, id: SourceId, data: &[u8], rt: u64, mono: u64) {
-        let line_max = self.shared.cfg.line_max.max(1);
+        if data.len() > MAX_CHUNK {
+            // Keeps every block far below the format's size limit; a line
+            // across two pieces is joined through the partial-line buffer.
+            for piece in data.chunks(MAX_CHUNK) {
+                self.ingest_at(id, piece, rt, mono);
+            }
+            return;
+        }
+        let line_max = self.line_max();
         let Self {
             sources,
             bb,
@@ -253,13 +270,14 @@ impl JournalWriter {
             clock::monotonic_usec() as i64,
         );
         self.bb.begin(&src.key, self.next_seq, rt, mono);
+        let line_max = self.line_max();
         let mut e = Emitter {
             bb: &mut self.bb,
             input: &[],
             seq: &mut self.next_seq,
             rt,
             mono,
-            line_max: self.shared.cfg.line_max.max(1),
+            line_max,
         };
         let line = std::mem::take(&mut src.partial);
         e.line(&mut src, &line, FLAG_PARTIAL);
@@ -311,6 +329,7 @@ impl JournalWriter {
             stream,
         };
         let unit_id = self.unit_id(unit);
+        let message = &message[..message.len().min(MAX_LINE)];
         self.bb.begin(&key, self.next_seq, rt as i64, mono as i64);
         self.bb
             .push(self.next_seq, rt as i64, mono as i64, priority & 7, message);

@@ -373,3 +373,28 @@ fn trickling_units_cost_one_index_row_per_region() {
     );
     assert_eq!(last, vec!["t 197", "t 199"]);
 }
+
+#[test]
+fn huge_chunks_are_cut_into_blocks_without_losing_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let j = open(dir.path());
+    let mut w = j.writer().expect("writer");
+    w.open_source(SourceId(1), meta("big", Stream::Stdout));
+    // 10 MB in one call, lines straddling the internal cuts.
+    let mut data = Vec::new();
+    let mut n = 0u64;
+    while data.len() < 10 << 20 {
+        data.extend_from_slice(format!("line {n} {}\n", "y".repeat((n % 97) as usize)).as_bytes());
+        n += 1;
+    }
+    w.ingest(SourceId(1), &data);
+    w.commit();
+    drop(w);
+    let j = open(dir.path());
+    let mut r = j.reader().expect("reader");
+    let got = messages(&mut r, &Query::default());
+    assert_eq!(got.len() as u64, n);
+    for (i, m) in got.iter().enumerate() {
+        assert!(m.starts_with(&format!("line {i} ")), "{i}: {m}");
+    }
+}
