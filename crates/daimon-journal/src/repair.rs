@@ -144,8 +144,8 @@ pub(crate) fn repair(dir: &Path, db: &Connection) -> Result<(), JournalError> {
         )?;
         tx.commit()?;
     }
-    // Files the index does not know: a segment whose row was lost is adopted,
-    // anything else (an interrupted compression) is removed.
+    // Files the index does not know: a segment whose rows were lost (even the
+    // whole index) is adopted; an interrupted compression is removed.
     let entries = fs::read_dir(dir).map_err(|e| JournalError::io(dir, e))?;
     for e in entries.flatten() {
         let name = e.file_name();
@@ -185,9 +185,67 @@ pub(crate) fn repair(dir: &Path, db: &Connection) -> Result<(), JournalError> {
                     let _ = f.set_len(end);
                 }
             }
-        } else if s.ends_with(".jzst") || s.ends_with(".tmp") {
+        } else if let Some(hex) = s.strip_suffix(".jzst") {
+            let id = i64::from_str_radix(hex, 16).ok();
+            let listed: Option<i64> = id.and_then(|id| {
+                db.query_row("SELECT id FROM segments WHERE id = ?1", [id], |r| r.get(0))
+                    .ok()
+            });
+            match id {
+                // A finished compressed segment whose index was lost: adopt it.
+                Some(id) if listed.is_none() => adopt_compressed(db, id, &path)?,
+                // An interrupted compression (the raw segment is still listed).
+                _ => {
+                    let _ = fs::remove_file(&path);
+                }
+            }
+        } else if s.ends_with(".tmp") {
             let _ = fs::remove_file(&path);
         }
     }
+    Ok(())
+}
+
+/// Rebuilds the rows of a compressed segment from its zstd frames.
+fn adopt_compressed(db: &Connection, id: i64, path: &Path) -> Result<(), JournalError> {
+    use zstd::zstd_safe;
+    let data = fs::read(path).map_err(|e| JournalError::io(path, e))?;
+    let mut rows = Vec::new();
+    let mut pos = 0usize;
+    while pos < data.len() {
+        let Ok(n) = zstd_safe::find_frame_compressed_size(&data[pos..]) else {
+            break;
+        };
+        let frame = &data[pos..pos + n];
+        let Ok(Some(raw)) = zstd_safe::get_frame_content_size(frame) else {
+            break;
+        };
+        let Some(b) = zstd::bulk::decompress(frame, raw as usize)
+            .ok()
+            .and_then(Block::decode)
+        else {
+            break;
+        };
+        rows.push(Row {
+            seg: id,
+            off: pos as u64,
+            len: n as u64,
+            raw_len: raw,
+            unit: index::unit_id(db, b.unit())?,
+            name: b.unit().into(),
+            inv: b.invocation().into(),
+            sum: summarize(&b),
+        });
+        pos += n;
+    }
+    let last_rt = rows.iter().map(|r| r.sum.rt_max).max().unwrap_or(0);
+    let tx = db.unchecked_transaction()?;
+    tx.execute(
+        "INSERT INTO segments(id, state, size, synced_end, created_rt, last_rt)
+         VALUES (?1, ?2, ?3, ?3, 0, ?4)",
+        params![id, SEG_COMPRESSED, pos as i64, last_rt],
+    )?;
+    index::insert_rows(&tx, &rows)?;
+    tx.commit()?;
     Ok(())
 }

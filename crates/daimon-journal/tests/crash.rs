@@ -193,3 +193,46 @@ fn unsynced_tail_lost_by_power_cut_is_dropped() {
         assert_eq!(m, &format!("line {i}"));
     }
 }
+
+#[test]
+fn a_lost_index_is_rebuilt_from_the_segments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let j = open(dir.path());
+        let mut w = j.writer().expect("writer");
+        w.open_source(SourceId(1), meta("a", Stream::Stdout));
+        w.open_source(SourceId(2), meta("b", Stream::Stderr));
+        for i in 0..3000u64 {
+            let line = if i % 100 == 0 {
+                format!("<3>err {i}\n")
+            } else {
+                format!("line {i}\n")
+            };
+            w.ingest(SourceId(1 + i % 2), line.as_bytes());
+            if i == 1500 {
+                // Half the lines compressed, half raw.
+                w.seal_and_compact_all();
+            }
+        }
+        w.commit();
+    }
+    for f in ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(f));
+    }
+    let j = open(dir.path());
+    let mut r = j.reader().expect("reader");
+    let all = messages(&mut r, &Query::default());
+    assert_eq!(all.len(), 3000);
+    for (i, m) in all.iter().enumerate() {
+        assert!(m.ends_with(&format!(" {i}")), "{i}: {m}");
+    }
+    let errs = messages(
+        &mut r,
+        &Query {
+            max_priority: Some(3),
+            units: vec!["a".into()],
+            ..Default::default()
+        },
+    );
+    assert_eq!(errs.len(), 30);
+}
