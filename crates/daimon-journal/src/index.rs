@@ -66,6 +66,25 @@ pub(crate) fn connect(dir: &Path) -> rusqlite::Result<Connection> {
     Ok(db)
 }
 
+/// Whether an error means the index file itself is damaged.
+pub(crate) fn is_corrupt(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt) | Some(rusqlite::ErrorCode::NotADatabase)
+    )
+}
+
+/// Renames a damaged index (and its WAL) out of the way, keeping it for
+/// inspection.
+pub(crate) fn set_aside(dir: &Path) {
+    let stamp = crate::clock::realtime_usec();
+    for suffix in ["", "-wal", "-shm"] {
+        let from = dir.join(format!("{DB_NAME}{suffix}"));
+        let to = dir.join(format!("{DB_NAME}{suffix}.corrupt-{stamp}"));
+        let _ = std::fs::rename(from, to);
+    }
+}
+
 pub(crate) fn segment_path(dir: &Path, id: i64, state: i64) -> PathBuf {
     let ext = if state == SEG_COMPRESSED {
         "jzst"

@@ -299,13 +299,22 @@ impl Journal {
     pub fn open(dir: &Path, cfg: JournalConfig) -> Result<Journal, JournalError> {
         std::fs::create_dir_all(dir).map_err(|e| JournalError::io(dir, e))?;
         let lock = try_lock(dir)?;
-        let db = index::connect(dir)?;
-        if lock.is_some() {
-            repair::repair(dir, &db)?;
-        }
-        let committed: Option<i64> =
-            db.query_row("SELECT max(seq_max) FROM blocks", [], |r| r.get(0))?;
-        drop(db);
+        let open_index = || -> Result<Option<i64>, JournalError> {
+            let db = index::connect(dir)?;
+            if lock.is_some() {
+                repair::repair(dir, &db)?;
+            }
+            Ok(db.query_row("SELECT max(seq_max) FROM blocks", [], |r| r.get(0))?)
+        };
+        let committed = match open_index() {
+            Err(JournalError::Index(e)) if lock.is_some() && index::is_corrupt(&e) => {
+                // The segments are the truth: set the damaged index aside and
+                // rebuild it from them.
+                index::set_aside(dir);
+                open_index()?
+            }
+            r => r?,
+        };
         let max_use = cfg.max_use.unwrap_or_else(|| default_max_use(dir));
         let shared = Shared {
             dir: dir.to_path_buf(),

@@ -236,3 +236,20 @@ fn a_lost_index_is_rebuilt_from_the_segments() {
     );
     assert_eq!(errs.len(), 30);
 }
+
+#[test]
+fn a_corrupt_index_is_set_aside_and_rebuilt() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fill(dir.path(), 300);
+    std::fs::write(dir.path().join("index.sqlite"), vec![0x5a; 8192]).expect("clobber");
+    let _ = std::fs::remove_file(dir.path().join("index.sqlite-wal"));
+    let _ = std::fs::remove_file(dir.path().join("index.sqlite-shm"));
+    let j = open(dir.path());
+    let mut r = j.reader().expect("reader");
+    assert_eq!(messages(&mut r, &Query::default()).len(), 300);
+    let kept = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().contains(".corrupt-"));
+    assert!(kept, "the damaged index is kept aside");
+}
