@@ -207,7 +207,10 @@ pub fn journal_run(
         kids.push(p);
     }
     let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
-    let reader = std::thread::spawn(move || pump(pipes, Some(tx), Some(back_rx)));
+    let reader = std::thread::Builder::new()
+        .name("pump".into())
+        .spawn(move || pump(pipes, Some(tx), Some(back_rx)))
+        .expect("spawn reader thread");
     let mut open = producers;
     let mut busy = Duration::ZERO;
     let cpu0 = thread_cpu();
