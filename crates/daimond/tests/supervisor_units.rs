@@ -200,3 +200,40 @@ fn template_instances_start_and_the_template_alone_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is a template"));
 }
+
+#[test]
+fn type_forking_supervises_the_daemon_left_behind() {
+    let mut d = Daemon::start();
+    let pidfile = d.path().join("daemon.pid");
+    let script = d.script(
+        "forker.sh",
+        &format!(
+            "setsid sleep 1000 &\necho $! > {}\nexit 0",
+            pidfile.display()
+        ),
+    );
+    for (name, extra) in [
+        ("withpid", format!("PIDFile={}\n", pidfile.display())),
+        ("guess", String::new()),
+    ] {
+        d.write_unit(
+            &format!("{name}.service"),
+            &format!(
+                "[Service]\nType=forking\n{extra}ExecStart={}\n",
+                script.display()
+            ),
+        );
+        d.ok(&["start", name]);
+        let pid = d.wait_main_pid(name);
+        let written: u32 = fs::read_to_string(&pidfile)
+            .expect("pid file")
+            .trim()
+            .parse()
+            .expect("pid");
+        assert_eq!(pid, written, "{name}: the daemon is the main process");
+        kill(pid, libc::SIGKILL);
+        wait_until("the unit to notice its daemon died", DEADLINE, || {
+            d.status_json(name)["state"] == "failed"
+        });
+    }
+}

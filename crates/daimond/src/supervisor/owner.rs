@@ -146,6 +146,7 @@ impl Owner {
                             daimon_unit::ServiceType::Simple
                                 | daimon_unit::ServiceType::Exec
                                 | daimon_unit::ServiceType::Oneshot
+                                | daimon_unit::ServiceType::Forking
                         )
                     }) {
                         self.message(
@@ -189,6 +190,7 @@ impl Owner {
             Effect::JobDone { kind, error } => self.job_done(unit, kind, error),
             Effect::Log { priority, text } => self.message(unit, priority, text),
             Effect::Requeue(ev) => follow.push(ev),
+            Effect::FindMainPid => follow.push(Event::MainPid(self.find_main_pid(unit, u))),
         }
     }
 
@@ -331,6 +333,41 @@ impl Owner {
                 self.recheck_leftovers(&u);
             }
         }
+    }
+
+    /// Type=forking: the daemon left behind by the first process, from PIDFile=
+    /// or, without one, the only process re-parented to us that carries the
+    /// unit's invocation id (GuessMainPID=). It becomes the tracked main process.
+    fn find_main_pid(&mut self, unit: &str, u: &Rc<daimon_unit::Unit>) -> Option<u32> {
+        let svc = u.service()?;
+        let invocation = self.units.get(unit)?.invocation.clone();
+        let pid = match &svc.pid_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).ok()?;
+                let pid: u32 = text.trim().parse().ok()?;
+                tree::stat(pid).filter(|s| s.state != 'Z')?;
+                pid
+            }
+            None if svc.guess_main_pid => {
+                let mine: Vec<u32> = self
+                    .orphan_candidates()
+                    .into_iter()
+                    .filter(|p| tree::has_invocation(*p, &invocation))
+                    .collect();
+                match mine[..] {
+                    [one] => one,
+                    _ => return None,
+                }
+            }
+            None => return None,
+        };
+        self.pids.insert(pid, (unit.to_string(), Role::Main));
+        let start_time = tree::stat(pid).map(|s| s.start_time);
+        if let Some(e) = self.units.get_mut(unit) {
+            e.main = Some(ProcHandle::new(pid));
+            e.main_start_time = start_time;
+        }
+        Some(pid)
     }
 
     /// Whether `pid` is some unit's main or control process.

@@ -15,6 +15,8 @@ use crate::supervisor::process::exit::ExitStatus;
 pub enum ServiceResult {
     Success,
     Resources,
+    /// Type=forking left no main process to supervise.
+    Protocol,
     Timeout,
     ExitCode,
     Signal,
@@ -29,6 +31,7 @@ impl ServiceResult {
         match self {
             ServiceResult::Success => "success",
             ServiceResult::Resources => "resources",
+            ServiceResult::Protocol => "protocol",
             ServiceResult::Timeout => "timeout",
             ServiceResult::ExitCode => "exit-code",
             ServiceResult::Signal => "signal",

@@ -134,6 +134,26 @@ impl Machine {
                 self.stop_progress(d, now, &mut fx);
             }
             Event::Timer => self.on_timer(d, now, &mut fx),
+            Event::MainPid(pid) => {
+                if self.state != SubState::Start {
+                    return fx;
+                }
+                match pid {
+                    Some(pid) => {
+                        self.main_pid = Some(pid);
+                        self.exec_confirmed = true;
+                        self.enter_start_post(d, now, &mut fx);
+                    }
+                    None => {
+                        self.reason = Some(format!(
+                            "{} forked but left no main process to supervise; set PIDFile=",
+                            d.name
+                        ));
+                        let f = ServiceResult::Protocol;
+                        self.enter_signal(d, SubState::StopSigterm, f, now, &mut fx);
+                    }
+                }
+            }
         }
         fx
     }
@@ -398,6 +418,11 @@ impl Machine {
                 } else {
                     self.enter_signal(d, StopSigterm, f, now, fx);
                 }
+            }
+            // systemd.service(5) Type=forking: the start is done when the first
+            // process exited successfully, leaving the daemon behind.
+            Start if d.ty() == ServiceType::Forking && f == ServiceResult::Success => {
+                fx.push(Effect::FindMainPid);
             }
             Start => {
                 self.merge(f);

@@ -551,3 +551,32 @@ fn stop_during_auto_restart_cancels_it() {
     assert_eq!(job(&fx, JobKind::Stop), Some(None));
     assert_eq!(w.m.deadline, None);
 }
+
+#[test]
+fn forking_is_started_once_the_first_process_exits_and_the_daemon_is_found() {
+    let mut w = World::new(|s| s.service_type = ServiceType::Forking);
+    w.run(Event::Start { manual: true });
+    assert_eq!(
+        w.m.state,
+        SubState::Start,
+        "activating until the parent exits"
+    );
+    let fx = w.crash(ExitStatus::Exited(0));
+    assert_eq!(fx.last(), Some(&Effect::FindMainPid));
+    let fx = w.run(Event::MainPid(Some(4242)));
+    assert_eq!(w.m.state, SubState::Running);
+    assert_eq!(w.m.main_pid, Some(4242));
+    assert_eq!(job(&fx, JobKind::Start), Some(None));
+
+    let mut w = World::new(|s| s.service_type = ServiceType::Forking);
+    w.run(Event::Start { manual: true });
+    w.crash(ExitStatus::Exited(0));
+    let fx = w.run(Event::MainPid(None));
+    assert_eq!(w.m.state, SubState::Failed);
+    assert_eq!(w.m.result, ServiceResult::Protocol);
+    assert!(
+        job(&fx, JobKind::Start)
+            .flatten()
+            .is_some_and(|e| e.contains("PIDFile="))
+    );
+}

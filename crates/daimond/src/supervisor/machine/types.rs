@@ -182,6 +182,8 @@ pub enum Event {
     Leftovers(bool),
     /// [`Machine::deadline`] passed.
     Timer,
+    /// Answer to [`Effect::FindMainPid`]: the daemon's PID (PIDFile= or guessed).
+    MainPid(Option<u32>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,6 +213,10 @@ pub enum Effect {
         priority: u8,
         text: String,
     },
+    /// Type=forking: the first process exited; find the daemon it left (read
+    /// PIDFile=, else the one process carrying the invocation id) and answer
+    /// with `MainPid`.
+    FindMainPid,
     /// Feed this event to the machine again, as a new step after these effects.
     Requeue(Event),
 }
@@ -229,6 +235,7 @@ impl Def<'_> {
         match self.svc.service_type {
             ServiceType::Exec => ServiceType::Exec,
             ServiceType::Oneshot => ServiceType::Oneshot,
+            ServiceType::Forking => ServiceType::Forking,
             _ => ServiceType::Simple,
         }
     }
