@@ -123,12 +123,18 @@ fn main() -> ExitCode {
 
 /// The daemon proper, from the PID file to the last flushed log line.
 fn run(paths: Paths, foreground: bool, ready: &mut Ready) -> Result<(), String> {
-    pidfile::ensure_private_dir(&paths.runtime).map_err(|e| {
+    pidfile::ensure_private_dir(&paths.runtime, daimon_group(&paths).is_some()).map_err(|e| {
         format!(
             "daimond: runtime directory {}: {e}",
             paths.runtime.display()
         )
     })?;
+    if let Some(gid) = daimon_group(&paths) {
+        // System mode: group `daimon` may reach the socket, so it may enter its
+        // directory (and nothing more: the socket itself is 0660).
+        let _ = nix::unistd::chown(&paths.runtime, None, Some(gid));
+        let _ = fs::set_permissions(&paths.runtime, fs::Permissions::from_mode(0o750));
+    }
     let pid_file = PidFile::acquire(&paths.pid_file()).map_err(|e| e.to_string())?;
     let selflog = SelfLog::install(foreground);
 
@@ -171,6 +177,17 @@ fn run(paths: Paths, foreground: bool, ready: &mut Ready) -> Result<(), String> 
     result
 }
 
+/// Group `daimon`, in system mode and if it exists.
+fn daimon_group(paths: &Paths) -> Option<nix::unistd::Gid> {
+    if !paths.system_mode {
+        return None;
+    }
+    nix::unistd::Group::from_name("daimon")
+        .ok()
+        .flatten()
+        .map(|g| g.gid)
+}
+
 /// Binds `daimond.sock` (PID lock already held, so a leftover file is stale).
 fn bind_socket(paths: &Paths) -> Result<StdUnixListener, String> {
     let path = paths.socket();
@@ -182,12 +199,10 @@ fn bind_socket(paths: &Paths) -> Result<StdUnixListener, String> {
     let listener = StdUnixListener::bind(&path)
         .map_err(|e| format!("daimond: cannot listen on {}: {e}", path.display()))?;
     let mut mode = 0o600;
-    if paths.system_mode {
+    if let Some(gid) = daimon_group(paths) {
         // System mode: members of group `daimon` may use the socket too.
-        if let Ok(Some(g)) = nix::unistd::Group::from_name("daimon") {
-            if nix::unistd::chown(&path, None, Some(g.gid)).is_ok() {
-                mode = 0o660;
-            }
+        if nix::unistd::chown(&path, None, Some(gid)).is_ok() {
+            mode = 0o660;
         }
     }
     fs::set_permissions(&path, fs::Permissions::from_mode(mode))
@@ -211,14 +226,7 @@ async fn serve(
     let mut signals = Signals::new().map_err(|e| format!("daimond: cannot handle signals: {e}"))?;
     let listener = tokio::net::UnixListener::from_std(bind_socket(&paths)?)
         .map_err(|e| format!("daimond: socket: {e}"))?;
-    let group = if paths.system_mode {
-        nix::unistd::Group::from_name("daimon")
-            .ok()
-            .flatten()
-            .map(|g| g.gid.as_raw())
-    } else {
-        None
-    };
+    let group = daimon_group(&paths).map(|g| g.as_raw());
     let socket = paths.socket();
     let ctx = supervisor::SupervisorContext::new(paths, log, journal.clone());
     let (handle, supervisor_task) = supervisor::spawn(ctx);

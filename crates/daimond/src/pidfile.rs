@@ -18,8 +18,9 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// Creates `dir` (and its parents) and makes sure it is 0700 and ours.
-pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
+/// Creates `dir` (and its parents) and makes sure it is ours and 0700 (or, with
+/// `group_may_enter`, 0750 at most).
+pub fn ensure_private_dir(dir: &Path, group_may_enter: bool) -> io::Result<()> {
     DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     let meta = fs::metadata(dir)?;
     // SAFETY: geteuid has no preconditions.
@@ -31,7 +32,9 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
             meta.uid()
         )));
     }
-    if meta.permissions().mode() & 0o777 != 0o700 {
+    // 0700, or 0750 as set up for group `daimon` in system mode.
+    let mask = if group_may_enter { 0o727 } else { 0o777 };
+    if meta.permissions().mode() & mask != 0o700 {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
     }
     Ok(())
@@ -171,7 +174,7 @@ mod tests {
             std::thread::current().id()
         ));
         let _ = fs::remove_dir_all(&d);
-        ensure_private_dir(&d).expect("dir");
+        ensure_private_dir(&d, false).expect("dir");
         d
     }
 
@@ -196,7 +199,7 @@ mod tests {
     fn private_dir_is_0700() {
         let d = tempdir();
         fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).expect("chmod");
-        ensure_private_dir(&d).expect("fix");
+        ensure_private_dir(&d, false).expect("fix");
         let mode = fs::metadata(&d).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
         let _ = fs::remove_dir_all(&d);
