@@ -171,7 +171,10 @@ impl CalendarSpec {
     /// own time zone if it names one, else in the system's local time zone.
     ///
     /// Returns `None` if the expression never elapses again (or not before the
-    /// year 2200).
+    /// year 2200), or where systemd's search gives up. (One deliberate
+    /// difference: with a forced DST flag, see [`CalendarSpec::parse_in`],
+    /// systemd can answer a time before `after` inside a fall-back fold; we
+    /// answer the first of its following elapses that is after `after`.)
     pub fn next_elapse(&self, after: Timestamp) -> Option<Timestamp> {
         self.next_elapse_in(after, &TimeZone::system())
     }

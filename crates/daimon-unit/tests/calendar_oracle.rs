@@ -734,8 +734,16 @@ fn random_expression(rng: &mut Rng) -> String {
     }
     if rng.below(5) == 0 {
         parts.push(
-            rng.pick(&["UTC", "Europe/Berlin", "America/New_York"])
-                .to_owned(),
+            rng.pick(&[
+                "UTC",
+                "Europe/Berlin",
+                "America/New_York",
+                "CET",
+                "CEST",
+                "EDT",
+                "est",
+            ])
+            .to_owned(),
         );
     }
     parts.join(" ")
