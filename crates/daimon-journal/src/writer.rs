@@ -57,8 +57,6 @@ pub(crate) struct ActiveSeg {
     pub id: i64,
     /// Blocks before this offset are in the index.
     pub indexed_end: u64,
-    /// Writeback was started up to here.
-    pub kicked: u64,
     /// The latest index row of each (unit, invocation) in this segment.
     pub open_rows: HashMap<OpenKey, (i64, Row)>,
     pub file: File,
@@ -377,10 +375,6 @@ impl JournalWriter {
                     sum,
                 });
                 seg.size += len;
-                if seg.size - seg.kicked >= KICK_BYTES {
-                    kick_writeback(&seg.file, seg.kicked, seg.size);
-                    seg.kicked = seg.size;
-                }
                 seg.last_rt = seg.last_rt.max(sum.rt_max);
                 self.maint.disk_full = false;
             }
@@ -468,7 +462,6 @@ impl JournalWriter {
         self.seg = Some(ActiveSeg {
             id,
             indexed_end: 0,
-            kicked: 0,
             open_rows: HashMap::new(),
             file,
             size: 0,
@@ -583,28 +576,6 @@ fn write_all_vectored(f: &mut File, mut bufs: &mut [std::io::IoSlice<'_>]) -> st
     }
     Ok(())
 }
-
-/// Written bytes after which the kernel is asked to start writing them out,
-/// so that the periodic `fdatasync` finds little left to do.
-const KICK_BYTES: u64 = 8 << 20;
-
-#[cfg(target_os = "linux")]
-fn kick_writeback(f: &File, from: u64, to: u64) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a valid open descriptor and a byte range; SYNC_FILE_RANGE_WRITE
-    // only starts asynchronous writeback and never blocks on completion.
-    unsafe {
-        libc::sync_file_range(
-            f.as_raw_fd(),
-            from as libc::off64_t,
-            (to - from) as libc::off64_t,
-            libc::SYNC_FILE_RANGE_WRITE,
-        );
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn kick_writeback(_f: &File, _from: u64, _to: u64) {}
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum DropReason {
