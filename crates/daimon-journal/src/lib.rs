@@ -51,7 +51,8 @@
 //! * **Crash repair.** On open, every uncompressed segment is re-verified from
 //!   its last synced length (and its last indexed block): valid blocks are
 //!   (re)indexed, a torn or zero-filled tail is truncated, files the index does
-//!   not know are adopted or removed.
+//!   not know are adopted (compressed ones too) or removed. A missing or
+//!   corrupt index is rebuilt from the segments (a corrupt one is kept aside).
 //! * **Retention** runs in `tick`: while over `max_use` (or past `max_age`) it
 //!   deletes whole segments, oldest first. A write that fails for lack of space
 //!   drops that block, counts its lines per unit ([`DropCounts`]), and the next
@@ -62,7 +63,8 @@
 //! One thread owns the [`JournalWriter`]: it receives chunks (up to 64 KiB,
 //! from the pipes' readers), calls [`JournalWriter::ingest`] for each, then
 //! [`JournalWriter::commit`] once the channel is empty, and
-//! [`JournalWriter::tick`] every 100 ms to 1 s. Readers live on other threads
+//! [`JournalWriter::tick`] when the duration it returned has passed (or at
+//! least once a minute when it returned `None`). Readers live on other threads
 //! ([`Journal::reader`]); follow is a loop of [`Query`] with `after` and
 //! [`JournalReader::wait_for_new`]. Enlarging service pipes (`F_SETPIPE_SZ`)
 //! lowers context switches for chatty services.
