@@ -194,12 +194,14 @@ impl JournalWriter {
             job.src_len = job.read_off;
         }
         let mut groups: Vec<Group> = Vec::new();
-        let mut by_key: HashMap<(SourceKey, u8), usize> = HashMap::new();
+        // Looked up once per block; a line only indexes its priority's slot.
+        let mut by_key: HashMap<SourceKey, [Option<usize>; 8]> = HashMap::new();
         for (bi, b) in blocks.iter().enumerate() {
             let key = b.key();
+            let slots = by_key.entry(key.clone()).or_insert([None; 8]);
             for (li, l) in b.lines.iter().enumerate() {
                 let p = l.prio_flags & 7;
-                let g = *by_key.entry((key.clone(), p)).or_insert_with(|| {
+                let g = *slots[p as usize].get_or_insert_with(|| {
                     groups.push((key.clone(), p, Vec::new()));
                     groups.len() - 1
                 });
