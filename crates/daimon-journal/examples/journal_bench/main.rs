@@ -4,7 +4,13 @@
 //! `cargo run --release -p daimon-journal --example journal_bench -- [ingest|query|storage|all]`
 //!
 //! Figures are printed, not asserted. All data lives in a temporary directory
-//! that is removed at the end.
+//! that is removed at the end. Wall times on a shared 2-core machine swing
+//! with the neighbours' load; the CPU columns (thread CPU time) do not.
+//!
+//! For profilers: `profile-ingest` (five single-producer runs) and
+//! `profile-grep [DIR]` (builds the 10M-line store, or reuses DIR, and greps).
+//! `JOURNAL_BENCH_VERBOSE=1` prints the writer's busy time per run;
+//! `JOURNAL_BENCH_PIPE=BYTES` enlarges the pipes (`F_SETPIPE_SZ`).
 
 mod ingest;
 mod query;
