@@ -104,14 +104,19 @@ impl Client {
             stream,
             daemon_pid: 0,
         };
-        write_frame(
+        let hello = write_frame(
             &mut c.stream,
             &Hello {
                 version: PROTOCOL_VERSION,
             },
-        )
-        .map_err(|e| frame_err("talking to daimond", e))?;
-        match c.next()? {
+        );
+        // A daemon that refuses us (busy, another user) answers at once and hangs
+        // up, which can make our write fail: its answer is still there to read.
+        let answer = c.next();
+        if let (Err(e), Err(_)) = (hello, &answer) {
+            return Err(frame_err("talking to daimond", e));
+        }
+        match answer? {
             Response::Welcome(w) => {
                 c.daemon_pid = w.daemon_pid;
                 Ok(c)

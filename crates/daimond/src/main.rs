@@ -189,27 +189,51 @@ fn daimon_group(paths: &Paths) -> Option<nix::unistd::Gid> {
 }
 
 /// Binds `daimond.sock` (PID lock already held, so a leftover file is stale).
+///
+/// The socket is bound under a temporary name and renamed into place once it
+/// listens: whoever sees `daimond.sock` can connect, never "connection refused"
+/// from a socket that exists but does not listen yet.
 fn bind_socket(paths: &Paths) -> Result<StdUnixListener, String> {
     let path = paths.socket();
-    match fs::remove_file(&path) {
-        Ok(()) => tracing::info!("removed a stale socket {}", path.display()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("daimond: stale socket {}: {e}", path.display())),
+    let tmp = paths
+        .runtime
+        .join(format!(".daimond.sock.{}", std::process::id()));
+    // Leftovers of a daemon that died between bind and rename.
+    if let Ok(dir) = fs::read_dir(&paths.runtime) {
+        for e in dir.flatten() {
+            if e.file_name()
+                .to_string_lossy()
+                .starts_with(".daimond.sock.")
+            {
+                let _ = fs::remove_file(e.path());
+            }
+        }
     }
-    let listener = StdUnixListener::bind(&path)
+    for p in [&path, &tmp] {
+        match fs::remove_file(p) {
+            Ok(()) if p == &path => tracing::info!("removed a stale socket {}", p.display()),
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("daimond: stale socket {}: {e}", p.display())),
+        }
+    }
+    // Binding also listens.
+    let listener = StdUnixListener::bind(&tmp)
         .map_err(|e| format!("daimond: cannot listen on {}: {e}", path.display()))?;
     let mut mode = 0o600;
     if let Some(gid) = daimon_group(paths) {
         // System mode: members of group `daimon` may use the socket too.
-        if nix::unistd::chown(&path, None, Some(gid)).is_ok() {
+        if nix::unistd::chown(&tmp, None, Some(gid)).is_ok() {
             mode = 0o660;
         }
     }
-    fs::set_permissions(&path, fs::Permissions::from_mode(mode))
-        .map_err(|e| format!("daimond: chmod {}: {e}", path.display()))?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| format!("daimond: socket: {e}"))?;
+    let placed = fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))
+        .and_then(|()| fs::rename(&tmp, &path))
+        .and_then(|()| listener.set_nonblocking(true));
+    if let Err(e) = placed {
+        let _ = fs::remove_file(&tmp);
+        return Err(format!("daimond: socket {}: {e}", path.display()));
+    }
     Ok(listener)
 }
 

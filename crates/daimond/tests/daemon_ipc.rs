@@ -126,6 +126,13 @@ fn connections_beyond_the_cap_are_told_to_come_back() {
         })
         .collect();
     let mut extra = connect(&d);
+    write_frame(
+        &mut extra,
+        &Hello {
+            version: PROTOCOL_VERSION,
+        },
+    )
+    .expect("hello");
     let r = read_frame::<_, Response>(&mut extra).expect("an Unavailable reply");
     assert_eq!(error_kind(r), ErrorKind::Unavailable);
     drop(held);

@@ -57,6 +57,8 @@ pub struct IpcContext {
 /// finish their replies.
 pub async fn serve(listener: UnixListener, ctx: Rc<IpcContext>, mut stop: watch::Receiver<bool>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    // Connections being told "busy" (each lives at most READ_TIMEOUT).
+    let refusals = Arc::new(Semaphore::new(MAX_CONNECTIONS / 2));
     loop {
         let accepted = tokio::select! {
             _ = stop.wait_for(|s| *s) => break,
@@ -79,19 +81,19 @@ pub async fn serve(listener: UnixListener, ctx: Rc<IpcContext>, mut stop: watch:
                     connection(stream, &ctx).await;
                 });
             }
-            Err(_) => {
-                tokio::task::spawn_local(async move {
-                    let mut stream = stream;
-                    let reply = error(
-                        ErrorKind::Unavailable,
-                        format!(
+            Err(_) => match refusals.clone().try_acquire_owned() {
+                Ok(permit) => {
+                    tokio::task::spawn_local(async move {
+                        let _permit = permit;
+                        let msg = format!(
                             "daimond is serving {MAX_CONNECTIONS} connections already; try again"
-                        ),
-                    );
-                    let _ =
-                        tokio::time::timeout(WRITE_TIMEOUT, write_frame(&mut stream, &reply)).await;
-                });
-            }
+                        );
+                        refuse(stream, error(ErrorKind::Unavailable, msg)).await;
+                    });
+                }
+                // Beyond even that: hang up without a word.
+                Err(_) => drop(stream),
+            },
         }
     }
     drop(listener);
@@ -177,13 +179,21 @@ fn peer_allowed(s: &UnixStream, ctx: &IpcContext) -> bool {
     })
 }
 
+/// Answers a connection we will not serve. The client's handshake is read first:
+/// closing a socket with unread data resets it, and the client would see
+/// "connection reset" instead of our reason.
+async fn refuse(mut s: UnixStream, why: Response) {
+    let _ = read_with_timeout(&mut s, "handshake").await;
+    reply(&mut s, &why).await;
+}
+
 async fn connection(mut s: UnixStream, ctx: &IpcContext) {
     if !peer_allowed(&s, ctx) {
         let r = error(
             ErrorKind::Invalid,
             "permission denied: this daimond belongs to another user",
         );
-        reply(&mut s, &r).await;
+        refuse(s, r).await;
         return;
     }
     let hello = read_with_timeout(&mut s, "handshake")
