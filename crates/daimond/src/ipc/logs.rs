@@ -11,7 +11,7 @@
 //! store in memory.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use daimon_journal::format::{OutputFormat, Renderer};
 use daimon_journal::timeexpr::parse_time;
@@ -24,6 +24,10 @@ use tokio::sync::{mpsc, watch};
 
 use super::{error, write_frame};
 
+/// Readers kept for reuse, and for how long.
+const POOL_MAX: usize = 4;
+const POOL_TTL: Duration = Duration::from_secs(30);
+
 /// Rendered text per `LogData` frame.
 pub const CHUNK: usize = 256 * 1024;
 /// How long a follower sleeps between checks that its client is still there, when
@@ -35,7 +39,10 @@ const FOLLOW_CHECK: Duration = Duration::from_millis(500);
 pub struct LogService {
     journal: Journal,
     /// Readers kept between requests: opening one costs an SQLite connection.
-    pool: Arc<Mutex<Vec<JournalReader>>>,
+    /// Kept briefly only ([`POOL_TTL`]): a reader holds segment files open, and
+    /// the disk space of a segment deleted by retention is freed only when the
+    /// last descriptor closes.
+    pool: Arc<Mutex<Vec<(JournalReader, Instant)>>>,
 }
 
 /// Rendered text on its way to the socket: a finished raw frame (header included,
@@ -57,24 +64,36 @@ impl LogService {
         }
     }
 
+    /// A reader, from the pool or new. Blocking: call from a blocking thread.
     fn take_reader(&self) -> Result<JournalReader, JournalError> {
-        let pooled = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        match pooled {
-            Some(r) => Ok(r),
+        let (fresh, stale) = {
+            let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+            // Given back in time order: the stale ones are at the front.
+            let n = pool
+                .iter()
+                .take_while(|(_, t)| t.elapsed() > POOL_TTL)
+                .count();
+            let stale: Vec<_> = pool.drain(..n).collect();
+            (pool.pop(), stale)
+        };
+        drop(stale); // closed outside the lock
+        match fresh {
+            Some((r, _)) => Ok(r),
             None => self.journal.reader(),
         }
     }
 
     fn give_back(&self, r: JournalReader) {
         let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < 8 {
-            pool.push(r);
+        if pool.len() < POOL_MAX {
+            pool.push((r, Instant::now()));
         }
     }
 
     /// Fills `logs_dropped` and, when `lines > 0`, `recent_logs` (short format).
     pub async fn fill_status(&self, list: Vec<UnitStatus>, lines: usize) -> Vec<UnitStatus> {
         let svc = self.clone();
+        let fallback = list.clone();
         let task = tokio::task::spawn_blocking(move || {
             let mut list = list;
             let mut reader = match svc.take_reader() {
@@ -119,7 +138,7 @@ impl LogService {
             svc.give_back(reader);
             list
         });
-        task.await.unwrap_or_default()
+        task.await.unwrap_or(fallback)
     }
 }
 
@@ -178,20 +197,19 @@ pub async fn stream(
             return;
         }
     };
-    let reader = match svc.take_reader() {
-        Ok(r) => r,
-        Err(e) => {
-            let msg = format!("the log store cannot be read: {e}");
-            let _ = write_frame(s, &error(ErrorKind::Internal, msg)).await;
-            return;
-        }
-    };
     let (tx, mut rx) = mpsc::channel::<Chunk>(4);
     let svc2 = svc.clone();
     let follow = req.follow;
     let raw = req.raw;
     let producer = tokio::task::spawn_blocking(move || {
-        let mut reader = reader;
+        let mut reader = match svc2.take_reader() {
+            Ok(r) => r,
+            Err(e) => {
+                let msg = format!("the log store cannot be read: {e}");
+                let _ = tx.blocking_send(Err((ErrorKind::Internal, msg)));
+                return;
+            }
+        };
         produce(&mut reader, query, &renderer, follow, Batch::new(raw), &tx);
         svc2.give_back(reader);
     });
