@@ -39,11 +39,25 @@ fn a_service_started_from_a_terminal_session_survives_logout() {
         )),
     ];
 
+    // NULL-terminated pointer arrays, built before fork: the child must not
+    // allocate (another thread may hold the allocator's lock at fork time).
+    let argv_ptrs: Vec<*const libc::c_char> = argv
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let envp_ptrs: Vec<*const libc::c_char> = envp
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+
     // SAFETY: the child only calls execve and _exit, both async-signal-safe.
     let res = unsafe { forkpty(None, None) }.expect("forkpty");
     let (leader, master): (Pid, OwnedFd) = match res {
         ForkptyResult::Child => {
-            let _ = nix::unistd::execve(&argv[0], &argv, &envp);
+            // SAFETY: NULL-terminated arrays of pointers to live C strings.
+            unsafe { libc::execve(argv_ptrs[0], argv_ptrs.as_ptr(), envp_ptrs.as_ptr()) };
             // SAFETY: exec failed; leave without running the test harness's code.
             unsafe { libc::_exit(127) }
         }
