@@ -84,7 +84,10 @@ fn a_command_right_after_shutdown_gets_a_fresh_daemon() {
         let pid = d.daemon_pid().expect("daemon");
         d.remember(pid);
         d.ok(&["shutdown"]);
-        assert!(!d.pid_file().exists(), "shutdown returns once the daemon let go");
+        assert!(
+            !d.pid_file().exists(),
+            "shutdown returns once the daemon let go"
+        );
     }
 }
 
