@@ -96,6 +96,10 @@ pub struct LogsRequest {
     /// bytes instead of `LogData`. Absent in older clients: false.
     #[serde(default)]
     pub raw: bool,
+    /// Highlight lines by priority with ANSI colours, as journalctl does on a
+    /// terminal (err and worse red, warning yellow, notice bold, debug grey).
+    #[serde(default)]
+    pub color: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -33,6 +33,7 @@ pub fn request(args: &LogsArgs) -> LogsRequest {
         follow: args.follow,
         output: args.output.as_str().to_string(),
         raw: true,
+        color: crate::render::Style::detect().color,
     }
 }
 

@@ -200,6 +200,7 @@ fn cat_output_is_byte_exact_and_json_clients_still_get_text() {
         follow: false,
         output: "cat".into(),
         raw: false,
+        color: false,
     });
     daimon_proto::write_frame(&mut s, &req).expect("request");
     let mut text = String::new();

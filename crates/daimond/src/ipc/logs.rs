@@ -201,6 +201,7 @@ pub async fn stream(
     let svc2 = svc.clone();
     let follow = req.follow;
     let raw = req.raw;
+    let color = req.color && req.output != "json";
     let producer = tokio::task::spawn_blocking(move || {
         let mut reader = match svc2.take_reader() {
             Ok(r) => r,
@@ -210,7 +211,12 @@ pub async fn stream(
                 return;
             }
         };
-        produce(&mut reader, query, &renderer, follow, Batch::new(raw), &tx);
+        let out = Output {
+            renderer,
+            color,
+            follow,
+        };
+        produce(&mut reader, query, &out, Batch::new(raw), &tx);
         svc2.give_back(reader);
     });
 
@@ -259,6 +265,34 @@ pub async fn stream(
     // within FOLLOW_CHECK even when nothing new is written.
     drop(rx);
     let _ = producer.await;
+}
+
+/// How the reader thread renders and whether it follows.
+struct Output {
+    renderer: Renderer,
+    color: bool,
+    follow: bool,
+}
+
+/// journalctl's colours by priority, around the line just rendered at
+/// `buf[start..]` (its final newline stays outside the colour).
+fn paint(buf: &mut Vec<u8>, start: usize, priority: u8) {
+    let code: &[u8] = match priority {
+        0..=3 => b"\x1b[1;31m",
+        4 => b"\x1b[1;33m",
+        5 => b"\x1b[1m",
+        7 => b"\x1b[2m",
+        _ => return,
+    };
+    let newline = buf.last() == Some(&b'\n');
+    if newline {
+        buf.pop();
+    }
+    buf.splice(start..start, code.iter().copied());
+    buf.extend_from_slice(b"\x1b[0m");
+    if newline {
+        buf.push(b'\n');
+    }
 }
 
 /// Rendered records collected for one frame. For raw frames the buffer starts
@@ -315,15 +349,24 @@ impl Batch {
 fn produce(
     reader: &mut JournalReader,
     mut q: Query,
-    renderer: &Renderer,
-    follow: bool,
+    out: &Output,
     mut batch: Batch,
     tx: &mpsc::Sender<Chunk>,
 ) {
+    let Output {
+        renderer,
+        color,
+        follow,
+    } = out;
+    let (color, follow) = (*color, *follow);
     let mut gone = false;
     let run = |reader: &mut JournalReader, q: &Query, batch: &mut Batch, gone: &mut bool| {
         let res = reader.query(q, &mut |rec: &Record<'_>| {
+            let start = batch.buf.len();
             renderer.render(rec, &mut batch.buf);
+            if color {
+                paint(&mut batch.buf, start, rec.priority);
+            }
             if batch.text_len() >= CHUNK && !batch.send(tx) {
                 *gone = true;
                 return false;
@@ -371,4 +414,57 @@ fn produce(
 fn renderer(format: OutputFormat) -> Renderer {
     let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
     Renderer::new(format, daimon_journal::hostname(), tz)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_wrap_the_line_but_not_its_newline() {
+        let mut buf = b"old\n".to_vec();
+        let start = buf.len();
+        buf.extend_from_slice(b"boom\n");
+        paint(&mut buf, start, 3);
+        assert_eq!(buf, b"old\n\x1b[1;31mboom\x1b[0m\n");
+        let mut info = b"fine\n".to_vec();
+        paint(&mut info, 0, 6);
+        assert_eq!(info, b"fine\n");
+    }
+
+    fn req() -> LogsRequest {
+        LogsRequest {
+            units: vec![],
+            invocation: None,
+            since: None,
+            until: None,
+            priority: None,
+            grep: None,
+            lines: None,
+            follow: false,
+            output: "short".into(),
+            raw: false,
+            color: false,
+        }
+    }
+
+    #[test]
+    fn bad_arguments_are_one_line_naming_the_flag() {
+        let err = |r: LogsRequest| build_query(&r).err().unwrap_or_default();
+        let mut r = req();
+        r.output = "xml".into();
+        assert!(err(r).starts_with("--output: "));
+        let mut r = req();
+        r.since = Some("soon".into());
+        assert!(err(r).starts_with("--since: invalid time \"soon\""));
+        let mut r = req();
+        r.priority = Some("loud".into());
+        assert!(err(r).starts_with("invalid --priority \"loud\""));
+        let mut r = req();
+        r.priority = Some("warning".into());
+        r.units = vec!["bot".into()];
+        let (q, _) = build_query(&r).expect("valid");
+        assert_eq!(q.max_priority, Some(4));
+        assert_eq!(q.units, ["bot"]);
+    }
 }
