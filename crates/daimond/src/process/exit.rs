@@ -83,7 +83,13 @@ pub fn signal_name(sig: i32) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
     Exited(i32),
-    Killed { signal: i32, core_dumped: bool },
+    Killed {
+        signal: i32,
+        core_dumped: bool,
+    },
+    /// A process adopted after a daimond restart ended: it is not our child, so
+    /// no `waitpid` tells how.
+    Unknown,
 }
 
 impl ExitStatus {
@@ -116,6 +122,9 @@ impl fmt::Display for ExitStatus {
                 let verb = if core_dumped { "dumped" } else { "killed" };
                 write!(f, "{verb}, signal={}", signal_name(signal))
             }
+            ExitStatus::Unknown => {
+                f.write_str("exited (status unknown: adopted after a daimond restart)")
+            }
         }
     }
 }
@@ -141,5 +150,9 @@ mod tests {
             core_dumped: true,
         };
         assert_eq!(d.to_string(), "dumped, signal=SEGV");
+        assert_eq!(
+            ExitStatus::Unknown.to_string(),
+            "exited (status unknown: adopted after a daimond restart)"
+        );
     }
 }

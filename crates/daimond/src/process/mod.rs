@@ -2,11 +2,15 @@
 //!
 //! Owns fork/exec ([`spawn`]), the one reaper ([`reaper`]), pidfd signalling
 //! ([`signal`]), process trees and their usage from /proc ([`tree`]), service
-//! output pipes ([`logpipe`]) and exit-status naming ([`exit`]). It acts and
-//! reports; it never decides — the supervisor does.
+//! output pipes ([`logpipe`]) kept safe in the fd store ([`fdstore`]), watching
+//! processes that are not our children ([`pidwatch`]) and exit-status naming
+//! ([`exit`]). It acts and reports; it never decides — the supervisor does.
 
 pub mod exit;
+pub mod fdstore;
+pub mod fdstore_proto;
 pub mod logpipe;
+pub mod pidwatch;
 pub mod reaper;
 pub mod signal;
 pub mod spawn;

@@ -1,6 +1,6 @@
 //! Signals that never reach a recycled PID.
 //!
-//! Owns [`ProcHandle`] (a child of ours, not reaped yet) and [`signal_verified`]
+//! Owns [`ProcHandle`] (a child of ours not reaped yet, or an adopted process) and [`signal_verified`]
 //! (any process found in /proc, identified by PID and start time). Signals go
 //! through a pidfd (pidfd_open(2), pidfd_send_signal(2)) opened while the process
 //! is known to be the right one; on kernels without pidfds (ENOSYS) they fall back
@@ -16,15 +16,32 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 #[derive(Debug)]
 pub struct ProcHandle {
     pub pid: u32,
+    /// Set for a process adopted after a daimond restart: not our child, so its
+    /// PID may be recycled once it exits; every signal checks the start time.
+    adopted_start: Option<u64>,
 }
 
 impl ProcHandle {
     pub fn new(pid: u32) -> ProcHandle {
-        ProcHandle { pid }
+        ProcHandle {
+            pid,
+            adopted_start: None,
+        }
+    }
+
+    /// A process that is not our child, identified by PID and start time.
+    pub fn adopted(pid: u32, start_time: u64) -> ProcHandle {
+        ProcHandle {
+            pid,
+            adopted_start: Some(start_time),
+        }
     }
 
     /// Sends `sig`. `Ok(false)` when the process is already gone.
     pub fn signal(&self, sig: i32) -> io::Result<bool> {
+        if let Some(t) = self.adopted_start {
+            return signal_verified(self.pid, t, sig);
+        }
         match pidfd_open(self.pid) {
             Some(fd) => send_pidfd(&fd, self.pid, sig),
             None => kill(self.pid, sig),
@@ -89,7 +106,8 @@ pub fn kill(pid: u32, sig: i32) -> io::Result<bool> {
     }
 }
 
-fn pidfd_open(pid: u32) -> Option<OwnedFd> {
+/// A pidfd for `pid` (close-on-exec); `None` if it is gone or the kernel has none.
+pub fn pidfd_open(pid: u32) -> Option<OwnedFd> {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: pidfd_open(pid, 0) returns a new descriptor or -1.

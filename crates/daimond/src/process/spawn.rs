@@ -30,6 +30,9 @@ pub enum Stdio {
     Pipe,
     /// `file:`, `append:`, `truncate:` — opened by the child with these `open` flags.
     File { path: CString, flags: libc::c_int },
+    /// A descriptor of the daemon, handed over as is (the fd store's listening
+    /// socket); it must stay open until [`spawn`] returns.
+    Fd(RawFd),
 }
 
 /// Supplementary groups, gid and uid to switch to (root only).
@@ -57,6 +60,7 @@ pub struct SpawnSpec {
     pub rlimits: Vec<Rlimit>,
     pub no_new_privileges: bool,
     pub credentials: Option<Credentials>,
+    pub stdin: Stdio,
     pub stdout: Stdio,
     pub stderr: Stdio,
 }
@@ -249,6 +253,7 @@ unsafe fn open_stdio(
         match s {
             Stdio::Inherit => true,
             Stdio::Pipe => pipe_w.is_some_and(|w| install(w, target)),
+            Stdio::Fd(fd) => install(*fd, target),
             Stdio::Null => {
                 let fd = libc::open(dev_null.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
                 fd >= 0 && install(fd, target)
@@ -304,8 +309,8 @@ unsafe fn child(c: &mut ChildCtx<'_>) -> ! {
                 fail(w, code::LIMITS);
             }
         }
-        // Standard streams: stdin is /dev/null; stdout/stderr as configured.
-        if !open_stdio(&Stdio::Null, 0, None, c.dev_null) {
+        // Standard streams as configured (a service's stdin is /dev/null).
+        if !open_stdio(&s.stdin, 0, None, c.dev_null) {
             fail(w, code::STDIN);
         }
         if !open_stdio(&s.stdout, 1, c.out_w, c.dev_null) {

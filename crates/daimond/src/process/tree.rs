@@ -140,6 +140,16 @@ pub fn orphans(known: impl Fn(u32) -> bool) -> Vec<u32> {
         .collect()
 }
 
+/// Every process of the system (the PIDs listed in /proc).
+pub fn all_pids() -> Vec<u32> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+        .collect()
+}
+
 /// Every live (non-zombie) process of a service with its stat: `roots` (main,
 /// control) and their descendants, plus `orphan_candidates` that carry
 /// `INVOCATION_ID=<invocation>` and their descendants.

@@ -433,6 +433,7 @@ pub fn prepare(x: &ExecEnv<'_>, cmd: &ExecCommand) -> Result<Prepared, String> {
         rlimits,
         no_new_privileges: svc.no_new_privileges,
         credentials: creds,
+        stdin: Stdio::Null,
         stdout,
         stderr,
     };

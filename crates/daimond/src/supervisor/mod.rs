@@ -6,6 +6,7 @@
 //! layer ([`process`]). This module is the seam the daemon's plumbing codes
 //! against: [`SupervisorContext`], [`spawn`] and [`SupervisorHandle`].
 
+pub mod adopt;
 pub mod exec;
 pub mod jobs;
 pub mod machine;

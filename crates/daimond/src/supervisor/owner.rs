@@ -4,8 +4,10 @@
 //! the nearest deadline), feeding events to each unit's [`Machine`] and executing
 //! the effects it returns: spawn, signal (pidfds), kill process trees, reply to
 //! jobs, log. A main process killed with RestartSec=0 is reaped, decided on and
-//! re-spawned within one pass of this loop, with no extra hop.
+//! re-spawned within one pass of this loop, with no extra hop. Processes adopted
+//! after a daimond restart are not our children; pidfds report their end ([`Watched`]).
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::rc::Rc;
 use std::time::Instant;
@@ -15,10 +17,12 @@ use daimon_unit::SpecifierContext;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
+use super::adopt::Watched;
 use super::exec::{self, ExecEnv, Host};
 use super::jobs::Txn;
 use super::machine::{Effect, Event, KillScope, Phase, Role, SubState};
 use super::process::exit::ExitStatus;
+use super::process::fdstore::{FdStore, SharedStore};
 use super::process::logpipe::{PipeOrigin, spawn_reader};
 use super::process::signal::{ProcHandle, signal_verified};
 use super::process::spawn::spawn;
@@ -35,17 +39,21 @@ pub struct Owner {
     pub units: BTreeMap<String, Entry>,
     pub enabled: BTreeSet<String>,
     /// Main and control PIDs -> (unit, role).
-    pids: HashMap<u32, (String, Role)>,
+    pub(super) pids: HashMap<u32, (String, Role)>,
     timers: BTreeSet<(Instant, String)>,
     /// Units with signalled leftovers to watch.
-    leftover_units: BTreeSet<String>,
+    pub(super) leftover_units: BTreeSet<String>,
     queue: VecDeque<(String, Event)>,
     draining: bool,
     pub txns: BTreeMap<u64, Txn>,
     pub next_txn: u64,
-    next_source: u64,
+    pub(super) next_source: u64,
     dirty: bool,
     pub shutting_down: bool,
+    /// Keeps pipe read ends across a daimond killed with SIGKILL.
+    pub fdstore: SharedStore,
+    /// Ends of processes that are not our children (adopted ones).
+    pub watch_tx: Option<mpsc::UnboundedSender<Watched>>,
 }
 
 impl Owner {
@@ -69,6 +77,8 @@ impl Owner {
             next_source: 1,
             dirty: false,
             shutting_down: false,
+            fdstore: Rc::new(RefCell::new(FdStore::disabled())),
+            watch_tx: None,
         }
     }
 
@@ -171,6 +181,7 @@ impl Owner {
                 if let Some(e) = self.units.get_mut(unit) {
                     e.invocation = id;
                 }
+                self.clear_adoption(unit);
             }
             Effect::Spawn { role, phase, index } => self.spawn(unit, u, role, phase, index, follow),
             Effect::Kill {
@@ -290,7 +301,7 @@ impl Owner {
                     level_prefix: svc.syslog_level_prefix,
                     identifier: svc.syslog_identifier.clone(),
                 };
-                spawn_reader(fd, origin, self.log.clone());
+                spawn_reader(fd, origin, self.log.clone(), &self.fdstore);
             }
         }
         follow.push(Event::Spawned { role, pid });
@@ -384,7 +395,7 @@ impl Owner {
     /// processes than main/control remain, as the machine asked.
     fn kill(&mut self, unit: &str, scope: KillScope, signal: i32, sighup: bool) -> Option<Event> {
         let orphans = if scope == KillScope::All {
-            self.orphan_candidates()
+            self.escape_candidates(unit)
         } else {
             Vec::new()
         };
@@ -426,13 +437,14 @@ impl Owner {
         } else {
             self.leftover_units.remove(unit);
         }
+        self.watch_members(unit);
         Some(Event::Leftovers(any))
     }
 
     /// A process died: are the leftovers of `unit` gone now? New processes forked
     /// meanwhile are found and signalled too.
-    fn recheck_leftovers(&mut self, unit: &str) {
-        let orphans = self.orphan_candidates();
+    pub(super) fn recheck_leftovers(&mut self, unit: &str) {
+        let orphans = self.escape_candidates(unit);
         let Some(e) = self.units.get_mut(unit) else {
             return;
         };
@@ -462,6 +474,7 @@ impl Owner {
                 }
             }
             e.members = rest;
+            self.watch_members(unit);
         }
     }
 
@@ -480,24 +493,6 @@ impl Owner {
                 e.timer_at = None;
             }
             self.feed(&unit, Event::Timer);
-        }
-    }
-
-    /// A previous daimond that was killed may have left services running. They
-    /// are not re-adopted yet; say so, so that nobody starts a duplicate unaware.
-    fn report_previous_run(&self) {
-        for r in persist::load_snapshot(&self.paths.state) {
-            let (Some(pid), Some(t)) = (r.main_pid, r.main_start_time) else {
-                continue;
-            };
-            if tree::stat(pid).is_some_and(|s| s.start_time == t) {
-                tracing::warn!(
-                    "{} (PID {pid}, invocation {}) still runs from a previous daimond; \
-                     it is not supervised by this one",
-                    r.name,
-                    r.invocation
-                );
-            }
         }
     }
 
@@ -564,8 +559,9 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
             "cannot become a child subreaper: {e}; double-forking services escape supervision"
         );
     }
+    let (watch_tx, mut watched) = mpsc::unbounded_channel();
+    o.watch_tx = Some(watch_tx);
     o.reap();
-    o.report_previous_run();
     o.startup();
     let mut clients = true;
     loop {
@@ -578,6 +574,7 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
             biased;
             _ = sigchld.recv() => o.reap(),
             _ = sleep_until_opt(deadline) => o.on_timers(),
+            Some(w) = watched.recv() => o.on_watched(w),
             cmd = cmds.recv(), if clients => match cmd {
                 Some(c) => o.on_command(c),
                 None => {
@@ -588,6 +585,8 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
         }
     }
     o.persist();
+    // A clean shutdown: the store closes its copies; ours drain to end of file.
+    o.fdstore.borrow_mut().quit();
 }
 
 async fn sleep_until_opt(t: Option<Instant>) {

@@ -57,6 +57,9 @@ pub fn is_clean_exit(st: ExitStatus, daemon: bool, success: Option<&ExitStatusSe
                 ))
                 || success.is_some_and(|s| s.contains_signal(signal))
         }
+        // Not known to be clean, so not clean (the caller decides otherwise for
+        // an end it asked for).
+        ExitStatus::Unknown => false,
     }
 }
 
@@ -71,6 +74,9 @@ pub fn result_of(st: ExitStatus, clean: bool) -> ServiceResult {
             core_dumped: true, ..
         } => ServiceResult::CoreDump,
         ExitStatus::Killed { .. } => ServiceResult::Signal,
+        // An adopted main process ended on its own, how is unknown: a failure
+        // (Restart=on-failure and always restart it), reported as an exit.
+        ExitStatus::Unknown => ServiceResult::ExitCode,
     }
 }
 
@@ -78,6 +84,7 @@ fn set_has(set: &ExitStatusSet, st: ExitStatus) -> bool {
     match st {
         ExitStatus::Exited(c) => set.contains_code(c),
         ExitStatus::Killed { signal, .. } => set.contains_signal(signal),
+        ExitStatus::Unknown => false,
     }
 }
 

@@ -7,7 +7,7 @@
 //! from `daimon run`. A unit with errors is kept with its first diagnostic and
 //! never affects another.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Instant;
@@ -53,6 +53,11 @@ pub struct Entry {
     /// Open jobs of transactions waiting for this unit: (kind, transaction id).
     pub waits: Vec<(JobKind, u64)>,
     pub timer_at: Option<Instant>,
+    /// The current run was adopted after a daimond restart: its processes are
+    /// not our children (see `adopt`).
+    pub adopted: bool,
+    /// Adopted run: processes whose end is watched with a pidfd.
+    pub watched: BTreeSet<u32>,
 }
 
 impl Entry {
@@ -72,6 +77,8 @@ impl Entry {
             last_signal: None,
             waits: Vec::new(),
             timer_at: None,
+            adopted: false,
+            watched: BTreeSet::new(),
         }
     }
 

@@ -325,16 +325,19 @@ impl Owner {
         }
     }
 
-    /// The daemon starts: load every unit file and start the enabled ones.
+    /// The daemon starts: load every unit file, adopt what a killed daimond left
+    /// running, and start the enabled units that are not running.
     pub fn startup(&mut self) {
         for (name, load) in registry::load_all(&self.paths.units, &self.spec) {
             self.units.insert(name.clone(), Entry::new(name, load));
         }
+        // What a killed daimond left running is adopted first, never started twice.
+        self.adopt_previous();
         self.enabled = persist::load_enabled(&self.paths.state);
         let enabled: Vec<String> = self
             .enabled
             .iter()
-            .filter(|n| self.units.contains_key(*n))
+            .filter(|n| self.is_idle_unit(n))
             .cloned()
             .collect();
         if !enabled.is_empty() {

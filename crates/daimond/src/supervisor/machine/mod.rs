@@ -134,6 +134,7 @@ impl Machine {
                 self.stop_progress(d, now, &mut fx);
             }
             Event::Timer => self.on_timer(d, now, &mut fx),
+            Event::Adopt { pid, restarts } => self.on_adopt(d, pid, restarts, now, &mut fx),
             Event::MainPid(pid) => {
                 if self.state != SubState::Start {
                     return fx;
@@ -386,6 +387,28 @@ impl Machine {
         }
     }
 
+    /// Like systemd after `daemon-reexec` (deserializing a running service): no
+    /// start job, no ExecStart*=, just the state the process is in. Only an idle
+    /// unit (a new daimond's) adopts.
+    fn on_adopt(&mut self, d: &Def<'_>, pid: u32, restarts: u32, now: Instant, fx: &mut Fx) {
+        if !matches!(self.state, SubState::Dead | SubState::Failed) {
+            return;
+        }
+        self.result = ServiceResult::Success;
+        self.main_pid = Some(pid);
+        self.exec_confirmed = true;
+        self.restarts = restarts;
+        self.forbid_restart = false;
+        self.set_state(SubState::Running, now);
+        fx.push(Effect::Log {
+            priority: 6,
+            text: format!(
+                "{}: adopted main process {pid} after a daimond restart",
+                d.name
+            ),
+        });
+    }
+
     // ----- process exits -----
 
     pub(super) fn on_main_exit(&mut self, d: &Def<'_>, st: ExitStatus, now: Instant, fx: &mut Fx) {
@@ -398,7 +421,13 @@ impl Machine {
             .get(self.main_index)
             .is_some_and(|c| c.ignore_failure);
         let oneshot = d.ty() == ServiceType::Oneshot;
-        let clean = ignore || policy::is_clean_exit(st, !oneshot, Some(&d.svc.success_exit_status));
+        // An adopted process whose end we asked for (its status is unknown):
+        // clean, as its KillSignal= would be.
+        let asked = st == ExitStatus::Unknown
+            && self.state.active_state() == daimon_proto::ActiveState::Deactivating;
+        let clean = ignore
+            || asked
+            || policy::is_clean_exit(st, !oneshot, Some(&d.svc.success_exit_status));
         let f = policy::result_of(st, clean);
         let prio = if clean { 6 } else { 4 };
         fx.push(Effect::Log {

@@ -184,6 +184,12 @@ pub enum Event {
     Timer,
     /// Answer to [`Effect::FindMainPid`]: the daemon's PID (PIDFile= or guessed).
     MainPid(Option<u32>),
+    /// After a daimond restart: the main process of the previous daimond's run
+    /// still runs; the unit is running again, with that process and counter.
+    Adopt {
+        pid: u32,
+        restarts: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

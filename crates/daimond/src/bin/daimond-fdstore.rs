@@ -1,0 +1,225 @@
+//! daimond-fdstore: keeps the read ends of services' log pipes open while no
+//! daimond runs, so that a daimond killed with SIGKILL loses no service (a
+//! service writing to a pipe nobody holds dies of SIGPIPE) and no line (what the
+//! services write meanwhile waits in the pipes for the next daimond).
+//!
+//! Owns: the descriptors daimond hands it and their metadata, nothing else. It
+//! never reads a pipe. daimond starts it in its own session with the listening
+//! socket (`run/fdstore.sock`, `SOCK_SEQPACKET`, 0600) as standard input and the
+//! socket's path as the only argument. The peer's uid must be ours
+//! (SO_PEERCRED). Messages (see `process/fdstore_proto.rs`): keep a descriptor
+//! with a payload, close one, list all (each sent back with `SCM_RIGHTS`), quit.
+//! A closed connection is no reason to exit — the next daimond reconnects; only
+//! `quit` (daimond's clean shutdown) ends it. One `poll` loop; no timers.
+
+use std::collections::BTreeMap;
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigHandler, Signal, signal};
+use nix::sys::socket::{
+    ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, UnixAddr, accept4,
+    getsockopt, recvmsg, sendmsg, setsockopt, sockopt,
+};
+use nix::sys::time::TimeVal;
+
+#[allow(dead_code)]
+#[path = "../process/fdstore_proto.rs"]
+mod proto;
+
+/// Connections served at once (one daimond; a second only while a killed
+/// one's connection is being torn down).
+const MAX_CLIENTS: usize = 8;
+/// Messages handled per connection before polling again (fairness).
+const BURST: usize = 64;
+/// How long a reply may wait for a peer that does not read.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+
+struct Kept {
+    fd: OwnedFd,
+    meta: Box<[u8]>,
+}
+
+enum Next {
+    Keep,
+    Drop,
+    Quit,
+}
+
+fn main() {
+    let path = std::env::args_os().nth(1).map(PathBuf::from);
+    // SAFETY: setting dispositions to SIG_IGN installs no handler code.
+    unsafe {
+        let _ = signal(Signal::SIGHUP, SigHandler::SigIgn);
+        let _ = signal(Signal::SIGPIPE, SigHandler::SigIgn);
+    }
+    // SAFETY: daimond hands us the listening socket as descriptor 0; nothing else
+    // in this process owns it.
+    let listener = unsafe { OwnedFd::from_raw_fd(0) };
+    if getsockopt(&listener, sockopt::SockType) != Ok(SockType::SeqPacket) {
+        eprintln!("daimond-fdstore: standard input must be daimond's listening socket");
+        std::process::exit(2);
+    }
+    set_flags(listener.as_raw_fd());
+    let uid = nix::unistd::geteuid().as_raw();
+    let mut kept: BTreeMap<u64, Kept> = BTreeMap::new();
+    let mut clients: Vec<OwnedFd> = Vec::new();
+    loop {
+        let revents: Vec<PollFlags> = {
+            let mut fds = Vec::with_capacity(1 + clients.len());
+            fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
+            for c in &clients {
+                fds.push(PollFd::new(c.as_fd(), PollFlags::POLLIN));
+            }
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) => {}
+                Err(Errno::EINTR) => continue,
+                Err(e) => {
+                    eprintln!("daimond-fdstore: poll: {e}");
+                    std::process::exit(1);
+                }
+            }
+            fds.iter()
+                .map(|f| f.revents().unwrap_or(PollFlags::empty()))
+                .collect()
+        };
+        for i in (0..clients.len()).rev() {
+            if revents.get(i + 1).is_none_or(|r| r.is_empty()) {
+                continue;
+            }
+            match serve(&clients[i], &mut kept) {
+                Next::Keep => {}
+                Next::Drop => {
+                    clients.remove(i);
+                }
+                Next::Quit => {
+                    drop(kept);
+                    if let Some(p) = &path {
+                        let _ = std::fs::remove_file(p);
+                    }
+                    return;
+                }
+            }
+        }
+        if revents.first().is_some_and(|r| !r.is_empty()) {
+            accept(&listener, uid, &mut clients);
+        }
+    }
+}
+
+/// Close-on-exec and non-blocking (only this process uses the descriptor now).
+fn set_flags(fd: RawFd) {
+    // SAFETY: fcntl on a descriptor we own, integer arguments only.
+    unsafe {
+        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        if fl >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
+        }
+    }
+}
+
+fn accept(listener: &OwnedFd, uid: u32, clients: &mut Vec<OwnedFd>) {
+    loop {
+        let fd = match accept4(listener.as_raw_fd(), SockFlag::SOCK_CLOEXEC) {
+            // SAFETY: accept4 returned a new descriptor that nothing else owns.
+            Ok(fd) => unsafe { OwnedFd::from_raw_fd(fd) },
+            Err(Errno::EINTR) => continue,
+            Err(_) => return,
+        };
+        let peer_ok = getsockopt(&fd, sockopt::PeerCredentials).is_ok_and(|c| c.uid() == uid);
+        if !peer_ok || clients.len() >= MAX_CLIENTS {
+            continue;
+        }
+        let tv = TimeVal::new(SEND_TIMEOUT.as_secs() as _, 0);
+        let _ = setsockopt(&fd, sockopt::SendTimeout, &tv);
+        clients.push(fd);
+    }
+}
+
+/// Handles what one connection sent.
+fn serve(conn: &OwnedFd, kept: &mut BTreeMap<u64, Kept>) -> Next {
+    let mut buf = [0u8; proto::MAX_MSG];
+    for _ in 0..BURST {
+        let mut space = nix::cmsg_space!([RawFd; 4]);
+        let (len, flags, mut fds) = {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC;
+            let msg = match recvmsg::<UnixAddr>(conn.as_raw_fd(), &mut iov, Some(&mut space), flags)
+            {
+                Ok(m) => m,
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => return Next::Keep,
+                Err(_) => return Next::Drop,
+            };
+            let mut fds = Vec::new();
+            if let Ok(cmsgs) = msg.cmsgs() {
+                for c in cmsgs {
+                    if let ControlMessageOwned::ScmRights(raw) = c {
+                        // SAFETY: SCM_RIGHTS installed these descriptors in this
+                        // process for us alone.
+                        fds.extend(raw.into_iter().map(|r| unsafe { OwnedFd::from_raw_fd(r) }));
+                    }
+                }
+            }
+            (msg.bytes, msg.flags, fds)
+        };
+        if len == 0 && fds.is_empty() {
+            return Next::Drop; // the peer closed the connection
+        }
+        if flags.intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC) {
+            continue; // oversized: ignored (its descriptors close on drop)
+        }
+        let Some((op, id, meta)) = proto::decode(&buf[..len]) else {
+            continue;
+        };
+        match op {
+            proto::OP_PUT if fds.len() == 1 => {
+                let room = kept.len() < proto::MAX_ENTRIES || kept.contains_key(&id);
+                if let Some(fd) = fds.pop().filter(|_| room) {
+                    let meta = meta.into();
+                    kept.insert(id, Kept { fd, meta });
+                }
+            }
+            proto::OP_CLOSE => {
+                kept.remove(&id);
+            }
+            proto::OP_LIST if !send_all(conn, kept) => return Next::Drop,
+            proto::OP_QUIT => return Next::Quit,
+            _ => {}
+        }
+    }
+    Next::Keep
+}
+
+/// Answers a list request: every kept descriptor, then the end marker.
+fn send_all(conn: &OwnedFd, kept: &BTreeMap<u64, Kept>) -> bool {
+    for (id, k) in kept {
+        let Some(msg) = proto::encode(proto::OP_ENTRY, *id, &k.meta) else {
+            continue;
+        };
+        let raw = [k.fd.as_raw_fd()];
+        if !send(conn, &msg, &[ControlMessage::ScmRights(&raw)]) {
+            return false;
+        }
+    }
+    match proto::encode(proto::OP_DONE, 0, &[]) {
+        Some(msg) => send(conn, &msg, &[]),
+        None => false,
+    }
+}
+
+fn send(conn: &OwnedFd, msg: &[u8], cmsgs: &[ControlMessage<'_>]) -> bool {
+    loop {
+        let iov = [IoSlice::new(msg)];
+        match sendmsg::<UnixAddr>(conn.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None) {
+            Ok(_) => return true,
+            Err(Errno::EINTR) => continue,
+            Err(_) => return false,
+        }
+    }
+}

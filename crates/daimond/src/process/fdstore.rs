@@ -1,0 +1,374 @@
+//! daimond's side of the fd store (`daimond-fdstore`).
+//!
+//! Owns: finding or starting the store for this home, and the connection to it.
+//! Every service pipe's read end is also handed to the store with what it
+//! carries ([`PipeMeta`]); at end of file daimond tells the store to close its
+//! copy. While the store holds a read end, a service never dies of SIGPIPE
+//! because daimond was killed, and what it writes waits in the pipe for the next
+//! daimond, which gets every kept pipe back from [`FdStore::open`].
+//!
+//! Calls are short blocking `sendmsg`s on a local `SOCK_SEQPACKET` socket with a
+//! send timeout: the store only stores, so they return at once. If the store is
+//! gone, daimond says so once and works on without it.
+
+use std::cell::RefCell;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::socket::{
+    AddressFamily, Backlog, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+    UnixAddr, bind, connect, listen, recvmsg, sendmsg, setsockopt, socket, sockopt,
+};
+use nix::sys::time::TimeVal;
+
+use super::fdstore_proto as proto;
+use super::spawn::{SpawnSpec, Stdio, spawn};
+use crate::log_writer::StreamKind;
+
+/// The store, shared by the owner and every pipe reader (one thread).
+pub type SharedStore = Rc<RefCell<FdStore>>;
+
+/// A send waits at most this long for a store that does not read.
+const SEND_TIMEOUT: Duration = Duration::from_secs(1);
+/// Listing waits at most this long per message.
+const RECV_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What one kept pipe carries: the `LogMsg::Open` of its reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipeMeta {
+    pub unit: String,
+    pub invocation: String,
+    pub pid: u32,
+    pub stream: StreamKind,
+    pub level_prefix: bool,
+    pub identifier: Option<String>,
+}
+
+impl PipeMeta {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let stream = match self.stream {
+            StreamKind::Stdout => "stdout",
+            StreamKind::Stderr => "stderr",
+        };
+        let v = serde_json::json!({
+            "unit": self.unit,
+            "invocation": self.invocation,
+            "pid": self.pid,
+            "stream": stream,
+            "level_prefix": self.level_prefix,
+            "identifier": self.identifier,
+        });
+        serde_json::to_vec(&v).unwrap_or_default()
+    }
+
+    pub fn from_bytes(b: &[u8]) -> Option<PipeMeta> {
+        let v: serde_json::Value = serde_json::from_slice(b).ok()?;
+        let stream = match v.get("stream")?.as_str()? {
+            "stdout" => StreamKind::Stdout,
+            "stderr" => StreamKind::Stderr,
+            _ => return None,
+        };
+        Some(PipeMeta {
+            unit: v.get("unit")?.as_str()?.to_string(),
+            invocation: v.get("invocation")?.as_str()?.to_string(),
+            pid: u32::try_from(v.get("pid")?.as_u64()?).ok()?,
+            stream,
+            level_prefix: v.get("level_prefix")?.as_bool()?,
+            identifier: v
+                .get("identifier")
+                .and_then(|i| i.as_str())
+                .map(String::from),
+        })
+    }
+}
+
+/// A pipe the store kept from an earlier daimond.
+pub struct StoredPipe {
+    pub id: u64,
+    pub fd: OwnedFd,
+    /// `None`: unreadable metadata (the pipe is drained into nothing and closed).
+    pub meta: Option<PipeMeta>,
+}
+
+/// The connection to the store; without one every call does nothing.
+pub struct FdStore {
+    conn: Option<OwnedFd>,
+    next_id: u64,
+    warned: bool,
+}
+
+impl FdStore {
+    /// No store (it could not be started); pipes work as before.
+    pub fn disabled() -> FdStore {
+        FdStore {
+            conn: None,
+            next_id: 1,
+            warned: true,
+        }
+    }
+
+    /// Connects to the store of `runtime`, starting one when none answers, and
+    /// takes back every pipe it keeps (they stay kept until [`FdStore::close`]).
+    pub fn open(runtime: &Path) -> (FdStore, Vec<StoredPipe>) {
+        let path = runtime.join(proto::SOCKET_NAME);
+        let conn = match connect_to(&path) {
+            Ok(c) => Some(c),
+            Err(_) => match start(&path) {
+                Ok(()) => match connect_to(&path) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        tracing::warn!("cannot reach the fd store just started: {e}");
+                        None
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(
+                        "no fd store ({e}): if daimond is killed, its services lose their \
+                         output pipes"
+                    );
+                    None
+                }
+            },
+        };
+        let Some(conn) = conn else {
+            return (FdStore::disabled(), Vec::new());
+        };
+        let mut store = FdStore {
+            conn: Some(conn),
+            next_id: 1,
+            warned: false,
+        };
+        let pipes = match store.list() {
+            Ok(p) => p,
+            Err(e) => {
+                store.gone(&e);
+                Vec::new()
+            }
+        };
+        store.next_id = pipes.iter().map(|p| p.id + 1).max().unwrap_or(1);
+        (store, pipes)
+    }
+
+    /// Hands a copy of `fd` (a pipe's read end) to the store; the id to close it
+    /// with, or `None` when there is no store.
+    pub fn put(&mut self, fd: BorrowedFd<'_>, meta: &PipeMeta) -> Option<u64> {
+        self.conn.as_ref()?;
+        let id = self.next_id;
+        self.next_id += 1;
+        let msg = proto::encode(proto::OP_PUT, id, &meta.to_bytes())?;
+        let raw = [fd.as_raw_fd()];
+        match self.send(&msg, &[ControlMessage::ScmRights(&raw)]) {
+            Ok(()) => Some(id),
+            Err(e) => {
+                self.gone(&e);
+                None
+            }
+        }
+    }
+
+    /// The pipe `id` reached end of file: the store closes its copy.
+    pub fn close(&mut self, id: u64) {
+        if self.conn.is_none() {
+            return;
+        }
+        if let Some(msg) = proto::encode(proto::OP_CLOSE, id, &[]) {
+            if let Err(e) = self.send(&msg, &[]) {
+                self.gone(&e);
+            }
+        }
+    }
+
+    /// Clean shutdown: the store closes everything and exits.
+    pub fn quit(&mut self) {
+        if self.conn.is_none() {
+            return;
+        }
+        if let Some(msg) = proto::encode(proto::OP_QUIT, 0, &[]) {
+            let _ = self.send(&msg, &[]);
+        }
+        self.conn = None;
+    }
+
+    fn gone(&mut self, e: &io::Error) {
+        self.conn = None;
+        if !std::mem::replace(&mut self.warned, true) {
+            tracing::warn!(
+                "the fd store is gone ({e}): if daimond is killed now, its services lose \
+                 their output pipes"
+            );
+        }
+    }
+
+    fn send(&self, msg: &[u8], cmsgs: &[ControlMessage<'_>]) -> io::Result<()> {
+        let Some(conn) = &self.conn else {
+            return Err(io::ErrorKind::NotConnected.into());
+        };
+        let iov = [IoSlice::new(msg)];
+        loop {
+            match sendmsg::<UnixAddr>(conn.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None) {
+                Ok(_) => return Ok(()),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn list(&mut self) -> io::Result<Vec<StoredPipe>> {
+        let msg = proto::encode(proto::OP_LIST, 0, &[]).ok_or(io::ErrorKind::InvalidInput)?;
+        self.send(&msg, &[])?;
+        let Some(conn) = &self.conn else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; proto::MAX_MSG];
+        loop {
+            let mut space = nix::cmsg_space!([RawFd; 4]);
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            let msg = match recvmsg::<UnixAddr>(
+                conn.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Ok(m) => m,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let mut fds = Vec::new();
+            if let Ok(cmsgs) = msg.cmsgs() {
+                for c in cmsgs {
+                    if let ControlMessageOwned::ScmRights(raw) = c {
+                        // SAFETY: SCM_RIGHTS installed these descriptors in this
+                        // process for us alone.
+                        fds.extend(raw.into_iter().map(|r| unsafe { OwnedFd::from_raw_fd(r) }));
+                    }
+                }
+            }
+            let len = msg.bytes;
+            if len == 0 && fds.is_empty() {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            let Some((op, id, meta)) = proto::decode(&buf[..len]) else {
+                continue;
+            };
+            match op {
+                proto::OP_DONE => return Ok(out),
+                proto::OP_ENTRY if fds.len() == 1 => {
+                    if let Some(fd) = fds.pop() {
+                        let meta = PipeMeta::from_bytes(meta);
+                        out.push(StoredPipe { id, fd, meta });
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn new_socket() -> io::Result<OwnedFd> {
+    Ok(socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?)
+}
+
+fn connect_to(path: &Path) -> io::Result<OwnedFd> {
+    let fd = new_socket()?;
+    let addr = UnixAddr::new(path)?;
+    loop {
+        match connect(fd.as_raw_fd(), &addr) {
+            Ok(()) => break,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let tv = |d: Duration| TimeVal::new(d.as_secs() as _, 0);
+    setsockopt(&fd, sockopt::SendTimeout, &tv(SEND_TIMEOUT))?;
+    setsockopt(&fd, sockopt::ReceiveTimeout, &tv(RECV_TIMEOUT))?;
+    Ok(fd)
+}
+
+/// The store binary beside daimond's own executable.
+fn binary() -> io::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let path = exe.with_file_name(proto::BINARY_NAME);
+    if !path.exists() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{} is missing", path.display()),
+        ));
+    }
+    Ok(path)
+}
+
+/// Binds and listens on `path` (0600), then starts the store with that socket
+/// as its standard input: it accepts connections from its first instruction on,
+/// and the caller may connect at once.
+fn start(path: &Path) -> io::Result<()> {
+    let program = binary()?;
+    let _ = std::fs::remove_file(path);
+    let listener = new_socket()?;
+    bind(listener.as_raw_fd(), &UnixAddr::new(path)?)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    listen(&listener, Backlog::new(16)?)?;
+    let cstr = |s: &std::ffi::OsStr| {
+        std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(s))
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+    };
+    let program = cstr(program.as_os_str())?;
+    let spec = SpawnSpec {
+        program: program.clone(),
+        argv: vec![program, cstr(path.as_os_str())?],
+        envp: Vec::new(),
+        workdir: Some((c"/".into(), true)),
+        umask: 0o077,
+        nice: None,
+        rlimits: Vec::new(),
+        no_new_privileges: false,
+        credentials: None,
+        stdin: Stdio::Fd(listener.as_raw_fd()),
+        stdout: Stdio::Null,
+        stderr: Stdio::Null,
+    };
+    let child = spawn(&spec)?;
+    if let Some(f) = child.exec_error {
+        return Err(io::Error::other(
+            f.describe(&String::from_utf8_lossy(spec.program.as_bytes()), None),
+        ));
+    }
+    tracing::info!("started the fd store (PID {})", child.pid);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_round_trips() {
+        let m = PipeMeta {
+            unit: "bot.service".into(),
+            invocation: "ab".repeat(16),
+            pid: 42,
+            stream: StreamKind::Stderr,
+            level_prefix: true,
+            identifier: Some("bot".into()),
+        };
+        assert_eq!(PipeMeta::from_bytes(&m.to_bytes()), Some(m));
+    }
+
+    #[test]
+    fn messages_round_trip_and_are_bounded() {
+        let msg = proto::encode(proto::OP_PUT, 7, b"meta").expect("fits");
+        assert_eq!(proto::decode(&msg), Some((proto::OP_PUT, 7, &b"meta"[..])));
+        assert!(proto::encode(proto::OP_PUT, 1, &[0; proto::MAX_META + 1]).is_none());
+        assert!(proto::decode(&[proto::OP_PUT, 1]).is_none());
+    }
+}

@@ -1,0 +1,234 @@
+//! Re-adoption: a daimond started after one was killed takes over what still runs.
+//!
+//! Owns the start-up hand-over and the supervision of adopted processes. Before
+//! enabled units start, the owner connects to the fd store (starting it if none
+//! runs), reads the previous daimond's snapshot (`persist`) and, for every unit
+//! whose main process still lives (same PID and /proc start time) and whose unit
+//! still loads, makes it running again with that process, its invocation id and
+//! its restart counter — so autostart never starts a second copy. Every pipe the
+//! store kept gets a reader again with its original metadata, so lines keep going
+//! to the same unit and invocation; pipes whose writers are gone are drained and
+//! closed at end of file. Processes of units that no longer load are left
+//! running and reported.
+//!
+//! An adopted process is not our child: no SIGCHLD, no `waitpid`. Its end is
+//! noticed through a pidfd (`process::pidwatch`) and reported with an unknown
+//! status (a failure, so Restart= applies). Stopping it reaches its descendants
+//! and every process carrying its `INVOCATION_ID=` (escaped ones were
+//! re-parented away from us), each watched by a pidfd too.
+
+use super::machine::{Event, Role, SubState};
+use super::owner::Owner;
+use super::persist::{self, UnitRecord};
+use super::process::exit::ExitStatus;
+use super::process::fdstore::{FdStore, StoredPipe};
+use super::process::logpipe::{PipeOrigin, reattach_reader};
+use super::process::signal::{ProcHandle, pidfd_open};
+use super::process::{pidwatch, tree};
+
+/// The end of a watched process that is not our child.
+#[derive(Debug)]
+pub enum Watched {
+    /// An adopted main process.
+    Main { unit: String, pid: u32 },
+    /// A process of an adopted unit that is being stopped.
+    Member { unit: String },
+}
+
+/// States in which the previous daimond was stopping the unit.
+const STOPPING: [&str; 6] = [
+    "stop",
+    "stop-sigterm",
+    "stop-sigkill",
+    "stop-post",
+    "final-sigterm",
+    "final-sigkill",
+];
+
+impl Owner {
+    /// Connects to the fd store, adopts what the previous daimond left running
+    /// and resumes reading the pipes the store kept. Units are loaded already;
+    /// enabled units are started after this.
+    pub fn adopt_previous(&mut self) {
+        let (store, pipes) = FdStore::open(&self.paths.runtime);
+        *self.fdstore.borrow_mut() = store;
+        for r in persist::load_snapshot(&self.paths.state) {
+            self.adopt(r);
+        }
+        self.reattach(pipes);
+    }
+
+    fn adopt(&mut self, r: UnitRecord) {
+        let (Some(pid), Some(t)) = (r.main_pid, r.main_start_time) else {
+            return;
+        };
+        let alive = || tree::stat(pid).is_some_and(|s| s.start_time == t && s.state != 'Z');
+        if !alive() {
+            return;
+        }
+        let name = r.name.clone();
+        // Opened first, then checked again: the pidfd names this very process.
+        let pidfd = pidfd_open(pid).filter(|_| alive());
+        let Some(pidfd) = pidfd else {
+            tracing::warn!(
+                "{name} (PID {pid}) still runs from a previous daimond but cannot be \
+                 watched (no pidfd); it is left running, unsupervised"
+            );
+            return;
+        };
+        let load = self.units.get(&name);
+        let runnable = load
+            .and_then(|e| e.loaded())
+            .is_some_and(|u| u.service().is_some());
+        if !runnable {
+            let why = match load {
+                Some(e) => format!("its unit is {}", e.load_state()),
+                None => "its unit file is gone".to_string(),
+            };
+            tracing::warn!(
+                "{name} (PID {pid}, invocation {}) still runs from a previous daimond, but \
+                 {why}: it is left running, unsupervised (end it with: kill {pid})",
+                r.invocation
+            );
+            return;
+        }
+        let Some(tx) = self.watch_tx.clone() else {
+            return;
+        };
+        let unit = name.clone();
+        let watched = pidwatch::watch(pidfd, move || {
+            let _ = tx.send(Watched::Main { unit, pid });
+        });
+        if let Err(e) = watched {
+            tracing::warn!("{name} (PID {pid}) cannot be watched ({e}); left running");
+            return;
+        }
+        if let Some(e) = self.units.get_mut(&name) {
+            e.invocation = r.invocation.clone();
+            e.main = Some(ProcHandle::adopted(pid, t));
+            e.main_start_time = Some(t);
+            e.adopted = true;
+            e.watched.clear();
+        }
+        self.pids.insert(pid, (name.clone(), Role::Main));
+        self.feed(
+            &name,
+            Event::Adopt {
+                pid,
+                restarts: r.restarts,
+            },
+        );
+        if STOPPING.contains(&r.state.as_str()) {
+            // The previous daimond was stopping it: finish that.
+            self.feed(&name, Event::Stop);
+        }
+    }
+
+    /// Readers for the pipes the store kept, under their original metadata.
+    fn reattach(&mut self, pipes: Vec<StoredPipe>) {
+        let n = pipes.len();
+        for p in pipes {
+            let Some(meta) = p.meta else {
+                self.fdstore.borrow_mut().close(p.id);
+                continue;
+            };
+            let source = self.next_source;
+            self.next_source += 1;
+            let origin = PipeOrigin::from_meta(source, meta);
+            reattach_reader(p.fd, origin, self.log.clone(), &self.fdstore, p.id);
+        }
+        if n > 0 {
+            tracing::info!("resumed reading {n} service output pipe(s) kept by the fd store");
+        }
+    }
+
+    /// A watched process that is not our child has ended.
+    pub fn on_watched(&mut self, w: Watched) {
+        match w {
+            Watched::Main { unit, pid } => {
+                let Some(e) = self.units.get_mut(&unit) else {
+                    return;
+                };
+                if e.machine.main_pid != Some(pid) || e.main.as_ref().map(|h| h.pid) != Some(pid) {
+                    return;
+                }
+                e.main = None;
+                e.main_start_time = None;
+                self.pids.remove(&pid);
+                let status = ExitStatus::Unknown;
+                self.feed(&unit, Event::Exited { pid, status });
+                if self.leftover_units.contains(&unit) {
+                    self.recheck_leftovers(&unit);
+                }
+            }
+            Watched::Member { unit } => {
+                if self.leftover_units.contains(&unit) {
+                    self.recheck_leftovers(&unit);
+                }
+            }
+        }
+    }
+
+    /// Where processes that left a unit's tree may be: the daemon's children not
+    /// known as main/control; for an adopted run every process (those escaped
+    /// under the previous daimond were re-parented elsewhere), filtered by
+    /// `INVOCATION_ID=` by the caller.
+    pub fn escape_candidates(&self, unit: &str) -> Vec<u32> {
+        let mut v = tree::orphans(|p| self.is_tracked(p));
+        if self.units.get(unit).is_some_and(|e| e.adopted) {
+            let me = std::process::id();
+            v.extend(
+                tree::all_pids()
+                    .into_iter()
+                    .filter(|p| *p != me && !self.is_tracked(*p)),
+            );
+        }
+        v
+    }
+
+    /// Adopted run being stopped: watch the end of each signalled process, since
+    /// none of them sends us SIGCHLD.
+    pub fn watch_members(&mut self, unit: &str) {
+        let Some(tx) = self.watch_tx.clone() else {
+            return;
+        };
+        let Some(e) = self.units.get_mut(unit) else {
+            return;
+        };
+        if !e.adopted {
+            return;
+        }
+        for &(p, t) in &e.members {
+            if e.watched.contains(&p) {
+                continue;
+            }
+            let same = || tree::stat(p).is_some_and(|s| s.start_time == t && s.state != 'Z');
+            let Some(fd) = pidfd_open(p).filter(|_| same()) else {
+                continue;
+            };
+            let tx = tx.clone();
+            let unit = unit.to_string();
+            let ok = pidwatch::watch(fd, move || {
+                let _ = tx.send(Watched::Member { unit });
+            });
+            if ok.is_ok() {
+                e.watched.insert(p);
+            }
+        }
+    }
+
+    /// A new run starts: it is ours.
+    pub fn clear_adoption(&mut self, unit: &str) {
+        if let Some(e) = self.units.get_mut(unit) {
+            e.adopted = false;
+            e.watched.clear();
+        }
+    }
+
+    /// Whether a unit is idle (for autostart: an adopted one is not).
+    pub fn is_idle_unit(&self, unit: &str) -> bool {
+        self.units
+            .get(unit)
+            .is_some_and(|e| matches!(e.machine.state, SubState::Dead | SubState::Failed))
+    }
+}

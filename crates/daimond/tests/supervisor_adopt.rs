@@ -1,0 +1,274 @@
+//! daimond killed with SIGKILL and started again: services keep running (their
+//! log pipes are held by the fd store), the new daimond adopts them with the same
+//! PID and invocation, every line they print is kept, and restart, stop and
+//! clean shutdown work on adopted services.
+
+mod common;
+
+use std::fs;
+use std::time::Duration;
+
+use common::*;
+
+/// `INVOCATION_ID=` of a process.
+fn invocation_of(pid: u32) -> String {
+    let env = fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    env.split(|b| *b == 0)
+        .find_map(|kv| kv.strip_prefix(b"INVOCATION_ID=".as_slice()))
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .unwrap_or_default()
+}
+
+fn comm(pid: u32) -> String {
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// The fd store among the processes the test has seen descend from daimond.
+fn fdstore_pid(d: &mut Daemon) -> u32 {
+    let mut found = None;
+    wait_until("the fd store", DEADLINE, || {
+        d.record_descendants();
+        found = d
+            .seen
+            .keys()
+            .copied()
+            .find(|p| pid_alive(*p) && comm(*p) == "daimond-fdstore");
+        found.is_some()
+    });
+    found.unwrap_or_default()
+}
+
+/// SIGKILL to daimond (by PID); waits until it is gone. Its socket file stays
+/// behind, as after a real SIGKILL; it is removed here only so that the
+/// harness's wait for the next daimond's socket waits for the new one.
+fn kill_daemon(d: &mut Daemon) {
+    d.record_descendants();
+    let pid = d.daemon_pid().expect("daemon pid");
+    kill(pid, libc::SIGKILL);
+    if let Some(mut c) = d.child.take() {
+        assert!(
+            wait_child(&mut c, DEADLINE).is_some(),
+            "daimond survived SIGKILL"
+        );
+    }
+    wait_until("daimond gone", DEADLINE, || !pid_alive(pid));
+    let _ = fs::remove_file(d.socket());
+}
+
+/// The numbers of the `n=N` lines of `unit`'s invocation `inv`, in log order.
+fn numbers(d: &mut Daemon, unit: &str, inv: &str) -> Vec<u64> {
+    let out = d.cli(&["logs", unit, "--invocation", inv, "-o", "cat"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("n=")?.parse().ok())
+        .collect()
+}
+
+/// The invocation the daimond's snapshot holds for `unit`.
+fn snapshot_invocation(d: &Daemon, unit: &str) -> Option<String> {
+    let text = fs::read_to_string(d.path().join("state/supervisor.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["units"]
+        .as_array()?
+        .iter()
+        .find(|u| u["name"] == unit)?
+        .get("invocation")?
+        .as_str()
+        .map(String::from)
+}
+
+#[test]
+fn a_service_outlives_a_killed_daemon_and_no_line_is_lost_or_doubled() {
+    let mut d = Daemon::start();
+    let script = d.script(
+        "count.sh",
+        "i=0\nwhile :; do\n  i=$((i+1))\n  echo \"n=$i\"\n  sleep 0.005\ndone",
+    );
+    d.write_unit(
+        "count.service",
+        &format!("[Service]\nExecStart={}\n", script.display()),
+    );
+    d.ok(&["start", "count"]);
+    let pid = d.wait_main_pid("count");
+    let started = start_time(pid);
+    let inv = invocation_of(pid);
+    assert_eq!(inv.len(), 32);
+    wait_until("the first lines", DEADLINE, || {
+        numbers(&mut d, "count", &inv).len() >= 20
+    });
+    fdstore_pid(&mut d);
+
+    kill_daemon(&mut d);
+    // While no daimond runs, the service keeps writing into its pipe, held open
+    // by the fd store: no SIGPIPE.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(pid_alive(pid), "the service died with daimond");
+    assert_eq!(start_time(pid), started);
+
+    d.spawn_daemon();
+    let st = d.status_json("count");
+    assert_eq!(st["pid"], pid);
+    assert_eq!(st["state"], "active");
+    assert_eq!(st["sub_state"], "running");
+    wait_until("the new snapshot", DEADLINE, || {
+        snapshot_invocation(&d, "count.service").as_deref() == Some(inv.as_str())
+    });
+    let upto = numbers(&mut d, "count", &inv).len() as u64;
+    wait_until("lines after the restart", DEADLINE, || {
+        numbers(&mut d, "count", &inv).len() as u64 > upto + 60
+    });
+    let got = numbers(&mut d, "count", &inv);
+    let want: Vec<u64> = (1..=got.len() as u64).collect();
+    if got != want {
+        let first_bad = got.iter().zip(&want).position(|(a, b)| a != b);
+        panic!(
+            "lines lost, doubled or out of order around index {first_bad:?}: {:?}",
+            first_bad.map(|i| &got[i.saturating_sub(3)..(i + 3).min(got.len())])
+        );
+    }
+}
+
+#[test]
+fn an_adopted_service_that_dies_is_restarted_and_never_started_twice() {
+    let mut d = Daemon::start();
+    d.write_unit(
+        "bot.service",
+        "[Service]\nExecStart=/bin/sleep 1000\nRestart=always\nRestartSec=100ms\n\
+         [Install]\nWantedBy=default.target\n",
+    );
+    d.ok(&["enable", "bot"]);
+    d.ok(&["start", "bot"]);
+    let first = d.wait_main_pid("bot");
+    // One restart under the first daimond: the counter must survive the hand-over.
+    kill(first, libc::SIGKILL);
+    let mut adopted = 0;
+    wait_until("bot restarted once", DEADLINE, || {
+        let st = d.status_json("bot");
+        adopted = st["pid"].as_u64().unwrap_or(0) as u32;
+        adopted != 0 && adopted != first && st["state"] == "active"
+    });
+    d.remember(adopted);
+    assert_eq!(d.status_json("bot")["restarts"], 1);
+
+    kill_daemon(&mut d);
+    d.spawn_daemon();
+    let st = d.status_json("bot");
+    assert_eq!(st["pid"], adopted, "enabled and adopted: not started again");
+    assert_eq!(st["state"], "active");
+    assert_eq!(st["restarts"], 1);
+    let new_daemon = d.daemon_pid().expect("pid");
+    assert!(
+        children_of(new_daemon).is_empty(),
+        "a second copy was started: {:?}",
+        children_of(new_daemon)
+    );
+
+    kill(adopted, libc::SIGKILL);
+    let mut third = 0;
+    wait_until("the adopted service restarted", DEADLINE, || {
+        let st = d.status_json("bot");
+        third = st["pid"].as_u64().unwrap_or(0) as u32;
+        third != 0 && third != adopted && st["state"] == "active"
+    });
+    d.remember(third);
+    let st = d.status_json("bot");
+    assert_eq!(st["restarts"], 2);
+    assert_eq!(
+        st["last_exit"],
+        "exited (status unknown: adopted after a daimond restart)"
+    );
+    assert!(children_of(new_daemon).contains(&third));
+}
+
+#[test]
+fn stopping_an_adopted_service_ends_all_its_processes() {
+    let mut d = Daemon::start();
+    let script = d.script(
+        "tree.sh",
+        "/bin/sleep 1000 &\n(setsid /bin/sleep 1001 &)\nwait",
+    );
+    d.write_unit(
+        "tree.service",
+        &format!("[Service]\nExecStart={}\n", script.display()),
+    );
+    d.ok(&["start", "tree"]);
+    let main = d.wait_main_pid("tree");
+    let mut child = None;
+    let mut escaped = None;
+    wait_until("the service's two sleeps", DEADLINE, || {
+        d.record_descendants();
+        let cmd = |p: u32| fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+        for p in d.seen.keys().copied() {
+            if cmd(p) == b"/bin/sleep\x001000\x00" {
+                child = Some(p);
+            }
+            if cmd(p) == b"/bin/sleep\x001001\x00" {
+                escaped = Some(p);
+            }
+        }
+        child.is_some() && escaped.is_some()
+    });
+    let (child, escaped) = (child.unwrap_or(0), escaped.unwrap_or(0));
+
+    kill_daemon(&mut d);
+    d.spawn_daemon();
+    assert_eq!(d.status_json("tree")["pid"], main);
+    d.ok(&["stop", "tree"]);
+    for p in [main, child, escaped] {
+        wait_until(&format!("PID {p} gone"), DEADLINE, || !pid_alive(p));
+    }
+    let st = d.status_json("tree");
+    assert_eq!(st["state"], "inactive");
+    assert_eq!(st["result"], "success");
+}
+
+#[test]
+fn a_process_whose_unit_was_removed_is_left_running_and_reported() {
+    let mut d = Daemon::start();
+    let path = d.write_unit("gone.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+    d.ok(&["start", "gone"]);
+    let pid = d.wait_main_pid("gone");
+    kill_daemon(&mut d);
+    fs::remove_file(path).expect("remove unit");
+    d.spawn_daemon();
+    let wanted = format!("gone.service (PID {pid}");
+    wait_until("the report", DEADLINE, || {
+        let err = d.daemon_stderr();
+        err.contains(&wanted) && err.contains("left running")
+    });
+    d.ok(&["list"]);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(pid_alive(pid), "the process of a removed unit was killed");
+}
+
+#[test]
+fn a_clean_shutdown_ends_the_fd_store_even_after_a_hand_over() {
+    let mut d = Daemon::start();
+    let first = fdstore_pid(&mut d);
+    kill_daemon(&mut d);
+    assert!(pid_alive(first), "the fd store died with daimond");
+    d.spawn_daemon();
+    // The new daimond uses the running store: no second one.
+    d.ok(&["list"]);
+    let daemon = d.daemon_pid().expect("pid");
+    assert!(descendants_of(daemon).is_empty());
+    d.ok(&["shutdown"]);
+    wait_until("the fd store gone", DEADLINE, || !pid_alive(first));
+    assert!(!d.path().join("run/fdstore.sock").exists());
+
+    // A daimond started fresh starts its own store, and ends it on SIGTERM.
+    let mut d = Daemon::start();
+    let store = fdstore_pid(&mut d);
+    let daemon = d.daemon_pid().expect("pid");
+    assert_ne!(
+        getsid(store),
+        getsid(daemon),
+        "the store runs in its own session"
+    );
+    kill(daemon, libc::SIGTERM);
+    wait_until("daimond gone", DEADLINE, || !pid_alive(daemon));
+    wait_until("the fd store gone", DEADLINE, || !pid_alive(store));
+}
