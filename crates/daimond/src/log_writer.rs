@@ -6,11 +6,19 @@
 //! task awaits channel capacity, so when storage falls behind the service's pipe
 //! fills and the service waits — nothing is dropped.
 //!
+//! The thread also reads the services' pipes, when their reader task has seen
+//! them readable (`LogMsg::Read`): each chunk is written to the log store right
+//! after it is read, in the same thread, so a daimond killed with SIGKILL loses
+//! at most the chunk between one `read` and the next `writev` — no chunk waits
+//! in a queue between threads after it left its pipe.
+//!
 //! The thread drains what is queued, hands it to the writer, and commits once per
 //! drained batch (lines become visible to `logs -f` then). It calls the writer's
 //! `tick` (fsync, sealing, retention) one sync interval after the first
 //! uncommitted write, and once a minute otherwise: deadlines, not a poll loop.
 
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use daimon_journal::{JournalWriter, SourceId, SourceMeta, Stream};
@@ -38,8 +46,13 @@ pub enum LogMsg {
         /// SyslogIdentifier=; `None` = the unit name without its suffix.
         identifier: Option<String>,
     },
-    /// Bytes read from the pipe, in the order read.
-    Data { source: SourceKey, bytes: Vec<u8> },
+    /// The pipe is readable: read what it holds now, store it, and say how it
+    /// went (the reader task waits for the answer before watching again).
+    Read {
+        source: SourceKey,
+        fd: Arc<OwnedFd>,
+        done: oneshot::Sender<ReadOutcome>,
+    },
     /// The pipe reached end of file: flush a partial last line.
     Close { source: SourceKey },
     /// One message of daimond itself (or about a unit, e.g. "Started bot.service").
@@ -51,6 +64,17 @@ pub enum LogMsg {
     },
 }
 
+/// What a [`LogMsg::Read`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadOutcome {
+    /// Data was read and more may be waiting.
+    More,
+    /// The pipe is empty for now.
+    Drained,
+    /// End of file (every writer closed it) or a read error.
+    Eof,
+}
+
 #[derive(Debug, Clone)]
 pub struct LogSender {
     pub tx: mpsc::Sender<LogMsg>,
@@ -60,6 +84,10 @@ pub struct LogSender {
 const CAPACITY: usize = 1024;
 /// Most messages handed to the writer between two commits.
 const BATCH: usize = 4096;
+/// Largest chunk read from a pipe at once.
+const CHUNK: usize = 64 * 1024;
+/// Chunks read from one pipe per request before other pipes get their turn.
+const CHUNKS_PER_READ: usize = 4;
 /// Maintenance when nothing was written (sealing, retention).
 const IDLE_TICK: Duration = Duration::from_secs(60);
 
@@ -100,7 +128,40 @@ pub fn start(writer: JournalWriter) -> (LogSender, LogWriterThread) {
     )
 }
 
-fn apply(w: &mut JournalWriter, m: LogMsg, pid: u32) {
+/// Reads `fd` (non-blocking) until it is empty or its turn is over, storing
+/// each chunk as soon as it is read.
+fn read_pipe(
+    w: &mut JournalWriter,
+    source: SourceKey,
+    fd: &OwnedFd,
+    buf: &mut [u8],
+) -> ReadOutcome {
+    let mut chunks = 0;
+    while chunks < CHUNKS_PER_READ {
+        // SAFETY: `buf` is valid for writes of its length; `fd` is open.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n > 0 {
+            w.ingest(SourceId(source), &buf[..n as usize]);
+            chunks += 1;
+            continue;
+        }
+        if n == 0 {
+            return ReadOutcome::Eof;
+        }
+        let e = std::io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => {}
+            Some(libc::EAGAIN) => return ReadOutcome::Drained,
+            _ => {
+                tracing::warn!("reading a service's output failed: {e}");
+                return ReadOutcome::Eof;
+            }
+        }
+    }
+    ReadOutcome::More
+}
+
+fn apply(w: &mut JournalWriter, m: LogMsg, pid: u32, buf: &mut [u8]) {
     match m {
         LogMsg::Open {
             source,
@@ -125,7 +186,10 @@ fn apply(w: &mut JournalWriter, m: LogMsg, pid: u32) {
             };
             w.open_source(SourceId(source), meta);
         }
-        LogMsg::Data { source, bytes } => w.ingest(SourceId(source), &bytes),
+        LogMsg::Read { source, fd, done } => {
+            let outcome = read_pipe(w, source, &fd, buf);
+            let _ = done.send(outcome);
+        }
         LogMsg::Close { source } => w.close_source(SourceId(source)),
         LogMsg::Message {
             unit,
@@ -157,6 +221,7 @@ fn run(mut w: JournalWriter, mut rx: mpsc::Receiver<LogMsg>, mut stop: oneshot::
         }
     };
     let pid = std::process::id();
+    let mut buf = vec![0u8; CHUNK];
     let sync_interval = Duration::from_secs(1);
     rt.block_on(async {
         // When the next `tick` is due: soon after a write, rarely when idle.
@@ -172,11 +237,11 @@ fn run(mut w: JournalWriter, mut rx: mpsc::Receiver<LogMsg>, mut stop: oneshot::
                 }
             };
             let Some(first) = first else { break };
-            apply(&mut w, first, pid);
+            apply(&mut w, first, pid, &mut buf);
             let mut n = 1;
             while n < BATCH {
                 match rx.try_recv() {
-                    Ok(m) => apply(&mut w, m, pid),
+                    Ok(m) => apply(&mut w, m, pid, &mut buf),
                     Err(_) => break,
                 }
                 n += 1;
@@ -191,7 +256,7 @@ fn run(mut w: JournalWriter, mut rx: mpsc::Receiver<LogMsg>, mut stop: oneshot::
         // Shutdown: keep what is already queued.
         rx.close();
         while let Ok(m) = rx.try_recv() {
-            apply(&mut w, m, pid);
+            apply(&mut w, m, pid, &mut buf);
         }
         w.commit();
         w.tick(Instant::now());

@@ -1,30 +1,28 @@
-//! Reading a service's stdout/stderr pipe into the journal channel.
+//! Watching a service's stdout/stderr pipe for the journal's writer thread.
 //!
-//! Owns one small task per pipe: it announces the pipe (`LogMsg::Open`), reads
-//! chunks of up to 64 KiB without blocking the event loop, forwards them
-//! (`LogMsg::Data`) and says `Close` at end of file. Sending awaits channel
-//! capacity: when storage falls behind, the pipe fills and the service waits —
-//! nothing is dropped. The 64 KiB read buffer is shared by every pipe of the
-//! thread; each chunk is copied out at its exact size.
+//! Owns one small task per pipe: it announces the pipe (`LogMsg::Open`), waits
+//! until the pipe is readable without blocking the event loop, and then asks the
+//! writer thread to read it (`LogMsg::Read`): the thread that reads a chunk is
+//! the one that writes it to the log store, at once, so a chunk is never held
+//! only in daimond's memory on its way between threads (a daimond killed with
+//! SIGKILL loses at most what the writer thread has read but not yet written:
+//! the time of one `writev`). At end of file it says `Close`. Requests wait for
+//! channel capacity: when storage falls behind, the pipe fills and the service
+//! waits — nothing is dropped.
 //!
 //! A copy of each read end is kept by the fd store ([`super::fdstore`]) until
 //! end of file, so the pipe outlives a daimond killed with SIGKILL; the next
 //! daimond resumes reading it with [`reattach_reader`].
 
-use std::cell::RefCell;
-use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::Arc;
 
-use tokio::net::unix::pipe;
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+use tokio::sync::oneshot;
 
 use super::fdstore::{PipeMeta, SharedStore};
-use crate::log_writer::{LogMsg, LogSender, SourceKey, StreamKind};
-
-const CHUNK: usize = 64 * 1024;
-
-thread_local! {
-    static BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; CHUNK]);
-}
+use crate::log_writer::{LogMsg, LogSender, ReadOutcome, SourceKey, StreamKind};
 
 /// Who wrote what comes through a pipe.
 pub struct PipeOrigin {
@@ -65,12 +63,6 @@ impl PipeOrigin {
     }
 }
 
-enum Read {
-    Data(Vec<u8>),
-    Again,
-    Eof,
-}
-
 /// Starts the reader task for `fd` (the read end of a service's new pipe) and
 /// hands a copy of it to the fd store. Must run inside the daemon's `LocalSet`.
 pub fn spawn_reader(fd: OwnedFd, origin: PipeOrigin, log: LogSender, store: &SharedStore) {
@@ -97,8 +89,15 @@ fn start(fd: OwnedFd, origin: PipeOrigin, log: LogSender, store: SharedStore, ke
         }
     };
     tokio::task::spawn_local(async move {
-        let rx = match pipe::Receiver::from_owned_fd(fd) {
-            Ok(rx) => rx,
+        let fd = Arc::new(fd);
+        // SAFETY: the `Arc` keeps the descriptor open for as long as the
+        // `AsyncFd` holds its clone; an `OwnedFd` always names the same one.
+        let registered = set_nonblocking(&fd).and_then(|()| unsafe {
+            AsyncFd::register_with_interest(fd.clone(), Interest::READABLE)
+                .map_err(std::io::Error::from)
+        });
+        let afd = match registered {
+            Ok(a) => a,
             Err(e) => {
                 tracing::warn!("cannot read the output of {}: {e}", origin.unit);
                 forget();
@@ -120,34 +119,42 @@ fn start(fd: OwnedFd, origin: PipeOrigin, log: LogSender, store: SharedStore, ke
             return;
         }
         loop {
-            if rx.readable().await.is_err() {
+            let Ok(mut ready) = afd.readable().await else {
                 break;
+            };
+            let (done, outcome) = oneshot::channel();
+            let fd = fd.clone();
+            if log
+                .tx
+                .send(LogMsg::Read { source, fd, done })
+                .await
+                .is_err()
+            {
+                return;
             }
-            let got = BUF.with(|b| {
-                let mut b = b.borrow_mut();
-                match rx.try_read(&mut b[..]) {
-                    Ok(0) => Ok(Read::Eof),
-                    Ok(n) => Ok(Read::Data(b[..n].to_vec())),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::Again),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Read::Again),
-                    Err(e) => Err(e),
-                }
-            });
-            match got {
-                Ok(Read::Data(bytes)) => {
-                    if log.tx.send(LogMsg::Data { source, bytes }).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(Read::Again) => {}
-                Ok(Read::Eof) => break,
-                Err(e) => {
-                    tracing::warn!("reading a service's output failed: {e}");
-                    break;
-                }
+            match outcome.await {
+                // Still readable: ask again (other pipes had their turn).
+                Ok(ReadOutcome::More) => {}
+                Ok(ReadOutcome::Drained) => ready.clear_ready(),
+                Ok(ReadOutcome::Eof) => break,
+                // The writer thread has ended (daimond is stopping).
+                Err(_) => return,
             }
         }
         let _ = log.tx.send(LogMsg::Close { source }).await;
         forget();
     });
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
+    // SAFETY: fcntl on a descriptor we own, integer arguments only.
+    let ok = unsafe {
+        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        fl >= 0 && libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK) >= 0
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
