@@ -100,8 +100,12 @@ fn a_service_outlives_a_killed_daemon_and_no_line_is_lost_or_doubled() {
         numbers(&mut d, "count", &inv).len() >= 20
     });
     fdstore_pid(&mut d);
-
+    if std::env::var_os("ADOPT_STOP").is_some() {
+        kill(pid, libc::SIGSTOP);
+        std::thread::sleep(Duration::from_millis(50));
+    }
     kill_daemon(&mut d);
+    kill(pid, libc::SIGCONT);
     // While no daimond runs, the service keeps writing into its pipe, held open
     // by the fd store: no SIGPIPE.
     std::thread::sleep(Duration::from_millis(300));
@@ -271,4 +275,54 @@ fn a_clean_shutdown_ends_the_fd_store_even_after_a_hand_over() {
     kill(daemon, libc::SIGTERM);
     wait_until("daimond gone", DEADLINE, || !pid_alive(daemon));
     wait_until("the fd store gone", DEADLINE, || !pid_alive(store));
+}
+
+#[test]
+fn a_service_that_ended_while_no_daemon_ran_is_restarted_per_its_policy() {
+    let mut d = Daemon::start();
+    d.write_unit(
+        "crash.service",
+        "[Service]\nExecStart=/bin/sleep 1000\nRestart=always\nRestartSec=100ms\n",
+    );
+    d.write_unit(
+        "later.service",
+        "[Service]\nExecStart=/bin/sleep 1000\nRestart=always\nRestartSec=1500ms\n",
+    );
+    d.ok(&["start", "crash", "later"]);
+    let crash = d.wait_main_pid("crash");
+    let later = d.wait_main_pid("later");
+    // `later` waits for its automatic restart when daimond is killed.
+    kill(later, libc::SIGKILL);
+    wait_until("later waiting to restart", DEADLINE, || {
+        d.status_json("later")["sub_state"] == "auto-restart"
+    });
+    kill_daemon(&mut d);
+    // `crash` ends while no daimond runs.
+    kill(crash, libc::SIGKILL);
+    wait_until("crash gone", DEADLINE, || !pid_alive(crash));
+    d.spawn_daemon();
+
+    let mut again = 0;
+    wait_until("crash restarted", DEADLINE, || {
+        let st = d.status_json("crash");
+        again = st["pid"].as_u64().unwrap_or(0) as u32;
+        again != 0 && again != crash && st["state"] == "active"
+    });
+    d.remember(again);
+    let st = d.status_json("crash");
+    assert_eq!(st["restarts"], 1);
+    assert_eq!(
+        st["last_exit"],
+        "exited (status unknown: adopted after a daimond restart)"
+    );
+
+    assert_eq!(d.status_json("later")["sub_state"], "auto-restart");
+    let mut next = 0;
+    wait_until("later restarted", DEADLINE, || {
+        let st = d.status_json("later");
+        next = st["pid"].as_u64().unwrap_or(0) as u32;
+        next != 0 && next != later && st["state"] == "active"
+    });
+    d.remember(next);
+    assert_eq!(d.status_json("later")["restarts"], 1);
 }

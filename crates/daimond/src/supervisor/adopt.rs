@@ -11,6 +11,10 @@
 //! closed at end of file. Processes of units that no longer load are left
 //! running and reported.
 //!
+//! A unit whose main process ended while no daimond ran is handled as if that
+//! end had been seen (status unknown, so Restart= applies); one that waited for
+//! its automatic restart waits RestartSec= again, then restarts.
+//!
 //! An adopted process is not our child: no SIGCHLD, no `waitpid`. Its end is
 //! noticed through a pidfd (`process::pidwatch`) and reported with an unknown
 //! status (a failure, so Restart= applies). Stopping it reaches its descendants
@@ -59,32 +63,47 @@ impl Owner {
     }
 
     fn adopt(&mut self, r: UnitRecord) {
-        let (Some(pid), Some(t)) = (r.main_pid, r.main_start_time) else {
-            return;
-        };
-        let alive = || tree::stat(pid).is_some_and(|s| s.start_time == t && s.state != 'Z');
-        if !alive() {
-            return;
-        }
         let name = r.name.clone();
-        // Opened first, then checked again: the pidfd names this very process.
-        let pidfd = pidfd_open(pid).filter(|_| alive());
-        let Some(pidfd) = pidfd else {
-            tracing::warn!(
-                "{name} (PID {pid}) still runs from a previous daimond but cannot be \
-                 watched (no pidfd); it is left running, unsupervised"
-            );
-            return;
-        };
         let load = self.units.get(&name);
         let runnable = load
             .and_then(|e| e.loaded())
             .is_some_and(|u| u.service().is_some());
+        let why = match load {
+            Some(e) => format!("its unit is {}", e.load_state()),
+            None => "its unit file is gone".to_string(),
+        };
+        let restarts = r.restarts;
+        let Some((pid, t)) = r.main_pid.zip(r.main_start_time) else {
+            // No process: only a pending automatic restart is carried over.
+            if runnable && r.state == "auto-restart" {
+                self.feed(
+                    &name,
+                    Event::Adopt {
+                        pid: None,
+                        restarts,
+                    },
+                );
+            }
+            return;
+        };
+        let alive = || tree::stat(pid).is_some_and(|s| s.start_time == t && s.state != 'Z');
+        if !alive() {
+            if runnable {
+                // It ended while no daimond ran: as if we had seen it end.
+                self.set_adopted(&name, &r.invocation, None);
+                self.feed(
+                    &name,
+                    Event::Adopt {
+                        pid: Some(pid),
+                        restarts,
+                    },
+                );
+                let status = ExitStatus::Unknown;
+                self.feed(&name, Event::Exited { pid, status });
+            }
+            return;
+        }
         if !runnable {
-            let why = match load {
-                Some(e) => format!("its unit is {}", e.load_state()),
-                None => "its unit file is gone".to_string(),
-            };
             tracing::warn!(
                 "{name} (PID {pid}, invocation {}) still runs from a previous daimond, but \
                  {why}: it is left running, unsupervised (end it with: kill {pid})",
@@ -92,6 +111,14 @@ impl Owner {
             );
             return;
         }
+        // Opened first, then checked again: the pidfd names this very process.
+        let Some(pidfd) = pidfd_open(pid).filter(|_| alive()) else {
+            tracing::warn!(
+                "{name} (PID {pid}) still runs from a previous daimond but cannot be \
+                 watched (no pidfd); it is left running, unsupervised"
+            );
+            return;
+        };
         let Some(tx) = self.watch_tx.clone() else {
             return;
         };
@@ -103,24 +130,28 @@ impl Owner {
             tracing::warn!("{name} (PID {pid}) cannot be watched ({e}); left running");
             return;
         }
-        if let Some(e) = self.units.get_mut(&name) {
-            e.invocation = r.invocation.clone();
-            e.main = Some(ProcHandle::adopted(pid, t));
-            e.main_start_time = Some(t);
-            e.adopted = true;
-            e.watched.clear();
-        }
+        self.set_adopted(&name, &r.invocation, Some((pid, t)));
         self.pids.insert(pid, (name.clone(), Role::Main));
         self.feed(
             &name,
             Event::Adopt {
-                pid,
-                restarts: r.restarts,
+                pid: Some(pid),
+                restarts,
             },
         );
         if STOPPING.contains(&r.state.as_str()) {
             // The previous daimond was stopping it: finish that.
             self.feed(&name, Event::Stop);
+        }
+    }
+
+    fn set_adopted(&mut self, unit: &str, invocation: &str, main: Option<(u32, u64)>) {
+        if let Some(e) = self.units.get_mut(unit) {
+            e.invocation = invocation.to_string();
+            e.main = main.map(|(pid, t)| ProcHandle::adopted(pid, t));
+            e.main_start_time = main.map(|(_, t)| t);
+            e.adopted = true;
+            e.watched.clear();
         }
     }
 

@@ -14,6 +14,7 @@ use daimon_unit::ServiceType;
 
 use crate::supervisor::policy::{self, ServiceResult};
 use crate::supervisor::process::exit::ExitStatus;
+mod adopt;
 mod stop;
 mod types;
 
@@ -385,28 +386,6 @@ impl Machine {
         if active && (self.main_pid.is_none() || self.exec_confirmed) {
             fx.push(job_ok(JobKind::Start));
         }
-    }
-
-    /// Like systemd after `daemon-reexec` (deserializing a running service): no
-    /// start job, no ExecStart*=, just the state the process is in. Only an idle
-    /// unit (a new daimond's) adopts.
-    fn on_adopt(&mut self, d: &Def<'_>, pid: u32, restarts: u32, now: Instant, fx: &mut Fx) {
-        if !matches!(self.state, SubState::Dead | SubState::Failed) {
-            return;
-        }
-        self.result = ServiceResult::Success;
-        self.main_pid = Some(pid);
-        self.exec_confirmed = true;
-        self.restarts = restarts;
-        self.forbid_restart = false;
-        self.set_state(SubState::Running, now);
-        fx.push(Effect::Log {
-            priority: 6,
-            text: format!(
-                "{}: adopted main process {pid} after a daimond restart",
-                d.name
-            ),
-        });
     }
 
     // ----- process exits -----

@@ -580,3 +580,6 @@ fn forking_is_started_once_the_first_process_exits_and_the_daemon_is_found() {
             .is_some_and(|e| e.contains("PIDFile="))
     );
 }
+
+#[path = "tests_adopt.rs"]
+mod adopt;

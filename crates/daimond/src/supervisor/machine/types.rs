@@ -184,10 +184,11 @@ pub enum Event {
     Timer,
     /// Answer to [`Effect::FindMainPid`]: the daemon's PID (PIDFile= or guessed).
     MainPid(Option<u32>),
-    /// After a daimond restart: the main process of the previous daimond's run
-    /// still runs; the unit is running again, with that process and counter.
+    /// After a daimond restart, the previous daimond's run goes on with its
+    /// restart counter: `Some(pid)`, its main process (running again); `None`,
+    /// the automatic restart it was waiting for.
     Adopt {
-        pid: u32,
+        pid: Option<u32>,
         restarts: u32,
     },
 }
