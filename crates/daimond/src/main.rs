@@ -12,6 +12,7 @@
 mod daemonize;
 mod ipc;
 mod log_writer;
+mod memory;
 mod pidfile;
 mod selflog;
 mod signals;
@@ -96,6 +97,7 @@ fn main() -> ExitCode {
     };
     daemonize::close_inherited_fds();
     signals::ignore_sigpipe();
+    memory::configure();
     // Resolved before the daemon moves to "/": a relative DAIMON_HOME means
     // relative to where daimond was started.
     let paths = Paths::from_env();

@@ -265,6 +265,8 @@ pub async fn stream(
     // within FOLLOW_CHECK even when nothing new is written.
     drop(rx);
     let _ = producer.await;
+    // The buffers of a long answer are free now: hand them back.
+    crate::memory::release_free_memory();
 }
 
 /// How the reader thread renders and whether it follows.
