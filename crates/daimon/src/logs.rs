@@ -40,6 +40,8 @@ pub fn request(args: &LogsArgs) -> LogsRequest {
 pub fn run(args: &LogsArgs, paths: &Paths) -> CliResult {
     let req = request(args);
     let follow = req.follow;
+    // journalctl's marker for an empty answer; JSON stays pure for machines.
+    let mark_empty = !follow && req.output != "json";
     let mut client =
         Client::connect(paths, true)?.ok_or_else(|| CliError::fail("daimond is not running"))?;
     client.send(
@@ -48,6 +50,7 @@ pub fn run(args: &LogsArgs, paths: &Paths) -> CliResult {
     )?;
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
+    let mut shown = false;
     loop {
         let text = match client.next_log()? {
             LogFrame::Bytes(bytes) => bytes,
@@ -55,7 +58,13 @@ pub fn run(args: &LogsArgs, paths: &Paths) -> CliResult {
             LogFrame::Response(Response::Done) => break,
             LogFrame::Response(other) => return Err(unexpected(other)),
         };
+        shown |= !text.is_empty();
         if let Err(e) = out.write_all(&text).and_then(|_| out.flush()) {
+            return quiet_on_pipe(e);
+        }
+    }
+    if !shown && mark_empty {
+        if let Err(e) = out.write_all(b"-- No entries --\n") {
             return quiet_on_pipe(e);
         }
     }
