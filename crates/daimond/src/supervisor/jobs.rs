@@ -1,9 +1,9 @@
 //! Transactions: one client request over several units, in dependency order.
 //!
-//! Owns [`Txn`]: which units a start/stop/restart/reload touches, which must wait
-//! for which (After=/Before=; stop runs in reverse), which failures propagate
-//! (Requires=), and the reply once every job is done. A deliberately small
-//! dependency engine: a full one is a later piece of work.
+//! Owns [`Txn`]: the jobs of one request (each a verb on a unit; which jobs a
+//! request becomes is decided by [`super::deps::plan`]), which must wait for which,
+//! which failures propagate (Requires=, BindsTo=: `web.service failed to start:
+//! dependency db.service failed: ...`), and the reply once every job is done.
 
 use std::collections::BTreeMap;
 
@@ -41,6 +41,8 @@ pub enum ItemState {
 #[derive(Debug)]
 pub struct Item {
     pub unit: String,
+    /// This job's verb: a start may stop conflicting units, a stop stops dependents.
+    pub verb: Verb,
     /// Items that must be done before this one is issued.
     pub after: Vec<usize>,
     /// Items whose failure fails this one (Requires=).
@@ -57,13 +59,15 @@ pub enum Reply {
 }
 
 pub struct Txn {
-    pub verb: Verb,
     pub items: Vec<Item>,
     pub reply: Reply,
     /// Results decided before the transaction ran (e.g. a bad unit file), by unit.
     pub early: BTreeMap<String, ErrorReply>,
     /// The order the client named units in, for the reply.
     pub order: Vec<String>,
+    /// Units failed without running (a dependency failed), not yet told to
+    /// their status: (unit, message).
+    pub unstarted: Vec<(String, String)>,
 }
 
 impl Txn {
@@ -93,14 +97,20 @@ impl Txn {
                         .requires
                         .iter()
                         .find_map(|&p| match &self.items[p].state {
-                            ItemState::Done(Some(_)) => Some(self.items[p].unit.clone()),
+                            ItemState::Done(Some(e)) => {
+                                Some((self.items[p].unit.clone(), e.message.clone()))
+                            }
                             _ => None,
                         });
-                if let Some(dep) = failed_dep {
+                if let Some((dep, why)) = failed_dep {
+                    // systemd.unit(5) Requires=: with After= on the failing unit,
+                    // this unit is not started.
                     let unit = self.items[i].unit.clone();
+                    let message = super::deps::chain(&unit, &dep, &why);
+                    self.unstarted.push((unit, message.clone()));
                     self.items[i].state = ItemState::Done(Some(ErrorReply {
                         kind: ErrorKind::Failed,
-                        message: format!("{unit} not started: its dependency {dep} failed"),
+                        message,
                     }));
                     progressed = true;
                     continue;
@@ -167,11 +177,11 @@ impl Txn {
     }
 }
 
-/// Orders items: for start, B waits for A when B is After=A or A is Before=B; for
-/// stop, the reverse. `edges` are (earlier, later) pairs for starting.
-pub fn order(items: &mut [Item], edges: &[(usize, usize)], verb: Verb) {
-    for &(a, b) in edges {
-        let (first, then) = if verb == Verb::Stop { (b, a) } else { (a, b) };
+/// Adds ordering edges `(first, then)`: `then` waits for `first`. An edge that
+/// would close a loop is left out (the graph refuses units on ordering cycles
+/// before this; what remains are stop/start mixes that must still progress).
+pub fn order(items: &mut [Item], edges: &[(usize, usize)]) {
+    for &(first, then) in edges {
         if first != then
             && !items[then].after.contains(&first)
             && !creates_cycle(items, first, then)
@@ -204,6 +214,7 @@ mod tests {
     fn item(unit: &str) -> Item {
         Item {
             unit: unit.into(),
+            verb: Verb::Start,
             after: vec![],
             requires: vec![],
             state: ItemState::Pending,
@@ -213,25 +224,25 @@ mod tests {
     fn txn(items: Vec<Item>) -> Txn {
         let order = items.iter().map(|i| i.unit.clone()).collect();
         Txn {
-            verb: Verb::Start,
             items,
             reply: Reply::Nobody,
             early: BTreeMap::new(),
             order,
+            unstarted: vec![],
         }
     }
 
     #[test]
     fn after_orders_start_and_reverses_stop() {
         let mut items = vec![item("db"), item("app")];
-        order(&mut items, &[(0, 1)], Verb::Start);
+        order(&mut items, &[(0, 1)]);
         let mut t = txn(items);
         assert_eq!(t.ready(), vec![0]);
         t.finish_item(0, None);
         assert_eq!(t.ready(), vec![1]);
 
         let mut items = vec![item("db"), item("app")];
-        order(&mut items, &[(0, 1)], Verb::Stop);
+        order(&mut items, &[(1, 0)]);
         let mut t = txn(items);
         assert_eq!(t.ready(), vec![1]);
     }
@@ -240,24 +251,23 @@ mod tests {
     fn required_failure_propagates() {
         let mut items = vec![item("db"), item("app")];
         items[1].requires.push(0);
-        order(&mut items, &[(0, 1)], Verb::Start);
+        order(&mut items, &[(0, 1)]);
         let mut t = txn(items);
         assert_eq!(t.ready(), vec![0]);
-        t.finish_item(0, Some("db failed".into()));
+        t.finish_item(0, Some("db failed to start: exited with status 1".into()));
         assert!(t.ready().is_empty());
         assert!(t.is_complete());
         let r = t.results();
-        assert!(
-            r[1].error
-                .as_ref()
-                .is_some_and(|e| e.message.contains("dependency db failed"))
-        );
+        assert!(r[1].error.as_ref().is_some_and(
+            |e| e.message == "app failed to start: dependency db failed: exited with status 1"
+        ));
+        assert_eq!(t.unstarted.len(), 1);
     }
 
     #[test]
     fn cycles_are_broken() {
         let mut items = vec![item("a"), item("b")];
-        order(&mut items, &[(0, 1), (1, 0)], Verb::Start);
+        order(&mut items, &[(0, 1), (1, 0)]);
         let mut t = txn(items);
         assert_eq!(t.ready(), vec![0]);
     }

@@ -7,6 +7,7 @@
 //! against: [`SupervisorContext`], [`spawn`] and [`SupervisorHandle`].
 
 pub mod adopt;
+pub mod deps;
 pub mod exec;
 pub mod jobs;
 pub mod machine;
@@ -15,6 +16,7 @@ pub mod policy;
 pub mod registry;
 pub mod requests;
 pub mod status;
+pub mod transaction;
 
 // The process layer and persistence live beside the supervisor in the source tree
 // and are only used by it.

@@ -111,12 +111,17 @@ impl Owner {
         let Some(def) = def_of(&u) else { return };
         let before = (e.machine.state, e.machine.main_pid, e.machine.restarts);
         let effects = e.machine.handle(&def, ev, now);
+        let mut unbind = false;
         if before != (e.machine.state, e.machine.main_pid, e.machine.restarts) {
             self.dirty = true;
             if before.0 != e.machine.state {
                 e.since_wall = Some(jiff::Timestamp::now());
                 if matches!(e.machine.state, SubState::Dead | SubState::Failed) {
                     exec::remove_runtime_directories(&self.host, def.svc);
+                    // Not when a restart follows at once (BindsTo= waits for it).
+                    unbind = !effects
+                        .iter()
+                        .any(|fx| matches!(fx, Effect::Requeue(Event::Start { .. })));
                 }
             }
         }
@@ -136,6 +141,9 @@ impl Owner {
         }
         for ev in follow.into_iter().rev() {
             self.queue.push_front((unit.to_string(), ev));
+        }
+        if unbind {
+            self.stop_bound(unit);
         }
     }
 

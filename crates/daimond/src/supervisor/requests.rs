@@ -6,12 +6,10 @@
 //! (transient or saved units), enable/disable, daemon-reload, cat, and the
 //! daemon's own start (enabled units) and shutdown (everything, reverse order).
 
-use std::collections::BTreeMap;
-
 use daimon_proto::{CatFile, ErrorKind, ErrorReply, Request, Response, RunRequest};
 use tokio::sync::oneshot;
 
-use super::jobs::{self, Item, ItemState, Reply, Txn, Verb};
+use super::jobs::{ItemState, Reply, Verb};
 use super::machine::{Event, JobKind};
 use super::owner::Owner;
 use super::registry::{self, Entry, Load, is_well_known_target};
@@ -107,7 +105,7 @@ impl Owner {
     }
 
     /// Why `name` cannot run (bad file, masked, not a service), if so.
-    fn refusal(&self, name: &str) -> Option<ErrorReply> {
+    pub(super) fn refusal(&self, name: &str) -> Option<ErrorReply> {
         let e = self.units.get(name)?;
         if let Some((prefix, rest)) = name.split_once('@') {
             if rest.starts_with('.') {
@@ -148,103 +146,23 @@ impl Owner {
         self.run_txn(verb, names, Reply::Client(reply));
     }
 
-    /// Builds and starts a transaction over `names` (plus, for start, what they
-    /// Require=/Want=), ordered by After=/Before=.
-    pub fn run_txn(&mut self, verb: Verb, names: Vec<String>, reply: Reply) {
-        let mut early = BTreeMap::new();
-        let mut items: Vec<Item> = Vec::new();
-        let mut todo: Vec<(String, bool)> = names.iter().map(|n| (n.clone(), true)).collect();
-        while let Some((name, requested)) = todo.pop() {
-            if items.iter().any(|i| i.unit == name) || early.contains_key(&name) {
-                continue;
-            }
-            if verb != Verb::Stop {
-                if let Some(r) = self.refusal(&name) {
-                    if requested {
-                        early.insert(name, r);
-                    }
-                    continue;
-                }
-            }
-            if is_well_known_target(&name) && !self.units.contains_key(&name) {
-                continue;
-            }
-            items.push(Item {
-                unit: name.clone(),
-                after: vec![],
-                requires: vec![],
-                state: ItemState::Pending,
-            });
-            if matches!(verb, Verb::Start | Verb::Restart) {
-                if let Some(u) = self.units.get(&name).and_then(|e| e.loaded().cloned()) {
-                    for dep in u.unit.requires.iter().chain(&u.unit.wants) {
-                        if !is_well_known_target(dep) && self.resolve(dep).is_ok() {
-                            todo.push((dep.clone(), false));
-                        }
-                    }
-                }
-            }
-        }
-        let mut edges = Vec::new();
-        for (b, item) in items.iter().enumerate() {
-            let Some(u) = self
-                .units
-                .get(&item.unit)
-                .and_then(|e| e.def_unit().cloned())
-            else {
-                continue;
-            };
-            for (a, other) in items.iter().enumerate() {
-                if u.unit.after.contains(&other.unit) {
-                    edges.push((a, b));
-                }
-                if u.unit.before.contains(&other.unit) {
-                    edges.push((b, a));
-                }
-            }
-        }
-        for i in 0..items.len() {
-            let Some(u) = self
-                .units
-                .get(&items[i].unit)
-                .and_then(|e| e.loaded().cloned())
-            else {
-                continue;
-            };
-            let required: Vec<usize> = items
-                .iter()
-                .enumerate()
-                .filter(|(_, other)| u.unit.requires.contains(&other.unit) && verb != Verb::Stop)
-                .map(|(j, _)| j)
-                .collect();
-            items[i].requires.extend(required);
-        }
-        jobs::order(&mut items, &edges, verb);
-        let txn = Txn {
-            verb,
-            items,
-            reply,
-            early,
-            order: names,
-        };
-        let id = self.next_txn;
-        self.next_txn += 1;
-        self.txns.insert(id, txn);
-        self.advance(id);
-    }
-
     /// Issues every item that may start now; answers when all are done.
     pub fn advance(&mut self, id: u64) {
         let Some(txn) = self.txns.get_mut(&id) else {
             return;
         };
-        let verb = txn.verb;
-        let ready: Vec<(usize, String)> = txn
+        let ready: Vec<(usize, String, Verb)> = txn
             .ready()
             .into_iter()
-            .map(|i| (i, txn.items[i].unit.clone()))
+            .map(|i| (i, txn.items[i].unit.clone(), txn.items[i].verb))
             .collect();
-        for (i, unit) in ready {
+        // Units that will not start because a dependency failed: their status says why.
+        for (unit, why) in std::mem::take(&mut txn.unstarted) {
+            if let Some(e) = self.units.get_mut(&unit).filter(|e| e.is_idle()) {
+                e.machine.reason = Some(why);
+            }
+        }
+        for (i, unit, verb) in ready {
             if is_well_known_target(&unit) {
                 if let Some(t) = self.txns.get_mut(&id) {
                     t.finish_item(i, None);
@@ -331,6 +249,7 @@ impl Owner {
         for (name, load) in registry::load_all(&self.paths.units, &self.spec) {
             self.units.insert(name.clone(), Entry::new(name, load));
         }
+        self.report_cycles();
         // What a killed daimond left running is adopted first, never started twice.
         self.adopt_previous();
         self.enabled = persist::load_enabled(&self.paths.state);
@@ -375,6 +294,7 @@ impl Owner {
         for e in self.units.values_mut() {
             e.refresh_definition();
         }
+        self.report_cycles();
         tracing::info!("unit files re-read ({} units)", self.units.len());
     }
 
