@@ -2,7 +2,7 @@
 //!
 //! Owns fork/exec ([`spawn`]), the one reaper ([`reaper`]), pidfd signalling
 //! ([`signal`]), process trees and their usage from /proc ([`tree`]), service
-//! output pipes ([`logpipe`]) kept safe in the fd store ([`fdstore`]), watching
+//! output pipes ([`logpipe`]), the sd_notify socket ([`notify_socket`]) kept safe in the fd store ([`fdstore`]), watching
 //! processes that are not our children ([`pidwatch`]) and exit-status naming
 //! ([`exit`]). It acts and reports; it never decides — the supervisor does.
 
@@ -10,6 +10,7 @@ pub mod exit;
 pub mod fdstore;
 pub mod fdstore_proto;
 pub mod logpipe;
+pub mod notify_socket;
 pub mod pidwatch;
 pub mod reaper;
 pub mod signal;

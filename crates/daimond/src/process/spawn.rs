@@ -43,6 +43,11 @@ pub struct Credentials {
     pub groups: Vec<libc::gid_t>,
 }
 
+/// An `envp` entry exactly this (`VAR=` with no value) is completed in the child
+/// with the child's own PID: `WATCHDOG_PID` names the main process
+/// (sd_watchdog_enabled(3)), whose PID exists only after the clone.
+pub const CHILD_PID_VAR: &str = "WATCHDOG_PID=";
+
 /// One resource limit: `RLIMIT_*` number, soft, hard.
 pub type Rlimit = (libc::c_int, libc::rlim_t, libc::rlim_t);
 
@@ -136,6 +141,18 @@ pub fn spawn(spec: &SpawnSpec) -> io::Result<Spawned> {
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = spec.envp.iter().map(|e| e.as_ptr()).collect();
     envp.push(std::ptr::null());
+    // Room for CHILD_PID_VAR, 20 digits and the NUL, written by the child.
+    let mut pid_var = [0u8; 40];
+    pid_var[..CHILD_PID_VAR.len()].copy_from_slice(CHILD_PID_VAR.as_bytes());
+    let pid_slot = spec
+        .envp
+        .iter()
+        .position(|e| e.as_bytes() == CHILD_PID_VAR.as_bytes());
+    // One pointer for both the parent's envp and the child's write.
+    let pid_ptr = pid_var.as_mut_ptr();
+    if let Some(i) = pid_slot {
+        envp[i] = pid_ptr.cast_const().cast();
+    }
     let out = match spec.stdout {
         Stdio::Pipe => Some(pipe_cloexec()?),
         _ => None,
@@ -153,6 +170,7 @@ pub fn spawn(spec: &SpawnSpec) -> io::Result<Spawned> {
         out_w: out.as_ref().map(|(_, w)| w.as_raw_fd()),
         err_w: err.as_ref().map(|(_, w)| w.as_raw_fd()),
         report: [0; 2],
+        pid_var: pid_slot.map(|_| pid_ptr),
     };
     // SAFETY: the stack grows down on every Linux architecture we build for; the
     // top is aligned to 16 bytes as the ABIs require.
@@ -211,6 +229,8 @@ struct ChildCtx<'a> {
     err_w: Option<RawFd>,
     /// `[code, errno]` of the failing step; `[0, 0]` while all is well.
     report: [i32; 2],
+    /// The 40-byte buffer behind the `CHILD_PID_VAR` entry of `envp`.
+    pid_var: Option<*mut u8>,
 }
 
 extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
@@ -342,11 +362,41 @@ unsafe fn child(c: &mut ChildCtx<'_>) -> ! {
         if s.no_new_privileges && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 {
             fail(w, code::NO_NEW_PRIVILEGES);
         }
+        if let Some(buf) = c.pid_var {
+            write_own_pid(buf);
+        }
         // No daemon descriptor leaks: every one above stderr is marked
         // close-on-exec (they all are already; this covers any that is not).
         cloexec_from(3);
         libc::execve(s.program.as_ptr(), c.argv.as_ptr(), c.envp.as_ptr());
         fail(w, code::EXEC)
+    }
+}
+
+/// Completes `CHILD_PID_VAR` in `buf` (40 bytes, prefix already there) with the
+/// calling process's PID and a NUL. Async-signal-safe: a syscall and stores.
+unsafe fn write_own_pid(buf: *mut u8) {
+    // SAFETY: getpid cannot fail; `buf` has 40 bytes: the prefix (13), at most
+    // 20 digits and the NUL fit.
+    unsafe {
+        let mut pid = libc::syscall(libc::SYS_getpid) as u64;
+        let mut digits = [0u8; 20];
+        let mut n = 0;
+        loop {
+            digits[n] = b'0' + (pid % 10) as u8;
+            n += 1;
+            pid /= 10;
+            if pid == 0 {
+                break;
+            }
+        }
+        let mut at = CHILD_PID_VAR.len();
+        while n > 0 {
+            n -= 1;
+            *buf.add(at) = digits[n];
+            at += 1;
+        }
+        *buf.add(at) = 0;
     }
 }
 

@@ -11,6 +11,7 @@ pub mod deps;
 pub mod exec;
 pub mod jobs;
 pub mod machine;
+pub mod notify;
 pub mod owner;
 pub mod policy;
 pub mod registry;

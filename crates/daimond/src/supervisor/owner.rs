@@ -54,6 +54,8 @@ pub struct Owner {
     pub fdstore: SharedStore,
     /// Ends of processes that are not our children (adopted ones).
     pub watch_tx: Option<mpsc::UnboundedSender<Watched>>,
+    /// The sd_notify(3) socket services get as `NOTIFY_SOCKET` (see `notify`).
+    pub notify_socket: Option<std::path::PathBuf>,
 }
 
 impl Owner {
@@ -79,6 +81,7 @@ impl Owner {
             shutting_down: false,
             fdstore: Rc::new(RefCell::new(FdStore::disabled())),
             watch_tx: None,
+            notify_socket: None,
         }
     }
 
@@ -125,7 +128,7 @@ impl Owner {
                 }
             }
         }
-        let deadline = e.machine.deadline;
+        let deadline = e.machine.next_deadline();
         if e.timer_at != deadline {
             if let Some(t) = e.timer_at.take() {
                 self.timers.remove(&(t, unit.to_string()));
@@ -165,6 +168,8 @@ impl Owner {
                                 | daimon_unit::ServiceType::Exec
                                 | daimon_unit::ServiceType::Oneshot
                                 | daimon_unit::ServiceType::Forking
+                                | daimon_unit::ServiceType::Notify
+                                | daimon_unit::ServiceType::NotifyReload
                         )
                     }) {
                         self.message(
@@ -271,10 +276,11 @@ impl Owner {
             invocation: &invocation,
             main_pid,
         };
-        let prepared = match exec::prepare(&x, cmd) {
+        let mut prepared = match exec::prepare(&x, cmd) {
             Ok(p) => p,
             Err(error) => return follow.push(failed(error)),
         };
+        self.notify_env(svc, role, &mut prepared.spec);
         let child = match spawn(&prepared.spec) {
             Ok(c) => c,
             Err(err) => {
@@ -569,6 +575,7 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
     }
     let (watch_tx, mut watched) = mpsc::unbounded_channel();
     o.watch_tx = Some(watch_tx);
+    let notify = super::notify::open(&mut o);
     o.reap();
     o.startup();
     let mut clients = true;
@@ -580,6 +587,8 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
         let deadline = o.next_deadline();
         tokio::select! {
             biased;
+            // Before SIGCHLD: a READY=1 sent just before exiting is still heard.
+            dg = super::notify::next(notify.as_ref()) => o.on_notify(dg),
             _ = sigchld.recv() => o.reap(),
             _ = sleep_until_opt(deadline) => o.on_timers(),
             Some(w) = watched.recv() => o.on_watched(w),

@@ -22,6 +22,8 @@ pub enum ServiceResult {
     Signal,
     CoreDump,
     StartLimitHit,
+    /// No `WATCHDOG=1` keep-alive within WatchdogSec= (or `WATCHDOG=trigger`).
+    Watchdog,
     /// An `ExecCondition=` command exited 1..254: the unit was skipped.
     Condition,
 }
@@ -37,6 +39,7 @@ impl ServiceResult {
             ServiceResult::Signal => "signal",
             ServiceResult::CoreDump => "core-dump",
             ServiceResult::StartLimitHit => "start-limit-hit",
+            ServiceResult::Watchdog => "watchdog",
             ServiceResult::Condition => "condition",
         }
     }
@@ -121,8 +124,7 @@ pub fn shall_restart(
         RestartPolicy::OnSuccess => result == R::Success,
         RestartPolicy::OnFailure => !matches!(result, R::Success | R::Condition),
         RestartPolicy::OnAbnormal => !matches!(result, R::Success | R::ExitCode | R::Condition),
-        // There is no watchdog yet, so no watchdog result.
-        RestartPolicy::OnWatchdog => false,
+        RestartPolicy::OnWatchdog => result == R::Watchdog,
         RestartPolicy::OnAbort => matches!(result, R::Signal | R::CoreDump),
     }
 }

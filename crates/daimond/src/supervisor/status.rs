@@ -117,7 +117,7 @@ impl Owner {
             restarts: m.restarts,
             since: e.since_wall.map(|t| t.to_string()),
             result: m.result.as_str().to_string(),
-            status_text: None,
+            status_text: m.notify.status_text.clone(),
             memory_bytes,
             cpu_usec,
             tasks,

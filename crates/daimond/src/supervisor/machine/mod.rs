@@ -15,9 +15,11 @@ use daimon_unit::ServiceType;
 use crate::supervisor::policy::{self, ServiceResult};
 use crate::supervisor::process::exit::ExitStatus;
 mod adopt;
+mod notify;
 mod stop;
 mod types;
 
+pub use notify::{Notify, NotifyRun, monotonic_usec, parse as parse_notify};
 pub use types::*;
 
 /// One service's state. Fields are read by `status`; only [`Machine::handle`] changes them.
@@ -51,6 +53,8 @@ pub struct Machine {
     pub reason: Option<String>,
     exec_error: Option<String>,
     pub since: Option<Instant>,
+    /// What sd_notify(3) messages and the watchdog left in this run.
+    pub notify: NotifyRun,
 }
 
 impl Default for Machine {
@@ -84,6 +88,7 @@ impl Machine {
             reason: None,
             exec_error: None,
             since: None,
+            notify: NotifyRun::default(),
         }
     }
 
@@ -134,7 +139,9 @@ impl Machine {
                 self.leftovers = any;
                 self.stop_progress(d, now, &mut fx);
             }
+            Event::Timer if self.watchdog_due(now) => self.on_watchdog_timer(d, now, &mut fx),
             Event::Timer => self.on_timer(d, now, &mut fx),
+            Event::Notify(n) => self.on_notify(d, n, now, &mut fx),
             Event::Adopt { pid, restarts } => self.on_adopt(d, pid, restarts, now, &mut fx),
             Event::MainPid(pid) => {
                 if self.state != SubState::Start {
@@ -166,6 +173,7 @@ impl Machine {
         }
         self.state = s;
         self.deadline = None;
+        self.watchdog_state(s);
     }
 
     pub(super) fn merge(&mut self, r: ServiceResult) {
@@ -251,6 +259,7 @@ impl Machine {
         self.leftovers = false;
         self.stop_post_ran = false;
         self.main_exit = None;
+        self.notify = NotifyRun::default();
         fx.push(Effect::NewInvocation);
         if d.svc.exec_condition.is_empty() {
             self.enter_start_pre(d, now, fx);
@@ -337,6 +346,7 @@ impl Machine {
     }
 
     pub(super) fn enter_start_post(&mut self, d: &Def<'_>, now: Instant, fx: &mut Fx) {
+        self.arm_watchdog(d, now);
         if d.svc.exec_start_post.is_empty() {
             self.enter_running(d, now, fx);
         } else {
@@ -431,6 +441,13 @@ impl Machine {
             // process exited successfully, leaving the daemon behind.
             Start if d.ty() == ServiceType::Forking && f == ServiceResult::Success => {
                 fx.push(Effect::FindMainPid);
+            }
+            Start if d.is_notify() && f == ServiceResult::Success => {
+                self.notify_exit_before_ready(d, now, fx)
+            }
+            Reload if d.is_notify() && self.control.is_none() => {
+                self.merge(f);
+                self.notify_reload_main_exit(d, now, fx);
             }
             Start => {
                 self.merge(f);

@@ -52,6 +52,12 @@ impl Machine {
 
     pub(super) fn on_reload(&mut self, d: &Def<'_>, now: Instant, fx: &mut Fx) {
         match self.state {
+            SubState::Running
+                if d.svc.service_type == daimon_unit::ServiceType::NotifyReload
+                    && self.main_pid.is_some() =>
+            {
+                self.reload_by_signal(d, now, fx)
+            }
             SubState::Running | SubState::Exited if !d.svc.exec_reload.is_empty() => {
                 self.run_control(
                     SubState::Reload,

@@ -583,3 +583,6 @@ fn forking_is_started_once_the_first_process_exits_and_the_daemon_is_found() {
 
 #[path = "tests_adopt.rs"]
 mod adopt;
+
+#[path = "tests_notify.rs"]
+mod notify_tests;

@@ -191,6 +191,8 @@ pub enum Event {
         pid: Option<u32>,
         restarts: u32,
     },
+    /// A notification datagram from a process allowed by NotifyAccess=.
+    Notify(super::Notify),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,13 +239,11 @@ pub struct Def<'a> {
 }
 
 impl Def<'_> {
-    /// Forking and notify are run as simple until they are implemented.
+    /// Type=idle is run as simple.
     pub(super) fn ty(&self) -> ServiceType {
         match self.svc.service_type {
-            ServiceType::Exec => ServiceType::Exec,
-            ServiceType::Oneshot => ServiceType::Oneshot,
-            ServiceType::Forking => ServiceType::Forking,
-            _ => ServiceType::Simple,
+            ServiceType::Idle => ServiceType::Simple,
+            t => t,
         }
     }
 

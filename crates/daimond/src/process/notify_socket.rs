@@ -1,0 +1,134 @@
+//! The notification socket services report readiness on (sd_notify(3)).
+//!
+//! Owns one Unix datagram socket per daimond (`notify.sock` in the runtime
+//! directory) and reading it without ever blocking the event loop: tokio wakes
+//! the owner when a datagram is there, `recvmsg` (non-blocking) takes it with
+//! the sender's credentials (SO_PASSCRED: the kernel attaches the real PID and
+//! UID of every sender, which cannot be forged by an unprivileged process).
+//! Descriptors passed along (`FDSTORE=1`) are closed at once. It reports
+//! datagrams; deciding who may speak is the supervisor's.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, UnixAddr, recvmsg, setsockopt, sockopt};
+use tokio::io::Interest;
+use tokio::net::UnixDatagram;
+
+/// systemd reads at most `NOTIFY_BUFFER_MAX` (PIPE_BUF, 4 KiB) per message; a
+/// little more is accepted, longer datagrams are dropped whole.
+pub const MAX_DATAGRAM: usize = 8 * 1024;
+
+/// One received notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datagram {
+    pub pid: u32,
+    pub uid: u32,
+    pub text: String,
+}
+
+pub struct NotifySocket {
+    sock: UnixDatagram,
+    path: PathBuf,
+}
+
+impl NotifySocket {
+    /// Binds `path` (a stale file from an earlier daimond is replaced). The
+    /// socket is writable by everyone who can reach its directory: who may
+    /// speak for a unit is decided from the credentials of each datagram.
+    pub fn bind(path: &Path) -> io::Result<NotifySocket> {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        // Must run inside the runtime: registers with the reactor.
+        let sock = UnixDatagram::bind(path)?;
+        setsockopt(&sock, sockopt::PassCred, &true).map_err(io::Error::from)?;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666));
+        Ok(NotifySocket {
+            sock,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The next well-formed datagram. Oversized or credential-less datagrams
+    /// are dropped (with a debug message); errors other than "nothing there"
+    /// are logged and reading goes on.
+    pub async fn recv(&self) -> Datagram {
+        loop {
+            if let Err(e) = self.sock.readable().await {
+                tracing::debug!("notification socket: {e}");
+                // The reactor is going away; nothing will come.
+                std::future::pending::<()>().await;
+            }
+            match self.sock.try_io(Interest::READABLE, || self.recv_now()) {
+                Ok(Some(d)) => return d,
+                Ok(None) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => tracing::debug!("notification socket: {e}"),
+            }
+        }
+    }
+
+    /// One `recvmsg` (non-blocking; EINTR retried). `Ok(None)`: a datagram
+    /// was read and dropped.
+    fn recv_now(&self) -> io::Result<Option<Datagram>> {
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut cmsg = nix::cmsg_space!(libc::ucred, [std::os::fd::RawFd; 16]);
+        let fd = self.sock.as_raw_fd();
+        let (len, flags, creds, fds) = loop {
+            let mut iov = [io::IoSliceMut::new(&mut buf)];
+            match recvmsg::<UnixAddr>(
+                fd,
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC | MsgFlags::MSG_TRUNC,
+            ) {
+                Ok(m) => {
+                    let mut creds = None;
+                    let mut fds = Vec::new();
+                    for c in m.cmsgs().map_err(io::Error::from)? {
+                        match c {
+                            ControlMessageOwned::ScmCredentials(u) => {
+                                creds = Some((u.pid(), u.uid()))
+                            }
+                            ControlMessageOwned::ScmRights(v) => fds.extend(v),
+                            _ => {}
+                        }
+                    }
+                    break (m.bytes, m.flags, creds, fds);
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        for raw in fds {
+            // SAFETY: the kernel just installed this descriptor for us (SCM_RIGHTS);
+            // nobody else owns it. FDSTORE= is not supported: close it.
+            drop(unsafe { OwnedFd::from_raw_fd(raw) });
+        }
+        if flags.intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC) || len > MAX_DATAGRAM {
+            tracing::debug!("notification socket: dropped an oversized datagram ({len} bytes)");
+            return Ok(None);
+        }
+        let Some((pid, uid)) = creds.filter(|(p, _)| *p > 0) else {
+            tracing::debug!("notification socket: dropped a datagram without credentials");
+            return Ok(None);
+        };
+        let text = String::from_utf8_lossy(&buf[..len]).into_owned();
+        Ok(Some(Datagram {
+            pid: pid as u32,
+            uid,
+            text,
+        }))
+    }
+}
+
+impl Drop for NotifySocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}

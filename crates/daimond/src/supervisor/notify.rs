@@ -1,0 +1,339 @@
+//! The manager's side of sd_notify(3): who may speak for a unit, and what a
+//! service is told about the socket and its watchdog.
+//!
+//! Owns binding the notification socket at start (`notify.sock` in the runtime
+//! directory), the environment it adds to service processes (`NOTIFY_SOCKET`,
+//! `WATCHDOG_USEC`, `WATCHDOG_PID`), and turning a datagram into a unit's
+//! [`Event::Notify`]: the sender is found by its kernel-attached PID and
+//! checked against `NotifyAccess=` (systemd.service(5)): `main` only the main
+//! process, `exec` the main or a control process, `all` any process of the
+//! service (its process tree, or a process carrying its `INVOCATION_ID=`),
+//! `none` nobody. `MAINPID=` is taken only for a process of the service (or
+//! from root), as systemd does.
+
+use std::ffi::CString;
+use std::time::{Duration, Instant};
+
+use daimon_unit::{NotifyAccess, ServiceSection};
+
+use super::machine::{Event, Role, monotonic_usec, parse_notify};
+use super::owner::Owner;
+use super::process::notify_socket::{Datagram, NotifySocket};
+use super::process::signal::ProcHandle;
+use super::process::spawn::{CHILD_PID_VAR, SpawnSpec};
+use super::process::tree;
+use super::registry::def_of;
+
+/// Who sent a datagram, relative to the unit it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    Main,
+    Control,
+    /// Another process of the service.
+    Other,
+}
+
+/// systemd's `service_notify_message_authorized()`.
+pub fn allowed(access: NotifyAccess, who: Sender) -> bool {
+    match access {
+        NotifyAccess::None => false,
+        NotifyAccess::Main => who == Sender::Main,
+        NotifyAccess::Exec => matches!(who, Sender::Main | Sender::Control),
+        NotifyAccess::All => true,
+    }
+}
+
+/// Binds the socket and tells the owner its path; `None` (with a warning) if it
+/// cannot be bound: notify services then fail to start by their timeout.
+pub fn open(o: &mut Owner) -> Option<NotifySocket> {
+    let path = o.paths.runtime.join("notify.sock");
+    match NotifySocket::bind(&path) {
+        Ok(s) => {
+            o.notify_socket = Some(path);
+            Some(s)
+        }
+        Err(e) => {
+            tracing::warn!(
+                "cannot create the notification socket {}: {e}; Type=notify services cannot report readiness",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+/// The next datagram, or never without a socket.
+pub async fn next(s: Option<&NotifySocket>) -> Datagram {
+    match s {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `VAR=` unless the unit's own environment sets it (in systemd the unit's
+/// Environment= is merged after what the manager passes).
+fn add_env(spec: &mut SpawnSpec, var: &str, value: &str) {
+    let prefix = format!("{var}=");
+    if spec
+        .envp
+        .iter()
+        .any(|e| e.as_bytes().starts_with(prefix.as_bytes()))
+    {
+        return;
+    }
+    if let Ok(c) = CString::new(format!("{prefix}{value}")) {
+        spec.envp.push(c);
+    }
+}
+
+/// The CLOCK_MONOTONIC microseconds of `MONOTONIC_USEC=` as an `Instant`
+/// (on Linux, `Instant` is CLOCK_MONOTONIC).
+fn monotonic_instant(usec: u64) -> Option<Instant> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid out-pointer for clock_gettime.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) } != 0 {
+        return None;
+    }
+    let now_usec = (ts.tv_sec as u64).saturating_mul(1_000_000) + ts.tv_nsec as u64 / 1000;
+    let now = Instant::now();
+    Some(match now_usec.checked_sub(usec) {
+        Some(ago) => now.checked_sub(Duration::from_micros(ago))?,
+        None => now + Duration::from_micros(usec - now_usec),
+    })
+}
+
+/// `INVOCATION_ID=` of a process, if it has one.
+fn invocation_of(pid: u32) -> Option<String> {
+    let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    env.split(|b| *b == 0).find_map(|kv| {
+        kv.strip_prefix(b"INVOCATION_ID=".as_slice())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    })
+}
+
+impl Owner {
+    /// systemd's `service_exec_needs_notify_socket()` and the watchdog
+    /// variables: the main process gets `NOTIFY_SOCKET` unless
+    /// `NotifyAccess=none`, control processes only with `exec`/`all`. With
+    /// WatchdogSec=, the main process gets `WATCHDOG_USEC` and `WATCHDOG_PID`
+    /// set to its own PID (filled in by the child before exec: the PID is only
+    /// known after the clone), so sd_watchdog_enabled(3) in a process the main
+    /// process starts says "not for you", as under systemd.
+    pub(super) fn notify_env(&self, svc: &ServiceSection, role: Role, spec: &mut SpawnSpec) {
+        let access = svc.notify_access.unwrap_or(
+            if matches!(
+                svc.service_type,
+                daimon_unit::ServiceType::Notify | daimon_unit::ServiceType::NotifyReload
+            ) || svc.watchdog.is_some()
+            {
+                NotifyAccess::Main
+            } else {
+                NotifyAccess::None
+            },
+        );
+        let pass = match role {
+            Role::Main => access != NotifyAccess::None,
+            Role::Control => matches!(access, NotifyAccess::Exec | NotifyAccess::All),
+        };
+        if let (true, Some(path)) = (pass, &self.notify_socket) {
+            add_env(spec, "NOTIFY_SOCKET", &path.to_string_lossy());
+        }
+        if let (Role::Main, Some(wd)) = (role, svc.watchdog) {
+            add_env(spec, "WATCHDOG_USEC", &wd.as_micros().to_string());
+            if !spec
+                .envp
+                .iter()
+                .any(|e| e.as_bytes().starts_with(b"WATCHDOG_PID="))
+            {
+                if let Ok(c) = CString::new(CHILD_PID_VAR) {
+                    spec.envp.push(c);
+                }
+            }
+        }
+    }
+
+    /// The unit `pid` belongs to and its role there: a main or control PID,
+    /// else a descendant of one, else a process carrying a unit's invocation id.
+    fn sender_of(&self, pid: u32) -> Option<(String, Sender)> {
+        if let Some((unit, role)) = self.pids.get(&pid) {
+            let who = match role {
+                Role::Main => Sender::Main,
+                Role::Control => Sender::Control,
+            };
+            return Some((unit.clone(), who));
+        }
+        let mut p = pid;
+        for _ in 0..64 {
+            let ppid = tree::stat(p)?.ppid;
+            if ppid <= 1 || ppid == std::process::id() {
+                break;
+            }
+            if let Some((unit, _)) = self.pids.get(&ppid) {
+                return Some((unit.clone(), Sender::Other));
+            }
+            p = ppid;
+        }
+        let id = invocation_of(pid)?;
+        self.units
+            .values()
+            .find(|e| !e.is_idle() && e.invocation == id)
+            .map(|e| (e.name.clone(), Sender::Other))
+    }
+
+    /// Whether `pid` is a live process of `unit`'s service.
+    fn belongs_to(&self, unit: &str, pid: u32) -> bool {
+        matches!(self.sender_of(pid), Some((u, _)) if u == unit)
+    }
+
+    /// A datagram arrived: hand it to the unit it came from, if the sender may speak.
+    pub fn on_notify(&mut self, dg: Datagram) {
+        let Some((unit, who)) = self.sender_of(dg.pid) else {
+            tracing::debug!(
+                "notification from PID {} that belongs to no unit: ignored",
+                dg.pid
+            );
+            return;
+        };
+        let Some(u) = self.units.get(&unit).and_then(|e| e.def_unit().cloned()) else {
+            return;
+        };
+        let Some(def) = def_of(&u) else { return };
+        let access = def.notify_access();
+        if !allowed(access, who) {
+            let main = self.units.get(&unit).and_then(|e| e.machine.main_pid);
+            let text = match (access, main) {
+                (NotifyAccess::None, _) => {
+                    format!(
+                        "{unit}: Got notification message from PID {}, but reception is disabled (NotifyAccess=none)",
+                        dg.pid
+                    )
+                }
+                (_, Some(m)) => format!(
+                    "{unit}: Got notification message from PID {}, but reception only permitted for main PID {m}",
+                    dg.pid
+                ),
+                (_, None) => format!(
+                    "{unit}: Got notification message from PID {}, but reception only permitted for main PID which is currently not known",
+                    dg.pid
+                ),
+            };
+            self.message(&unit, 4, text);
+            return;
+        }
+        let mut n = parse_notify(&dg.text);
+        if !n.ignored.is_empty() {
+            tracing::debug!(
+                "{unit}: notification fields not supported, ignored: {}",
+                n.ignored.join(", ")
+            );
+        }
+        if n.reloading {
+            n.monotonic = monotonic_usec(&dg.text).and_then(monotonic_instant);
+        }
+        if let Some(pid) = n.main_pid {
+            n.main_pid = self.take_main_pid(&unit, pid, dg.uid);
+        }
+        self.feed(&unit, Event::Notify(n));
+    }
+
+    /// `MAINPID=`: a process of the service (or any, when root says so)
+    /// becomes the tracked main process.
+    fn take_main_pid(&mut self, unit: &str, pid: u32, sender_uid: u32) -> Option<u32> {
+        let e = self.units.get(unit)?;
+        if !e.machine.accepts_main_pid() || e.machine.main_pid == Some(pid) {
+            return (e.machine.main_pid == Some(pid)).then_some(pid);
+        }
+        let st = tree::stat(pid).filter(|s| s.state != 'Z' && s.state != 'X');
+        let ok = st.is_some()
+            && pid != std::process::id()
+            && (sender_uid == 0 || self.belongs_to(unit, pid));
+        let Some(st) = st.filter(|_| ok) else {
+            self.message(
+                unit,
+                4,
+                format!("{unit}: New main PID {pid} does not belong to the service; refusing."),
+            );
+            return None;
+        };
+        let old = e.machine.main_pid;
+        if let Some(old) = old {
+            // The old main process's end is no longer the unit's.
+            if self.pids.get(&old).is_some_and(|(_, r)| *r == Role::Main) {
+                self.pids.remove(&old);
+            }
+        }
+        self.pids.insert(pid, (unit.to_string(), Role::Main));
+        let ours = st.ppid == std::process::id();
+        let handle = if ours {
+            ProcHandle::new(pid)
+        } else {
+            ProcHandle::adopted(pid, st.start_time)
+        };
+        if let Some(e) = self.units.get_mut(unit) {
+            e.main = Some(handle);
+            e.main_start_time = Some(st.start_time);
+        }
+        if !ours {
+            // Not our child: no SIGCHLD will report its end; a pidfd will.
+            self.watch_foreign_main(unit, pid);
+        }
+        self.message(
+            unit,
+            6,
+            format!("{unit}: Supervising process {pid} which is now the main PID (MAINPID=)."),
+        );
+        Some(pid)
+    }
+
+    fn watch_foreign_main(&self, unit: &str, pid: u32) {
+        let (Some(tx), Some(fd)) = (
+            self.watch_tx.clone(),
+            super::process::signal::pidfd_open(pid),
+        ) else {
+            return;
+        };
+        let unit = unit.to_string();
+        let _ = super::process::pidwatch::watch(fd, move || {
+            let _ = tx.send(super::adopt::Watched::Main { unit, pid });
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notify_access_rules() {
+        let table = [
+            (NotifyAccess::None, [false, false, false]),
+            (NotifyAccess::Main, [true, false, false]),
+            (NotifyAccess::Exec, [true, true, false]),
+            (NotifyAccess::All, [true, true, true]),
+        ];
+        for (access, expect) in table {
+            let senders = [Sender::Main, Sender::Control, Sender::Other];
+            for (who, want) in senders.into_iter().zip(expect) {
+                assert_eq!(allowed(access, who), want, "{access:?} {who:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn monotonic_usec_maps_to_the_instant_clock() {
+        let now = Instant::now();
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: a valid out-pointer.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        let usec = ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000;
+        let t = monotonic_instant(usec).expect("converts");
+        let diff = if t > now { t - now } else { now - t };
+        assert!(diff < Duration::from_millis(50), "{diff:?}");
+    }
+}
