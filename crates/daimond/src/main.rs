@@ -14,6 +14,7 @@ mod ipc;
 mod log_writer;
 mod memory;
 mod pidfile;
+mod sdnotify;
 mod selflog;
 mod signals;
 mod supervisor;
@@ -271,6 +272,7 @@ async fn serve(
     });
     let server = tokio::task::spawn_local(ipc::serve(listener, ipc_ctx.clone(), stop_rx));
     ready.ok();
+    sdnotify::ready(&socket);
     tracing::info!(
         "daimond {} started (pid {}), listening on {}",
         env!("CARGO_PKG_VERSION"),
@@ -299,6 +301,7 @@ async fn serve(
         }
     }
     ipc_ctx.shutting_down.set(true);
+    sdnotify::stopping();
     handle.shutdown().await;
     let _ = supervisor_task.await;
     while let Ok(w) = shutdown_rx.try_recv() {

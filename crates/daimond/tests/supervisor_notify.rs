@@ -1,0 +1,300 @@
+//! Type=notify end to end: readiness over the notification socket gates the
+//! start job and dependents, STATUS= text, NotifyAccess=, TimeoutStartSec=
+//! without READY=1, the watchdog, and daimond's own sd_notify to its manager.
+//!
+//! Services are small python3 programs that send datagrams themselves
+//! (`systemd-notify` forks, so its PID would not be the main PID).
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// The python3 interpreter itself (not a wrapper script), so that the service's
+/// main process is the one that sends.
+fn python() -> PathBuf {
+    let out = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3 is installed");
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+const SEND: &str = r#"
+import os, socket, sys, time
+def send(msg):
+    addr = os.environ["NOTIFY_SOCKET"]
+    if addr.startswith("@"):
+        addr = "\0" + addr[1:]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.sendto(msg.encode(), addr)
+    s.close()
+def wait_for(path):
+    while not os.path.exists(path):
+        time.sleep(0.02)
+"#;
+
+/// Writes a python service program into the home; returns the ExecStart= line.
+fn py(d: &Daemon, name: &str, body: &str) -> String {
+    let path = d.path().join(name);
+    std::fs::write(&path, format!("{SEND}\n{body}\n")).expect("write program");
+    format!("{} {}", python().display(), path.display())
+}
+
+fn logs(d: &mut Daemon, unit: &str) -> String {
+    let out = d.cli(&["logs", unit, "-n", "200"]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `daimon start UNIT` in a thread (it returns only when the job is done).
+fn start_in_background(d: &Daemon, unit: &str) -> std::thread::JoinHandle<(bool, Instant)> {
+    let home = d.path().to_path_buf();
+    let unit = unit.to_string();
+    std::thread::spawn(move || {
+        let out = run_bounded(
+            Command::new(bin("daimon"))
+                .args(["start", &unit])
+                .env("DAIMON_HOME", &home),
+            Duration::from_secs(30),
+        );
+        (out.status.success(), Instant::now())
+    })
+}
+
+#[test]
+fn start_returns_after_ready_and_a_dependent_starts_only_then() {
+    let mut d = Daemon::start();
+    let gate = d.path().join("gate");
+    let marker = d.path().join("ready-sent");
+    let exec = py(
+        &d,
+        "slow.py",
+        &format!(
+            "wait_for({gate:?})\nopen({marker:?}, 'w').close()\nsend('READY=1')\ntime.sleep(1000)",
+            gate = gate.display().to_string(),
+            marker = marker.display().to_string()
+        ),
+    );
+    d.write_unit(
+        "slow.service",
+        &format!("[Service]\nType=notify\nExecStart={exec}\n"),
+    );
+    d.write_unit(
+        "web.service",
+        &format!(
+            "[Unit]\nRequires=slow.service\nAfter=slow.service\n[Service]\n\
+             ExecStart=/bin/sh -c 'test -e {} && exec sleep 1000'\n",
+            marker.display()
+        ),
+    );
+    let start = start_in_background(&d, "web");
+    wait_until("slow activating", DEADLINE, || {
+        let st = d.status_json("slow");
+        st["state"] == "activating" && st["pid"].as_u64().is_some()
+    });
+    d.record_descendants();
+    // While slow has not sent READY=1: still activating, web not started, the
+    // client still waiting.
+    let until = Instant::now() + Duration::from_millis(800);
+    while Instant::now() < until {
+        assert_eq!(d.status_json("slow")["state"], "activating");
+        assert_eq!(d.status_json("web")["pid"], serde_json::Value::Null);
+        assert!(!start.is_finished(), "start returned before READY=1");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let opened = Instant::now();
+    std::fs::write(&gate, "").expect("open the gate");
+    let (ok, done) = start.join().expect("start thread");
+    assert!(ok, "daimon start web failed: {}", logs(&mut d, "web"));
+    assert!(done >= opened);
+    assert_eq!(d.status_json("slow")["state"], "active");
+    let web = d.wait_main_pid("web");
+    assert!(pid_alive(web), "web ran after READY=1 (its check passed)");
+}
+
+#[test]
+fn status_text_is_shown_in_status() {
+    let mut d = Daemon::start();
+    let exec = py(
+        &d,
+        "srv.py",
+        "send('READY=1\\nSTATUS=Serving 3 clients')\ntime.sleep(1000)",
+    );
+    d.write_unit(
+        "srv.service",
+        &format!("[Service]\nType=notify\nExecStart={exec}\n"),
+    );
+    d.ok(&["start", "srv"]);
+    d.wait_main_pid("srv");
+    wait_until("STATUS= stored", DEADLINE, || {
+        d.status_json("srv")["status_text"] == "Serving 3 clients"
+    });
+    let text = d.ok(&["status", "srv"]);
+    assert!(text.contains("Serving 3 clients"), "{text}");
+}
+
+#[test]
+fn ready_from_a_process_other_than_the_main_one_is_ignored() {
+    let mut d = Daemon::start();
+    // The main process is the shell; its python child is not the main process.
+    let child = py(&d, "child.py", "send('READY=1')");
+    d.write_unit(
+        "quiet.service",
+        &format!(
+            "[Service]\nType=notify\nTimeoutStartSec=30\nExecStart=/bin/sh -c '{child}; exec sleep 1000'\n"
+        ),
+    );
+    let start = start_in_background(&d, "quiet");
+    let mut main = 0;
+    wait_until("quiet activating", DEADLINE, || {
+        let st = d.status_json("quiet");
+        main = st["pid"].as_u64().unwrap_or(0) as u32;
+        st["state"] == "activating" && main != 0
+    });
+    d.remember(main);
+    // And a process of no unit at all: this test.
+    let sock = UnixDatagram::unbound().expect("socket");
+    sock.send_to(b"READY=1", d.path().join("run/notify.sock"))
+        .expect("send to the notification socket");
+    wait_until("the refusal logged", DEADLINE, || {
+        logs(&mut d, "quiet").contains("reception only permitted for main PID")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(d.status_json("quiet")["state"], "activating");
+    d.ok(&["stop", "quiet"]);
+    let (ok, _) = start.join().expect("start thread");
+    assert!(!ok, "the start was canceled, not completed");
+}
+
+#[test]
+fn no_ready_within_timeout_start_sec_fails_with_timeout() {
+    let mut d = Daemon::start();
+    let exec = py(&d, "mute.py", "time.sleep(1000)");
+    d.write_unit(
+        "mute.service",
+        &format!("[Service]\nType=notify\nTimeoutStartSec=1s\nExecStart={exec}\n"),
+    );
+    let t = Instant::now();
+    let out = d.cli(&["start", "mute"]);
+    assert!(!out.status.success());
+    assert!(t.elapsed() >= Duration::from_millis(900));
+    let st = d.status_json("mute");
+    assert_eq!(st["state"], "failed");
+    assert_eq!(st["result"], "timeout");
+    assert!(logs(&mut d, "mute").contains("start operation timed out"));
+}
+
+#[test]
+fn a_silent_watchdog_aborts_the_service_and_it_restarts() {
+    let mut d = Daemon::start();
+    let env_seen = d.path().join("env-seen");
+    let exec = py(
+        &d,
+        "wd.py",
+        &format!(
+            "ok = os.environ.get('WATCHDOG_PID') == str(os.getpid()) and os.environ.get('WATCHDOG_USEC') == '1000000'\n\
+             open({env_seen:?}, 'a').write('ok\\n' if ok else 'bad %r\\n' % dict(os.environ))\n\
+             send('READY=1')\n\
+             for i in range(3):\n    time.sleep(0.3)\n    send('WATCHDOG=1')\n\
+             time.sleep(1000)",
+            env_seen = env_seen.display().to_string()
+        ),
+    );
+    d.write_unit(
+        "wd.service",
+        &format!(
+            "[Service]\nType=notify\nWatchdogSec=1s\nRestart=on-watchdog\nRestartSec=200ms\n\
+             LimitCORE=0\nExecStart={exec}\n"
+        ),
+    );
+    let t = Instant::now();
+    d.ok(&["start", "wd"]);
+    let first = d.wait_main_pid("wd");
+    let mut second = 0;
+    wait_until(
+        "a restart after the watchdog",
+        Duration::from_secs(15),
+        || {
+            let st = d.status_json("wd");
+            second = st["pid"].as_u64().unwrap_or(0) as u32;
+            second != 0 && second != first && st["restarts"] == 1
+        },
+    );
+    d.remember(second);
+    assert!(
+        t.elapsed() >= Duration::from_millis(1800),
+        "three keep-alives 300 ms apart, then 1 s of silence"
+    );
+    let st = d.status_json("wd");
+    assert_eq!(st["last_exit"], "killed, signal=ABRT", "{st}");
+    let log = logs(&mut d, "wd");
+    assert!(log.contains("Watchdog timeout (limit 1s)!"), "{log}");
+    assert!(log.contains("Failed with result 'watchdog'"), "{log}");
+    let seen = std::fs::read_to_string(&env_seen).unwrap_or_default();
+    assert!(
+        seen.starts_with("ok\n"),
+        "WATCHDOG_PID/WATCHDOG_USEC: {seen}"
+    );
+    d.ok(&["stop", "wd"]);
+}
+
+/// Receives one datagram within the deadline.
+fn recv(sock: &UnixDatagram) -> String {
+    sock.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let mut buf = [0u8; 4096];
+    let n = sock.recv(&mut buf).expect("a notification from daimond");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+fn daimond_with_notify_socket(d: &mut Daemon, notify_socket: &str) {
+    let child = Command::new(bin("daimond"))
+        .arg("--foreground")
+        .env("DAIMON_HOME", d.path())
+        .env("NOTIFY_SOCKET", notify_socket)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn daimond");
+    d.child = Some(child);
+}
+
+fn check_ready_then_stopping(d: &mut Daemon, sock: &UnixDatagram) {
+    let ready = recv(sock);
+    let pid = d.daemon_pid().expect("daimond runs");
+    assert!(ready.contains("READY=1"), "{ready}");
+    assert!(ready.contains(&format!("MAINPID={pid}")), "{ready}");
+    // READY=1 means the socket answers.
+    assert!(Path::new(&d.socket()).exists());
+    d.ok(&["list"]);
+    kill(pid, libc::SIGTERM);
+    let stopping = recv(sock);
+    assert!(stopping.contains("STOPPING=1"), "{stopping}");
+    if let Some(c) = d.child.as_mut() {
+        assert!(wait_child(c, DEADLINE).is_some(), "daimond exits");
+    }
+}
+
+#[test]
+fn daimond_tells_its_own_manager_it_is_ready_and_stopping() {
+    let mut d = Daemon::home_only();
+    let path = d.path().join("manager.sock");
+    let sock = UnixDatagram::bind(&path).expect("bind");
+    daimond_with_notify_socket(&mut d, &path.to_string_lossy());
+    check_ready_then_stopping(&mut d, &sock);
+}
+
+#[test]
+fn daimond_notifies_an_abstract_socket() {
+    use std::os::linux::net::SocketAddrExt;
+    let mut d = Daemon::home_only();
+    let name = format!("daimon-test-notify-{}", std::process::id());
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).expect("name");
+    let sock = UnixDatagram::bind_addr(&addr).expect("bind abstract");
+    daimond_with_notify_socket(&mut d, &format!("@{name}"));
+    check_ready_then_stopping(&mut d, &sock);
+}
