@@ -365,6 +365,8 @@ pub struct ServiceSection {
     pub restart_kill_signal: Option<i32>,
     pub final_kill_signal: i32,
     pub watchdog_signal: i32,
+    /// `ReloadSignal=`: what Type=notify-reload sends to ask for a reload (SIGHUP).
+    pub reload_signal: i32,
     pub send_sigkill: bool,
     pub send_sighup: bool,
     pub standard_input: StdInput,
@@ -425,6 +427,7 @@ impl Default for ServiceSection {
             restart_kill_signal: None,
             final_kill_signal: 9,
             watchdog_signal: 6,
+            reload_signal: 1,
             send_sigkill: true,
             send_sighup: false,
             standard_input: StdInput::Null,

@@ -419,3 +419,23 @@ fn unit_names_helpers() {
         "getty@tty2.service"
     );
 }
+
+#[test]
+fn notify_and_watchdog_settings() {
+    let l = parse(
+        "n.service",
+        "[Service]\nType=notify-reload\nExecStart=/bin/true\nNotifyAccess=all\n\
+         WatchdogSec=5s\nWatchdogSignal=SIGKILL\nReloadSignal=SIGUSR1\n",
+    );
+    assert!(messages(&l).is_empty(), "{:?}", messages(&l));
+    let s = service(&l);
+    assert_eq!(s.service_type, ServiceType::NotifyReload);
+    assert_eq!(s.notify_access, Some(daimon_unit::NotifyAccess::All));
+    assert_eq!(s.watchdog, Some(Duration::from_secs(5)));
+    assert_eq!(s.watchdog_signal, 9);
+    assert_eq!(s.reload_signal, 10);
+    assert_eq!(
+        service(&parse("d.service", "[Service]\nExecStart=/bin/true\n")).reload_signal,
+        1
+    );
+}

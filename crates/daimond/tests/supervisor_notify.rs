@@ -65,6 +65,28 @@ fn start_in_background(d: &Daemon, unit: &str) -> std::thread::JoinHandle<(bool,
     })
 }
 
+/// The NOTIFY_SOCKET a service process was given.
+fn notify_socket_of(pid: u32) -> String {
+    let env = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
+    env.split(|b| *b == 0)
+        .find_map(|kv| kv.strip_prefix(b"NOTIFY_SOCKET=".as_slice()))
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .expect("NOTIFY_SOCKET is set")
+}
+
+/// Sends a datagram from this (foreign) process to a NOTIFY_SOCKET address.
+fn send_as_test(addr: &str, msg: &str) {
+    use std::os::linux::net::SocketAddrExt;
+    let sock = UnixDatagram::unbound().expect("socket");
+    let to = match addr.strip_prefix('@') {
+        Some(name) => std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()),
+        None => std::os::unix::net::SocketAddr::from_pathname(addr),
+    }
+    .expect("address");
+    sock.send_to_addr(msg.as_bytes(), &to)
+        .expect("send to the notification socket");
+}
+
 #[test]
 fn start_returns_after_ready_and_a_dependent_starts_only_then() {
     let mut d = Daemon::start();
@@ -157,9 +179,7 @@ fn ready_from_a_process_other_than_the_main_one_is_ignored() {
     });
     d.remember(main);
     // And a process of no unit at all: this test.
-    let sock = UnixDatagram::unbound().expect("socket");
-    sock.send_to(b"READY=1", d.path().join("run/notify.sock"))
-        .expect("send to the notification socket");
+    send_as_test(&notify_socket_of(main), "READY=1");
     wait_until("the refusal logged", DEADLINE, || {
         logs(&mut d, "quiet").contains("reception only permitted for main PID")
     });
@@ -297,4 +317,45 @@ fn daimond_notifies_an_abstract_socket() {
     let sock = UnixDatagram::bind_addr(&addr).expect("bind abstract");
     daimond_with_notify_socket(&mut d, &format!("@{name}"));
     check_ready_then_stopping(&mut d, &sock);
+}
+
+#[test]
+fn reload_of_notify_reload_waits_for_reloading_then_ready() {
+    let mut d = Daemon::start();
+    let done = d.path().join("reloaded");
+    let exec = py(
+        &d,
+        "nr.py",
+        &format!(
+            "import signal\n\
+             pending = []\n\
+             signal.signal(signal.SIGUSR1, lambda s, f: pending.append(s))\n\
+             send('READY=1')\n\
+             while True:\n    time.sleep(0.02)\n    if pending:\n        pending.clear()\n\
+             \x20       send('RELOADING=1\\nMONOTONIC_USEC=%d' % (time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000))\n\
+             \x20       time.sleep(0.5)\n\
+             \x20       open({done:?}, 'a').write('reloaded\\n')\n\
+             \x20       send('READY=1')",
+            done = done.display().to_string()
+        ),
+    );
+    d.write_unit(
+        "nr.service",
+        &format!("[Service]\nType=notify-reload\nReloadSignal=SIGUSR1\nExecStart={exec}\n"),
+    );
+    d.ok(&["start", "nr"]);
+    let pid = d.wait_main_pid("nr");
+    let t = Instant::now();
+    d.ok(&["reload", "nr"]);
+    assert!(
+        t.elapsed() >= Duration::from_millis(450),
+        "reload returned before READY=1"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&done).unwrap_or_default(),
+        "reloaded\n"
+    );
+    let st = d.status_json("nr");
+    assert_eq!(st["state"], "active");
+    assert_eq!(st["pid"], pid);
 }

@@ -448,11 +448,12 @@ pub(crate) fn apply(s: &mut ServiceSection, cx: &mut Cx<'_, '_>, e: &Entry) -> O
                 s.kill_mode = k;
             }
         }
-        "KillSignal" | "FinalKillSignal" | "WatchdogSignal" => {
+        "KillSignal" | "FinalKillSignal" | "WatchdogSignal" | "ReloadSignal" => {
             if let Some(sig) = cx.parse(e, parse_signal) {
                 *match key {
                     "KillSignal" => &mut s.kill_signal,
                     "FinalKillSignal" => &mut s.final_kill_signal,
+                    "ReloadSignal" => &mut s.reload_signal,
                     _ => &mut s.watchdog_signal,
                 } = sig;
             }

@@ -1,7 +1,9 @@
 //! The notification socket services report readiness on (sd_notify(3)).
 //!
-//! Owns one Unix datagram socket per daimond (`notify.sock` in the runtime
-//! directory) and reading it without ever blocking the event loop: tokio wakes
+//! Owns one Unix datagram socket per daimond — `notify.sock` in the runtime
+//! directory, or a name in the abstract namespace when services may run as
+//! other users who cannot enter that 0700 directory (see [`NotifyAddr`]) — and
+//! reading it without ever blocking the event loop: tokio wakes
 //! the owner when a datagram is there, `recvmsg` (non-blocking) takes it with
 //! the sender's credentials (SO_PASSCRED: the kernel attaches the real PID and
 //! UID of every sender, which cannot be forged by an unprivileged process).
@@ -10,8 +12,10 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::linux::net::SocketAddrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::os::unix::net::SocketAddr;
+use std::path::PathBuf;
 
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, UnixAddr, recvmsg, setsockopt, sockopt};
 use tokio::io::Interest;
@@ -29,28 +33,56 @@ pub struct Datagram {
     pub text: String,
 }
 
+/// Where the socket lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyAddr {
+    Path(PathBuf),
+    /// A name in the abstract namespace (no file, gone with the socket).
+    Abstract(String),
+}
+
+impl NotifyAddr {
+    /// `NOTIFY_SOCKET`'s value: the path, or `@name` (sd_notify(3)).
+    pub fn env_value(&self) -> String {
+        match self {
+            NotifyAddr::Path(p) => p.to_string_lossy().into_owned(),
+            NotifyAddr::Abstract(n) => format!("@{n}"),
+        }
+    }
+}
+
 pub struct NotifySocket {
     sock: UnixDatagram,
-    path: PathBuf,
+    addr: NotifyAddr,
 }
 
 impl NotifySocket {
-    /// Binds `path` (a stale file from an earlier daimond is replaced). The
-    /// socket is writable by everyone who can reach its directory: who may
-    /// speak for a unit is decided from the credentials of each datagram.
-    pub fn bind(path: &Path) -> io::Result<NotifySocket> {
-        match std::fs::remove_file(path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-        // Must run inside the runtime: registers with the reactor.
-        let sock = UnixDatagram::bind(path)?;
+    /// Binds `addr` (a stale file from an earlier daimond is replaced). The
+    /// socket is writable by everyone who can reach it: who may speak for a
+    /// unit is decided from the credentials of each datagram. Must run inside
+    /// the runtime (the socket joins its reactor).
+    pub fn bind(addr: &NotifyAddr) -> io::Result<NotifySocket> {
+        let std_sock = match addr {
+            NotifyAddr::Path(path) => {
+                match std::fs::remove_file(path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+                let s = std::os::unix::net::UnixDatagram::bind(path)?;
+                let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666));
+                s
+            }
+            NotifyAddr::Abstract(name) => std::os::unix::net::UnixDatagram::bind_addr(
+                &SocketAddr::from_abstract_name(name.as_bytes())?,
+            )?,
+        };
+        std_sock.set_nonblocking(true)?;
+        let sock = UnixDatagram::from_std(std_sock)?;
         setsockopt(&sock, sockopt::PassCred, &true).map_err(io::Error::from)?;
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666));
         Ok(NotifySocket {
             sock,
-            path: path.to_path_buf(),
+            addr: addr.clone(),
         })
     }
 
@@ -129,6 +161,8 @@ impl NotifySocket {
 
 impl Drop for NotifySocket {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if let NotifyAddr::Path(p) = &self.addr {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }

@@ -1,8 +1,7 @@
 //! The manager's side of sd_notify(3): who may speak for a unit, and what a
 //! service is told about the socket and its watchdog.
 //!
-//! Owns binding the notification socket at start (`notify.sock` in the runtime
-//! directory), the environment it adds to service processes (`NOTIFY_SOCKET`,
+//! Owns binding the notification socket at start ([`address`]), the environment it adds to service processes (`NOTIFY_SOCKET`,
 //! `WATCHDOG_USEC`, `WATCHDOG_PID`), and turning a datagram into a unit's
 //! [`Event::Notify`]: the sender is found by its kernel-attached PID and
 //! checked against `NotifyAccess=` (systemd.service(5)): `main` only the main
@@ -18,7 +17,7 @@ use daimon_unit::{NotifyAccess, ServiceSection};
 
 use super::machine::{Event, Role, monotonic_usec, parse_notify};
 use super::owner::Owner;
-use super::process::notify_socket::{Datagram, NotifySocket};
+use super::process::notify_socket::{Datagram, NotifyAddr, NotifySocket};
 use super::process::signal::ProcHandle;
 use super::process::spawn::{CHILD_PID_VAR, SpawnSpec};
 use super::process::tree;
@@ -43,19 +42,38 @@ pub fn allowed(access: NotifyAccess, who: Sender) -> bool {
     }
 }
 
-/// Binds the socket and tells the owner its path; `None` (with a warning) if it
-/// cannot be bound: notify services then fail to start by their timeout.
+/// Where this daimond's notification socket is. `notify.sock` in the runtime
+/// directory, which is 0700: only processes of our own user reach it. A root
+/// daimond runs services as other users (User=) too, so it uses the abstract
+/// namespace, as reachable as systemd's world-writable /run/systemd/notify;
+/// the name comes from the runtime directory, so it is the same for the next
+/// daimond (re-adopted services keep their NOTIFY_SOCKET) and differs between
+/// daimonds (one per runtime directory, held by the PID file's lock).
+pub fn address(runtime: &std::path::Path, root: bool) -> NotifyAddr {
+    if !root {
+        return NotifyAddr::Path(runtime.join("notify.sock"));
+    }
+    // FNV-1a: stable across builds (std's hashers promise no such thing).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in runtime.as_os_str().as_encoded_bytes() {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    NotifyAddr::Abstract(format!("daimon/notify/{h:016x}"))
+}
+
+/// Binds the socket and tells the owner its address; `None` (with a warning)
+/// if it cannot be bound: notify services then fail to start by their timeout.
 pub fn open(o: &mut Owner) -> Option<NotifySocket> {
-    let path = o.paths.runtime.join("notify.sock");
-    match NotifySocket::bind(&path) {
+    let addr = address(&o.paths.runtime, o.host.uid == 0);
+    match NotifySocket::bind(&addr) {
         Ok(s) => {
-            o.notify_socket = Some(path);
+            o.notify_socket = Some(addr.env_value());
             Some(s)
         }
         Err(e) => {
             tracing::warn!(
                 "cannot create the notification socket {}: {e}; Type=notify services cannot report readiness",
-                path.display()
+                addr.env_value()
             );
             None
         }
@@ -138,8 +156,8 @@ impl Owner {
             Role::Main => access != NotifyAccess::None,
             Role::Control => matches!(access, NotifyAccess::Exec | NotifyAccess::All),
         };
-        if let (true, Some(path)) = (pass, &self.notify_socket) {
-            add_env(spec, "NOTIFY_SOCKET", &path.to_string_lossy());
+        if let (true, Some(addr)) = (pass, &self.notify_socket) {
+            add_env(spec, "NOTIFY_SOCKET", addr);
         }
         if let (Role::Main, Some(wd)) = (role, svc.watchdog) {
             add_env(spec, "WATCHDOG_USEC", &wd.as_micros().to_string());
@@ -165,18 +183,31 @@ impl Owner {
             };
             return Some((unit.clone(), who));
         }
+        let me = std::process::id();
         let mut p = pid;
+        let mut ours = false;
         for _ in 0..64 {
             let ppid = tree::stat(p)?.ppid;
-            if ppid <= 1 || ppid == std::process::id() {
-                break;
-            }
             if let Some((unit, _)) = self.pids.get(&ppid) {
                 return Some((unit.clone(), Sender::Other));
             }
+            if ppid == me {
+                ours = true;
+                break;
+            }
+            if ppid <= 1 {
+                break;
+            }
             p = ppid;
         }
-        let id = invocation_of(pid)?;
+        // A process that escaped its service's tree (double fork) was
+        // re-parented to us, the subreaper: that child of ours (`p`) belongs to
+        // the unit whose INVOCATION_ID= it carries. Only processes we started
+        // (and their descendants) can be our children.
+        if !ours {
+            return None;
+        }
+        let id = invocation_of(p)?;
         self.units
             .values()
             .find(|e| !e.is_idle() && e.invocation == id)
@@ -320,6 +351,16 @@ mod tests {
                 assert_eq!(allowed(access, who), want, "{access:?} {who:?}");
             }
         }
+    }
+
+    #[test]
+    fn the_address_is_a_path_for_a_user_and_a_stable_abstract_name_for_root() {
+        let rt = std::path::Path::new("/run/user/1000/daimon");
+        assert_eq!(address(rt, false), NotifyAddr::Path(rt.join("notify.sock")));
+        let a = address(rt, true);
+        assert_eq!(a, address(rt, true));
+        assert_ne!(a, address(std::path::Path::new("/run/daimon"), true));
+        assert!(a.env_value().starts_with("@daimon/notify/"));
     }
 
     #[test]

@@ -54,8 +54,9 @@ pub struct Owner {
     pub fdstore: SharedStore,
     /// Ends of processes that are not our children (adopted ones).
     pub watch_tx: Option<mpsc::UnboundedSender<Watched>>,
-    /// The sd_notify(3) socket services get as `NOTIFY_SOCKET` (see `notify`).
-    pub notify_socket: Option<std::path::PathBuf>,
+    /// The sd_notify(3) socket services get as `NOTIFY_SOCKET` (a path or an
+    /// abstract `@name`, see `notify`).
+    pub notify_socket: Option<String>,
 }
 
 impl Owner {

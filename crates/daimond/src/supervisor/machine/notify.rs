@@ -337,10 +337,10 @@ impl Machine {
         }
     }
 
-    /// Type=notify-reload: ReloadSignal= (SIGHUP) to the main process, then
+    /// Type=notify-reload: ReloadSignal= (SIGHUP by default) to the main process, then
     /// wait for `RELOADING=1` and `READY=1` (bounded by TimeoutStartSec=).
     pub(super) fn reload_by_signal(&mut self, d: &Def<'_>, now: Instant, fx: &mut Fx) {
-        fx.push(Effect::SignalMain(libc::SIGHUP));
+        fx.push(Effect::SignalMain(d.svc.reload_signal));
         self.set_state(SubState::Reload, now);
         self.deadline = d.timeout_start().map(|t| now + t);
         self.notify.reload = ReloadWait::Signal { since: now };
