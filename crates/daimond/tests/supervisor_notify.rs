@@ -359,3 +359,37 @@ fn reload_of_notify_reload_waits_for_reloading_then_ready() {
     assert_eq!(st["state"], "active");
     assert_eq!(st["pid"], pid);
 }
+
+#[test]
+fn mainpid_from_a_process_of_the_service_makes_it_the_main_process() {
+    let mut d = Daemon::start();
+    let daemon = py(
+        &d,
+        "daemon.py",
+        "send('MAINPID=%d\\nREADY=1\\nSTATUS=forked away' % os.getpid())\ntime.sleep(1000)",
+    );
+    d.write_unit(
+        "launcher.service",
+        &format!(
+            "[Service]\nType=notify\nNotifyAccess=all\nExecStart=/bin/sh -c '{daemon} & wait'\n"
+        ),
+    );
+    d.ok(&["start", "launcher"]);
+    let st = d.status_json("launcher");
+    let pid = st["pid"].as_u64().expect("a main PID") as u32;
+    d.record_descendants();
+    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert!(
+        cmdline.contains("daemon.py"),
+        "main is the python daemon: {cmdline:?}"
+    );
+    assert_eq!(st["status_text"], "forked away");
+    assert!(logs(&mut d, "launcher").contains("which is now the main PID"));
+    // Not our child: its end is still noticed.
+    kill(pid, libc::SIGKILL);
+    wait_until(
+        "launcher noticed the end of its main process",
+        DEADLINE,
+        || d.status_json("launcher")["state"] != "active",
+    );
+}
