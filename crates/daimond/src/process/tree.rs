@@ -150,24 +150,40 @@ pub fn all_pids() -> Vec<u32> {
         .collect()
 }
 
+/// Session id of a process (proc(5) field 6).
+pub fn session(pid: u32) -> Option<u32> {
+    let mut buf = [0u8; 1024];
+    let n = read_small(&format!("/proc/{pid}/stat"), &mut buf)?;
+    let text = std::str::from_utf8(&buf[..n]).ok()?;
+    text.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()
+}
+
 /// Every live (non-zombie) process of a service with its stat: `roots` (main,
 /// control) and their descendants, plus `orphan_candidates` that carry
-/// `INVOCATION_ID=<invocation>` and their descendants.
+/// `INVOCATION_ID=<invocation>` or are in one of `sessions` (the sessions the
+/// service's main processes led), and their descendants. Sessions matter because
+/// a daemon may overwrite its environment block (nginx does, for its process
+/// titles): its workers left behind by a killed master no longer show
+/// `INVOCATION_ID=`.
 pub fn service_tree(
     roots: &[u32],
     invocation: &str,
     orphan_candidates: &[u32],
+    sessions: &[u32],
 ) -> Vec<(u32, Stat)> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     let mut stack: Vec<u32> = roots.to_vec();
     if !invocation.is_empty() {
-        stack.extend(
-            orphan_candidates
-                .iter()
-                .copied()
-                .filter(|o| has_invocation(*o, invocation)),
-        );
+        stack.extend(orphan_candidates.iter().copied().filter(|o| {
+            has_invocation(*o, invocation)
+                || !sessions.is_empty() && session(*o).is_some_and(|s| sessions.contains(&s))
+        }));
     }
     while let Some(p) = stack.pop() {
         if !seen.insert(p) {

@@ -194,6 +194,7 @@ impl Owner {
                 }
                 if let Some(e) = self.units.get_mut(unit) {
                     e.invocation = id;
+                    e.sessions.clear();
                 }
                 self.clear_adoption(unit);
             }
@@ -295,6 +296,7 @@ impl Owner {
                 Role::Main => {
                     e.main = Some(ProcHandle::new(pid));
                     e.main_start_time = start_time;
+                    e.sessions.push(pid);
                 }
                 Role::Control => e.control = Some(ProcHandle::new(pid)),
             }
@@ -392,6 +394,7 @@ impl Owner {
         if let Some(e) = self.units.get_mut(unit) {
             e.main = Some(ProcHandle::new(pid));
             e.main_start_time = start_time;
+            e.sessions.extend(tree::session(pid));
         }
         Some(pid)
     }
@@ -435,11 +438,12 @@ impl Owner {
         if scope == KillScope::Main {
             return None;
         }
-        let others: Vec<(u32, u64)> = tree::service_tree(&roots, &e.invocation, &orphans)
-            .into_iter()
-            .filter(|(p, _)| !roots.contains(p))
-            .map(|(p, st)| (p, st.start_time))
-            .collect();
+        let others: Vec<(u32, u64)> =
+            tree::service_tree(&roots, &e.invocation, &orphans, &e.sessions)
+                .into_iter()
+                .filter(|(p, _)| !roots.contains(p))
+                .map(|(p, st)| (p, st.start_time))
+                .collect();
         for &(p, t) in &others {
             for &sig in &sigs {
                 let _ = signal_verified(p, t, sig);
@@ -474,11 +478,12 @@ impl Owner {
             .flatten()
             .map(|h| h.pid)
             .collect();
-        let rest: Vec<(u32, u64)> = tree::service_tree(&roots, &e.invocation, &orphans)
-            .into_iter()
-            .filter(|(p, _)| !roots.contains(p))
-            .map(|(p, st)| (p, st.start_time))
-            .collect();
+        let rest: Vec<(u32, u64)> =
+            tree::service_tree(&roots, &e.invocation, &orphans, &e.sessions)
+                .into_iter()
+                .filter(|(p, _)| !roots.contains(p))
+                .map(|(p, st)| (p, st.start_time))
+                .collect();
         if rest.is_empty() {
             self.leftover_units.remove(unit);
             self.feed(unit, Event::Leftovers(false));
@@ -588,9 +593,10 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
         let deadline = o.next_deadline();
         tokio::select! {
             biased;
-            // Before SIGCHLD: a READY=1 sent just before exiting is still heard.
-            dg = super::notify::next(notify.as_ref()) => o.on_notify(dg),
-            _ = sigchld.recv() => o.reap(),
+            _ = sigchld.recv() => {
+                super::notify::drain(&mut o, notify.as_ref());
+                o.reap()
+            }
             _ = sleep_until_opt(deadline) => o.on_timers(),
             Some(w) = watched.recv() => o.on_watched(w),
             cmd = cmds.recv(), if clients => match cmd {
@@ -600,6 +606,8 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
                     o.begin_shutdown(None);
                 }
             },
+            // Last: a flood of datagrams must not hold up the rest.
+            dg = super::notify::next(notify.as_ref()) => o.on_notify(dg),
         }
     }
     o.persist();

@@ -58,6 +58,9 @@ pub struct Entry {
     pub adopted: bool,
     /// Adopted run: processes whose end is watched with a pidfd.
     pub watched: BTreeSet<u32>,
+    /// Sessions this run's main processes led (each spawned process starts one;
+    /// a forking daemon its own): orphans in them belong to the unit.
+    pub sessions: Vec<u32>,
 }
 
 impl Entry {
@@ -79,6 +82,7 @@ impl Entry {
             timer_at: None,
             adopted: false,
             watched: BTreeSet::new(),
+            sessions: Vec::new(),
         }
     }
 

@@ -91,7 +91,7 @@ impl Owner {
         let procs = if e.is_idle() || e.invocation.is_empty() {
             Vec::new()
         } else {
-            tree::service_tree(&roots, &e.invocation, orphans)
+            tree::service_tree(&roots, &e.invocation, orphans, &e.sessions)
         };
         let (memory_bytes, cpu_usec) = if procs.is_empty() {
             (None, None)

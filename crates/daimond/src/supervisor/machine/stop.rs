@@ -178,7 +178,14 @@ impl Machine {
         if self.any_left() {
             return;
         }
+        // systemd's service_enter_signal(): KillMode=mixed sent KillSignal= to the
+        // main process only; once it is gone, what remains of the unit gets the
+        // SIGKILL (systemd.kill(5)), e.g. workers of a daemon whose master died.
+        let mixed = d.svc.kill_mode == KillMode::Mixed && d.svc.send_sigkill;
         match self.state {
+            StopSigterm if mixed => {
+                self.enter_signal(d, StopSigkill, ServiceResult::Success, now, fx)
+            }
             StopSigterm | StopSigkill => self.enter_stop_post(d, now, fx),
             FinalSigterm | FinalSigkill => {
                 let r = self.result;

@@ -366,6 +366,32 @@ fn kill_modes() {
 }
 
 #[test]
+fn mixed_kills_what_remains_once_the_main_process_is_gone() {
+    let mut w = World::new(|s| s.kill_mode = KillMode::Mixed);
+    w.run(Event::Start { manual: true });
+    let pid = w.m.main_pid.expect("main");
+    // The main process dies on its own (its workers stay behind).
+    let fx = w.run(Event::Exited {
+        pid,
+        status: ExitStatus::Killed {
+            signal: libc::SIGKILL,
+            core_dumped: false,
+        },
+    });
+    let kills: Vec<(KillScope, i32)> = fx
+        .iter()
+        .filter_map(|f| match f {
+            Effect::Kill { scope, signal, .. } => Some((*scope, *signal)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        kills.contains(&(KillScope::All, libc::SIGKILL)),
+        "the rest gets SIGKILL: {kills:?}"
+    );
+}
+
+#[test]
 fn exec_stop_runs_with_the_main_pid_then_sigterm() {
     let mut w = World::new(|s| s.exec_stop = vec![cmd("/bin/stopper")]);
     w.run(Event::Start { manual: true });
