@@ -393,3 +393,20 @@ fn mainpid_from_a_process_of_the_service_makes_it_the_main_process() {
         || d.status_json("launcher")["state"] != "active",
     );
 }
+
+#[test]
+fn ready_sent_just_before_exiting_still_counts() {
+    let mut d = Daemon::start();
+    let exec = py(&d, "brief.py", "send('READY=1')\nos._exit(0)");
+    d.write_unit(
+        "brief.service",
+        &format!("[Service]\nType=notify\nExecStart={exec}\n"),
+    );
+    for _ in 0..5 {
+        d.ok(&["start", "brief"]);
+        wait_until("brief ended", DEADLINE, || {
+            d.status_json("brief")["state"] == "inactive"
+        });
+        assert_eq!(d.status_json("brief")["result"], "success");
+    }
+}

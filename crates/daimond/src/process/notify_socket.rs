@@ -105,6 +105,19 @@ impl NotifySocket {
         }
     }
 
+    /// A datagram already waiting, without waiting for one: `None` when there
+    /// is none (or it was dropped).
+    pub fn try_recv(&self) -> Option<Datagram> {
+        match self.sock.try_io(Interest::READABLE, || self.recv_now()) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            Err(e) => {
+                tracing::debug!("notification socket: {e}");
+                None
+            }
+        }
+    }
+
     /// One `recvmsg` (non-blocking; EINTR retried). `Ok(None)`: a datagram
     /// was read and dropped.
     fn recv_now(&self) -> io::Result<Option<Datagram>> {

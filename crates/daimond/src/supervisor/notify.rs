@@ -88,6 +88,19 @@ pub async fn next(s: Option<&NotifySocket>) -> Datagram {
     }
 }
 
+/// Before exits are reaped: what services sent before they exited (a
+/// `READY=1` just before `exit`) is heard first, as systemd dispatches its
+/// notify socket before SIGCHLD. Bounded, so a flood cannot hold the owner.
+pub fn drain(o: &mut Owner, s: Option<&NotifySocket>) {
+    let Some(s) = s else { return };
+    for _ in 0..256 {
+        match s.try_recv() {
+            Some(dg) => o.on_notify(dg),
+            None => break,
+        }
+    }
+}
+
 /// `VAR=` unless the unit's own environment sets it (in systemd the unit's
 /// Environment= is merged after what the manager passes).
 fn add_env(spec: &mut SpawnSpec, var: &str, value: &str) {

@@ -593,9 +593,10 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
         let deadline = o.next_deadline();
         tokio::select! {
             biased;
-            // Before SIGCHLD: a READY=1 sent just before exiting is still heard.
-            dg = super::notify::next(notify.as_ref()) => o.on_notify(dg),
-            _ = sigchld.recv() => o.reap(),
+            _ = sigchld.recv() => {
+                super::notify::drain(&mut o, notify.as_ref());
+                o.reap()
+            }
             _ = sleep_until_opt(deadline) => o.on_timers(),
             Some(w) = watched.recv() => o.on_watched(w),
             cmd = cmds.recv(), if clients => match cmd {
@@ -605,6 +606,8 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
                     o.begin_shutdown(None);
                 }
             },
+            // Last: a flood of datagrams must not hold up the rest.
+            dg = super::notify::next(notify.as_ref()) => o.on_notify(dg),
         }
     }
     o.persist();
