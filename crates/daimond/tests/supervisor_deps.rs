@@ -132,6 +132,25 @@ fn an_ordering_cycle_is_reported_at_load_and_its_units_do_not_start() {
     d.ok(&["start", "a"]);
     d.wait_main_pid("a");
     assert_eq!(state(&mut d, "b"), "inactive");
+    // A cycle written later is found by daemon-reload, with Before= too.
+    d.write_unit(
+        "c.service",
+        "[Unit]\nBefore=d.service\n[Service]\nExecStart=/bin/sleep 1000\n",
+    );
+    d.write_unit(
+        "d.service",
+        "[Unit]\nBefore=c.service\n[Service]\nExecStart=/bin/sleep 1000\n",
+    );
+    d.ok(&["daemon-reload"]);
+    let cycle = "ordering cycle: c.service -> d.service -> c.service";
+    wait_until("the new cycle in daimond's log", DEADLINE, || {
+        d.daemon_stderr().contains(cycle)
+    });
+    let err = cli_err(&mut d, &["start", "d"]);
+    assert!(
+        err.contains("d.service failed to start: ordering cycle: "),
+        "{err}"
+    );
 }
 
 #[test]
