@@ -214,6 +214,22 @@ fn page_size() -> u64 {
     if v > 0 { v as u64 } else { 4096 }
 }
 
+/// When a process started, as wall-clock time: boot time (`btime` of
+/// /proc/stat) plus its start time in clock ticks.
+pub fn started_at(start_time: u64) -> Option<jiff::Timestamp> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let btime: i64 = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    let hz = clock_ticks();
+    let secs = btime.checked_add(i64::try_from(start_time / hz).ok()?)?;
+    let nanos = i32::try_from((start_time % hz) * 1_000_000_000 / hz).ok()?;
+    jiff::Timestamp::new(secs, nanos).ok()
+}
+
 fn clock_ticks() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let v = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
@@ -239,5 +255,8 @@ mod tests {
     fn own_process_is_readable() {
         let st = stat(std::process::id()).expect("own stat");
         assert!(st.start_time > 0);
+        let at = started_at(st.start_time).expect("start time");
+        let age = jiff::Timestamp::now().duration_since(at);
+        assert!(age.as_secs() >= -2 && age.as_secs() < 3600, "{at}");
     }
 }

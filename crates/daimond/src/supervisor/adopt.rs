@@ -139,6 +139,10 @@ impl Owner {
                 restarts,
             },
         );
+        // Active since the process started, not since this daimond saw it.
+        if let Some(e) = self.units.get_mut(&name) {
+            e.since_wall = tree::started_at(t).or(e.since_wall);
+        }
         if STOPPING.contains(&r.state.as_str()) {
             // The previous daimond was stopping it: finish that.
             self.feed(&name, Event::Stop);
