@@ -4,7 +4,9 @@
 //! the enabled set (`state/enabled`, one unit name per line) and the snapshot that
 //! a restarted daimond needs to re-adopt its services (`state/supervisor.json`: per
 //! unit the state, main PID with its start time from /proc, invocation id and
-//! restart counter).
+//! restart counter), plus the text of transient units (`state/transient/NAME`,
+//! from `daimon run` without `--save`) so that a restarted daimond can adopt
+//! them too.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
@@ -65,6 +67,35 @@ pub fn save_enabled(state: &Path, set: &BTreeSet<String>) -> io::Result<()> {
         text.push('\n');
     }
     write_atomic(&enabled_path(state), text.as_bytes(), true)
+}
+
+fn transient_dir(state: &Path) -> PathBuf {
+    state.join("transient")
+}
+
+/// Keeps a transient unit's text for a daimond started after this one is killed.
+pub fn save_transient(state: &Path, name: &str, text: &str) -> io::Result<()> {
+    write_atomic(&transient_dir(state).join(name), text.as_bytes(), false)
+}
+
+pub fn remove_transient(state: &Path, name: &str) {
+    let _ = fs::remove_file(transient_dir(state).join(name));
+}
+
+/// Every kept transient unit: (name, text).
+pub fn load_transient(state: &Path) -> Vec<(String, String)> {
+    let Ok(dir) = fs::read_dir(transient_dir(state)) else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_string();
+            if name.starts_with('.') {
+                return None;
+            }
+            Some((name, fs::read_to_string(e.path()).ok()?))
+        })
+        .collect()
 }
 
 /// One unit's entry in the re-adoption snapshot.
@@ -144,6 +175,22 @@ mod tests {
         set.insert("b.service".to_string());
         save_enabled(dir.path(), &set).expect("save");
         assert_eq!(load_enabled(dir.path()), set);
+    }
+
+    #[test]
+    fn transient_units_round_trip() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        save_transient(dir.path(), "t.service", "[Service]\nExecStart=/bin/true\n").expect("save");
+        let got = load_transient(dir.path());
+        assert_eq!(
+            got,
+            vec![(
+                "t.service".to_string(),
+                "[Service]\nExecStart=/bin/true\n".to_string()
+            )]
+        );
+        remove_transient(dir.path(), "t.service");
+        assert!(load_transient(dir.path()).is_empty());
     }
 
     #[test]

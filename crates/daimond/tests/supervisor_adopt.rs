@@ -351,3 +351,48 @@ fn a_service_that_ended_while_no_daemon_ran_is_restarted_per_its_policy() {
     };
     wait_until("the store to drop dead pipes", DEADLINE, || pipes() == 4);
 }
+
+#[test]
+fn a_transient_unit_is_adopted_and_forgotten_once_it_ended() {
+    let mut d = Daemon::start();
+    let out = d.cli(&["run", "--name", "adhoc", "--", "/bin/sleep", "1000"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = d.wait_main_pid("adhoc");
+    let out = d.cli(&[
+        "run",
+        "--name",
+        "brief",
+        "--restart",
+        "no",
+        "--",
+        "/bin/sleep",
+        "1001",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let brief = d.wait_main_pid("brief");
+
+    kill_daemon(&mut d);
+    kill(brief, libc::SIGKILL);
+    wait_until("brief gone", DEADLINE, || !pid_alive(brief));
+    d.spawn_daemon();
+    let st = d.status_json("adhoc");
+    assert_eq!(st["pid"], pid);
+    assert_eq!(st["state"], "active");
+    assert_eq!(st["load_state"], "transient");
+    // Ended while no daimond ran, with Restart=no: nothing to keep.
+    assert_eq!(d.cli(&["status", "brief"]).status.code(), Some(4));
+    let kept = d.path().join("state/transient");
+    assert!(kept.join("adhoc.service").exists());
+    assert!(!kept.join("brief.service").exists());
+
+    d.ok(&["stop", "adhoc"]);
+    wait_until("adhoc gone", DEADLINE, || !pid_alive(pid));
+}

@@ -9,7 +9,8 @@
 //! store kept gets a reader again with its original metadata, so lines keep going
 //! to the same unit and invocation; pipes whose writers are gone are drained and
 //! closed at end of file. Processes of units that no longer load are left
-//! running and reported.
+//! running and reported. Transient units (`daimon run`) come back from their
+//! kept text (`persist`) while their process runs; the others are forgotten.
 //!
 //! A unit whose main process ended while no daimond ran is handled as if that
 //! end had been seen (status unknown, so Restart= applies); one that waited for
@@ -29,6 +30,7 @@ use super::process::fdstore::{FdStore, StoredPipe};
 use super::process::logpipe::{PipeOrigin, reattach_reader};
 use super::process::signal::{ProcHandle, pidfd_open};
 use super::process::{pidwatch, tree};
+use super::registry::{self, Entry};
 
 /// The end of a watched process that is not our child.
 #[derive(Debug)]
@@ -56,10 +58,36 @@ impl Owner {
     pub fn adopt_previous(&mut self) {
         let (store, pipes) = FdStore::open(&self.paths.runtime);
         *self.fdstore.borrow_mut() = store;
+        let transient = self.load_transient();
         for r in persist::load_snapshot(&self.paths.state) {
             self.adopt(r);
         }
+        // A transient unit lives as long as its run: the rest are forgotten.
+        for name in transient {
+            if self.is_idle_unit(&name) {
+                self.units.remove(&name);
+                persist::remove_transient(&self.paths.state, &name);
+            }
+        }
         self.reattach(pipes);
+    }
+
+    /// The transient units a killed daimond ran (unit files take precedence).
+    fn load_transient(&mut self) -> Vec<String> {
+        let mut names = Vec::new();
+        for (name, text) in persist::load_transient(&self.paths.state) {
+            if self.units.contains_key(&name) {
+                persist::remove_transient(&self.paths.state, &name);
+                continue;
+            }
+            let path = self.paths.units.join(&name);
+            let parsed = daimon_unit::parse_unit(&name, &path, text.as_bytes(), &[], &self.spec);
+            let mut e = Entry::new(name.clone(), registry::load_of(parsed));
+            e.transient = Some(text);
+            self.units.insert(name.clone(), e);
+            names.push(name);
+        }
+        names
     }
 
     fn adopt(&mut self, r: UnitRecord) {

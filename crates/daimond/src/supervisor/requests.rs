@@ -333,6 +333,11 @@ impl Owner {
         entry.load = load;
         entry.transient = (!save).then(|| r.unit_text.clone());
         entry.refresh_definition();
+        if save {
+            persist::remove_transient(&self.paths.state, &name);
+        } else if let Err(e) = persist::save_transient(&self.paths.state, &name, &r.unit_text) {
+            tracing::warn!("{name}: cannot keep the transient unit for a restarted daimond: {e}");
+        }
         if r.enable {
             self.enabled.insert(name.clone());
             if let Err(e) = persist::save_enabled(&self.paths.state, &self.enabled) {
