@@ -96,6 +96,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    sdnotify::only_in_foreground(foreground);
     daemonize::close_inherited_fds();
     signals::ignore_sigpipe();
     memory::configure();

@@ -1,8 +1,8 @@
 //! daimond as a service of a service manager: sd_notify(3) to whoever started it.
 //!
 //! Owns the client side of the notification protocol for daimond itself: when
-//! `NOTIFY_SOCKET` is set (daimond runs as `Type=notify` under systemd, or
-//! under a daimond), `READY=1` with `MAINPID=` and `STATUS=` once the socket
+//! `daimond --foreground` runs with `NOTIFY_SOCKET` set (as `Type=notify` under
+//! systemd, or under a daimond), `READY=1` with `MAINPID=` and `STATUS=` once the socket
 //! accepts connections, and `STOPPING=1` when shutdown begins. The address is a
 //! socket path or, starting with `@`, an abstract name (sd_notify(3)). Sending
 //! never blocks and a failure is only logged: the manager's timeout speaks then.
@@ -22,6 +22,18 @@ fn address(value: &str) -> io::Result<SocketAddr> {
             io::ErrorKind::InvalidInput,
             "NOTIFY_SOCKET must be an absolute path or start with @",
         )),
+    }
+}
+
+/// A daimond started in the background (by the `daimon` CLI) is nobody's
+/// notify service: a `NOTIFY_SOCKET` it inherited belongs to whatever ran the
+/// CLI, which must not hear `READY=1` from us. Call before any thread exists.
+pub fn only_in_foreground(foreground: bool) {
+    if !foreground {
+        // SAFETY: called first thing in `main`, while the process has one thread
+        // (before daemonizing, the log thread and the runtime), so nothing reads
+        // the environment concurrently.
+        unsafe { std::env::remove_var("NOTIFY_SOCKET") };
     }
 }
 

@@ -410,3 +410,28 @@ fn ready_sent_just_before_exiting_still_counts() {
         assert_eq!(d.status_json("brief")["result"], "success");
     }
 }
+
+#[test]
+fn a_daimond_started_in_the_background_notifies_nobody() {
+    // As the CLI starts it: the NOTIFY_SOCKET it inherits is its caller's.
+    let d = Daemon::home_only();
+    let path = d.path().join("caller.sock");
+    let sock = UnixDatagram::bind(&path).expect("bind");
+    let out = run_bounded(
+        Command::new(bin("daimond"))
+            .env("DAIMON_HOME", d.path())
+            .env("NOTIFY_SOCKET", &path),
+        DEADLINE,
+    );
+    assert!(out.status.success(), "daimond started in the background");
+    assert!(d.daemon_pid().is_some());
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let mut buf = [0u8; 4096];
+    let got = sock.recv(&mut buf);
+    assert!(
+        got.is_err(),
+        "unexpected notification: {:?}",
+        got.map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
+    );
+}
