@@ -1,6 +1,6 @@
 //! The dependency graph through a real daimond (systemd.unit(5)): After= order
 //! with readiness, the failure chain of Requires=, ordering cycles reported at
-//! load, Conflicts=, stop propagation over BindsTo=/Requires=/PartOf=, and unit
+//! load, Conflicts=, stop and restart propagation over BindsTo=/Requires=/PartOf=, and unit
 //! files naming system targets, sockets and mounts that daimon does not manage.
 
 mod common;
@@ -195,7 +195,7 @@ fn binds_to_stops_the_bound_unit_when_its_unit_stops_or_fails() {
 }
 
 #[test]
-fn stopping_a_unit_stops_its_requirers_and_parts_but_not_wanters() {
+fn stop_and_restart_reach_requirers_and_parts_but_not_wanters() {
     let mut d = Daemon::start();
     d.write_unit("db.service", "[Service]\nExecStart=/bin/sleep 1000\n");
     for (name, dep) in [
@@ -209,9 +209,19 @@ fn stopping_a_unit_stops_its_requirers_and_parts_but_not_wanters() {
         );
     }
     d.ok(&["start", "db", "web", "part", "wanter"]);
-    for u in ["db", "web", "part", "wanter"] {
-        d.wait_main_pid(u);
+    let before: Vec<u32> = ["db", "web", "part", "wanter"]
+        .iter()
+        .map(|u| d.wait_main_pid(u))
+        .collect();
+    d.ok(&["restart", "db"]);
+    let after: Vec<u32> = ["db", "web", "part", "wanter"]
+        .iter()
+        .map(|u| d.wait_main_pid(u))
+        .collect();
+    for (i, u) in ["db", "web", "part"].iter().enumerate() {
+        assert_ne!(before[i], after[i], "{u} restarted");
     }
+    assert_eq!(before[3], after[3], "wanter untouched");
     d.ok(&["stop", "db"]);
     for u in ["db", "web", "part"] {
         assert_eq!(state(&mut d, u), "inactive", "{u}");

@@ -251,6 +251,9 @@ pub fn plan(verb: Verb, requested: &[String], u: &Universe<'_>) -> Plan {
         }
         p.add(name, verb);
     }
+    if verb == Verb::Restart {
+        p.restart_closure();
+    }
     if starting {
         p.start_closure();
         p.conflicts();
@@ -425,26 +428,50 @@ impl Planner<'_, '_> {
                 continue;
             }
             let name = self.plan.items[i].unit.clone();
-            let dependents: Vec<String> = self
-                .u
-                .iter()
-                .filter(|(other, n)| {
-                    n.active
-                        && !self.index.contains_key(other.as_str())
-                        && n.deps.is_some_and(|d| {
-                            d.requires.contains(&name)
-                                || d.binds_to.contains(&name)
-                                || d.part_of.contains(&name)
-                                || d.requisite.contains(&name)
-                        })
-                })
-                .map(|(k, _)| k.clone())
-                .collect();
-            for d in dependents {
+            for d in self.dependents(&name) {
                 self.add(&d, Verb::Stop);
             }
             i += 1;
         }
+    }
+
+    /// systemd.unit(5) Requires=, BindsTo=, PartOf=: a restart is propagated to the
+    /// active units that depend on the restarted one. A restart here is one job
+    /// (stop, then start), so a dependent ordered After= it restarts once it is
+    /// back, rather than stopping before it as systemd's split jobs would.
+    fn restart_closure(&mut self) {
+        let mut i = 0;
+        while i < self.plan.items.len() {
+            if self.plan.items[i].verb != Verb::Restart {
+                i += 1;
+                continue;
+            }
+            let name = self.plan.items[i].unit.clone();
+            for d in self.dependents(&name) {
+                self.add(&d, Verb::Restart);
+            }
+            i += 1;
+        }
+    }
+
+    /// Active units that Require=, BindsTo=, are PartOf= or Requisite= `name`,
+    /// without a job yet.
+    fn dependents(&self, name: &str) -> Vec<String> {
+        self.u
+            .iter()
+            .filter(|(other, n)| {
+                n.active
+                    && !self.index.contains_key(other.as_str())
+                    && n.deps.is_some_and(|d| {
+                        let names = |v: &Vec<String>| v.iter().any(|x| x == name);
+                        names(&d.requires)
+                            || names(&d.binds_to)
+                            || names(&d.part_of)
+                            || names(&d.requisite)
+                    })
+            })
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     /// A start job of a unit on an ordering cycle fails with the cycle; one whose

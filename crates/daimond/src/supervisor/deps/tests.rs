@@ -299,3 +299,20 @@ fn requisite_needs_an_active_unit() {
     let (_, mut t) = plan_of(spec, &["db"], Verb::Start, &["web"]);
     assert_eq!(run(&mut t, |_| None), ["start web"]);
 }
+
+#[test]
+fn restart_reaches_active_requirers_binders_and_parts_after_it() {
+    let spec =
+        "db:\nweb: Requires=db After=db\npart: PartOf=db\nidle: Requires=db\nwanter: Wants=db";
+    let (_, mut t) = plan_of(
+        spec,
+        &["db", "web", "part", "wanter"],
+        Verb::Restart,
+        &["db"],
+    );
+    let order = run(&mut t, |_| None);
+    assert_eq!(order[0], "restart db");
+    let mut rest = order[1..].to_vec();
+    rest.sort();
+    assert_eq!(rest, ["restart part", "restart web"]);
+}
