@@ -396,3 +396,21 @@ fn a_transient_unit_is_adopted_and_forgotten_once_it_ended() {
     d.ok(&["stop", "adhoc"]);
     wait_until("adhoc gone", DEADLINE, || !pid_alive(pid));
 }
+
+#[test]
+fn restarting_an_adopted_service_replaces_its_process() {
+    let mut d = Daemon::start();
+    d.write_unit("web.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+    d.ok(&["start", "web"]);
+    let old = d.wait_main_pid("web");
+    kill_daemon(&mut d);
+    d.spawn_daemon();
+    assert_eq!(d.status_json("web")["pid"], old);
+    d.ok(&["restart", "web"]);
+    let new = d.wait_main_pid("web");
+    assert_ne!(new, old);
+    wait_until("the adopted process gone", DEADLINE, || !pid_alive(old));
+    let st = d.status_json("web");
+    assert_eq!(st["state"], "active");
+    assert_eq!(st["restarts"], 0);
+}
