@@ -112,17 +112,27 @@ fn completions(shell: Shell) -> CliResult {
         Shell::Powershell => S::PowerShell,
     };
     let mut cmd = Cli::command();
-    clap_complete::generate(shell, &mut cmd, "daimon", &mut std::io::stdout());
-    Ok(0)
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "daimon", &mut buf);
+    print_quietly(&buf, "the completion script")
 }
 
 fn man() -> CliResult {
-    let man = clap_mangen::Man::new(Cli::command());
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut buf)
+        .map_err(|e| CliError::fail(format!("rendering the manual: {e}")))?;
+    print_quietly(&buf, "the manual")
+}
+
+/// Writes `bytes` to stdout; a reader that went away (`| head`) is no error.
+fn print_quietly(bytes: &[u8], what: &str) -> CliResult {
     let mut out = std::io::stdout().lock();
-    man.render(&mut out)
-        .and_then(|_| out.flush())
-        .map_err(|e| CliError::fail(format!("writing the manual: {e}")))?;
-    Ok(0)
+    match out.write_all(bytes).and_then(|_| out.flush()) {
+        Ok(()) => Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(CliError::fail(format!("writing {what}: {e}"))),
+    }
 }
 
 #[cfg(test)]
