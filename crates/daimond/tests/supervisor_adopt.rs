@@ -234,7 +234,15 @@ fn stopping_an_adopted_service_ends_all_its_processes() {
 
     kill_daemon(&mut d);
     d.spawn_daemon();
-    assert_eq!(d.status_json("tree")["pid"], main);
+    let st = d.status_json("tree");
+    assert_eq!(st["pid"], main);
+    let tasks: Vec<u64> = st["tasks"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|t| t.as_u64()).collect())
+        .unwrap_or_default();
+    for p in [main, child, escaped] {
+        assert!(tasks.contains(&u64::from(p)), "{p} not in {tasks:?}");
+    }
     d.ok(&["stop", "tree"]);
     for p in [main, child, escaped] {
         wait_until(&format!("PID {p} gone"), DEADLINE, || !pid_alive(p));

@@ -237,16 +237,20 @@ impl Owner {
     /// under the previous daimond were re-parented elsewhere), filtered by
     /// `INVOCATION_ID=` by the caller.
     pub fn escape_candidates(&self, unit: &str) -> Vec<u32> {
-        let mut v = tree::orphans(|p| self.is_tracked(p));
         if self.units.get(unit).is_some_and(|e| e.adopted) {
-            let me = std::process::id();
-            v.extend(
-                tree::all_pids()
-                    .into_iter()
-                    .filter(|p| *p != me && !self.is_tracked(*p)),
-            );
+            self.escape_candidates_all()
+        } else {
+            tree::orphans(|p| self.is_tracked(p))
         }
-        v
+    }
+
+    /// Every process but this daimond and the tracked main/control processes.
+    pub fn escape_candidates_all(&self) -> Vec<u32> {
+        let me = std::process::id();
+        tree::all_pids()
+            .into_iter()
+            .filter(|p| *p != me && !self.is_tracked(*p))
+            .collect()
     }
 
     /// Adopted run being stopped: watch the end of each signalled process, since

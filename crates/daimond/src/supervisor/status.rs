@@ -3,7 +3,8 @@
 //! Owns the per-unit status (PRODUCT.md's `status -o json` contract) including
 //! the process tree with memory and CPU: one read of /proc/PID/stat (plus the
 //! children list) per process, and one listing of the daemon's own children to
-//! find processes that escaped their service.
+//! find processes that escaped their service (of all processes, when a unit was
+//! adopted after a daimond restart: its escaped processes are not our children).
 
 use daimon_proto::{ErrorKind, ErrorReply, Response, UnitListEntry, UnitStatus};
 
@@ -65,11 +66,17 @@ impl Owner {
                 .get(n)
                 .is_some_and(|e| !e.invocation.is_empty() && !e.is_idle())
         });
-        let orphans = if any_running {
+        let mut orphans = if any_running {
             tree::orphans(|p| self.is_tracked(p))
         } else {
             Vec::new()
         };
+        // Processes that escaped an adopted run were re-parented away from us:
+        // every process is a candidate (filtered by INVOCATION_ID=), read once.
+        let adopted = |n: &String| self.units.get(n).is_some_and(|e| e.adopted && !e.is_idle());
+        if names.iter().any(adopted) {
+            orphans = self.escape_candidates_all();
+        }
         let mut out = Vec::with_capacity(names.len());
         for n in &names {
             match self.units.get(n) {
