@@ -231,8 +231,12 @@ fn run(mut w: JournalWriter, mut rx: mpsc::Receiver<LogMsg>, mut stop: oneshot::
                 m = rx.recv() => m,
                 _ = &mut stop => None,
                 _ = tokio::time::sleep_until(next_tick.into()) => {
-                    w.tick(Instant::now());
-                    next_tick = Instant::now() + IDLE_TICK;
+                    // The store says when it wants to run again (sealing and
+                    // retention go in bounded steps); otherwise rarely.
+                    let again = w.tick(Instant::now());
+                    next_tick = Instant::now() + again.unwrap_or(IDLE_TICK);
+                    // Quiet since the last batch: hand its buffers back.
+                    crate::memory::release_free_memory();
                     continue;
                 }
             };
@@ -249,8 +253,8 @@ fn run(mut w: JournalWriter, mut rx: mpsc::Receiver<LogMsg>, mut stop: oneshot::
             w.commit();
             next_tick = next_tick.min(Instant::now() + sync_interval);
             if Instant::now() >= next_tick {
-                w.tick(Instant::now());
-                next_tick = Instant::now() + IDLE_TICK;
+                let again = w.tick(Instant::now());
+                next_tick = Instant::now() + again.unwrap_or(IDLE_TICK);
             }
         }
         // Shutdown: keep what is already queued.
