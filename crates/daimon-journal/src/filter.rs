@@ -6,7 +6,7 @@ use regex::bytes::{Regex, RegexBuilder};
 
 use crate::JournalError;
 use crate::codec::Block;
-use crate::record::Cursor;
+use crate::record::{Cursor, Stream};
 
 /// What to read. Empty/`None` fields do not filter.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +25,9 @@ pub struct Query {
     pub lines: Option<usize>,
     /// Only lines after this cursor (follow).
     pub after: Option<Cursor>,
+    /// Only lines from these streams (journalctl's `_TRANSPORT=` match); empty
+    /// means every stream.
+    pub streams: Vec<Stream>,
 }
 
 pub(crate) struct Grep {
@@ -71,9 +74,14 @@ pub(crate) struct Filter<'a> {
     pub until: i64,
     pub max_prio: u8,
     pub grep: Option<&'a Grep>,
+    pub streams: &'a [Stream],
 }
 
 pub(crate) fn select(block: &Block, f: &Filter<'_>) -> Vec<u32> {
+    // A block holds the lines of one stream, so a stream match is all or nothing.
+    if !f.streams.is_empty() && !f.streams.contains(&block.stream) {
+        return Vec::new();
+    }
     let mut cand: Option<Vec<bool>> = None;
     if let Some(g) = f.grep {
         let mut marks = vec![false; block.lines.len()];

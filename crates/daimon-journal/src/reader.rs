@@ -265,6 +265,7 @@ impl JournalReader {
             } else {
                 None
             },
+            streams: &q.streams,
         };
         let order = if q.lines.is_some() {
             "seq_max DESC"

@@ -398,3 +398,43 @@ fn huge_chunks_are_cut_into_blocks_without_losing_lines() {
         assert!(m.starts_with(&format!("line {i} ")), "{i}: {m}");
     }
 }
+
+#[test]
+fn a_stream_match_keeps_one_transport_even_for_the_last_n_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let j = open(dir.path());
+    let mut w = j.writer().expect("writer");
+    w.open_source(SourceId(1), meta("bot.service", Stream::Stdout));
+    w.open_source(SourceId(2), meta("bot.service", Stream::Stderr));
+    w.ingest(SourceId(1), b"out 1\nout 2\n");
+    w.ingest(SourceId(2), b"err 1\n");
+    w.append(
+        "bot.service",
+        None,
+        1,
+        Stream::Daemon,
+        6,
+        b"bot.service: Deactivated successfully.",
+    );
+    w.commit();
+    let mut r = j.reader().expect("reader");
+    let only = |streams: Vec<Stream>, lines: Option<usize>| Query {
+        units: vec!["bot".into()],
+        streams,
+        lines,
+        ..Query::default()
+    };
+    assert_eq!(
+        messages(&mut r, &only(vec![Stream::Stdout], Some(1))),
+        ["out 2"]
+    );
+    assert_eq!(
+        messages(&mut r, &only(vec![Stream::Stdout], None)),
+        ["out 1", "out 2"]
+    );
+    assert_eq!(
+        messages(&mut r, &only(vec![Stream::Stdout, Stream::Stderr], None)),
+        ["out 1", "out 2", "err 1"]
+    );
+    assert_eq!(messages(&mut r, &only(Vec::new(), None)).len(), 4);
+}

@@ -100,6 +100,11 @@ pub struct LogsRequest {
     /// terminal (err and worse red, warning yellow, notice bold, debug grey).
     #[serde(default)]
     pub color: bool,
+    /// journalctl-style field matches, `FIELD=VALUE` (`_TRANSPORT=stdout`,
+    /// `_SYSTEMD_UNIT=bot.service`, ...): a line must match each field given,
+    /// any of the values given for one field.
+    #[serde(default)]
+    pub matches: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

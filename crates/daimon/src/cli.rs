@@ -244,8 +244,9 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// Units to show (same as -u); none: every unit.
-    #[arg(value_name = "UNIT")]
+    /// Units to show (same as -u; none: every unit), or journalctl-style field
+    /// matches such as _TRANSPORT=stdout (only what the service wrote to stdout).
+    #[arg(value_name = "UNIT|FIELD=VALUE")]
     pub units: Vec<String>,
     /// Unit to show (repeatable).
     #[arg(short = 'u', long = "unit", value_name = "UNIT")]

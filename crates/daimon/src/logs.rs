@@ -20,10 +20,17 @@ use crate::error::{CliError, CliResult};
 const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub fn request(args: &LogsArgs) -> LogsRequest {
-    // Names go as typed; the daemon matches `bot` to `bot.service`.
-    let units = args.units.iter().chain(&args.unit).cloned().collect();
+    // Names go as typed; the daemon matches `bot` to `bot.service`. A word with
+    // `=` is a field match, as in journalctl (unit names never contain `=`).
+    let (matches, positional): (Vec<String>, Vec<String>) =
+        args.units.iter().cloned().partition(|w| w.contains('='));
+    let units = positional
+        .into_iter()
+        .chain(args.unit.iter().cloned())
+        .collect();
     LogsRequest {
         units,
+        matches,
         invocation: args.invocation.clone(),
         since: args.since.clone(),
         until: args.until.clone(),

@@ -208,6 +208,7 @@ fn cat_output_is_byte_exact_and_json_clients_still_get_text() {
         output: "cat".into(),
         raw: false,
         color: false,
+        matches: vec![],
     });
     daimon_proto::write_frame(&mut s, &req).expect("request");
     let mut text = String::new();
@@ -219,4 +220,33 @@ fn cat_output_is_byte_exact_and_json_clients_still_get_text() {
         }
     }
     assert_eq!(text, "caf\u{fffd}\n");
+}
+
+#[test]
+fn a_transport_match_shows_only_what_the_service_wrote() {
+    let mut d = Daemon::start();
+    d.write_unit(
+        "talk.service",
+        "[Service]\nExecStart=/bin/sh -c 'echo first; echo oops >&2; echo last; exec sleep 1000'\n",
+    );
+    d.ok(&["start", "talk"]);
+    d.wait_main_pid("talk");
+    wait_until("the last stdout line", DEADLINE, || {
+        text(&d.cli(&["logs", "talk", "_TRANSPORT=stdout", "-n", "1", "-o", "cat"])) == "last\n"
+    });
+    // Without the match, daimond's own lines about the unit are there too, as
+    // systemd's are in `journalctl -u`.
+    let all = text(&d.cli(&["logs", "talk", "-o", "cat"]));
+    assert!(all.lines().any(|l| l.starts_with("Started ")), "{all}");
+    let out = text(&d.cli(&["logs", "talk", "_TRANSPORT=stdout", "-o", "cat"]));
+    assert_eq!(out, "first\nlast\n");
+    let err = text(&d.cli(&["logs", "talk", "_TRANSPORT=stderr", "-o", "cat"]));
+    assert_eq!(err, "oops\n");
+    let bad = d.cli(&["logs", "talk", "_COMM=sh"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("unsupported match \"_COMM=sh\""),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
 }

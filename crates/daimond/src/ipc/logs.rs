@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use daimon_journal::format::{OutputFormat, Renderer};
 use daimon_journal::timeexpr::parse_time;
-use daimon_journal::{Journal, JournalError, JournalReader, Query, Record};
+use daimon_journal::{Journal, JournalError, JournalReader, Query, Record, Stream};
 use daimon_proto::{ErrorKind, LogsRequest, Response, UnitStatus};
 use jiff::tz::TimeZone;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -167,7 +167,7 @@ pub fn build_query(req: &LogsRequest) -> Result<(Query, Renderer), String> {
             )
         })?),
     };
-    let query = Query {
+    let mut query = Query {
         // Passed as typed: the store matches `bot` to `bot.service` (and to `bot`,
         // the name daimond's own messages use as unit `daimond`).
         units: req.units.clone(),
@@ -178,8 +178,48 @@ pub fn build_query(req: &LogsRequest) -> Result<(Query, Renderer), String> {
         grep: req.grep.clone(),
         lines: req.lines,
         after: None,
+        streams: Vec::new(),
     };
+    for m in &req.matches {
+        apply_match(m, &mut query)?;
+    }
     Ok((query, renderer(format)))
+}
+
+/// One journalctl-style `FIELD=VALUE` match, for the fields the store indexes.
+/// Several values of one field are alternatives, as in journalctl.
+fn apply_match(m: &str, q: &mut Query) -> Result<(), String> {
+    let (field, value) = m.split_once('=').unwrap_or((m, ""));
+    match field {
+        "_TRANSPORT" => q.streams.push(match value {
+            "stdout" => Stream::Stdout,
+            "stderr" => Stream::Stderr,
+            "daemon" => Stream::Daemon,
+            _ => {
+                return Err(format!(
+                    "invalid match \"{m}\": _TRANSPORT is stdout, stderr or daemon"
+                ));
+            }
+        }),
+        // The store keeps one unit name per line, whether the service wrote it
+        // or daimond wrote it about the service.
+        "_SYSTEMD_UNIT" | "UNIT" if !value.is_empty() => q.units.push(value.to_string()),
+        "_SYSTEMD_INVOCATION_ID" if !value.is_empty() => match &q.invocation {
+            Some(other) if other != value => {
+                return Err(format!(
+                    "invalid match \"{m}\": only one invocation at a time (already {other})"
+                ));
+            }
+            _ => q.invocation = Some(value.to_string()),
+        },
+        _ => {
+            return Err(format!(
+                "unsupported match \"{m}\": daimon matches _TRANSPORT=, _SYSTEMD_UNIT=, \
+                 UNIT= and _SYSTEMD_INVOCATION_ID="
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Serves one `Logs` request on `s` until done, or until the client hangs up
@@ -447,7 +487,34 @@ mod tests {
             output: "short".into(),
             raw: false,
             color: false,
+            matches: vec![],
         }
+    }
+
+    #[test]
+    fn field_matches_narrow_the_query_like_journalctl() {
+        let mut r = req();
+        r.matches = vec![
+            "_TRANSPORT=stdout".into(),
+            "_SYSTEMD_UNIT=bot.service".into(),
+        ];
+        let (q, _) = build_query(&r).expect("valid matches");
+        assert_eq!(q.streams, vec![Stream::Stdout]);
+        assert_eq!(q.units, vec!["bot.service".to_string()]);
+        let mut r = req();
+        r.matches = vec!["_TRANSPORT=carrier-pigeon".into()];
+        let err = build_query(&r).err().unwrap_or_default();
+        assert!(
+            err.starts_with("invalid match \"_TRANSPORT=carrier-pigeon\""),
+            "{err}"
+        );
+        let mut r = req();
+        r.matches = vec!["_COMM=python3".into()];
+        let err = build_query(&r).err().unwrap_or_default();
+        assert!(
+            err.starts_with("unsupported match \"_COMM=python3\""),
+            "{err}"
+        );
     }
 
     #[test]

@@ -55,7 +55,8 @@ impl SupervisorContext {
 }
 
 pub enum Command {
-    Request(Request, oneshot::Sender<Response>),
+    // Boxed: a request is far larger than the other commands.
+    Request(Box<Request>, oneshot::Sender<Response>),
     Reload,
     Shutdown(oneshot::Sender<()>),
 }
@@ -71,7 +72,7 @@ impl SupervisorHandle {
     /// `Status`, `recent_logs` and `logs_dropped` are left empty for the caller to fill.
     pub async fn request(&self, req: Request) -> Response {
         let (tx, rx) = oneshot::channel();
-        if self.tx.send(Command::Request(req, tx)).await.is_err() {
+        if self.tx.send(Command::Request(Box::new(req), tx)).await.is_err() {
             return unavailable();
         }
         rx.await.unwrap_or_else(|_| unavailable())

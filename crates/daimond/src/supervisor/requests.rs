@@ -33,7 +33,7 @@ impl Owner {
                     ));
                     return;
                 }
-                self.request(req, reply);
+                self.request(*req, reply);
             }
             Command::Reload => self.daemon_reload(),
             Command::Shutdown(done) => self.begin_shutdown(Some(done)),
