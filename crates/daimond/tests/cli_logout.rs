@@ -56,6 +56,10 @@ fn a_service_started_from_a_terminal_session_survives_logout() {
     let res = unsafe { forkpty(None, None) }.expect("forkpty");
     let (leader, master): (Pid, OwnedFd) = match res {
         ForkptyResult::Child => {
+            // A login session hangs up with SIGHUP's default action, whatever the
+            // test runner inherited (e.g. under nohup it would be ignored).
+            // SAFETY: signal(2) is async-signal-safe.
+            unsafe { libc::signal(libc::SIGHUP, libc::SIG_DFL) };
             // SAFETY: NULL-terminated arrays of pointers to live C strings.
             unsafe { libc::execve(argv_ptrs[0], argv_ptrs.as_ptr(), envp_ptrs.as_ptr()) };
             // SAFETY: exec failed; leave without running the test harness's code.
