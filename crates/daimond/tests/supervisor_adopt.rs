@@ -422,3 +422,25 @@ fn restarting_an_adopted_service_replaces_its_process() {
     assert_eq!(st["state"], "active");
     assert_eq!(st["restarts"], 0);
 }
+
+#[test]
+fn a_service_missing_from_the_snapshot_is_adopted_through_its_pipes() {
+    let mut d = Daemon::start();
+    d.write_unit(
+        "fresh.service",
+        "[Service]\nExecStart=/bin/sh -c 'while :; do echo tick; sleep 0.05; done'\n\
+         [Install]\nWantedBy=default.target\n",
+    );
+    d.ok(&["enable", "fresh"]);
+    d.ok(&["start", "fresh"]);
+    let pid = d.wait_main_pid("fresh");
+    kill_daemon(&mut d);
+    // As if daimond had been killed between the spawn and the snapshot.
+    fs::remove_file(d.path().join("state/supervisor.json")).expect("snapshot");
+    d.spawn_daemon();
+    let st = d.status_json("fresh");
+    assert_eq!(st["pid"], pid, "adopted, not started twice");
+    assert_eq!(st["state"], "active");
+    let daemon = d.daemon_pid().expect("pid");
+    assert!(children_of(daemon).is_empty(), "{:?}", children_of(daemon));
+}

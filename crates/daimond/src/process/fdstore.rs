@@ -47,6 +47,9 @@ pub struct PipeMeta {
     pub stream: StreamKind,
     pub level_prefix: bool,
     pub identifier: Option<String>,
+    /// Written by the unit's main process, started at this /proc start time:
+    /// a new daimond can adopt it from here if the snapshot missed it.
+    pub main: Option<u64>,
 }
 
 impl PipeMeta {
@@ -62,6 +65,7 @@ impl PipeMeta {
             "stream": stream,
             "level_prefix": self.level_prefix,
             "identifier": self.identifier,
+            "main_start_time": self.main,
         });
         serde_json::to_vec(&v).unwrap_or_default()
     }
@@ -83,6 +87,7 @@ impl PipeMeta {
                 .get("identifier")
                 .and_then(|i| i.as_str())
                 .map(String::from),
+            main: v.get("main_start_time").and_then(|t| t.as_u64()),
         })
     }
 }
@@ -360,6 +365,7 @@ mod tests {
             stream: StreamKind::Stderr,
             level_prefix: true,
             identifier: Some("bot".into()),
+            main: Some(12345),
         };
         assert_eq!(PipeMeta::from_bytes(&m.to_bytes()), Some(m));
     }

@@ -35,6 +35,8 @@ pub struct PipeOrigin {
     pub level_prefix: bool,
     /// SyslogIdentifier=.
     pub identifier: Option<String>,
+    /// The writer is the unit's main process, with this /proc start time.
+    pub main: Option<u64>,
 }
 
 impl PipeOrigin {
@@ -48,6 +50,7 @@ impl PipeOrigin {
             stream: m.stream,
             level_prefix: m.level_prefix,
             identifier: m.identifier,
+            main: m.main,
         }
     }
 
@@ -59,6 +62,7 @@ impl PipeOrigin {
             stream: self.stream,
             level_prefix: self.level_prefix,
             identifier: self.identifier.clone(),
+            main: self.main,
         }
     }
 }

@@ -12,6 +12,9 @@
 //! running and reported. Transient units (`daimon run`) come back from their
 //! kept text (`persist`) while their process runs; the others are forgotten.
 //!
+//! A main process the snapshot missed (daimond killed right after spawning it)
+//! is found through the metadata of its pipes in the store.
+//!
 //! A unit whose main process ended while no daimond ran is handled as if that
 //! end had been seen (status unknown, so Restart= applies); one that waited for
 //! its automatic restart waits RestartSec= again, then restarts.
@@ -59,9 +62,11 @@ impl Owner {
         let (store, pipes) = FdStore::open(&self.paths.runtime);
         *self.fdstore.borrow_mut() = store;
         let transient = self.load_transient();
-        for r in persist::load_snapshot(&self.paths.state) {
-            self.adopt(r);
+        let records = persist::load_snapshot(&self.paths.state);
+        for r in &records {
+            self.adopt(r.clone());
         }
+        self.adopt_from_store(&pipes, &records);
         // A transient unit lives as long as its run: the rest are forgotten.
         for name in transient {
             if self.is_idle_unit(&name) {
@@ -174,6 +179,41 @@ impl Owner {
         if STOPPING.contains(&r.state.as_str()) {
             // The previous daimond was stopping it: finish that.
             self.feed(&name, Event::Stop);
+        }
+    }
+
+    /// The snapshot is written once per pass of the owner's loop: a daimond
+    /// killed between a spawn and that write leaves a main process the snapshot
+    /// does not name. Its pipes in the store do (unit, invocation, PID, start
+    /// time): a live one of a unit not running yet is adopted from there.
+    fn adopt_from_store(&mut self, pipes: &[StoredPipe], records: &[UnitRecord]) {
+        let mut seen = std::collections::BTreeSet::new();
+        for m in pipes.iter().filter_map(|p| p.meta.as_ref()) {
+            let Some(t) = m.main else {
+                continue;
+            };
+            let pid = m.pid;
+            if !seen.insert(pid) || records.iter().any(|r| r.main_pid == Some(pid)) {
+                continue;
+            }
+            let alive = tree::stat(pid).is_some_and(|s| s.start_time == t && s.state != 'Z');
+            let running = self.units.get(&m.unit).is_some_and(|e| !e.is_idle());
+            if !alive || running || !tree::has_invocation(pid, &m.invocation) {
+                continue;
+            }
+            let restarts = records
+                .iter()
+                .find(|r| r.name == m.unit)
+                .map_or(0, |r| r.restarts);
+            self.adopt(UnitRecord {
+                name: m.unit.clone(),
+                state: "running".into(),
+                result: "success".into(),
+                main_pid: Some(pid),
+                main_start_time: Some(t),
+                invocation: m.invocation.clone(),
+                restarts,
+            });
         }
     }
 

@@ -317,6 +317,7 @@ impl Owner {
                     stream,
                     level_prefix: svc.syslog_level_prefix,
                     identifier: svc.syslog_identifier.clone(),
+                    main: (role == Role::Main).then_some(start_time).flatten(),
                 };
                 spawn_reader(fd, origin, self.log.clone(), &self.fdstore);
             }
