@@ -178,12 +178,23 @@ fn an_unmet_condition_skips_the_unit_and_a_failed_assert_fails_it() {
     let st = d.status_json("cond");
     assert_eq!(st["state"], "inactive");
     assert_eq!(st["pid"], serde_json::Value::Null);
+    // Status says which condition was not met, as systemctl status does.
+    assert_eq!(
+        st["reason"],
+        "cond.service: start condition unmet: ConditionPathExists=/no/such/path; skipped"
+    );
     d.write_unit(
         "assert.service",
-        "[Unit]\nAssertPathExists=/no/such/path\n[Service]\nExecStart=/bin/sleep 1000\n",
+        "[Unit]\nAssertPathExists=!/\n[Service]\nExecStart=/bin/sleep 1000\n",
     );
     let out = d.cli(&["start", "assert"]);
     assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("assert.service: start assertion failed: AssertPathExists=!/"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -68,16 +68,20 @@ impl Owner {
     /// `Some(None)`: a Condition*= failed (skip); `Some(Some(error))`: an Assert*=
     /// failed; `None`: the unit may start. Path conditions are checked here; kinds
     /// daimon does not evaluate count as met.
-    fn conditions(e: &Entry) -> Option<Option<String>> {
+    /// systemd.unit(5): a failed Condition*= skips the start (the job succeeds,
+    /// nothing runs); a failed Assert*= fails it. Returns whether the start
+    /// fails, and the line that says which directive was not met.
+    fn conditions(e: &Entry) -> Option<(bool, String)> {
         let u = e.loaded().or(e.def_unit())?;
         let check = |c: &daimon_unit::Condition| c.check_path().unwrap_or(true);
-        if !daimon_unit::conditions_met(&u.unit.asserts, check) {
-            return Some(Some(format!("{}: start assertion failed", e.name)));
+        if let Some(what) = unmet(&u.unit.asserts, "Assert", check) {
+            return Some((true, format!("{}: start assertion failed: {what}", e.name)));
         }
-        if !daimon_unit::conditions_met(&u.unit.conditions, check) {
-            return Some(None);
-        }
-        None
+        let what = unmet(&u.unit.conditions, "Condition", check)?;
+        Some((
+            false,
+            format!("{}: start condition unmet: {what}; skipped", e.name),
+        ))
     }
 
     /// Finds (loading on demand, e.g. a template instance) the entry for what a
@@ -176,16 +180,14 @@ impl Owner {
                 continue;
             };
             if matches!(verb, Verb::Start | Verb::Restart) && e.is_idle() {
-                if let Some(outcome) = Self::conditions(e) {
-                    // systemd.unit(5): a failed Condition*= skips the unit (the job
-                    // succeeds, nothing runs); a failed Assert*= fails the job.
-                    let text = match &outcome {
-                        None => format!("{unit}: start condition unmet; skipped"),
-                        Some(err) => err.clone(),
-                    };
-                    self.message(&unit, if outcome.is_some() { 3 } else { 6 }, text);
+                if let Some((fails, text)) = Self::conditions(e) {
+                    self.message(&unit, if fails { 3 } else { 6 }, text.clone());
+                    if let Some(e) = self.units.get_mut(&unit) {
+                        // Shown by `status` until the next start attempt.
+                        e.machine.reason = Some(text.clone());
+                    }
                     if let Some(t) = self.txns.get_mut(&id) {
-                        t.finish_item(i, outcome);
+                        t.finish_item(i, fails.then_some(text));
                     }
                     continue;
                 }
@@ -429,4 +431,33 @@ impl Owner {
             let _ = tx.send(());
         }
     }
+}
+
+/// The first directive of `list` that does not hold, written as in the unit
+/// file (`ConditionPathExists=!/etc/foo`), following systemd's rule: every
+/// plain one must hold, and one of the triggering (`|`) ones if there are any.
+fn unmet(
+    list: &[daimon_unit::Condition],
+    prefix: &str,
+    check: impl Fn(&daimon_unit::Condition) -> bool,
+) -> Option<String> {
+    if daimon_unit::conditions_met(list, &check) {
+        return None;
+    }
+    let show = |c: &daimon_unit::Condition| {
+        format!(
+            "{prefix}{}={}{}{}",
+            c.kind,
+            if c.trigger { "|" } else { "" },
+            if c.negate { "!" } else { "" },
+            c.value
+        )
+    };
+    Some(match list.iter().find(|c| !c.trigger && !check(c)) {
+        Some(c) => show(c),
+        None => {
+            let triggers: Vec<String> = list.iter().filter(|c| c.trigger).map(show).collect();
+            format!("none of {} holds", triggers.join(", "))
+        }
+    })
 }
