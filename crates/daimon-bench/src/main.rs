@@ -243,11 +243,21 @@ fn bench_start(bins: &BinDir, n: usize) {
     }
     std::thread::sleep(Duration::from_secs(1));
     if let Some(pid) = home.daemon_pid() {
-        let (pss, rss) = memory_kib(pid);
+        // The supervisor is daimond plus its helpers (the fd store), never the
+        // services.
+        let mut pids = vec![pid];
+        pids.extend(children_of(pid).into_iter().filter(|c| {
+            !fs::read_to_string(format!("/proc/{c}/comm")).is_ok_and(|x| x.trim() == home.comm)
+        }));
+        let (pss, rss) = pids
+            .iter()
+            .map(|p| memory_kib(*p))
+            .fold((0, 0), |(a, b), (p, r)| (a + p, b + r));
         println!(
-            "| daimond memory | {n} | PSS {:.2} MiB, RSS {:.2} MiB |",
+            "| supervisor memory (daimond + fd store) | {n} | PSS {:.2} MiB, RSS {:.2} MiB over {} processes |",
             pss as f64 / 1024.0,
-            rss as f64 / 1024.0
+            rss as f64 / 1024.0,
+            pids.len()
         );
     }
 }
