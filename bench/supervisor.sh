@@ -6,4 +6,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p daimon -p daimond -p daimon-bench
-exec target/release/daimon-bench "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/daimon-bench" "$@"
