@@ -8,6 +8,7 @@
 
 pub mod adopt;
 pub mod deps;
+mod event_loop;
 pub mod exec;
 pub mod jobs;
 pub mod machine;
@@ -72,7 +73,12 @@ impl SupervisorHandle {
     /// `Status`, `recent_logs` and `logs_dropped` are left empty for the caller to fill.
     pub async fn request(&self, req: Request) -> Response {
         let (tx, rx) = oneshot::channel();
-        if self.tx.send(Command::Request(Box::new(req), tx)).await.is_err() {
+        if self
+            .tx
+            .send(Command::Request(Box::new(req), tx))
+            .await
+            .is_err()
+        {
             return unavailable();
         }
         rx.await.unwrap_or_else(|_| unavailable())
@@ -127,6 +133,6 @@ pub fn spawn(ctx: SupervisorContext) -> (SupervisorHandle, tokio::task::JoinHand
     let (tx, rx) = mpsc::channel(256);
     let nofile = raise_nofile();
     let owner = owner::Owner::new(ctx.paths, ctx.log, nofile);
-    let task = tokio::task::spawn_local(owner::run(owner, rx));
+    let task = tokio::task::spawn_local(event_loop::run(owner, rx));
     (SupervisorHandle { tx }, task)
 }

@@ -14,7 +14,6 @@ use std::time::Instant;
 
 use daimon_proto::Paths;
 use daimon_unit::SpecifierContext;
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use super::adopt::Watched;
@@ -28,7 +27,7 @@ use super::process::signal::{ProcHandle, signal_verified};
 use super::process::spawn::spawn;
 use super::process::{reaper, tree};
 use super::registry::{Entry, def_of};
-use super::{Command, persist};
+use super::persist;
 use crate::log_writer::{LogMsg, LogSender, StreamKind};
 
 pub struct Owner {
@@ -564,61 +563,4 @@ fn new_invocation_id() -> String {
         b = (t ^ (u128::from(std::process::id()) << 64)).to_le_bytes();
     }
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// Runs the owner until shutdown completes or every handle is dropped.
-pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
-    let mut sigchld = match signal(SignalKind::child()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!("cannot watch child processes (SIGCHLD): {e}");
-            return;
-        }
-    };
-    if let Err(e) = reaper::become_subreaper() {
-        tracing::warn!(
-            "cannot become a child subreaper: {e}; double-forking services escape supervision"
-        );
-    }
-    let (watch_tx, mut watched) = mpsc::unbounded_channel();
-    o.watch_tx = Some(watch_tx);
-    let notify = super::notify::open(&mut o);
-    o.reap();
-    o.startup();
-    let mut clients = true;
-    loop {
-        o.persist();
-        if o.shutting_down && o.txns.is_empty() {
-            break;
-        }
-        let deadline = o.next_deadline();
-        tokio::select! {
-            biased;
-            _ = sigchld.recv() => {
-                super::notify::drain(&mut o, notify.as_ref());
-                o.reap()
-            }
-            _ = sleep_until_opt(deadline) => o.on_timers(),
-            Some(w) = watched.recv() => o.on_watched(w),
-            cmd = cmds.recv(), if clients => match cmd {
-                Some(c) => o.on_command(c),
-                None => {
-                    clients = false;
-                    o.begin_shutdown(None);
-                }
-            },
-            // Last: a flood of datagrams must not hold up the rest.
-            dg = super::notify::next(notify.as_ref()) => o.on_notify(dg),
-        }
-    }
-    o.persist();
-    // A clean shutdown: the store closes its copies; ours drain to end of file.
-    o.fdstore.borrow_mut().quit();
-}
-
-async fn sleep_until_opt(t: Option<Instant>) {
-    match t {
-        Some(t) => tokio::time::sleep_until(t.into()).await,
-        None => std::future::pending().await,
-    }
 }

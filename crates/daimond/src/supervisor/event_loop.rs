@@ -1,0 +1,75 @@
+//! The owner's event loop: where every event source meets the one owner task.
+//!
+//! Owns the wiring only — SIGCHLD (then the central reaper), the single timer of
+//! the nearest deadline, pidfd watches of adopted processes, client commands and
+//! the sd_notify socket — in the order that keeps systemd's semantics (a READY=1
+//! sent just before exiting is read before the exit is reaped; a flood of
+//! datagrams never holds up the rest). What each event does lives in `owner` and
+//! the modules beside it. Nothing here polls: the loop sleeps until an event or
+//! the nearest deadline.
+
+use std::time::Instant;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+use super::Command;
+use super::owner::Owner;
+use super::process::reaper;
+
+/// Runs the owner until shutdown completes or every handle is dropped.
+pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
+    let mut sigchld = match signal(SignalKind::child()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot watch child processes (SIGCHLD): {e}");
+            return;
+        }
+    };
+    if let Err(e) = reaper::become_subreaper() {
+        tracing::warn!(
+            "cannot become a child subreaper: {e}; double-forking services escape supervision"
+        );
+    }
+    let (watch_tx, mut watched) = mpsc::unbounded_channel();
+    o.watch_tx = Some(watch_tx);
+    let notify = super::notify::open(&mut o);
+    o.reap();
+    o.startup();
+    let mut clients = true;
+    loop {
+        o.persist();
+        if o.shutting_down && o.txns.is_empty() {
+            break;
+        }
+        let deadline = o.next_deadline();
+        tokio::select! {
+            biased;
+            _ = sigchld.recv() => {
+                super::notify::drain(&mut o, notify.as_ref());
+                o.reap()
+            }
+            _ = sleep_until_opt(deadline) => o.on_timers(),
+            Some(w) = watched.recv() => o.on_watched(w),
+            cmd = cmds.recv(), if clients => match cmd {
+                Some(c) => o.on_command(c),
+                None => {
+                    clients = false;
+                    o.begin_shutdown(None);
+                }
+            },
+            // Last: a flood of datagrams must not hold up the rest.
+            dg = super::notify::next(notify.as_ref()) => o.on_notify(dg),
+        }
+    }
+    o.persist();
+    // A clean shutdown: the store closes its copies; ours drain to end of file.
+    o.fdstore.borrow_mut().quit();
+}
+
+async fn sleep_until_opt(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
