@@ -6,7 +6,7 @@
 //! `INVOCATION_ID=` in `/proc/PID/environ` — and per-process facts (state, start
 //! time, RSS, CPU) from one read of `/proc/PID/stat`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs;
 
 /// Facts from `/proc/PID/stat`.
@@ -122,13 +122,37 @@ pub fn children(pid: u32, threads: u64) -> Vec<u32> {
 
 /// Whether `pid`'s environment carries `INVOCATION_ID=<id>`.
 pub fn has_invocation(pid: u32, id: &str) -> bool {
-    let Ok(env) = fs::read(format!("/proc/{pid}/environ")) else {
-        return false;
-    };
-    env.split(|b| *b == 0).any(|kv| {
-        kv.strip_prefix(b"INVOCATION_ID=".as_slice())
-            .is_some_and(|v| v == id.as_bytes())
-    })
+    invocation_of(pid).is_some_and(|v| v == id.as_bytes())
+}
+
+/// The `INVOCATION_ID=` a process was started with, if any.
+fn invocation_of(pid: u32) -> Option<Vec<u8>> {
+    let env = fs::read(format!("/proc/{pid}/environ")).ok()?;
+    env.split(|b| *b == 0)
+        .find_map(|kv| kv.strip_prefix(b"INVOCATION_ID=".as_slice()))
+        .map(<[u8]>::to_vec)
+}
+
+/// Keeps the escape candidates that can belong to one of the described units at
+/// all: started with one of `invocations`, or in one of `sessions`. Each
+/// candidate is read once here, so describing many units does not re-read every
+/// candidate (daimond's own helpers among them) once per unit.
+pub fn narrow_candidates(
+    candidates: Vec<u32>,
+    invocations: &HashSet<&str>,
+    sessions: &HashSet<u32>,
+) -> Vec<u32> {
+    if invocations.is_empty() && sessions.is_empty() {
+        return Vec::new();
+    }
+    candidates
+        .into_iter()
+        .filter(|&p| {
+            invocation_of(p)
+                .is_some_and(|v| std::str::from_utf8(&v).is_ok_and(|v| invocations.contains(v)))
+                || (!sessions.is_empty() && session(p).is_some_and(|s| sessions.contains(&s)))
+        })
+        .collect()
 }
 
 /// The daemon's direct children for which `known` is false: candidates for

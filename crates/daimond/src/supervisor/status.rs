@@ -6,6 +6,8 @@
 //! find processes that escaped their service (of all processes, when a unit was
 //! adopted after a daimond restart: its escaped processes are not our children).
 
+use std::collections::HashSet;
+
 use daimon_proto::{ErrorKind, ErrorReply, Response, UnitListEntry, UnitStatus};
 
 use super::owner::Owner;
@@ -77,6 +79,13 @@ impl Owner {
         if names.iter().any(adopted) {
             orphans = self.escape_candidates_all();
         }
+        let running = names
+            .iter()
+            .filter_map(|n| self.units.get(n))
+            .filter(|e| !e.invocation.is_empty() && !e.is_idle());
+        let invocations: HashSet<&str> = running.clone().map(|e| e.invocation.as_str()).collect();
+        let sessions: HashSet<u32> = running.flat_map(|e| e.sessions.iter().copied()).collect();
+        let orphans = tree::narrow_candidates(orphans, &invocations, &sessions);
         let mut out = Vec::with_capacity(names.len());
         for n in &names {
             match self.units.get(n) {
