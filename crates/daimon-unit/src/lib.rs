@@ -22,8 +22,8 @@ pub mod value;
 
 pub use diagnostic::{Diagnostic, Severity, has_errors};
 pub use load::{
-    LoadError, LoadedUnit, cat_unit, dropin_dirs, find_dropins, load_by_name, load_dir, load_unit_file,
-    parse_unit, verify_files,
+    LoadError, LoadedUnit, cat_unit, dropin_dirs, find_dropins, load_by_name, load_dir,
+    load_unit_file, parse_unit, verify_files,
 };
 pub use model::{
     Condition, Directories, InstallSection, KillMode, NotifyAccess, PathSection, RestartPolicy,

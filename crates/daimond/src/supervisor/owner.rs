@@ -20,6 +20,7 @@ use super::adopt::Watched;
 use super::exec::{self, ExecEnv, Host};
 use super::jobs::Txn;
 use super::machine::{Effect, Event, KillScope, Phase, Role, SubState};
+use super::persist;
 use super::process::exit::ExitStatus;
 use super::process::fdstore::{FdStore, SharedStore};
 use super::process::logpipe::{PipeOrigin, spawn_reader};
@@ -27,7 +28,6 @@ use super::process::signal::{ProcHandle, signal_verified};
 use super::process::spawn::spawn;
 use super::process::{reaper, tree};
 use super::registry::{Entry, def_of};
-use super::persist;
 use crate::log_writer::{LogMsg, LogSender, StreamKind};
 
 pub struct Owner {
