@@ -31,8 +31,8 @@ pub enum ExecPrivilege {
     AmbientFallback,
 }
 
-/// One parsed command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One parsed command line. The default is an empty command with no prefixes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExecCommand {
     /// The executable: an absolute path, or a plain name to look up in PATH.
     pub path: String,
@@ -119,14 +119,7 @@ pub fn parse_exec(
     value: &str,
     expand_word: &mut dyn FnMut(&str) -> Result<String, ValueError>,
 ) -> Result<ExecCommand, ValueError> {
-    let mut cmd = ExecCommand {
-        path: String::new(),
-        argv: Vec::new(),
-        ignore_failure: false,
-        argv0_override: false,
-        privilege: ExecPrivilege::Normal,
-        no_env_expand: false,
-    };
+    let mut cmd = ExecCommand::default();
     let mut rest = value.trim_start();
     loop {
         let mut chars = rest.chars();

@@ -215,14 +215,7 @@ fn dir_kinds<'a>(x: &'a ExecEnv<'_>) -> [(&'static str, &'a Path, &'a [String], 
 
 /// Owner of the service's directories: the User= of a root daemon, else us.
 pub fn directory_owner(x: &ExecEnv<'_>) -> Option<(u32, u32)> {
-    let plain = ExecCommand {
-        path: String::new(),
-        argv: Vec::new(),
-        ignore_failure: false,
-        argv0_override: false,
-        privilege: ExecPrivilege::Normal,
-        no_env_expand: false,
-    };
+    let plain = ExecCommand::default();
     match credentials(x, &plain) {
         Ok((Some(c), ..)) => Some((c.uid, c.gid)),
         _ => None,
