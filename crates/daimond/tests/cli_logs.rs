@@ -143,16 +143,7 @@ fn follow_streams_new_lines_once_and_stops_when_the_client_leaves() {
 #[test]
 fn a_follower_ends_cleanly_when_the_daemon_shuts_down() {
     let mut d = Daemon::start();
-    let mut follower = Command::new(bin("daimon"))
-        .args(["logs", "-f"])
-        .env("DAIMON_HOME", d.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn follower");
-    d.extra.push(follower.id());
-    std::thread::sleep(Duration::from_millis(200));
+    let mut follower = d.start_follower();
     let out = d.cli(&["shutdown"]);
     assert!(out.status.success());
     let st = wait_child(&mut follower, DEADLINE).expect("the follower ends with the daemon");

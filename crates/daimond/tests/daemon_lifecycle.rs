@@ -139,16 +139,7 @@ fn help_and_version() {
 fn services_inherit_no_descriptor_of_the_daemon() {
     let mut d = Daemon::start();
     // A client connection is open while the service starts (a follower).
-    let mut follower = Command::new(bin("daimon"))
-        .args(["logs", "-f"])
-        .env("DAIMON_HOME", d.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("follower");
-    d.extra.push(follower.id());
-    std::thread::sleep(Duration::from_millis(100));
+    let mut follower = d.start_follower();
     d.ok(&["run", "--name", "clean", "--", "sleep", "10000"]);
     let pid = d.wait_main_pid("clean");
     let fds: Vec<u32> = fd_targets(pid).into_iter().map(|(n, _)| n).collect();

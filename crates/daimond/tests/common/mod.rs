@@ -238,6 +238,36 @@ impl Daemon {
         out
     }
 
+    /// Starts `daimon logs -f` and returns once it has printed a line: its stream
+    /// from the daemon is then established (a fresh daemon has logged its start).
+    /// Its output keeps being drained so it never blocks on a full pipe; it is
+    /// ended by PID on drop.
+    pub fn start_follower(&mut self) -> Child {
+        let mut child = Command::new(bin("daimon"))
+            .args(["logs", "-f"])
+            .env("DAIMON_HOME", self.home.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn follower");
+        self.extra.push(child.id());
+        let out = child.stdout.take().expect("follower stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut r = std::io::BufReader::new(out);
+            let mut line = Vec::new();
+            while r.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                let _ = tx.send(());
+                line.clear();
+            }
+        });
+        rx.recv_timeout(DEADLINE)
+            .expect("the follower printed its first line");
+        child
+    }
+
     /// Runs the CLI and asserts it exited 0; returns stdout.
     pub fn ok(&mut self, args: &[&str]) -> String {
         let out = self.cli(args);
