@@ -125,6 +125,36 @@ pub fn has_invocation(pid: u32, id: &str) -> bool {
     invocation_of(pid).is_some_and(|v| v == id.as_bytes())
 }
 
+/// What a process's environment says about its invocation id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvocationMark {
+    Matches,
+    Differs,
+    /// The environment reads empty: the process is inside execve() (the kernel
+    /// sets the new image's environment pointers only at its end), so it has
+    /// to be asked again in a moment.
+    InExec,
+}
+
+/// Whether `pid` was started with invocation id `id`, telling apart a process
+/// caught in the middle of execve().
+pub fn invocation_mark(pid: u32, id: &str) -> InvocationMark {
+    match fs::read(format!("/proc/{pid}/environ")) {
+        Ok(env) if env.is_empty() => InvocationMark::InExec,
+        Ok(env) => {
+            let found = env
+                .split(|b| *b == 0)
+                .find_map(|kv| kv.strip_prefix(b"INVOCATION_ID=".as_slice()));
+            if found == Some(id.as_bytes()) {
+                InvocationMark::Matches
+            } else {
+                InvocationMark::Differs
+            }
+        }
+        Err(_) => InvocationMark::Differs,
+    }
+}
+
 /// The `INVOCATION_ID=` a process was started with, if any.
 fn invocation_of(pid: u32) -> Option<Vec<u8>> {
     let env = fs::read(format!("/proc/{pid}/environ")).ok()?;

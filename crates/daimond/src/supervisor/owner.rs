@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use daimon_proto::Paths;
 use daimon_unit::SpecifierContext;
@@ -377,12 +377,7 @@ impl Owner {
                 pid
             }
             None if svc.guess_main_pid => {
-                let mine: Vec<u32> = self
-                    .orphan_candidates()
-                    .into_iter()
-                    .filter(|p| tree::has_invocation(*p, &invocation))
-                    .collect();
-                match mine[..] {
+                match guess_main_pid(self.orphan_candidates(), &invocation)[..] {
                     [one] => one,
                     _ => return None,
                 }
@@ -563,4 +558,30 @@ fn new_invocation_id() -> String {
         b = (t ^ (u128::from(std::process::id()) << 64)).to_le_bytes();
     }
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// GuessMainPID=: the candidates started with `invocation`. A daemon that has
+/// just forked may still be inside execve() when its parent's exit is reaped;
+/// such a process is asked again for a short, bounded while rather than
+/// missed (it cannot be told apart from a stranger until execve() ends).
+fn guess_main_pid(candidates: Vec<u32>, invocation: &str) -> Vec<u32> {
+    const PATIENCE: std::time::Duration = Duration::from_millis(50);
+    let deadline = Instant::now() + PATIENCE;
+    let mut mine = Vec::new();
+    let mut pending = candidates;
+    loop {
+        let mut again = Vec::new();
+        for pid in pending {
+            match tree::invocation_mark(pid, invocation) {
+                tree::InvocationMark::Matches => mine.push(pid),
+                tree::InvocationMark::InExec => again.push(pid),
+                tree::InvocationMark::Differs => {}
+            }
+        }
+        if again.is_empty() || Instant::now() >= deadline {
+            return mine;
+        }
+        pending = again;
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
