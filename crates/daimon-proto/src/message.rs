@@ -56,6 +56,8 @@ pub enum Request {
         unit: String,
     },
     DaemonReload,
+    /// Every loaded timer with its next and last elapse (`daimon timers`).
+    Timers,
     /// Stop every service (reverse dependency order) and exit.
     Shutdown,
 }
@@ -72,6 +74,20 @@ pub struct RunRequest {
     pub save: bool,
     /// Also enable it (start when the daemon starts). Implies `save`.
     pub enable: bool,
+    /// A schedule (`--on-calendar`, `--cron`): this timer activates the service
+    /// instead of the service starting now. The timer is what is started (and,
+    /// with `enable`, enabled); the service is loaded alongside it.
+    #[serde(default)]
+    pub timer: Option<RunTimer>,
+}
+
+/// The timer half of a scheduled `daimon run`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunTimer {
+    /// Full unit name, e.g. `backup.timer`.
+    pub name: String,
+    /// The `[Unit]`/`[Timer]`/`[Install]` text of the timer.
+    pub unit_text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +135,7 @@ pub enum Response {
     /// lines); more frames follow.
     LogData(String),
     Cat(Vec<CatFile>),
+    Timers(Vec<TimerInfo>),
     /// Success with nothing to show (daemon-reload, shutdown, end of a log stream).
     Done,
 }
@@ -237,6 +254,56 @@ pub struct UnitStatus {
     pub logs_dropped: Option<String>,
     /// The last `log_lines` log lines, rendered in journalctl's short format.
     pub recent_logs: Vec<String>,
+    /// A timer unit: its schedule and the last run of what it activates.
+    #[serde(default)]
+    pub timer: Option<TimerInfo>,
+    /// A service: its last run (start, end, duration, exit status).
+    #[serde(default)]
+    pub last_run: Option<RunSummary>,
+}
+
+/// One timer in `daimon timers` (field names are the JSON contract of
+/// `timers -o json`; times are RFC 3339).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimerInfo {
+    /// The timer, e.g. `backup.timer`.
+    pub unit: String,
+    /// The unit it activates, e.g. `backup.service`.
+    pub activates: String,
+    /// `active`, `inactive`, `failed`.
+    pub state: ActiveState,
+    /// `waiting`, `running` (the service runs), `elapsed` (nothing left to
+    /// trigger), `dead`.
+    pub sub_state: String,
+    /// The next elapse, if one is scheduled.
+    pub next: Option<String>,
+    /// Microseconds from now to `next`.
+    pub left_usec: Option<u64>,
+    /// The last time the timer triggered its unit.
+    pub last: Option<String>,
+    /// Microseconds from `last` to now.
+    pub passed_usec: Option<u64>,
+    /// The triggers, as written (`OnCalendar=*-*-* 02:30:00`, `OnActiveSec=1s`).
+    pub triggers: Vec<String>,
+    pub persistent: bool,
+    /// The activated unit's last run, if it ran since the daemon started.
+    pub last_run: Option<RunSummary>,
+}
+
+/// How a unit's last run went (`status` of a timer, `timers -o json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Invocation id of that run (its logs: `daimon logs UNIT
+    /// _SYSTEMD_INVOCATION_ID=...`).
+    pub invocation: String,
+    pub started: String,
+    /// None while the run goes on.
+    pub finished: Option<String>,
+    pub duration_usec: Option<u64>,
+    /// systemd's Result= of that run: `success`, `exit-code`, `signal`, ...
+    pub result: Option<String>,
+    /// How its main process ended, e.g. `exited, status=0/SUCCESS`.
+    pub exit: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -194,6 +194,7 @@ pub fn unexpected(r: Response) -> CliError {
         Response::List(_) => "List",
         Response::LogData(_) => "LogData",
         Response::Cat(_) => "Cat",
+        Response::Timers(_) => "Timers",
         Response::Done => "Done",
     };
     CliError::new(

@@ -289,6 +289,7 @@ pub fn build(args: &RunArgs, ctx: &RunContext) -> CliResult<RunRequest> {
         unit_text: text,
         save: args.save || args.enable,
         enable: args.enable,
+        timer: None,
     })
 }
 

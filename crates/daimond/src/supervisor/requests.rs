@@ -52,6 +52,7 @@ impl Owner {
             Request::Enable { units } => self.enable(&units, true),
             Request::Disable { units } => self.enable(&units, false),
             Request::Cat { unit } => self.cat(&unit),
+            Request::Timers => Response::Timers(Vec::new()),
             Request::DaemonReload => {
                 self.daemon_reload();
                 Response::Done

@@ -142,6 +142,8 @@ impl Owner {
             fragment_path: e.fragment_path(),
             logs_dropped: None,
             recent_logs: Vec::new(),
+            timer: None,
+            last_run: None,
         }
     }
 }
