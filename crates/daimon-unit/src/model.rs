@@ -468,7 +468,8 @@ pub struct TimerSection {
 }
 
 impl TimerSection {
-    pub(crate) fn new(default_unit: String) -> Self {
+    /// systemd's defaults, activating `default_unit`.
+    pub fn new(default_unit: String) -> Self {
         TimerSection {
             on_calendar: Vec::new(),
             on_active: Vec::new(),

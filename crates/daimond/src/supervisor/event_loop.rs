@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use super::Command;
 use super::owner::Owner;
 use super::process::reaper;
+use super::timer::alarm::Alarm;
 
 /// Runs the owner until shutdown completes or every handle is dropped.
 pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
@@ -34,22 +35,42 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
     let (watch_tx, mut watched) = mpsc::unbounded_channel();
     o.watch_tx = Some(watch_tx);
     let notify = super::notify::open(&mut o);
+    let mut alarm = match Alarm::new() {
+        Ok(a) => Some(a),
+        Err(e) => {
+            tracing::error!(
+                "cannot create the calendar timer alarm: {e}; OnCalendar= timers will not run"
+            );
+            None
+        }
+    };
     o.reap();
     o.startup();
     let mut clients = true;
     loop {
+        o.timers_after_events();
         o.persist();
         if o.shutting_down && o.txns.is_empty() {
             break;
         }
-        let deadline = o.next_deadline();
+        let deadline = match (o.next_deadline(), o.next_timer_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(a) = alarm.as_mut() {
+            a.arm(o.next_timer_alarm());
+        }
         tokio::select! {
             biased;
             _ = sigchld.recv() => {
                 super::notify::drain(&mut o, notify.as_ref());
                 o.reap()
             }
-            _ = sleep_until_opt(deadline) => o.on_timers(),
+            _ = sleep_until_opt(deadline) => {
+                o.on_timers();
+                o.on_timer_wake();
+            }
+            _ = rung(alarm.as_mut()) => o.on_timer_wake(),
             Some(w) = watched.recv() => o.on_watched(w),
             cmd = cmds.recv(), if clients => match cmd {
                 Some(c) => o.on_command(c),
@@ -65,6 +86,13 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
     o.persist();
     // A clean shutdown: the store closes its copies; ours drain to end of file.
     o.fdstore.borrow_mut().quit();
+}
+
+async fn rung(alarm: Option<&mut Alarm>) {
+    match alarm {
+        Some(a) => a.rung().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until_opt(t: Option<Instant>) {

@@ -18,6 +18,8 @@ pub mod policy;
 pub mod registry;
 pub mod requests;
 pub mod status;
+pub mod timer;
+pub mod timers;
 pub mod transaction;
 
 // The process layer and persistence live beside the supervisor in the source tree

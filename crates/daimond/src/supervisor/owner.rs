@@ -27,7 +27,9 @@ use super::process::logpipe::{PipeOrigin, spawn_reader};
 use super::process::signal::{ProcHandle, signal_verified};
 use super::process::spawn::spawn;
 use super::process::{reaper, tree};
-use super::registry::{Entry, def_of};
+use super::registry::{Entry, RunRecord, def_of};
+use super::timer::TimerRun;
+use super::timer::schedule::{Clock, SystemClock};
 use crate::log_writer::{LogMsg, LogSender, StreamKind};
 
 pub struct Owner {
@@ -56,6 +58,12 @@ pub struct Owner {
     /// The sd_notify(3) socket services get as `NOTIFY_SOCKET` (a path or an
     /// abstract `@name`, see `notify`).
     pub notify_socket: Option<String>,
+    /// Started timer units.
+    pub timer_runs: BTreeMap<String, TimerRun>,
+    /// Where timers take the time from (tests may inject another clock).
+    pub clock: Box<dyn Clock>,
+    /// When this daimond started (OnBootSec=, OnStartupSec=).
+    pub daemon_start: Instant,
 }
 
 impl Owner {
@@ -82,6 +90,9 @@ impl Owner {
             fdstore: Rc::new(RefCell::new(FdStore::disabled())),
             watch_tx: None,
             notify_socket: None,
+            timer_runs: BTreeMap::new(),
+            clock: Box::new(SystemClock),
+            daemon_start: Instant::now(),
         }
     }
 
@@ -119,6 +130,7 @@ impl Owner {
             self.dirty = true;
             if before.0 != e.machine.state {
                 e.since_wall = Some(jiff::Timestamp::now());
+                record_run(e, before.0, now);
                 if matches!(e.machine.state, SubState::Dead | SubState::Failed) {
                     exec::remove_runtime_directories(&self.host, def.svc);
                     // Not when a restart follows at once (BindsTo= waits for it).
@@ -192,6 +204,9 @@ impl Owner {
                     }
                 }
                 if let Some(e) = self.units.get_mut(unit) {
+                    if let Some(r) = e.last_run.as_mut().filter(|r| r.finished.is_none()) {
+                        r.invocation.clone_from(&id);
+                    }
                     e.invocation = id;
                     e.sessions.clear();
                 }
@@ -583,5 +598,29 @@ fn guess_main_pid(candidates: Vec<u32>, invocation: &str) -> Vec<u32> {
         }
         pending = again;
         std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Keeps the unit's run times: leaving Dead/Failed starts a run, entering
+/// them ends it (an automatic restart in between is the same run).
+fn record_run(e: &mut Entry, before: SubState, now: Instant) {
+    let idle = |s: SubState| matches!(s, SubState::Dead | SubState::Failed);
+    let m = &e.machine;
+    if idle(before) && !idle(m.state) {
+        e.run_started = Some(now);
+        e.last_run = Some(RunRecord {
+            invocation: e.invocation.clone(),
+            started: jiff::Timestamp::now(),
+            finished: None,
+            result: None,
+            exit: None,
+        });
+    } else if !idle(before) && idle(m.state) {
+        e.run_stopped = Some(now);
+        if let Some(r) = &mut e.last_run {
+            r.finished = Some(jiff::Timestamp::now());
+            r.result = Some(m.result.as_str().to_string());
+            r.exit = m.last_exit.map(|s| s.to_string());
+        }
     }
 }

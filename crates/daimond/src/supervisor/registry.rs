@@ -61,6 +61,24 @@ pub struct Entry {
     /// Sessions this run's main processes led (each spawned process starts one;
     /// a forking daemon its own): orphans in them belong to the unit.
     pub sessions: Vec<u32>,
+    /// When the unit last left the inactive state (started) and last entered
+    /// it (stopped, finished): what OnUnitActiveSec=/OnUnitInactiveSec= count from.
+    pub run_started: Option<Instant>,
+    pub run_stopped: Option<Instant>,
+    /// The last run, for `status` and the timers that activate the unit.
+    pub last_run: Option<RunRecord>,
+}
+
+/// One run of a unit: from leaving the inactive state to entering it again.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    pub invocation: String,
+    pub started: jiff::Timestamp,
+    pub finished: Option<jiff::Timestamp>,
+    /// systemd's Result= once finished.
+    pub result: Option<String>,
+    /// How the last main process ended.
+    pub exit: Option<String>,
 }
 
 impl Entry {
@@ -83,6 +101,9 @@ impl Entry {
             adopted: false,
             watched: BTreeSet::new(),
             sessions: Vec::new(),
+            run_started: None,
+            run_stopped: None,
+            last_run: None,
         }
     }
 

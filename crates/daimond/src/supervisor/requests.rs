@@ -52,7 +52,7 @@ impl Owner {
             Request::Enable { units } => self.enable(&units, true),
             Request::Disable { units } => self.enable(&units, false),
             Request::Cat { unit } => self.cat(&unit),
-            Request::Timers => Response::Timers(Vec::new()),
+            Request::Timers => Response::Timers(self.timers()),
             Request::DaemonReload => {
                 self.daemon_reload();
                 Response::Done
@@ -124,7 +124,11 @@ impl Owner {
             }
         }
         let message = match &e.load {
-            Load::Loaded(u) if u.service().is_some() || is_well_known_target(name) => return None,
+            Load::Loaded(u)
+                if u.service().is_some() || u.timer().is_some() || is_well_known_target(name) =>
+            {
+                return None;
+            }
             Load::Loaded(u) => format!("{name}: {:?} units are not supported yet", u.kind),
             Load::Bad { error, .. } => error.clone(),
             Load::Masked(_) => format!("{name} is masked"),
@@ -193,6 +197,13 @@ impl Owner {
                     continue;
                 }
             }
+            if self.is_timer(&unit) {
+                let error = self.timer_job(&unit, verb);
+                if let Some(t) = self.txns.get_mut(&id) {
+                    t.finish_item(i, error);
+                }
+                continue;
+            }
             let Some(e) = self.units.get_mut(&unit) else {
                 continue;
             };
@@ -256,12 +267,18 @@ impl Owner {
         // What a killed daimond left running is adopted first, never started twice.
         self.adopt_previous();
         self.enabled = persist::load_enabled(&self.paths.state);
-        let enabled: Vec<String> = self
+        let mut enabled: Vec<String> = self
             .enabled
             .iter()
             .filter(|n| self.is_idle_unit(n))
             .cloned()
             .collect();
+        // Timers started by hand before a daimond restart go on too.
+        for t in self.timers_to_resume() {
+            if !enabled.contains(&t) {
+                enabled.push(t);
+            }
+        }
         if !enabled.is_empty() {
             tracing::info!("starting {} enabled unit(s)", enabled.len());
             self.run_txn(Verb::Start, enabled, Reply::Nobody);
@@ -298,11 +315,13 @@ impl Owner {
             e.refresh_definition();
         }
         self.report_cycles();
+        self.reload_timers();
         tracing::info!("unit files re-read ({} units)", self.units.len());
     }
 
     fn run_unit(&mut self, r: RunRequest, reply: oneshot::Sender<Response>) {
         let name = daimon_unit::with_default_suffix(&r.name);
+        let save = r.save || r.enable;
         if let Some(e) = self.units.get(&name) {
             if !e.is_idle() {
                 let _ = reply.send(err(
@@ -312,37 +331,43 @@ impl Owner {
                 return;
             }
         }
-        let path = self.paths.units.join(&name);
-        let save = r.save || r.enable;
-        let loaded = daimon_unit::parse_unit(&name, &path, r.unit_text.as_bytes(), &[], &self.spec);
-        let load = registry::load_of(loaded);
-        if let Load::Bad { error, .. } = &load {
-            let _ = reply.send(err(ErrorKind::Invalid, error.clone()));
-            return;
+        // A schedule: the service is only loaded; its timer is what starts.
+        let timer = r.timer.as_ref().map(|t| {
+            (
+                daimon_unit::with_default_suffix(&t.name),
+                t.unit_text.as_str(),
+            )
+        });
+        let mut installs = vec![(name.clone(), r.unit_text.as_str())];
+        installs.extend(timer.clone());
+        // Parse everything before writing anything: a bad timer leaves no half pair.
+        let mut loads = Vec::new();
+        for (n, text) in &installs {
+            let path = self.paths.units.join(n);
+            let loaded = daimon_unit::parse_unit(n, &path, text.as_bytes(), &[], &self.spec);
+            let load = registry::load_of(loaded);
+            if let Load::Bad { error, .. } = &load {
+                let _ = reply.send(err(ErrorKind::Invalid, error.clone()));
+                return;
+            }
+            loads.push(load);
         }
-        if save {
-            if let Err(e) = persist::write_atomic(&path, r.unit_text.as_bytes(), true) {
-                let _ = reply.send(err(
-                    ErrorKind::Failed,
-                    format!("cannot write {}: {e}", path.display()),
-                ));
+        for ((n, text), load) in installs.iter().zip(loads) {
+            if let Err(resp) = self.install_unit(n, text, load, save) {
+                let _ = reply.send(resp);
                 return;
             }
         }
-        let entry = self
-            .units
-            .entry(name.clone())
-            .or_insert_with(|| Entry::new(name.clone(), Load::NotFound));
-        entry.load = load;
-        entry.transient = (!save).then(|| r.unit_text.clone());
-        entry.refresh_definition();
-        if save {
-            persist::remove_transient(&self.paths.state, &name);
-        } else if let Err(e) = persist::save_transient(&self.paths.state, &name, &r.unit_text) {
-            tracing::warn!("{name}: cannot keep the transient unit for a restarted daimond: {e}");
-        }
+        let start = match &timer {
+            Some((t, _)) => {
+                // New settings for a started timer take effect now.
+                self.timer_job(t, Verb::Stop);
+                t.clone()
+            }
+            None => name,
+        };
         if r.enable {
-            self.enabled.insert(name.clone());
+            self.enabled.insert(start.clone());
             if let Err(e) = persist::save_enabled(&self.paths.state, &self.enabled) {
                 let _ = reply.send(err(
                     ErrorKind::Failed,
@@ -351,7 +376,40 @@ impl Owner {
                 return;
             }
         }
-        self.run_txn(Verb::Start, vec![name], Reply::Client(reply));
+        self.run_txn(Verb::Start, vec![start], Reply::Client(reply));
+    }
+
+    /// Makes `text` the unit `name`: written to the units directory (`save`)
+    /// or kept as a transient unit that a restarted daimond loads again.
+    fn install_unit(
+        &mut self,
+        name: &str,
+        text: &str,
+        load: Load,
+        save: bool,
+    ) -> Result<(), Response> {
+        if save {
+            let path = self.paths.units.join(name);
+            if let Err(e) = persist::write_atomic(&path, text.as_bytes(), true) {
+                return Err(err(
+                    ErrorKind::Failed,
+                    format!("cannot write {}: {e}", path.display()),
+                ));
+            }
+        }
+        let entry = self
+            .units
+            .entry(name.to_string())
+            .or_insert_with(|| Entry::new(name.to_string(), Load::NotFound));
+        entry.load = load;
+        entry.transient = (!save).then(|| text.to_string());
+        entry.refresh_definition();
+        if save {
+            persist::remove_transient(&self.paths.state, name);
+        } else if let Err(e) = persist::save_transient(&self.paths.state, name, text) {
+            tracing::warn!("{name}: cannot keep the transient unit for a restarted daimond: {e}");
+        }
+        Ok(())
     }
 
     fn enable(&mut self, typed: &[String], on: bool) -> Response {

@@ -30,6 +30,15 @@ impl Owner {
         }
     }
 
+    /// State and sub-state; a timer's come from its schedule, not a machine.
+    fn active_state(&self, e: &Entry) -> (daimon_proto::ActiveState, &'static str) {
+        if self.is_timer(&e.name) {
+            self.timer_state(&e.name)
+        } else {
+            (e.machine.state.active_state(), e.machine.state.as_str())
+        }
+    }
+
     fn description(e: &Entry) -> Option<String> {
         e.def_unit().and_then(|u| u.unit.description.clone())
     }
@@ -40,8 +49,8 @@ impl Owner {
             .map(|e| UnitListEntry {
                 name: e.name.clone(),
                 load_state: e.load_state().to_string(),
-                state: e.machine.state.active_state(),
-                sub_state: e.machine.state.as_str().to_string(),
+                state: self.active_state(e).0,
+                sub_state: self.active_state(e).1.to_string(),
                 enabled: self.enabled_state(e).to_string(),
                 description: Self::description(e),
             })
@@ -126,12 +135,15 @@ impl Owner {
             name: e.name.clone(),
             description: Self::description(e),
             load_state: e.load_state().to_string(),
-            state: m.state.active_state(),
-            sub_state: m.state.as_str().to_string(),
+            state: self.active_state(e).0,
+            sub_state: self.active_state(e).1.to_string(),
             enabled: self.enabled_state(e).to_string(),
             pid: m.main_pid,
             restarts: m.restarts,
-            since: e.since_wall.map(|t| t.to_string()),
+            since: match self.timer_runs.get(&e.name) {
+                Some(r) => Some(r.since.to_string()),
+                None => e.since_wall.map(|t| t.to_string()),
+            },
             result: m.result.as_str().to_string(),
             status_text: m.notify.status_text.clone(),
             memory_bytes,
@@ -142,8 +154,8 @@ impl Owner {
             fragment_path: e.fragment_path(),
             logs_dropped: None,
             recent_logs: Vec::new(),
-            timer: None,
-            last_run: None,
+            timer: self.timer_info(e),
+            last_run: super::timers::run_summary(e),
         }
     }
 }

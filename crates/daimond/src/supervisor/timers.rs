@@ -1,0 +1,362 @@
+//! The owner's side of timer units: start and stop them as jobs, trigger their
+//! unit when they elapse, and describe them for `timers` and `status`.
+//!
+//! systemd.timer(5) semantics kept here: a timer starts its unit only when that
+//! unit is not already running (it waits for the run to end before it
+//! schedules again, so runs never overlap); `Persistent=` remembers the last
+//! trigger on disk and catches up one missed elapse at start; stopping a timer
+//! leaves a running unit alone.
+
+use std::time::Instant;
+
+use daimon_proto::{ActiveState, RunSummary, TimerInfo};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use super::jobs::{ItemState, Reply, Verb};
+use super::owner::Owner;
+use super::registry::{Entry, RunRecord};
+use super::timer::schedule::{self, History, Next, Now, Plan};
+use super::timer::{TimerRun, TimerState, stamp};
+
+impl Owner {
+    /// Whether `name` is a timer unit.
+    pub fn is_timer(&self, name: &str) -> bool {
+        self.units
+            .get(name)
+            .and_then(|e| e.loaded().or(e.def_unit()))
+            .is_some_and(|u| u.timer().is_some())
+    }
+
+    /// A start/stop/restart job of a timer; the error says why it failed.
+    pub(super) fn timer_job(&mut self, name: &str, verb: Verb) -> Option<String> {
+        match verb {
+            Verb::Start => self.start_timer(name).err(),
+            Verb::Stop => {
+                self.stop_timer(name);
+                None
+            }
+            Verb::Restart => {
+                self.stop_timer(name);
+                self.start_timer(name).err()
+            }
+            Verb::Reload => Some(format!("{name}: a timer cannot be reloaded; restart it")),
+        }
+    }
+
+    fn start_timer(&mut self, name: &str) -> Result<(), String> {
+        if self.timer_runs.contains_key(name) {
+            return Ok(());
+        }
+        let Some(section) = self
+            .units
+            .get(name)
+            .and_then(|e| e.loaded())
+            .and_then(|u| u.timer().cloned())
+        else {
+            return Err(format!("{name}: not a loaded timer unit"));
+        };
+        let (plan, errors) = Plan::new(&section);
+        for e in errors {
+            self.message(name, 4, format!("{name}: {e}"));
+        }
+        if !section.has_triggers() {
+            return Err(format!(
+                "{name} has no trigger; add OnCalendar= or OnActiveSec= (or another On*=) to [Timer]"
+            ));
+        }
+        if self.resolve(&plan.unit).is_err() {
+            return Err(format!(
+                "{name} activates {}, which is not loaded; create it or set Unit= in [Timer]",
+                plan.unit
+            ));
+        }
+        let now = self.clock.now();
+        let (started, stopped) = self.unit_times(&plan.unit);
+        let history = History {
+            activated: now,
+            daemon_start: self.daemon_start,
+            last_trigger_wall: plan
+                .persistent
+                .then(|| stamp::last_trigger(&self.paths.state, name))
+                .flatten(),
+            last_trigger_mono: None,
+            unit_started: started,
+            unit_stopped: stopped,
+        };
+        self.timer_runs
+            .insert(name.to_string(), TimerRun::new(plan, history));
+        self.reschedule(name, now);
+        self.save_active_timers();
+        if let Some(r) = self.timer_runs.get(name) {
+            let when = r
+                .next
+                .as_wall(now)
+                .map(|t| format!("next elapse {}", local(t)))
+                .unwrap_or_else(|| "nothing to trigger".into());
+            self.message(name, 6, format!("Started {name}: {when}"));
+        }
+        Ok(())
+    }
+
+    fn stop_timer(&mut self, name: &str) {
+        if self.timer_runs.remove(name).is_some() {
+            self.save_active_timers();
+            self.message(name, 6, format!("Stopped {name}"));
+        }
+    }
+
+    fn save_active_timers(&self) {
+        if let Err(e) = stamp::save_active(&self.paths.state, self.timer_runs.keys()) {
+            tracing::warn!("cannot save the started timers: {e}");
+        }
+    }
+
+    /// The timers a previous daimond had started (enabled ones start anyway).
+    pub(super) fn timers_to_resume(&self) -> Vec<String> {
+        stamp::load_active(&self.paths.state)
+            .into_iter()
+            .filter(|n| self.is_timer(n))
+            .collect()
+    }
+
+    /// When the unit last left and last entered the inactive state.
+    fn unit_times(&self, unit: &str) -> (Option<Instant>, Option<Instant>) {
+        self.units
+            .get(unit)
+            .map(|e| (e.run_started, e.run_stopped))
+            .unwrap_or((None, None))
+    }
+
+    /// Computes the next elapse of a waiting timer.
+    fn reschedule(&mut self, name: &str, now: Now) {
+        let seed = now.mono.elapsed().as_nanos() as u64 ^ now.wall.as_nanosecond() as u64;
+        let (started, stopped) = self.unit_times(
+            &self
+                .timer_runs
+                .get(name)
+                .map(|r| r.plan.unit.clone())
+                .unwrap_or_default(),
+        );
+        let Some(run) = self.timer_runs.get_mut(name) else {
+            return;
+        };
+        run.history.unit_started = started;
+        run.history.unit_stopped = stopped;
+        let raw = schedule::next_elapse(&run.plan, &run.history, &TimeZone::system());
+        if raw.is_none() {
+            run.next = Next::default();
+            if run.plan.remain_after_elapse {
+                run.state = TimerState::Elapsed;
+            } else {
+                self.timer_runs.remove(name);
+                self.save_active_timers();
+            }
+            return;
+        }
+        run.state = TimerState::Waiting;
+        run.set_next(raw, name, seed);
+    }
+
+    /// The earliest monotonic wake-up any timer needs.
+    pub fn next_timer_deadline(&self) -> Option<Instant> {
+        self.timer_runs
+            .values()
+            .filter_map(|r| r.wake()?.mono)
+            .min()
+    }
+
+    /// The earliest wall-clock wake-up any timer needs (calendar events).
+    pub fn next_timer_alarm(&self) -> Option<Timestamp> {
+        self.timer_runs
+            .values()
+            .filter_map(|r| r.wake()?.wall)
+            .min()
+    }
+
+    /// A timer deadline or the wall-clock alarm passed: triggers every timer
+    /// whose elapse has come.
+    pub fn on_timer_wake(&mut self) {
+        let now = self.clock.now();
+        let due: Vec<String> = self
+            .timer_runs
+            .iter()
+            .filter(|(_, r)| r.state == TimerState::Waiting && r.next.is_due(now))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in due {
+            self.trigger(&name, now);
+        }
+    }
+
+    /// systemd's timer_enter_running(): start the unit unless it runs already,
+    /// and wait for it to finish before scheduling again.
+    fn trigger(&mut self, name: &str, now: Now) {
+        let Some(run) = self.timer_runs.get_mut(name) else {
+            return;
+        };
+        run.history.last_trigger_wall = Some(now.wall);
+        run.history.last_trigger_mono = Some(now.mono);
+        run.state = TimerState::Running;
+        run.next = Next::default();
+        let unit = run.plan.unit.clone();
+        if run.plan.persistent {
+            if let Err(e) = stamp::save_trigger(&self.paths.state, name, now.wall) {
+                self.message(
+                    name,
+                    4,
+                    format!(
+                        "{name}: cannot record the trigger time ({e}); a missed run may repeat"
+                    ),
+                );
+            }
+        }
+        if self.unit_busy(&unit) {
+            self.message(
+                name,
+                5,
+                format!("{name}: {unit} is still running; this elapse does not start it again"),
+            );
+            return;
+        }
+        self.message(name, 6, format!("{name}: triggering {unit}"));
+        self.run_txn(Verb::Start, vec![unit], Reply::Nobody);
+    }
+
+    /// The unit runs, or a job for it is still open.
+    fn unit_busy(&self, unit: &str) -> bool {
+        let running = self.units.get(unit).is_some_and(|e| !e.is_idle());
+        running
+            || self.txns.values().any(|t| {
+                t.items
+                    .iter()
+                    .any(|i| i.unit == unit && !matches!(i.state, ItemState::Done(_)))
+            })
+    }
+
+    /// After events were handled: a running timer whose unit finished waits
+    /// for its next elapse again (at once, if one passed during the run).
+    pub fn timers_after_events(&mut self) {
+        let finished: Vec<String> = self
+            .timer_runs
+            .iter()
+            .filter(|(_, r)| r.state == TimerState::Running && !self.unit_busy(&r.plan.unit))
+            .map(|(n, _)| n.clone())
+            .collect();
+        if finished.is_empty() {
+            return;
+        }
+        let now = self.clock.now();
+        for name in finished {
+            self.reschedule(&name, now);
+        }
+    }
+
+    /// Re-reads a started timer's settings after daemon-reload; its history
+    /// (last trigger) is kept, as systemd keeps it.
+    pub(super) fn reload_timers(&mut self) {
+        let now = self.clock.now();
+        let names: Vec<String> = self.timer_runs.keys().cloned().collect();
+        for name in names {
+            let section = self
+                .units
+                .get(&name)
+                .and_then(|e| e.loaded())
+                .and_then(|u| u.timer().cloned());
+            match section {
+                Some(s) => {
+                    if let Some(r) = self.timer_runs.get_mut(&name) {
+                        r.plan = Plan::new(&s).0;
+                    }
+                    if self
+                        .timer_runs
+                        .get(&name)
+                        .is_some_and(|r| r.state != TimerState::Running)
+                    {
+                        self.reschedule(&name, now);
+                    }
+                }
+                None => self.stop_timer(&name),
+            }
+        }
+    }
+
+    /// State and sub-state of a timer unit, as `status` and `list` show them.
+    pub fn timer_state(&self, name: &str) -> (ActiveState, &'static str) {
+        match self.timer_runs.get(name) {
+            Some(r) => (ActiveState::Active, r.state.as_str()),
+            None => (ActiveState::Inactive, "dead"),
+        }
+    }
+
+    /// `daimon timers` and the timer half of `status`.
+    pub fn timer_info(&self, e: &Entry) -> Option<TimerInfo> {
+        let section = e.loaded().or(e.def_unit())?.timer()?;
+        let now = self.clock.now();
+        let run = self.timer_runs.get(&e.name);
+        let plan = match run {
+            Some(r) => r.plan.clone(),
+            None => Plan::new(section).0,
+        };
+        let (state, sub) = self.timer_state(&e.name);
+        let next = run.and_then(|r| r.next.as_wall(now));
+        let last = run
+            .and_then(|r| r.history.last_trigger_wall)
+            .or_else(|| stamp::last_trigger(&self.paths.state, &e.name));
+        let usec = |from: Timestamp, to: Timestamp| {
+            u64::try_from(to.duration_since(from).as_micros()).unwrap_or(0)
+        };
+        Some(TimerInfo {
+            unit: e.name.clone(),
+            activates: plan.unit.clone(),
+            state,
+            sub_state: sub.to_string(),
+            next: next.map(|t| t.to_string()),
+            left_usec: next.map(|t| usec(now.wall, t)),
+            last: last.map(|t| t.to_string()),
+            passed_usec: last.map(|t| usec(t, now.wall)),
+            triggers: plan.triggers(),
+            persistent: plan.persistent,
+            last_run: self.units.get(&plan.unit).and_then(run_summary),
+        })
+    }
+
+    /// Every timer, soonest first (`daimon timers`).
+    pub fn timers(&self) -> Vec<TimerInfo> {
+        let mut out: Vec<TimerInfo> = self
+            .units
+            .values()
+            .filter_map(|e| self.timer_info(e))
+            .collect();
+        out.sort_by(|a, b| {
+            (a.left_usec.is_none(), a.left_usec, &a.unit).cmp(&(
+                b.left_usec.is_none(),
+                b.left_usec,
+                &b.unit,
+            ))
+        });
+        out
+    }
+}
+
+/// How the unit's last run went.
+pub fn run_summary(e: &Entry) -> Option<RunSummary> {
+    let r: &RunRecord = e.last_run.as_ref()?;
+    Some(RunSummary {
+        invocation: r.invocation.clone(),
+        started: r.started.to_string(),
+        finished: r.finished.map(|t| t.to_string()),
+        duration_usec: r
+            .finished
+            .map(|f| u64::try_from(f.duration_since(r.started).as_micros()).unwrap_or(0)),
+        result: r.result.clone(),
+        exit: r.exit.clone(),
+    })
+}
+
+/// A time for daimond's own messages, in local time.
+fn local(t: Timestamp) -> String {
+    t.to_zoned(TimeZone::system())
+        .strftime("%a %Y-%m-%d %H:%M:%S %Z")
+        .to_string()
+}
