@@ -9,6 +9,8 @@
 //!   (Restart=always, RestartSec=0).
 //! - `status`:  wall time of a whole `daimon status` process listing N services.
 //! - `idle`:    daimond's CPU time over a quiet interval with N services running.
+//! - `timers`:  N timers started at once, then daimond's memory and idle CPU
+//!   while they wait (not part of `all`; e.g. `timers --n 10000`).
 //!
 //! Service programs are a symlink to `sleep` with a name unique to the run, so they
 //! are recognized by their `comm` and never confused with anything else; cleanup is
@@ -19,6 +21,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod timers;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -39,7 +43,7 @@ fn main() {
             "--reps" => reps = it.next().and_then(|v| v.parse().ok()).unwrap_or(reps),
             "-h" | "--help" => {
                 println!(
-                    "usage: daimon-bench [start|restart|status|idle|all] [--n 100,1000] [--reps 20]"
+                    "usage: daimon-bench [start|restart|status|idle|timers|all] [--n 100,1000] [--reps 20]"
                 );
                 return;
             }
@@ -69,6 +73,11 @@ fn main() {
     if all || scenario == "status" {
         for &n in &counts {
             bench_status(&bins, n, reps);
+        }
+    }
+    if scenario == "timers" {
+        for &n in &counts {
+            timers::bench_timers(&bins.daimon, n);
         }
     }
     if all || scenario == "idle" {

@@ -67,21 +67,6 @@ pub fn chain(unit: &str, dep: &str, error: &str) -> String {
     format!("{unit} failed to start: dependency {dep} failed: {why}")
 }
 
-/// Whether `a` is ordered before `b` (`a` Before=`b` or `b` After=`a`).
-fn ordered_before(u: &Universe<'_>, a: &str, b: &str) -> bool {
-    let before = |x: &str, y: &str| {
-        u.get(x)
-            .and_then(|n| n.deps)
-            .is_some_and(|d| d.before.iter().any(|n| n == y))
-    };
-    let after = |x: &str, y: &str| {
-        u.get(x)
-            .and_then(|n| n.deps)
-            .is_some_and(|d| d.after.iter().any(|n| n == y))
-    };
-    a != b && (before(a, b) || after(b, a))
-}
-
 /// Builds the jobs of `verb` over `requested` (already resolved names).
 pub fn plan(verb: Verb, requested: &[String], u: &Universe<'_>) -> Plan {
     let mut p = Planner {
@@ -242,15 +227,23 @@ impl Planner<'_, '_> {
             .filter(|(_, it)| matches!(it.verb, Verb::Start | Verb::Restart))
             .map(|(i, it)| (i, it.unit.clone()))
             .collect();
+        // Who declares a conflict with whom, read once (few units declare any).
+        let mut declared_by: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (other, n) in self.u {
+            for c in n.deps.map(|d| d.conflicts.as_slice()).unwrap_or_default() {
+                declared_by
+                    .entry(c.as_str())
+                    .or_default()
+                    .push(other.as_str());
+            }
+        }
         for (i, name) in starts {
             let mut others: BTreeSet<String> = self
                 .deps(&name)
                 .map(|d| d.conflicts.iter().cloned().collect())
                 .unwrap_or_default();
-            for (other, n) in self.u {
-                if n.deps.is_some_and(|d| d.conflicts.contains(&name)) {
-                    others.insert(other.clone());
-                }
+            for other in declared_by.get(name.as_str()).into_iter().flatten() {
+                others.insert((*other).to_string());
             }
             for other in others {
                 if other == name {
@@ -284,6 +277,7 @@ impl Planner<'_, '_> {
     /// systemd.unit(5): stopping a unit stops the units that Require=, BindsTo=
     /// or are PartOf= it (and Requisite= it), transitively.
     fn stop_closure(&mut self) {
+        let reverse = self.reverse_dependencies();
         let mut i = 0;
         while i < self.plan.items.len() {
             if self.plan.items[i].verb != Verb::Stop {
@@ -291,7 +285,7 @@ impl Planner<'_, '_> {
                 continue;
             }
             let name = self.plan.items[i].unit.clone();
-            for d in self.dependents(&name) {
+            for d in self.dependents(&reverse, &name) {
                 self.add(&d, Verb::Stop);
             }
             i += 1;
@@ -303,6 +297,7 @@ impl Planner<'_, '_> {
     /// (stop, then start), so a dependent ordered After= it restarts once it is
     /// back, rather than stopping before it as systemd's split jobs would.
     fn restart_closure(&mut self) {
+        let reverse = self.reverse_dependencies();
         let mut i = 0;
         while i < self.plan.items.len() {
             if self.plan.items[i].verb != Verb::Restart {
@@ -310,30 +305,46 @@ impl Planner<'_, '_> {
                 continue;
             }
             let name = self.plan.items[i].unit.clone();
-            for d in self.dependents(&name) {
+            for d in self.dependents(&reverse, &name) {
                 self.add(&d, Verb::Restart);
             }
             i += 1;
         }
     }
 
-    /// Active units that Require=, BindsTo=, are PartOf= or Requisite= `name`,
-    /// without a job yet.
-    fn dependents(&self, name: &str) -> Vec<String> {
-        self.u
-            .iter()
-            .filter(|(other, n)| {
-                n.active
-                    && !self.index.contains_key(other.as_str())
-                    && n.deps.is_some_and(|d| {
-                        let names = |v: &Vec<String>| v.iter().any(|x| x == name);
-                        names(&d.requires)
-                            || names(&d.binds_to)
-                            || names(&d.part_of)
-                            || names(&d.requisite)
-                    })
-            })
-            .map(|(k, _)| k.clone())
+    /// For each unit, the active units that Require=, BindsTo=, are PartOf=
+    /// or Requisite= it: read once per plan, so stopping N units does not scan
+    /// every unit N times.
+    fn reverse_dependencies(&self) -> BTreeMap<String, Vec<String>> {
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (other, n) in self.u {
+            let Some(d) = n.deps.filter(|_| n.active) else {
+                continue;
+            };
+            let targets = d
+                .requires
+                .iter()
+                .chain(&d.binds_to)
+                .chain(&d.part_of)
+                .chain(&d.requisite);
+            for t in targets {
+                let list = out.entry(t.clone()).or_default();
+                if !list.contains(other) {
+                    list.push(other.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Active units depending on `name` (see above) without a job yet.
+    fn dependents(&self, reverse: &BTreeMap<String, Vec<String>>, name: &str) -> Vec<String> {
+        reverse
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter(|other| !self.index.contains_key(other.as_str()))
+            .cloned()
             .collect()
     }
 
@@ -378,47 +389,55 @@ impl Planner<'_, '_> {
     /// Ordering and failure edges between the jobs.
     fn finish(&mut self) {
         let n = self.plan.items.len();
-        let mut edges = Vec::new();
+        // Each job's own After=/Before=/Conflicts= lists name the jobs it is
+        // ordered against (looked up in the index), so ordering N jobs costs
+        // their dependencies, not N x N comparisons.
+        let mut edges = BTreeSet::new();
         for a in 0..n {
-            for b in 0..n {
-                let (ua, ub) = (&self.plan.items[a].unit, &self.plan.items[b].unit);
-                if !ordered_before(self.u, ua, ub) {
-                    continue;
-                }
-                let (va, vb) = (self.plan.items[a].verb, self.plan.items[b].verb);
+            let Some(d) = self.deps(&self.plan.items[a].unit) else {
+                continue;
+            };
+            let others = |list: &Vec<String>| -> Vec<usize> {
+                list.iter()
+                    .filter_map(|x| self.index.get(x).copied())
+                    .filter(|&b| b != a)
+                    .collect()
+            };
+            // (first, then): `a` Before= `b`, and `b` After= ... is `b`'s own list.
+            let pairs = others(&d.before)
+                .into_iter()
+                .map(|b| (a, b))
+                .chain(others(&d.after).into_iter().map(|b| (b, a)));
+            for (x, y) in pairs {
+                let (vx, vy) = (self.plan.items[x].verb, self.plan.items[y].verb);
                 // systemd's job_compare(): with an ordering between two units, a
                 // stop job always goes first; two stops run in reverse order.
-                let edge = match (va == Verb::Stop, vb == Verb::Stop) {
-                    (false, false) => (a, b),
-                    (true, true) => (b, a),
-                    (true, false) => (a, b),
-                    (false, true) => (b, a),
+                let edge = match (vx == Verb::Stop, vy == Verb::Stop) {
+                    (false, false) => (x, y),
+                    (true, true) => (y, x),
+                    (true, false) => (x, y),
+                    (false, true) => (y, x),
                 };
-                edges.push(edge);
+                edges.insert(edge);
             }
-        }
-        // Conflicts= implies no order, but the stop must end before the start
-        // begins, or both would run at once.
-        for s in 0..n {
-            if self.plan.items[s].verb == Verb::Stop {
-                continue;
-            }
-            for c in 0..n {
-                if self.plan.items[c].verb != Verb::Stop {
-                    continue;
-                }
-                let (us, uc) = (&self.plan.items[s].unit, &self.plan.items[c].unit);
-                let conflict = |x: &str, y: &String| {
-                    self.u
-                        .get(x)
-                        .and_then(|n| n.deps)
-                        .is_some_and(|d| d.conflicts.contains(y))
-                };
-                if conflict(us, uc) || conflict(uc, us) {
-                    edges.push((c, s));
+            // Conflicts= implies no order, but the stop must end before the
+            // start begins, or both would run at once (either side may say it).
+            for b in others(&d.conflicts) {
+                match (
+                    self.plan.items[a].verb == Verb::Stop,
+                    self.plan.items[b].verb == Verb::Stop,
+                ) {
+                    (false, true) => {
+                        edges.insert((b, a));
+                    }
+                    (true, false) => {
+                        edges.insert((a, b));
+                    }
+                    _ => {}
                 }
             }
         }
+        let edges: Vec<(usize, usize)> = edges.into_iter().collect();
         super::jobs::order(&mut self.plan.items, &edges);
         // Requires=/BindsTo=/Requisite=: a failed start fails the dependent start.
         for i in 0..n {

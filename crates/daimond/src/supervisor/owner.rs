@@ -60,6 +60,8 @@ pub struct Owner {
     pub notify_socket: Option<String>,
     /// Started timer units.
     pub timer_runs: BTreeMap<String, TimerRun>,
+    /// The set of started timers changed and is to be saved.
+    pub timers_changed: bool,
     /// Where timers take the time from (tests may inject another clock).
     pub clock: Box<dyn Clock>,
     /// When this daimond started (OnBootSec=, OnStartupSec=).
@@ -91,6 +93,7 @@ impl Owner {
             watch_tx: None,
             notify_socket: None,
             timer_runs: BTreeMap::new(),
+            timers_changed: false,
             clock: Box::new(SystemClock),
             daemon_start: Instant::now(),
         }

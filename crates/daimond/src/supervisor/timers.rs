@@ -106,10 +106,10 @@ impl Owner {
         }
     }
 
-    fn save_active_timers(&self) {
-        if let Err(e) = stamp::save_active(&self.paths.state, self.timer_runs.keys()) {
-            tracing::warn!("cannot save the started timers: {e}");
-        }
+    /// The started set changed; it is written once per turn of the event loop
+    /// (starting 10,000 enabled timers writes it once, not 10,000 times).
+    fn save_active_timers(&mut self) {
+        self.timers_changed = true;
     }
 
     /// The timers a previous daimond had started (enabled ones start anyway).
@@ -177,6 +177,9 @@ impl Owner {
     /// A timer deadline or the wall-clock alarm passed: triggers every timer
     /// whose elapse has come.
     pub fn on_timer_wake(&mut self) {
+        if self.shutting_down {
+            return;
+        }
         let now = self.clock.now();
         let due: Vec<String> = self
             .timer_runs
@@ -184,17 +187,25 @@ impl Owner {
             .filter(|(_, r)| r.state == TimerState::Waiting && r.next.is_due(now))
             .map(|(n, _)| n.clone())
             .collect();
+        // One transaction for everything due: timers elapsing together (the
+        // top of the hour) cost one dependency plan, not one each.
+        let mut start: Vec<String> = Vec::new();
         for name in due {
-            self.trigger(&name, now);
+            if let Some(unit) = self.trigger(&name, now) {
+                if !start.contains(&unit) {
+                    start.push(unit);
+                }
+            }
+        }
+        if !start.is_empty() {
+            self.run_txn(Verb::Start, start, Reply::Nobody);
         }
     }
 
-    /// systemd's timer_enter_running(): start the unit unless it runs already,
-    /// and wait for it to finish before scheduling again.
-    fn trigger(&mut self, name: &str, now: Now) {
-        let Some(run) = self.timer_runs.get_mut(name) else {
-            return;
-        };
+    /// systemd's timer_enter_running(): the unit to start unless it runs
+    /// already; the timer waits for it to finish before scheduling again.
+    fn trigger(&mut self, name: &str, now: Now) -> Option<String> {
+        let run = self.timer_runs.get_mut(name)?;
         run.history.last_trigger_wall = Some(now.wall);
         run.history.last_trigger_mono = Some(now.mono);
         run.state = TimerState::Running;
@@ -217,10 +228,10 @@ impl Owner {
                 5,
                 format!("{name}: {unit} is still running; this elapse does not start it again"),
             );
-            return;
+            return None;
         }
         self.message(name, 6, format!("{name}: triggering {unit}"));
-        self.run_txn(Verb::Start, vec![unit], Reply::Nobody);
+        Some(unit)
     }
 
     /// The unit runs, or a job for it is still open.
@@ -237,6 +248,11 @@ impl Owner {
     /// After events were handled: a running timer whose unit finished waits
     /// for its next elapse again (at once, if one passed during the run).
     pub fn timers_after_events(&mut self) {
+        if std::mem::take(&mut self.timers_changed) {
+            if let Err(e) = stamp::save_active(&self.paths.state, self.timer_runs.keys()) {
+                tracing::warn!("cannot save the started timers: {e}");
+            }
+        }
         let finished: Vec<String> = self
             .timer_runs
             .iter()
