@@ -12,10 +12,11 @@ use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use daimon_proto::RunRequest;
+use daimon_proto::{RunRequest, RunTimer};
 
-use crate::cli::RunArgs;
+use crate::cli::{RestartPolicy, RunArgs};
 use crate::error::{CliError, CliResult};
+use crate::schedule::{self, Schedule};
 
 /// Interpreters whose first non-option argument names the program (`python3 bot.py`
 /// is "bot").
@@ -121,7 +122,7 @@ pub fn default_name(command: &[String]) -> String {
 }
 
 /// Unit names allow `[A-Za-z0-9:_.\-@]`; everything else becomes `-`.
-fn sanitize(name: &str) -> String {
+pub fn sanitize(name: &str) -> String {
     let s: String = name
         .chars()
         .map(|c| {
@@ -170,7 +171,7 @@ pub fn quote_exec_word(w: &str) -> String {
 
 /// A value for a key whose text is not split into words (`Description=`,
 /// `WorkingDirectory=`): only specifiers need escaping; no newlines allowed.
-fn plain_value(v: &str) -> String {
+pub fn plain_value(v: &str) -> String {
     v.replace('%', "%%").replace(['\n', '\r'], " ")
 }
 
@@ -207,8 +208,92 @@ impl RunContext {
     }
 }
 
+/// What goes into a service's unit text; [`service_text`] writes it with
+/// systemd's quoting. `daimon run` and `daimon import crontab` both use it.
+pub struct ServiceDraft {
+    pub description: String,
+    /// ExecStart= words, unquoted (the program first).
+    pub exec: Vec<String>,
+    /// WorkingDirectory= (`~` for the user's home).
+    pub workdir: String,
+    /// Environment= assignments, `NAME=VALUE`, in order.
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub restart: RestartPolicy,
+    pub restart_sec: Option<String>,
+    /// Run by a timer: `Type=oneshot` and no `[Install]` (the timer is what
+    /// gets enabled).
+    pub scheduled: bool,
+}
+
+pub fn service_text(d: &ServiceDraft) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "[Unit]\nDescription={}\n",
+        plain_value(&d.description)
+    );
+    text.push_str("[Service]\n");
+    if d.scheduled {
+        text.push_str("Type=oneshot\n");
+    }
+    let exec: Vec<String> = d.exec.iter().map(|w| quote_exec_word(w)).collect();
+    let _ = writeln!(text, "ExecStart={}", exec.join(" "));
+    let _ = writeln!(text, "WorkingDirectory={}", plain_value(&d.workdir));
+    for kv in &d.env {
+        let _ = writeln!(text, "Environment={}", env_assignment(kv));
+    }
+    if let Some(u) = &d.user {
+        let _ = writeln!(text, "User={}", plain_value(u));
+    }
+    let _ = writeln!(text, "Restart={}", d.restart.as_str());
+    if let Some(s) = &d.restart_sec {
+        let _ = writeln!(text, "RestartSec={}", plain_value(s));
+    }
+    if !d.scheduled {
+        text.push_str("\n[Install]\nWantedBy=default.target\n");
+    }
+    text
+}
+
+/// The request for a service `NAME.service` (text from [`service_text`]),
+/// with its timer `NAME.timer` when there is a schedule.
+pub fn request(
+    name: &str,
+    unit_text: String,
+    schedule: Option<&Schedule>,
+    save: bool,
+    enable: bool,
+) -> RunRequest {
+    let service = format!("{name}.service");
+    RunRequest {
+        timer: schedule.map(|s| RunTimer {
+            name: format!("{name}.timer"),
+            unit_text: schedule::timer_text(&service, s),
+        }),
+        name: service,
+        unit_text,
+        save: save || enable,
+        enable,
+    }
+}
+
 /// The request for `daimon run ARGS`.
 pub fn build(args: &RunArgs, ctx: &RunContext) -> CliResult<RunRequest> {
+    // The schedule first: `--cron 30 2 * * *` unquoted leaves "2" as the
+    // command, and the schedule's error is the one that explains it.
+    let schedule = schedule::from_run_args(&args.on_calendar, args.cron.as_deref())?;
+    let restart = match (args.restart, &schedule) {
+        (Some(r), _) => r,
+        (None, Some(_)) => RestartPolicy::No,
+        (None, None) => RestartPolicy::OnFailure,
+    };
+    if schedule.is_some() && matches!(restart, RestartPolicy::Always | RestartPolicy::OnSuccess) {
+        return Err(CliError::fail(format!(
+            "--restart {} cannot be used with a schedule: each trigger runs the command once (Type=oneshot); use --restart on-failure",
+            restart.as_str()
+        )));
+    }
     let cmd = args
         .command
         .first()
@@ -252,45 +337,31 @@ pub fn build(args: &RunArgs, ctx: &RunContext) -> CliResult<RunRequest> {
         )));
     }
 
-    let mut text = String::new();
     let typed: Vec<&str> = args.command.iter().map(String::as_str).collect();
-    let _ = writeln!(
-        text,
-        "[Unit]\nDescription={}\n",
-        plain_value(&typed.join(" "))
-    );
-    text.push_str("[Service]\n");
-    let mut exec: Vec<String> = vec![quote_exec_word(&exe.to_string_lossy())];
-    exec.extend(args.command[1..].iter().map(|a| quote_exec_word(a)));
-    let _ = writeln!(text, "ExecStart={}", exec.join(" "));
-    let _ = writeln!(
-        text,
-        "WorkingDirectory={}",
-        plain_value(&workdir.to_string_lossy())
-    );
+    let mut exec: Vec<String> = vec![exe.to_string_lossy().into_owned()];
+    exec.extend(args.command[1..].iter().cloned());
+    let mut env: Vec<String> = Vec::new();
     if let Some(p) = &ctx.path_var {
-        let _ = writeln!(
-            text,
-            "Environment={}",
-            env_assignment(&format!("PATH={}", p.to_string_lossy()))
-        );
+        env.push(format!("PATH={}", p.to_string_lossy()));
     }
-    for kv in &args.env {
-        let _ = writeln!(text, "Environment={}", env_assignment(kv));
-    }
-    let _ = writeln!(text, "Restart={}", args.restart.as_str());
-    if let Some(s) = &args.restart_sec {
-        let _ = writeln!(text, "RestartSec={}", plain_value(s));
-    }
-    text.push_str("\n[Install]\nWantedBy=default.target\n");
-
-    Ok(RunRequest {
-        name: format!("{name}.service"),
-        unit_text: text,
-        save: args.save || args.enable,
-        enable: args.enable,
-        timer: None,
-    })
+    env.extend(args.env.iter().cloned());
+    let text = service_text(&ServiceDraft {
+        description: typed.join(" "),
+        exec,
+        workdir: workdir.to_string_lossy().into_owned(),
+        env,
+        user: None,
+        restart,
+        restart_sec: args.restart_sec.clone(),
+        scheduled: schedule.is_some(),
+    });
+    Ok(request(
+        &name,
+        text,
+        schedule.as_ref(),
+        args.save,
+        args.enable,
+    ))
 }
 
 fn is_env_name(s: &str) -> bool {
@@ -352,7 +423,9 @@ mod tests {
         let dir = std::env::temp_dir();
         let args = RunArgs {
             name: None,
-            restart: crate::cli::RestartPolicy::Always,
+            restart: Some(crate::cli::RestartPolicy::Always),
+            on_calendar: vec![],
+            cron: None,
             restart_sec: Some("2".into()),
             env: v(&["GREETING=hello world"]),
             workdir: None,
@@ -397,7 +470,9 @@ mod tests {
         ]);
         let args = RunArgs {
             name: Some("nasty".into()),
-            restart: crate::cli::RestartPolicy::OnFailure,
+            restart: Some(crate::cli::RestartPolicy::OnFailure),
+            on_calendar: vec![],
+            cron: None,
             restart_sec: None,
             env: v(&["A=x y \"z\" 50% \\", "EMPTY="]),
             workdir: None,
