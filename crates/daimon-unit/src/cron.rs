@@ -323,8 +323,6 @@ fn value(def: &FieldDef, s: &str) -> Option<u32> {
 
 /// All weekdays (bits 0..=6).
 const EVERY_WEEKDAY: u8 = 0x7f;
-/// systemd's weekday names, Monday first.
-const SYSTEMD_WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 impl CronTimes {
     /// The `OnCalendar=` expressions (in systemd's normalized form) whose
@@ -411,33 +409,9 @@ fn render_set(set: u64, min: u32, max: u32, fixed_period: bool) -> String {
     items.join(",")
 }
 
-/// Cron's weekday bits (Sunday = bit 0) as systemd's list, Monday first:
-/// runs of three or more days as ranges (`Mon..Fri`), others listed.
+/// Cron's weekday bits (Sunday = bit 0) as systemd's list, Monday first.
 fn render_weekdays(cron_bits: u8) -> String {
-    // Rotate so that bit 0 is Monday and bit 6 Sunday.
-    let bits = (cron_bits >> 1) | ((cron_bits & 1) << 6);
-    let mut items = Vec::new();
-    let mut day = 0;
-    while day < 7 {
-        if bits & (1 << day) == 0 {
-            day += 1;
-            continue;
-        }
-        let mut end = day;
-        while end + 1 < 7 && bits & (1 << (end + 1)) != 0 {
-            end += 1;
-        }
-        if end >= day + 2 {
-            items.push(format!(
-                "{}..{}",
-                SYSTEMD_WEEKDAYS[day], SYSTEMD_WEEKDAYS[end]
-            ));
-        } else {
-            items.extend(SYSTEMD_WEEKDAYS[day..=end].iter().map(|d| d.to_string()));
-        }
-        day = end + 1;
-    }
-    items.join(",")
+    crate::calendar::weekday_list((cron_bits >> 1) | ((cron_bits & 1) << 6))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use std::path::Path;
 
 use daimon_proto::{Paths, Request, Response, RunRequest};
 use daimon_unit::cron::{CronJob, Crontab, CrontabFormat, CrontabProblem, Trigger, parse_crontab};
+use daimon_unit::value::exec::is_env_name;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
@@ -97,13 +98,6 @@ pub fn job_name(command: &str) -> String {
         }
     }
     "cron-job".to_string()
-}
-
-fn is_env_name(s: &str) -> bool {
-    let mut b = s.bytes();
-    b.next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
-        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
 /// One job, ready to send.

@@ -13,6 +13,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use daimon_proto::{RunRequest, RunTimer};
+use daimon_unit::value::exec::is_env_name;
 
 use crate::cli::{RestartPolicy, RunArgs};
 use crate::error::{CliError, CliResult};
@@ -364,13 +365,6 @@ pub fn build(args: &RunArgs, ctx: &RunContext) -> CliResult<RunRequest> {
     ))
 }
 
-fn is_env_name(s: &str) -> bool {
-    let mut b = s.bytes();
-    b.next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
-        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,6 +445,64 @@ mod tests {
             dir.display()
         );
         assert_eq!(req.unit_text, expected);
+    }
+
+    fn scheduled(restart: Option<crate::cli::RestartPolicy>) -> RunArgs {
+        RunArgs {
+            name: Some("backup".into()),
+            restart,
+            restart_sec: None,
+            env: vec![],
+            workdir: None,
+            save: false,
+            enable: true,
+            on_calendar: vec![],
+            cron: Some("30 2 * * *".into()),
+            command: v(&["sh", "backup.sh"]),
+        }
+    }
+
+    #[test]
+    fn a_schedule_makes_a_oneshot_service_and_its_timer() {
+        let dir = std::env::temp_dir();
+        let ctx = RunContext {
+            cwd: dir.clone(),
+            path_var: Some("/usr/bin:/bin".into()),
+        };
+        let req = build(&scheduled(None), &ctx).expect("build");
+        let sh = resolve_command("sh", ctx.path_var.as_deref(), &dir).expect("sh");
+        assert_eq!(
+            req.unit_text,
+            format!(
+                "[Unit]\nDescription=sh backup.sh\n\n[Service]\nType=oneshot\n\
+                 ExecStart={} backup.sh\nWorkingDirectory={}\n\
+                 Environment=\"PATH=/usr/bin:/bin\"\nRestart=no\n",
+                sh.display(),
+                dir.display()
+            )
+        );
+        assert!(req.save && req.enable);
+        let timer = req.timer.expect("a timer");
+        assert_eq!(timer.name, "backup.timer");
+        assert_eq!(
+            timer.unit_text,
+            "[Unit]\nDescription=Schedule of backup.service: cron 30 2 * * *\n\n\
+             [Timer]\nOnCalendar=*-*-* 02:30:00\nPersistent=true\nAccuracySec=1s\n\
+             Unit=backup.service\n\n[Install]\nWantedBy=timers.target\n"
+        );
+        // An explicit --restart is kept.
+        let req =
+            build(&scheduled(Some(crate::cli::RestartPolicy::OnFailure)), &ctx).expect("build");
+        assert!(req.unit_text.contains("\nRestart=on-failure\n"));
+        // No schedule: no timer, as before.
+        let mut plain = scheduled(None);
+        plain.cron = None;
+        let req = build(&plain, &ctx).expect("build");
+        assert!(req.timer.is_none());
+        assert!(
+            req.unit_text
+                .contains("\nRestart=on-failure\n\n[Install]\n")
+        );
     }
 
     /// Whatever the user typed comes back word for word from the unit-file parser

@@ -6,6 +6,7 @@
 use std::fmt;
 
 use super::{CronSchedule, Trigger};
+use crate::value::exec::is_env_name;
 
 /// Which crontab layout a file has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,13 +244,6 @@ fn env_line(line: &str) -> Option<(String, Result<String, &'static str>)> {
         _ => Ok(rest.to_owned()),
     };
     Some((name.to_owned(), value))
-}
-
-fn is_env_name(s: &str) -> bool {
-    let mut b = s.bytes();
-    b.next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
-        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
 /// The first `n` blank-separated words and the rest of the line (not empty).
