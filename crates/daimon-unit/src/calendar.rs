@@ -234,6 +234,18 @@ fn format_weekdays(f: &mut fmt::Formatter<'_>, bits: u8) -> fmt::Result {
     Ok(())
 }
 
+/// systemd's weekday list for `bits` (bit 0 Monday .. bit 6 Sunday), as in
+/// the normalized form: `Mon..Fri`, `Sat,Sun`.
+pub(crate) fn weekday_list(bits: u8) -> String {
+    struct Weekdays(u8);
+    impl fmt::Display for Weekdays {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            format_weekdays(f, self.0)
+        }
+    }
+    Weekdays(bits).to_string()
+}
+
 fn format_chain(
     f: &mut fmt::Formatter<'_>,
     width: usize,

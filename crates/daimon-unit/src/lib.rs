@@ -2,6 +2,7 @@
 //!
 //! Owns: text -> typed units (`.service`, `.timer`, `.target`, `.socket`, `.path`),
 //! diagnostics with file:line:column, value grammars, specifiers, calendar events,
+//! cron schedules and crontab files (translated to timer triggers),
 //! drop-ins and template instantiation.
 //!
 //! Must never: spawn processes, open sockets, hold global state. It is pure: the
@@ -12,6 +13,7 @@
 
 mod build;
 pub mod calendar;
+pub mod cron;
 pub mod diagnostic;
 mod load;
 pub mod model;

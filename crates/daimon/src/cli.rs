@@ -17,6 +17,9 @@ Examples:
   daimon status bot                       one unit in detail, with its last log lines
   daimon logs bot -f                      follow its output
   daimon logs -u web -p warning --since today
+  daimon run --name backup --cron '30 2 * * *' --enable -- ./backup.sh
+                                          run backup.sh every night at 02:30
+  daimon timers                           scheduled jobs: when they run next, when they ran
   daimon start web && daimon enable web   unit files in ~/.config/daimon/units
   daimon shutdown                         stop every service and the daemon
 
@@ -106,10 +109,17 @@ Examples:
   daimon run -- python3 bot.py                   runs as bot.service, in this directory
   daimon run --name api -e PORT=8080 -- node server.js
   daimon run --restart always --enable -- ./bot  also start it when the daemon starts
+  daimon run --name backup --on-calendar daily --enable -- ./backup.sh
+  daimon run --name report --cron '*/15 8-18 * * mon-fri' -- ./report.sh
 
 The command is looked up in your PATH now, relative file arguments work because
 the service runs in the current directory (see --workdir), and the service gets
-your PATH so it finds what you find.")]
+your PATH so it finds what you find.
+
+With --on-calendar or --cron the command runs on a schedule instead of now: a
+timer NAME.timer starts NAME.service (Type=oneshot) at each elapse, a run missed
+while the machine was off happens once it is back (Persistent=true), and
+`daimon timers` shows when it runs next.")]
     Run(RunArgs),
     /// Start units.
     #[command(after_help = "Example:\n  daimon start web worker")]
@@ -153,6 +163,15 @@ ISO 8601. Priorities: emerg alert crit err warning notice info debug, or 0-7.")]
     Verify(VerifyArgs),
     /// Show a unit's file and its drop-ins.
     Cat(CatArgs),
+    /// List timers: when each runs next and when it ran last.
+    #[command(after_help = "\
+Examples:
+  daimon timers              NEXT LEFT LAST PASSED UNIT ACTIVATES, soonest first
+  daimon timers -o json      the same as JSON")]
+    Timers(OutputArgs),
+    /// Turn jobs from another scheduler into services and timers.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Re-read unit files.
     DaemonReload,
     /// Stop every service and the daemon.
@@ -167,6 +186,39 @@ Examples:
     /// Print the manual page (roff) to stdout.
     #[command(after_help = "Example:\n  daimon man > daimon.1 && man ./daimon.1")]
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Each crontab job becomes a service and a timer, saved and enabled.
+    #[command(after_help = "\
+Examples:
+  daimon import crontab --dry-run     the unit files your crontab (crontab -l) would become
+  daimon import crontab               install them: cron-NAME.service and cron-NAME.timer
+  daimon import crontab jobs.txt
+  daimon import crontab --system /etc/cron.d/backup
+
+Commands run as cron runs them: through SHELL (default /bin/sh) -c, in your home
+directory, with the crontab's variables (PATH defaults to cron's /usr/bin:/bin).
+What has no equivalent (MAILTO: output goes to the logs instead; % as standard
+input) is reported with its line number on stderr. Exit 1 if some line could not
+be imported; the other jobs are imported all the same. Your crontab is left as it
+is: remove the imported jobs from it (crontab -e) so that they do not run twice.")]
+    Crontab(CrontabArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CrontabArgs {
+    /// Crontab file to read (`-`: standard input); default: the output of `crontab -l`.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Print the unit files that would be written; install nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// System crontab format (/etc/crontab, /etc/cron.d/*): a user column after
+    /// the schedule, which becomes User=.
+    #[arg(long)]
+    pub system: bool,
 }
 
 #[derive(Debug, Args)]
@@ -214,9 +266,9 @@ pub struct RunArgs {
     /// `python3 bot.py`, else the command's name).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// When to restart it.
-    #[arg(long, value_enum, default_value_t = RestartPolicy::OnFailure, value_name = "POLICY")]
-    pub restart: RestartPolicy,
+    /// When to restart it [default: on-failure; no with a schedule].
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub restart: Option<RestartPolicy>,
     /// Delay before a restart, as systemd's RestartSec= (`5`, `500ms`, `1min`).
     #[arg(long, value_name = "SECONDS")]
     pub restart_sec: Option<String>,
@@ -229,9 +281,17 @@ pub struct RunArgs {
     /// Write the unit file so it survives a daemon restart.
     #[arg(long)]
     pub save: bool,
-    /// Also start it whenever the daemon starts (implies --save).
+    /// Also start it whenever the daemon starts (implies --save); with a
+    /// schedule, the timer is what is enabled.
     #[arg(long)]
     pub enable: bool,
+    /// Run it on a schedule instead of now, a systemd calendar event:
+    /// `daily`, `Mon..Fri 09:00`, `*-*-* 02:30:00`, `*:0/15` (repeatable).
+    #[arg(long = "on-calendar", value_name = "WHEN")]
+    pub on_calendar: Vec<String>,
+    /// Run it on a cron schedule instead of now: "30 2 * * *", @daily, @reboot.
+    #[arg(long, value_name = "SCHEDULE", conflicts_with = "on_calendar")]
+    pub cron: Option<String>,
     /// The command and its arguments (after `--`).
     #[arg(
         required = true,

@@ -13,9 +13,9 @@ use crate::cli::{ListFormat, RunArgs, StatusArgs};
 use crate::client::{Client, JOBS, QUICK, unexpected};
 use crate::error::{CliError, CliResult};
 use crate::render::{self, Style};
-use crate::run;
+use crate::{render_timers, run, schedule};
 
-fn connect(paths: &Paths) -> CliResult<Client> {
+pub(crate) fn connect(paths: &Paths) -> CliResult<Client> {
     Client::connect(paths, true)?.ok_or_else(|| CliError::fail("daimond is not running"))
 }
 
@@ -54,7 +54,7 @@ fn with_known_units(paths: &Paths, e: CliError) -> CliError {
 }
 
 /// Prints failed jobs; the exit code is the worst of them.
-fn report_jobs(results: &[JobResult]) -> i32 {
+pub(crate) fn report_jobs(results: &[JobResult]) -> i32 {
     let mut code = 0;
     for r in results {
         if let Some(e) = &r.error {
@@ -92,6 +92,21 @@ pub fn run(paths: &Paths, args: &RunArgs) -> CliResult {
         }
         Response::Done => {}
         other => return Err(unexpected(other)),
+    }
+    if let Some(s) = schedule::from_run_args(&args.on_calendar, args.cron.as_deref())? {
+        let tz = schedule::local_zone();
+        println!(
+            "{}",
+            schedule::next_run_line(&short, &s.trigger, jiff::Timestamp::now(), &tz)
+        );
+        if args.enable {
+            println!("Enabled: {short}.timer starts whenever the daemon starts.");
+        } else if args.save {
+            println!(
+                "Saved: \"daimon start {short}.timer\" starts the schedule again after a daemon restart."
+            );
+        }
+        return Ok(0);
     }
     let status = connect(paths)?.call(
         &Request::Status {
@@ -181,6 +196,24 @@ pub fn list(paths: &Paths, output: ListFormat) -> CliResult {
     let text = match output {
         ListFormat::Json => serde_json::to_string_pretty(&list).map_err(json_err)? + "\n",
         ListFormat::Table => render::list_table(&list, Style::detect()),
+    };
+    print(&text)
+}
+
+/// `daimon timers`: systemctl list-timers.
+pub fn timers(paths: &Paths, output: ListFormat) -> CliResult {
+    let list = match connect(paths)?.call(&Request::Timers, QUICK)? {
+        Response::Timers(l) => l,
+        other => return Err(unexpected(other)),
+    };
+    let text = match output {
+        ListFormat::Json => serde_json::to_string_pretty(&list).map_err(json_err)? + "\n",
+        ListFormat::Table => render_timers::timers_table(
+            &list,
+            jiff::Timestamp::now(),
+            &schedule::local_zone(),
+            Style::detect(),
+        ),
     };
     print(&text)
 }

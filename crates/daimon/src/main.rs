@@ -2,7 +2,8 @@
 //!
 //! Owns: parsing the command line (`cli`), talking to the daemon (`client`, which
 //! starts daimond when none answers), rendering answers (`render`), and the exit
-//! codes of PRODUCT.md. `verify`, `completions` and `man` work without a daemon.
+//! codes of PRODUCT.md. `verify`, `completions`, `man` and `import crontab
+//! --dry-run` work without a daemon.
 //!
 //! Must never: hold unit state or read the log store itself; the daemon is the one
 //! owner of both.
@@ -11,9 +12,12 @@ mod cli;
 mod client;
 mod commands;
 mod error;
+mod import;
 mod logs;
 mod render;
+mod render_timers;
 mod run;
+mod schedule;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -21,7 +25,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 use daimon_proto::{Paths, Request};
 
-use crate::cli::{Cli, Command, Shell};
+use crate::cli::{Cli, Command, ImportCommand, Shell};
 use crate::error::{CliError, CliResult};
 
 fn main() -> ExitCode {
@@ -59,6 +63,8 @@ fn dispatch(cmd: Command) -> CliResult {
         Command::Logs(args) => logs::run(&args, &paths),
         Command::Verify(args) => verify(&paths, &args.files),
         Command::Cat(args) => commands::cat(&paths, &args.unit),
+        Command::Timers(o) => commands::timers(&paths, o.output),
+        Command::Import(ImportCommand::Crontab(args)) => import::crontab(&paths, &args),
         Command::DaemonReload => commands::daemon_reload(&paths),
         Command::Shutdown => commands::shutdown(&paths),
         Command::Completions { shell } => completions(shell),

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use daimon_proto::{ActiveState, UnitListEntry, UnitStatus};
+use daimon_proto::{ActiveState, RunSummary, TimerInfo, UnitListEntry, UnitStatus};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
@@ -127,7 +127,7 @@ fn pad(text: &str, visible: usize, width: usize) -> String {
 
 /// A table with a bold header; each cell is (visible text, painted text). The last
 /// column is not padded.
-fn table(header: &[&str], rows: &[Vec<(String, String)>], style: Style) -> String {
+pub(crate) fn table(header: &[&str], rows: &[Vec<(String, String)>], style: Style) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, (plain, _)) in r.iter().enumerate() {
@@ -167,7 +167,7 @@ fn table(header: &[&str], rows: &[Vec<(String, String)>], style: Style) -> Strin
     out
 }
 
-fn cell(s: impl Into<String>) -> (String, String) {
+pub(crate) fn cell(s: impl Into<String>) -> (String, String) {
     let s = s.into();
     (s.clone(), s)
 }
@@ -282,6 +282,16 @@ pub fn status_detail(st: &UnitStatus, now: Timestamp, tz: &TimeZone, style: Styl
         let _ = write!(active, " since {}; {ago} ago", timestamp(t, tz));
     }
     let _ = writeln!(out, "     Active: {active}");
+    if let Some(timer) = &st.timer {
+        out.push_str(&timer_lines(timer, now, tz, style));
+    }
+    if let Some(run) = st
+        .last_run
+        .as_ref()
+        .or(st.timer.as_ref().and_then(|t| t.last_run.as_ref()))
+    {
+        let _ = writeln!(out, "   Last run: {}", last_run(run, now, tz));
+    }
     if let Some(r) = &st.reason {
         let _ = writeln!(out, "     Reason: {r}");
     }
@@ -319,6 +329,77 @@ pub fn status_detail(st: &UnitStatus, now: Timestamp, tz: &TimeZone, style: Styl
         }
     }
     out
+}
+
+/// A duration of a run: `230ms`, `1.2s`, `3min 5s`.
+pub fn run_duration(usec: u64) -> String {
+    if usec < 1_000_000 {
+        format!("{}ms", usec / 1000)
+    } else if usec < 60_000_000 {
+        format!("{:.1}s", usec as f64 / 1e6)
+    } else {
+        span((usec / 1_000_000) as i64)
+    }
+}
+
+/// An RFC 3339 time from the daemon as systemctl shows times (the text as
+/// it came if it is not one).
+fn shown_time(t: &str, tz: &TimeZone) -> String {
+    t.parse::<Timestamp>()
+        .map(|t| timestamp(t, tz))
+        .unwrap_or_else(|_| t.to_string())
+}
+
+/// `Sat 2026-11-21 02:30:00 UTC, took 1.2s, exited, status=0/SUCCESS (result success)`.
+pub fn last_run(run: &RunSummary, now: Timestamp, tz: &TimeZone) -> String {
+    let mut line = shown_time(&run.started, tz);
+    match (&run.finished, run.duration_usec) {
+        (Some(_), Some(d)) => {
+            let _ = write!(line, ", took {}", run_duration(d));
+        }
+        (Some(_), None) => {}
+        (None, _) => {
+            if let Ok(t) = run.started.parse::<Timestamp>() {
+                let _ = write!(
+                    line,
+                    ", running for {}",
+                    span(now.as_second() - t.as_second())
+                );
+            } else {
+                line.push_str(", running");
+            }
+        }
+    }
+    if let Some(e) = &run.exit {
+        let _ = write!(line, ", {e}");
+    }
+    if let Some(r) = &run.result {
+        let _ = write!(line, " (result {r})");
+    }
+    line
+}
+
+/// systemctl status's lines for a timer: `Trigger:` (next elapse) and
+/// `Triggers:` (the unit it activates).
+fn timer_lines(t: &TimerInfo, now: Timestamp, tz: &TimeZone, style: Style) -> String {
+    let trigger = match t.next.as_deref().map(|n| (n, n.parse::<Timestamp>())) {
+        Some((_, Ok(next))) => format!(
+            "{}; {} left",
+            timestamp(next, tz),
+            span(next.as_second() - now.as_second())
+        ),
+        Some((raw, Err(_))) => raw.to_string(),
+        None => "n/a".to_string(),
+    };
+    let dot = if t.sub_state == "running" {
+        style.state(ActiveState::Active, "●")
+    } else {
+        "●".to_string()
+    };
+    format!(
+        "    Trigger: {trigger}\n   Triggers: {dot} {}\n",
+        t.activates
+    )
 }
 
 /// `daimon cat`: systemctl cat's `# /path` header before each file.

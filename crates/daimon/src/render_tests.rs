@@ -139,3 +139,97 @@ fn cat_layout() {
         "# /u/web.service\n[Service]\nExecStart=/bin/web\n\n# /u/web.service.d/env.conf\n[Service]\nEnvironment=A=1\n"
     );
 }
+
+fn backup_run() -> daimon_proto::RunSummary {
+    daimon_proto::RunSummary {
+        invocation: "0f3c9a".into(),
+        started: "2026-11-21T02:30:00Z".into(),
+        finished: Some("2026-11-21T02:30:01Z".into()),
+        duration_usec: Some(1_234_000),
+        result: Some("success".into()),
+        exit: Some("exited, status=0/SUCCESS".into()),
+    }
+}
+
+#[test]
+fn detail_of_a_timer() {
+    let mut st = unit("backup.timer", ActiveState::Active);
+    st.sub_state = "waiting".into();
+    st.pid = None;
+    st.memory_bytes = None;
+    st.description = Some("Schedule of backup.service: cron 30 2 * * *".into());
+    st.timer = Some(daimon_proto::TimerInfo {
+        unit: "backup.timer".into(),
+        activates: "backup.service".into(),
+        state: ActiveState::Active,
+        sub_state: "waiting".into(),
+        next: Some("2026-11-22T02:30:00Z".into()),
+        left_usec: Some(70_000_000_000),
+        last: Some("2026-11-21T02:30:00Z".into()),
+        passed_usec: Some(16_000_000_000),
+        triggers: vec!["OnCalendar=*-*-* 02:30:00".into()],
+        persistent: true,
+        last_run: Some(backup_run()),
+    });
+    assert_eq!(
+        status_detail(&st, now(), &TimeZone::UTC, PLAIN),
+        "\
+● backup.timer - Schedule of backup.service: cron 30 2 * * *
+     Loaded: loaded (/home/u/.config/daimon/units/backup.timer; enabled)
+     Active: active (waiting) since Sat 2026-11-21 06:00:00 UTC; 1h 3min ago
+    Trigger: Sun 2026-11-22 02:30:00 UTC; 19h 26min left
+   Triggers: ● backup.service
+   Last run: Sat 2026-11-21 02:30:00 UTC, took 1.2s, exited, status=0/SUCCESS (result success)
+"
+    );
+    // Nothing scheduled any more, and the service running right now.
+    let t = st.timer.as_mut().expect("timer");
+    t.next = None;
+    t.sub_state = "running".into();
+    t.last_run = Some(daimon_proto::RunSummary {
+        finished: None,
+        duration_usec: None,
+        result: None,
+        exit: None,
+        started: "2026-11-21T07:02:00Z".into(),
+        ..backup_run()
+    });
+    let text = status_detail(&st, now(), &TimeZone::UTC, PLAIN);
+    assert!(
+        text.contains(
+            "    Trigger: n/a\n   Triggers: ● backup.service\n   Last run: Sat 2026-11-21 07:02:00 UTC, running for 1min 5s\n"
+        ),
+        "{text}"
+    );
+    let coloured = status_detail(&st, now(), &TimeZone::UTC, Style { color: true });
+    assert!(coloured.contains("Triggers: \x1b[1;32m●\x1b[0m backup.service"));
+}
+
+#[test]
+fn detail_of_a_scheduled_service_shows_its_last_run() {
+    let mut st = unit("backup.service", ActiveState::Inactive);
+    st.pid = None;
+    st.last_run = Some(daimon_proto::RunSummary {
+        duration_usec: Some(200_000_000),
+        result: Some("exit-code".into()),
+        exit: Some("exited, status=1/FAILURE".into()),
+        ..backup_run()
+    });
+    assert_eq!(
+        status_detail(&st, now(), &TimeZone::UTC, PLAIN),
+        "\
+○ backup.service - backup.service daemon
+     Loaded: loaded (/home/u/.config/daimon/units/backup.service; enabled)
+     Active: inactive (dead) since Sat 2026-11-21 06:00:00 UTC; 1h 3min ago
+   Last run: Sat 2026-11-21 02:30:00 UTC, took 3min 20s, exited, status=1/FAILURE (result exit-code)
+"
+    );
+}
+
+#[test]
+fn run_durations() {
+    assert_eq!(run_duration(230_000), "230ms");
+    assert_eq!(run_duration(1_234_000), "1.2s");
+    assert_eq!(run_duration(59_900_000), "59.9s");
+    assert_eq!(run_duration(185_000_000), "3min 5s");
+}

@@ -12,10 +12,12 @@ use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use daimon_proto::RunRequest;
+use daimon_proto::{RunRequest, RunTimer};
+use daimon_unit::value::exec::is_env_name;
 
-use crate::cli::RunArgs;
+use crate::cli::{RestartPolicy, RunArgs};
 use crate::error::{CliError, CliResult};
+use crate::schedule::{self, Schedule};
 
 /// Interpreters whose first non-option argument names the program (`python3 bot.py`
 /// is "bot").
@@ -121,7 +123,7 @@ pub fn default_name(command: &[String]) -> String {
 }
 
 /// Unit names allow `[A-Za-z0-9:_.\-@]`; everything else becomes `-`.
-fn sanitize(name: &str) -> String {
+pub fn sanitize(name: &str) -> String {
     let s: String = name
         .chars()
         .map(|c| {
@@ -170,7 +172,7 @@ pub fn quote_exec_word(w: &str) -> String {
 
 /// A value for a key whose text is not split into words (`Description=`,
 /// `WorkingDirectory=`): only specifiers need escaping; no newlines allowed.
-fn plain_value(v: &str) -> String {
+pub fn plain_value(v: &str) -> String {
     v.replace('%', "%%").replace(['\n', '\r'], " ")
 }
 
@@ -207,8 +209,92 @@ impl RunContext {
     }
 }
 
+/// What goes into a service's unit text; [`service_text`] writes it with
+/// systemd's quoting. `daimon run` and `daimon import crontab` both use it.
+pub struct ServiceDraft {
+    pub description: String,
+    /// ExecStart= words, unquoted (the program first).
+    pub exec: Vec<String>,
+    /// WorkingDirectory= (`~` for the user's home).
+    pub workdir: String,
+    /// Environment= assignments, `NAME=VALUE`, in order.
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub restart: RestartPolicy,
+    pub restart_sec: Option<String>,
+    /// Run by a timer: `Type=oneshot` and no `[Install]` (the timer is what
+    /// gets enabled).
+    pub scheduled: bool,
+}
+
+pub fn service_text(d: &ServiceDraft) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "[Unit]\nDescription={}\n",
+        plain_value(&d.description)
+    );
+    text.push_str("[Service]\n");
+    if d.scheduled {
+        text.push_str("Type=oneshot\n");
+    }
+    let exec: Vec<String> = d.exec.iter().map(|w| quote_exec_word(w)).collect();
+    let _ = writeln!(text, "ExecStart={}", exec.join(" "));
+    let _ = writeln!(text, "WorkingDirectory={}", plain_value(&d.workdir));
+    for kv in &d.env {
+        let _ = writeln!(text, "Environment={}", env_assignment(kv));
+    }
+    if let Some(u) = &d.user {
+        let _ = writeln!(text, "User={}", plain_value(u));
+    }
+    let _ = writeln!(text, "Restart={}", d.restart.as_str());
+    if let Some(s) = &d.restart_sec {
+        let _ = writeln!(text, "RestartSec={}", plain_value(s));
+    }
+    if !d.scheduled {
+        text.push_str("\n[Install]\nWantedBy=default.target\n");
+    }
+    text
+}
+
+/// The request for a service `NAME.service` (text from [`service_text`]),
+/// with its timer `NAME.timer` when there is a schedule.
+pub fn request(
+    name: &str,
+    unit_text: String,
+    schedule: Option<&Schedule>,
+    save: bool,
+    enable: bool,
+) -> RunRequest {
+    let service = format!("{name}.service");
+    RunRequest {
+        timer: schedule.map(|s| RunTimer {
+            name: format!("{name}.timer"),
+            unit_text: schedule::timer_text(&service, s),
+        }),
+        name: service,
+        unit_text,
+        save: save || enable,
+        enable,
+    }
+}
+
 /// The request for `daimon run ARGS`.
 pub fn build(args: &RunArgs, ctx: &RunContext) -> CliResult<RunRequest> {
+    // The schedule first: `--cron 30 2 * * *` unquoted leaves "2" as the
+    // command, and the schedule's error is the one that explains it.
+    let schedule = schedule::from_run_args(&args.on_calendar, args.cron.as_deref())?;
+    let restart = match (args.restart, &schedule) {
+        (Some(r), _) => r,
+        (None, Some(_)) => RestartPolicy::No,
+        (None, None) => RestartPolicy::OnFailure,
+    };
+    if schedule.is_some() && matches!(restart, RestartPolicy::Always | RestartPolicy::OnSuccess) {
+        return Err(CliError::fail(format!(
+            "--restart {} cannot be used with a schedule: each trigger runs the command once (Type=oneshot); use --restart on-failure",
+            restart.as_str()
+        )));
+    }
     let cmd = args
         .command
         .first()
@@ -252,52 +338,31 @@ pub fn build(args: &RunArgs, ctx: &RunContext) -> CliResult<RunRequest> {
         )));
     }
 
-    let mut text = String::new();
     let typed: Vec<&str> = args.command.iter().map(String::as_str).collect();
-    let _ = writeln!(
-        text,
-        "[Unit]\nDescription={}\n",
-        plain_value(&typed.join(" "))
-    );
-    text.push_str("[Service]\n");
-    let mut exec: Vec<String> = vec![quote_exec_word(&exe.to_string_lossy())];
-    exec.extend(args.command[1..].iter().map(|a| quote_exec_word(a)));
-    let _ = writeln!(text, "ExecStart={}", exec.join(" "));
-    let _ = writeln!(
-        text,
-        "WorkingDirectory={}",
-        plain_value(&workdir.to_string_lossy())
-    );
+    let mut exec: Vec<String> = vec![exe.to_string_lossy().into_owned()];
+    exec.extend(args.command[1..].iter().cloned());
+    let mut env: Vec<String> = Vec::new();
     if let Some(p) = &ctx.path_var {
-        let _ = writeln!(
-            text,
-            "Environment={}",
-            env_assignment(&format!("PATH={}", p.to_string_lossy()))
-        );
+        env.push(format!("PATH={}", p.to_string_lossy()));
     }
-    for kv in &args.env {
-        let _ = writeln!(text, "Environment={}", env_assignment(kv));
-    }
-    let _ = writeln!(text, "Restart={}", args.restart.as_str());
-    if let Some(s) = &args.restart_sec {
-        let _ = writeln!(text, "RestartSec={}", plain_value(s));
-    }
-    text.push_str("\n[Install]\nWantedBy=default.target\n");
-
-    Ok(RunRequest {
-        name: format!("{name}.service"),
-        unit_text: text,
-        save: args.save || args.enable,
-        enable: args.enable,
-        timer: None,
-    })
-}
-
-fn is_env_name(s: &str) -> bool {
-    let mut b = s.bytes();
-    b.next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
-        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+    env.extend(args.env.iter().cloned());
+    let text = service_text(&ServiceDraft {
+        description: typed.join(" "),
+        exec,
+        workdir: workdir.to_string_lossy().into_owned(),
+        env,
+        user: None,
+        restart,
+        restart_sec: args.restart_sec.clone(),
+        scheduled: schedule.is_some(),
+    });
+    Ok(request(
+        &name,
+        text,
+        schedule.as_ref(),
+        args.save,
+        args.enable,
+    ))
 }
 
 #[cfg(test)]
@@ -352,7 +417,9 @@ mod tests {
         let dir = std::env::temp_dir();
         let args = RunArgs {
             name: None,
-            restart: crate::cli::RestartPolicy::Always,
+            restart: Some(crate::cli::RestartPolicy::Always),
+            on_calendar: vec![],
+            cron: None,
             restart_sec: Some("2".into()),
             env: v(&["GREETING=hello world"]),
             workdir: None,
@@ -380,6 +447,64 @@ mod tests {
         assert_eq!(req.unit_text, expected);
     }
 
+    fn scheduled(restart: Option<crate::cli::RestartPolicy>) -> RunArgs {
+        RunArgs {
+            name: Some("backup".into()),
+            restart,
+            restart_sec: None,
+            env: vec![],
+            workdir: None,
+            save: false,
+            enable: true,
+            on_calendar: vec![],
+            cron: Some("30 2 * * *".into()),
+            command: v(&["sh", "backup.sh"]),
+        }
+    }
+
+    #[test]
+    fn a_schedule_makes_a_oneshot_service_and_its_timer() {
+        let dir = std::env::temp_dir();
+        let ctx = RunContext {
+            cwd: dir.clone(),
+            path_var: Some("/usr/bin:/bin".into()),
+        };
+        let req = build(&scheduled(None), &ctx).expect("build");
+        let sh = resolve_command("sh", ctx.path_var.as_deref(), &dir).expect("sh");
+        assert_eq!(
+            req.unit_text,
+            format!(
+                "[Unit]\nDescription=sh backup.sh\n\n[Service]\nType=oneshot\n\
+                 ExecStart={} backup.sh\nWorkingDirectory={}\n\
+                 Environment=\"PATH=/usr/bin:/bin\"\nRestart=no\n",
+                sh.display(),
+                dir.display()
+            )
+        );
+        assert!(req.save && req.enable);
+        let timer = req.timer.expect("a timer");
+        assert_eq!(timer.name, "backup.timer");
+        assert_eq!(
+            timer.unit_text,
+            "[Unit]\nDescription=Schedule of backup.service: cron 30 2 * * *\n\n\
+             [Timer]\nOnCalendar=*-*-* 02:30:00\nPersistent=true\nAccuracySec=1s\n\
+             Unit=backup.service\n\n[Install]\nWantedBy=timers.target\n"
+        );
+        // An explicit --restart is kept.
+        let req =
+            build(&scheduled(Some(crate::cli::RestartPolicy::OnFailure)), &ctx).expect("build");
+        assert!(req.unit_text.contains("\nRestart=on-failure\n"));
+        // No schedule: no timer, as before.
+        let mut plain = scheduled(None);
+        plain.cron = None;
+        let req = build(&plain, &ctx).expect("build");
+        assert!(req.timer.is_none());
+        assert!(
+            req.unit_text
+                .contains("\nRestart=on-failure\n\n[Install]\n")
+        );
+    }
+
     /// Whatever the user typed comes back word for word from the unit-file parser
     /// (quotes, backslashes, `$`, `%`, newlines, empty words), and the environment too.
     #[test]
@@ -397,7 +522,9 @@ mod tests {
         ]);
         let args = RunArgs {
             name: Some("nasty".into()),
-            restart: crate::cli::RestartPolicy::OnFailure,
+            restart: Some(crate::cli::RestartPolicy::OnFailure),
+            on_calendar: vec![],
+            cron: None,
             restart_sec: None,
             env: v(&["A=x y \"z\" 50% \\", "EMPTY="]),
             workdir: None,
