@@ -199,3 +199,107 @@ fn a_timer_for_a_missing_unit_or_without_triggers_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("timer has no OnCalendar="), "{err}");
 }
+
+#[test]
+fn daimon_run_on_calendar_saves_and_runs_a_scheduled_job() {
+    let mut d = Daemon::start();
+    let out = d.path().join("out");
+    let dir = d.path().to_path_buf();
+    let cmd = format!("echo \"$INVOCATION_ID\" >> {}", out.display());
+    let said = String::from_utf8_lossy(
+        &d.cli_in(
+            &dir,
+            &[
+                "run",
+                "--name",
+                "beat",
+                "--on-calendar",
+                "*:*:0/2",
+                "--save",
+                "--",
+                "sh",
+                "-c",
+                &cmd,
+            ],
+        )
+        .stdout,
+    )
+    .into_owned();
+    assert!(said.contains("beat.timer: next run"), "{said}");
+    assert!(d.units_dir().join("beat.timer").exists());
+    assert!(d.units_dir().join("beat.service").exists());
+    wait_until("two scheduled runs", Duration::from_secs(15), || {
+        lines(&out).len() >= 2
+    });
+    let timers: serde_json::Value =
+        serde_json::from_str(&d.ok(&["timers", "-o", "json"])).expect("json");
+    let beat = timers
+        .as_array()
+        .and_then(|a| a.iter().find(|t| t["unit"] == "beat.timer"))
+        .expect("beat.timer listed");
+    assert_eq!(beat["activates"], "beat.service");
+    assert!(beat["last"].is_string(), "{beat}");
+    let table = d.ok(&["timers"]);
+    assert!(table.starts_with("NEXT"), "{table}");
+    assert!(
+        table.contains("beat.timer") && table.contains("1 timer listed."),
+        "{table}"
+    );
+}
+
+#[test]
+fn a_crontab_is_imported_as_enabled_timers_that_run() {
+    let mut d = Daemon::start();
+    let out = d.path().join("out");
+    let crontab = d.path().join("crontab");
+    fs::write(
+        &crontab,
+        format!(
+            "# m h dom mon dow command\nMAILTO=me@example.com\nGREETING=\"hello from cron\"\n\n\
+             30 2 * * * /usr/bin/env true nightly\n\
+             */15 9-17 * * mon-fri echo work\n\
+             @reboot echo \"$GREETING\" >> {o}\n\
+             0 0 * * * date +%s >> {o}\n",
+            o = out.display()
+        ),
+    )
+    .expect("crontab");
+    let res = d.cli(&["import", "crontab", &crontab.display().to_string()]);
+    let err = String::from_utf8_lossy(&res.stderr).into_owned();
+    assert_eq!(
+        res.status.code(),
+        Some(1),
+        "the % line is not imported: {err}"
+    );
+    assert!(err.contains(":2: note: MAILTO"), "{err}");
+    assert!(err.contains(":8: skipped"), "{err}");
+    // @reboot runs when the daemon starts; installed while it runs, at once.
+    wait_until("the @reboot job to run", DEADLINE, || {
+        lines(&out) == ["hello from cron"]
+    });
+    let timers: serde_json::Value =
+        serde_json::from_str(&d.ok(&["timers", "-o", "json"])).expect("json");
+    let units: Vec<&str> = timers
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|t| t["unit"].as_str())
+        .collect();
+    assert_eq!(units.len(), 3, "{timers}");
+    let nightly = timers
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .find(|t| t["triggers"][0] == "OnCalendar=*-*-* 02:30:00")
+        })
+        .expect("the nightly job");
+    assert_eq!(nightly["state"], "active");
+    assert!(
+        nightly["left_usec"]
+            .as_u64()
+            .is_some_and(|l| l <= 86_400_000_000)
+    );
+    // Saved and enabled: a new daemon starts them again.
+    let list = d.ok(&["list"]);
+    assert!(list.contains("enabled"), "{list}");
+}
