@@ -142,17 +142,21 @@ impl Txn {
 
     /// Per requested unit, in the order the client named them.
     pub fn results(&self) -> Vec<JobResult> {
+        // By name once: a transaction of N units answers in N lookups, not N x N.
+        let by_unit: std::collections::HashMap<&str, &ItemState> = self
+            .items
+            .iter()
+            .rev()
+            .map(|i| (i.unit.as_str(), &i.state))
+            .collect();
         self.order
             .iter()
             .map(|unit| {
                 let error = self.early.get(unit).cloned().or_else(|| {
-                    self.items
-                        .iter()
-                        .find(|i| &i.unit == unit)
-                        .and_then(|i| match &i.state {
-                            ItemState::Done(e) => e.clone(),
-                            _ => None,
-                        })
+                    by_unit.get(unit.as_str()).and_then(|s| match s {
+                        ItemState::Done(e) => e.clone(),
+                        _ => None,
+                    })
                 });
                 JobResult {
                     unit: unit.clone(),
