@@ -285,9 +285,12 @@ pub fn status_detail(st: &UnitStatus, now: Timestamp, tz: &TimeZone, style: Styl
     if let Some(timer) = &st.timer {
         out.push_str(&timer_lines(timer, now, tz, style));
     }
+    // A service's run that goes on is the Active: line already; a finished
+    // one (a job's) and a timer's unit's are worth a line.
     if let Some(run) = st
         .last_run
         .as_ref()
+        .filter(|r| r.finished.is_some())
         .or(st.timer.as_ref().and_then(|t| t.last_run.as_ref()))
     {
         let _ = writeln!(out, "   Last run: {}", last_run(run, now, tz));
