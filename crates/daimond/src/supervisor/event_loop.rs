@@ -70,7 +70,12 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
                 o.on_timers();
                 o.on_timer_wake();
             }
-            _ = rung(alarm.as_mut()) => o.on_timer_wake(),
+            clock_set = rung(alarm.as_mut()) => {
+                if clock_set {
+                    o.on_clock_set();
+                }
+                o.on_timer_wake();
+            }
             Some(w) = watched.recv() => o.on_watched(w),
             cmd = cmds.recv(), if clients => match cmd {
                 Some(c) => o.on_command(c),
@@ -88,7 +93,7 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
     o.fdstore.borrow_mut().quit();
 }
 
-async fn rung(alarm: Option<&mut Alarm>) {
+async fn rung(alarm: Option<&mut Alarm>) -> bool {
     match alarm {
         Some(a) => a.rung().await,
         None => std::future::pending().await,

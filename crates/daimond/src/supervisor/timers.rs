@@ -245,6 +245,30 @@ impl Owner {
             })
     }
 
+    /// The wall clock was set (systemd's timer_time_change()): a last trigger
+    /// now in the future is taken as now, and every waiting timer is scheduled
+    /// again, so a clock set back does not hold a timer back by the jump.
+    pub fn on_clock_set(&mut self) {
+        let now = self.clock.now();
+        tracing::info!("the system clock was set; timers scheduled again");
+        let names: Vec<String> = self.timer_runs.keys().cloned().collect();
+        for name in names {
+            let Some(run) = self.timer_runs.get_mut(&name) else {
+                continue;
+            };
+            let h = &mut run.history;
+            if h.last_trigger_wall.is_some_and(|t| t > now.wall) {
+                h.last_trigger_wall = Some(now.wall);
+            }
+            if h.activated.wall > now.wall {
+                h.activated.wall = now.wall;
+            }
+            if run.state == TimerState::Waiting {
+                self.reschedule(&name, now);
+            }
+        }
+    }
+
     /// After events were handled: a running timer whose unit finished waits
     /// for its next elapse again (at once, if one passed during the run).
     pub fn timers_after_events(&mut self) {

@@ -72,19 +72,22 @@ impl Alarm {
         }
     }
 
-    /// Waits until the alarm rings or the wall clock is set (either way every
-    /// calendar timer must be looked at again).
-    pub async fn rung(&mut self) {
+    /// Waits until the alarm rings; answers whether it rang because the wall
+    /// clock was set (then every calendar timer must be scheduled again).
+    pub async fn rung(&mut self) -> bool {
         loop {
             let Ok(mut guard) = self.afd.readable().await else {
                 return std::future::pending().await;
             };
             let mut buf = [0u8; 8];
             match nix::unistd::read(self.timer.as_fd(), &mut buf) {
-                // Expired, or ECANCELED: the clock jumped.
-                Ok(_) | Err(Errno::ECANCELED) => {
+                Ok(_) => {
                     self.armed = None;
-                    return;
+                    return false;
+                }
+                Err(Errno::ECANCELED) => {
+                    self.armed = None;
+                    return true;
                 }
                 Err(Errno::EAGAIN) => guard.clear_ready(),
                 Err(Errno::EINTR) => {}
