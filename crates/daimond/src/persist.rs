@@ -49,7 +49,16 @@ fn enabled_path(state: &Path) -> PathBuf {
 
 /// Units enabled to start when the daemon starts.
 pub fn load_enabled(state: &Path) -> BTreeSet<String> {
-    fs::read_to_string(enabled_path(state))
+    load_names(&enabled_path(state))
+}
+
+pub fn save_enabled(state: &Path, set: &BTreeSet<String>) -> io::Result<()> {
+    save_names(&enabled_path(state), set.iter())
+}
+
+/// A file of unit names, one per line (none when it is missing).
+pub fn load_names(path: &Path) -> BTreeSet<String> {
+    fs::read_to_string(path)
         .map(|s| {
             s.lines()
                 .map(str::trim)
@@ -60,13 +69,13 @@ pub fn load_enabled(state: &Path) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-pub fn save_enabled(state: &Path, set: &BTreeSet<String>) -> io::Result<()> {
+pub fn save_names<'a>(path: &Path, names: impl Iterator<Item = &'a String>) -> io::Result<()> {
     let mut text = String::new();
-    for n in set {
+    for n in names {
         text.push_str(n);
         text.push('\n');
     }
-    write_atomic(&enabled_path(state), text.as_bytes(), true)
+    write_atomic(path, text.as_bytes(), true)
 }
 
 fn transient_dir(state: &Path) -> PathBuf {

@@ -39,24 +39,11 @@ pub fn save_trigger(state: &Path, timer: &str, at: Timestamp) -> io::Result<()> 
 
 /// The timers that were started when daimond last ran.
 pub fn load_active(state: &Path) -> BTreeSet<String> {
-    std::fs::read_to_string(dir(state).join("active"))
-        .map(|t| {
-            t.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default()
+    persist::load_names(&dir(state).join("active"))
 }
 
 pub fn save_active<'a>(state: &Path, names: impl Iterator<Item = &'a String>) -> io::Result<()> {
-    let mut text = String::new();
-    for n in names {
-        text.push_str(n);
-        text.push('\n');
-    }
-    persist::write_atomic(&dir(state).join("active"), text.as_bytes(), true)
+    persist::save_names(&dir(state).join("active"), names)
 }
 
 #[cfg(test)]
