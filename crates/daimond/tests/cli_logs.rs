@@ -92,6 +92,14 @@ fn formats_and_filters() {
 #[test]
 fn follow_streams_new_lines_once_and_stops_when_the_client_leaves() {
     let mut d = Daemon::start();
+    // One matching line before the follower starts: the follower prints it
+    // first, which says it is connected and following.
+    let daemon = d.daemon_pid().expect("pid");
+    kill(daemon, libc::SIGHUP);
+    wait_until("the first reload logged", DEADLINE, || {
+        String::from_utf8_lossy(&d.cli(&["logs", "-o", "cat", "-g", "SIGHUP"]).stdout)
+            .contains("SIGHUP")
+    });
     let mut child = Command::new(bin("daimon"))
         .args(["logs", "-f", "-o", "cat", "-g", "SIGHUP"])
         .env("DAIMON_HOME", d.path())
@@ -111,10 +119,11 @@ fn follow_streams_new_lines_once_and_stops_when_the_client_leaves() {
             }
         }
     });
-    // Give the follower time to connect and reach the follow phase, then make
-    // three new lines; each must arrive exactly once, in order.
-    std::thread::sleep(Duration::from_millis(300));
-    let daemon = d.daemon_pid().expect("pid");
+    let first = rx
+        .recv_timeout(DEADLINE)
+        .expect("the earlier line within the deadline");
+    assert_eq!(first, "SIGHUP: re-reading unit files");
+    // Three new lines; each must arrive exactly once, in order.
     for _ in 0..3 {
         kill(daemon, libc::SIGHUP);
         let line = rx
