@@ -248,3 +248,24 @@ fn type_forking_supervises_the_daemon_left_behind() {
         });
     }
 }
+
+#[test]
+fn a_service_starts_with_no_signal_ignored_or_blocked() {
+    let mut d = Daemon::start();
+    d.write_unit("plain.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+    d.ok(&["start", "plain"]);
+    let pid = d.wait_main_pid("plain");
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+            .unwrap_or("?")
+            .to_string()
+    };
+    // daimond ignores SIGPIPE itself and may have inherited more; a service
+    // starts as from a clean exec (systemd.exec(5): default dispositions).
+    assert_eq!(field("SigIgn:"), "0000000000000000", "{status}");
+    assert_eq!(field("SigBlk:"), "0000000000000000", "{status}");
+}

@@ -303,10 +303,15 @@ unsafe fn child(c: &mut ChildCtx<'_>) -> ! {
         // (blocked by the parent around the clone) cleared.
         let mut dfl: libc::sigaction = std::mem::zeroed();
         dfl.sa_sigaction = libc::SIG_DFL;
-        // 1..=64 covers every Linux signal; sigaction rejects the few reserved ones.
+        // 1..=64 covers every Linux signal. glibc's sigaction() refuses the
+        // two it reserves for itself (32 and 33), so an ignored disposition
+        // inherited there would pass on to the service: those go through the
+        // raw system call.
         for sig in 1..=64 {
             if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::sigaction(sig, &dfl, std::ptr::null_mut());
+                if libc::sigaction(sig, &dfl, std::ptr::null_mut()) < 0 {
+                    raw_default_disposition(sig);
+                }
             }
         }
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -420,5 +425,39 @@ unsafe fn cloexec_from(first: RawFd) {
                 }
             }
         }
+    }
+}
+
+/// The kernel's `struct sigaction` for rt_sigaction(2) (the same field order on
+/// x86_64 and aarch64: handler, flags, restorer, mask).
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
+}
+
+/// Sets `sig` to SIG_DFL with the raw system call (async-signal-safe).
+///
+/// # Safety
+/// Only between fork and exec, or where no handler of `sig` matters.
+unsafe fn raw_default_disposition(sig: libc::c_int) {
+    let act = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: `act` is a valid kernel sigaction for the duration of the call;
+    // the size argument is the kernel's sigset size (8 bytes).
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            &act as *const KernelSigaction,
+            std::ptr::null_mut::<KernelSigaction>(),
+            8usize,
+        );
     }
 }
