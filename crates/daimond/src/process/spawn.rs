@@ -308,10 +308,11 @@ unsafe fn child(c: &mut ChildCtx<'_>) -> ! {
         // inherited there would pass on to the service: those go through the
         // raw system call.
         for sig in 1..=64 {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                if libc::sigaction(sig, &dfl, std::ptr::null_mut()) < 0 {
-                    raw_default_disposition(sig);
-                }
+            if sig != libc::SIGKILL
+                && sig != libc::SIGSTOP
+                && libc::sigaction(sig, &dfl, std::ptr::null_mut()) < 0
+            {
+                raw_default_disposition(sig);
             }
         }
         let mut set: libc::sigset_t = std::mem::zeroed();
