@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{DEADLINE, Daemon, wait_until};
+use common::{DEADLINE, Daemon, kill, wait_child, wait_until};
 
 fn lines(path: &Path) -> Vec<String> {
     fs::read_to_string(path)
@@ -302,4 +302,46 @@ fn a_crontab_is_imported_as_enabled_timers_that_run() {
     // Saved and enabled: a new daemon starts them again.
     let list = d.ok(&["list"]);
     assert!(list.contains("enabled"), "{list}");
+}
+
+#[test]
+fn a_transient_scheduled_job_survives_daimond_killed_with_sigkill() {
+    let mut d = Daemon::start();
+    let out = d.path().join("out");
+    let dir = d.path().to_path_buf();
+    let cmd = format!("echo run >> {}", out.display());
+    d.cli_in(
+        &dir,
+        &[
+            "run",
+            "--name",
+            "beat",
+            "--on-calendar",
+            "*:*:0/2",
+            "--",
+            "sh",
+            "-c",
+            &cmd,
+        ],
+    );
+    d.record_descendants();
+    let pid = d.daemon_pid().expect("daemon pid");
+    kill(pid, libc::SIGKILL);
+    if let Some(mut c) = d.child.take() {
+        assert!(
+            wait_child(&mut c, DEADLINE).is_some(),
+            "daimond survived SIGKILL"
+        );
+    }
+    let _ = fs::remove_file(d.socket());
+    d.spawn_daemon();
+    let st = d.status_json("beat.timer");
+    assert_eq!(st["state"], "active", "{st}");
+    assert_eq!(st["load_state"], "transient", "{st}");
+    let before = lines(&out).len();
+    wait_until(
+        "a run scheduled by the new daimond",
+        Duration::from_secs(15),
+        || lines(&out).len() > before,
+    );
 }

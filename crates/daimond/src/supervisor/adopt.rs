@@ -67,9 +67,11 @@ impl Owner {
             self.adopt(r.clone());
         }
         self.adopt_from_store(&pipes, &records);
-        // A transient unit lives as long as its run: the rest are forgotten.
+        // A transient unit lives as long as its run, or its started timer's:
+        // the rest are forgotten.
+        let scheduled = self.kept_by_started_timers();
         for name in transient {
-            if self.is_idle_unit(&name) {
+            if self.is_idle_unit(&name) && !scheduled.contains(&name) {
                 self.units.remove(&name);
                 persist::remove_transient(&self.paths.state, &name);
             }

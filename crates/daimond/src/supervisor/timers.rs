@@ -120,6 +120,26 @@ impl Owner {
             .collect()
     }
 
+    /// The timers a previous daimond had started and the units they activate:
+    /// transient ones among them (`daimon run --on-calendar` without `--save`)
+    /// live on with the schedule.
+    pub(super) fn kept_by_started_timers(&self) -> std::collections::BTreeSet<String> {
+        let mut keep = std::collections::BTreeSet::new();
+        for t in stamp::load_active(&self.paths.state) {
+            let unit = self
+                .units
+                .get(&t)
+                .and_then(|e| e.loaded())
+                .and_then(|u| u.timer())
+                .map(|s| s.unit.clone());
+            if let Some(unit) = unit {
+                keep.insert(unit);
+                keep.insert(t);
+            }
+        }
+        keep
+    }
+
     /// When the unit last left and last entered the inactive state.
     fn unit_times(&self, unit: &str) -> (Option<Instant>, Option<Instant>) {
         self.units
