@@ -138,3 +138,75 @@ fn main_exit_kills_leftovers_of_the_service() {
         "exited, status=3/NOTIMPLEMENTED"
     );
 }
+
+/// A forking daemon whose PID file names its child before that child has called
+/// setsid() (nginx 1.22's parent writes the file, then exits): the workers the
+/// child starts once it leads a session of its own, with no `INVOCATION_ID=` in
+/// their environment (nginx overwrites it), are still the unit's. When the main
+/// process is killed, KillMode=mixed SIGKILLs them (systemd.kill(5)); a worker
+/// left alive would keep the daemon's port and fail every restart.
+#[test]
+fn workers_of_a_forking_main_that_led_a_new_session_late_are_killed_with_it() {
+    let mut d = Daemon::start();
+    let main_pid = d.path().join("main.pid");
+    let worker_pid = d.path().join("worker.pid");
+    let go = d.path().join("go");
+    let c_go = std::ffi::CString::new(go.to_str().expect("utf-8 path")).expect("path");
+    // SAFETY: a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_go.as_ptr(), 0o600) }, 0, "mkfifo");
+    // The child waits for the go-ahead, then calls setsid() keeping its PID (a
+    // background job of a non-interactive shell leads no process group) and
+    // starts a worker without INVOCATION_ID=. The parent names the child in the
+    // PID file at once and exits.
+    let script = d.script(
+        "forking.sh",
+        &format!(
+            "(\n  read go < {go}\n  exec setsid sh -c 'env -u INVOCATION_ID sleep 1000 & \
+             echo $! > {worker}; wait'\n) &\necho $! > {main}",
+            go = go.display(),
+            worker = worker_pid.display(),
+            main = main_pid.display(),
+        ),
+    );
+    d.write_unit(
+        "late.service",
+        &format!(
+            "[Service]\nType=forking\nPIDFile={}\nExecStart={}\nKillMode=mixed\n",
+            main_pid.display(),
+            script.display()
+        ),
+    );
+    d.ok(&["start", "late"]);
+    let main = d.wait_main_pid("late");
+    assert_eq!(read_pid(&main_pid), main, "PIDFile= gives the main PID");
+    assert_ne!(
+        getsid(main),
+        main as i32,
+        "the main PID read before its setsid()"
+    );
+
+    // The go-ahead: opening the FIFO succeeds once the child waits on it.
+    wait_until("the daemon to wait for its go-ahead", DEADLINE, || {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&go)
+            .and_then(|mut f| f.write_all(b"go\n"))
+            .is_ok()
+    });
+    let worker = read_pid(&worker_pid);
+    d.remember(worker);
+    wait_until("the worker in the session its main leads", DEADLINE, || {
+        getsid(worker) == main as i32
+    });
+
+    kill(main, libc::SIGKILL);
+    wait_until("the worker killed with its main process", DEADLINE, || {
+        !pid_alive(worker)
+    });
+    wait_until("late failed", DEADLINE, || {
+        d.status_json("late")["state"] == "failed"
+    });
+}

@@ -226,6 +226,11 @@ impl Owner {
             e.main_start_time = main.map(|(_, t)| t);
             e.adopted = true;
             e.watched.clear();
+            // The snapshot keeps no sessions. The one named after the main
+            // process (which it leads, if any: a spawned main or a daemon that
+            // called setsid()) holds only its own processes; the one it is in
+            // might not, and every process is a candidate for an adopted run.
+            e.sessions = main.map(|(pid, _)| pid).into_iter().collect();
         }
     }
 

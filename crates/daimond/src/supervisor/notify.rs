@@ -319,6 +319,12 @@ impl Owner {
         if let Some(e) = self.units.get_mut(unit) {
             e.main = Some(handle);
             e.main_start_time = Some(st.start_time);
+            // Orphans in the session it leads (now or after a setsid()) are the
+            // unit's; not those of the session it is in, which MAINPID= from
+            // root does not vouch for.
+            if !e.sessions.contains(&pid) {
+                e.sessions.push(pid);
+            }
         }
         if !ours {
             // Not our child: no SIGCHLD will report its end; a pidfd will.

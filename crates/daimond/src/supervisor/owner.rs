@@ -407,7 +407,7 @@ impl Owner {
         if let Some(e) = self.units.get_mut(unit) {
             e.main = Some(ProcHandle::new(pid));
             e.main_start_time = start_time;
-            e.sessions.extend(tree::session(pid));
+            record_main_sessions(&mut e.sessions, pid);
         }
         Some(pid)
     }
@@ -550,6 +550,23 @@ impl Owner {
             .collect();
         if let Err(e) = persist::save_snapshot(&self.paths.state, &records) {
             tracing::warn!("cannot save the supervisor state: {e}");
+        }
+    }
+}
+
+/// Records the sessions whose orphans belong to the unit now that `pid` is its
+/// main process: the one it is in, and the one named after it, which it leads
+/// once it calls setsid(). A daemon(3)-style fork can name its child in the PID
+/// file before that child has called setsid() (nginx 1.22's parent writes the
+/// file, then exits, while the child is still in the start command's session),
+/// so the session read with the PID file may not be the one its workers get.
+/// KillMode=control-group and mixed must still reach those workers once the
+/// main process is gone (systemd.kill(5)); their environment may no longer show
+/// `INVOCATION_ID=` (nginx overwrites it with its process titles).
+pub(super) fn record_main_sessions(sessions: &mut Vec<u32>, pid: u32) {
+    for s in tree::session(pid).into_iter().chain([pid]) {
+        if !sessions.contains(&s) {
+            sessions.push(s);
         }
     }
 }
