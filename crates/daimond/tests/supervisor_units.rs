@@ -269,3 +269,88 @@ fn a_service_starts_with_no_signal_ignored_or_blocked() {
     assert_eq!(field("SigIgn:"), "0000000000000000", "{status}");
     assert_eq!(field("SigBlk:"), "0000000000000000", "{status}");
 }
+
+#[test]
+fn a_pid_file_written_after_the_parent_exits_is_waited_for() {
+    let mut d = Daemon::start();
+    let pidfile = d.path().join("late.pid");
+    let gate = d.path().join("gate");
+    // The daemon writes its PID file only once the test opens the gate, well
+    // after the start process has exited.
+    let script = d.script(
+        "late.sh",
+        &format!(
+            "setsid sh -c 'while [ ! -e {g} ]; do sleep 0.01; done; echo $$ > {p}; exec sleep 1000' &\nexit 0",
+            g = gate.display(),
+            p = pidfile.display()
+        ),
+    );
+    d.write_unit(
+        "late.service",
+        &format!(
+            "[Service]\nType=forking\nPIDFile={}\nExecStart={}\n",
+            pidfile.display(),
+            script.display()
+        ),
+    );
+    let home = d.path().to_path_buf();
+    let start = std::thread::spawn(move || {
+        let out = std::process::Command::new(bin("daimon"))
+            .args(["start", "late"])
+            .env("DAIMON_HOME", &home)
+            .output()
+            .expect("daimon start");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    });
+    // The start process has exited and the unit still waits for the file.
+    wait_until("the start to wait for the PID file", DEADLINE, || {
+        let st = d.status_json("late");
+        st["state"] == "activating" && st["tasks"].as_array().is_some_and(|t| t.len() == 1)
+    });
+    d.record_descendants();
+    assert!(
+        !start.is_finished(),
+        "the start returned before the PID file"
+    );
+    fs::write(&gate, "").expect("open the gate");
+    let (code, err) = start.join().expect("start thread");
+    assert_eq!(code, Some(0), "{err}");
+    let pid = d.wait_main_pid("late");
+    let written: u32 = fs::read_to_string(&pidfile)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    assert_eq!(pid, written);
+}
+
+#[test]
+fn a_pid_file_naming_a_process_of_no_service_is_refused() {
+    let mut d = Daemon::start();
+    let pidfile = d.path().join("stale.pid");
+    // A stale file naming a live process that is not the service's: this test.
+    fs::write(&pidfile, format!("{}\n", std::process::id())).expect("pid file");
+    let script = d.script("quick.sh", "exit 0");
+    d.write_unit(
+        "stale.service",
+        &format!(
+            "[Service]\nType=forking\nPIDFile={}\nExecStart={}\n",
+            pidfile.display(),
+            script.display()
+        ),
+    );
+    let out = d.cli(&["start", "stale"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "names PID {}, which is not a process of this service",
+            std::process::id()
+        )),
+        "{err}"
+    );
+    assert!(pid_alive(std::process::id()));
+}

@@ -156,7 +156,7 @@ pub fn invocation_mark(pid: u32, id: &str) -> InvocationMark {
 }
 
 /// The `INVOCATION_ID=` a process was started with, if any.
-fn invocation_of(pid: u32) -> Option<Vec<u8>> {
+pub fn invocation_of(pid: u32) -> Option<Vec<u8>> {
     let env = fs::read(format!("/proc/{pid}/environ")).ok()?;
     env.split(|b| *b == 0)
         .find_map(|kv| kv.strip_prefix(b"INVOCATION_ID=".as_slice()))

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use super::adopt::Watched;
 use super::exec::{self, ExecEnv, Host};
 use super::jobs::Txn;
-use super::machine::{Effect, Event, KillScope, Phase, Role, SubState};
+use super::machine::{Effect, Event, KillScope, MainPidLookup, Phase, Role, SubState};
 use super::persist;
 use super::process::exit::ExitStatus;
 use super::process::fdstore::{FdStore, SharedStore};
@@ -384,23 +384,49 @@ impl Owner {
     /// Type=forking: the daemon left behind by the first process, from PIDFile=
     /// or, without one, the only process re-parented to us that carries the
     /// unit's invocation id (GuessMainPID=). It becomes the tracked main process.
-    fn find_main_pid(&mut self, unit: &str, u: &Rc<daimon_unit::Unit>) -> Option<u32> {
-        let svc = u.service()?;
-        let invocation = self.units.get(unit)?.invocation.clone();
+    fn find_main_pid(&mut self, unit: &str, u: &Rc<daimon_unit::Unit>) -> MainPidLookup {
+        let Some(svc) = u.service() else {
+            return MainPidLookup::Refused("not a service".into());
+        };
+        let Some(e) = self.units.get(unit) else {
+            return MainPidLookup::Refused("unit gone".into());
+        };
+        let invocation = e.invocation.clone();
         let pid = match &svc.pid_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).ok()?;
-                let pid: u32 = text.trim().parse().ok()?;
-                tree::stat(pid).filter(|s| s.state != 'Z')?;
-                pid
-            }
+            Some(path) => match read_pid_file(path) {
+                Ok(pid) if self.is_run_process(pid, &invocation, &e.sessions) => pid,
+                Ok(pid) => {
+                    return MainPidLookup::Refused(format!(
+                        "PID file {} names PID {pid}, which is not a process of this service; \
+                         refusing to supervise it (a stale file? the daemon writes it where \
+                         PIDFile= says?)",
+                        path.display()
+                    ));
+                }
+                Err(not_yet) => return MainPidLookup::NotYet(not_yet),
+            },
             None if svc.guess_main_pid => {
                 match guess_main_pid(self.orphan_candidates(), &invocation)[..] {
                     [one] => one,
-                    _ => return None,
+                    [] => {
+                        return MainPidLookup::Refused(
+                            "forked but left no main process to supervise; set PIDFile=".into(),
+                        );
+                    }
+                    ref many => {
+                        return MainPidLookup::Refused(format!(
+                            "forked and left {} processes; set PIDFile= to say which one is the daemon",
+                            many.len()
+                        ));
+                    }
                 }
             }
-            None => return None,
+            None => {
+                return MainPidLookup::Refused(
+                    "forked but left no main process to supervise (GuessMainPID=no); set PIDFile="
+                        .into(),
+                );
+            }
         };
         self.pids.insert(pid, (unit.to_string(), Role::Main));
         let start_time = tree::stat(pid).map(|s| s.start_time);
@@ -409,7 +435,37 @@ impl Owner {
             e.main_start_time = start_time;
             record_main_sessions(&mut e.sessions, pid);
         }
-        Some(pid)
+        MainPidLookup::Found(pid)
+    }
+
+    /// Whether `pid` is a process of the unit's run (systemd checks the PID
+    /// file's process is in the service's cgroup): re-parented to daimond (or
+    /// below such a process) when the start process exited, started with the
+    /// run's invocation id, or in one of the run's sessions.
+    fn is_run_process(&self, pid: u32, invocation: &str, sessions: &[u32]) -> bool {
+        let me = std::process::id();
+        let mut p = pid;
+        // A few levels up: the daemon may be a child of another of the
+        // service's processes (a master and its workers).
+        for _ in 0..8 {
+            match tree::invocation_of(p) {
+                Some(id) if id == invocation.as_bytes() => return true,
+                // Another run's process.
+                Some(_) => return false,
+                None => {}
+            }
+            if tree::session(p).is_some_and(|s| sessions.contains(&s)) {
+                return true;
+            }
+            match tree::stat(p) {
+                // Re-parented to us and no other unit's main or control process
+                // (a daemon that rewrote its environment, like nginx).
+                Some(st) if st.ppid == me => return !self.pids.contains_key(&p),
+                Some(st) if st.ppid > 1 => p = st.ppid,
+                _ => return false,
+            }
+        }
+        false
     }
 
     /// Whether `pid` is some unit's main or control process.
@@ -642,5 +698,27 @@ fn record_run(e: &mut Entry, before: SubState, now: Instant) {
             r.result = Some(m.result.as_str().to_string());
             r.exit = m.last_exit.map(|s| s.to_string());
         }
+    }
+}
+
+/// The PID in a PID file, if it names a live process; otherwise what was seen
+/// (the file may not be written yet).
+fn read_pid_file(path: &std::path::Path) -> Result<u32, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!("PID file {} does not exist", path.display()));
+        }
+        Err(e) => return Err(format!("cannot read PID file {}: {e}", path.display())),
+    };
+    let Ok(pid) = text.trim().parse::<u32>() else {
+        return Err(format!("PID file {} holds no PID", path.display()));
+    };
+    match tree::stat(pid) {
+        Some(st) if st.state != 'Z' && pid > 1 => Ok(pid),
+        _ => Err(format!(
+            "PID file {} names PID {pid}, which does not run",
+            path.display()
+        )),
     }
 }

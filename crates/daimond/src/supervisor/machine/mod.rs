@@ -55,7 +55,23 @@ pub struct Machine {
     pub since: Option<Instant>,
     /// What sd_notify(3) messages and the watchdog left in this run.
     pub notify: NotifyRun,
+    /// Type=forking: the PID file is awaited (see [`MainPidLookup::NotYet`]).
+    pid_file_wait: Option<PidFileWait>,
 }
+
+/// Retries of a PID file that is not there yet: soon at first, then less
+/// often, until it appears or the start times out.
+#[derive(Debug, Clone)]
+struct PidFileWait {
+    /// When to look again (None while a look is under way).
+    next: Option<Instant>,
+    delay: Duration,
+    /// What the last look saw, for the error if the start times out.
+    why: String,
+}
+
+/// Without TimeoutStartSec= (infinity), a PID file is awaited this long.
+const PID_FILE_PATIENCE: Duration = Duration::from_secs(90);
 
 impl Default for Machine {
     fn default() -> Self {
@@ -89,6 +105,7 @@ impl Machine {
             exec_error: None,
             since: None,
             notify: NotifyRun::default(),
+            pid_file_wait: None,
         }
     }
 
@@ -139,28 +156,29 @@ impl Machine {
                 self.leftovers = any;
                 self.stop_progress(d, now, &mut fx);
             }
+            Event::Timer if self.pid_file_retry_due(now) => {
+                if let Some(w) = self.pid_file_wait.as_mut() {
+                    w.next = None;
+                }
+                fx.push(Effect::FindMainPid);
+            }
             Event::Timer if self.watchdog_due(now) => self.on_watchdog_timer(d, now, &mut fx),
             Event::Timer => self.on_timer(d, now, &mut fx),
             Event::Notify(n) => self.on_notify(d, n, now, &mut fx),
             Event::Adopt { pid, restarts } => self.on_adopt(d, pid, restarts, now, &mut fx),
-            Event::MainPid(pid) => {
+            Event::MainPid(found) => {
                 if self.state != SubState::Start {
                     return fx;
                 }
-                match pid {
-                    Some(pid) => {
+                match found {
+                    MainPidLookup::Found(pid) => {
+                        self.pid_file_wait = None;
                         self.main_pid = Some(pid);
                         self.exec_confirmed = true;
                         self.enter_start_post(d, now, &mut fx);
                     }
-                    None => {
-                        self.reason = Some(format!(
-                            "{} forked but left no main process to supervise; set PIDFile=",
-                            d.name
-                        ));
-                        let f = ServiceResult::Protocol;
-                        self.enter_signal(d, SubState::StopSigterm, f, now, &mut fx);
-                    }
+                    MainPidLookup::NotYet(why) => self.wait_for_pid_file(d, why, now, &mut fx),
+                    MainPidLookup::Refused(why) => self.refuse_main_pid(d, why, now, &mut fx),
                 }
             }
         }
@@ -170,6 +188,7 @@ impl Machine {
     pub(super) fn set_state(&mut self, s: SubState, now: Instant) {
         if self.state != s {
             self.since = Some(now);
+            self.pid_file_wait = None;
         }
         self.state = s;
         self.deadline = None;
@@ -194,6 +213,61 @@ impl Machine {
             format!("result {}", self.result.as_str())
         };
         format!("{} failed to start: {why}", d.name)
+    }
+
+    // ----- Type=forking: the daemon's PID -----
+
+    fn pid_file_retry_due(&self, now: Instant) -> bool {
+        self.pid_file_wait
+            .as_ref()
+            .and_then(|w| w.next)
+            .is_some_and(|t| t <= now)
+    }
+
+    /// The earliest retry of the PID file, for the owner's timer.
+    pub(super) fn pid_file_retry_at(&self) -> Option<Instant> {
+        self.pid_file_wait.as_ref().and_then(|w| w.next)
+    }
+
+    /// systemd.service(5) PIDFile=: the file is read once the start process has
+    /// exited; a daemon may write it a little later, so it is looked for again
+    /// (5 ms, doubling up to 250 ms) until TimeoutStartSec= ends the start.
+    fn wait_for_pid_file(&mut self, d: &Def<'_>, why: String, now: Instant, fx: &mut Fx) {
+        let delay = match &self.pid_file_wait {
+            Some(w) => (w.delay * 2).min(Duration::from_millis(250)),
+            None => Duration::from_millis(5),
+        };
+        let gave_up = self.deadline.is_none()
+            && self
+                .since
+                .is_some_and(|s| now.saturating_duration_since(s) >= PID_FILE_PATIENCE);
+        if gave_up {
+            let why = format!("{why} (waited {} s)", PID_FILE_PATIENCE.as_secs());
+            self.refuse_main_pid(d, why, now, fx);
+            return;
+        }
+        self.pid_file_wait = Some(PidFileWait {
+            next: Some(now + delay),
+            delay,
+            why,
+        });
+    }
+
+    fn refuse_main_pid(&mut self, d: &Def<'_>, why: String, now: Instant, fx: &mut Fx) {
+        self.pid_file_wait = None;
+        self.reason = Some(format!("{}: {why}", d.name));
+        let f = ServiceResult::Protocol;
+        self.enter_signal(d, SubState::StopSigterm, f, now, fx);
+    }
+
+    /// A start that timed out while the PID file was awaited says what was seen.
+    pub(super) fn pid_file_timeout_reason(&mut self, d: &Def<'_>) {
+        if let Some(w) = self.pid_file_wait.take() {
+            self.reason = Some(format!(
+                "{} failed to start: {} when TimeoutStartSec= ran out",
+                d.name, w.why
+            ));
+        }
     }
 
     // ----- start -----

@@ -150,10 +150,14 @@ impl Machine {
     /// The nearest moment the owner must wake this unit: the state's timeout
     /// or the watchdog.
     pub fn next_deadline(&self) -> Option<Instant> {
-        match (self.deadline, self.notify.watchdog_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.deadline,
+            self.notify.watchdog_at,
+            self.pid_file_retry_at(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Whether `MAINPID=` is taken now (systemd: while starting or running).

@@ -298,6 +298,7 @@ impl Machine {
             }
             Start => {
                 log(fx, "start operation timed out. Terminating.");
+                self.pid_file_timeout_reason(d);
                 self.enter_signal(d, StopSigterm, timeout, now, fx);
             }
             StartPost => {

@@ -589,7 +589,7 @@ fn forking_is_started_once_the_first_process_exits_and_the_daemon_is_found() {
     );
     let fx = w.crash(ExitStatus::Exited(0));
     assert_eq!(fx.last(), Some(&Effect::FindMainPid));
-    let fx = w.run(Event::MainPid(Some(4242)));
+    let fx = w.run(Event::MainPid(MainPidLookup::Found(4242)));
     assert_eq!(w.m.state, SubState::Running);
     assert_eq!(w.m.main_pid, Some(4242));
     assert_eq!(job(&fx, JobKind::Start), Some(None));
@@ -597,13 +597,74 @@ fn forking_is_started_once_the_first_process_exits_and_the_daemon_is_found() {
     let mut w = World::new(|s| s.service_type = ServiceType::Forking);
     w.run(Event::Start { manual: true });
     w.crash(ExitStatus::Exited(0));
-    let fx = w.run(Event::MainPid(None));
+    let fx = w.run(Event::MainPid(MainPidLookup::Refused(
+        "forked but left no main process to supervise; set PIDFile=".into(),
+    )));
     assert_eq!(w.m.state, SubState::Failed);
     assert_eq!(w.m.result, ServiceResult::Protocol);
     assert!(
         job(&fx, JobKind::Start)
             .flatten()
             .is_some_and(|e| e.contains("PIDFile="))
+    );
+}
+
+#[test]
+fn a_pid_file_not_written_yet_is_looked_for_again_until_the_start_times_out() {
+    let mut w = World::new(|s| {
+        s.service_type = ServiceType::Forking;
+        s.timeout_start = daimon_unit::TimeSpan::from_secs(2);
+    });
+    w.run(Event::Start { manual: true });
+    w.crash(ExitStatus::Exited(0));
+    let missing = || MainPidLookup::NotYet("PID file /run/x.pid does not exist".into());
+    let fx = w.run(Event::MainPid(missing()));
+    assert_eq!(w.m.state, SubState::Start, "still activating");
+    assert_eq!(job(&fx, JobKind::Start), None, "the start job waits");
+    // Looked for again soon, then less often.
+    let first = w.m.next_deadline().expect("a retry") - w.now;
+    assert_eq!(first, Duration::from_millis(5));
+    w.now += first;
+    let fx = w.run(Event::Timer);
+    assert_eq!(fx.last(), Some(&Effect::FindMainPid));
+    w.run(Event::MainPid(missing()));
+    assert_eq!(
+        w.m.next_deadline().expect("a retry") - w.now,
+        Duration::from_millis(10)
+    );
+    // It appears: the start completes.
+    w.now += Duration::from_millis(10);
+    w.run(Event::Timer);
+    let fx = w.run(Event::MainPid(MainPidLookup::Found(777)));
+    assert_eq!(w.m.state, SubState::Running);
+    assert_eq!(job(&fx, JobKind::Start), Some(None));
+
+    // Never written: TimeoutStartSec= ends the start, saying what was seen.
+    let mut w = World::new(|s| {
+        s.service_type = ServiceType::Forking;
+        s.timeout_start = daimon_unit::TimeSpan::from_secs(2);
+    });
+    w.run(Event::Start { manual: true });
+    w.crash(ExitStatus::Exited(0));
+    let mut last = Vec::new();
+    for _ in 0..100 {
+        last = w.run(Event::MainPid(missing()));
+        let t = w.m.next_deadline().expect("deadline");
+        w.now = t;
+        last.extend(w.run(Event::Timer));
+        if w.m.state != SubState::Start {
+            break;
+        }
+    }
+    w.run(Event::Leftovers(false));
+    assert_ne!(w.m.state, SubState::Start, "{last:?}");
+    assert_eq!(w.m.result, ServiceResult::Timeout);
+    assert!(
+        w.m.reason
+            .as_deref()
+            .is_some_and(|r| r.contains("does not exist when TimeoutStartSec= ran out")),
+        "{:?}",
+        w.m.reason
     );
 }
 

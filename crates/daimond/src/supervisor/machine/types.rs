@@ -183,7 +183,7 @@ pub enum Event {
     /// [`Machine::deadline`] passed.
     Timer,
     /// Answer to [`Effect::FindMainPid`]: the daemon's PID (PIDFile= or guessed).
-    MainPid(Option<u32>),
+    MainPid(MainPidLookup),
     /// After a daimond restart, the previous daimond's run goes on with its
     /// restart counter: `Some(pid)`, its main process (running again); `None`,
     /// the automatic restart it was waiting for.
@@ -261,4 +261,17 @@ impl Def<'_> {
         }
         self.svc.timeout_start.as_duration()
     }
+}
+
+/// What looking for a forking service's daemon found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MainPidLookup {
+    Found(u32),
+    /// Not there yet (the PID file is missing, partly written, or names a
+    /// process that is gone): asked again, with a bound, as the file may still
+    /// appear. Says what was seen.
+    NotYet(String),
+    /// There is no acceptable answer (no PID file and nothing to guess from,
+    /// or a PID that is not a process of this service). Says why.
+    Refused(String),
 }
