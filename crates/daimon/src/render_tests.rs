@@ -28,6 +28,8 @@ fn unit(name: &str, state: ActiveState) -> UnitStatus {
         fragment_path: Some(format!("/home/u/.config/daimon/units/{name}")),
         logs_dropped: None,
         recent_logs: vec![],
+        timer: None,
+        last_run: None,
     }
 }
 
