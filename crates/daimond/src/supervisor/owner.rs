@@ -56,6 +56,9 @@ pub struct Owner {
     /// The sd_notify(3) socket services get as `NOTIFY_SOCKET` (a path or an
     /// abstract `@name`, see `notify`).
     pub notify_socket: Option<String>,
+    /// /proc files `status` keeps open between requests (taken out while a
+    /// status walks the units).
+    pub(super) proc_files: std::cell::Cell<tree::ProcFiles>,
 }
 
 impl Owner {
@@ -82,6 +85,7 @@ impl Owner {
             fdstore: Rc::new(RefCell::new(FdStore::disabled())),
             watch_tx: None,
             notify_socket: None,
+            proc_files: Default::default(),
         }
     }
 
