@@ -297,6 +297,16 @@ pub(crate) fn fs_stats(dir: &Path) -> Option<(u64, u64)> {
 }
 
 impl Journal {
+    /// Per-unit counts of lines that could not be stored (what `stats` reports
+    /// as `dropped`, without its reads of the index).
+    pub fn dropped(&self) -> BTreeMap<String, DropCounts> {
+        self.shared
+            .dropped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Opens (creating if needed) the store in `dir`. If no other process holds
     /// the store, a torn tail left by a crash is repaired first.
     pub fn open(dir: &Path, cfg: JournalConfig) -> Result<Journal, JournalError> {

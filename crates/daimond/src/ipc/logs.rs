@@ -91,7 +91,21 @@ impl LogService {
     }
 
     /// Fills `logs_dropped` and, when `lines > 0`, `recent_logs` (short format).
-    pub async fn fill_status(&self, list: Vec<UnitStatus>, lines: usize) -> Vec<UnitStatus> {
+    pub async fn fill_status(&self, mut list: Vec<UnitStatus>, lines: usize) -> Vec<UnitStatus> {
+        if lines == 0 {
+            // The table and JSON forms: the drop counts are in memory; no
+            // reader, no blocking thread, no copy of the list.
+            let dropped = self.journal.dropped();
+            if !dropped.is_empty() {
+                for st in &mut list {
+                    st.logs_dropped = dropped
+                        .get(&st.name)
+                        .filter(|d| d.total() > 0)
+                        .map(|d| d.to_string());
+                }
+            }
+            return list;
+        }
         let svc = self.clone();
         let fallback = list.clone();
         let task = tokio::task::spawn_blocking(move || {

@@ -6,7 +6,7 @@
 //! `INVOCATION_ID=` in `/proc/PID/environ` — and per-process facts (state, start
 //! time, RSS, CPU) from one read of `/proc/PID/stat`.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 
 /// Facts from `/proc/PID/stat`.
@@ -74,20 +74,30 @@ fn proc_dir() -> Option<&'static fs::File> {
     DIR.get_or_init(|| fs::File::open("/proc").ok()).as_ref()
 }
 
-/// Parses a `/proc/PID/stat` line (the command name may contain spaces and parens).
+/// Parses a `/proc/PID/stat` line (the command name may contain spaces and
+/// parens). No allocation: `status` parses one line per process.
 pub fn parse_stat(text: &str) -> Option<Stat> {
     let rest = text.rsplit_once(')')?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
+    let mut f = rest.split_ascii_whitespace();
     // Fields after the name, 0-based: 0 state, 1 ppid, 11 utime, 12 stime,
     // 17 num_threads, 19 starttime, 21 rss (proc(5) fields 3, 4, 14, 15, 20, 22, 24).
-    let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
+    fn num(v: Option<&str>) -> Option<u64> {
+        v?.parse().ok()
+    }
+    let state = f.next()?.chars().next()?;
+    let ppid = num(f.next())? as u32;
+    let utime = num(f.nth(9))?;
+    let stime = num(f.next())?;
+    let threads = num(f.nth(4))?;
+    let start_time = num(f.nth(1))?;
+    let rss_pages = num(f.nth(1))?;
     Some(Stat {
-        state: f.first()?.chars().next()?,
-        ppid: num(1)? as u32,
-        cpu_ticks: num(11)? + num(12)?,
-        start_time: num(19)?,
-        rss_pages: num(21)?,
-        threads: num(17)?,
+        state,
+        ppid,
+        cpu_ticks: utime + stime,
+        start_time,
+        rss_pages,
+        threads,
     })
 }
 
@@ -163,6 +173,25 @@ pub fn invocation_of(pid: u32) -> Option<Vec<u8>> {
         .map(<[u8]>::to_vec)
 }
 
+/// An escape candidate that can belong to a described unit, with what ties it
+/// to one: the invocation id it was started with, the session it is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub pid: u32,
+    pub invocation: Option<String>,
+    pub session: Option<u32>,
+}
+
+impl Candidate {
+    /// Whether it belongs to the run with `invocation` whose main processes led
+    /// `sessions` (see [`service_tree`] for why sessions count).
+    pub fn belongs(&self, invocation: &str, sessions: &[u32]) -> bool {
+        !invocation.is_empty()
+            && (self.invocation.as_deref() == Some(invocation)
+                || self.session.is_some_and(|s| sessions.contains(&s)))
+    }
+}
+
 /// Keeps the escape candidates that can belong to one of the described units at
 /// all: started with one of `invocations`, or in one of `sessions`. Each
 /// candidate is read once here, so describing many units does not re-read every
@@ -171,16 +200,26 @@ pub fn narrow_candidates(
     candidates: Vec<u32>,
     invocations: &HashSet<&str>,
     sessions: &HashSet<u32>,
-) -> Vec<u32> {
+) -> Vec<Candidate> {
     if invocations.is_empty() && sessions.is_empty() {
         return Vec::new();
     }
     candidates
         .into_iter()
-        .filter(|&p| {
-            invocation_of(p)
-                .is_some_and(|v| std::str::from_utf8(&v).is_ok_and(|v| invocations.contains(v)))
-                || (!sessions.is_empty() && session(p).is_some_and(|s| sessions.contains(&s)))
+        .filter_map(|pid| {
+            let invocation = invocation_of(pid)
+                .and_then(|v| String::from_utf8(v).ok())
+                .filter(|v| invocations.contains(v.as_str()));
+            let session = if sessions.is_empty() {
+                None
+            } else {
+                session(pid).filter(|s| sessions.contains(s))
+            };
+            (invocation.is_some() || session.is_some()).then_some(Candidate {
+                pid,
+                invocation,
+                session,
+            })
         })
         .collect()
 }
@@ -188,10 +227,25 @@ pub fn narrow_candidates(
 /// The daemon's direct children for which `known` is false: candidates for
 /// processes that escaped from some service and were re-parented to us.
 pub fn orphans(known: impl Fn(u32) -> bool) -> Vec<u32> {
-    children(std::process::id(), u64::MAX)
-        .into_iter()
-        .filter(|p| !known(*p))
-        .collect()
+    // With many services the list is long: each thread's list is read whole
+    // into one buffer (not read once to size it and again to keep it).
+    let me = std::process::id();
+    let mut buf = Vec::new();
+    let mut out = Vec::new();
+    if let Ok(tasks) = fs::read_dir(format!("/proc/{me}/task")) {
+        for t in tasks.flatten() {
+            let Some(tid) = t.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            let Some(f) = open_proc(&format!("{me}/task/{tid}/children")) else {
+                continue;
+            };
+            if let Some(n) = read_whole(&f, &mut buf, false) {
+                out.extend(parse_pids(&buf[..n]).filter(|p| !known(*p)));
+            }
+        }
+    }
+    out
 }
 
 /// Every process of the system (the PIDs listed in /proc).
@@ -253,6 +307,192 @@ pub fn service_tree(
     out
 }
 
+/// The /proc files of the processes the last `status` walked, kept open so
+/// that the next one re-reads each with a single pread(2) instead of open,
+/// read, read, close. A `status` of many services costs one `stat` and one
+/// `children` read per process, and opening those /proc paths is most of it.
+///
+/// An open /proc file belongs to the process, not to its PID: once the
+/// process is gone, reading it fails (ESRCH) even if the PID was reused, and
+/// the path is opened afresh. Files of processes a walk did not reach are
+/// closed when it ends, and the cache never holds more than a quarter of the
+/// descriptors RLIMIT_NOFILE allows, so services keep theirs.
+#[derive(Debug, Default)]
+pub struct ProcFiles {
+    open: HashMap<u32, Open>,
+    round: u64,
+    limit: usize,
+    buf: Vec<u8>,
+    seen: HashSet<u32>,
+}
+
+#[derive(Debug)]
+struct Open {
+    stat: fs::File,
+    /// `task/PID/children` (single-threaded processes only).
+    children: Option<fs::File>,
+    round: u64,
+}
+
+impl ProcFiles {
+    /// Starts a walk; [`ProcFiles::end`] closes what it did not reach.
+    pub fn begin(&mut self) {
+        self.round += 1;
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: valid out-pointer.
+        let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+            lim.rlim_cur
+        } else {
+            0
+        };
+        // Two descriptors an entry, at most a quarter of the limit.
+        self.limit = usize::try_from(soft / 8).unwrap_or(usize::MAX);
+    }
+
+    /// Closes the files of processes this walk did not reach.
+    pub fn end(&mut self) {
+        let round = self.round;
+        self.open.retain(|_, o| o.round == round);
+        if self.buf.len() > 64 * 1024 {
+            self.buf = Vec::new();
+        }
+    }
+
+    /// Every live (non-zombie) process of a service with its stat: `roots`
+    /// (main, control), the `escaped` processes found to belong to it, and
+    /// their descendants (as [`service_tree`], with the candidates already
+    /// matched).
+    pub fn tree(&mut self, roots: &[u32], escaped: &[u32]) -> Vec<(u32, Stat)> {
+        self.seen.clear();
+        let mut out = Vec::new();
+        let mut stack: Vec<u32> = roots.iter().chain(escaped).copied().collect();
+        while let Some(p) = stack.pop() {
+            if !self.seen.insert(p) {
+                continue;
+            }
+            let Some(st) = self.stat(p) else { continue };
+            if st.state == 'Z' || st.state == 'X' {
+                continue;
+            }
+            self.children(p, st.threads, &mut stack);
+            out.push((p, st));
+        }
+        out
+    }
+
+    fn stat(&mut self, pid: u32) -> Option<Stat> {
+        if let Some(o) = self.open.get_mut(&pid) {
+            if let Some(st) =
+                read_whole(&o.stat, &mut self.buf, true).and_then(|n| parse_buf(&self.buf[..n]))
+            {
+                o.round = self.round;
+                return Some(st);
+            }
+            // The process is gone (its PID may already be someone else's).
+            self.open.remove(&pid);
+        }
+        let f = open_proc(&format!("{pid}/stat"))?;
+        let n = read_whole(&f, &mut self.buf, true)?;
+        let st = parse_buf(&self.buf[..n])?;
+        if self.open.len() < self.limit && st.state != 'Z' && st.state != 'X' {
+            let o = Open {
+                stat: f,
+                children: None,
+                round: self.round,
+            };
+            self.open.insert(pid, o);
+        }
+        Some(st)
+    }
+
+    /// Appends the direct children of `pid` (all its threads) to `out`.
+    fn children(&mut self, pid: u32, threads: u64, out: &mut Vec<u32>) {
+        if threads > 1 {
+            out.extend(children(pid, threads));
+            return;
+        }
+        let buf = &mut self.buf;
+        match self.open.get_mut(&pid) {
+            Some(o) => {
+                if o.children.is_none() {
+                    o.children = open_proc(&format!("{pid}/task/{pid}/children"));
+                }
+                if let Some(n) = o.children.as_ref().and_then(|f| read_whole(f, buf, false)) {
+                    out.extend(parse_pids(&buf[..n]));
+                }
+            }
+            None => {
+                let f = open_proc(&format!("{pid}/task/{pid}/children"));
+                if let Some(n) = f.and_then(|f| read_whole(&f, buf, false)) {
+                    out.extend(parse_pids(&buf[..n]));
+                }
+            }
+        }
+    }
+}
+
+fn parse_buf(buf: &[u8]) -> Option<Stat> {
+    parse_stat(std::str::from_utf8(buf).ok()?)
+}
+
+/// PIDs in a `children` list ("1 2 3 ").
+fn parse_pids(buf: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    buf.split(|b| b.is_ascii_whitespace())
+        .filter_map(|w| std::str::from_utf8(w).ok()?.parse().ok())
+}
+
+/// Opens `/proc/<rel>` (relative to the daemon's open /proc).
+fn open_proc(rel: &str) -> Option<fs::File> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let Some(dir) = proc_dir() else {
+        return fs::File::open(format!("/proc/{rel}")).ok();
+    };
+    let rel = std::ffi::CString::new(rel).ok()?;
+    // SAFETY: a valid directory descriptor and NUL-terminated path.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            rel.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: openat just returned this descriptor to us.
+    Some(unsafe { fs::File::from_raw_fd(fd) })
+}
+
+/// Reads a /proc file whole from offset 0 into `buf` with pread(2), so an open
+/// file is read afresh each time (a seq_file regenerates its text when read
+/// from 0); returns the length read, `buf[..len]`. `line`: the file is one
+/// line, complete once it ends in '\n', which saves the read that would only
+/// report the end. `None` when it cannot be read (the process is gone).
+fn read_whole(f: &fs::File, buf: &mut Vec<u8>, line: bool) -> Option<usize> {
+    use std::os::unix::fs::FileExt;
+    if buf.len() < 1024 {
+        buf.resize(1024, 0);
+    }
+    let mut got = 0;
+    loop {
+        if got == buf.len() {
+            buf.resize(got * 2, 0);
+        }
+        match f.read_at(&mut buf[got..], got as u64) {
+            Ok(0) => return Some(got),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+        if line && buf[got - 1] == b'\n' {
+            return Some(got);
+        }
+    }
+}
+
 /// Sum of RSS (bytes) and CPU (microseconds) over a tree from [`service_tree`].
 pub fn usage(tree: &[(u32, Stat)]) -> (u64, u64) {
     let page = page_size();
@@ -303,6 +543,50 @@ mod tests {
         assert_eq!(st.cpu_ticks, 10);
         assert_eq!(st.start_time, 12345);
         assert_eq!(st.rss_pages, 250);
+    }
+
+    #[test]
+    fn kept_files_read_afresh_and_close_with_their_process() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("100")
+            .spawn()
+            .expect("spawn sleep");
+        let pid = child.id();
+        let mut files = ProcFiles::default();
+        let walk = |files: &mut ProcFiles| {
+            files.begin();
+            let t = files.tree(&[pid], &[]);
+            files.end();
+            t
+        };
+        let tree = walk(&mut files);
+        assert_eq!(tree.iter().map(|(p, _)| *p).collect::<Vec<_>>(), [pid]);
+        assert!(files.open.contains_key(&pid), "kept open");
+        // Stopped: the kept file reports it (read again, not a stale copy).
+        // SAFETY: kill(2) on the PID of our own unreaped child.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGSTOP) };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while walk(&mut files).first().map(|(_, s)| s.state) != Some('T') {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the stop of {pid} never showed"
+            );
+            std::thread::yield_now();
+        }
+        child.kill().expect("kill sleep");
+        child.wait().expect("reap sleep");
+        assert!(walk(&mut files).is_empty(), "gone after its end");
+        assert!(!files.open.contains_key(&pid), "its files closed");
+        // What a walk did not reach is closed when it ends.
+        let me = std::process::id();
+        walk(&mut files);
+        files.begin();
+        assert!(!files.tree(&[me], &[]).is_empty());
+        files.end();
+        assert!(files.open.contains_key(&me));
+        files.begin();
+        files.end();
+        assert!(files.open.is_empty());
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub struct Owner {
     pub clock: Box<dyn Clock>,
     /// When this daimond started (OnBootSec=, OnStartupSec=).
     pub daemon_start: Instant,
+    /// /proc files `status` keeps open between requests (taken out while a
+    /// status walks the units).
+    pub(super) proc_files: std::cell::Cell<tree::ProcFiles>,
 }
 
 impl Owner {
@@ -96,6 +99,7 @@ impl Owner {
             timers_changed: false,
             clock: Box::new(SystemClock),
             daemon_start: Instant::now(),
+            proc_files: Default::default(),
         }
     }
 

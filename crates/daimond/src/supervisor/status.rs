@@ -2,7 +2,8 @@
 //!
 //! Owns the per-unit status (PRODUCT.md's `status -o json` contract) including
 //! the process tree with memory and CPU: one read of /proc/PID/stat (plus the
-//! children list) per process, and one listing of the daemon's own children to
+//! children list) per process, from files kept open between two `status`
+//! requests ([`tree::ProcFiles`]), and one listing of the daemon's own children to
 //! find processes that escaped their service (of all processes, when a unit was
 //! adopted after a daimond restart: its escaped processes are not our children).
 
@@ -59,7 +60,7 @@ impl Owner {
 
     pub fn status(&mut self, typed: &[String]) -> Response {
         let names: Vec<String> = if typed.is_empty() {
-            self.units.keys().cloned().collect()
+            Vec::new()
         } else {
             let mut v = Vec::new();
             for t in typed {
@@ -70,53 +71,73 @@ impl Owner {
             }
             v
         };
+        // Each unit looked up once (a table of all units is most of the calls).
+        let entries: Vec<&Entry> = if typed.is_empty() {
+            self.units.values().collect()
+        } else {
+            let mut v = Vec::with_capacity(names.len());
+            for n in &names {
+                match self.units.get(n) {
+                    Some(e) => v.push(e),
+                    None => {
+                        return Response::Error(ErrorReply {
+                            kind: ErrorKind::NotFound,
+                            message: format!("unit \"{n}\" not found"),
+                        });
+                    }
+                }
+            }
+            v
+        };
+        let running = || {
+            entries
+                .iter()
+                .filter(|e| !e.invocation.is_empty() && !e.is_idle())
+        };
         // Only needed when some unit runs: the daemon's children not known as a
         // main/control process (escaped processes of some service).
-        let any_running = names.iter().any(|n| {
-            self.units
-                .get(n)
-                .is_some_and(|e| !e.invocation.is_empty() && !e.is_idle())
-        });
-        let mut orphans = if any_running {
+        let mut orphans = if running().next().is_some() {
             tree::orphans(|p| self.is_tracked(p))
         } else {
             Vec::new()
         };
         // Processes that escaped an adopted run were re-parented away from us:
         // every process is a candidate (filtered by INVOCATION_ID=), read once.
-        let adopted = |n: &String| self.units.get(n).is_some_and(|e| e.adopted && !e.is_idle());
-        if names.iter().any(adopted) {
+        if running().any(|e| e.adopted) {
             orphans = self.escape_candidates_all();
         }
-        let running = names
-            .iter()
-            .filter_map(|n| self.units.get(n))
-            .filter(|e| !e.invocation.is_empty() && !e.is_idle());
-        let invocations: HashSet<&str> = running.clone().map(|e| e.invocation.as_str()).collect();
-        let sessions: HashSet<u32> = running.flat_map(|e| e.sessions.iter().copied()).collect();
+        let invocations: HashSet<&str> = running().map(|e| e.invocation.as_str()).collect();
+        let sessions: HashSet<u32> = running().flat_map(|e| e.sessions.iter().copied()).collect();
         let orphans = tree::narrow_candidates(orphans, &invocations, &sessions);
-        let mut out = Vec::with_capacity(names.len());
-        for n in &names {
-            match self.units.get(n) {
-                Some(e) => out.push(self.unit_status(e, &orphans)),
-                None => {
-                    return Response::Error(ErrorReply {
-                        kind: ErrorKind::NotFound,
-                        message: format!("unit \"{n}\" not found"),
-                    });
-                }
-            }
-        }
+        let mut files = self.proc_files.take();
+        files.begin();
+        let out = entries
+            .iter()
+            .map(|e| self.unit_status(e, &orphans, &mut files))
+            .collect();
+        files.end();
+        // Kept with the files it holds open for the next status.
+        self.proc_files.set(files);
         Response::Status(out)
     }
 
-    fn unit_status(&self, e: &Entry, orphans: &[u32]) -> UnitStatus {
+    fn unit_status(
+        &self,
+        e: &Entry,
+        orphans: &[tree::Candidate],
+        files: &mut tree::ProcFiles,
+    ) -> UnitStatus {
         let m = &e.machine;
         let roots: Vec<u32> = [m.main_pid, m.control_pid].into_iter().flatten().collect();
         let procs = if e.is_idle() || e.invocation.is_empty() {
             Vec::new()
         } else {
-            tree::service_tree(&roots, &e.invocation, orphans, &e.sessions)
+            let escaped: Vec<u32> = orphans
+                .iter()
+                .filter(|c| c.belongs(&e.invocation, &e.sessions))
+                .map(|c| c.pid)
+                .collect();
+            files.tree(&roots, &escaped)
         };
         let (memory_bytes, cpu_usec) = if procs.is_empty() {
             (None, None)
