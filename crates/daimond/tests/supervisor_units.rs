@@ -275,12 +275,15 @@ fn a_pid_file_written_after_the_parent_exits_is_waited_for() {
     let mut d = Daemon::start();
     let pidfile = d.path().join("late.pid");
     let gate = d.path().join("gate");
-    // The daemon writes its PID file only once the test opens the gate, well
-    // after the start process has exited.
+    let c_gate = std::ffi::CString::new(gate.to_str().expect("utf-8")).expect("path");
+    // SAFETY: mkfifo reads a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_gate.as_ptr(), 0o600) }, 0, "mkfifo");
+    // The daemon writes its PID file only once the test writes to the gate,
+    // well after the start process has exited (it blocks reading the FIFO).
     let script = d.script(
         "late.sh",
         &format!(
-            "setsid sh -c 'while [ ! -e {g} ]; do sleep 0.01; done; echo $$ > {p}; exec sleep 1000' &\nexit 0",
+            "setsid sh -c 'read go < {g}; echo $$ > {p}; exec sleep 1000' &\nexit 0",
             g = gate.display(),
             p = pidfile.display()
         ),
@@ -315,7 +318,17 @@ fn a_pid_file_written_after_the_parent_exits_is_waited_for() {
         !start.is_finished(),
         "the start returned before the PID file"
     );
-    fs::write(&gate, "").expect("open the gate");
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        // Non-blocking: with no reader this fails at once instead of hanging.
+        let mut w = fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&gate)
+            .expect("the daemon reads the gate");
+        w.write_all(b"go\n").expect("open the gate");
+    }
     let (code, err) = start.join().expect("start thread");
     assert_eq!(code, Some(0), "{err}");
     let pid = d.wait_main_pid("late");
