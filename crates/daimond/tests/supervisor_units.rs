@@ -321,13 +321,20 @@ fn a_pid_file_written_after_the_parent_exits_is_waited_for() {
     {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
-        // Non-blocking: with no reader this fails at once instead of hanging.
-        let mut w = fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(&gate)
-            .expect("the daemon reads the gate");
-        w.write_all(b"go\n").expect("open the gate");
+        // Non-blocking: without a reader yet this fails (ENXIO) instead of
+        // hanging; the daemon opens the gate for reading soon after it starts.
+        let mut writer = None;
+        wait_until("the daemon to open the gate", DEADLINE, || {
+            writer = fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&gate)
+                .ok();
+            writer.is_some()
+        });
+        if let Some(w) = writer.as_mut() {
+            w.write_all(b"go\n").expect("open the gate");
+        }
     }
     let (code, err) = start.join().expect("start thread");
     assert_eq!(code, Some(0), "{err}");
