@@ -12,6 +12,7 @@ mod event_loop;
 pub mod exec;
 pub mod jobs;
 pub mod machine;
+pub mod main_pid;
 pub mod notify;
 pub mod owner;
 pub mod policy;
