@@ -15,6 +15,7 @@ use daimon_unit::ServiceType;
 use crate::supervisor::policy::{self, ServiceResult};
 use crate::supervisor::process::exit::ExitStatus;
 mod adopt;
+mod forking;
 mod notify;
 mod stop;
 mod types;
@@ -56,22 +57,8 @@ pub struct Machine {
     /// What sd_notify(3) messages and the watchdog left in this run.
     pub notify: NotifyRun,
     /// Type=forking: the PID file is awaited (see [`MainPidLookup::NotYet`]).
-    pid_file_wait: Option<PidFileWait>,
+    pid_file_wait: Option<forking::PidFileWait>,
 }
-
-/// Retries of a PID file that is not there yet: soon at first, then less
-/// often, until it appears or the start times out.
-#[derive(Debug, Clone)]
-struct PidFileWait {
-    /// When to look again (None while a look is under way).
-    next: Option<Instant>,
-    delay: Duration,
-    /// What the last look saw, for the error if the start times out.
-    why: String,
-}
-
-/// Without TimeoutStartSec= (infinity), a PID file is awaited this long.
-const PID_FILE_PATIENCE: Duration = Duration::from_secs(90);
 
 impl Default for Machine {
     fn default() -> Self {
@@ -213,61 +200,6 @@ impl Machine {
             format!("result {}", self.result.as_str())
         };
         format!("{} failed to start: {why}", d.name)
-    }
-
-    // ----- Type=forking: the daemon's PID -----
-
-    fn pid_file_retry_due(&self, now: Instant) -> bool {
-        self.pid_file_wait
-            .as_ref()
-            .and_then(|w| w.next)
-            .is_some_and(|t| t <= now)
-    }
-
-    /// The earliest retry of the PID file, for the owner's timer.
-    pub(super) fn pid_file_retry_at(&self) -> Option<Instant> {
-        self.pid_file_wait.as_ref().and_then(|w| w.next)
-    }
-
-    /// systemd.service(5) PIDFile=: the file is read once the start process has
-    /// exited; a daemon may write it a little later, so it is looked for again
-    /// (5 ms, doubling up to 250 ms) until TimeoutStartSec= ends the start.
-    fn wait_for_pid_file(&mut self, d: &Def<'_>, why: String, now: Instant, fx: &mut Fx) {
-        let delay = match &self.pid_file_wait {
-            Some(w) => (w.delay * 2).min(Duration::from_millis(250)),
-            None => Duration::from_millis(5),
-        };
-        let gave_up = self.deadline.is_none()
-            && self
-                .since
-                .is_some_and(|s| now.saturating_duration_since(s) >= PID_FILE_PATIENCE);
-        if gave_up {
-            let why = format!("{why} (waited {} s)", PID_FILE_PATIENCE.as_secs());
-            self.refuse_main_pid(d, why, now, fx);
-            return;
-        }
-        self.pid_file_wait = Some(PidFileWait {
-            next: Some(now + delay),
-            delay,
-            why,
-        });
-    }
-
-    fn refuse_main_pid(&mut self, d: &Def<'_>, why: String, now: Instant, fx: &mut Fx) {
-        self.pid_file_wait = None;
-        self.reason = Some(format!("{}: {why}", d.name));
-        let f = ServiceResult::Protocol;
-        self.enter_signal(d, SubState::StopSigterm, f, now, fx);
-    }
-
-    /// A start that timed out while the PID file was awaited says what was seen.
-    pub(super) fn pid_file_timeout_reason(&mut self, d: &Def<'_>) {
-        if let Some(w) = self.pid_file_wait.take() {
-            self.reason = Some(format!(
-                "{} failed to start: {} when TimeoutStartSec= ran out",
-                d.name, w.why
-            ));
-        }
     }
 
     // ----- start -----
