@@ -360,9 +360,13 @@ impl Owner {
         };
         let (state, sub) = self.timer_state(&e.name);
         let next = run.and_then(|r| r.next.as_wall(now));
-        let last = run
-            .and_then(|r| r.history.last_trigger_wall)
-            .or_else(|| stamp::last_trigger(&self.paths.state, &e.name));
+        // A started timer knows its last trigger (a Persistent= one read its
+        // stamp when it started); a stopped one shows its stamp, if it keeps one.
+        let last = match run {
+            Some(r) => r.history.last_trigger_wall,
+            None if plan.persistent => stamp::last_trigger(&self.paths.state, &e.name),
+            None => None,
+        };
         let usec = |from: Timestamp, to: Timestamp| {
             u64::try_from(to.duration_since(from).as_micros()).unwrap_or(0)
         };
