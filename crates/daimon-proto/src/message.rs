@@ -236,6 +236,9 @@ pub struct UnitStatus {
     pub result: String,
     /// The last `STATUS=` the service sent, if any.
     pub status_text: Option<String>,
+    /// The last `ERRNO=` the service sent (sd_notify(3)), if any.
+    #[serde(default)]
+    pub errno: Option<i32>,
     /// Resident memory of the whole process tree, bytes.
     pub memory_bytes: Option<u64>,
     /// CPU time (user+system) of the whole process tree, microseconds.

@@ -321,6 +321,12 @@ pub fn status_detail(st: &UnitStatus, now: Timestamp, tz: &TimeZone, style: Styl
     if let Some(s) = &st.status_text {
         let _ = writeln!(out, "     Status: \"{s}\"");
     }
+    if let Some(e) = st.errno {
+        // systemctl's "Error: 2 (No such file or directory)".
+        let text = std::io::Error::from_raw_os_error(e).to_string();
+        let text = text.split(" (os error").next().unwrap_or(&text).to_string();
+        let _ = writeln!(out, "      Error: {e} ({text})");
+    }
     if let Some(d) = &st.logs_dropped {
         let _ = writeln!(out, "       Logs: {d}");
     }

@@ -20,6 +20,7 @@ fn unit(name: &str, state: ActiveState) -> UnitStatus {
         since: Some("2026-11-21T06:00:00Z".into()),
         result: "success".into(),
         status_text: None,
+        errno: None,
         memory_bytes: (state == ActiveState::Active).then_some(31 * 1024 * 1024 + 200 * 1024),
         cpu_usec: None,
         tasks: vec![],

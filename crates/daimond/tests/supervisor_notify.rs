@@ -144,7 +144,7 @@ fn status_text_is_shown_in_status() {
     let exec = py(
         &d,
         "srv.py",
-        "send('READY=1\\nSTATUS=Serving 3 clients')\ntime.sleep(1000)",
+        "send('READY=1\\nSTATUS=Serving 3 clients\\nERRNO=2')\ntime.sleep(1000)",
     );
     d.write_unit(
         "srv.service",
@@ -155,8 +155,13 @@ fn status_text_is_shown_in_status() {
     wait_until("STATUS= stored", DEADLINE, || {
         d.status_json("srv")["status_text"] == "Serving 3 clients"
     });
+    assert_eq!(d.status_json("srv")["errno"], 2);
     let text = d.ok(&["status", "srv"]);
     assert!(text.contains("Serving 3 clients"), "{text}");
+    assert!(
+        text.contains("Error: 2 (No such file or directory)"),
+        "{text}"
+    );
 }
 
 #[test]

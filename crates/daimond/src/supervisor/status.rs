@@ -167,6 +167,7 @@ impl Owner {
             },
             result: m.result.as_str().to_string(),
             status_text: m.notify.status_text.clone(),
+            errno: m.notify.errno,
             memory_bytes,
             cpu_usec,
             tasks,
