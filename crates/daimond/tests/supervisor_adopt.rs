@@ -41,23 +41,6 @@ fn fdstore_pid(d: &mut Daemon) -> u32 {
     found.unwrap_or_default()
 }
 
-/// SIGKILL to daimond (by PID); waits until it is gone. Its socket file stays
-/// behind, as after a real SIGKILL; it is removed here only so that the
-/// harness's wait for the next daimond's socket waits for the new one.
-fn kill_daemon(d: &mut Daemon) {
-    d.record_descendants();
-    let pid = d.daemon_pid().expect("daemon pid");
-    kill(pid, libc::SIGKILL);
-    if let Some(mut c) = d.child.take() {
-        assert!(
-            wait_child(&mut c, DEADLINE).is_some(),
-            "daimond survived SIGKILL"
-        );
-    }
-    wait_until("daimond gone", DEADLINE, || !pid_alive(pid));
-    let _ = fs::remove_file(d.socket());
-}
-
 /// The numbers of the `n=N` lines of `unit`'s invocation `inv`, in log order.
 fn numbers(d: &mut Daemon, unit: &str, inv: &str) -> Vec<u64> {
     let out = d.cli(&["logs", unit, "--invocation", inv, "-o", "cat"]);
@@ -107,7 +90,7 @@ fn a_service_outlives_a_killed_daemon_and_no_line_is_lost_or_doubled() {
     let since = d.status_json("count")["since"].clone();
     assert!(since.is_string());
 
-    kill_daemon(&mut d);
+    d.kill_daemon();
     // While no daimond runs, the service keeps writing into its pipe, held open
     // by the fd store: no SIGPIPE.
     std::thread::sleep(Duration::from_millis(300));
@@ -172,7 +155,7 @@ fn an_adopted_service_that_dies_is_restarted_and_never_started_twice() {
     d.remember(adopted);
     assert_eq!(d.status_json("bot")["restarts"], 1);
 
-    kill_daemon(&mut d);
+    d.kill_daemon();
     d.spawn_daemon();
     let st = d.status_json("bot");
     assert_eq!(st["pid"], adopted, "enabled and adopted: not started again");
@@ -232,7 +215,7 @@ fn stopping_an_adopted_service_ends_all_its_processes() {
     });
     let (child, escaped) = (child.unwrap_or(0), escaped.unwrap_or(0));
 
-    kill_daemon(&mut d);
+    d.kill_daemon();
     d.spawn_daemon();
     let st = d.status_json("tree");
     assert_eq!(st["pid"], main);
@@ -258,7 +241,7 @@ fn a_process_whose_unit_was_removed_is_left_running_and_reported() {
     let path = d.write_unit("gone.service", "[Service]\nExecStart=/bin/sleep 1000\n");
     d.ok(&["start", "gone"]);
     let pid = d.wait_main_pid("gone");
-    kill_daemon(&mut d);
+    d.kill_daemon();
     fs::remove_file(path).expect("remove unit");
     d.spawn_daemon();
     let wanted = format!("gone.service (PID {pid}");
@@ -275,7 +258,7 @@ fn a_process_whose_unit_was_removed_is_left_running_and_reported() {
 fn a_clean_shutdown_ends_the_fd_store_even_after_a_hand_over() {
     let mut d = Daemon::start();
     let first = fdstore_pid(&mut d);
-    kill_daemon(&mut d);
+    d.kill_daemon();
     assert!(pid_alive(first), "the fd store died with daimond");
     d.spawn_daemon();
     // The new daimond uses the running store: no second one.
@@ -320,7 +303,7 @@ fn a_service_that_ended_while_no_daemon_ran_is_restarted_per_its_policy() {
     wait_until("later waiting to restart", DEADLINE, || {
         d.status_json("later")["sub_state"] == "auto-restart"
     });
-    kill_daemon(&mut d);
+    d.kill_daemon();
     // `crash` ends while no daimond runs.
     kill(crash, libc::SIGKILL);
     wait_until("crash gone", DEADLINE, || !pid_alive(crash));
@@ -387,7 +370,7 @@ fn a_transient_unit_is_adopted_and_forgotten_once_it_ended() {
     );
     let brief = d.wait_main_pid("brief");
 
-    kill_daemon(&mut d);
+    d.kill_daemon();
     kill(brief, libc::SIGKILL);
     wait_until("brief gone", DEADLINE, || !pid_alive(brief));
     d.spawn_daemon();
@@ -411,7 +394,7 @@ fn restarting_an_adopted_service_replaces_its_process() {
     d.write_unit("web.service", "[Service]\nExecStart=/bin/sleep 1000\n");
     d.ok(&["start", "web"]);
     let old = d.wait_main_pid("web");
-    kill_daemon(&mut d);
+    d.kill_daemon();
     d.spawn_daemon();
     assert_eq!(d.status_json("web")["pid"], old);
     d.ok(&["restart", "web"]);
@@ -434,7 +417,7 @@ fn a_service_missing_from_the_snapshot_is_adopted_through_its_pipes() {
     d.ok(&["enable", "fresh"]);
     d.ok(&["start", "fresh"]);
     let pid = d.wait_main_pid("fresh");
-    kill_daemon(&mut d);
+    d.kill_daemon();
     // As if daimond had been killed between the spawn and the snapshot.
     fs::remove_file(d.path().join("state/supervisor.json")).expect("snapshot");
     d.spawn_daemon();

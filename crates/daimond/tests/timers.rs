@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{DEADLINE, Daemon, kill, wait_child, wait_until};
+use common::{DEADLINE, Daemon, wait_until};
 
 fn lines(path: &Path) -> Vec<String> {
     fs::read_to_string(path)
@@ -324,16 +324,7 @@ fn a_transient_scheduled_job_survives_daimond_killed_with_sigkill() {
             &cmd,
         ],
     );
-    d.record_descendants();
-    let pid = d.daemon_pid().expect("daemon pid");
-    kill(pid, libc::SIGKILL);
-    if let Some(mut c) = d.child.take() {
-        assert!(
-            wait_child(&mut c, DEADLINE).is_some(),
-            "daimond survived SIGKILL"
-        );
-    }
-    let _ = fs::remove_file(d.socket());
+    d.kill_daemon();
     d.spawn_daemon();
     let st = d.status_json("beat.timer");
     assert_eq!(st["state"], "active", "{st}");

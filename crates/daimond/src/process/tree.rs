@@ -34,27 +34,11 @@ pub fn stat(pid: u32) -> Option<Stat> {
 /// `None` if it cannot be read; the content is cut at `buf.len()`.
 fn read_small(path: &str, buf: &mut [u8]) -> Option<usize> {
     use std::io::Read;
-    use std::os::fd::{AsRawFd, FromRawFd};
     // Relative to an open /proc, the lookup of "/" and "proc" is saved on each
     // of the many reads a `status` makes.
-    let mut f = match (proc_dir(), path.strip_prefix("/proc/")) {
-        (Some(dir), Some(rel)) => {
-            let rel = std::ffi::CString::new(rel).ok()?;
-            // SAFETY: a valid directory descriptor and NUL-terminated path.
-            let fd = unsafe {
-                libc::openat(
-                    dir.as_raw_fd(),
-                    rel.as_ptr(),
-                    libc::O_RDONLY | libc::O_CLOEXEC,
-                )
-            };
-            if fd < 0 {
-                return None;
-            }
-            // SAFETY: openat just returned this descriptor to us.
-            unsafe { fs::File::from_raw_fd(fd) }
-        }
-        _ => fs::File::open(path).ok()?,
+    let mut f = match path.strip_prefix("/proc/") {
+        Some(rel) => open_proc(rel)?,
+        None => fs::File::open(path).ok()?,
     };
     let mut got = 0;
     while got < buf.len() {

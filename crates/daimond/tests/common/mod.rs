@@ -317,6 +317,23 @@ impl Daemon {
         }
     }
 
+    /// SIGKILL to daimond (by PID); waits until it is gone. Its socket file
+    /// stays behind, as after a real SIGKILL; it is removed here only so that
+    /// [`Daemon::spawn_daemon`]'s wait for the socket waits for the new one.
+    pub fn kill_daemon(&mut self) {
+        self.record_descendants();
+        let pid = self.daemon_pid().expect("daemon pid");
+        kill(pid, libc::SIGKILL);
+        if let Some(mut c) = self.child.take() {
+            assert!(
+                wait_child(&mut c, DEADLINE).is_some(),
+                "daimond survived SIGKILL"
+            );
+        }
+        wait_until("daimond gone", DEADLINE, || !pid_alive(pid));
+        let _ = fs::remove_file(self.socket());
+    }
+
     pub fn record_descendants(&mut self) {
         if let Some(pid) = self.daemon_pid() {
             for p in descendants_of(pid) {
