@@ -41,6 +41,12 @@ pub enum Request {
     Status {
         units: Vec<String>,
         log_lines: usize,
+        /// Only what the table of all units shows: the answer is
+        /// [`Response::StatusTable`] instead of full [`UnitStatus`]es, a fraction
+        /// of the bytes to build, send and decode. Absent in older clients: false.
+        /// An older daemon ignores it and answers `Status`.
+        #[serde(default)]
+        brief: bool,
     },
     /// Every known unit, loaded or not (unit files with errors included).
     List,
@@ -130,6 +136,8 @@ pub enum Response {
     /// Per-unit outcome of start/stop/restart/reload/enable/disable/run.
     Jobs(Vec<JobResult>),
     Status(Vec<UnitStatus>),
+    /// The answer to a `brief` status request.
+    StatusTable(Vec<UnitRow>),
     List(Vec<UnitListEntry>),
     /// Rendered log output (already in the requested format, newline-terminated
     /// lines); more frames follow.
@@ -263,6 +271,24 @@ pub struct UnitStatus {
     /// A service: its last run (start, end, duration, exit status).
     #[serde(default)]
     pub last_run: Option<RunSummary>,
+}
+
+/// One unit in the table of `daimon status` (a brief status request): what the
+/// table shows and nothing else. Not a JSON contract; `status -o json` prints
+/// [`UnitStatus`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitRow {
+    pub name: String,
+    pub description: Option<String>,
+    pub load_state: String,
+    pub state: ActiveState,
+    pub sub_state: String,
+    pub pid: Option<u32>,
+    pub restarts: u32,
+    /// When the unit entered its current state, Unix seconds (`since` of
+    /// [`UnitStatus`] without the RFC 3339 text to format and parse).
+    pub since_sec: Option<i64>,
+    pub memory_bytes: Option<u64>,
 }
 
 /// One timer in `daimon timers` (field names are the JSON contract of

@@ -191,6 +191,7 @@ pub fn unexpected(r: Response) -> CliError {
         Response::Error(_) => "Error",
         Response::Jobs(_) => "Jobs",
         Response::Status(_) => "Status",
+        Response::StatusTable(_) => "StatusTable",
         Response::List(_) => "List",
         Response::LogData(_) => "LogData",
         Response::Cat(_) => "Cat",

@@ -112,6 +112,7 @@ pub fn run(paths: &Paths, args: &RunArgs) -> CliResult {
         &Request::Status {
             units: vec![name.clone()],
             log_lines: 0,
+            brief: false,
         },
         QUICK,
     );
@@ -144,6 +145,7 @@ pub fn run(paths: &Paths, args: &RunArgs) -> CliResult {
 
 pub fn status(paths: &Paths, args: &StatusArgs) -> CliResult {
     let detail = !args.units.is_empty();
+    let table = !detail && args.output == ListFormat::Table;
     let units: Vec<String> = args.units.iter().map(|u| unit_name(u)).collect();
     let req = Request::Status {
         units: units.clone(),
@@ -152,12 +154,28 @@ pub fn status(paths: &Paths, args: &StatusArgs) -> CliResult {
         } else {
             0
         },
+        // The table of all units needs only its columns.
+        brief: table,
     };
     let list = match connect(paths)?
         .call(&req, QUICK)
         .map_err(|e| with_known_units(paths, e))?
     {
         Response::Status(list) => list,
+        // Never in answer to a full request; a brief one always gets it (an
+        // older daemon answers `Status`, rendered below like any).
+        Response::StatusTable(rows) if table => {
+            if let Some(missing) = rows.iter().find(|s| s.load_state == "not-found") {
+                let e = CliError::new(4, format!("unit \"{}\" not found", missing.name));
+                return Err(with_known_units(paths, e));
+            }
+            print(&render::status_rows(
+                &rows,
+                jiff::Timestamp::now(),
+                Style::detect(),
+            ))?;
+            return Ok(0);
+        }
         other => return Err(unexpected(other)),
     };
     if let Some(missing) = list.iter().find(|s| s.load_state == "not-found") {

@@ -72,6 +72,51 @@ backup.service loaded failed failed  -    0        -       -   backup.service da
     );
 }
 
+/// The brief answer's rows render exactly as full statuses do.
+#[test]
+fn brief_rows_render_as_the_full_table() {
+    let mut web = unit("web.service", ActiveState::Active);
+    web.description = Some("Wéb frontend".into());
+    let mut idle = unit("idle.service", ActiveState::Inactive);
+    idle.description = None;
+    let list = vec![web, unit("backup.service", ActiveState::Failed), idle];
+    let rows: Vec<UnitRow> = list
+        .iter()
+        .map(|st| UnitRow {
+            name: st.name.clone(),
+            description: st.description.clone(),
+            load_state: st.load_state.clone(),
+            state: st.state,
+            sub_state: st.sub_state.clone(),
+            pid: st.pid,
+            restarts: st.restarts,
+            since_sec: since_ts(st).map(|t| t.as_second()),
+            memory_bytes: st.memory_bytes,
+        })
+        .collect();
+    for style in [PLAIN, Style { color: true }] {
+        assert_eq!(
+            status_rows(&rows, now(), style),
+            status_table(&list, now(), style)
+        );
+    }
+    assert_eq!(
+        status_rows(&rows, now(), PLAIN),
+        "\
+UNIT           LOAD   ACTIVE   SUB     PID  RESTARTS UPTIME  MEM DESCRIPTION
+web.service    loaded active   running 4242 0        1h 3min 31M Wéb frontend
+backup.service loaded failed   failed  -    0        -       -   backup.service daemon
+idle.service   loaded inactive dead    -    0        -       -
+
+3 units listed.
+"
+    );
+    assert_eq!(
+        status_rows(&[], now(), PLAIN),
+        status_table(&[], now(), PLAIN)
+    );
+}
+
 #[test]
 fn detail() {
     let mut st = unit("bot.service", ActiveState::Active);

@@ -251,10 +251,18 @@ async fn connection(mut s: UnixStream, ctx: &IpcContext) {
             }
             reply(&mut s, &Response::Done).await;
         }
-        Request::Status { units, log_lines } => {
+        Request::Status {
+            units,
+            log_lines,
+            brief,
+        } => {
             let r = ctx
                 .supervisor
-                .request(Request::Status { units, log_lines })
+                .request(Request::Status {
+                    units,
+                    log_lines,
+                    brief,
+                })
                 .await;
             let r = match r {
                 Response::Status(list) => {

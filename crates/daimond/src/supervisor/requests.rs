@@ -47,7 +47,7 @@ impl Owner {
             Request::Restart { units } => return self.transaction(Verb::Restart, units, reply),
             Request::Reload { units } => return self.transaction(Verb::Reload, units, reply),
             Request::Run(run) => return self.run_unit(run, reply),
-            Request::Status { units, .. } => self.status(&units),
+            Request::Status { units, brief, .. } => self.status(&units, brief),
             Request::List => Response::List(self.list()),
             Request::Enable { units } => self.enable(&units, true),
             Request::Disable { units } => self.enable(&units, false),

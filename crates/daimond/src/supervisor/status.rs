@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use daimon_proto::{ErrorKind, ErrorReply, Response, UnitListEntry, UnitStatus};
+use daimon_proto::{ErrorKind, ErrorReply, Response, UnitListEntry, UnitRow, UnitStatus};
 
 use super::owner::Owner;
 use super::process::tree;
@@ -58,7 +58,10 @@ impl Owner {
             .collect()
     }
 
-    pub fn status(&mut self, typed: &[String]) -> Response {
+    /// `brief`: the table's rows ([`Response::StatusTable`]) instead of full
+    /// statuses; the same process walk, without what only the detail and JSON
+    /// forms show.
+    pub fn status(&mut self, typed: &[String], brief: bool) -> Response {
         let names: Vec<String> = if typed.is_empty() {
             Vec::new()
         } else {
@@ -111,14 +114,73 @@ impl Owner {
         let orphans = tree::narrow_candidates(orphans, &invocations, &sessions);
         let mut files = self.proc_files.take();
         files.begin();
-        let out = entries
-            .iter()
-            .map(|e| self.unit_status(e, &orphans, &mut files))
-            .collect();
+        let out = if brief {
+            Response::StatusTable(
+                entries
+                    .iter()
+                    .map(|e| self.unit_row(e, &orphans, &mut files))
+                    .collect(),
+            )
+        } else {
+            Response::Status(
+                entries
+                    .iter()
+                    .map(|e| self.unit_status(e, &orphans, &mut files))
+                    .collect(),
+            )
+        };
         files.end();
         // Kept with the files it holds open for the next status.
         self.proc_files.set(files);
-        Response::Status(out)
+        out
+    }
+
+    /// The processes of a unit's current run (none when it does not run).
+    fn procs(
+        e: &Entry,
+        orphans: &[tree::Candidate],
+        files: &mut tree::ProcFiles,
+    ) -> Vec<(u32, tree::Stat)> {
+        if e.is_idle() || e.invocation.is_empty() {
+            return Vec::new();
+        }
+        let m = &e.machine;
+        let roots: Vec<u32> = [m.main_pid, m.control_pid].into_iter().flatten().collect();
+        let escaped: Vec<u32> = if orphans.is_empty() {
+            Vec::new()
+        } else {
+            orphans
+                .iter()
+                .filter(|c| c.belongs(&e.invocation, &e.sessions))
+                .map(|c| c.pid)
+                .collect()
+        };
+        files.tree(&roots, &escaped)
+    }
+
+    fn unit_row(
+        &self,
+        e: &Entry,
+        orphans: &[tree::Candidate],
+        files: &mut tree::ProcFiles,
+    ) -> UnitRow {
+        let m = &e.machine;
+        let procs = Self::procs(e, orphans, files);
+        let (state, sub_state) = self.active_state(e);
+        UnitRow {
+            name: e.name.clone(),
+            description: Self::description(e),
+            load_state: e.load_state().to_string(),
+            state,
+            sub_state: sub_state.to_string(),
+            pid: m.main_pid,
+            restarts: m.restarts,
+            since_sec: match self.timer_runs.get(&e.name) {
+                Some(r) => Some(r.since.as_second()),
+                None => e.since_wall.map(|t| t.as_second()),
+            },
+            memory_bytes: (!procs.is_empty()).then(|| tree::usage(&procs).0),
+        }
     }
 
     fn unit_status(
@@ -128,17 +190,7 @@ impl Owner {
         files: &mut tree::ProcFiles,
     ) -> UnitStatus {
         let m = &e.machine;
-        let roots: Vec<u32> = [m.main_pid, m.control_pid].into_iter().flatten().collect();
-        let procs = if e.is_idle() || e.invocation.is_empty() {
-            Vec::new()
-        } else {
-            let escaped: Vec<u32> = orphans
-                .iter()
-                .filter(|c| c.belongs(&e.invocation, &e.sessions))
-                .map(|c| c.pid)
-                .collect();
-            files.tree(&roots, &escaped)
-        };
+        let procs = Self::procs(e, orphans, files);
         let (memory_bytes, cpu_usec) = if procs.is_empty() {
             (None, None)
         } else {
