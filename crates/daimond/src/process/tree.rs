@@ -8,6 +8,35 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Hashes a PID with one multiplication. PIDs are small integers the kernel
+/// hands out, not keys a peer chooses, and SipHash was a visible part of a
+/// `status` of many units (several lookups per process).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PidHasher(u64);
+
+impl Hasher for PidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        // Fibonacci hashing: the high bits (hashbrown's tags) mix all of n.
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A map keyed by PID, hashed with [`PidHasher`].
+pub type PidMap<V> = HashMap<u32, V, BuildHasherDefault<PidHasher>>;
+/// A set of PIDs, hashed with [`PidHasher`].
+pub type PidSet = HashSet<u32, BuildHasherDefault<PidHasher>>;
 
 /// Facts from `/proc/PID/stat`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -303,11 +332,11 @@ pub fn service_tree(
 /// descriptors RLIMIT_NOFILE allows, so services keep theirs.
 #[derive(Debug, Default)]
 pub struct ProcFiles {
-    open: HashMap<u32, Open>,
+    open: PidMap<Open>,
     round: u64,
     limit: usize,
     buf: Vec<u8>,
-    seen: HashSet<u32>,
+    seen: PidSet,
 }
 
 #[derive(Debug)]

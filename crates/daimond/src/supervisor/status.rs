@@ -33,10 +33,23 @@ impl Owner {
 
     /// State and sub-state; a timer's come from its schedule, not a machine.
     fn active_state(&self, e: &Entry) -> (daimon_proto::ActiveState, &'static str) {
-        if self.is_timer(&e.name) {
+        // `is_timer` of the entry at hand: no second lookup of its name.
+        if e.loaded()
+            .or(e.def_unit())
+            .is_some_and(|u| u.timer().is_some())
+        {
             self.timer_state(&e.name)
         } else {
             (e.machine.state.active_state(), e.machine.state.as_str())
+        }
+    }
+
+    /// The timer run of a timer unit (a lookup only when timers run at all).
+    fn timer_run(&self, e: &Entry) -> Option<&super::timer::TimerRun> {
+        if self.timer_runs.is_empty() {
+            None
+        } else {
+            self.timer_runs.get(&e.name)
         }
     }
 
@@ -109,9 +122,15 @@ impl Owner {
         if running().any(|e| e.adopted) {
             orphans = self.escape_candidates_all();
         }
-        let invocations: HashSet<&str> = running().map(|e| e.invocation.as_str()).collect();
-        let sessions: HashSet<u32> = running().flat_map(|e| e.sessions.iter().copied()).collect();
-        let orphans = tree::narrow_candidates(orphans, &invocations, &sessions);
+        // Most often there is none (or only daimond's own helpers).
+        let orphans = if orphans.is_empty() {
+            Vec::new()
+        } else {
+            let invocations: HashSet<&str> = running().map(|e| e.invocation.as_str()).collect();
+            let sessions: HashSet<u32> =
+                running().flat_map(|e| e.sessions.iter().copied()).collect();
+            tree::narrow_candidates(orphans, &invocations, &sessions)
+        };
         let mut files = self.proc_files.take();
         files.begin();
         let out = if brief {
@@ -175,7 +194,7 @@ impl Owner {
             sub_state: sub_state.to_string(),
             pid: m.main_pid,
             restarts: m.restarts,
-            since_sec: match self.timer_runs.get(&e.name) {
+            since_sec: match self.timer_run(e) {
                 Some(r) => Some(r.since.as_second()),
                 None => e.since_wall.map(|t| t.as_second()),
             },
@@ -213,7 +232,7 @@ impl Owner {
             enabled: self.enabled_state(e).to_string(),
             pid: m.main_pid,
             restarts: m.restarts,
-            since: match self.timer_runs.get(&e.name) {
+            since: match self.timer_run(e) {
                 Some(r) => Some(r.since.to_string()),
                 None => e.since_wall.map(|t| t.to_string()),
             },
