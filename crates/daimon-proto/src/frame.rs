@@ -32,14 +32,36 @@ pub enum FrameError {
 
 /// Serializes `msg` into one complete frame (header included).
 pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
-    let mut buf = vec![0u8; 4];
-    serde_json::to_writer(&mut buf, msg)?;
-    let len = u32::try_from(buf.len() - 4).map_err(|_| FrameError::TooLarge(u32::MAX))?;
-    if len > MAX_FRAME_LEN {
-        return Err(FrameError::TooLarge(len));
-    }
-    buf[..4].copy_from_slice(&len.to_be_bytes());
+    let mut buf = Vec::new();
+    encode_into(&mut buf, msg)?;
     Ok(buf)
+}
+
+/// Appends one complete frame of `msg` to `buf` (so that several frames can
+/// go out in one write); on error `buf` is left as it was.
+pub fn encode_into<T: Serialize>(buf: &mut Vec<u8>, msg: &T) -> Result<(), FrameError> {
+    let start = buf.len();
+    buf.extend_from_slice(&[0; 4]);
+    let framed = serde_json::to_writer(&mut *buf, msg)
+        .map_err(FrameError::from)
+        .and_then(|()| {
+            let len =
+                u32::try_from(buf.len() - start - 4).map_err(|_| FrameError::TooLarge(u32::MAX))?;
+            if len > MAX_FRAME_LEN {
+                return Err(FrameError::TooLarge(len));
+            }
+            Ok(len)
+        });
+    match framed {
+        Ok(len) => {
+            buf[start..start + 4].copy_from_slice(&len.to_be_bytes());
+            Ok(())
+        }
+        Err(e) => {
+            buf.truncate(start);
+            Err(e)
+        }
+    }
 }
 
 /// Parses a frame's payload (without its 4-byte header).

@@ -12,8 +12,8 @@ pub mod message;
 pub mod paths;
 
 pub use frame::{
-    Frame, FrameError, MAX_FRAME_LEN, RAW_FLAG, decode, encode, payload_len, raw_header,
-    read_any_frame, read_frame, write_frame,
+    Frame, FrameError, MAX_FRAME_LEN, RAW_FLAG, decode, encode, encode_into, payload_len,
+    raw_header, read_any_frame, read_frame, write_frame,
 };
 pub use message::*;
 pub use paths::Paths;

@@ -2,7 +2,9 @@
 //!
 //! A connection starts with the client sending [`Hello`] and the daemon answering
 //! [`Welcome`] (or an error when the versions differ). Then the client sends one
-//! [`Request`] and reads [`Response`]s until a final one: every response except
+//! [`Request`] and reads [`Response`]s until a final one (a client may send its
+//! request right behind `Hello`, without waiting for `Welcome`; the daemon
+//! answers both in turn, and a refused client's request is never read): every response except
 //! [`Response::LogData`] is final. `logs` streams `LogData` frames and ends with
 //! [`Response::Done`]; with `follow` it streams until the client hangs up.
 

@@ -4,15 +4,15 @@
 //! must cost a couple of milliseconds for the whole process, and an async runtime
 //! would be most of that. Every read has a timeout, except while following logs.
 
-use std::io::{self, BufReader, ErrorKind as IoKind, Read};
+use std::io::{self, BufReader, ErrorKind as IoKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use daimon_proto::{
-    Frame, FrameError, Hello, PROTOCOL_VERSION, Paths, Request, Response, decode, read_any_frame,
-    read_frame, write_frame,
+    Frame, FrameError, Hello, PROTOCOL_VERSION, Paths, Request, Response, decode, encode,
+    read_any_frame, read_frame,
 };
 
 use crate::error::CliError;
@@ -33,7 +33,10 @@ pub enum LogFrame {
 pub struct Client {
     reader: BufReader<UnixStream>,
     stream: UnixStream,
+    /// PID of the daemon that answered (known once a request was sent).
     pub daemon_pid: u32,
+    /// `Hello`, encoded, until it goes out with the first request.
+    hello: Option<Vec<u8>>,
 }
 
 /// Whether a connect error means "no daemon there" (rather than a real problem).
@@ -93,42 +96,57 @@ impl Client {
         }
     }
 
+    /// Starts the handshake: `Hello` waits to go out with the request in one
+    /// write, and the daemon's `Welcome` is read before its answer (one round
+    /// trip for both; the daemon reads them in turn, as from any client).
     fn handshake(stream: UnixStream) -> Result<Client, CliError> {
         let _ = stream.set_read_timeout(Some(QUICK));
         let _ = stream.set_write_timeout(Some(QUICK));
         let reader_stream = stream
             .try_clone()
             .map_err(|e| io_err("cannot use the daemon's socket", e))?;
-        let mut c = Client {
+        let hello = encode(&Hello {
+            version: PROTOCOL_VERSION,
+        })
+        .map_err(|e| frame_err("talking to daimond", e))?;
+        Ok(Client {
             reader: BufReader::with_capacity(512 * 1024, reader_stream),
             stream,
             daemon_pid: 0,
-        };
-        let hello = write_frame(
-            &mut c.stream,
-            &Hello {
-                version: PROTOCOL_VERSION,
-            },
-        );
-        // A daemon that refuses us (busy, another user) answers at once and hangs
-        // up, which can make our write fail: its answer is still there to read.
-        let answer = c.next();
-        if let (Err(e), Err(_)) = (hello, &answer) {
-            return Err(frame_err("talking to daimond", e));
+            hello: Some(hello),
+        })
+    }
+
+    /// Sends the request (after `Hello`, in the same write when it is still
+    /// pending); read the answer with [`Client::next`].
+    pub fn send(&mut self, req: &Request, timeout: Option<Duration>) -> Result<(), CliError> {
+        let _ = self.stream.set_read_timeout(timeout);
+        let greeting = self.hello.is_some();
+        let mut buf = self.hello.take().unwrap_or_default();
+        let sent = daimon_proto::encode_into(&mut buf, req)
+            .and_then(|()| Ok(self.stream.write_all(&buf)?));
+        if greeting {
+            // A daemon that refuses us (busy, another user, another protocol)
+            // answers at once and hangs up, which can make our write fail: its
+            // answer is still there to read.
+            let welcome = self.welcome();
+            if let (Err(e), Err(_)) = (sent, &welcome) {
+                return Err(frame_err("talking to daimond", e));
+            }
+            return welcome;
         }
-        match answer? {
+        sent.map_err(|e| frame_err("talking to daimond", e))
+    }
+
+    /// Reads the daemon's answer to `Hello`.
+    fn welcome(&mut self) -> Result<(), CliError> {
+        match self.next()? {
             Response::Welcome(w) => {
-                c.daemon_pid = w.daemon_pid;
-                Ok(c)
+                self.daemon_pid = w.daemon_pid;
+                Ok(())
             }
             other => Err(unexpected(other)),
         }
-    }
-
-    /// Sends the request; read the answer with [`Client::next`].
-    pub fn send(&mut self, req: &Request, timeout: Option<Duration>) -> Result<(), CliError> {
-        let _ = self.stream.set_read_timeout(timeout);
-        write_frame(&mut self.stream, req).map_err(|e| frame_err("talking to daimond", e))
     }
 
     /// The next response frame; the daemon's error replies become `Err`.

@@ -71,6 +71,73 @@ fn another_protocol_version_is_refused_with_advice() {
     }
 }
 
+/// Hello and the request in one write, as the CLI sends them: both answered
+/// in turn.
+#[test]
+fn a_request_may_follow_hello_in_the_same_write() {
+    let d = Daemon::start();
+    let mut s = connect(&d);
+    let mut buf = Vec::new();
+    daimon_proto::encode_into(
+        &mut buf,
+        &Hello {
+            version: PROTOCOL_VERSION,
+        },
+    )
+    .expect("hello");
+    let status = Request::Status {
+        units: vec![],
+        log_lines: 0,
+        brief: true,
+    };
+    daimon_proto::encode_into(&mut buf, &status).expect("request");
+    s.write_all(&buf).expect("write");
+    assert!(matches!(
+        read_frame::<_, Response>(&mut s),
+        Ok(Response::Welcome(_))
+    ));
+    assert!(matches!(
+        read_frame::<_, Response>(&mut s),
+        Ok(Response::StatusTable(_))
+    ));
+}
+
+/// A refused client's pipelined request is not run, and the refusal reaches
+/// it intact (not a connection reset).
+#[test]
+fn a_request_behind_a_refused_hello_is_dropped() {
+    let d = Daemon::start();
+    let mut s = connect(&d);
+    let mut buf = Vec::new();
+    daimon_proto::encode_into(
+        &mut buf,
+        &Hello {
+            version: PROTOCOL_VERSION + 1,
+        },
+    )
+    .expect("hello");
+    daimon_proto::encode_into(&mut buf, &Request::Shutdown).expect("request");
+    s.write_all(&buf).expect("write");
+    let r = read_frame::<_, Response>(&mut s).expect("a version error");
+    assert_eq!(error_kind(r), ErrorKind::Version);
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).expect("a clean end of the stream");
+    assert!(rest.is_empty());
+    // Still serving: the shutdown behind the refused hello was not obeyed.
+    let mut s = connect(&d);
+    write_frame(
+        &mut s,
+        &Hello {
+            version: PROTOCOL_VERSION,
+        },
+    )
+    .expect("hello");
+    assert!(matches!(
+        read_frame::<_, Response>(&mut s),
+        Ok(Response::Welcome(_))
+    ));
+}
+
 #[test]
 fn an_oversized_frame_is_refused_before_allocating() {
     let d = Daemon::start();

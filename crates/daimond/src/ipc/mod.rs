@@ -185,6 +185,19 @@ fn peer_allowed(s: &UnixStream, ctx: &IpcContext) -> bool {
 async fn refuse(mut s: UnixStream, why: Response) {
     let _ = read_with_timeout(&mut s, "handshake").await;
     reply(&mut s, &why).await;
+    drain(&s);
+}
+
+/// Reads and drops what the client already sent (a request pipelined after its
+/// `Hello`) before a connection we refused is closed, for the same reason.
+fn drain(s: &UnixStream) {
+    let mut buf = [0u8; 4096];
+    for _ in 0..64 {
+        match s.try_read(&mut buf) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
 }
 
 async fn connection(mut s: UnixStream, ctx: &IpcContext) {
@@ -219,6 +232,7 @@ async fn connection(mut s: UnixStream, ctx: &IpcContext) {
             ),
         );
         reply(&mut s, &r).await;
+        drain(&s);
         return;
     }
     let welcome = Response::Welcome(Welcome {
