@@ -337,6 +337,34 @@ pub struct ProcFiles {
     limit: usize,
     buf: Vec<u8>,
     seen: PidSet,
+    /// The second thread's files when a walk is split (see [`ProcFiles::trees`]).
+    helper: Option<Box<ProcFiles>>,
+}
+
+/// Where the walk of one service's processes starts: its main and control
+/// PIDs and the escaped processes found to belong to it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Walk {
+    pub roots: [Option<u32>; 2],
+    pub escaped: Vec<u32>,
+}
+
+impl Walk {
+    fn is_empty(&self) -> bool {
+        self.roots.iter().all(Option::is_none) && self.escaped.is_empty()
+    }
+}
+
+/// Running services from which a walk is split between two threads. Measured
+/// on two CPUs: at 1,000 services the split saves ~1 ms of a ~10 ms `status`;
+/// at 100 starting the thread cost ~0.08 ms of CPU and saved no time.
+const SPLIT_FROM: usize = 300;
+
+/// Whether this machine has a second CPU for the walk (asked once: std reads
+/// cgroup quotas to answer).
+fn can_split() -> bool {
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from)) > 1
 }
 
 #[derive(Debug)]
@@ -361,8 +389,14 @@ impl ProcFiles {
         } else {
             0
         };
-        // Two descriptors an entry, at most a quarter of the limit.
+        // Two descriptors an entry, at most a quarter of the limit (shared
+        // with the helper's files when there are).
         self.limit = usize::try_from(soft / 8).unwrap_or(usize::MAX);
+        if let Some(h) = &mut self.helper {
+            h.round += 1;
+            self.limit /= 2;
+            h.limit = self.limit;
+        }
     }
 
     /// Closes the files of processes this walk did not reach.
@@ -372,6 +406,59 @@ impl ProcFiles {
         if self.buf.len() > 64 * 1024 {
             self.buf = Vec::new();
         }
+        if let Some(h) = &mut self.helper {
+            h.end();
+        }
+    }
+
+    /// The processes of each walk (as [`ProcFiles::tree`]). With many running
+    /// services the walks are split in two halves, read by this thread and a
+    /// second one at once: the kernel's generating each process's `stat` and
+    /// `children` text is most of a `status` of many services, and the client
+    /// waiting for it leaves the other CPU free. The halves keep their own open
+    /// files, so a service is re-read by the same half the next time.
+    pub fn trees(&mut self, walks: &[Walk]) -> Vec<Vec<(u32, Stat)>> {
+        let busy = walks.iter().filter(|w| !w.is_empty()).count();
+        if busy < SPLIT_FROM || !can_split() {
+            return walks.iter().map(|w| self.walk(w)).collect();
+        }
+        if self.helper.is_none() {
+            // Its first walk: the limit is split from now on.
+            let mut h = Box::<ProcFiles>::default();
+            self.limit /= 2;
+            h.limit = self.limit;
+            h.round = 1;
+            self.helper = Some(h);
+        }
+        let (mine, theirs) = walks.split_at(walks.len() / 2);
+        let Some(mut helper) = self.helper.take() else {
+            return walks.iter().map(|w| self.walk(w)).collect();
+        };
+        let (mut out, other) = std::thread::scope(|s| {
+            let spawned = std::thread::Builder::new()
+                .name("status-walk".into())
+                .spawn_scoped(s, || {
+                    theirs.iter().map(|w| helper.walk(w)).collect::<Vec<_>>()
+                });
+            let out: Vec<_> = mine.iter().map(|w| self.walk(w)).collect();
+            let other = match spawned {
+                Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                // No thread to be had: this one reads the other half too.
+                Err(_) => theirs.iter().map(|w| self.walk(w)).collect(),
+            };
+            (out, other)
+        });
+        self.helper = Some(helper);
+        out.extend(other);
+        out
+    }
+
+    fn walk(&mut self, w: &Walk) -> Vec<(u32, Stat)> {
+        if w.is_empty() {
+            return Vec::new();
+        }
+        let roots: Vec<u32> = w.roots.iter().flatten().copied().collect();
+        self.tree(&roots, &w.escaped)
     }
 
     /// Every live (non-zombie) process of a service with its stat: `roots`
@@ -600,6 +687,47 @@ mod tests {
         files.begin();
         files.end();
         assert!(files.open.is_empty());
+    }
+
+    /// Split between two threads or not, every walk gets its own processes, in
+    /// order.
+    #[test]
+    fn split_walks_answer_like_one() {
+        let me = std::process::id();
+        let walks: Vec<Walk> = (0..SPLIT_FROM * 2 + 1)
+            .map(|i| match i % 3 {
+                0 => Walk::default(),
+                1 => Walk {
+                    roots: [Some(me), None],
+                    escaped: vec![],
+                },
+                _ => Walk {
+                    roots: [None, None],
+                    escaped: vec![me],
+                },
+            })
+            .collect();
+        let mut files = ProcFiles::default();
+        for _ in 0..2 {
+            files.begin();
+            let trees = files.trees(&walks);
+            files.end();
+            assert_eq!(trees.len(), walks.len());
+            for (w, t) in walks.iter().zip(&trees) {
+                let pids: Vec<u32> = t.iter().map(|(p, _)| *p).collect();
+                let want: &[u32] = if w == &Walk::default() { &[] } else { &[me] };
+                assert_eq!(pids, want);
+            }
+        }
+        // Both halves keep their files for the next walk.
+        assert!(files.open.contains_key(&me));
+        assert!(
+            files
+                .helper
+                .as_ref()
+                .is_some_and(|h| h.open.contains_key(&me))
+                || !can_split()
+        );
     }
 
     #[test]

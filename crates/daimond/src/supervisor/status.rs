@@ -131,40 +131,27 @@ impl Owner {
                 running().flat_map(|e| e.sessions.iter().copied()).collect();
             tree::narrow_candidates(orphans, &invocations, &sessions)
         };
+        let walks: Vec<tree::Walk> = entries.iter().map(|e| Self::walk(e, &orphans)).collect();
         let mut files = self.proc_files.take();
         files.begin();
-        let out = if brief {
-            Response::StatusTable(
-                entries
-                    .iter()
-                    .map(|e| self.unit_row(e, &orphans, &mut files))
-                    .collect(),
-            )
-        } else {
-            Response::Status(
-                entries
-                    .iter()
-                    .map(|e| self.unit_status(e, &orphans, &mut files))
-                    .collect(),
-            )
-        };
+        let procs = files.trees(&walks);
         files.end();
         // Kept with the files it holds open for the next status.
         self.proc_files.set(files);
-        out
+        let units = entries.iter().zip(procs);
+        if brief {
+            Response::StatusTable(units.map(|(e, p)| self.unit_row(e, &p)).collect())
+        } else {
+            Response::Status(units.map(|(e, p)| self.unit_status(e, &p)).collect())
+        }
     }
 
-    /// The processes of a unit's current run (none when it does not run).
-    fn procs(
-        e: &Entry,
-        orphans: &[tree::Candidate],
-        files: &mut tree::ProcFiles,
-    ) -> Vec<(u32, tree::Stat)> {
+    /// Where the walk of a unit's processes starts (nowhere when it does not run).
+    fn walk(e: &Entry, orphans: &[tree::Candidate]) -> tree::Walk {
         if e.is_idle() || e.invocation.is_empty() {
-            return Vec::new();
+            return tree::Walk::default();
         }
         let m = &e.machine;
-        let roots: Vec<u32> = [m.main_pid, m.control_pid].into_iter().flatten().collect();
         let escaped: Vec<u32> = if orphans.is_empty() {
             Vec::new()
         } else {
@@ -174,17 +161,14 @@ impl Owner {
                 .map(|c| c.pid)
                 .collect()
         };
-        files.tree(&roots, &escaped)
+        tree::Walk {
+            roots: [m.main_pid, m.control_pid],
+            escaped,
+        }
     }
 
-    fn unit_row(
-        &self,
-        e: &Entry,
-        orphans: &[tree::Candidate],
-        files: &mut tree::ProcFiles,
-    ) -> UnitRow {
+    fn unit_row(&self, e: &Entry, procs: &[(u32, tree::Stat)]) -> UnitRow {
         let m = &e.machine;
-        let procs = Self::procs(e, orphans, files);
         let (state, sub_state) = self.active_state(e);
         UnitRow {
             name: e.name.clone(),
@@ -198,22 +182,16 @@ impl Owner {
                 Some(r) => Some(r.since.as_second()),
                 None => e.since_wall.map(|t| t.as_second()),
             },
-            memory_bytes: (!procs.is_empty()).then(|| tree::usage(&procs).0),
+            memory_bytes: (!procs.is_empty()).then(|| tree::usage(procs).0),
         }
     }
 
-    fn unit_status(
-        &self,
-        e: &Entry,
-        orphans: &[tree::Candidate],
-        files: &mut tree::ProcFiles,
-    ) -> UnitStatus {
+    fn unit_status(&self, e: &Entry, procs: &[(u32, tree::Stat)]) -> UnitStatus {
         let m = &e.machine;
-        let procs = Self::procs(e, orphans, files);
         let (memory_bytes, cpu_usec) = if procs.is_empty() {
             (None, None)
         } else {
-            let (m, c) = tree::usage(&procs);
+            let (m, c) = tree::usage(procs);
             (Some(m), Some(c))
         };
         let mut tasks: Vec<u32> = procs.iter().map(|(p, _)| *p).collect();
