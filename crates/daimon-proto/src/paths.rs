@@ -93,22 +93,51 @@ impl Paths {
 }
 
 fn current_uid() -> u32 {
+    use std::io::Read;
     // Read from /proc rather than linking libc into this crate: the effective uid is
-    // the second field of the `Uid:` line.
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(u32::MAX)
+    // the second field of the `Uid:` line. Every CLI command starts here, so the
+    // file is read into one buffer in a read or two (`read_to_string` sizes it
+    // with a stat and then reads in doubling steps from 32 bytes: ten calls).
+    let mut buf = [0u8; 4096];
+    let mut got = 0;
+    if let Ok(mut f) = std::fs::File::open("/proc/self/status") {
+        while got < buf.len() {
+            match f.read(&mut buf[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+    }
+    uid_in_status(&buf[..got]).unwrap_or(u32::MAX)
+}
+
+/// The effective uid in the text of `/proc/PID/status`.
+fn uid_in_status(text: &[u8]) -> Option<u32> {
+    // A cut at the buffer's end may split a character; the Uid: line is near
+    // the top anyway.
+    let text = match std::str::from_utf8(text) {
+        Ok(t) => t,
+        Err(e) => std::str::from_utf8(&text[..e.valid_up_to()]).ok()?,
+    };
+    text.lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse().ok())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn effective_uid_is_the_second_field() {
+        let text = b"Name:\tdaimon\nUid:\t1000\t1001\t1001\t1001\nGid:\t100\t100\t100\t100\n";
+        assert_eq!(uid_in_status(text), Some(1001));
+        assert_eq!(uid_in_status(b"Name:\tx\n"), None);
+        assert_ne!(current_uid(), u32::MAX);
+    }
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<PathBuf> {
         let pairs: Vec<(String, PathBuf)> = pairs
