@@ -693,7 +693,13 @@ mod tests {
     /// order.
     #[test]
     fn split_walks_answer_like_one() {
-        let me = std::process::id();
+        // A process of our own without children (the test process has other
+        // tests' children).
+        let mut child = std::process::Command::new("sleep")
+            .arg("100")
+            .spawn()
+            .expect("spawn sleep");
+        let me = child.id();
         let walks: Vec<Walk> = (0..SPLIT_FROM * 2 + 1)
             .map(|i| match i % 3 {
                 0 => Walk::default(),
@@ -728,6 +734,8 @@ mod tests {
                 .is_some_and(|h| h.open.contains_key(&me))
                 || !can_split()
         );
+        child.kill().expect("kill sleep");
+        child.wait().expect("reap sleep");
     }
 
     #[test]
