@@ -1,4 +1,4 @@
-//! daimond's side of the fd store (`daimond-fdstore`).
+//! daimond's side of the fd store (`daimond --fd-store`, named `daimond-fdstore`).
 //!
 //! Owns: finding or starting the store for this home, and the connection to it.
 //! Every service pipe's read end is also handed to the store with what it
@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -300,24 +300,14 @@ fn connect_to(path: &Path) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
-/// The store binary beside daimond's own executable.
-fn binary() -> io::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let path = exe.with_file_name(proto::BINARY_NAME);
-    if !path.exists() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("{} is missing", path.display()),
-        ));
-    }
-    Ok(path)
-}
+/// daimond's own executable, as the kernel knows it: still the running file
+/// even if an upgrade replaced or removed it on disk.
+const SELF_EXE: &std::ffi::CStr = c"/proc/self/exe";
 
 /// Binds and listens on `path` (0600), then starts the store with that socket
 /// as its standard input: it accepts connections from its first instruction on,
 /// and the caller may connect at once.
 fn start(path: &Path) -> io::Result<()> {
-    let program = binary()?;
     let _ = std::fs::remove_file(path);
     let listener = new_socket()?;
     bind(listener.as_raw_fd(), &UnixAddr::new(path)?)?;
@@ -327,10 +317,13 @@ fn start(path: &Path) -> io::Result<()> {
         std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(s))
             .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
     };
-    let program = cstr(program.as_os_str())?;
     let spec = SpawnSpec {
-        program: program.clone(),
-        argv: vec![program, cstr(path.as_os_str())?],
+        program: SELF_EXE.into(),
+        argv: vec![
+            c"daimond-fdstore".into(),
+            cstr(std::ffi::OsStr::new(proto::STORE_ARG))?,
+            cstr(path.as_os_str())?,
+        ],
         // Not empty: an empty environ is how a process caught inside execve()
         // looks to GuessMainPID=, which then waits for it (tree::invocation_of).
         envp: vec![c"DAIMON_FDSTORE=1".into()],
