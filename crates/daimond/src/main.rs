@@ -154,6 +154,7 @@ fn run(paths: Paths, foreground: bool, ready: &mut Ready) -> Result<(), String> 
     }
     let pid_file = PidFile::acquire(&paths.pid_file()).map_err(|e| e.to_string())?;
     let selflog = SelfLog::install(foreground);
+    supervisor::process::fdstore::FdStore::start_early(&paths.runtime);
 
     DirBuilder::new()
         .recursive(true)

@@ -117,6 +117,18 @@ impl FdStore {
         }
     }
 
+    /// Starts the store of `runtime` if none answers, without waiting for it:
+    /// called early in daimond's start-up (PID file held), so that the store's
+    /// exec and start-up run while daimond opens its log store, and
+    /// [`FdStore::open`] later finds it listening. A failure here is reported by
+    /// `open`, which tries again.
+    pub fn start_early(runtime: &Path) {
+        let path = runtime.join(proto::SOCKET_NAME);
+        if connect_to(&path).is_err() {
+            let _ = start(&path);
+        }
+    }
+
     /// Connects to the store of `runtime`, starting one when none answers, and
     /// takes back every pipe it keeps (they stay kept until [`FdStore::close`]).
     pub fn open(runtime: &Path) -> (FdStore, Vec<StoredPipe>) {
