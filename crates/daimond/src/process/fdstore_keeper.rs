@@ -4,12 +4,12 @@
 //! services write meanwhile waits in the pipes for the next daimond).
 //!
 //! Owns: the descriptors daimond hands it and their metadata, nothing else. It
-//! never reads a pipe. daimond starts it by executing its own binary again
-//! (`/proc/self/exe --fd-store PATH`, a hidden mode dispatched first thing in
-//! `main`), in its own session, with the listening socket (`run/fdstore.sock`,
-//! `SOCK_SEQPACKET`, 0600) as standard input. Being the same file as daimond, its
-//! code pages are the page cache's pages daimond already maps, not a second
-//! program's. The peer's uid must be ours
+//! never reads a pipe. daimond starts it in its own session with the listening
+//! socket (`run/fdstore.sock`, `SOCK_SEQPACKET`, 0600) as standard input: as a
+//! fork of itself early in its start-up, while it is still one thread, or else
+//! by executing its own binary again (`/proc/self/exe --fd-store PATH`, a hidden
+//! mode dispatched first thing in `main`). Either way its code pages are pages of
+//! the file daimond already maps, not a second program's. The peer's uid must be ours
 //! (SO_PEERCRED). Messages (see `process/fdstore_proto.rs`): keep a descriptor
 //! with a payload, close one, list all (each sent back with `SCM_RIGHTS`), quit.
 //! A closed connection is no reason to exit — the next daimond reconnects; only
