@@ -314,6 +314,15 @@ impl Journal {
         let lock = try_lock(dir)?;
         let open_index = || -> Result<Option<i64>, JournalError> {
             let db = index::connect(dir)?;
+            // Closing this connection would checkpoint the WAL into the index
+            // (three fsyncs) just before the writer opens its own on the same
+            // file; the writer's automatic checkpoints do that work later. What
+            // stays in the WAL is as safe there (synchronous=NORMAL, see
+            // `index::connect`).
+            let _ = db.set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+                true,
+            );
             if lock.is_some() {
                 repair::repair(dir, &db)?;
             }

@@ -85,6 +85,19 @@ fn parse_args(args: impl Iterator<Item = std::ffi::OsString>) -> Args {
 }
 
 fn main() -> ExitCode {
+    // The fd store is this same binary in a hidden mode (see process/fdstore.rs),
+    // so it shares daimond's code pages instead of mapping a program of its own.
+    {
+        let mut a = std::env::args_os().skip(1);
+        if a.next().as_deref()
+            == Some(std::ffi::OsStr::new(
+                supervisor::process::fdstore_proto::STORE_ARG,
+            ))
+        {
+            supervisor::process::fdstore_keeper::run(a.next().map(std::path::PathBuf::from));
+            return ExitCode::SUCCESS;
+        }
+    }
     let foreground = match parse_args(std::env::args_os().skip(1)) {
         Args::Run { foreground } => foreground,
         Args::Print(text) => {
@@ -141,6 +154,7 @@ fn run(paths: Paths, foreground: bool, ready: &mut Ready) -> Result<(), String> 
     }
     let pid_file = PidFile::acquire(&paths.pid_file()).map_err(|e| e.to_string())?;
     let selflog = SelfLog::install(foreground);
+    supervisor::process::fdstore::FdStore::start_early(&paths.runtime);
 
     DirBuilder::new()
         .recursive(true)

@@ -1,4 +1,4 @@
-//! daimond's side of the fd store (`daimond-fdstore`).
+//! daimond's side of the fd store (`daimond --fd-store`, named `daimond-fdstore`).
 //!
 //! Owns: finding or starting the store for this home, and the connection to it.
 //! Every service pipe's read end is also handed to the store with what it
@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -114,6 +114,50 @@ impl FdStore {
             conn: None,
             next_id: 1,
             warned: true,
+        }
+    }
+
+    /// Starts the store of `runtime` if none answers, without waiting for it:
+    /// called early in daimond's start-up (PID file held, no thread started
+    /// yet), so that the store comes up while daimond opens its log store, and
+    /// [`FdStore::open`] later finds it listening. A failure here is reported by
+    /// `open`, which tries again.
+    ///
+    /// While daimond is still one thread, the store is a plain fork of it (no
+    /// exec): the child only maps the few code pages the store runs, instead of
+    /// a whole program's start-up (loader, std init, argument parsing) touching
+    /// pages all over daimond's binary, and it starts sooner. Once daimond has
+    /// threads, only fork-and-exec is sound, which `open` does.
+    pub fn start_early(runtime: &Path) {
+        let path = runtime.join(proto::SOCKET_NAME);
+        if connect_to(&path).is_ok() {
+            return;
+        }
+        if !single_threaded() {
+            let _ = start(&path);
+            return;
+        }
+        let Ok(listener) = listen_at(&path) else {
+            return;
+        };
+        // SAFETY: this process has one thread (checked just above), so the child
+        // may run ordinary code: no lock can be held by a thread that does not
+        // exist in it.
+        match unsafe { libc::fork() } {
+            0 => {
+                // The child never returns into daimond's `main` (whose
+                // destructors would remove daimond's PID file): the store runs,
+                // then the process ends here, panicking or not.
+                let _ = std::panic::catch_unwind(move || {
+                    become_store(listener);
+                    super::fdstore_keeper::run(Some(path));
+                });
+                // SAFETY: _exit ends the process without running anything of
+                // daimond's.
+                unsafe { libc::_exit(0) }
+            }
+            -1 => {}
+            pid => tracing::info!("started the fd store (PID {pid})"),
         }
     }
 
@@ -300,37 +344,74 @@ fn connect_to(path: &Path) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
-/// The store binary beside daimond's own executable.
-fn binary() -> io::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let path = exe.with_file_name(proto::BINARY_NAME);
-    if !path.exists() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("{} is missing", path.display()),
-        ));
+/// daimond's own executable, as the kernel knows it: still the running file
+/// even if an upgrade replaced or removed it on disk.
+const SELF_EXE: &std::ffi::CStr = c"/proc/self/exe";
+
+/// A listening socket at `path` (0600), replacing a dead store's file.
+fn listen_at(path: &Path) -> io::Result<OwnedFd> {
+    let _ = std::fs::remove_file(path);
+    let listener = new_socket()?;
+    bind(listener.as_raw_fd(), &UnixAddr::new(path)?)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    listen(&listener, Backlog::new(16)?)?;
+    Ok(listener)
+}
+
+/// Whether this process has exactly one thread (from /proc/self/stat).
+fn single_threaded() -> bool {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return false;
+    };
+    // Field 20 (num_threads), counted after the parenthesised command name.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(17))
+        .is_some_and(|n| n == "1")
+}
+
+/// In the forked child: what spawning the store with [`start`] sets up — its
+/// own session, "/" as working directory, umask 077, the listening socket as
+/// standard input, /dev/null as output — and none of daimond's descriptors
+/// (the PID file's lock above all: a store holding it would keep every later
+/// daimond out).
+fn become_store(listener: OwnedFd) {
+    // SAFETY: plain system calls on descriptors this process owns; the child
+    // is single-threaded.
+    unsafe {
+        libc::setsid();
+        libc::umask(0o077);
+        let _ = libc::chdir(c"/".as_ptr());
+        libc::dup2(listener.as_raw_fd(), 0);
+        drop(listener);
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            libc::dup2(null, 1);
+            libc::dup2(null, 2);
+        }
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
+            for fd in 3..65536 {
+                libc::close(fd);
+            }
+        }
     }
-    Ok(path)
 }
 
 /// Binds and listens on `path` (0600), then starts the store with that socket
 /// as its standard input: it accepts connections from its first instruction on,
 /// and the caller may connect at once.
 fn start(path: &Path) -> io::Result<()> {
-    let program = binary()?;
-    let _ = std::fs::remove_file(path);
-    let listener = new_socket()?;
-    bind(listener.as_raw_fd(), &UnixAddr::new(path)?)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    listen(&listener, Backlog::new(16)?)?;
+    let listener = listen_at(path)?;
     let cstr = |s: &std::ffi::OsStr| {
         std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(s))
             .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
     };
-    let program = cstr(program.as_os_str())?;
     let spec = SpawnSpec {
-        program: program.clone(),
-        argv: vec![program, cstr(path.as_os_str())?],
+        program: SELF_EXE.into(),
+        argv: vec![
+            c"daimond-fdstore".into(),
+            cstr(std::ffi::OsStr::new(proto::STORE_ARG))?,
+            cstr(path.as_os_str())?,
+        ],
         // Not empty: an empty environ is how a process caught inside execve()
         // looks to GuessMainPID=, which then waits for it (tree::invocation_of).
         envp: vec![c"DAIMON_FDSTORE=1".into()],

@@ -1,5 +1,5 @@
 //! The fd store's wire format, shared by daimond's client ([`super::fdstore`])
-//! and the `daimond-fdstore` binary (which includes this file by path).
+//! and the store itself ([`super::fdstore_keeper`]).
 //!
 //! Owns the message layout. The socket is `SOCK_SEQPACKET`: one message is one
 //! packet, so a descriptor passed with `SCM_RIGHTS` belongs to exactly one
@@ -23,12 +23,12 @@ pub const HEADER: usize = 9;
 /// Largest payload.
 pub const MAX_META: usize = MAX_MSG - HEADER;
 /// Most descriptors the store keeps (two per running service is typical).
-#[allow(dead_code)] // Used by the store binary only.
 pub const MAX_ENTRIES: usize = 1 << 16;
 /// The socket's file name in the runtime directory.
 pub const SOCKET_NAME: &str = "fdstore.sock";
-/// The store binary's name, installed next to `daimond`.
-pub const BINARY_NAME: &str = "daimond-fdstore";
+/// daimond's hidden argument that makes it the store (followed by the socket's
+/// path).
+pub const STORE_ARG: &str = "--fd-store";
 
 pub const OP_PUT: u8 = b'P';
 pub const OP_CLOSE: u8 = b'C';

@@ -8,6 +8,7 @@
 
 pub mod exit;
 pub mod fdstore;
+pub mod fdstore_keeper;
 pub mod fdstore_proto;
 pub mod logpipe;
 pub mod notify_socket;

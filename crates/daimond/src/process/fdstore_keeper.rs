@@ -1,12 +1,15 @@
-//! daimond-fdstore: keeps the read ends of services' log pipes open while no
+//! The fd store (`daimond --fd-store`, named `daimond-fdstore`): keeps the read ends of services' log pipes open while no
 //! daimond runs, so that a daimond killed with SIGKILL loses no service (a
 //! service writing to a pipe nobody holds dies of SIGPIPE) and no line (what the
 //! services write meanwhile waits in the pipes for the next daimond).
 //!
 //! Owns: the descriptors daimond hands it and their metadata, nothing else. It
 //! never reads a pipe. daimond starts it in its own session with the listening
-//! socket (`run/fdstore.sock`, `SOCK_SEQPACKET`, 0600) as standard input and the
-//! socket's path as the only argument. The peer's uid must be ours
+//! socket (`run/fdstore.sock`, `SOCK_SEQPACKET`, 0600) as standard input: as a
+//! fork of itself early in its start-up, while it is still one thread, or else
+//! by executing its own binary again (`/proc/self/exe --fd-store PATH`, a hidden
+//! mode dispatched first thing in `main`). Either way its code pages are pages of
+//! the file daimond already maps, not a second program's. The peer's uid must be ours
 //! (SO_PEERCRED). Messages (see `process/fdstore_proto.rs`): keep a descriptor
 //! with a payload, close one, list all (each sent back with `SCM_RIGHTS`), quit.
 //! A closed connection is no reason to exit — the next daimond reconnects; only
@@ -27,9 +30,7 @@ use nix::sys::socket::{
 };
 use nix::sys::time::TimeVal;
 
-#[allow(dead_code)]
-#[path = "../process/fdstore_proto.rs"]
-mod proto;
+use super::fdstore_proto as proto;
 
 /// Connections served at once (one daimond; a second only while a killed
 /// one's connection is being torn down).
@@ -50,8 +51,10 @@ enum Next {
     Quit,
 }
 
-fn main() {
-    let path = std::env::args_os().nth(1).map(PathBuf::from);
+/// The store's whole life; `path` is the listening socket's, removed on `quit`.
+pub fn run(path: Option<PathBuf>) {
+    // Its own name in ps and /proc/PID/comm (the executed file is `exe`).
+    let _ = nix::sys::prctl::set_name(c"daimond-fdstore");
     // SAFETY: setting dispositions to SIG_IGN installs no handler code.
     unsafe {
         let _ = signal(Signal::SIGHUP, SigHandler::SigIgn);
