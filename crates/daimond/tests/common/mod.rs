@@ -200,12 +200,18 @@ impl Daemon {
             .ok()
     }
 
+    /// Writes a unit file whole, as an editor saving it does (temp file, then
+    /// rename): a daimond loading its directory at that moment sees the old
+    /// file or the new one, never an empty one (which would read as masked).
     pub fn write_unit(&self, name: &str, text: &str) -> PathBuf {
         let path = self.units_dir().join(name);
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).expect("unit dir");
         }
-        fs::write(&path, text).expect("write unit");
+        let file = path.file_name().and_then(|f| f.to_str()).unwrap_or("unit");
+        let tmp = path.with_file_name(format!(".{file}.tmp"));
+        fs::write(&tmp, text).expect("write unit");
+        fs::rename(&tmp, &path).expect("rename unit into place");
         path
     }
 
