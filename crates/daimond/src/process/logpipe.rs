@@ -22,55 +22,19 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::oneshot;
 
 use super::fdstore::{PipeMeta, SharedStore};
-use crate::log_writer::{LogMsg, LogSender, ReadOutcome, SourceKey, StreamKind};
+use crate::log_writer::{LogMsg, LogSender, ReadOutcome, SourceKey};
 
-/// Who wrote what comes through a pipe.
+/// Who wrote what comes through a pipe: what the fd store keeps of it
+/// ([`PipeMeta`]), and the log source it is read into.
 pub struct PipeOrigin {
     pub source: SourceKey,
-    pub unit: String,
-    pub invocation: String,
-    pub pid: u32,
-    pub stream: StreamKind,
-    /// SyslogLevelPrefix=: `<N>` at the start of a line sets its priority.
-    pub level_prefix: bool,
-    /// SyslogIdentifier=.
-    pub identifier: Option<String>,
-    /// The writer is the unit's main process, with this /proc start time.
-    pub main: Option<u64>,
-}
-
-impl PipeOrigin {
-    /// Builds the origin of a pipe kept by the fd store, under a new source key.
-    pub fn from_meta(source: SourceKey, m: PipeMeta) -> PipeOrigin {
-        PipeOrigin {
-            source,
-            unit: m.unit,
-            invocation: m.invocation,
-            pid: m.pid,
-            stream: m.stream,
-            level_prefix: m.level_prefix,
-            identifier: m.identifier,
-            main: m.main,
-        }
-    }
-
-    fn meta(&self) -> PipeMeta {
-        PipeMeta {
-            unit: self.unit.clone(),
-            invocation: self.invocation.clone(),
-            pid: self.pid,
-            stream: self.stream,
-            level_prefix: self.level_prefix,
-            identifier: self.identifier.clone(),
-            main: self.main,
-        }
-    }
+    pub meta: PipeMeta,
 }
 
 /// Starts the reader task for `fd` (the read end of a service's new pipe) and
 /// hands a copy of it to the fd store. Must run inside the daemon's `LocalSet`.
 pub fn spawn_reader(fd: OwnedFd, origin: PipeOrigin, log: LogSender, store: &SharedStore) {
-    let kept = store.borrow_mut().put(fd.as_fd(), &origin.meta());
+    let kept = store.borrow_mut().put(fd.as_fd(), &origin.meta);
     start(fd, origin, log, store.clone(), kept);
 }
 
@@ -103,20 +67,20 @@ fn start(fd: OwnedFd, origin: PipeOrigin, log: LogSender, store: SharedStore, ke
         let afd = match registered {
             Ok(a) => a,
             Err(e) => {
-                tracing::warn!("cannot read the output of {}: {e}", origin.unit);
+                tracing::warn!("cannot read the output of {}: {e}", origin.meta.unit);
                 forget();
                 return;
             }
         };
-        let source = origin.source;
+        let PipeOrigin { source, meta } = origin;
         let open = LogMsg::Open {
             source,
-            unit: origin.unit,
-            invocation: origin.invocation,
-            pid: origin.pid,
-            stream: origin.stream,
-            level_prefix: origin.level_prefix,
-            identifier: origin.identifier,
+            unit: meta.unit,
+            invocation: meta.invocation,
+            pid: meta.pid,
+            stream: meta.stream,
+            level_prefix: meta.level_prefix,
+            identifier: meta.identifier,
         };
         if log.tx.send(open).await.is_err() {
             // The daemon is ending: the store keeps the pipe.

@@ -244,7 +244,7 @@ impl Owner {
             };
             let source = self.next_source;
             self.next_source += 1;
-            let origin = PipeOrigin::from_meta(source, meta);
+            let origin = PipeOrigin { source, meta };
             reattach_reader(p.fd, origin, self.log.clone(), &self.fdstore, p.id);
         }
         if n > 0 {

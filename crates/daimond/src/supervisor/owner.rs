@@ -22,7 +22,7 @@ use super::jobs::Txn;
 use super::machine::{Effect, Event, KillScope, Phase, Role, SubState};
 use super::persist;
 use super::process::exit::ExitStatus;
-use super::process::fdstore::{FdStore, SharedStore};
+use super::process::fdstore::{FdStore, PipeMeta, SharedStore};
 use super::process::logpipe::{PipeOrigin, spawn_reader};
 use super::process::signal::{ProcHandle, signal_verified};
 use super::process::spawn::spawn;
@@ -332,13 +332,15 @@ impl Owner {
                 self.next_source += 1;
                 let origin = PipeOrigin {
                     source,
-                    unit: unit.to_string(),
-                    invocation: invocation.clone(),
-                    pid,
-                    stream,
-                    level_prefix: svc.syslog_level_prefix,
-                    identifier: svc.syslog_identifier.clone(),
-                    main: (role == Role::Main).then_some(start_time).flatten(),
+                    meta: PipeMeta {
+                        unit: unit.to_string(),
+                        invocation: invocation.clone(),
+                        pid,
+                        stream,
+                        level_prefix: svc.syslog_level_prefix,
+                        identifier: svc.syslog_identifier.clone(),
+                        main: (role == Role::Main).then_some(start_time).flatten(),
+                    },
                 };
                 spawn_reader(fd, origin, self.log.clone(), &self.fdstore);
             }
