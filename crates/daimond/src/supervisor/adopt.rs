@@ -25,7 +25,7 @@
 //! and every process carrying its `INVOCATION_ID=` (escaped ones were
 //! re-parented away from us), each watched by a pidfd too.
 
-use super::machine::{Event, Role, SubState};
+use super::machine::{Event, Role};
 use super::owner::Owner;
 use super::persist::{self, UnitRecord};
 use super::process::exit::ExitStatus;
@@ -341,8 +341,6 @@ impl Owner {
 
     /// Whether a unit is idle (for autostart: an adopted one is not).
     pub fn is_idle_unit(&self, unit: &str) -> bool {
-        self.units
-            .get(unit)
-            .is_some_and(|e| matches!(e.machine.state, SubState::Dead | SubState::Failed))
+        self.units.get(unit).is_some_and(Entry::is_idle)
     }
 }

@@ -138,7 +138,7 @@ impl Owner {
             if before.0 != e.machine.state {
                 e.since_wall = Some(jiff::Timestamp::now());
                 record_run(e, before.0, now);
-                if matches!(e.machine.state, SubState::Dead | SubState::Failed) {
+                if e.machine.state.is_inactive() {
                     exec::remove_runtime_directories(&self.host, def.svc);
                     // Not when a restart follows at once (BindsTo= waits for it).
                     unbind = !effects
@@ -556,9 +556,8 @@ fn new_invocation_id() -> String {
 /// Keeps the unit's run times: leaving Dead/Failed starts a run, entering
 /// them ends it (an automatic restart in between is the same run).
 fn record_run(e: &mut Entry, before: SubState, now: Instant) {
-    let idle = |s: SubState| matches!(s, SubState::Dead | SubState::Failed);
     let m = &e.machine;
-    if idle(before) && !idle(m.state) {
+    if before.is_inactive() && !m.state.is_inactive() {
         e.run_started = Some(now);
         e.last_run = Some(RunRecord {
             invocation: e.invocation.clone(),
@@ -567,7 +566,7 @@ fn record_run(e: &mut Entry, before: SubState, now: Instant) {
             result: None,
             exit: None,
         });
-    } else if !idle(before) && idle(m.state) {
+    } else if !before.is_inactive() && m.state.is_inactive() {
         e.run_stopped = Some(now);
         if let Some(r) = &mut e.last_run {
             r.finished = Some(jiff::Timestamp::now());

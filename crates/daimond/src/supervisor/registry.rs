@@ -133,7 +133,7 @@ impl Entry {
     }
 
     pub fn is_idle(&self) -> bool {
-        matches!(self.machine.state, SubState::Dead | SubState::Failed)
+        self.machine.state.is_inactive()
     }
 
     pub fn load_state(&self) -> &'static str {

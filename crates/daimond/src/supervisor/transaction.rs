@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 
 use super::deps::{self, Node, Universe};
 use super::jobs::{Reply, Txn, Verb};
-use super::machine::SubState;
 use super::owner::Owner;
 
 impl Owner {
@@ -113,7 +112,7 @@ impl Owner {
             }
         }
         for e in self.units.values_mut() {
-            let idle = matches!(e.machine.state, SubState::Dead | SubState::Failed);
+            let idle = e.machine.state.is_inactive();
             let stale = e
                 .machine
                 .reason

@@ -18,7 +18,7 @@ impl Machine {
         now: Instant,
         fx: &mut Fx,
     ) {
-        if !matches!(self.state, SubState::Dead | SubState::Failed) {
+        if !self.state.is_inactive() {
             return;
         }
         self.result = ServiceResult::Success;

@@ -46,6 +46,12 @@ pub enum SubState {
 }
 
 impl SubState {
+    /// Dead or failed: no process, no job under way (systemd's "inactive" and
+    /// "failed" active states; an automatic restart pending is not inactive).
+    pub fn is_inactive(self) -> bool {
+        matches!(self, SubState::Dead | SubState::Failed)
+    }
+
     pub fn as_str(self) -> &'static str {
         use SubState::*;
         match self {
