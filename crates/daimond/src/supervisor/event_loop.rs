@@ -53,12 +53,13 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
         if o.shutting_down && o.txns.is_empty() {
             break;
         }
-        let deadline = match (o.next_deadline(), o.next_timer_deadline()) {
+        let (timer_deadline, timer_alarm) = o.next_timer_wakes();
+        let deadline = match (o.next_deadline(), timer_deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
         if let Some(a) = alarm.as_mut() {
-            a.arm(o.next_timer_alarm());
+            a.arm(timer_alarm);
         }
         tokio::select! {
             biased;

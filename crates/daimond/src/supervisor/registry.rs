@@ -132,6 +132,13 @@ impl Entry {
         }
     }
 
+    /// A timer unit (its state comes from its schedule, not its machine).
+    pub fn is_timer(&self) -> bool {
+        self.loaded()
+            .or(self.def_unit())
+            .is_some_and(|u| u.timer().is_some())
+    }
+
     pub fn is_idle(&self) -> bool {
         self.machine.state.is_inactive()
     }

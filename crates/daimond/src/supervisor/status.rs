@@ -33,23 +33,24 @@ impl Owner {
 
     /// State and sub-state; a timer's come from its schedule, not a machine.
     fn active_state(&self, e: &Entry) -> (daimon_proto::ActiveState, &'static str) {
-        // `is_timer` of the entry at hand: no second lookup of its name.
-        if e.loaded()
-            .or(e.def_unit())
-            .is_some_and(|u| u.timer().is_some())
-        {
+        if e.is_timer() {
             self.timer_state(&e.name)
         } else {
             (e.machine.state.active_state(), e.machine.state.as_str())
         }
     }
 
-    /// The timer run of a timer unit (a lookup only when timers run at all).
-    fn timer_run(&self, e: &Entry) -> Option<&super::timer::TimerRun> {
-        if self.timer_runs.is_empty() {
+    /// When the unit entered its state: a started timer's start, else the
+    /// machine's last change (a lookup of timers only when any run at all).
+    fn since(&self, e: &Entry) -> Option<jiff::Timestamp> {
+        let timer = if self.timer_runs.is_empty() {
             None
         } else {
             self.timer_runs.get(&e.name)
+        };
+        match timer {
+            Some(r) => Some(r.since),
+            None => e.since_wall,
         }
     }
 
@@ -60,13 +61,16 @@ impl Owner {
     pub fn list(&self) -> Vec<UnitListEntry> {
         self.units
             .values()
-            .map(|e| UnitListEntry {
-                name: e.name.clone(),
-                load_state: e.load_state().to_string(),
-                state: self.active_state(e).0,
-                sub_state: self.active_state(e).1.to_string(),
-                enabled: self.enabled_state(e).to_string(),
-                description: Self::description(e),
+            .map(|e| {
+                let (state, sub_state) = self.active_state(e);
+                UnitListEntry {
+                    name: e.name.clone(),
+                    load_state: e.load_state().to_string(),
+                    state,
+                    sub_state: sub_state.to_string(),
+                    enabled: self.enabled_state(e).to_string(),
+                    description: Self::description(e),
+                }
             })
             .collect()
     }
@@ -178,16 +182,14 @@ impl Owner {
             sub_state: sub_state.to_string(),
             pid: m.main_pid,
             restarts: m.restarts,
-            since_sec: match self.timer_run(e) {
-                Some(r) => Some(r.since.as_second()),
-                None => e.since_wall.map(|t| t.as_second()),
-            },
+            since_sec: self.since(e).map(|t| t.as_second()),
             memory_bytes: (!procs.is_empty()).then(|| tree::usage(procs).0),
         }
     }
 
     fn unit_status(&self, e: &Entry, procs: &[(u32, tree::Stat)]) -> UnitStatus {
         let m = &e.machine;
+        let (state, sub_state) = self.active_state(e);
         let (memory_bytes, cpu_usec) = if procs.is_empty() {
             (None, None)
         } else {
@@ -205,15 +207,12 @@ impl Owner {
             name: e.name.clone(),
             description: Self::description(e),
             load_state: e.load_state().to_string(),
-            state: self.active_state(e).0,
-            sub_state: self.active_state(e).1.to_string(),
+            state,
+            sub_state: sub_state.to_string(),
             enabled: self.enabled_state(e).to_string(),
             pid: m.main_pid,
             restarts: m.restarts,
-            since: match self.timer_run(e) {
-                Some(r) => Some(r.since.to_string()),
-                None => e.since_wall.map(|t| t.to_string()),
-            },
+            since: self.since(e).map(|t| t.to_string()),
             result: m.result.as_str().to_string(),
             status_text: m.notify.status_text.clone(),
             errno: m.notify.errno,

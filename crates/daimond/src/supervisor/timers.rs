@@ -22,10 +22,7 @@ use super::timer::{TimerRun, TimerState, stamp};
 impl Owner {
     /// Whether `name` is a timer unit.
     pub fn is_timer(&self, name: &str) -> bool {
-        self.units
-            .get(name)
-            .and_then(|e| e.loaded().or(e.def_unit()))
-            .is_some_and(|u| u.timer().is_some())
+        self.units.get(name).is_some_and(Entry::is_timer)
     }
 
     /// A start/stop/restart job of a timer; the error says why it failed.
@@ -178,20 +175,23 @@ impl Owner {
         run.set_next(raw, name, seed);
     }
 
-    /// The earliest monotonic wake-up any timer needs.
-    pub fn next_timer_deadline(&self) -> Option<Instant> {
-        self.timer_runs
-            .values()
-            .filter_map(|r| r.wake()?.mono)
-            .min()
-    }
-
-    /// The earliest wall-clock wake-up any timer needs (calendar events).
-    pub fn next_timer_alarm(&self) -> Option<Timestamp> {
-        self.timer_runs
-            .values()
-            .filter_map(|r| r.wake()?.wall)
-            .min()
+    /// The earliest wake-up any timer needs, on the monotonic clock
+    /// (relative triggers) and on the wall clock (calendar events): one pass
+    /// over the timers for each turn of the event loop.
+    pub fn next_timer_wakes(&self) -> (Option<Instant>, Option<Timestamp>) {
+        let mut mono: Option<Instant> = None;
+        let mut wall: Option<Timestamp> = None;
+        for w in self.timer_runs.values().filter_map(TimerRun::wake) {
+            mono = match (mono, w.mono) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            wall = match (wall, w.wall) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        (mono, wall)
     }
 
     /// A timer deadline or the wall-clock alarm passed: triggers every timer
@@ -354,9 +354,13 @@ impl Owner {
         let section = e.loaded().or(e.def_unit())?.timer()?;
         let now = self.clock.now();
         let run = self.timer_runs.get(&e.name);
+        let fresh;
         let plan = match run {
-            Some(r) => r.plan.clone(),
-            None => Plan::new(section).0,
+            Some(r) => &r.plan,
+            None => {
+                fresh = Plan::new(section).0;
+                &fresh
+            }
         };
         let (state, sub) = self.timer_state(&e.name);
         let next = run.and_then(|r| r.next.as_wall(now));
