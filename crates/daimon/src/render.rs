@@ -108,12 +108,13 @@ fn since_ts(st: &UnitStatus) -> Option<Timestamp> {
         .and_then(|s| s.parse::<Timestamp>().ok())
 }
 
-/// Seconds a unit has been up (active units only).
-fn uptime(st: &UnitStatus, now: Timestamp) -> Option<i64> {
-    if st.state != ActiveState::Active && st.state != ActiveState::Reloading {
-        return None;
-    }
-    since_ts(st).map(|t| now.as_second() - t.as_second())
+/// Seconds a unit has been up (active units only), from when it entered its
+/// state, in Unix seconds.
+fn uptime(state: ActiveState, since_sec: Option<i64>, now_sec: i64) -> Option<i64> {
+    matches!(state, ActiveState::Active | ActiveState::Reloading)
+        .then_some(since_sec)
+        .flatten()
+        .map(|t| now_sec - t)
 }
 
 /// Pads to `width` display columns (text may carry colour codes).
@@ -196,7 +197,11 @@ pub fn status_table(list: &[UnitStatus], now: Timestamp, style: Style) -> String
         sub_state: &st.sub_state,
         pid: st.pid,
         restarts: st.restarts,
-        uptime: uptime(st, now),
+        uptime: uptime(
+            st.state,
+            since_ts(st).map(|t| t.as_second()),
+            now.as_second(),
+        ),
         memory_bytes: st.memory_bytes,
         description: st.description.as_deref().unwrap_or_default(),
     });
@@ -213,10 +218,7 @@ pub fn status_rows(list: &[UnitRow], now: Timestamp, style: Style) -> String {
         sub_state: &st.sub_state,
         pid: st.pid,
         restarts: st.restarts,
-        uptime: st
-            .since_sec
-            .filter(|_| matches!(st.state, ActiveState::Active | ActiveState::Reloading))
-            .map(|t| now - t),
+        uptime: uptime(st.state, st.since_sec, now),
         memory_bytes: st.memory_bytes,
         description: st.description.as_deref().unwrap_or_default(),
     });
