@@ -241,6 +241,12 @@ pub(crate) struct Tail {
 }
 
 impl Shared {
+    /// The per-unit counts of lines that could not be stored (a poisoned lock
+    /// still holds valid counts).
+    pub fn dropped(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, DropCounts>> {
+        self.dropped.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn tail(&self) -> std::sync::MutexGuard<'_, Tail> {
         self.tail.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -300,11 +306,7 @@ impl Journal {
     /// Per-unit counts of lines that could not be stored (what `stats` reports
     /// as `dropped`, without its reads of the index).
     pub fn dropped(&self) -> BTreeMap<String, DropCounts> {
-        self.shared
-            .dropped
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.shared.dropped().clone()
     }
 
     /// Opens (creating if needed) the store in `dir`. If no other process holds

@@ -484,12 +484,7 @@ impl JournalReader {
             disk_usage: size.max(0) as u64 + db_size + tail,
             max_use: self.shared.max_use,
             segments: segs.max(0) as u64,
-            dropped: self
-                .shared
-                .dropped
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
+            dropped: self.shared.dropped().clone(),
         }
     }
 }

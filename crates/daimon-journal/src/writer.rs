@@ -398,11 +398,7 @@ impl JournalWriter {
     }
 
     pub(crate) fn count_drop(&self, unit: &str, n: u32, reason: DropReason) {
-        let mut d = self
-            .shared
-            .dropped
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut d = self.shared.dropped();
         let c = d.entry(unit.to_string()).or_default();
         let n = u64::from(n);
         match reason {
@@ -557,11 +553,7 @@ impl JournalWriter {
 
     /// Per-unit counts of lines that could not be stored.
     pub fn dropped(&self) -> BTreeMap<String, DropCounts> {
-        self.shared
-            .dropped
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.shared.dropped().clone()
     }
 }
 
