@@ -77,7 +77,7 @@ fn main() {
     }
     if scenario == "timers" {
         for &n in &counts {
-            timers::bench_timers(&bins.daimon, n);
+            timers::bench_timers(&bins, n);
         }
     }
     if all || scenario == "idle" {

@@ -5,99 +5,52 @@
 //! daemon sleeps until the earliest elapse, it never polls).
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::{alive, cpu_ticks, memory_kib};
+use crate::{BinDir, Home, cpu_ticks, memory_kib};
 
-struct TimerHome {
-    dir: tempfile::TempDir,
-    daimon: PathBuf,
-}
-
-impl TimerHome {
-    fn new(daimon: &Path, n: usize) -> TimerHome {
-        let dir = tempfile::Builder::new()
-            .prefix("daimon-bench-timers-")
-            .tempdir()
-            .expect("tempdir");
-        let units = dir.path().join("units");
-        fs::create_dir_all(&units).expect("units dir");
-        let hour_now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| (d.as_secs() / 3600 % 24) as usize)
-            .unwrap_or(0);
-        for i in 0..n {
-            // Never in the current hour or the next: nothing elapses while measured.
-            let hour = (hour_now + 2 + i % 22) % 24;
-            let minute = (i / 22) % 60;
-            let schedule = match i % 4 {
-                0 => format!("OnCalendar=*-*-* {hour:02}:{minute:02}:00 UTC"),
-                1 => format!("OnCalendar=Mon..Fri {hour:02}:{minute:02} UTC"),
-                2 => format!("OnCalendar=*-*-* {hour:02}:{minute:02}:00 UTC\nPersistent=true"),
-                _ => format!("OnActiveSec={}h\nOnUnitActiveSec=1d", 2 + i % 20),
-            };
-            fs::write(
-                units.join(format!("t{i}.service")),
-                "[Service]\nType=oneshot\nExecStart=/bin/true\n",
-            )
-            .expect("write service");
-            fs::write(
-                units.join(format!("t{i}.timer")),
-                format!("[Timer]\n{schedule}\n"),
-            )
-            .expect("write timer");
-        }
-        TimerHome {
-            dir,
-            daimon: daimon.to_path_buf(),
-        }
-    }
-
-    fn cli(&self, args: &[String]) -> std::process::Output {
-        Command::new(&self.daimon)
-            .args(args)
-            .env("DAIMON_HOME", self.dir.path())
-            .stdin(Stdio::null())
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run daimon")
-    }
-
-    fn daemon_pid(&self) -> Option<u32> {
-        fs::read_to_string(self.dir.path().join("run/daimond.pid"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
+/// Writes N timers, each with its oneshot service, into `units`.
+fn write_timers(units: &Path, n: usize) {
+    fs::create_dir_all(units).expect("units dir");
+    let hour_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| (d.as_secs() / 3600 % 24) as usize)
+        .unwrap_or(0);
+    for i in 0..n {
+        // Never in the current hour or the next: nothing elapses while measured.
+        let hour = (hour_now + 2 + i % 22) % 24;
+        let minute = (i / 22) % 60;
+        let schedule = match i % 4 {
+            0 => format!("OnCalendar=*-*-* {hour:02}:{minute:02}:00 UTC"),
+            1 => format!("OnCalendar=Mon..Fri {hour:02}:{minute:02} UTC"),
+            2 => format!("OnCalendar=*-*-* {hour:02}:{minute:02}:00 UTC\nPersistent=true"),
+            _ => format!("OnActiveSec={}h\nOnUnitActiveSec=1d", 2 + i % 20),
+        };
+        fs::write(
+            units.join(format!("t{i}.service")),
+            "[Service]\nType=oneshot\nExecStart=/bin/true\n",
+        )
+        .expect("write service");
+        fs::write(
+            units.join(format!("t{i}.timer")),
+            format!("[Timer]\n{schedule}\n"),
+        )
+        .expect("write timer");
     }
 }
 
-impl Drop for TimerHome {
-    fn drop(&mut self) {
-        let pid = self.daemon_pid();
-        let _ = self.cli(&["shutdown".to_string()]);
-        let start = Instant::now();
-        while pid.is_some_and(alive) && start.elapsed() < Duration::from_secs(20) {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        if let Some(p) = pid.filter(|p| alive(*p)) {
-            crate::kill(p, libc::SIGKILL);
-        }
-    }
-}
-
-pub fn bench_timers(daimon: &Path, n: usize) {
-    let home = TimerHome::new(daimon, n);
+pub fn bench_timers(bins: &BinDir, n: usize) {
+    let home = Home::new(bins, 0);
+    write_timers(&home.dir.path().join("units"), n);
     // The daemon comes up with the first call; load the units before timing.
     let _ = home.cli(&["list".to_string()]);
     let mut args = vec!["start".to_string()];
     args.extend((0..n).map(|i| format!("t{i}.timer")));
     let t0 = Instant::now();
-    let out = home.cli(&args);
+    let (status, _) = home.cli(&args);
     let took = t0.elapsed();
-    if !out.status.success() {
+    if !status.success() {
         println!("| timers | {n} | start failed |");
         return;
     }
@@ -127,8 +80,8 @@ pub fn bench_timers(daimon: &Path, n: usize) {
         secs / span.as_secs_f64() * 100.0
     );
     let t0 = Instant::now();
-    let out = home.cli(&["status".to_string(), "t0.timer".to_string()]);
-    if out.status.success() {
+    let (status, _) = home.cli(&["status".to_string(), "t0.timer".to_string()]);
+    if status.success() {
         println!(
             "| daimon status of one timer among N | {n} | {:.1} ms |",
             t0.elapsed().as_secs_f64() * 1000.0
