@@ -1,7 +1,7 @@
 //! The process layer: everything that touches processes.
 //!
 //! Owns fork/exec ([`spawn`]), the one reaper ([`reaper`]), pidfd signalling
-//! ([`signal`]), process trees and their usage from /proc ([`tree`]), service
+//! ([`signal`]), process trees and their usage from /proc ([`tree`], with the files `status` keeps open in [`proc_files`]), service
 //! output pipes ([`logpipe`]), the sd_notify socket ([`notify_socket`]) kept safe in the fd store ([`fdstore`]), watching
 //! processes that are not our children ([`pidwatch`]) and exit-status naming
 //! ([`exit`]). It acts and reports; it never decides — the supervisor does.
@@ -13,6 +13,7 @@ pub mod fdstore_proto;
 pub mod logpipe;
 pub mod notify_socket;
 pub mod pidwatch;
+pub mod proc_files;
 pub mod reaper;
 pub mod signal;
 pub mod spawn;
