@@ -103,6 +103,10 @@ pub struct StoredPipe {
 /// The connection to the store; without one every call does nothing.
 pub struct FdStore {
     conn: Option<OwnedFd>,
+    /// The store's PID (it says so at the end of its list), so that sweeps for
+    /// processes escaped from services never mistake daimond's own helper for
+    /// one.
+    pid: Option<u32>,
     next_id: u64,
     warned: bool,
 }
@@ -112,6 +116,7 @@ impl FdStore {
     pub fn disabled() -> FdStore {
         FdStore {
             conn: None,
+            pid: None,
             next_id: 1,
             warned: true,
         }
@@ -189,6 +194,7 @@ impl FdStore {
         };
         let mut store = FdStore {
             conn: Some(conn),
+            pid: None,
             next_id: 1,
             warned: false,
         };
@@ -201,6 +207,11 @@ impl FdStore {
         };
         store.next_id = pipes.iter().map(|p| p.id + 1).max().unwrap_or(1);
         (store, pipes)
+    }
+
+    /// The store's PID, while connected.
+    pub fn pid(&self) -> Option<u32> {
+        self.conn.as_ref().and(self.pid)
     }
 
     /// Hands a copy of `fd` (a pipe's read end) to the store; the id to close it
@@ -306,7 +317,13 @@ impl FdStore {
                 continue;
             };
             match op {
-                proto::OP_DONE => return Ok(out),
+                proto::OP_DONE => {
+                    // Its PID (0 from a store that does not say it). Not the
+                    // socket's peer credentials: those name whoever called
+                    // listen(), daimond itself when it started the store.
+                    self.pid = u32::try_from(id).ok().filter(|p| *p != 0);
+                    return Ok(out);
+                }
                 proto::OP_ENTRY if fds.len() == 1 => {
                     if let Some(fd) = fds.pop() {
                         let meta = PipeMeta::from_bytes(meta);

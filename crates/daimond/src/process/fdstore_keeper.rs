@@ -210,7 +210,7 @@ fn send_all(conn: &OwnedFd, kept: &BTreeMap<u64, Kept>) -> bool {
             return false;
         }
     }
-    match proto::encode(proto::OP_DONE, 0, &[]) {
+    match proto::encode(proto::OP_DONE, u64::from(std::process::id()), &[]) {
         Some(msg) => send(conn, &msg, &[]),
         None => false,
     }

@@ -13,7 +13,7 @@
 //! | `C` | daimond | close the descriptor kept under `id`                         |
 //! | `L` | daimond | send me everything you keep                                  |
 //! | `E` | store   | one kept descriptor (attached), its `id` and payload         |
-//! | `D` | store   | end of the list                                              |
+//! | `D` | store   | end of the list; `id` is the store's PID                     |
 //! | `Q` | daimond | clean shutdown: close everything and exit                    |
 
 /// Largest message either side sends or accepts.

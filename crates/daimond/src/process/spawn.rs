@@ -133,6 +133,40 @@ fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
 /// Size of the child's stack between clone and exec (it only makes syscalls).
 const CHILD_STACK: usize = 256 * 1024;
 
+thread_local! {
+    /// This thread's stack for its children between clone and exec, mapped on
+    /// first use and kept. A fresh zeroed heap buffer per spawn cost a 256 KiB
+    /// memset and its page faults on the restart path; this mapping is only
+    /// ever touched near its top. One per thread because a spawning thread is
+    /// suspended (CLONE_VFORK) until its child has left the stack.
+    static CHILD_STACK_BASE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The calling thread's child stack (its lowest address).
+fn child_stack() -> io::Result<*mut u8> {
+    CHILD_STACK_BASE.with(|base| {
+        if base.get() == 0 {
+            // SAFETY: a new private anonymous mapping; no existing memory is
+            // affected.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    CHILD_STACK,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                    -1,
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+            base.set(p as usize);
+        }
+        Ok(base.get() as *mut u8)
+    })
+}
+
 /// Creates the child and runs `spec` in it. Returns once the child has exec'd or
 /// failed; [`Spawned::exec_error`] says which.
 pub fn spawn(spec: &SpawnSpec) -> io::Result<Spawned> {
@@ -161,7 +195,7 @@ pub fn spawn(spec: &SpawnSpec) -> io::Result<Spawned> {
         Stdio::Pipe => Some(pipe_cloexec()?),
         _ => None,
     };
-    let mut stack = vec![0u8; CHILD_STACK];
+    let stack = child_stack()?;
     let mut ctx = ChildCtx {
         spec,
         argv: &argv,
@@ -174,7 +208,7 @@ pub fn spawn(spec: &SpawnSpec) -> io::Result<Spawned> {
     };
     // SAFETY: the stack grows down on every Linux architecture we build for; the
     // top is aligned to 16 bytes as the ABIs require.
-    let top = unsafe { stack.as_mut_ptr().add(CHILD_STACK) };
+    let top = unsafe { stack.add(CHILD_STACK) };
     let top = (top as usize & !15) as *mut libc::c_void;
 
     // No signal handler of the daemon may run in the child (it shares our memory):
@@ -207,7 +241,6 @@ pub fn spawn(spec: &SpawnSpec) -> io::Result<Spawned> {
     // SAFETY: the child is gone from our memory (exec'd or exited); read what it
     // wrote without letting the compiler assume the value never changed.
     let report = unsafe { std::ptr::read_volatile(&ctx.report) };
-    drop(stack);
     let exec_error = (report[0] != 0).then_some(ExecFailure {
         code: report[0],
         errno: report[1],

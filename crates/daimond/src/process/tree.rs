@@ -9,6 +9,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{self, Read};
 
 /// Hashes a PID with one multiplication. PIDs are small integers the kernel
 /// hands out, not keys a peer chooses, and SipHash was a visible part of a
@@ -162,7 +163,7 @@ pub enum InvocationMark {
 /// Whether `pid` was started with invocation id `id`, telling apart a process
 /// caught in the middle of execve().
 pub fn invocation_mark(pid: u32, id: &str) -> InvocationMark {
-    match fs::read(format!("/proc/{pid}/environ")) {
+    match environ(pid) {
         Ok(env) if env.is_empty() => InvocationMark::InExec,
         Ok(env) => {
             let found = env
@@ -178,9 +179,19 @@ pub fn invocation_mark(pid: u32, id: &str) -> InvocationMark {
     }
 }
 
+/// A process's initial environment. /proc reports a size of 0, so
+/// `fs::read` would start from a tiny buffer and double it read after read; a
+/// page takes the usual environment in one read.
+fn environ(pid: u32) -> io::Result<Vec<u8>> {
+    let mut f = fs::File::open(format!("/proc/{pid}/environ"))?;
+    let mut env = Vec::with_capacity(4096);
+    f.read_to_end(&mut env)?;
+    Ok(env)
+}
+
 /// The `INVOCATION_ID=` a process was started with, if any.
 pub fn invocation_of(pid: u32) -> Option<Vec<u8>> {
-    let env = fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let env = environ(pid).ok()?;
     env.split(|b| *b == 0)
         .find_map(|kv| kv.strip_prefix(b"INVOCATION_ID=".as_slice()))
         .map(<[u8]>::to_vec)

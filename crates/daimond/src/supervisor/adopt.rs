@@ -287,16 +287,17 @@ impl Owner {
         if self.units.get(unit).is_some_and(|e| e.adopted) {
             self.escape_candidates_all()
         } else {
-            tree::orphans(|p| self.is_tracked(p))
+            self.orphan_candidates()
         }
     }
 
-    /// Every process but this daimond and the tracked main/control processes.
+    /// Every process but this daimond, its fd store and the tracked
+    /// main/control processes.
     pub fn escape_candidates_all(&self) -> Vec<u32> {
         let me = std::process::id();
         tree::all_pids()
             .into_iter()
-            .filter(|p| *p != me && !self.is_tracked(*p))
+            .filter(|p| *p != me && !self.is_accounted_for(*p))
             .collect()
     }
 

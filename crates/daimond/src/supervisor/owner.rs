@@ -392,9 +392,16 @@ impl Owner {
         self.pids.contains_key(&pid)
     }
 
-    /// The daemon's children that are no service's main/control process.
+    /// Whether `pid` is no candidate for a process escaped from a service:
+    /// some unit's main or control process, or daimond's own fd store.
+    pub fn is_accounted_for(&self, pid: u32) -> bool {
+        self.is_tracked(pid) || self.fdstore.borrow().pid() == Some(pid)
+    }
+
+    /// The daemon's children that are no service's main/control process and
+    /// not its own helper: processes that may have escaped from a service.
     pub(super) fn orphan_candidates(&self) -> Vec<u32> {
-        tree::orphans(|p| self.pids.contains_key(&p))
+        tree::orphans(|p| self.is_accounted_for(p))
     }
 
     /// Executes a kill (systemd.kill(5)); for scope `All` returns whether other

@@ -117,7 +117,7 @@ impl Owner {
         // Only needed when some unit runs: the daemon's children not known as a
         // main/control process (escaped processes of some service).
         let mut orphans = if running().next().is_some() {
-            tree::orphans(|p| self.is_tracked(p))
+            self.orphan_candidates()
         } else {
             Vec::new()
         };
