@@ -49,6 +49,7 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
     let mut clients = true;
     loop {
         o.timers_after_events();
+        o.flush_messages();
         o.persist();
         if o.shutting_down && o.txns.is_empty() {
             break;
@@ -89,6 +90,7 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
             dg = super::notify::next(notify.as_ref()) => o.on_notify(dg),
         }
     }
+    o.flush_messages();
     o.persist();
     // A clean shutdown: the store closes its copies; ours drain to end of file.
     o.fdstore.borrow_mut().quit();

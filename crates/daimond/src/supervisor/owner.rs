@@ -35,6 +35,10 @@ use crate::log_writer::{LogMsg, LogSender, StreamKind};
 pub struct Owner {
     pub paths: Paths,
     pub log: LogSender,
+    /// Messages of this loop turn, sent when it ends ([`Owner::flush_messages`]):
+    /// waking the writer thread in the middle of a turn would let it take the
+    /// CPU from a service being started or restarted right then.
+    messages: RefCell<Vec<LogMsg>>,
     pub spec: SpecifierContext,
     pub host: Host,
     pub units: BTreeMap<String, Entry>,
@@ -78,6 +82,7 @@ impl Owner {
         Owner {
             paths,
             log,
+            messages: RefCell::new(Vec::new()),
             spec,
             host,
             units: BTreeMap::new(),
@@ -248,18 +253,32 @@ impl Owner {
             .get(unit)
             .map(|e| e.invocation.clone())
             .filter(|i| !i.is_empty());
-        let msg = LogMsg::Message {
+        self.messages.borrow_mut().push(LogMsg::Message {
             unit: unit.to_string(),
             invocation,
             priority,
             text,
-        };
-        if let Err(mpsc::error::TrySendError::Full(msg)) = self.log.tx.try_send(msg) {
-            // Never block the owner on storage; this message waits in its own task.
-            let tx = self.log.tx.clone();
-            tokio::task::spawn_local(async move {
-                let _ = tx.send(msg).await;
-            });
+        });
+    }
+
+    /// Hands this turn's messages to the log writer, in order.
+    pub fn flush_messages(&self) {
+        let mut pending = std::mem::take(&mut *self.messages.borrow_mut()).into_iter();
+        for msg in pending.by_ref() {
+            if let Err(mpsc::error::TrySendError::Full(msg)) = self.log.tx.try_send(msg) {
+                // Never block the owner on storage: the rest wait, in order, in
+                // a task of their own.
+                let rest: Vec<LogMsg> = std::iter::once(msg).chain(pending).collect();
+                let tx = self.log.tx.clone();
+                tokio::task::spawn_local(async move {
+                    for msg in rest {
+                        if tx.send(msg).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                return;
+            }
         }
     }
 
