@@ -330,7 +330,11 @@ impl Owner {
             }
         };
         let pid = child.pid;
-        let start_time = tree::stat(pid).map(|s| s.start_time);
+        // Known from the clock almost always; else from /proc, which waits
+        // for the child's execve() to finish.
+        let start_time = child
+            .start_time
+            .or_else(|| tree::stat(pid).map(|s| s.start_time));
         if let Some(e) = self.units.get_mut(unit) {
             match role {
                 Role::Main => {
