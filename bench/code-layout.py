@@ -11,7 +11,8 @@ How: each page of the binary that daimond touches must be read on its own, so
 the binary is dropped from the page cache and the disk's read-ahead is set to
 0 for the run: the pages then mapped in daimond (and its fd store) are exactly
 the touched ones. daimond runs a day in its life (start-up, services run,
-crash and restart, status, logs, a timer, stop, shutdown) first from a build
+one printing 400,000 lines, crash and restart, status, logs, a timer, stop,
+shutdown) first from a build
 where every Rust function starts on a page of its own, which names the
 functions that ran; then twice from the real build laid out by the list, which
 drops what shared a page with them without running.
@@ -95,9 +96,13 @@ def workload(home, daimon):
         f.write("[Service]\nType=oneshot\nExecStart=/bin/echo done\n")
     with open(os.path.join(units, "job.timer"), "w") as f:
         f.write("[Timer]\nOnActiveSec=1\nOnUnitActiveSec=1h\n")
+    # A service that prints fast: the log pipeline's bulk path (big reads,
+    # many lines per chunk) is part of daimond's day too.
+    with open(os.path.join(units, "flood.service"), "w") as f:
+        f.write("[Service]\nType=oneshot\nExecStart=/usr/bin/seq 1 400000\n")
     cli = lambda *a: run(daimon, *a, env=env, check=False)
     cli("list")
-    cli("start", "web", "job.timer")
+    cli("start", "web", "job.timer", "flood")
     cli("run", "--name", "bot", "--", "/bin/sh", "-c", "echo hello; exec sleep 100000")
     cli("enable", "web")
     for _ in range(3):
@@ -107,6 +112,7 @@ def workload(home, daimon):
         cli("list", "-o", "json")
         cli("logs", "-n", "20")
         cli("logs", "bot", "-o", "json")
+        cli("logs", "flood", "-n", "5", "-g", "99")
         cli("timers")
         time.sleep(0.3)
     # A crash and its restart.
