@@ -156,6 +156,16 @@ impl Daemon {
         self.child = Some(child);
         let sock = self.socket();
         wait_until("daimond's socket", DEADLINE, || sock.exists());
+        // The socket listens before the supervisor has read the unit files;
+        // its first answer comes after. A test that writes a unit and then a
+        // drop-in for it must not race that first read (which would load the
+        // unit without the drop-in): wait for an answer.
+        let out = self.cli(&["list"]);
+        assert!(
+            out.status.success(),
+            "daimond answers `list` once started: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Where a foreground daimond's stderr goes (kept out of the test output; read
