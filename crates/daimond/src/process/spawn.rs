@@ -146,7 +146,12 @@ thread_local! {
     static CHILD_STACK_BASE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// The calling thread's child stack (its lowest address).
+/// A page below the child's stack that faults when touched, so that an
+/// overflowing child dies of SIGSEGV instead of writing into whatever the
+/// kernel mapped below.
+const GUARD: usize = 4096;
+
+/// The calling thread's child stack (its lowest usable address).
 fn child_stack() -> io::Result<*mut u8> {
     CHILD_STACK_BASE.with(|base| {
         if base.get() == 0 {
@@ -155,7 +160,7 @@ fn child_stack() -> io::Result<*mut u8> {
             let p = unsafe {
                 libc::mmap(
                     std::ptr::null_mut(),
-                    CHILD_STACK,
+                    GUARD + CHILD_STACK,
                     libc::PROT_READ | libc::PROT_WRITE,
                     libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
                     -1,
@@ -165,7 +170,14 @@ fn child_stack() -> io::Result<*mut u8> {
             if p == libc::MAP_FAILED {
                 return Err(io::Error::last_os_error());
             }
-            base.set(p as usize);
+            // SAFETY: the first page of the mapping just made, used by nothing.
+            if unsafe { libc::mprotect(p, GUARD, libc::PROT_NONE) } != 0 {
+                let e = io::Error::last_os_error();
+                // SAFETY: unmapping the mapping just made, never handed out.
+                unsafe { libc::munmap(p, GUARD + CHILD_STACK) };
+                return Err(e);
+            }
+            base.set(p as usize + GUARD);
         }
         Ok(base.get() as *mut u8)
     })
