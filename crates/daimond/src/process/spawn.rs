@@ -295,9 +295,7 @@ fn boottime_ns() -> Option<u64> {
 /// child keeps running its program's start-up: on a start of 100 services
 /// that wait was a third of the time.
 fn start_time_between(before: Option<u64>, after: Option<u64>) -> Option<u64> {
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    let tick = 1_000_000_000 / u64::try_from(hz).ok().filter(|h| *h > 0)?;
+    let tick = 1_000_000_000 / super::tree::clock_ticks();
     let (b, a) = (before? / tick, after? / tick);
     (b == a).then_some(b)
 }
@@ -590,8 +588,7 @@ mod tests {
 
     #[test]
     fn no_start_time_across_a_tick() {
-        // SAFETY: sysconf has no preconditions.
-        let tick = 1_000_000_000 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+        let tick = 1_000_000_000 / super::super::tree::clock_ticks();
         assert_eq!(
             start_time_between(Some(5 * tick), Some(5 * tick + 1)),
             Some(5)

@@ -165,17 +165,8 @@ pub enum InvocationMark {
 pub fn invocation_mark(pid: u32, id: &str) -> InvocationMark {
     match environ(pid) {
         Ok(env) if env.is_empty() => InvocationMark::InExec,
-        Ok(env) => {
-            let found = env
-                .split(|b| *b == 0)
-                .find_map(|kv| kv.strip_prefix(b"INVOCATION_ID=".as_slice()));
-            if found == Some(id.as_bytes()) {
-                InvocationMark::Matches
-            } else {
-                InvocationMark::Differs
-            }
-        }
-        Err(_) => InvocationMark::Differs,
+        Ok(env) if invocation_in(&env) == Some(id.as_bytes()) => InvocationMark::Matches,
+        _ => InvocationMark::Differs,
     }
 }
 
@@ -191,10 +182,13 @@ fn environ(pid: u32) -> io::Result<Vec<u8>> {
 
 /// The `INVOCATION_ID=` a process was started with, if any.
 pub fn invocation_of(pid: u32) -> Option<Vec<u8>> {
-    let env = environ(pid).ok()?;
+    invocation_in(&environ(pid).ok()?).map(<[u8]>::to_vec)
+}
+
+/// The value of `INVOCATION_ID=` in an environment block (NUL-separated).
+fn invocation_in(env: &[u8]) -> Option<&[u8]> {
     env.split(|b| *b == 0)
         .find_map(|kv| kv.strip_prefix(b"INVOCATION_ID=".as_slice()))
-        .map(<[u8]>::to_vec)
 }
 
 /// An escape candidate that can belong to a described unit, with what ties it
@@ -423,7 +417,8 @@ pub fn started_at(start_time: u64) -> Option<jiff::Timestamp> {
     jiff::Timestamp::new(secs, nanos).ok()
 }
 
-fn clock_ticks() -> u64 {
+/// Clock ticks per second of the times in /proc (USER_HZ).
+pub(super) fn clock_ticks() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let v = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     if v > 0 { v as u64 } else { 100 }

@@ -410,15 +410,10 @@ impl Owner {
         }
     }
 
-    /// Whether `pid` is some unit's main or control process.
-    pub fn is_tracked(&self, pid: u32) -> bool {
-        self.pids.contains_key(&pid)
-    }
-
     /// Whether `pid` is no candidate for a process escaped from a service:
     /// some unit's main or control process, or daimond's own fd store.
     pub fn is_accounted_for(&self, pid: u32) -> bool {
-        self.is_tracked(pid) || self.fdstore.borrow().pid() == Some(pid)
+        self.pids.contains_key(&pid) || self.fdstore.borrow().pid() == Some(pid)
     }
 
     /// The daemon's children that are no service's main/control process and
