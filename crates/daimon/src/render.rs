@@ -190,25 +190,26 @@ struct Row<'a> {
 
 /// `daimon status` without units: one row per unit (systemctl list-units + pm2 ls).
 pub fn status_table(list: &[UnitStatus], now: Timestamp, style: Style) -> String {
-    let rows = list.iter().map(|st| Row {
-        name: &st.name,
-        load_state: &st.load_state,
-        state: st.state,
-        sub_state: &st.sub_state,
-        pid: st.pid,
-        restarts: st.restarts,
-        uptime: uptime(
-            st.state,
-            since_ts(st).map(|t| t.as_second()),
-            now.as_second(),
-        ),
-        memory_bytes: st.memory_bytes,
-        description: st.description.as_deref().unwrap_or_default(),
-    });
-    status_rows_table(rows.collect(), style)
+    let rows: Vec<UnitRow> = list.iter().map(brief_row).collect();
+    status_rows(&rows, now, style)
 }
 
-/// The same table from a brief status answer.
+/// What a brief status answer carries of a full status: its table row.
+fn brief_row(st: &UnitStatus) -> UnitRow {
+    UnitRow {
+        name: st.name.clone(),
+        description: st.description.clone(),
+        load_state: st.load_state.clone(),
+        state: st.state,
+        sub_state: st.sub_state.clone(),
+        pid: st.pid,
+        restarts: st.restarts,
+        since_sec: since_ts(st).map(|t| t.as_second()),
+        memory_bytes: st.memory_bytes,
+    }
+}
+
+/// The status table from a brief status answer's rows.
 pub fn status_rows(list: &[UnitRow], now: Timestamp, style: Style) -> String {
     let now = now.as_second();
     let rows = list.iter().map(|st| Row {
