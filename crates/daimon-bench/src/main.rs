@@ -24,6 +24,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod exec_watch;
+mod scratch;
 mod timers;
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -112,7 +113,7 @@ impl BinDir {
 
 /// One private home with N declared services and the daemon it starts.
 struct Home {
-    dir: tempfile::TempDir,
+    dir: scratch::ScratchDir,
     comm: String,
     daimon: PathBuf,
     seen: BTreeSet<(u32, u64)>,
@@ -120,10 +121,7 @@ struct Home {
 
 impl Home {
     fn new(bins: &BinDir, n: usize) -> Home {
-        let dir = tempfile::Builder::new()
-            .prefix("daimon-bench-")
-            .tempdir()
-            .expect("tempdir");
+        let dir = scratch::ScratchDir::new("daimon-bench-").expect("scratch dir");
         let comm = format!("bsl-{}", std::process::id() % 100_000);
         let prog = dir.path().join(&comm);
         std::os::unix::fs::symlink(which("sleep"), &prog).expect("symlink sleep");
