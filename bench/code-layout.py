@@ -231,8 +231,25 @@ def main():
         names = [n for n in names if n in real]
         write(names)
         print(f"pruned with the real build: {len(names)} symbols")
-    build(TARGET)
+    check_workspace_build(names)
     print(f"{os.path.relpath(OUT, ROOT)} written; target/release/daimond is linked with it")
+
+
+def check_workspace_build(names):
+    """The names must also be those of `cargo build --release --workspace`.
+    Mangled names carry a hash of each crate's features, and cargo unifies
+    features over the packages it builds: a member that turns on a feature of
+    a shared dependency (as `tempfile` did with `bitflags/std`) gives a whole
+    workspace build other names, and its daimond would miss the order."""
+    subprocess.run(["cargo", "build", "--release", "-q", "--workspace"], cwd=ROOT, check=True)
+    exe = os.path.join(TARGET, "release", "daimond")
+    have = set(run("nm", "--defined-only", exe).stdout.split())
+    mangled = [n for n in names if n.startswith(("_ZN", "_R"))]
+    missing = [n for n in mangled if n not in have]
+    if len(missing) > len(mangled) // 20:
+        sys.exit(f"{len(missing)} of {len(mangled)} names are not in a --workspace build's "
+                 "daimond: a workspace member changes a dependency's features (compare "
+                 "`cargo tree -e features -p daimond` with `--workspace`)")
 
 
 if __name__ == "__main__":
