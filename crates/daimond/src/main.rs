@@ -10,6 +10,7 @@
 //! (last, so no second daemon opens the store before we are done), exit 0.
 
 mod daemonize;
+mod fd_limits;
 mod ipc;
 mod log_writer;
 mod memory;
@@ -128,7 +129,9 @@ fn main() -> ExitCode {
             }
         }
     };
-    match run(paths, foreground, &mut ready) {
+    // Before the first thread: see fd_limits.rs.
+    let nofile = fd_limits::prepare();
+    match run(paths, foreground, &mut ready, nofile) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             tracing::error!("{msg}");
@@ -139,7 +142,12 @@ fn main() -> ExitCode {
 }
 
 /// The daemon proper, from the PID file to the last flushed log line.
-fn run(paths: Paths, foreground: bool, ready: &mut Ready) -> Result<(), String> {
+fn run(
+    paths: Paths,
+    foreground: bool,
+    ready: &mut Ready,
+    nofile: fd_limits::OriginalNofile,
+) -> Result<(), String> {
     pidfile::ensure_private_dir(&paths.runtime, daimon_group(&paths).is_some()).map_err(|e| {
         format!(
             "daimond: runtime directory {}: {e}",
@@ -175,7 +183,7 @@ fn run(paths: Paths, foreground: bool, ready: &mut Ready) -> Result<(), String> 
             .build()
             .map_err(|e| format!("daimond: cannot start the runtime: {e}"))?;
         let local = tokio::task::LocalSet::new();
-        let result = local.block_on(&rt, serve(paths.clone(), journal, log, ready));
+        let result = local.block_on(&rt, serve(paths.clone(), journal, log, ready, nofile));
         // Closes every connection still open; a reader thread still busy gets a
         // bounded time to notice its client is gone.
         drop(local);
@@ -262,6 +270,7 @@ async fn serve(
     journal: Journal,
     log: LogSender,
     ready: &mut Ready,
+    nofile: fd_limits::OriginalNofile,
 ) -> Result<(), String> {
     // Signals first: once the socket exists, clients (and tests) may signal us, and
     // an unhandled SIGTERM or SIGHUP would kill the daemon without cleaning up.
@@ -270,7 +279,7 @@ async fn serve(
         .map_err(|e| format!("daimond: socket: {e}"))?;
     let group = daimon_group(&paths).map(|g| g.as_raw());
     let socket = paths.socket();
-    let ctx = supervisor::SupervisorContext::new(paths, log, journal.clone());
+    let ctx = supervisor::SupervisorContext::new(paths, log, journal.clone(), nofile);
     let (handle, supervisor_task) = supervisor::spawn(ctx);
 
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -42,6 +42,8 @@ pub struct SupervisorContext {
     /// The log store, for reading (the writer belongs to the log writer thread).
     #[allow(dead_code)] // Kept for unit state that will come from the store.
     pub journal: daimon_journal::Journal,
+    /// The descriptor limits daimond started with, which services inherit.
+    pub nofile: crate::fd_limits::OriginalNofile,
 }
 
 impl SupervisorContext {
@@ -49,11 +51,13 @@ impl SupervisorContext {
         paths: Paths,
         log: LogSender,
         journal: daimon_journal::Journal,
+        nofile: crate::fd_limits::OriginalNofile,
     ) -> SupervisorContext {
         SupervisorContext {
             paths,
             log,
             journal,
+            nofile,
         }
     }
 }
@@ -109,33 +113,11 @@ fn unavailable() -> Response {
     })
 }
 
-/// Raises the daemon's soft RLIMIT_NOFILE to the hard limit (each service holds a
-/// few descriptors here); returns the original limits for the services.
-fn raise_nofile() -> Option<(u64, u64)> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: valid out-pointer.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return None;
-    }
-    let original = (lim.rlim_cur, lim.rlim_max);
-    let raised = libc::rlimit {
-        rlim_cur: lim.rlim_max,
-        rlim_max: lim.rlim_max,
-    };
-    // SAFETY: valid pointer to a limit no higher than the hard limit.
-    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) };
-    Some(original)
-}
-
 /// Starts the supervisor task on the current runtime (inside a `LocalSet`). The
 /// returned join handle completes after a shutdown has stopped every service.
 pub fn spawn(ctx: SupervisorContext) -> (SupervisorHandle, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(256);
-    let nofile = raise_nofile();
-    let owner = owner::Owner::new(ctx.paths, ctx.log, nofile);
+    let owner = owner::Owner::new(ctx.paths, ctx.log, ctx.nofile);
     let task = tokio::task::spawn_local(event_loop::run(owner, rx));
     (SupervisorHandle { tx }, task)
 }
