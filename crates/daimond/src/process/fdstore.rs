@@ -27,7 +27,7 @@ use nix::sys::socket::{
 use nix::sys::time::TimeVal;
 
 use super::fdstore_proto as proto;
-use super::spawn::{SpawnSpec, Stdio, spawn};
+use super::spawn::{ExecOutcome, SpawnSpec, Stdio, spawn};
 use crate::log_writer::StreamKind;
 
 /// The store, shared by the owner and every pipe reader (one thread).
@@ -442,11 +442,17 @@ fn start(path: &Path) -> io::Result<()> {
         stdout: Stdio::Null,
         stderr: Stdio::Null,
     };
-    let child = spawn(&spec)?;
-    if let Some(f) = child.exec_error {
-        return Err(io::Error::other(
-            f.describe(&String::from_utf8_lossy(spec.program.as_bytes()), None),
-        ));
+    let program = String::from_utf8_lossy(spec.program.as_bytes()).into_owned();
+    let child = spawn(spec)?;
+    match child.exec.wait(Duration::from_secs(10)) {
+        ExecOutcome::Exec => {}
+        ExecOutcome::Failed(f) => return Err(io::Error::other(f.describe(&program, None))),
+        ExecOutcome::Pending => {
+            return Err(io::Error::other(format!(
+                "{program} (PID {}) did not start within 10 s",
+                child.pid
+            )));
+        }
     }
     tracing::info!("started the fd store (PID {})", child.pid);
     Ok(())

@@ -6,6 +6,7 @@
 //! processes that are not our children ([`pidwatch`]) and exit-status naming
 //! ([`exit`]). It acts and reports; it never decides — the supervisor does.
 
+pub mod child_stack;
 pub mod exit;
 pub mod fdstore;
 pub mod fdstore_keeper;
@@ -14,7 +15,9 @@ pub mod logpipe;
 pub mod notify_socket;
 pub mod pidwatch;
 pub mod proc_files;
+pub mod raw_syscall;
 pub mod reaper;
 pub mod signal;
 pub mod spawn;
+pub mod spawn_child;
 pub mod tree;

@@ -7,16 +7,21 @@
 //! status of such a process cannot be known.
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::rc::Rc;
+
+use super::spawn::ExecReport;
 
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-/// Calls `on_exit` once the process behind `pidfd` has exited. Must run inside
-/// the daemon's `LocalSet`. Fails if the pidfd cannot join the event loop.
-pub fn watch(pidfd: OwnedFd, on_exit: impl FnOnce() + 'static) -> io::Result<()> {
-    // SAFETY: an `OwnedFd` is an open descriptor that only the `AsyncFd` owns
-    // from here on; it returns the same descriptor until dropped.
+/// Calls `on_exit` once the process behind `pidfd` has exited (or, for any
+/// other descriptor, once it is readable: a child's exec report). Must run
+/// inside the daemon's `LocalSet`. Fails if the descriptor cannot join the
+/// event loop.
+pub fn watch(pidfd: impl OwnsFd, on_exit: impl FnOnce() + 'static) -> io::Result<()> {
+    // SAFETY: an `OwnsFd` keeps its descriptor open, the same one, for as
+    // long as it lives, and the `AsyncFd` owns it from here on.
     let fd = unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE) }
         .map_err(io::Error::from)?;
     tokio::task::spawn_local(async move {
@@ -27,3 +32,13 @@ pub fn watch(pidfd: OwnedFd, on_exit: impl FnOnce() + 'static) -> io::Result<()>
     });
     Ok(())
 }
+
+/// A value that owns an open descriptor and keeps it, unchanged, until dropped
+/// (what the event loop needs of a descriptor it watches).
+pub trait OwnsFd: AsRawFd + 'static {}
+
+impl OwnsFd for OwnedFd {}
+
+/// Shared with the owner, which reads the report when woken: the descriptor
+/// stays open while either holds it.
+impl OwnsFd for Rc<ExecReport> {}

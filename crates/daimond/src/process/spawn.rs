@@ -1,23 +1,34 @@
-//! fork/exec in one place.
+//! fork/exec in one place: the parent's side.
 //!
 //! Owns the only process creation of the daemon. Everything the child needs (argv,
 //! envp, paths, limits, credentials) is prepared as C data by [`SpawnSpec`] before
-//! the child exists. The child is created like glibc's `posix_spawn`:
-//! `clone(CLONE_VM | CLONE_VFORK)` on a stack of its own, so the daemon's memory is
-//! neither copied nor write-protected (no page-table copy, no copy-on-write faults
-//! per spawn), and the daemon resumes once the child has called `execve`
-//! successfully or exited. Between clone and exec the child makes only
-//! async-signal-safe calls (credential changes as raw syscalls, since glibc's
-//! wrappers would broadcast them to the daemon's threads) and never allocates. A
-//! failing step is written to a shared report as `[code, errno]` before
-//! `_exit(code)` with systemd's exit code for that step (systemd.exec(5), "PROCESS
-//! EXIT CODES"); so the exec outcome is known when [`spawn`] returns.
+//! the child exists. The child is created with `clone(CLONE_VM)` on a stack of
+//! its own (`child_stack`), like glibc's `posix_spawn`, so daimond's memory is
+//! neither copied nor write-protected (no page-table copy, no copy-on-write
+//! faults per spawn); what the child does until execve() is `spawn_child`.
+//!
+//! Unlike `posix_spawn`, daimond does not wait for the child's execve()
+//! (CLONE_VFORK): [`spawn`] returns at once and the outcome comes later, on an
+//! exec-report pipe ([`ExecReport`]). Waiting cost more than the exec itself:
+//! woken by the kernel in the middle of the child's execve(), daimond took the
+//! CPU from it to finish its own turn (traces showed a restarted service
+//! waiting 400 us for it), and a start of 100 services spent a third of its
+//! time in those waits while the other CPU idled. The child's record and stack
+//! stay reserved until the kernel says the child has left daimond's memory
+//! (CLONE_CHILD_CLEARTID). Where the raw system calls the child needs are not
+//! available, daimond does wait (see `raw_syscall`).
 
+use std::cell::UnsafeCell;
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::AtomicI32;
+use std::time::{Duration, Instant};
 
+use super::child_stack;
 use super::exit::code;
+use super::raw_syscall::ERRNO_FREE;
+use super::spawn_child::{Launch, child_entry};
 
 /// Where one of the child's standard streams goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +42,7 @@ pub enum Stdio {
     /// `file:`, `append:`, `truncate:` — opened by the child with these `open` flags.
     File { path: CString, flags: libc::c_int },
     /// A descriptor of the daemon, handed over as is (the fd store's listening
-    /// socket); it must stay open until [`spawn`] returns.
+    /// socket); the child gets its own copy at the clone.
     Fd(RawFd),
 }
 
@@ -74,9 +85,9 @@ pub struct SpawnSpec {
 #[derive(Debug)]
 pub struct Spawned {
     pub pid: u32,
-    /// `None`: `execve` succeeded; otherwise the step that failed (the child has
-    /// exited with its code and is reaped like any other).
-    pub exec_error: Option<ExecFailure>,
+    /// Whether the child reached its program: read it when it becomes
+    /// readable, or at the latest once the child has been reaped.
+    pub exec: ExecReport,
     /// The child's start time as /proc/PID/stat gives it (field 22, clock
     /// ticks since boot), when the clock showed that it is known exactly (see
     /// [`start_time_between`]); `None` otherwise.
@@ -125,84 +136,22 @@ pub fn strip_os_error(e: &io::Error) -> String {
 }
 
 fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
+    pipe_with(libc::O_CLOEXEC)
+}
+
+fn pipe_with(flags: libc::c_int) -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), flags) } < 0 {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: pipe2 succeeded, so both descriptors are open and owned by nobody else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// Size of the child's stack between clone and exec (it only makes syscalls).
-const CHILD_STACK: usize = 256 * 1024;
-
-thread_local! {
-    /// This thread's stack for its children between clone and exec, mapped on
-    /// first use and kept. A fresh zeroed heap buffer per spawn cost a 256 KiB
-    /// memset and its page faults on the restart path; this mapping is only
-    /// ever touched near its top. One per thread because a spawning thread is
-    /// suspended (CLONE_VFORK) until its child has left the stack.
-    static CHILD_STACK_BASE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-/// A page below the child's stack that faults when touched, so that an
-/// overflowing child dies of SIGSEGV instead of writing into whatever the
-/// kernel mapped below.
-const GUARD: usize = 4096;
-
-/// The calling thread's child stack (its lowest usable address).
-fn child_stack() -> io::Result<*mut u8> {
-    CHILD_STACK_BASE.with(|base| {
-        if base.get() == 0 {
-            // SAFETY: a new private anonymous mapping; no existing memory is
-            // affected.
-            let p = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    GUARD + CHILD_STACK,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
-                    -1,
-                    0,
-                )
-            };
-            if p == libc::MAP_FAILED {
-                return Err(io::Error::last_os_error());
-            }
-            // SAFETY: the first page of the mapping just made, used by nothing.
-            if unsafe { libc::mprotect(p, GUARD, libc::PROT_NONE) } != 0 {
-                let e = io::Error::last_os_error();
-                // SAFETY: unmapping the mapping just made, never handed out.
-                unsafe { libc::munmap(p, GUARD + CHILD_STACK) };
-                return Err(e);
-            }
-            base.set(p as usize + GUARD);
-        }
-        Ok(base.get() as *mut u8)
-    })
-}
-
-/// Creates the child and runs `spec` in it. Returns once the child has exec'd or
-/// failed; [`Spawned::exec_error`] says which.
-pub fn spawn(spec: &SpawnSpec) -> io::Result<Spawned> {
-    // Everything the child touches is built here, before the clone.
-    let mut argv: Vec<*const libc::c_char> = spec.argv.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = spec.envp.iter().map(|e| e.as_ptr()).collect();
-    envp.push(std::ptr::null());
-    // Room for CHILD_PID_VAR, 20 digits and the NUL, written by the child.
-    let mut pid_var = [0u8; 40];
-    pid_var[..CHILD_PID_VAR.len()].copy_from_slice(CHILD_PID_VAR.as_bytes());
-    let pid_slot = spec
-        .envp
-        .iter()
-        .position(|e| e.as_bytes() == CHILD_PID_VAR.as_bytes());
-    // One pointer for both the parent's envp and the child's write.
-    let pid_ptr = pid_var.as_mut_ptr();
-    if let Some(i) = pid_slot {
-        envp[i] = pid_ptr.cast_const().cast();
-    }
+/// Creates the child and runs `spec` in it. Returns once the child exists;
+/// [`Spawned::exec`] tells later whether it reached its program.
+pub fn spawn(spec: SpawnSpec) -> io::Result<Spawned> {
     let out = match spec.stdout {
         Stdio::Pipe => Some(pipe_cloexec()?),
         _ => None,
@@ -211,21 +160,38 @@ pub fn spawn(spec: &SpawnSpec) -> io::Result<Spawned> {
         Stdio::Pipe => Some(pipe_cloexec()?),
         _ => None,
     };
-    let stack = child_stack()?;
-    let mut ctx = ChildCtx {
-        spec,
-        argv: &argv,
-        envp: &envp,
-        dev_null: c"/dev/null",
+    // Non-blocking: daimond reads it when it is readable, never waits on it.
+    let (report_r, report_w) = pipe_with(libc::O_CLOEXEC | libc::O_NONBLOCK)?;
+    // Everything the child touches is built here, before the clone, in a box
+    // that stays where it is until the child is done with it.
+    let mut launch = Box::new(Launch {
+        tid: AtomicI32::new(1),
+        argv: Vec::new(),
+        envp: Vec::new(),
+        pid_var: UnsafeCell::new([0u8; 40]),
+        has_pid_var: false,
         out_w: out.as_ref().map(|(_, w)| w.as_raw_fd()),
         err_w: err.as_ref().map(|(_, w)| w.as_raw_fd()),
-        report: [0; 2],
-        pid_var: pid_slot.map(|_| pid_ptr),
-    };
-    // SAFETY: the stack grows down on every Linux architecture we build for; the
-    // top is aligned to 16 bytes as the ABIs require.
-    let top = unsafe { stack.add(CHILD_STACK) };
-    let top = (top as usize & !15) as *mut libc::c_void;
+        report_w: report_w.as_raw_fd(),
+        spec,
+    });
+    let l = &mut *launch;
+    l.argv = l.spec.argv.iter().map(|a| a.as_ptr()).collect();
+    l.argv.push(std::ptr::null());
+    l.envp = l.spec.envp.iter().map(|e| e.as_ptr()).collect();
+    l.envp.push(std::ptr::null());
+    // Room for CHILD_PID_VAR, 20 digits and the NUL, written by the child.
+    l.pid_var.get_mut()[..CHILD_PID_VAR.len()].copy_from_slice(CHILD_PID_VAR.as_bytes());
+    let slot = l
+        .spec
+        .envp
+        .iter()
+        .position(|e| e.as_bytes() == CHILD_PID_VAR.as_bytes());
+    if let Some(i) = slot {
+        l.envp[i] = l.pid_var.get().cast_const().cast();
+        l.has_pid_var = true;
+    }
+    let stack = child_stack::take()?;
 
     // No signal handler of the daemon may run in the child (it shares our memory):
     // block everything around the clone; the child resets dispositions, then
@@ -237,16 +203,21 @@ pub fn spawn(spec: &SpawnSpec) -> io::Result<Spawned> {
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
     }
-    // SAFETY: `child_entry` only reads `ctx` and writes `ctx.report`; with
-    // CLONE_VFORK this thread is suspended until the child exec'd or exited, so
-    // `ctx` and `stack` outlive every use by the child.
+    let wait = if ERRNO_FREE { 0 } else { libc::CLONE_VFORK };
+    let launch_ptr: *mut Launch = &mut *launch;
     let before = boottime_ns();
+    // SAFETY: `child_entry` reads the boxed `Launch` and writes its `pid_var`;
+    // the box and the stack are kept (`keep_until_exec`) until the kernel
+    // clears `tid`, after the child's last use of either.
     let pid = unsafe {
         libc::clone(
             child_entry,
-            top,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-            (&mut ctx as *mut ChildCtx<'_>).cast(),
+            stack.top(),
+            libc::CLONE_VM | libc::CLONE_CHILD_CLEARTID | wait | libc::SIGCHLD,
+            launch_ptr.cast(),
+            std::ptr::null_mut::<libc::pid_t>(),
+            std::ptr::null_mut::<libc::c_void>(),
+            launch.tid.as_ptr(),
         )
     };
     let clone_err = io::Error::last_os_error();
@@ -254,22 +225,99 @@ pub fn spawn(spec: &SpawnSpec) -> io::Result<Spawned> {
     // SAFETY: restoring the mask saved above.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
     if pid < 0 {
+        child_stack::give_back(stack);
         return Err(clone_err);
     }
-    // SAFETY: the child is gone from our memory (exec'd or exited); read what it
-    // wrote without letting the compiler assume the value never changed.
-    let report = unsafe { std::ptr::read_volatile(&ctx.report) };
-    let exec_error = (report[0] != 0).then_some(ExecFailure {
-        code: report[0],
-        errno: report[1],
-    });
+    child_stack::keep_until_exec(launch, stack);
+    // Our copies of the write ends close here (the child has its own), before
+    // any other child is cloned with a copy of them.
+    drop(report_w);
     Ok(Spawned {
         pid: pid as u32,
-        exec_error,
+        exec: ExecReport(report_r),
         start_time,
         stdout: out.map(|(r, _)| r),
         stderr: err.map(|(r, _)| r),
     })
+}
+
+/// The read end of a child's exec-report pipe: end of file once the child has
+/// exec'd (the write end is close-on-exec), `[code, errno]` if a step before
+/// that failed. Non-blocking.
+#[derive(Debug)]
+pub struct ExecReport(OwnedFd);
+
+/// What an [`ExecReport`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecOutcome {
+    /// Not known yet: the child is still before its execve().
+    Pending,
+    /// execve() succeeded (or the child was killed before writing anything;
+    /// its exit status then tells).
+    Exec,
+    Failed(ExecFailure),
+}
+
+impl ExecReport {
+    /// What the pipe holds now.
+    pub fn outcome(&self) -> ExecOutcome {
+        let mut buf = [0u8; 8];
+        loop {
+            // SAFETY: reading at most 8 bytes into an 8-byte buffer.
+            let n = unsafe { libc::read(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n == 8 {
+                let word =
+                    |i: usize| i32::from_ne_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
+                return ExecOutcome::Failed(ExecFailure {
+                    code: word(0),
+                    errno: word(4),
+                });
+            }
+            if n >= 0 {
+                // End of file. (A shorter report cannot be: an 8-byte write to
+                // a pipe is atomic.)
+                return ExecOutcome::Exec;
+            }
+            match io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EAGAIN) => return ExecOutcome::Pending,
+                _ => return ExecOutcome::Exec,
+            }
+        }
+    }
+
+    /// Waits up to `limit` for the outcome (for the fd store, which daimond
+    /// needs before anything else).
+    pub fn wait(&self, limit: Duration) -> ExecOutcome {
+        let deadline = Instant::now() + limit;
+        loop {
+            let outcome = self.outcome();
+            let left = deadline.saturating_duration_since(Instant::now());
+            if outcome != ExecOutcome::Pending || left.is_zero() {
+                return outcome;
+            }
+            let mut pfd = libc::pollfd {
+                fd: self.0.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+            // SAFETY: one valid pollfd; EINTR and timeouts loop back to the read.
+            unsafe { libc::poll(&mut pfd, 1, ms) };
+        }
+    }
+}
+
+impl AsFd for ExecReport {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+impl AsRawFd for ExecReport {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
 }
 
 /// CLOCK_BOOTTIME now, in nanoseconds (the clock of a process's start time).
@@ -300,249 +348,6 @@ fn start_time_between(before: Option<u64>, after: Option<u64>) -> Option<u64> {
     (b == a).then_some(b)
 }
 
-struct ChildCtx<'a> {
-    spec: &'a SpawnSpec,
-    argv: &'a [*const libc::c_char],
-    envp: &'a [*const libc::c_char],
-    dev_null: &'a std::ffi::CStr,
-    out_w: Option<RawFd>,
-    err_w: Option<RawFd>,
-    /// `[code, errno]` of the failing step; `[0, 0]` while all is well.
-    report: [i32; 2],
-    /// The 40-byte buffer behind the `CHILD_PID_VAR` entry of `envp`.
-    pid_var: Option<*mut u8>,
-}
-
-extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `arg` is the `ChildCtx` the parent passed to clone and keeps alive.
-    unsafe { child(&mut *arg.cast::<ChildCtx<'_>>()) }
-}
-
-/// Reports a failing step to the parent and exits with its code. Async-signal-safe.
-unsafe fn fail(report: *mut [i32; 2], code: i32) -> ! {
-    // SAFETY: errno's location is valid; `report` points into the parent's
-    // suspended frame; _exit is async-signal-safe.
-    unsafe {
-        let errno = *libc::__errno_location();
-        std::ptr::write_volatile(report, [code, errno]);
-        libc::_exit(code)
-    }
-}
-
-/// Points `target` (0, 1, 2) at `fd`, clearing close-on-exec if it already is.
-unsafe fn install(fd: RawFd, target: RawFd) -> bool {
-    // SAFETY: dup2/fcntl on descriptors; AS-safe.
-    unsafe {
-        if fd == target {
-            let flags = libc::fcntl(fd, libc::F_GETFD);
-            flags >= 0 && libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) >= 0
-        } else {
-            libc::dup2(fd, target) >= 0
-        }
-    }
-}
-
-unsafe fn open_stdio(
-    s: &Stdio,
-    target: RawFd,
-    pipe_w: Option<RawFd>,
-    dev_null: &std::ffi::CStr,
-) -> bool {
-    // SAFETY: open/dup2/close are AS-safe; the CStrings were built before fork.
-    unsafe {
-        match s {
-            Stdio::Inherit => true,
-            Stdio::Pipe => pipe_w.is_some_and(|w| install(w, target)),
-            Stdio::Fd(fd) => install(*fd, target),
-            Stdio::Null => {
-                let fd = libc::open(dev_null.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
-                fd >= 0 && install(fd, target)
-            }
-            Stdio::File { path, flags } => {
-                let fd = libc::open(path.as_ptr(), *flags | libc::O_CLOEXEC, 0o666);
-                fd >= 0 && install(fd, target)
-            }
-        }
-    }
-}
-
-/// The child between fork and exec. Only async-signal-safe calls; no allocation.
-unsafe fn child(c: &mut ChildCtx<'_>) -> ! {
-    let s = c.spec;
-    let w: *mut [i32; 2] = &mut c.report;
-    // SAFETY: every call below is async-signal-safe (signal-safety(7)) and uses data
-    // prepared before the fork.
-    unsafe {
-        // Its own session and process group (systemd does the same for every
-        // service), so a terminal's signals never reach it and the group can be
-        // signalled as one.
-        if libc::setsid() < 0 {
-            fail(w, code::SETSID);
-        }
-        // Every disposition the daemon installed back to default, then the mask
-        // (blocked by the parent around the clone) cleared.
-        let mut dfl: libc::sigaction = std::mem::zeroed();
-        dfl.sa_sigaction = libc::SIG_DFL;
-        // 1..=64 covers every Linux signal. glibc's sigaction() refuses the
-        // two it reserves for itself (32 and 33), so an ignored disposition
-        // inherited there would pass on to the service: those go through the
-        // raw system call.
-        for sig in 1..=64 {
-            if sig != libc::SIGKILL
-                && sig != libc::SIGSTOP
-                && libc::sigaction(sig, &dfl, std::ptr::null_mut()) < 0
-            {
-                raw_default_disposition(sig);
-            }
-        }
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        if libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) < 0 {
-            fail(w, code::SIGNAL_MASK);
-        }
-        libc::umask(s.umask);
-        if let Some(n) = s.nice {
-            if libc::setpriority(libc::PRIO_PROCESS, 0, n) < 0 {
-                fail(w, code::NICE);
-            }
-        }
-        for &(res, soft, hard) in &s.rlimits {
-            let lim = libc::rlimit {
-                rlim_cur: soft,
-                rlim_max: hard,
-            };
-            if libc::setrlimit(res as _, &lim) < 0 {
-                fail(w, code::LIMITS);
-            }
-        }
-        // Standard streams as configured (a service's stdin is /dev/null).
-        if !open_stdio(&s.stdin, 0, None, c.dev_null) {
-            fail(w, code::STDIN);
-        }
-        if !open_stdio(&s.stdout, 1, c.out_w, c.dev_null) {
-            fail(w, code::STDOUT);
-        }
-        if !open_stdio(&s.stderr, 2, c.err_w, c.dev_null) {
-            fail(w, code::STDERR);
-        }
-        // Credentials: groups before gid before uid, as only root may change them.
-        // Raw syscalls: glibc's wrappers would apply them to the daemon's threads.
-        if let Some(cr) = &s.credentials {
-            let groups = cr.groups.as_ptr();
-            if libc::syscall(libc::SYS_setgroups, cr.groups.len(), groups) < 0 {
-                fail(w, code::GROUP);
-            }
-            if libc::syscall(libc::SYS_setgid, cr.gid) < 0 {
-                fail(w, code::GROUP);
-            }
-            if libc::syscall(libc::SYS_setuid, cr.uid) < 0 {
-                fail(w, code::USER);
-            }
-        }
-        // After the user switch, so the directory is checked with the service's rights.
-        if let Some((dir, ignore_missing)) = &s.workdir {
-            if libc::chdir(dir.as_ptr()) < 0 && !*ignore_missing {
-                fail(w, code::CHDIR);
-            }
-        }
-        if s.no_new_privileges && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 {
-            fail(w, code::NO_NEW_PRIVILEGES);
-        }
-        if let Some(buf) = c.pid_var {
-            write_own_pid(buf);
-        }
-        // No daemon descriptor leaks: every one above stderr is marked
-        // close-on-exec (they all are already; this covers any that is not).
-        cloexec_from(3);
-        libc::execve(s.program.as_ptr(), c.argv.as_ptr(), c.envp.as_ptr());
-        fail(w, code::EXEC)
-    }
-}
-
-/// Completes `CHILD_PID_VAR` in `buf` (40 bytes, prefix already there) with the
-/// calling process's PID and a NUL. Async-signal-safe: a syscall and stores.
-unsafe fn write_own_pid(buf: *mut u8) {
-    // SAFETY: getpid cannot fail; `buf` has 40 bytes: the prefix (13), at most
-    // 20 digits and the NUL fit.
-    unsafe {
-        let mut pid = libc::syscall(libc::SYS_getpid) as u64;
-        let mut digits = [0u8; 20];
-        let mut n = 0;
-        loop {
-            digits[n] = b'0' + (pid % 10) as u8;
-            n += 1;
-            pid /= 10;
-            if pid == 0 {
-                break;
-            }
-        }
-        let mut at = CHILD_PID_VAR.len();
-        while n > 0 {
-            n -= 1;
-            *buf.add(at) = digits[n];
-            at += 1;
-        }
-        *buf.add(at) = 0;
-    }
-}
-
-/// Marks every descriptor >= `first` close-on-exec. Async-signal-safe.
-unsafe fn cloexec_from(first: RawFd) {
-    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
-    // SAFETY: close_range/fcntl on descriptors only.
-    unsafe {
-        let r = libc::syscall(
-            libc::SYS_close_range,
-            first as libc::c_uint,
-            libc::c_uint::MAX,
-            CLOSE_RANGE_CLOEXEC,
-        );
-        if r != 0 {
-            // Kernels before 5.11: a bounded sweep.
-            for fd in first..4096 {
-                let fl = libc::fcntl(fd, libc::F_GETFD);
-                if fl >= 0 && fl & libc::FD_CLOEXEC == 0 {
-                    libc::fcntl(fd, libc::F_SETFD, fl | libc::FD_CLOEXEC);
-                }
-            }
-        }
-    }
-}
-
-/// The kernel's `struct sigaction` for rt_sigaction(2) (the same field order on
-/// x86_64 and aarch64: handler, flags, restorer, mask).
-#[repr(C)]
-struct KernelSigaction {
-    handler: usize,
-    flags: libc::c_ulong,
-    restorer: usize,
-    mask: u64,
-}
-
-/// Sets `sig` to SIG_DFL with the raw system call (async-signal-safe).
-///
-/// # Safety
-/// Only between fork and exec, or where no handler of `sig` matters.
-unsafe fn raw_default_disposition(sig: libc::c_int) {
-    let act = KernelSigaction {
-        handler: libc::SIG_DFL,
-        flags: 0,
-        restorer: 0,
-        mask: 0,
-    };
-    // SAFETY: `act` is a valid kernel sigaction for the duration of the call;
-    // the size argument is the kernel's sigset size (8 bytes).
-    unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigaction,
-            sig,
-            &act as *const KernelSigaction,
-            std::ptr::null_mut::<KernelSigaction>(),
-            8usize,
-        );
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -568,7 +373,7 @@ mod tests {
     fn the_start_time_from_the_clock_is_the_one_proc_shows() {
         let mut known = 0;
         for _ in 0..50 {
-            let child = spawn(&true_spec()).expect("spawn /bin/true");
+            let child = spawn(true_spec()).expect("spawn /bin/true");
             // Exited or not, the child is ours until reaped: /proc still has it.
             let proc_start = super::super::tree::stat(child.pid).map(|s| s.start_time);
             let mut status = 0;
@@ -595,5 +400,85 @@ mod tests {
         );
         assert_eq!(start_time_between(Some(5 * tick - 1), Some(5 * tick)), None);
         assert_eq!(start_time_between(None, Some(5 * tick)), None);
+    }
+
+    fn reap(pid: u32) -> i32 {
+        let mut status = 0;
+        // SAFETY: reaping our own child by its PID.
+        unsafe { libc::waitpid(pid as i32, &mut status, 0) };
+        status
+    }
+
+    #[test]
+    fn a_missing_program_is_reported_with_systemds_exec_code() {
+        let mut spec = true_spec();
+        spec.program = c"/nonexistent/program".into();
+        let child = spawn(spec).expect("clone");
+        let outcome = child.exec.wait(Duration::from_secs(10));
+        let status = reap(child.pid);
+        assert_eq!(
+            outcome,
+            ExecOutcome::Failed(ExecFailure {
+                code: code::EXEC,
+                errno: libc::ENOENT
+            })
+        );
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == code::EXEC);
+    }
+
+    #[test]
+    fn a_burst_of_children_all_reach_their_program_and_free_their_stacks() {
+        let children: Vec<Spawned> = (0..20)
+            .map(|_| spawn(true_spec()).expect("spawn /bin/true"))
+            .collect();
+        for c in &children {
+            assert_eq!(c.exec.wait(Duration::from_secs(10)), ExecOutcome::Exec);
+        }
+        for c in &children {
+            let status = reap(c.pid);
+            assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+        }
+        // Every child has exec'd, so the kernel has cleared every `tid`.
+        assert_eq!(child_stack::in_flight(), 0);
+    }
+
+    #[test]
+    fn the_child_pid_variable_carries_the_childs_pid() {
+        let mut spec = true_spec();
+        spec.program = c"/bin/sh".into();
+        spec.argv = vec![c"sh".into(), c"-c".into(), c"echo $WATCHDOG_PID".into()];
+        spec.envp.push(CString::new(CHILD_PID_VAR).unwrap());
+        spec.stdout = Stdio::Pipe;
+        let child = spawn(spec).expect("spawn sh");
+        let out = child.stdout.expect("stdout pipe");
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::fs::File::from(out), &mut text).expect("read");
+        reap(child.pid);
+        assert_eq!(text.trim(), child.pid.to_string());
+    }
+
+    #[test]
+    fn the_outcome_is_pending_while_the_child_is_before_exec_and_daimond_does_not_wait() {
+        // Opening a FIFO for writing blocks until a reader comes: the child
+        // stays before its execve() until this test opens the other end.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("out");
+        let path = CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string path.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+        let mut spec = true_spec();
+        spec.stdout = Stdio::File {
+            path,
+            flags: libc::O_WRONLY,
+        };
+        let child = spawn(spec).expect("spawn");
+        assert_eq!(child.exec.outcome(), ExecOutcome::Pending);
+        assert_eq!(child_stack::in_flight(), 1);
+        let reader = std::fs::File::open(&fifo).expect("open the FIFO for reading");
+        assert_eq!(child.exec.wait(Duration::from_secs(10)), ExecOutcome::Exec);
+        let status = reap(child.pid);
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+        assert_eq!(child_stack::in_flight(), 0);
+        drop(reader);
     }
 }

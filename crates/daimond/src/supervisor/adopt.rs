@@ -42,6 +42,9 @@ pub enum Watched {
     Main { unit: String, pid: u32 },
     /// A process of an adopted unit that is being stopped.
     Member { unit: String },
+    /// The exec-report pipe of a child just spawned became readable (not an
+    /// end: see `exec_outcome`).
+    Exec { pid: u32 },
 }
 
 /// States in which the previous daimond was stopping the unit.
@@ -276,6 +279,7 @@ impl Owner {
                     self.recheck_leftovers(&unit);
                 }
             }
+            Watched::Exec { pid } => self.on_exec_report(pid),
         }
     }
 

@@ -10,6 +10,7 @@ pub mod adopt;
 pub mod deps;
 mod event_loop;
 pub mod exec;
+mod exec_outcome;
 pub mod jobs;
 pub mod machine;
 pub mod main_pid;

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use super::adopt::Watched;
 use super::exec::{self, ExecEnv, Host};
+use super::exec_outcome::PendingExec;
 use super::jobs::Txn;
 use super::machine::{Effect, Event, KillScope, Phase, Role, SubState};
 use super::persist;
@@ -45,6 +46,8 @@ pub struct Owner {
     pub enabled: BTreeSet<String>,
     /// Main and control PIDs -> (unit, role).
     pub(super) pids: HashMap<u32, (String, Role)>,
+    /// Children whose exec outcome is still to come.
+    pub(super) pending_exec: HashMap<u32, PendingExec>,
     timers: BTreeSet<(Instant, String)>,
     /// Units with signalled leftovers to watch.
     pub(super) leftover_units: BTreeSet<String>,
@@ -88,6 +91,7 @@ impl Owner {
             units: BTreeMap::new(),
             enabled: BTreeSet::new(),
             pids: HashMap::new(),
+            pending_exec: HashMap::new(),
             timers: BTreeSet::new(),
             leftover_units: BTreeSet::new(),
             queue: VecDeque::new(),
@@ -323,10 +327,11 @@ impl Owner {
             Err(error) => return follow.push(failed(error)),
         };
         self.notify_env(svc, role, &mut prepared.spec);
-        let child = match spawn(&prepared.spec) {
+        let program = prepared.program.clone();
+        let child = match spawn(prepared.spec) {
             Ok(c) => c,
             Err(err) => {
-                return follow.push(failed(format!("cannot start {}: {err}", prepared.program)));
+                return follow.push(failed(format!("cannot start {program}: {err}")));
             }
         };
         let pid = child.pid;
@@ -369,13 +374,7 @@ impl Owner {
             }
         }
         follow.push(Event::Spawned { role, pid });
-        follow.push(match child.exec_error {
-            None => Event::ExecOk { pid },
-            Some(f) => Event::ExecFailed {
-                pid,
-                message: f.describe(&prepared.program, prepared.workdir.as_deref()),
-            },
-        });
+        follow.extend(self.exec_outcome(pid, child.exec, program, prepared.workdir));
     }
 
     /// SIGCHLD: reap everything that exited.
@@ -384,6 +383,13 @@ impl Owner {
         reaper::reap_all(|pid, st| exits.push((pid, st)));
         let mut orphan_died = false;
         for (pid, status) in exits {
+            // The exec outcome first, as the machine expects it before the exit.
+            if let Some(ev) = self.exec_outcome_of_reaped(pid) {
+                if let Some((unit, _)) = self.pids.get(&pid) {
+                    let unit = unit.clone();
+                    self.feed(&unit, ev);
+                }
+            }
             let Some((unit, role)) = self.pids.remove(&pid) else {
                 orphan_died = true;
                 continue;

@@ -1,0 +1,107 @@
+//! Exec outcomes that arrive after the spawn.
+//!
+//! `spawn` returns before the child's execve() (see `process/spawn.rs`);
+//! whether the child reached its program comes later on its exec-report pipe.
+//! The owner keeps each pending report; a small task wakes the owner when the
+//! pipe becomes readable (`pidwatch::watch`), and the outcome goes to the
+//! unit's machine as `ExecOk` or `ExecFailed`. A child that ended before that
+//! is reaped with its outcome read first, so a machine always sees the exec
+//! outcome before the exit, as when spawning waited for the exec.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::adopt::Watched;
+use super::machine::Event;
+use super::owner::Owner;
+use super::process::pidwatch;
+use super::process::spawn::{ExecOutcome, ExecReport};
+
+/// A child whose exec outcome is not known yet.
+pub struct PendingExec {
+    report: Rc<ExecReport>,
+    /// For the message of a failure.
+    program: String,
+    workdir: Option<String>,
+}
+
+/// How long daimond waits for an outcome where it cannot be told of it later
+/// (no event loop yet).
+const BLOCKING_WAIT: Duration = Duration::from_secs(10);
+
+impl Owner {
+    /// The event that tells the machine about child `pid`'s exec now, or
+    /// `None` once it is arranged that the outcome is fed when it comes.
+    pub(super) fn exec_outcome(
+        &mut self,
+        pid: u32,
+        report: ExecReport,
+        program: String,
+        workdir: Option<String>,
+    ) -> Option<Event> {
+        let pending = PendingExec {
+            report: Rc::new(report),
+            program,
+            workdir,
+        };
+        match pending.report.outcome() {
+            ExecOutcome::Pending => {}
+            done => return Some(outcome_event(pid, done, &pending)),
+        }
+        if self.watch_exec(pid, &pending) {
+            self.pending_exec.insert(pid, pending);
+            return None;
+        }
+        let done = pending.report.wait(BLOCKING_WAIT);
+        Some(outcome_event(pid, done, &pending))
+    }
+
+    /// Wakes the owner with `Watched::Exec` once the report of `pid` is readable.
+    fn watch_exec(&self, pid: u32, pending: &PendingExec) -> bool {
+        let Some(tx) = self.watch_tx.clone() else {
+            return false;
+        };
+        pidwatch::watch(pending.report.clone(), move || {
+            let _ = tx.send(Watched::Exec { pid });
+        })
+        .is_ok()
+    }
+
+    /// The report of `pid` became readable.
+    pub fn on_exec_report(&mut self, pid: u32) {
+        let Some(pending) = self.pending_exec.remove(&pid) else {
+            return; // already read when the child was reaped
+        };
+        let done = pending.report.outcome();
+        if done == ExecOutcome::Pending {
+            // Readable but empty cannot last; watch again rather than lose it.
+            if self.watch_exec(pid, &pending) {
+                self.pending_exec.insert(pid, pending);
+            }
+            return;
+        }
+        let ev = outcome_event(pid, done, &pending);
+        if let Some((unit, _)) = self.pids.get(&pid) {
+            let unit = unit.clone();
+            self.feed(&unit, ev);
+        }
+    }
+
+    /// For a reaped child: its exec outcome if not told yet (the child is
+    /// gone, so the report is complete).
+    pub(super) fn exec_outcome_of_reaped(&mut self, pid: u32) -> Option<Event> {
+        let pending = self.pending_exec.remove(&pid)?;
+        let done = pending.report.outcome();
+        Some(outcome_event(pid, done, &pending))
+    }
+}
+
+fn outcome_event(pid: u32, done: ExecOutcome, p: &PendingExec) -> Event {
+    match done {
+        ExecOutcome::Failed(f) => Event::ExecFailed {
+            pid,
+            message: f.describe(&p.program, p.workdir.as_deref()),
+        },
+        ExecOutcome::Exec | ExecOutcome::Pending => Event::ExecOk { pid },
+    }
+}
