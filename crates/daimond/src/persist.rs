@@ -2,9 +2,9 @@
 //!
 //! Owns: atomic file replacement (temp file, fsync, rename, fsync of the directory),
 //! the enabled set (`state/enabled`, one unit name per line) and the snapshot that
-//! a restarted daimond needs to re-adopt its services (`state/supervisor.json`: per
-//! unit the state, main PID with its start time from /proc, invocation id and
-//! restart counter), plus the text of transient units (`state/transient/NAME`,
+//! a restarted daimond needs to re-adopt its services (`state/supervisor.*.snapshot`,
+//! see [`SnapshotWriter`]: per unit the state, main PID with its start time from
+//! /proc, invocation id and restart counter), plus the text of transient units (`state/transient/NAME`,
 //! from `daimon run` without `--save`) so that a restarted daimond can adopt
 //! them too.
 
@@ -146,22 +146,112 @@ impl UnitRecord {
     }
 }
 
-fn snapshot_path(state: &Path) -> PathBuf {
+/// Where a daimond before this format kept its snapshot (read if no slot is valid).
+fn legacy_snapshot_path(state: &Path) -> PathBuf {
     state.join("supervisor.json")
 }
 
-/// Writes the snapshot. Not fsynced: it serves a daimond killed and restarted on a
-/// running system; after a power loss no service survives to be re-adopted.
-pub fn save_snapshot(state: &Path, records: &[UnitRecord]) -> io::Result<()> {
-    let units: Vec<serde_json::Value> = records.iter().map(UnitRecord::to_json).collect();
-    let doc = serde_json::json!({ "version": 1, "daemon_pid": std::process::id(), "units": units });
-    let bytes = serde_json::to_vec(&doc).map_err(io::Error::other)?;
-    write_atomic(&snapshot_path(state), &bytes, false)
+/// The two files the snapshot is written to in turn.
+fn slot_path(state: &Path, slot: u64) -> PathBuf {
+    state.join(format!("supervisor.{}.snapshot", slot % 2))
 }
 
+/// First line of a slot: magic, sequence number, length and FNV-1a hash of the
+/// JSON that follows. Anything after those bytes is left over from a longer
+/// snapshot and ignored.
+const SLOT_MAGIC: &str = "daimon-snapshot-1";
+
+/// FNV-1a, 64 bits: enough to tell a complete slot from a torn one.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The sequence number and JSON of a slot's content, if complete.
+fn parse_slot(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let nl = bytes.iter().position(|&b| b == b'\n')?;
+    let header = std::str::from_utf8(&bytes[..nl]).ok()?;
+    let mut f = header.split(' ');
+    if f.next()? != SLOT_MAGIC {
+        return None;
+    }
+    let seq: u64 = f.next()?.parse().ok()?;
+    let len: usize = f.next()?.parse().ok()?;
+    let hash = u64::from_str_radix(f.next()?, 16).ok()?;
+    let json = bytes.get(nl + 1..nl + 1 + len)?;
+    (fnv1a(json) == hash).then_some((seq, json))
+}
+
+/// The newest complete slot of `state`: (sequence number, JSON).
+fn newest_slot(state: &Path) -> Option<(u64, Vec<u8>)> {
+    (0..2)
+        .filter_map(|i| {
+            let bytes = fs::read(slot_path(state, i)).ok()?;
+            let (seq, json) = parse_slot(&bytes)?;
+            Some((seq, json.to_vec()))
+        })
+        .max_by_key(|(seq, _)| *seq)
+}
+
+/// Writes the re-adoption snapshot, on every change, without creating,
+/// renaming or deleting a file: the two slot files are overwritten in place in
+/// turn, each one complete and hashed before the next is touched. A daimond
+/// killed in the middle of a write leaves the other slot, the previous
+/// snapshot, intact. (Replacing one file by rename cost an inode created and
+/// one freed on each change: up to 0.5 ms of the owner's time in the middle of
+/// a restart, on a disk that discards freed blocks synchronously.)
+///
+/// Not fsynced: the snapshot serves a daimond killed and restarted on a
+/// running system; after a power loss no service survives to be re-adopted.
+#[derive(Default)]
+pub struct SnapshotWriter {
+    /// The slot files, opened on the first save.
+    files: Option<[File; 2]>,
+    seq: u64,
+}
+
+impl SnapshotWriter {
+    pub fn save(&mut self, state: &Path, records: &[UnitRecord]) -> io::Result<()> {
+        use std::os::unix::fs::{FileExt, OpenOptionsExt};
+        if self.files.is_none() {
+            fs::create_dir_all(state)?;
+            let open = |i| {
+                fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .mode(0o600)
+                    .open(slot_path(state, i))
+            };
+            self.files = Some([open(0)?, open(1)?]);
+            self.seq = newest_slot(state).map_or(0, |(seq, _)| seq);
+            let _ = fs::remove_file(legacy_snapshot_path(state));
+        }
+        let units: Vec<serde_json::Value> = records.iter().map(UnitRecord::to_json).collect();
+        let doc =
+            serde_json::json!({ "version": 1, "daemon_pid": std::process::id(), "units": units });
+        let json = serde_json::to_vec(&doc).map_err(io::Error::other)?;
+        let seq = self.seq + 1;
+        let mut out =
+            format!("{SLOT_MAGIC} {seq} {} {:016x}\n", json.len(), fnv1a(&json)).into_bytes();
+        out.extend_from_slice(&json);
+        let files = self.files.as_ref().expect("opened above");
+        files[(seq % 2) as usize].write_all_at(&out, 0)?;
+        self.seq = seq;
+        Ok(())
+    }
+}
+
+/// The units of the newest complete snapshot (none if there is none).
 pub fn load_snapshot(state: &Path) -> Vec<UnitRecord> {
-    let Ok(bytes) = fs::read(snapshot_path(state)) else {
-        return Vec::new();
+    let bytes = match newest_slot(state) {
+        Some((_, json)) => json,
+        None => match fs::read(legacy_snapshot_path(state)) {
+            Ok(b) => b,
+            Err(_) => return Vec::new(),
+        },
     };
     let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
         return Vec::new();
@@ -214,7 +304,58 @@ mod tests {
             invocation: "ab".repeat(16),
             restarts: 3,
         };
-        save_snapshot(dir.path(), std::slice::from_ref(&r)).expect("save");
-        assert_eq!(load_snapshot(dir.path()), vec![r]);
+        let mut w = SnapshotWriter::default();
+        w.save(dir.path(), std::slice::from_ref(&r)).expect("save");
+        assert_eq!(load_snapshot(dir.path()), vec![r.clone()]);
+        // A longer snapshot, then a shorter one over the same slot's leftovers.
+        let many: Vec<UnitRecord> = (0..50)
+            .map(|i| UnitRecord {
+                name: format!("u{i}.service"),
+                ..r.clone()
+            })
+            .collect();
+        w.save(dir.path(), &many).expect("save");
+        w.save(dir.path(), &many[..2]).expect("save");
+        w.save(dir.path(), &many[..1]).expect("save");
+        assert_eq!(load_snapshot(dir.path()), many[..1].to_vec());
+        // A new writer (a restarted daimond) goes on from the newest.
+        let mut w2 = SnapshotWriter::default();
+        w2.save(dir.path(), &many[..3]).expect("save");
+        assert_eq!(load_snapshot(dir.path()), many[..3].to_vec());
+    }
+
+    #[test]
+    fn a_torn_slot_leaves_the_previous_snapshot() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let r = |n: &str| UnitRecord {
+            name: n.into(),
+            state: "running".into(),
+            result: "success".into(),
+            main_pid: Some(42),
+            main_start_time: Some(777),
+            invocation: "ab".repeat(16),
+            restarts: 0,
+        };
+        let mut w = SnapshotWriter::default();
+        w.save(dir.path(), &[r("old.service")]).expect("save");
+        w.save(dir.path(), &[r("new.service")]).expect("save");
+        // The newest slot cut short, as by a SIGKILL in the middle of its write.
+        let newest = slot_path(dir.path(), 2);
+        let bytes = fs::read(&newest).expect("slot");
+        fs::write(&newest, &bytes[..bytes.len() - 5]).expect("cut");
+        assert_eq!(load_snapshot(dir.path()), vec![r("old.service")]);
+    }
+
+    #[test]
+    fn a_snapshot_of_an_earlier_daimond_is_still_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(
+            legacy_snapshot_path(dir.path()),
+            r#"{"version":1,"daemon_pid":1,"units":[{"name":"a.service","state":"running","result":"success","main_pid":5,"main_start_time":9,"invocation":"x","restarts":1}]}"#,
+        )
+        .expect("write");
+        let got = load_snapshot(dir.path());
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].main_pid, Some(5));
     }
 }

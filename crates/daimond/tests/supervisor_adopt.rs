@@ -50,10 +50,33 @@ fn numbers(d: &mut Daemon, unit: &str, inv: &str) -> Vec<u64> {
         .collect()
 }
 
+/// The two slot files daimond writes its snapshot to in turn.
+fn snapshot_slots(d: &Daemon) -> [std::path::PathBuf; 2] {
+    [0, 1].map(|i| d.path().join(format!("state/supervisor.{i}.snapshot")))
+}
+
+/// The newest snapshot: a slot is a header line `MAGIC SEQ LEN HASH` and the
+/// JSON (a torn slot fails to parse as JSON of that length and is skipped).
+fn snapshot(d: &Daemon) -> Option<serde_json::Value> {
+    snapshot_slots(d)
+        .iter()
+        .filter_map(|p| {
+            let bytes = fs::read(p).ok()?;
+            let nl = bytes.iter().position(|&b| b == b'\n')?;
+            let header = String::from_utf8_lossy(&bytes[..nl]).into_owned();
+            let mut f = header.split(' ').skip(1);
+            let seq: u64 = f.next()?.parse().ok()?;
+            let len: usize = f.next()?.parse().ok()?;
+            let json = serde_json::from_slice(bytes.get(nl + 1..nl + 1 + len)?).ok()?;
+            Some((seq, json))
+        })
+        .max_by_key(|(seq, _)| *seq)
+        .map(|(_, json)| json)
+}
+
 /// The invocation the daimond's snapshot holds for `unit`.
 fn snapshot_invocation(d: &Daemon, unit: &str) -> Option<String> {
-    let text = fs::read_to_string(d.path().join("state/supervisor.json")).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let v = snapshot(d)?;
     v["units"]
         .as_array()?
         .iter()
@@ -419,7 +442,9 @@ fn a_service_missing_from_the_snapshot_is_adopted_through_its_pipes() {
     let pid = d.wait_main_pid("fresh");
     d.kill_daemon();
     // As if daimond had been killed between the spawn and the snapshot.
-    fs::remove_file(d.path().join("state/supervisor.json")).expect("snapshot");
+    for slot in snapshot_slots(&d) {
+        fs::remove_file(slot).expect("snapshot slot");
+    }
     d.spawn_daemon();
     let st = d.status_json("fresh");
     assert_eq!(st["pid"], pid, "adopted, not started twice");

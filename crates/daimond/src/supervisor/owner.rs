@@ -46,6 +46,8 @@ pub struct Owner {
     pub enabled: BTreeSet<String>,
     /// Main and control PIDs -> (unit, role).
     pub(super) pids: HashMap<u32, (String, Role)>,
+    /// Writes what a restarted daimond needs to re-adopt the services.
+    snapshot: persist::SnapshotWriter,
     /// Children whose exec outcome is still to come.
     pub(super) pending_exec: HashMap<u32, PendingExec>,
     timers: BTreeSet<(Instant, String)>,
@@ -92,6 +94,7 @@ impl Owner {
             enabled: BTreeSet::new(),
             pids: HashMap::new(),
             pending_exec: HashMap::new(),
+            snapshot: persist::SnapshotWriter::default(),
             timers: BTreeSet::new(),
             leftover_units: BTreeSet::new(),
             queue: VecDeque::new(),
@@ -554,7 +557,7 @@ impl Owner {
                 restarts: e.machine.restarts,
             })
             .collect();
-        if let Err(e) = persist::save_snapshot(&self.paths.state, &records) {
+        if let Err(e) = self.snapshot.save(&self.paths.state, &records) {
             tracing::warn!("cannot save the supervisor state: {e}");
         }
     }
