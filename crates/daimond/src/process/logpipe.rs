@@ -90,6 +90,11 @@ fn start(fd: OwnedFd, origin: PipeOrigin, log: LogSender, store: SharedStore, ke
             let Ok(mut ready) = afd.readable().await else {
                 break;
             };
+            // Hung up with nothing left: end of file, known without asking
+            // the writer thread (see `bytes_waiting`).
+            if ready.ready().is_read_closed() && bytes_waiting(&fd) == Some(0) {
+                break;
+            }
             let (done, outcome) = oneshot::channel();
             let fd = fd.clone();
             if log
@@ -112,6 +117,19 @@ fn start(fd: OwnedFd, origin: PipeOrigin, log: LogSender, store: SharedStore, ke
         let _ = log.tx.send(LogMsg::Close { source }).await;
         forget();
     });
+}
+
+/// How many bytes a pipe holds. Once every writer has gone (the event loop
+/// saw the hang-up) no byte can come any more, so none left means end of file.
+/// That saves a round trip to the writer thread when a service exits: both
+/// its pipes reach end of file just before its SIGCHLD, and each round trip
+/// woke the writer thread and then daimond on the CPU where the service was
+/// still exiting, ahead of its restart.
+fn bytes_waiting(fd: &OwnedFd) -> Option<usize> {
+    let mut bytes: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut bytes) };
+    (r == 0).then_some(bytes.max(0) as usize)
 }
 
 fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
