@@ -135,6 +135,13 @@ pub fn keep_until_exec(launch: Box<Launch>, stack: Stack) {
     })
 }
 
+/// Drops the records and stacks of children done with daimond's memory now,
+/// rather than at the next spawn (after a burst of starts, that could be
+/// hours away while up to a few dozen stacks stayed resident).
+pub fn release_finished() {
+    POOL_OF_THREAD.with(|p| p.borrow_mut().sweep())
+}
+
 /// How many children of this thread are still before their exec (tests).
 #[cfg(test)]
 pub fn in_flight() -> usize {

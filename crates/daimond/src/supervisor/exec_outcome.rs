@@ -14,8 +14,8 @@ use std::time::Duration;
 use super::adopt::Watched;
 use super::machine::Event;
 use super::owner::Owner;
-use super::process::pidwatch;
 use super::process::spawn::{ExecOutcome, ExecReport};
+use super::process::{child_stack, pidwatch};
 
 /// A child whose exec outcome is not known yet.
 pub struct PendingExec {
@@ -80,6 +80,8 @@ impl Owner {
             }
             return;
         }
+        // Past its exec, the child no longer uses its stack.
+        child_stack::release_finished();
         let ev = outcome_event(pid, done, &pending);
         if let Some((unit, _)) = self.pids.get(&pid) {
             let unit = unit.clone();
@@ -91,6 +93,7 @@ impl Owner {
     /// gone, so the report is complete).
     pub(super) fn exec_outcome_of_reaped(&mut self, pid: u32) -> Option<Event> {
         let pending = self.pending_exec.remove(&pid)?;
+        child_stack::release_finished();
         let done = pending.report.outcome();
         Some(outcome_event(pid, done, &pending))
     }
