@@ -1,14 +1,14 @@
 //! Watching a service's stdout/stderr pipe for the journal's writer thread.
 //!
-//! Owns one small task per pipe: it announces the pipe (`LogMsg::Open`), waits
-//! until the pipe is readable without blocking the event loop, and then asks the
-//! writer thread to read it (`LogMsg::Read`): the thread that reads a chunk is
+//! Owns one small task per pipe: it waits until the pipe is readable without
+//! blocking the event loop, announces the pipe (`LogMsg::Open`, once) and asks
+//! the writer thread to read it (`LogMsg::Read`): the thread that reads a chunk is
 //! the one that writes it to the log store, at once, so a chunk is never held
 //! only in daimond's memory on its way between threads (a daimond killed with
 //! SIGKILL loses at most what the writer thread has read but not yet written:
-//! the time of one `writev`). At end of file it says `Close`. Requests wait for
-//! channel capacity: when storage falls behind, the pipe fills and the service
-//! waits — nothing is dropped.
+//! the time of one `writev`). At end of file it says `Close` (if it ever
+//! opened). Requests wait for channel capacity: when storage falls behind, the
+//! pipe fills and the service waits — nothing is dropped.
 //!
 //! A copy of each read end is kept by the fd store ([`super::fdstore`]) until
 //! end of file, so the pipe outlives a daimond killed with SIGKILL; the next
@@ -73,7 +73,10 @@ fn start(fd: OwnedFd, origin: PipeOrigin, log: LogSender, store: SharedStore, ke
             }
         };
         let PipeOrigin { source, meta } = origin;
-        let open = LogMsg::Open {
+        // Announced to the writer thread with the first read, not before: a
+        // service that never prints costs the writer thread no wake-up, at
+        // its start (where it took the CPU from the new process) or its end.
+        let mut open = Some(LogMsg::Open {
             source,
             unit: meta.unit,
             invocation: meta.invocation,
@@ -81,11 +84,7 @@ fn start(fd: OwnedFd, origin: PipeOrigin, log: LogSender, store: SharedStore, ke
             stream: meta.stream,
             level_prefix: meta.level_prefix,
             identifier: meta.identifier,
-        };
-        if log.tx.send(open).await.is_err() {
-            // The daemon is ending: the store keeps the pipe.
-            return;
-        }
+        });
         loop {
             let Ok(mut ready) = afd.readable().await else {
                 break;
@@ -94,6 +93,12 @@ fn start(fd: OwnedFd, origin: PipeOrigin, log: LogSender, store: SharedStore, ke
             // the writer thread (see `bytes_waiting`).
             if ready.ready().is_read_closed() && bytes_waiting(&fd) == Some(0) {
                 break;
+            }
+            if let Some(open) = open.take() {
+                if log.tx.send(open).await.is_err() {
+                    // The daemon is ending: the store keeps the pipe.
+                    return;
+                }
             }
             let (done, outcome) = oneshot::channel();
             let fd = fd.clone();
@@ -114,7 +119,9 @@ fn start(fd: OwnedFd, origin: PipeOrigin, log: LogSender, store: SharedStore, ke
                 Err(_) => return,
             }
         }
-        let _ = log.tx.send(LogMsg::Close { source }).await;
+        if open.is_none() {
+            let _ = log.tx.send(LogMsg::Close { source }).await;
+        }
         forget();
     });
 }
