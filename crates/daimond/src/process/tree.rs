@@ -244,23 +244,38 @@ pub fn narrow_candidates(
 
 /// The daemon's direct children for which `known` is false: candidates for
 /// processes that escaped from some service and were re-parented to us.
+///
+/// Every process daimond creates is created by its main thread (the owner),
+/// and the processes a subreaper adopts go to its first live thread, the main
+/// one too (the kernel's `find_alive_thread`): its `children` file lists them
+/// all. It is kept open, so the sweep after a main process dies (on the way to
+/// its restart) costs one read, not a listing of /proc/self/task and an open
+/// per thread.
 pub fn orphans(known: impl Fn(u32) -> bool) -> Vec<u32> {
-    // With many services the list is long: each thread's list is read whole
-    // into one buffer (not read once to size it and again to keep it).
+    thread_local! {
+        static MAIN_CHILDREN: std::cell::OnceCell<Option<fs::File>> =
+            const { std::cell::OnceCell::new() };
+    }
     let me = std::process::id();
     let mut buf = Vec::new();
     let mut out = Vec::new();
-    if let Ok(tasks) = fs::read_dir(format!("/proc/{me}/task")) {
-        for t in tasks.flatten() {
-            let Some(tid) = t.file_name().to_str().map(str::to_owned) else {
-                continue;
-            };
-            let Some(f) = open_proc(&format!("{me}/task/{tid}/children")) else {
-                continue;
-            };
-            if let Some(n) = read_whole(&f, &mut buf, false) {
-                out.extend(parse_pids(&buf[..n]).filter(|p| !known(*p)));
-            }
+    let mut list = |f: &fs::File| {
+        // With many services the list is long: read whole into one buffer.
+        if let Some(n) = read_whole(f, &mut buf, false) {
+            out.extend(parse_pids(&buf[..n]).filter(|p| !known(*p)));
+        }
+    };
+    MAIN_CHILDREN.with(|c| {
+        if let Some(f) = c.get_or_init(|| open_proc(&format!("{me}/task/{me}/children"))) {
+            list(f);
+        }
+    });
+    // A caller on another thread (a test) has children of its own.
+    // SAFETY: gettid has no arguments and cannot fail.
+    let tid = unsafe { libc::gettid() } as u32;
+    if tid != me {
+        if let Some(f) = open_proc(&format!("{me}/task/{tid}/children")) {
+            list(&f);
         }
     }
     out
