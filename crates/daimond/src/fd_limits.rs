@@ -25,38 +25,27 @@ pub type OriginalNofile = Option<(u64, u64)>;
 /// table to what that allows, up to [`RESERVED_FDS`]. Must run before any
 /// thread is started. Returns the original limits.
 pub fn prepare() -> OriginalNofile {
-    let original = raise_nofile();
-    let soft = current_soft().unwrap_or(0);
-    reserve_table(soft.min(RESERVED_FDS));
-    original
-}
-
-fn current_soft() -> Option<u64> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: valid out-pointer.
-    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0).then_some(lim.rlim_cur)
-}
-
-fn raise_nofile() -> OriginalNofile {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: valid out-pointer.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return None;
-    }
-    let original = (lim.rlim_cur, lim.rlim_max);
+    let original = nofile()?;
     let raised = libc::rlimit {
-        rlim_cur: lim.rlim_max,
-        rlim_max: lim.rlim_max,
+        rlim_cur: original.1,
+        rlim_max: original.1,
     };
     // SAFETY: valid pointer to a limit no higher than the hard limit.
     unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) };
+    let soft = nofile().map_or(original.0, |(soft, _)| soft);
+    reserve_table(soft.min(RESERVED_FDS));
     Some(original)
+}
+
+/// The descriptor limits `(soft, hard)` now.
+fn nofile() -> Option<(u64, u64)> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: valid out-pointer.
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0)
+        .then_some((lim.rlim_cur, lim.rlim_max))
 }
 
 /// Makes the table hold `size` descriptors: a duplicate at `size - 1` grows
