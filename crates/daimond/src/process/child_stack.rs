@@ -98,6 +98,18 @@ impl Pool {
     }
 }
 
+impl Drop for Pool {
+    /// At thread exit a child may still be before its exec (blocked opening a
+    /// FIFO, say) and it shares this memory: its record and stack are left
+    /// mapped rather than pulled from under it.
+    fn drop(&mut self) {
+        self.sweep();
+        for entry in self.in_flight.drain(..) {
+            std::mem::forget(entry);
+        }
+    }
+}
+
 thread_local! {
     /// Per thread: a spawning thread only ever hands its own stacks out.
     static POOL_OF_THREAD: RefCell<Pool> = RefCell::new(Pool::default());

@@ -481,4 +481,32 @@ mod tests {
         assert_eq!(child_stack::in_flight(), 0);
         drop(reader);
     }
+
+    #[test]
+    fn a_child_before_its_exec_outlives_the_thread_that_spawned_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("out");
+        let path = CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string path.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+        let mut spec = true_spec();
+        spec.stdout = Stdio::File {
+            path,
+            flags: libc::O_WRONLY,
+        };
+        // The spawning thread ends (its stack pool with it) while the child
+        // waits for a reader on the FIFO, before its exec.
+        let child = std::thread::spawn(move || spawn(spec).expect("spawn"))
+            .join()
+            .expect("spawning thread");
+        assert_eq!(child.exec.outcome(), ExecOutcome::Pending);
+        let reader = std::fs::File::open(&fifo).expect("open the FIFO for reading");
+        assert_eq!(child.exec.wait(Duration::from_secs(10)), ExecOutcome::Exec);
+        let status = reap(child.pid);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "status {status:#x}"
+        );
+        drop(reader);
+    }
 }
