@@ -4,7 +4,9 @@
 //! readable when the process exits, and tokio's `AsyncFd` wakes the task then —
 //! no polling. Used for services adopted after a daimond restart, which the
 //! reaper cannot wait for (their parent is whoever re-parented them). The exit
-//! status of such a process cannot be known.
+//! status of such a process cannot be known. The same wake-up serves a new
+//! child's exec report (`spawn::ExecReport`), readable once the child has
+//! exec'd or failed.
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -15,14 +17,14 @@ use super::spawn::ExecReport;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-/// Calls `on_exit` once the process behind `pidfd` has exited (or, for any
+/// Calls `on_exit` once the process behind pidfd `fd` has exited (or, for any
 /// other descriptor, once it is readable: a child's exec report). Must run
 /// inside the daemon's `LocalSet`. Fails if the descriptor cannot join the
 /// event loop.
-pub fn watch(pidfd: impl OwnsFd, on_exit: impl FnOnce() + 'static) -> io::Result<()> {
+pub fn watch(fd: impl OwnsFd, on_exit: impl FnOnce() + 'static) -> io::Result<()> {
     // SAFETY: an `OwnsFd` keeps its descriptor open, the same one, for as
     // long as it lives, and the `AsyncFd` owns it from here on.
-    let fd = unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE) }
+    let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
         .map_err(io::Error::from)?;
     tokio::task::spawn_local(async move {
         // An error here means the event loop is going away; say "exited" then

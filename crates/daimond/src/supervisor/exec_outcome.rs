@@ -80,22 +80,26 @@ impl Owner {
             }
             return;
         }
+        self.tell_exec_outcome(pid, done, &pending);
+    }
+
+    /// For a child just reaped: tells its exec outcome if not told yet (the
+    /// child is gone, so its report is complete).
+    pub(super) fn settle_exec_of_reaped(&mut self, pid: u32) {
+        if let Some(pending) = self.pending_exec.remove(&pid) {
+            let done = pending.report.outcome();
+            self.tell_exec_outcome(pid, done, &pending);
+        }
+    }
+
+    fn tell_exec_outcome(&mut self, pid: u32, done: ExecOutcome, pending: &PendingExec) {
         // Past its exec, the child no longer uses its stack.
         child_stack::release_finished();
-        let ev = outcome_event(pid, done, &pending);
+        let ev = outcome_event(pid, done, pending);
         if let Some((unit, _)) = self.pids.get(&pid) {
             let unit = unit.clone();
             self.feed(&unit, ev);
         }
-    }
-
-    /// For a reaped child: its exec outcome if not told yet (the child is
-    /// gone, so the report is complete).
-    pub(super) fn exec_outcome_of_reaped(&mut self, pid: u32) -> Option<Event> {
-        let pending = self.pending_exec.remove(&pid)?;
-        child_stack::release_finished();
-        let done = pending.report.outcome();
-        Some(outcome_event(pid, done, &pending))
     }
 }
 

@@ -387,12 +387,7 @@ impl Owner {
         let mut orphan_died = false;
         for (pid, status) in exits {
             // The exec outcome first, as the machine expects it before the exit.
-            if let Some(ev) = self.exec_outcome_of_reaped(pid) {
-                if let Some((unit, _)) = self.pids.get(&pid) {
-                    let unit = unit.clone();
-                    self.feed(&unit, ev);
-                }
-            }
+            self.settle_exec_of_reaped(pid);
             let Some((unit, role)) = self.pids.remove(&pid) else {
                 orphan_died = true;
                 continue;
