@@ -457,12 +457,11 @@ mod tests {
         assert_eq!(text.trim(), child.pid.to_string());
     }
 
-    #[test]
-    fn the_outcome_is_pending_while_the_child_is_before_exec_and_daimond_does_not_wait() {
-        // Opening a FIFO for writing blocks until a reader comes: the child
-        // stays before its execve() until this test opens the other end.
-        let dir = tempfile::tempdir().expect("tempdir");
-        let fifo = dir.path().join("out");
+    /// `/bin/true` with its stdout a FIFO in `dir`: opening a FIFO for
+    /// writing blocks until a reader comes, so the child stays before its
+    /// execve() until the test opens the other end (the path returned).
+    fn held_at_a_fifo(dir: &std::path::Path) -> (std::path::PathBuf, SpawnSpec) {
+        let fifo = dir.join("out");
         let path = CString::new(fifo.to_str().unwrap()).unwrap();
         // SAFETY: a valid C string path.
         assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
@@ -471,6 +470,13 @@ mod tests {
             path,
             flags: libc::O_WRONLY,
         };
+        (fifo, spec)
+    }
+
+    #[test]
+    fn the_outcome_is_pending_while_the_child_is_before_exec_and_daimond_does_not_wait() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (fifo, spec) = held_at_a_fifo(dir.path());
         let child = spawn(spec).expect("spawn");
         assert_eq!(child.exec.outcome(), ExecOutcome::Pending);
         assert_eq!(child_stack::in_flight(), 1);
@@ -485,15 +491,7 @@ mod tests {
     #[test]
     fn a_child_before_its_exec_outlives_the_thread_that_spawned_it() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let fifo = dir.path().join("out");
-        let path = CString::new(fifo.to_str().unwrap()).unwrap();
-        // SAFETY: a valid C string path.
-        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
-        let mut spec = true_spec();
-        spec.stdout = Stdio::File {
-            path,
-            flags: libc::O_WRONLY,
-        };
+        let (fifo, spec) = held_at_a_fifo(dir.path());
         // The spawning thread ends (its stack pool with it) while the child
         // waits for a reader on the FIFO, before its exec.
         let child = std::thread::spawn(move || spawn(spec).expect("spawn"))
