@@ -136,15 +136,6 @@ fn monotonic_instant(usec: u64) -> Option<Instant> {
     })
 }
 
-/// `INVOCATION_ID=` of a process, if it has one.
-fn invocation_of(pid: u32) -> Option<String> {
-    let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-    env.split(|b| *b == 0).find_map(|kv| {
-        kv.strip_prefix(b"INVOCATION_ID=".as_slice())
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-    })
-}
-
 impl Owner {
     /// systemd's `service_exec_needs_notify_socket()` and the watchdog
     /// variables: the main process gets `NOTIFY_SOCKET` unless
@@ -220,10 +211,10 @@ impl Owner {
         if !ours {
             return None;
         }
-        let id = invocation_of(p)?;
+        let id = tree::invocation_of(p)?;
         self.units
             .values()
-            .find(|e| !e.is_idle() && e.invocation == id)
+            .find(|e| !e.is_idle() && e.invocation.as_bytes() == id)
             .map(|e| (e.name.clone(), Sender::Other))
     }
 
