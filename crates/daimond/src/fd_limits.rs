@@ -38,7 +38,7 @@ pub fn prepare() -> OriginalNofile {
 }
 
 /// The descriptor limits `(soft, hard)` now.
-fn nofile() -> Option<(u64, u64)> {
+pub fn nofile() -> Option<(u64, u64)> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,

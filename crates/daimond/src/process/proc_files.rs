@@ -101,16 +101,7 @@ impl ProcFiles {
     /// Starts a walk; [`ProcFiles::end`] closes what it did not reach.
     pub fn begin(&mut self) {
         self.round += 1;
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: valid out-pointer.
-        let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
-            lim.rlim_cur
-        } else {
-            0
-        };
+        let soft = crate::fd_limits::nofile().map_or(0, |(soft, _)| soft);
         // Two descriptors an entry, at most a quarter of the limit (shared
         // with the helper's files when there are).
         self.limit = usize::try_from(soft / 8).unwrap_or(usize::MAX);

@@ -81,7 +81,7 @@ pub struct Owner {
 }
 
 impl Owner {
-    pub fn new(paths: Paths, log: LogSender, nofile: Option<(u64, u64)>) -> Owner {
+    pub fn new(paths: Paths, log: LogSender, nofile: crate::fd_limits::OriginalNofile) -> Owner {
         let spec = SpecifierContext::from_env(paths.system_mode);
         let host = Host::detect(&paths, nofile);
         Owner {
