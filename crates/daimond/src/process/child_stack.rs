@@ -82,15 +82,21 @@ struct Pool {
 }
 
 impl Pool {
+    /// Keeps a stack no child uses for the next spawn, or unmaps it if the
+    /// pool is full.
+    fn recycle(&mut self, stack: Stack) {
+        if self.free.len() < POOL {
+            self.free.push(stack);
+        }
+    }
+
     /// Drops the records of children done with our memory; keeps their stacks.
     fn sweep(&mut self) {
         let mut i = 0;
         while i < self.in_flight.len() {
             if self.in_flight[i].0.tid.load(Ordering::Acquire) == 0 {
                 let (_, stack) = self.in_flight.swap_remove(i);
-                if self.free.len() < POOL {
-                    self.free.push(stack);
-                }
+                self.recycle(stack);
             } else {
                 i += 1;
             }
@@ -130,10 +136,7 @@ pub fn take() -> io::Result<Stack> {
 /// A stack whose child was never created.
 pub fn give_back(stack: Stack) {
     POOL_OF_THREAD.with(|p| {
-        let mut p = p.borrow_mut();
-        if p.free.len() < POOL {
-            p.free.push(stack);
-        }
+        p.borrow_mut().recycle(stack);
     })
 }
 
