@@ -330,11 +330,10 @@ impl Owner {
             Err(error) => return follow.push(failed(error)),
         };
         self.notify_env(svc, role, &mut prepared.spec);
-        let program = prepared.program.clone();
         let child = match spawn(prepared.spec) {
             Ok(c) => c,
             Err(err) => {
-                return follow.push(failed(format!("cannot start {program}: {err}")));
+                return follow.push(failed(format!("cannot start {}: {err}", prepared.program)));
             }
         };
         let pid = child.pid;
@@ -377,7 +376,7 @@ impl Owner {
             }
         }
         follow.push(Event::Spawned { role, pid });
-        follow.extend(self.exec_outcome(pid, child.exec, program, prepared.workdir));
+        follow.extend(self.exec_outcome(pid, child.exec, prepared.program, prepared.workdir));
     }
 
     /// SIGCHLD: reap everything that exited.
