@@ -288,11 +288,11 @@ fn bench_restart(bins: &BinDir, reps: usize) {
             Some(w) => {
                 let t0 = exec_watch::now_ns();
                 kill(old, libc::SIGKILL);
-                let comm = home.comm.clone();
+                let comm = &home.comm;
                 w.next(Duration::from_secs(5), |pid| {
                     pid != old
                         && fs::read_to_string(format!("/proc/{pid}/comm"))
-                            .is_ok_and(|c| c.trim() == comm)
+                            .is_ok_and(|c| c.trim() == comm.as_str())
                 })
                 .map(|e| Duration::from_nanos(e.at_ns.saturating_sub(t0)))
             }

@@ -2,11 +2,11 @@
 //!
 //! Owns: atomic file replacement (temp file, fsync, rename, fsync of the directory),
 //! the enabled set (`state/enabled`, one unit name per line) and the snapshot that
-//! a restarted daimond needs to re-adopt its services (`state/supervisor.*.snapshot`,
-//! see [`SnapshotWriter`]: per unit the state, main PID with its start time from
-//! /proc, invocation id and restart counter), plus the text of transient units (`state/transient/NAME`,
-//! from `daimon run` without `--save`) so that a restarted daimond can adopt
-//! them too.
+//! a restarted daimond needs to re-adopt its services
+//! (`state/supervisor.*.snapshot`, see [`SnapshotWriter`]: per unit the state,
+//! main PID with its start time from /proc, invocation id and restart counter),
+//! plus the text of transient units (`state/transient/NAME`, from `daimon run`
+//! without `--save`) so that a restarted daimond can adopt them too.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
