@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p daimon -p daimond
 daimon=target/release/daimon
+# A second run of the demo starts the service afresh.
+"$daimon" stop hello >/dev/null 2>&1 || true
 "$daimon" run --name hello --restart always -- "$PWD/examples/hello.sh"
 sleep 3
-"$daimon" status hello || true
+"$daimon" status
 echo
 "$daimon" logs hello -n 10

@@ -556,7 +556,7 @@ fn compare_all(label: &str, exprs: &[String], zones: &[String], iterations: usiz
 }
 
 fn corpus_expressions() -> Vec<String> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/unit-corpus");
     let mut found = BTreeSet::new();
     let mut stack = vec![std::path::PathBuf::from(dir)];
     while let Some(path) = stack.pop() {

@@ -1,10 +1,10 @@
-//! Every unit file of the shared corpus (real distribution files) must verify with no
+//! Every unit file of the repository's corpus (testdata/unit-corpus) (real distribution files) must verify with no
 //! error and without panicking: systemd accepts them, so daimon must too.
 
 use daimon_unit::{SpecifierContext, UnitKind, load_unit_file};
 use std::path::{Path, PathBuf};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus");
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/unit-corpus");
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     let entries =
@@ -28,7 +28,7 @@ fn every_corpus_file_verifies_without_errors() {
     let root = Path::new(CORPUS);
     assert!(
         root.is_dir(),
-        "the unit-file corpus is missing: expected a `shared/corpus` directory next to the repository clone (looked at {})",
+        "the unit-file corpus is missing: expected `testdata/unit-corpus` in the repository (looked at {})",
         root.display()
     );
     let mut files = Vec::new();

@@ -1,12 +1,12 @@
 //! Real daemons from the distribution, run by daimond with the unit files their
-//! packages ship (from the corpus of Debian unit files beside the repository),
+//! packages ship (from the repository's corpus of Debian unit files, `testdata/unit-corpus`),
 //! adapted only where a path or a port must change to run in a temporary home:
 //! nginx (Type=forking, PIDFile=, ExecStartPre=, ExecReload= with $MAINPID,
 //! ExecStop=), memcached (simple), redis-server (Type=notify) and postgres
 //! (Type=notify, KillMode=mixed, KillSignal=SIGINT).
 //!
-//! Each test is skipped with a note when its program (or the corpus) is not
-//! installed, so a machine without them still passes; CI installs them. Every
+//! A test whose program is not installed fails with the command that installs
+//! it: it never passes without running (`bash .ci/run` installs them all). Every
 //! daemon gets a free loopback port, every wait is bounded, and every process is
 //! ended by PID when the test ends (the harness's `Daemon` drop: daemons that
 //! fork are re-parented to daimond, the subreaper, and so are still its
@@ -26,8 +26,12 @@ use common::*;
 /// Starting a real daemon (and initdb) takes longer than a test script.
 const SLOW: Duration = Duration::from_secs(60);
 
-fn skip(test: &str, why: &str) {
-    eprintln!("skipping {test}: {why}");
+/// A real daemon this test drives is missing. The test fails rather than passing
+/// without running: `bash .ci/run` installs every daemon the suite needs.
+fn missing(test: &str, what: &str, install: &str) -> ! {
+    panic!(
+        "{test}: {what}; install it with `{install}` (or run `bash .ci/run`, which installs every test dependency)"
+    )
 }
 
 fn is_root() -> bool {
@@ -35,13 +39,13 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// A shipped unit file from the corpus of Debian packages next to the repository.
-fn corpus(package: &str, file: &str) -> Option<String> {
+/// A shipped unit file from the repository's corpus of Debian packages.
+fn corpus(package: &str, file: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus")
+        .join("../../testdata/unit-corpus")
         .join(package)
         .join(file);
-    fs::read_to_string(path).ok()
+    fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
 /// A loopback port nobody listens on (bound once, then released).
@@ -222,20 +226,17 @@ struct Nginx {
 }
 
 /// Starts nginx (Type=forking, PIDFile=, ExecStartPre= `nginx -t`) and checks
-/// that the PID file gives the main PID and that it answers; None after a note
-/// when nginx or the corpus is missing.
-fn start_nginx(test: &str) -> Option<Nginx> {
+/// that the PID file gives the main PID and that it answers; fails saying how to
+/// install nginx when it is missing.
+fn start_nginx(test: &str) -> Nginx {
     if !Path::new("/usr/sbin/nginx").exists() {
-        skip(test, "/usr/sbin/nginx is not installed");
-        return None;
-    }
-    let Some(shipped) = corpus("nginx-common", "nginx.service") else {
-        skip(
+        missing(
             test,
-            "the corpus of unit files is not beside the repository",
+            "/usr/sbin/nginx is not installed",
+            "apt-get install nginx-light",
         );
-        return None;
-    };
+    }
+    let shipped = corpus("nginx-common", "nginx.service");
     let mut d = Daemon::start();
     let dir = d.path().join("nginx");
     fs::create_dir_all(&dir).expect("nginx dir");
@@ -267,14 +268,14 @@ fn start_nginx(test: &str) -> Option<Nginx> {
         page.contains("200 OK") && page.contains("version-1"),
         "{page}"
     );
-    Some(Nginx {
+    Nginx {
         d,
         dir,
         conf,
         pid_file,
         port,
         master,
-    })
+    }
 }
 
 impl Nginx {
@@ -311,18 +312,14 @@ impl Nginx {
 
 #[test]
 fn nginx_forking_with_pidfile_reload_and_stop() {
-    let Some(mut n) = start_nginx("nginx reload") else {
-        return;
-    };
+    let mut n = start_nginx("nginx reload");
     n.reload();
     n.stops_clean();
 }
 
 #[test]
 fn nginx_master_killed_is_restarted_and_stops_clean() {
-    let Some(mut n) = start_nginx("nginx kill -9") else {
-        return;
-    };
+    let mut n = start_nginx("nginx kill -9");
     n.killed_comes_back("version-1");
     n.stops_clean();
 }
@@ -333,9 +330,7 @@ fn nginx_master_killed_is_restarted_and_stops_clean() {
 /// session was missed when the PID file named it before its setsid()).
 #[test]
 fn nginx_master_killed_right_after_a_reload_is_restarted() {
-    let Some(mut n) = start_nginx("nginx reload then kill -9") else {
-        return;
-    };
+    let mut n = start_nginx("nginx reload then kill -9");
     n.reload();
     n.killed_comes_back("version-2");
     n.stops_clean();
@@ -345,14 +340,13 @@ fn nginx_master_killed_right_after_a_reload_is_restarted() {
 fn memcached_simple_answers_restarts_and_stops() {
     const TEST: &str = "memcached";
     if !Path::new("/usr/bin/memcached").exists() {
-        return skip(TEST, "/usr/bin/memcached is not installed");
-    }
-    let Some(shipped) = corpus("memcached", "memcached.service") else {
-        return skip(
+        missing(
             TEST,
-            "the corpus of unit files is not beside the repository",
+            "/usr/bin/memcached is not installed",
+            "apt-get install memcached",
         );
-    };
+    }
+    let shipped = corpus("memcached", "memcached.service");
     let mut d = Daemon::start();
     let port = free_port();
     // The shipped unit runs a wrapper reading /etc/memcached.conf; the same
@@ -388,14 +382,13 @@ fn memcached_simple_answers_restarts_and_stops() {
 fn redis_notify_answers_restarts_and_stops() {
     const TEST: &str = "redis-server";
     if !Path::new("/usr/bin/redis-server").exists() {
-        return skip(TEST, "/usr/bin/redis-server is not installed");
-    }
-    let Some(shipped) = corpus("redis-server", "redis-server.service") else {
-        return skip(
+        missing(
             TEST,
-            "the corpus of unit files is not beside the repository",
+            "/usr/bin/redis-server is not installed",
+            "apt-get install redis-server",
         );
-    };
+    }
+    let shipped = corpus("redis-server", "redis-server.service");
     let as_redis = is_root() && user_exists("redis");
     let mut d = Daemon::start();
     let data = open_dir(&d, "redis");
@@ -496,10 +489,18 @@ fn postgres_bin() -> Option<PathBuf> {
 fn postgres_notify_answers_restarts_and_stops() {
     const TEST: &str = "postgres";
     let Some(bin) = postgres_bin() else {
-        return skip(TEST, "no /usr/lib/postgresql/*/bin/postgres installed");
+        missing(
+            TEST,
+            "no /usr/lib/postgresql/*/bin/postgres is installed",
+            "apt-get install postgresql",
+        );
     };
     if !is_root() || !user_exists("postgres") {
-        return skip(TEST, "needs root and the postgres user (User=postgres)");
+        missing(
+            TEST,
+            "this test runs postgres as User=postgres, which needs root and the postgres user",
+            "sudo apt-get install postgresql, then run the test as root",
+        );
     }
     let mut d = Daemon::start();
     let top = open_dir(&d, "pg");
