@@ -265,6 +265,9 @@ pub struct UnitStatus {
     /// Lines dropped by the log store for this unit and why, e.g. "12345 lines
     /// dropped: disk full"; None when nothing was lost.
     pub logs_dropped: Option<String>,
+    /// How many lines that is (all reasons together); None when nothing was lost.
+    #[serde(default)]
+    pub logs_dropped_lines: Option<u64>,
     /// The last `log_lines` log lines, rendered in journalctl's short format.
     pub recent_logs: Vec<String>,
     /// A timer unit: its schedule and the last run of what it activates.

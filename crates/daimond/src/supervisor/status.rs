@@ -223,6 +223,7 @@ impl Owner {
             reason,
             fragment_path: e.fragment_path(),
             logs_dropped: None,
+            logs_dropped_lines: None,
             recent_logs: Vec::new(),
             timer: self.timer_info(e),
             last_run: super::timers::run_summary(e),
