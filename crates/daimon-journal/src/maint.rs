@@ -70,8 +70,9 @@ impl JournalWriter {
     /// applies retention, spending at most about `tick_budget` on compression.
     ///
     /// Returns when it wants to run again: `Some(d)` while work is pending
-    /// (unsynced lines, a segment to compress), `None` when idle (then once a
-    /// minute is enough, for sealing by age and retention by age).
+    /// (unsynced lines, a segment to compress, a paused writer's retry within
+    /// `RETRY`), `None` when idle (then once a minute is enough, for sealing
+    /// by age and retention by age).
     pub fn tick(&mut self, now: Instant) -> Option<Duration> {
         if self.maint.paused.is_some() {
             self.try_resume();
