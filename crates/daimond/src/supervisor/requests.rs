@@ -183,6 +183,15 @@ impl Owner {
         }
         for (i, unit, verb) in ready {
             if is_well_known_target(&unit) {
+                // A target is reached at once (there is no boot to wait for)
+                // and stays active until it is stopped.
+                if let Some(e) = self.units.get_mut(&unit) {
+                    let active = verb != Verb::Stop;
+                    if e.target_active != active {
+                        e.target_active = active;
+                        e.since_wall = Some(jiff::Timestamp::now());
+                    }
+                }
                 if let Some(t) = self.txns.get_mut(&id) {
                     t.finish_item(i, None);
                 }
