@@ -67,6 +67,8 @@ pub struct Entry {
     pub run_stopped: Option<Instant>,
     /// The last run, for `status` and the timers that activate the unit.
     pub last_run: Option<RunRecord>,
+    /// When the active state last changed, for `show`.
+    pub stamps: super::stamps::Stamps,
 }
 
 /// One run of a unit: from leaving the inactive state to entering it again.
@@ -104,6 +106,7 @@ impl Entry {
             run_started: None,
             run_stopped: None,
             last_run: None,
+            stamps: Default::default(),
         }
     }
 

@@ -16,7 +16,7 @@ use super::process::tree;
 use super::registry::Entry;
 
 impl Owner {
-    fn enabled_state(&self, e: &Entry) -> &'static str {
+    pub(super) fn enabled_state(&self, e: &Entry) -> &'static str {
         if e.transient.is_some() {
             "transient"
         } else if self.enabled.contains(&e.name) {
@@ -32,7 +32,7 @@ impl Owner {
     }
 
     /// State and sub-state; a timer's come from its schedule, not a machine.
-    fn active_state(&self, e: &Entry) -> (daimon_proto::ActiveState, &'static str) {
+    pub(super) fn active_state(&self, e: &Entry) -> (daimon_proto::ActiveState, &'static str) {
         if e.is_timer() {
             self.timer_state(&e.name)
         } else {
@@ -42,7 +42,7 @@ impl Owner {
 
     /// When the unit entered its state: a started timer's start, else the
     /// machine's last change (a lookup of timers only when any run at all).
-    fn since(&self, e: &Entry) -> Option<jiff::Timestamp> {
+    pub(super) fn since(&self, e: &Entry) -> Option<jiff::Timestamp> {
         let timer = if self.timer_runs.is_empty() {
             None
         } else {
@@ -54,7 +54,7 @@ impl Owner {
         }
     }
 
-    fn description(e: &Entry) -> Option<String> {
+    pub(super) fn description(e: &Entry) -> Option<String> {
         e.def_unit().and_then(|u| u.unit.description.clone())
     }
 
