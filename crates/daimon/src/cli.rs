@@ -282,6 +282,8 @@ pub struct CrontabArgs {
 #[derive(Debug, Args)]
 pub struct Units {
     /// Unit names; `.service` is added when there is no suffix.
+    /// start/stop/restart/reload/remove also take patterns such as 'web@*',
+    /// matched against the loaded units.
     #[arg(required = true, value_name = "UNIT")]
     pub units: Vec<String>,
 }

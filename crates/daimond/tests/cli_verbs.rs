@@ -122,7 +122,7 @@ fn kill_signals_every_process_or_the_main_one() {
     let mut d = Daemon::start();
     let child = d.script(
         "child.sh",
-        "trap 'echo child got USR1' USR1\nwhile :; do sleep 0.05; done",
+        "trap 'echo child got USR1' USR1\necho child ready\nwhile :; do sleep 0.05; done",
     );
     let main = d.script(
         "main.sh",
@@ -142,10 +142,12 @@ fn kill_signals_every_process_or_the_main_one() {
         let logs = out_text(&d.cli(&["logs", "web", "-o", "cat"]));
         logs.lines().filter(|l| *l == what).count()
     };
-    wait_until("the child process", DEADLINE, || {
-        d.record_descendants();
-        d.status_json("web")["tasks"].as_array().map(Vec::len) >= Some(2)
+    // Both traps are set once the child says so (a USR1 before that would
+    // end it: the default action).
+    wait_until("the child's trap", DEADLINE, || {
+        count(&mut d, "child ready") == 1
     });
+    d.record_descendants();
 
     d.ok(&["kill", "web", "-s", "USR1", "--kill-whom", "main"]);
     wait_until("main.sh's trap", DEADLINE, || {
@@ -587,6 +589,22 @@ fn stop_all_and_unit_name_patterns() {
     let before = d.status_json("w@a")["pid"].as_u64();
     d.ok(&["restart", "w@[a-c]"]);
     assert_ne!(d.status_json("w@a")["pid"].as_u64(), before, "restarted");
+
+    // Queries take patterns too: is-active, show, status.
+    let out = d.cli(&["is-active", "w@*"]);
+    assert_eq!(
+        (out.status.code(), out_text(&out).as_str()),
+        (Some(0), "active\nactive\n")
+    );
+    let out = d.cli(&["is-active", "nomatch*"]);
+    assert_eq!((out.status.code(), out_text(&out).as_str()), (Some(3), ""));
+    assert_eq!(
+        d.ok(&["show", "w@*", "-p", "Id", "--value"]),
+        "w@a.service\n\nw@b.service\n"
+    );
+    let json = d.ok(&["status", "w@*", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("status JSON");
+    assert_eq!(v.as_array().map(Vec::len), Some(2), "{json}");
 
     let out = d.cli(&["stop", "nomatch*"]);
     assert_eq!(out.status.code(), Some(4));

@@ -7,7 +7,8 @@ use crate::cli::ListFormat;
 
 #[derive(Debug, Args)]
 pub struct StateArgs {
-    /// Unit names; `.service` is added when there is no suffix.
+    /// Unit names or patterns ('web@*'); `.service` is added when there is
+    /// no suffix.
     #[arg(required = true, value_name = "UNIT")]
     pub units: Vec<String>,
     /// Print nothing; only the exit code answers.

@@ -119,6 +119,7 @@ fn no_file(paths: &Paths, name: &str) -> CliError {
     let short = name.strip_suffix(".service").unwrap_or(name);
     let transient = states(paths, &[name.to_string()])
         .ok()
+        .flatten()
         .and_then(|s| s.into_iter().next())
         .is_some_and(|s| s.load_state == "transient");
     if transient {

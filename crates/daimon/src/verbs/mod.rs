@@ -29,12 +29,15 @@ fn full_names(units: &[String]) -> Vec<String> {
     units.iter().map(|u| unit_name(u)).collect()
 }
 
-fn states(paths: &Paths, units: &[String]) -> CliResult<Vec<UnitState>> {
+/// The states of `units`; patterns (`web@*`) stand for the loaded units they
+/// match. `None` when patterns matched nothing at all.
+fn states(paths: &Paths, units: &[String]) -> CliResult<Option<Vec<UnitState>>> {
     let req = Request::UnitStates {
         units: full_names(units),
     };
     match connect(paths)?.call(&req, QUICK)? {
-        Response::UnitStates(s) => Ok(s),
+        Response::UnitStates(s) if s.is_empty() => Ok(None),
+        Response::UnitStates(s) => Ok(Some(s)),
         other => Err(unexpected(other)),
     }
 }
@@ -46,10 +49,14 @@ fn say(quiet: bool, text: &str) {
 }
 
 /// `is-active`: each unit's active state; 0 when all are active (or
-/// reloading), else 3 (systemctl's "program is not running").
+/// reloading), else 3 (systemctl's "program is not running"); a pattern
+/// that matches no unit counts as not active.
 pub fn is_active(paths: &Paths, a: &StateArgs) -> CliResult {
+    let Some(list) = states(paths, &a.units)? else {
+        return Ok(3);
+    };
     let mut all = true;
-    for s in states(paths, &a.units)? {
+    for s in list {
         say(a.quiet, s.state.as_str());
         all &= matches!(s.state, ActiveState::Active | ActiveState::Reloading);
     }
@@ -58,8 +65,11 @@ pub fn is_active(paths: &Paths, a: &StateArgs) -> CliResult {
 
 /// `is-failed`: each unit's active state; 0 when one of them is failed, else 1.
 pub fn is_failed(paths: &Paths, a: &StateArgs) -> CliResult {
+    let Some(list) = states(paths, &a.units)? else {
+        return Ok(1);
+    };
     let mut any = false;
-    for s in states(paths, &a.units)? {
+    for s in list {
         say(a.quiet, s.state.as_str());
         any |= s.state == ActiveState::Failed;
     }
@@ -69,8 +79,11 @@ pub fn is_failed(paths: &Paths, a: &StateArgs) -> CliResult {
 /// `is-enabled`: each unit's file state; the exit code of the worst one
 /// (systemctl(1)'s table: enabled, static, transient 0; not-found 4; else 1).
 pub fn is_enabled(paths: &Paths, a: &StateArgs) -> CliResult {
+    let Some(list) = states(paths, &a.units)? else {
+        return Ok(4);
+    };
     let mut code = 0;
-    for s in states(paths, &a.units)? {
+    for s in list {
         say(a.quiet, &s.enabled);
         let c = match s.enabled.as_str() {
             "enabled" | "static" | "transient" => 0,

@@ -33,8 +33,9 @@ struct Facts<'a> {
 
 impl Owner {
     pub(super) fn show(&mut self, typed: &[String]) -> Response {
-        let mut out = Vec::with_capacity(typed.len());
-        for t in typed {
+        let names = self.query_names(typed);
+        let mut out = Vec::with_capacity(names.len());
+        for t in &names {
             let Ok(name) = self.resolve(t) else {
                 out.push(not_found(&daimon_unit::with_default_suffix(t)));
                 continue;

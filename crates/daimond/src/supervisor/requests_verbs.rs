@@ -68,11 +68,34 @@ impl Owner {
         Ok(names)
     }
 
+    /// For queries (`is-*`, `show`): a pattern stands for the loaded units it
+    /// matches, possibly none; a name for itself, known or not.
+    pub(super) fn query_names(&self, typed: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for t in typed {
+            if !is_glob(t) {
+                out.push(t.clone());
+                continue;
+            }
+            let pattern = daimon_unit::with_default_suffix(t);
+            out.extend(
+                self.units
+                    .keys()
+                    .filter(|n| !is_template(n) && glob_match(&pattern, n))
+                    .filter(|n| !out.contains(n))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+        }
+        out
+    }
+
     /// `is-active`/`is-enabled`/`is-failed`: states of each unit; an unknown
     /// one is `not-found`, `inactive` (systemctl prints a state for it too).
     pub(super) fn unit_states(&mut self, typed: &[String]) -> Response {
-        let mut out = Vec::with_capacity(typed.len());
-        for t in typed {
+        let names = self.query_names(typed);
+        let mut out = Vec::with_capacity(names.len());
+        for t in &names {
             let known = self.resolve(t).ok();
             let Some(e) = known.as_ref().and_then(|n| self.units.get(n)) else {
                 out.push(UnitState {

@@ -82,14 +82,11 @@ impl Owner {
         let names: Vec<String> = if typed.is_empty() {
             Vec::new()
         } else {
-            let mut v = Vec::new();
-            for t in typed {
-                match self.resolve(t) {
-                    Ok(n) => v.push(n),
-                    Err(r) => return r,
-                }
+            // Patterns (`web@*`) name the loaded units they match.
+            match self.resolve_patterns(typed) {
+                Ok(v) => v,
+                Err(r) => return r,
             }
-            v
         };
         // Each unit looked up once (a table of all units is most of the calls).
         let entries: Vec<&Entry> = if typed.is_empty() {
