@@ -73,10 +73,11 @@ pub enum Request {
     UnitStates {
         units: Vec<String>,
     },
-    /// Send `signal` to units' processes (`daimon kill`).
+    /// Send `signal` to units' processes (`daimon kill`): a name as
+    /// systemctl takes it (`TERM`, `SIGTERM`, `RTMIN+3`) or a number.
     Kill {
         units: Vec<String>,
-        signal: i32,
+        signal: String,
         whom: crate::KillWhom,
     },
     /// Clear the failed state and the start-limit counter; empty `units`: all.

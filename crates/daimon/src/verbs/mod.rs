@@ -18,7 +18,7 @@ use daimon_proto::{ActiveState, KillWhom, Paths, Request, Response, UnitState, u
 
 use crate::client::{JOBS, QUICK, unexpected};
 use crate::commands::{connect, report_jobs, with_known_units};
-use crate::error::{CliError, CliResult};
+use crate::error::CliResult;
 use args::{KillArgs, StateArgs, StopArgs};
 
 pub use edit::edit;
@@ -95,50 +95,14 @@ pub fn is_enabled(paths: &Paths, a: &StateArgs) -> CliResult {
     Ok(code)
 }
 
-/// A signal as systemctl's `--signal` takes it: `TERM`, `SIGTERM`, `term`,
-/// `RTMIN+3` or a number.
-pub fn parse_signal(s: &str) -> CliResult<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        return Ok(n);
-    }
-    let upper = s.to_ascii_uppercase();
-    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
-    if let Some(rest) = bare.strip_prefix("RTMIN") {
-        let off: i32 = if rest.is_empty() {
-            0
-        } else {
-            rest.strip_prefix('+')
-                .and_then(|n| n.parse().ok())
-                .ok_or_else(|| bad_signal(s))?
-        };
-        let n = libc::SIGRTMIN() + off;
-        return if n <= libc::SIGRTMAX() {
-            Ok(n)
-        } else {
-            Err(bad_signal(s))
-        };
-    }
-    let full = format!("SIG{bare}");
-    full.parse::<nix::sys::signal::Signal>()
-        .map(|sig| sig as i32)
-        .map_err(|_| bad_signal(s))
-}
-
-fn bad_signal(s: &str) -> CliError {
-    CliError::fail(format!(
-        "unknown signal \"{s}\"; use a name such as TERM, HUP, INT, KILL, USR1 or a number"
-    ))
-}
-
 pub fn kill(paths: &Paths, a: &KillArgs) -> CliResult {
-    let signal = parse_signal(&a.signal)?;
     let whom = match a.kill_whom {
         args::KillWhom::Main => KillWhom::Main,
         args::KillWhom::All => KillWhom::All,
     };
     let req = Request::Kill {
         units: full_names(&a.units),
-        signal,
+        signal: a.signal.clone(),
         whom,
     };
     jobs_reply(paths, &req, QUICK)
@@ -203,26 +167,5 @@ pub fn remove(paths: &Paths, units: &[String]) -> CliResult {
             Ok(report_jobs(&results))
         }
         other => Err(unexpected(other)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signals_parse_as_systemctl_takes_them() {
-        assert_eq!(parse_signal("TERM"), Ok(libc::SIGTERM));
-        assert_eq!(parse_signal("SIGTERM"), Ok(libc::SIGTERM));
-        assert_eq!(parse_signal("hup"), Ok(libc::SIGHUP));
-        assert_eq!(parse_signal("9"), Ok(9));
-        assert_eq!(parse_signal("USR1"), Ok(libc::SIGUSR1));
-        assert_eq!(parse_signal("RTMIN+2"), Ok(libc::SIGRTMIN() + 2));
-        let e = parse_signal("FOO").expect_err("unknown");
-        assert!(
-            e.message.contains("unknown signal \"FOO\""),
-            "{}",
-            e.message
-        );
     }
 }

@@ -67,7 +67,7 @@ impl Owner {
                 units,
                 signal,
                 whom,
-            } => self.kill_units(&units, signal, whom),
+            } => self.kill_units(&units, &signal, whom),
             Request::ResetFailed { units } => self.reset_failed(&units),
             Request::Show { units } => self.show(&units),
             Request::ListUnits {

@@ -17,14 +17,54 @@ use super::process::signal::signal_verified;
 use super::process::tree;
 use super::registry::{Entry, Load};
 
-/// Highest signal number Linux knows (SIGRTMAX).
-const MAX_SIGNAL: i32 = 64;
-
 fn reply(kind: ErrorKind, message: impl Into<String>) -> ErrorReply {
     ErrorReply {
         kind,
         message: message.into(),
     }
+}
+
+/// A signal as systemctl's `--signal` takes it: `TERM`, `SIGTERM`, `term`,
+/// `RTMIN+3`, or a number from 0 (no signal: only checks) to SIGRTMAX.
+pub fn parse_signal(s: &str) -> Result<i32, ErrorReply> {
+    let bad = || {
+        reply(
+            ErrorKind::Invalid,
+            format!(
+                "unknown signal \"{s}\"; use a name such as TERM, HUP, INT, KILL, USR1, \
+                 or a number from 1 to {}",
+                libc::SIGRTMAX()
+            ),
+        )
+    };
+    if let Ok(n) = s.parse::<i32>() {
+        return if (0..=libc::SIGRTMAX()).contains(&n) {
+            Ok(n)
+        } else {
+            Err(bad())
+        };
+    }
+    let upper = s.to_ascii_uppercase();
+    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+    if let Some(rest) = bare.strip_prefix("RTMIN") {
+        let off: i32 = match rest {
+            "" => 0,
+            r => r
+                .strip_prefix('+')
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(bad)?,
+        };
+        let n = libc::SIGRTMIN() + off;
+        return if n <= libc::SIGRTMAX() {
+            Ok(n)
+        } else {
+            Err(bad())
+        };
+    }
+    format!("SIG{bare}")
+        .parse::<nix::sys::signal::Signal>()
+        .map(|sig| sig as i32)
+        .map_err(|_| bad())
 }
 
 /// A template (`web@.service`) is no unit that runs; patterns skip it.
@@ -164,15 +204,16 @@ impl Owner {
     /// (systemctl's default `--kill-whom=all`). What happens next is the
     /// unit's own business: a main process that dies is handled as any exit
     /// (Restart= applies), as in systemd.
-    pub(super) fn kill_units(&mut self, typed: &[String], signal: i32, whom: KillWhom) -> Response {
-        if !(0..=MAX_SIGNAL).contains(&signal) {
-            return Response::Error(reply(
-                ErrorKind::Invalid,
-                format!(
-                    "signal {signal} does not exist; use 1 to {MAX_SIGNAL} or a name such as TERM"
-                ),
-            ));
-        }
+    pub(super) fn kill_units(
+        &mut self,
+        typed: &[String],
+        signal: &str,
+        whom: KillWhom,
+    ) -> Response {
+        let signal = match parse_signal(signal) {
+            Ok(n) => n,
+            Err(e) => return Response::Error(e),
+        };
         let names = match self.resolve_patterns(typed) {
             Ok(n) => n,
             Err(r) => return r,
@@ -231,5 +272,34 @@ impl Owner {
             ErrorKind::Failed,
             format!("{name} has {what} to signal"),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_parse_as_systemctl_takes_them() {
+        assert_eq!(parse_signal("TERM"), Ok(libc::SIGTERM));
+        assert_eq!(parse_signal("SIGTERM"), Ok(libc::SIGTERM));
+        assert_eq!(parse_signal("hup"), Ok(libc::SIGHUP));
+        assert_eq!(parse_signal("9"), Ok(9));
+        assert_eq!(parse_signal("USR1"), Ok(libc::SIGUSR1));
+        assert_eq!(parse_signal("RTMIN+2"), Ok(libc::SIGRTMIN() + 2));
+        for bad in ["FOO", "-1", "99", "RTMIN+99", "RTMIN2"] {
+            let e = parse_signal(bad).expect_err(bad);
+            assert!(
+                e.message.starts_with(&format!("unknown signal \"{bad}\"")),
+                "{}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
+    fn templates_are_no_units_for_patterns() {
+        assert!(is_template("web@.service"));
+        assert!(!is_template("web@a.service"));
     }
 }
