@@ -190,7 +190,9 @@ Examples:
     #[command(after_help = "Example:\n  daimon is-active --quiet web && echo up")]
     IsActive(StateArgs),
     /// Print each unit's file state: enabled, disabled, static, transient, ...
-    /// (exit 0 for enabled, static, transient; 4 for an unknown unit; else 1).
+    ///
+    /// Exit 0 when every unit is enabled, static or transient (as systemctl),
+    /// 4 when one is unknown, else 1.
     IsEnabled(StateArgs),
     /// Print each unit's active state (exit 0 if one is failed, else 1).
     IsFailed(StateArgs),
