@@ -486,6 +486,24 @@ fn edit_writes_a_checked_drop_in_or_the_whole_file_and_reloads() {
         "the drop-in is unchanged"
     );
 
+    // A running unit is told that the change waits for its next start.
+    d.ok(&["start", "web"]);
+    let env = d.script(
+        "env.sh",
+        "printf '[Service]\\nEnvironment=GREETING=bye\\n' > \"$1\"",
+    );
+    let out = edit(&d, &env, &["edit", "web"]);
+    assert_eq!(out.status.code(), Some(0), "{}", err_text(&out));
+    assert_eq!(
+        out_text(&out),
+        format!(
+            "Saved {}.\nweb.service runs with its previous settings until it next starts.\n",
+            dropin.display()
+        )
+    );
+    assert_eq!(prop(&mut d, "web", "Environment"), "GREETING=bye");
+    d.ok(&["stop", "web"]);
+
     // --full edits the unit file itself.
     let full = d.script(
         "full.sh",

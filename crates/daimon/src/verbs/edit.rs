@@ -107,11 +107,24 @@ pub fn edit(paths: &Paths, a: &EditArgs) -> CliResult {
     write_in_place(&target, &text)?;
     let _ = fs::remove_file(&tmp);
     println!("Saved {}.", target.display());
-    match connect(paths)?.call(&Request::DaemonReload, JOBS)? {
-        Response::Done => Ok(0),
-        Response::Jobs(r) => Ok(report_jobs(&r)),
-        other => Err(unexpected(other)),
+    let code = match connect(paths)?.call(&Request::DaemonReload, JOBS)? {
+        Response::Done => 0,
+        Response::Jobs(r) => report_jobs(&r),
+        other => return Err(unexpected(other)),
+    };
+    // As after systemctl daemon-reload: a running unit keeps its settings.
+    let running = states(paths, std::slice::from_ref(&name))
+        .ok()
+        .flatten()
+        .and_then(|s| s.into_iter().next())
+        .is_some_and(|s| {
+            s.state != daimon_proto::ActiveState::Inactive
+                && s.state != daimon_proto::ActiveState::Failed
+        });
+    if running {
+        println!("{name} runs with its previous settings until it next starts.");
     }
+    Ok(code)
 }
 
 /// Why there is nothing to edit: a transient unit, or no such unit file.

@@ -49,7 +49,9 @@ impl Owner {
                 continue;
             };
             let facts = Facts {
-                unit: e.def_unit().map(|u| u.as_ref()),
+                // The file as last read, as systemctl shows after a
+                // daemon-reload, even while the run uses older settings.
+                unit: e.loaded().or(e.def_unit()).map(|u| u.as_ref()),
                 unit_file_state: self.unit_file_state(e),
                 invocation: &e.invocation,
                 control_pid: e.machine.control_pid,
@@ -225,7 +227,11 @@ fn properties(st: &UnitStatus, f: &Facts<'_>, tz: &jiff::tz::TimeZone) -> Vec<Pr
         v.push(("Before", d.before.join(" ")));
         v.push(("After", d.after.join(" ")));
     }
-    v.push(("Description", st.description.clone().unwrap_or_default()));
+    let description = f.unit.and_then(|u| u.unit.description.clone());
+    v.push((
+        "Description",
+        description.or(st.description.clone()).unwrap_or_default(),
+    ));
     v.push(("LoadState", st.load_state.clone()));
     v.push(("ActiveState", st.state.as_str().into()));
     v.push(("SubState", st.sub_state.clone()));
