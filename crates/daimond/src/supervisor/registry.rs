@@ -70,6 +70,8 @@ pub struct Entry {
     /// A `.target` that was started and not stopped since: targets have no
     /// process, their state is their last job's (systemd's "active (active)").
     pub target_active: bool,
+    /// When the active state last changed, for `show`.
+    pub stamps: super::stamps::Stamps,
 }
 
 /// One run of a unit: from leaving the inactive state to entering it again.
@@ -128,6 +130,7 @@ impl Entry {
             run_stopped: None,
             target_active: false,
             last_run: None,
+            stamps: Default::default(),
         }
     }
 

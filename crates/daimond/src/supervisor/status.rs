@@ -16,7 +16,7 @@ use super::process::tree;
 use super::registry::Entry;
 
 impl Owner {
-    fn enabled_state(&self, e: &Entry) -> &'static str {
+    pub(super) fn enabled_state(&self, e: &Entry) -> &'static str {
         if e.transient.is_some() {
             "transient"
         } else if self.enabled.contains(&e.name) {
@@ -33,7 +33,7 @@ impl Owner {
 
     /// State and sub-state; a timer's come from its schedule and a target's
     /// from its last job, not a machine.
-    fn active_state(&self, e: &Entry) -> (daimon_proto::ActiveState, &'static str) {
+    pub(super) fn active_state(&self, e: &Entry) -> (daimon_proto::ActiveState, &'static str) {
         if e.is_timer() {
             self.timer_state(&e.name)
         } else if super::registry::is_well_known_target(&e.name) {
@@ -49,7 +49,7 @@ impl Owner {
 
     /// When the unit entered its state: a started timer's start, else the
     /// machine's last change (a lookup of timers only when any run at all).
-    fn since(&self, e: &Entry) -> Option<jiff::Timestamp> {
+    pub(super) fn since(&self, e: &Entry) -> Option<jiff::Timestamp> {
         let timer = if self.timer_runs.is_empty() {
             None
         } else {
@@ -61,7 +61,7 @@ impl Owner {
         }
     }
 
-    fn description(e: &Entry) -> Option<String> {
+    pub(super) fn description(e: &Entry) -> Option<String> {
         e.def_unit().and_then(|u| u.unit.description.clone())
     }
 
@@ -89,14 +89,11 @@ impl Owner {
         let names: Vec<String> = if typed.is_empty() {
             Vec::new()
         } else {
-            let mut v = Vec::new();
-            for t in typed {
-                match self.resolve(t) {
-                    Ok(n) => v.push(n),
-                    Err(r) => return r,
-                }
+            // Patterns (`web@*`) name the loaded units they match.
+            match self.resolve_patterns(typed) {
+                Ok(v) => v,
+                Err(r) => return r,
             }
-            v
         };
         // Each unit looked up once (a table of all units is most of the calls).
         let entries: Vec<&Entry> = if typed.is_empty() {
