@@ -47,6 +47,9 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
     o.reap();
     o.startup();
     let mut clients = true;
+    // Set when a shutdown begins (see `shutdown`): the loop ends by then whatever
+    // is still queued.
+    let mut watchdog: Option<Instant> = None;
     loop {
         o.timers_after_events();
         o.flush_messages();
@@ -54,11 +57,21 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
         if o.shutting_down && o.txns.is_empty() {
             break;
         }
+        if o.shutting_down && watchdog.is_none() {
+            watchdog = Some(Instant::now() + o.shutdown_budget());
+        }
+        if watchdog.is_some_and(|w| w <= Instant::now()) {
+            tracing::error!(
+                "shutdown watchdog: still waiting for {} after the stop timeouts; exiting anyway",
+                o.unfinished_jobs()
+            );
+            break;
+        }
         let (timer_deadline, timer_alarm) = o.next_timer_wakes();
-        let deadline = match (o.next_deadline(), timer_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let deadline = [o.next_deadline(), timer_deadline, watchdog]
+            .into_iter()
+            .flatten()
+            .min();
         if let Some(a) = alarm.as_mut() {
             a.arm(timer_alarm);
         }
