@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use daimon_proto::{
-    Frame, FrameError, Hello, PROTOCOL_VERSION, Paths, Request, Response, decode, encode,
+    Frame, FrameError, Hello, PROTOCOL_VERSION, Paths, Request, Response, decode, encode, parts,
     read_any_frame, read_frame,
 };
 
@@ -149,12 +149,27 @@ impl Client {
         }
     }
 
-    /// The next response frame; the daemon's error replies become `Err`.
+    /// The next response (a long list joined from its parts, see
+    /// `daimon_proto::parts`); the daemon's error replies become `Err`.
     pub fn next(&mut self) -> Result<Response, CliError> {
-        match read_frame::<_, Response>(&mut self.reader) {
-            Ok(Response::Error(e)) => Err(CliError::new(e.kind.exit_code(), e.message)),
-            Ok(r) => Ok(r),
-            Err(e) => Err(frame_err("reading daimond's answer", e)),
+        let mut earlier: Option<Response> = None;
+        loop {
+            let (body, last) = match read_frame::<_, Response>(&mut self.reader) {
+                Ok(Response::Error(e)) => {
+                    return Err(CliError::new(e.kind.exit_code(), e.message));
+                }
+                Ok(Response::Part(body)) => (*body, false),
+                Ok(r) => (r, true),
+                Err(e) => return Err(frame_err("reading daimond's answer", e)),
+            };
+            let joined = match earlier.take() {
+                None => body,
+                Some(e) => parts::join(e, body).map_err(|pair| unexpected(pair.1))?,
+            };
+            if last {
+                return Ok(joined);
+            }
+            earlier = Some(joined);
         }
     }
 
@@ -215,6 +230,7 @@ pub fn unexpected(r: Response) -> CliError {
         Response::Cat(_) => "Cat",
         Response::Timers(_) => "Timers",
         Response::Done => "Done",
+        Response::Part(_) => "Part",
     };
     CliError::new(
         1,
