@@ -308,3 +308,179 @@ fn the_handshake_and_the_request_have_their_own_size_limits() {
     let msg = invalid_message(read_frame(&mut s).expect("a refusal"));
     assert!(msg.contains("limit"), "{msg}");
 }
+
+/// A small deterministic generator (xorshift64*), so a failure replays.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// Room for 1,000 client sockets in this process.
+fn raise_nofile(want: u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit write to and read from a valid rlimit struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < want {
+            lim.rlim_cur = want.min(lim.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+fn connect_quiet(d: &Daemon) -> UnixStream {
+    let s = UnixStream::connect(d.socket()).expect("connect");
+    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    s.set_write_timeout(Some(DEADLINE)).expect("timeout");
+    s
+}
+
+/// Sends `payload` as one frame after a valid `Hello`; the daemon must answer
+/// with an error (never hang, never crash).
+fn malformed_request(d: &Daemon, payload: &[u8]) {
+    let mut s = connect_quiet(d);
+    let mut buf = daimon_proto::encode(&Hello {
+        version: PROTOCOL_VERSION,
+    })
+    .expect("hello");
+    buf.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    buf.extend_from_slice(payload);
+    s.write_all(&buf).expect("write");
+    assert!(matches!(
+        read_frame::<_, Response>(&mut s),
+        Ok(Response::Welcome(_))
+    ));
+    match read_frame::<_, Response>(&mut s) {
+        Ok(Response::Error(_)) => {}
+        other => panic!(
+            "{:?}: expected an error, got {other:?}",
+            String::from_utf8_lossy(payload)
+        ),
+    }
+}
+
+fn timed_status(d: &mut Daemon) -> Duration {
+    let start = Instant::now();
+    let out = d.cli(&["status"]);
+    let took = start.elapsed();
+    assert!(out.status.success(), "{}", stderr(&out));
+    took
+}
+
+/// Random bytes, oversized and truncated frames, 1,000 idle connections and
+/// 10,000 malformed requests: daimond keeps answering, and afterwards it is
+/// quick and no bigger than before.
+#[test]
+fn socket_abuse_leaves_daimond_answering_and_small() {
+    raise_nofile(4096);
+    let mut d = Daemon::start();
+    let pid = d.daemon_pid().expect("daemon pid");
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    // Warm up every path once so the baseline includes what a first use allocates.
+    for _ in 0..3 {
+        timed_status(&mut d);
+        malformed_request(&d, b"{");
+        let _held: Vec<UnixStream> = (0..200).map(|_| connect_quiet(&d)).collect();
+    }
+    timed_status(&mut d);
+    let before = rss_kib(pid);
+
+    // Random bytes, whatever the header they make.
+    for _ in 0..500 {
+        let n = (rng.next() % 8192) as usize;
+        let mut s = connect_quiet(&d);
+        let _ = s.write_all(&rng.bytes(n));
+    }
+    // Oversized headers (handshake and request) and frames cut short.
+    for len in [
+        daimon_proto::MAX_FRAME_LEN,
+        u32::MAX,
+        daimon_proto::MAX_HELLO_LEN + 1,
+    ] {
+        for _ in 0..50 {
+            let mut s = connect_quiet(&d);
+            let _ = s.write_all(&len.to_be_bytes());
+            let _ = s.write_all(&rng.bytes(1000));
+        }
+    }
+    for _ in 0..200 {
+        let mut s = connect_quiet(&d);
+        let _ = s.write_all(&4000u32.to_be_bytes());
+        let n = (rng.next() % 3999) as usize;
+        let _ = s.write_all(&rng.bytes(n));
+    }
+
+    // 1,000 idle connections: the CLI still gets in while they are held.
+    let idle: Vec<UnixStream> = (0..1000).map(|_| connect_quiet(&d)).collect();
+    let during = timed_status(&mut d);
+    eprintln!("status with 1000 idle connections open: {during:?}");
+    drop(idle);
+
+    // 10,000 malformed requests behind valid handshakes, from 4 threads.
+    let shapes: [&[u8]; 6] = [
+        b"{",
+        b"{\"Start\":{\"units\":5}}",
+        b"{\"Nope\":null}",
+        b"\xff\xfe\xfd",
+        b"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+        b"{\"Logs\":{\"units\":[],\"output\":\"short\",\"lines\":-1}}",
+    ];
+    std::thread::scope(|scope| {
+        for t in 0..4u64 {
+            let d = &d;
+            scope.spawn(move || {
+                let mut rng = Rng(0x1234_5678 + t);
+                for i in 0..2500 {
+                    if i % 2 == 0 {
+                        malformed_request(d, shapes[i / 2 % shapes.len()]);
+                    } else {
+                        let n = 1 + (rng.next() % 300) as usize;
+                        let mut junk = rng.bytes(n);
+                        junk[0] = b'{'; // never a valid request by chance
+                        junk.push(b'\0');
+                        malformed_request(d, &junk);
+                    }
+                }
+            });
+        }
+    });
+
+    // Answering, and quickly, once the abuse stops.
+    let start = Instant::now();
+    wait_until("daimon status to answer after the abuse", DEADLINE, || {
+        d.cli(&["status"]).status.success()
+    });
+    let first = start.elapsed();
+    let after_latency = (0..5).map(|_| timed_status(&mut d)).min().expect("latency");
+    eprintln!("after the abuse: first status in {first:?}, then {after_latency:?}");
+    assert!(
+        after_latency < Duration::from_millis(500),
+        "{after_latency:?}"
+    );
+
+    // Memory back where it was: connections and their buffers are freed.
+    let mut after = rss_kib(pid);
+    let settle = Instant::now();
+    while after > before + 2048 && settle.elapsed() < Duration::from_secs(5) {
+        timed_status(&mut d);
+        std::thread::sleep(Duration::from_millis(100));
+        after = rss_kib(pid);
+    }
+    eprintln!("RSS before {before} KiB, after the abuse {after} KiB");
+    assert!(
+        after <= before + 2048,
+        "RSS grew from {before} to {after} KiB"
+    );
+}
