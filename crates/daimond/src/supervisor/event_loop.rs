@@ -8,7 +8,7 @@
 //! the modules beside it. Nothing here polls: the loop sleeps until an event or
 //! the nearest deadline.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -58,7 +58,11 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
             break;
         }
         if o.shutting_down && watchdog.is_none() {
-            watchdog = Some(Instant::now() + o.shutdown_budget());
+            // A stop timeout of years must not overflow the clock.
+            let now = Instant::now();
+            watchdog = now
+                .checked_add(o.shutdown_budget())
+                .or_else(|| now.checked_add(Duration::from_secs(365 * 86_400)));
         }
         if watchdog.is_some_and(|w| w <= Instant::now()) {
             tracing::error!(

@@ -12,6 +12,8 @@
 
 use std::time::Duration;
 
+use daimon_unit::TimeSpan;
+
 use super::jobs::ItemState;
 use super::owner::Owner;
 
@@ -25,20 +27,11 @@ const STOP_PHASES: u32 = 3;
 impl Owner {
     /// How long the shutdown that begins now may take before the watchdog ends it.
     pub fn shutdown_budget(&self) -> Duration {
-        let units = self
-            .units
-            .values()
-            .filter(|e| !e.is_idle())
-            .map(|e| {
-                let stop = e
-                    .def_unit()
-                    .and_then(|u| u.service())
-                    .and_then(|s| s.timeout_stop.as_duration())
-                    .unwrap_or(DEFAULT_STOP);
-                stop.saturating_mul(STOP_PHASES)
-            })
-            .fold(Duration::ZERO, Duration::saturating_add);
-        units.saturating_add(MARGIN)
+        budget(self.units.values().filter(|e| !e.is_idle()).map(|e| {
+            e.def_unit()
+                .and_then(|u| u.service())
+                .map_or(TimeSpan::Infinity, |s| s.timeout_stop)
+        }))
     }
 
     /// The jobs the shutdown still waits for, one line for the log: `web.service
@@ -64,5 +57,39 @@ impl Owner {
         } else {
             waiting.join(", ")
         }
+    }
+}
+
+/// The watchdog's allowance for units with these stop timeouts (see the module
+/// comment).
+fn budget(stop_timeouts: impl Iterator<Item = TimeSpan>) -> Duration {
+    stop_timeouts
+        .map(|t| {
+            t.as_duration()
+                .unwrap_or(DEFAULT_STOP)
+                .saturating_mul(STOP_PHASES)
+        })
+        .fold(MARGIN, Duration::saturating_add)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_unit_may_take_three_stop_timeouts_and_infinity_counts_as_the_default() {
+        let secs = |s| TimeSpan::Finite(Duration::from_secs(s));
+        assert_eq!(budget(std::iter::empty()), Duration::from_secs(5));
+        assert_eq!(budget([secs(2)].into_iter()), Duration::from_secs(11));
+        assert_eq!(
+            budget([secs(2), secs(10)].into_iter()),
+            Duration::from_secs(41)
+        );
+        assert_eq!(
+            budget([TimeSpan::Infinity].into_iter()),
+            Duration::from_secs(275)
+        );
+        let huge = TimeSpan::Finite(Duration::MAX);
+        assert_eq!(budget([huge, huge].into_iter()), Duration::MAX);
     }
 }
