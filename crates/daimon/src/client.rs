@@ -129,24 +129,22 @@ impl Client {
             // A daemon that refuses us (busy, another user, another protocol)
             // answers at once and hangs up, which can make our write fail: its
             // answer is still there to read.
-            let welcome = self.welcome();
-            if let (Err(e), Err(_)) = (sent, &welcome) {
-                return Err(frame_err("talking to daimond", e));
-            }
+            let welcome = match read_frame::<_, Response>(&mut self.reader) {
+                Ok(Response::Welcome(w)) => {
+                    self.daemon_pid = w.daemon_pid;
+                    Ok(())
+                }
+                // Its reason, even when our write failed because it hung up.
+                Ok(Response::Error(e)) => Err(CliError::new(e.kind.exit_code(), e.message)),
+                Ok(other) => Err(unexpected(other)),
+                Err(e) => match sent {
+                    Err(sent) => Err(frame_err("talking to daimond", sent)),
+                    Ok(()) => Err(frame_err("reading daimond's answer", e)),
+                },
+            };
             return welcome;
         }
         sent.map_err(|e| frame_err("talking to daimond", e))
-    }
-
-    /// Reads the daemon's answer to `Hello`.
-    fn welcome(&mut self) -> Result<(), CliError> {
-        match self.next()? {
-            Response::Welcome(w) => {
-                self.daemon_pid = w.daemon_pid;
-                Ok(())
-            }
-            other => Err(unexpected(other)),
-        }
     }
 
     /// The next response (a long list joined from its parts, see
