@@ -96,7 +96,7 @@ fn invalid_names_are_refused_at_once_and_shutdown_completes() {
 /// The root cause of the hang, with a valid name: a job for a unit that has
 /// no definition to run (its file has errors) waited forever. It now ends at
 /// once: stopping what does not run succeeds, starting it fails with the
-/// file's error; and shutdown is not held up.
+/// reason (the file's error, an unsupported type); and shutdown is not held up.
 #[test]
 fn a_job_for_a_unit_that_cannot_run_ends_at_once() {
     let mut d = Daemon::start();
@@ -114,6 +114,16 @@ fn a_job_for_a_unit_that_cannot_run_ends_at_once() {
             stderr(&out)
         );
     }
+    // A unit of a type daimon loads but does not run yet: the same.
+    d.write_unit("watch.path", "[Path]\nPathExists=/tmp\n");
+    d.ok(&["stop", "watch.path"]);
+    let out = d.cli(&["reload", "watch.path"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not supported yet"),
+        "{}",
+        stderr(&out)
+    );
     assert!(start.elapsed() < Duration::from_secs(5));
     let out = d.cli(&["shutdown"]);
     assert!(out.status.success(), "{}", stderr(&out));
