@@ -90,7 +90,8 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         self.slots.inner.borrow_mut().members.remove(&self.id);
-        self.slots.freed.notify_waiters();
+        // One stored permit: a slot freed before `freed()` is awaited is not missed.
+        self.slots.freed.notify_one();
     }
 }
 
