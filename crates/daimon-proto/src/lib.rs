@@ -9,12 +9,14 @@
 
 pub mod frame;
 pub mod message;
+pub mod parts;
 pub mod paths;
 pub mod verbs;
 
 pub use frame::{
-    Frame, FrameError, MAX_FRAME_LEN, RAW_FLAG, decode, encode, encode_into, payload_len,
-    raw_header, read_any_frame, read_frame, write_frame,
+    Frame, FrameError, MAX_FRAME_LEN, MAX_HELLO_LEN, MAX_REQUEST_LEN, RAW_FLAG, decode, encode,
+    encode_into, payload_len, payload_len_within, raw_header, read_any_frame, read_frame,
+    read_payload, write_frame,
 };
 pub use message::*;
 pub use paths::Paths;

@@ -187,12 +187,16 @@ pub enum Response {
     UnitFiles(Vec<crate::UnitFileEntry>),
     /// Success with nothing to show (daemon-reload, shutdown, end of a log stream).
     Done,
+    /// A leading part of a list answer too long for one frame: more frames
+    /// follow, the last an ordinary answer of the same kind, and the client
+    /// joins the lists in order (see `parts`).
+    Part(Box<Response>),
 }
 
 impl Response {
     /// Whether more frames follow this one for the same request.
     pub fn is_final(&self) -> bool {
-        !matches!(self, Response::LogData(_))
+        !matches!(self, Response::LogData(_) | Response::Part(_))
     }
 }
 

@@ -34,8 +34,8 @@ pub use model::{
     TimerSection, Unit, UnitBody, UnitSection, WorkingDirectory, conditions_met,
 };
 pub use name::{
-    NameError, UnitKind, UnitName, is_valid_dependency_name, is_valid_unit_name,
-    with_default_suffix,
+    NameError, UnitKind, UnitName, VALID_NAME_HINT, check_requested, is_valid_dependency_name,
+    is_valid_unit_name, with_default_suffix,
 };
 pub use specifier::SpecifierContext;
 pub use value::ValueError;

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use daimon_proto::{
-    Frame, FrameError, Hello, PROTOCOL_VERSION, Paths, Request, Response, decode, encode,
+    Frame, FrameError, Hello, PROTOCOL_VERSION, Paths, Request, Response, decode, encode, parts,
     read_any_frame, read_frame,
 };
 
@@ -129,32 +129,45 @@ impl Client {
             // A daemon that refuses us (busy, another user, another protocol)
             // answers at once and hangs up, which can make our write fail: its
             // answer is still there to read.
-            let welcome = self.welcome();
-            if let (Err(e), Err(_)) = (sent, &welcome) {
-                return Err(frame_err("talking to daimond", e));
-            }
+            let welcome = match read_frame::<_, Response>(&mut self.reader) {
+                Ok(Response::Welcome(w)) => {
+                    self.daemon_pid = w.daemon_pid;
+                    Ok(())
+                }
+                // Its reason, even when our write failed because it hung up.
+                Ok(Response::Error(e)) => Err(CliError::new(e.kind.exit_code(), e.message)),
+                Ok(other) => Err(unexpected(other)),
+                Err(e) => match sent {
+                    Err(sent) => Err(frame_err("talking to daimond", sent)),
+                    Ok(()) => Err(frame_err("reading daimond's answer", e)),
+                },
+            };
             return welcome;
         }
         sent.map_err(|e| frame_err("talking to daimond", e))
     }
 
-    /// Reads the daemon's answer to `Hello`.
-    fn welcome(&mut self) -> Result<(), CliError> {
-        match self.next()? {
-            Response::Welcome(w) => {
-                self.daemon_pid = w.daemon_pid;
-                Ok(())
-            }
-            other => Err(unexpected(other)),
-        }
-    }
-
-    /// The next response frame; the daemon's error replies become `Err`.
+    /// The next response (a long list joined from its parts, see
+    /// `daimon_proto::parts`); the daemon's error replies become `Err`.
     pub fn next(&mut self) -> Result<Response, CliError> {
-        match read_frame::<_, Response>(&mut self.reader) {
-            Ok(Response::Error(e)) => Err(CliError::new(e.kind.exit_code(), e.message)),
-            Ok(r) => Ok(r),
-            Err(e) => Err(frame_err("reading daimond's answer", e)),
+        let mut earlier: Option<Response> = None;
+        loop {
+            let (body, last) = match read_frame::<_, Response>(&mut self.reader) {
+                Ok(Response::Error(e)) => {
+                    return Err(CliError::new(e.kind.exit_code(), e.message));
+                }
+                Ok(Response::Part(body)) => (*body, false),
+                Ok(r) => (r, true),
+                Err(e) => return Err(frame_err("reading daimond's answer", e)),
+            };
+            let joined = match earlier.take() {
+                None => body,
+                Some(e) => parts::join(e, body).map_err(|pair| unexpected(pair.1))?,
+            };
+            if last {
+                return Ok(joined);
+            }
+            earlier = Some(joined);
         }
     }
 
@@ -218,6 +231,7 @@ pub fn unexpected(r: Response) -> CliError {
         Response::Properties(_) => "Properties",
         Response::UnitFiles(_) => "UnitFiles",
         Response::Done => "Done",
+        Response::Part(_) => "Part",
     };
     CliError::new(
         1,

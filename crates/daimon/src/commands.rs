@@ -58,6 +58,29 @@ pub(crate) fn with_known_units(paths: &Paths, e: CliError) -> CliError {
     }
 }
 
+/// The full unit name of what a user typed (`bot` -> `bot.service`), checked
+/// by systemd's rules as daimond checks it, so that the message comes before
+/// anything is sent.
+pub(crate) fn checked_name(typed: &str) -> CliResult<String> {
+    let name = unit_name(typed);
+    daimon_unit::check_requested(&name).map_err(CliError::fail)?;
+    Ok(name)
+}
+
+/// Names, or patterns (`'web@*'`) for the daemon to match and check.
+fn checked_names(typed: &[String]) -> CliResult<Vec<String>> {
+    typed
+        .iter()
+        .map(|u| {
+            if daimon_proto::is_glob(u) {
+                Ok(u.clone())
+            } else {
+                checked_name(u)
+            }
+        })
+        .collect()
+}
+
 /// Prints failed jobs; the exit code is the worst of them.
 pub(crate) fn report_jobs(results: &[JobResult]) -> i32 {
     let mut code = 0;
@@ -72,7 +95,7 @@ pub(crate) fn report_jobs(results: &[JobResult]) -> i32 {
 
 /// start/stop/restart/reload/enable/disable.
 pub fn jobs(paths: &Paths, make: fn(Vec<String>) -> Request, units: &[String]) -> CliResult {
-    let units: Vec<String> = units.iter().map(|u| unit_name(u)).collect();
+    let units = checked_names(units)?;
     let resp = connect(paths)?
         .call(&make(units), JOBS)
         .map_err(|e| with_known_units(paths, e))?;
@@ -86,6 +109,10 @@ pub fn jobs(paths: &Paths, make: fn(Vec<String>) -> Request, units: &[String]) -
 pub fn run(paths: &Paths, args: &RunArgs) -> CliResult {
     let ctx = run::RunContext::from_env()?;
     let req = run::build(args, &ctx)?;
+    checked_name(&req.name)?;
+    if let Some(t) = &req.timer {
+        checked_name(&t.name)?;
+    }
     let name = req.name.clone();
     let short = name.strip_suffix(".service").unwrap_or(&name).to_string();
     match connect(paths)?.call(&Request::Run(req), JOBS)? {
@@ -151,7 +178,7 @@ pub fn run(paths: &Paths, args: &RunArgs) -> CliResult {
 pub fn status(paths: &Paths, args: &StatusArgs) -> CliResult {
     let detail = !args.units.is_empty();
     let table = !detail && args.output == ListFormat::Table;
-    let units: Vec<String> = args.units.iter().map(|u| unit_name(u)).collect();
+    let units = checked_names(&args.units)?;
     let req = Request::Status {
         units: units.clone(),
         log_lines: if detail && args.output == ListFormat::Table {
@@ -243,7 +270,7 @@ pub fn timers(paths: &Paths, output: ListFormat) -> CliResult {
 
 pub fn cat(paths: &Paths, unit: &str) -> CliResult {
     let req = Request::Cat {
-        unit: unit_name(unit),
+        unit: checked_name(unit)?,
     };
     match connect(paths)?
         .call(&req, QUICK)

@@ -46,6 +46,9 @@ pub fn request(args: &LogsArgs) -> LogsRequest {
 
 pub fn run(args: &LogsArgs, paths: &Paths) -> CliResult {
     let req = request(args);
+    for u in &req.units {
+        crate::commands::checked_name(u)?;
+    }
     let follow = req.follow;
     // journalctl's marker for an empty answer; JSON stays pure for machines.
     let mark_empty = !follow && req.output != "json";
