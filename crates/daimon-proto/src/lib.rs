@@ -16,7 +16,7 @@ pub use frame::{
     raw_header, read_any_frame, read_frame, write_frame,
 };
 pub use message::*;
-pub use paths::Paths;
+pub use paths::{Paths, Untrusted, check_runtime_dir, check_socket, effective_uid};
 
 /// Bumped whenever a message changes incompatibly; checked in the handshake.
 pub const PROTOCOL_VERSION: u32 = 1;

@@ -18,6 +18,7 @@ mod render;
 mod render_timers;
 mod run;
 mod schedule;
+mod trust;
 
 use std::io::Write;
 use std::process::ExitCode;
