@@ -208,6 +208,7 @@ fn cat_output_is_byte_exact_and_json_clients_still_get_text() {
         output: "cat".into(),
         raw: false,
         color: false,
+        escape: false,
         matches: vec![],
     });
     daimon_proto::write_frame(&mut s, &req).expect("request");
