@@ -11,6 +11,7 @@
 //! malicious peer. Why timeouts on reads only: a client that reads slowly (a pager
 //! on `daimon logs`) is allowed to; it holds one connection slot, nothing more.
 
+mod group_audit;
 mod logs;
 
 use std::cell::Cell;
@@ -254,6 +255,9 @@ async fn connection(mut s: UnixStream, ctx: &IpcContext) {
             return;
         }
     };
+    if let Request::Run(run) = &req {
+        group_audit::note_run(&s, ctx.uid, ctx.group, run);
+    }
     match req {
         Request::Logs(lr) => logs::stream(&mut s, lr, &ctx.logs, ctx.stopping.clone()).await,
         Request::Shutdown => {
