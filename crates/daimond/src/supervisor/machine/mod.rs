@@ -592,4 +592,6 @@ fn desc(d: &Def<'_>) -> String {
 }
 
 #[cfg(test)]
+mod notify_props;
+#[cfg(test)]
 mod tests;
