@@ -210,7 +210,9 @@ impl Owner {
         // from is no longer in its ancestry: its session says. A session is
         // inherited across fork() and otherwise only created anew, named after
         // its creator (setsid(2)); it cannot be joined, so a process of
-        // another service cannot claim it. Its environment can be anything
+        // another service cannot claim it. Nor can it make a new one with the
+        // same id: the kernel does not hand out a PID again while a live
+        // process still has it as its session or group id. Its environment can be anything
         // (execve(2) takes it from the caller), so `INVOCATION_ID=` proves
         // nothing: see [`Owner::refuse_claim`].
         if !ours {
