@@ -137,8 +137,10 @@ fn logs_on_a_terminal_are_escaped_and_pipes_get_the_bytes_as_stored() {
     }
 
     // Asked for: as stored, on the terminal too.
-    let raw = on_terminal(&mut d, &["logs", "hostile", "-o", "cat", "--raw-escapes"]);
-    assert!(contains(&raw, HOSTILE), "{raw:?}");
+    for flag in ["--raw-escapes", "-a", "--all"] {
+        let raw = on_terminal(&mut d, &["logs", "hostile", "-o", "cat", flag]);
+        assert!(contains(&raw, HOSTILE), "{flag}: {raw:?}");
+    }
 
     // JSON is JSON: the message as stored, whatever the output is.
     let json = on_terminal(&mut d, &["logs", "hostile", "-o", "json"]);
