@@ -296,6 +296,10 @@ pub struct UnitRow {
     /// [`UnitStatus`] without the RFC 3339 text to format and parse).
     pub since_sec: Option<i64>,
     pub memory_bytes: Option<u64>,
+    /// CPU time of the whole process tree, microseconds. Absent from older
+    /// daemons.
+    #[serde(default)]
+    pub cpu_usec: Option<u64>,
 }
 
 /// One timer in `daimon timers` (field names are the JSON contract of

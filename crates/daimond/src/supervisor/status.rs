@@ -31,10 +31,17 @@ impl Owner {
         }
     }
 
-    /// State and sub-state; a timer's come from its schedule, not a machine.
+    /// State and sub-state; a timer's come from its schedule and a target's
+    /// from its last job, not a machine.
     fn active_state(&self, e: &Entry) -> (daimon_proto::ActiveState, &'static str) {
         if e.is_timer() {
             self.timer_state(&e.name)
+        } else if super::registry::is_well_known_target(&e.name) {
+            if e.target_active {
+                (daimon_proto::ActiveState::Active, "active")
+            } else {
+                (daimon_proto::ActiveState::Inactive, "dead")
+            }
         } else {
             (e.machine.state.active_state(), e.machine.state.as_str())
         }
@@ -93,7 +100,12 @@ impl Owner {
         };
         // Each unit looked up once (a table of all units is most of the calls).
         let entries: Vec<&Entry> = if typed.is_empty() {
-            self.units.values().collect()
+            // A template (`worker@.service`) is a file, not a unit: its instances
+            // are listed, it is not (as `systemctl list-units`).
+            self.units
+                .values()
+                .filter(|e| !is_template(&e.name))
+                .collect()
         } else {
             let mut v = Vec::with_capacity(names.len());
             for n in &names {
@@ -173,6 +185,7 @@ impl Owner {
 
     fn unit_row(&self, e: &Entry, procs: &[(u32, tree::Stat)]) -> UnitRow {
         let m = &e.machine;
+        let usage = (!procs.is_empty()).then(|| tree::usage(procs));
         let (state, sub_state) = self.active_state(e);
         UnitRow {
             name: e.name.clone(),
@@ -183,7 +196,8 @@ impl Owner {
             pid: m.main_pid,
             restarts: m.restarts,
             since_sec: self.since(e).map(|t| t.as_second()),
-            memory_bytes: (!procs.is_empty()).then(|| tree::usage(procs).0),
+            memory_bytes: usage.map(|u| u.0),
+            cpu_usec: usage.map(|u| u.1),
         }
     }
 
@@ -228,4 +242,10 @@ impl Owner {
             last_run: super::timers::run_summary(e),
         }
     }
+}
+
+/// `prefix@.suffix`: a template's own name, which no unit runs under.
+fn is_template(name: &str) -> bool {
+    name.split_once('@')
+        .is_some_and(|(_, rest)| rest.starts_with('.'))
 }
