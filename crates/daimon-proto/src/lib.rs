@@ -11,6 +11,7 @@ pub mod frame;
 pub mod message;
 pub mod parts;
 pub mod paths;
+pub mod text;
 pub mod verbs;
 
 pub use frame::{
@@ -19,7 +20,8 @@ pub use frame::{
     read_payload, write_frame,
 };
 pub use message::*;
-pub use paths::Paths;
+pub use paths::{Paths, Untrusted, check_runtime_dir, check_socket, effective_uid};
+pub use text::{escape_terminal, escape_terminal_str};
 pub use verbs::*;
 
 /// Bumped whenever a message changes incompatibly; checked in the handshake.

@@ -160,6 +160,11 @@ pub struct LogsRequest {
     /// terminal (err and worse red, warning yellow, notice bold, debug grey).
     #[serde(default)]
     pub color: bool,
+    /// Escape control characters and escape sequences in what services wrote
+    /// (`text::escape_terminal`), as for a terminal. Absent in older clients:
+    /// false. Ignored for JSON.
+    #[serde(default)]
+    pub escape: bool,
     /// journalctl-style field matches, `FIELD=VALUE` (`_TRANSPORT=stdout`,
     /// `_SYSTEMD_UNIT=bot.service`, ...): a line must match each field given,
     /// any of the values given for one field.

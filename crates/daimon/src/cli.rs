@@ -315,6 +315,10 @@ pub struct StatusArgs {
     /// Log lines shown in the detail view.
     #[arg(short = 'n', long, default_value_t = 10, value_name = "N")]
     pub lines: usize,
+    /// On a terminal, print control characters and escape sequences in log
+    /// lines, STATUS= texts and descriptions as they are (by default escaped).
+    #[arg(long = "raw-escapes")]
+    pub raw_escapes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -405,6 +409,10 @@ pub struct LogsArgs {
     /// Only lines of this invocation of the unit.
     #[arg(long, value_name = "ID")]
     pub invocation: Option<String>,
+    /// On a terminal, print control characters and escape sequences as the
+    /// service wrote them (by default they are shown escaped, e.g. \x1b[2J).
+    #[arg(short = 'a', long = "raw-escapes", visible_alias = "all")]
+    pub raw_escapes: bool,
 }
 
 #[derive(Debug, Args)]

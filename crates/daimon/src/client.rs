@@ -16,6 +16,7 @@ use daimon_proto::{
 };
 
 use crate::error::CliError;
+use crate::trust;
 
 /// Longest wait for the daemon's answer to quick questions (status, list, cat).
 pub const QUICK: Duration = Duration::from_secs(10);
@@ -53,8 +54,9 @@ impl Client {
     /// `Ok(None)`: no daemon runs and none was started.
     pub fn connect(paths: &Paths, autostart: bool) -> Result<Option<Client>, CliError> {
         let socket = paths.socket();
+        trust::runtime_dir(paths)?;
         match UnixStream::connect(&socket) {
-            Ok(s) => return Client::handshake(s).map(Some),
+            Ok(s) => return Client::handshake(trust::daemon(paths, s)?).map(Some),
             Err(e) if no_daemon(&e) => {}
             Err(e) => {
                 return Err(io_err(
@@ -70,7 +72,7 @@ impl Client {
         let start = Instant::now();
         loop {
             match UnixStream::connect(&socket) {
-                Ok(s) => return Client::handshake(s).map(Some),
+                Ok(s) => return Client::handshake(trust::daemon(paths, s)?).map(Some),
                 Err(e) if no_daemon(&e) && start.elapsed() < START_DEADLINE => {
                     // Ours lost a race with a daemon that was just exiting (its PID
                     // file still locked): once that one is gone, start again.

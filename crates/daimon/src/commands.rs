@@ -7,7 +7,9 @@
 
 use std::io::Write;
 
-use daimon_proto::{ActiveState, ErrorKind, JobResult, Paths, Request, Response, unit_name};
+use daimon_proto::{
+    ActiveState, ErrorKind, JobResult, Paths, Request, Response, escape_terminal_str, unit_name,
+};
 
 use crate::cli::{ListFormat, RunArgs, StatusArgs};
 use crate::client::{Client, JOBS, QUICK, unexpected};
@@ -196,7 +198,12 @@ pub fn status(paths: &Paths, args: &StatusArgs) -> CliResult {
         Response::Status(list) => list,
         // Never in answer to a full request; a brief one always gets it (an
         // older daemon answers `Status`, rendered below like any).
-        Response::StatusTable(rows) if table => {
+        Response::StatusTable(mut rows) if table => {
+            if render::escape_for_terminal(args.raw_escapes) {
+                for r in &mut rows {
+                    r.description = r.description.as_deref().map(escape_terminal_str);
+                }
+            }
             if let Some(missing) = rows.iter().find(|s| s.load_state == "not-found") {
                 let e = CliError::new(4, format!("unit \"{}\" not found", missing.name));
                 return Err(with_known_units(paths, e));
@@ -213,6 +220,10 @@ pub fn status(paths: &Paths, args: &StatusArgs) -> CliResult {
     if let Some(missing) = list.iter().find(|s| s.load_state == "not-found") {
         let e = CliError::new(4, format!("unit \"{}\" not found", missing.name));
         return Err(with_known_units(paths, e));
+    }
+    let mut list = list;
+    if args.output == ListFormat::Table && render::escape_for_terminal(args.raw_escapes) {
+        list.iter_mut().for_each(render::escape_status);
     }
     let text = match (args.output, detail) {
         (ListFormat::Json, _) => serde_json::to_string_pretty(&list).map_err(json_err)? + "\n",
@@ -239,10 +250,15 @@ pub fn status(paths: &Paths, args: &StatusArgs) -> CliResult {
 }
 
 pub fn list(paths: &Paths, output: ListFormat) -> CliResult {
-    let list = match connect(paths)?.call(&Request::List, QUICK)? {
+    let mut list = match connect(paths)?.call(&Request::List, QUICK)? {
         Response::List(l) => l,
         other => return Err(unexpected(other)),
     };
+    if output == ListFormat::Table && render::escape_for_terminal(false) {
+        for u in &mut list {
+            u.description = u.description.as_deref().map(escape_terminal_str);
+        }
+    }
     let text = match output {
         ListFormat::Json => serde_json::to_string_pretty(&list).map_err(json_err)? + "\n",
         ListFormat::Table => render::list_table(&list, Style::detect()),

@@ -41,6 +41,7 @@ pub fn request(args: &LogsArgs) -> LogsRequest {
         output: args.output.as_str().to_string(),
         raw: true,
         color: crate::render::Style::detect().color,
+        escape: crate::render::escape_for_terminal(args.raw_escapes),
     }
 }
 

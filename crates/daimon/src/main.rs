@@ -20,6 +20,7 @@ mod render;
 mod render_timers;
 mod run;
 mod schedule;
+mod trust;
 mod verbs;
 
 use std::io::Write;
@@ -108,9 +109,9 @@ fn dispatch(cmd: Command) -> CliResult {
 /// (the compiler convention editors understand); exit 1 if any is an error.
 fn verify(paths: &Paths, files: &[std::path::PathBuf]) -> CliResult {
     for f in files {
-        if !f.is_file() {
+        if let Some(what) = daimon_unit::not_a_unit_file(f) {
             return Err(CliError::fail(format!(
-                "cannot verify \"{}\": no such file",
+                "cannot verify \"{}\": {what}",
                 f.display()
             )));
         }

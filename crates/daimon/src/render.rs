@@ -16,6 +16,28 @@ pub struct Style {
     pub color: bool,
 }
 
+/// Whether text from services is escaped: on a terminal, unless `--raw-escapes`
+/// (see `daimon_proto::text`; NO_COLOR does not change it).
+pub fn escape_for_terminal(raw_escapes: bool) -> bool {
+    use std::io::IsTerminal;
+    !raw_escapes && std::io::stdout().is_terminal()
+}
+
+/// The text in a status that services or unit files control, escaped for a
+/// terminal: the description, `STATUS=`, the reason and the recent log lines.
+pub fn escape_status(st: &mut UnitStatus) {
+    use daimon_proto::escape_terminal_str as esc;
+    for s in [&mut st.description, &mut st.status_text, &mut st.reason]
+        .into_iter()
+        .flatten()
+    {
+        *s = esc(s);
+    }
+    for l in &mut st.recent_logs {
+        *l = esc(l);
+    }
+}
+
 impl Style {
     /// Colours when stdout is a terminal and NO_COLOR is unset (no-color.org).
     pub fn detect() -> Style {

@@ -225,6 +225,7 @@ fn when_every_slot_is_busy_a_newcomer_is_told_so() {
         output: "short".into(),
         raw: false,
         color: false,
+        escape: false,
         matches: vec![],
     });
     let held: Vec<UnixStream> = (0..128)
@@ -282,7 +283,9 @@ fn another_user_is_refused_by_peer_credentials() {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod")
     };
     open(d.path(), 0o755);
-    open(&d.path().join("run"), 0o777);
+    // Enterable, not writable: the CLI trusts a root-owned directory only
+    // if no one else may plant files in it.
+    open(&d.path().join("run"), 0o755);
     open(&d.socket(), 0o666);
     let mut cmd = std::process::Command::new(bin("daimon"));
     cmd.arg("list")

@@ -197,6 +197,7 @@ fn every_request_that_names_a_unit_checks_the_name() {
             output: "short".into(),
             raw: false,
             color: false,
+            escape: false,
             matches: vec![],
         }),
         run("../x.service", None),

@@ -167,6 +167,7 @@ mod tests {
                 output: "short".into(),
                 raw: false,
                 color: false,
+                escape: false,
                 matches: vec![],
             }),
             run("a b.service", None),

@@ -20,6 +20,7 @@
 //! on `daimon logs`) is allowed to; it holds one connection slot, nothing more.
 
 mod admit;
+mod group_audit;
 mod logs;
 mod slots;
 
@@ -313,6 +314,9 @@ async fn connection(mut s: UnixStream, ctx: &IpcContext, slot: &slots::Slot, evi
         Err(None) => return,
     };
     slot.busy();
+    if let Request::Run(run) = &req {
+        group_audit::note_run(&s, ctx.uid, ctx.group, run);
+    }
     match req {
         Request::Logs(lr) => logs::stream(&mut s, lr, &ctx.logs, ctx.stopping.clone()).await,
         Request::Shutdown => {
