@@ -17,6 +17,7 @@ mod logs;
 mod render;
 mod render_timers;
 mod run;
+mod run_policy;
 mod schedule;
 
 use std::io::Write;
