@@ -64,6 +64,11 @@ pub enum Request {
         unit: String,
     },
     DaemonReload,
+    /// Write a transient unit's file (`daimon save`); a running unit keeps
+    /// running. Answered with [`Response::Cat`]: the file written.
+    Save {
+        unit: String,
+    },
     /// Every loaded timer with its next and last elapse (`daimon timers`).
     Timers,
     /// Stop every service (reverse dependency order) and exit.

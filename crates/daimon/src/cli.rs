@@ -177,6 +177,10 @@ ISO 8601. Priorities: emerg alert crit err warning notice info debug, or 0-7.")]
     Verify(VerifyArgs),
     /// Show a unit's file and its drop-ins.
     Cat(CatArgs),
+    /// Write the unit file of a unit started by `daimon run` without --save;
+    /// it keeps running (same PID).
+    #[command(after_help = "Example:\n  daimon save bot && daimon enable bot")]
+    Save(CatArgs),
     /// List timers: when each runs next and when it ran last.
     #[command(after_help = "\
 Examples:

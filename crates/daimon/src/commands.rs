@@ -13,7 +13,7 @@ use crate::cli::{ListFormat, RunArgs, StatusArgs};
 use crate::client::{Client, JOBS, QUICK, unexpected};
 use crate::error::{CliError, CliResult};
 use crate::render::{self, Style};
-use crate::{render_timers, run, schedule};
+use crate::{render_timers, run, save, schedule};
 
 pub(crate) fn connect(paths: &Paths) -> CliResult<Client> {
     Client::connect(paths, true)?.ok_or_else(|| CliError::fail("daimond is not running"))
@@ -83,6 +83,13 @@ pub fn run(paths: &Paths, args: &RunArgs) -> CliResult {
     let req = run::build(args, &ctx)?;
     let name = req.name.clone();
     let short = name.strip_suffix(".service").unwrap_or(&name).to_string();
+    // Saving a unit that runs keeps it running: look first, to say so after.
+    let before = if (args.save || args.enable) && req.timer.is_none() {
+        save::before(paths, &name)
+    } else {
+        None
+    };
+    let text = req.unit_text.clone();
     match connect(paths)?.call(&Request::Run(req), JOBS)? {
         Response::Jobs(results) => {
             let code = report_jobs(&results);
@@ -105,6 +112,13 @@ pub fn run(paths: &Paths, args: &RunArgs) -> CliResult {
             println!(
                 "Saved: \"daimon start {short}.timer\" starts the schedule again after a daemon restart."
             );
+        }
+        return Ok(0);
+    }
+    if let Some(b) = &before {
+        save::report_kept(paths, b, &name, &text);
+        if args.enable {
+            println!("Enabled: {name} starts whenever the daemon starts.");
         }
         return Ok(0);
     }

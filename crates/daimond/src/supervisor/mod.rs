@@ -19,6 +19,7 @@ pub mod owner;
 pub mod policy;
 pub mod registry;
 pub mod requests;
+mod save;
 pub mod status;
 pub mod timer;
 pub mod timers;
