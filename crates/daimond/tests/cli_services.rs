@@ -68,7 +68,11 @@ fn status_exit_codes_and_unknown_units() {
     assert_eq!(out.status.code(), Some(4));
     assert_eq!(
         err_text(&out).trim(),
-        "daimon: unit \"nosuch.service\" not found; known units: web.service"
+        format!(
+            "daimon: unit \"nosuch.service\" not found; known units: web.service; \
+             unit files are read from {}",
+            d.units_dir().display()
+        )
     );
     let out = d.cli(&["start", "nosuch"]);
     assert_eq!(out.status.code(), Some(4), "{}", err_text(&out));

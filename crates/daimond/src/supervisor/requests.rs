@@ -106,7 +106,10 @@ impl Owner {
         };
         Err(err(
             ErrorKind::NotFound,
-            format!("unit \"{name}\" not found; known units: {known}"),
+            format!(
+                "unit \"{name}\" not found; known units: {known}; unit files are read from {}",
+                self.paths.units.display()
+            ),
         ))
     }
 
