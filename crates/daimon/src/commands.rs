@@ -183,6 +183,9 @@ pub fn status(paths: &Paths, args: &StatusArgs) -> CliResult {
                 let e = CliError::new(4, format!("unit \"{}\" not found", missing.name));
                 return Err(with_known_units(paths, e));
             }
+            if rows.is_empty() {
+                return print(&render::no_units(&paths.units));
+            }
             print(&render::status_rows(
                 &rows,
                 jiff::Timestamp::now(),
@@ -198,6 +201,7 @@ pub fn status(paths: &Paths, args: &StatusArgs) -> CliResult {
     }
     let text = match (args.output, detail) {
         (ListFormat::Json, _) => serde_json::to_string_pretty(&list).map_err(json_err)? + "\n",
+        (ListFormat::Table, false) if list.is_empty() => render::no_units(&paths.units),
         (ListFormat::Table, false) => {
             render::status_table(&list, jiff::Timestamp::now(), Style::detect())
         }

@@ -252,7 +252,8 @@ fn status_rows_table(rows: Vec<Row>, style: Style) -> String {
         "DESCRIPTION",
     ];
     if rows.is_empty() {
-        return "No units loaded. Start one with: daimon run -- COMMAND, or put unit files in the units directory.\n".to_string();
+        // The caller says where units come from ([`no_units`]).
+        return String::new();
     }
     // The formatted columns (PID, RESTARTS, UPTIME, MEM) of every row, in one
     // string; `ends` marks where each cell stops.
@@ -335,6 +336,15 @@ fn status_rows_table(rows: Vec<Row>, style: Style) -> String {
     let n = rows.len();
     let _ = writeln!(out, "\n{n} unit{} listed.", if n == 1 { "" } else { "s" });
     out
+}
+
+/// What `daimon status` says when there is no unit at all: where unit files go
+/// (the directory this daimon uses) and how to start one without a file.
+pub fn no_units(units_dir: &std::path::Path) -> String {
+    format!(
+        "No units loaded. Put unit files in {} or start one with: daimon run -- COMMAND\n",
+        units_dir.display()
+    )
 }
 
 /// `daimon list`: every known unit with its file state.
