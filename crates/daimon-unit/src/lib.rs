@@ -19,6 +19,7 @@ mod load;
 pub mod model;
 pub mod name;
 pub mod specifier;
+pub mod suggest;
 pub mod syntax;
 pub mod value;
 

@@ -32,22 +32,27 @@ fn json_err(e: serde_json::Error) -> CliError {
     CliError::fail(format!("JSON: {e}"))
 }
 
-/// Adds the list of known units to a "not found" error that lacks it.
+/// Adds the closest known names to a bare "... not found" error (the daemon's own
+/// not-found errors already carry them).
 fn with_known_units(paths: &Paths, e: CliError) -> CliError {
-    if e.code != ErrorKind::NotFound.exit_code() || e.message.contains("known units") {
+    if e.code != ErrorKind::NotFound.exit_code() || !e.message.ends_with("not found") {
         return e;
     }
+    let Some(typed) = e.message.split('"').nth(1) else {
+        return e;
+    };
     let known = Client::connect(paths, false)
         .ok()
         .flatten()
         .and_then(|c| c.call(&Request::List, QUICK).ok());
     match known {
-        Some(Response::List(list)) if !list.is_empty() => {
-            let names: Vec<&str> = list.iter().map(|u| u.name.as_str()).collect();
-            CliError::new(
-                e.code,
-                format!("{}; known units: {}", e.message, names.join(", ")),
-            )
+        Some(Response::List(list)) => {
+            let close = daimon_unit::suggest::closest(typed, list.iter().map(|u| u.name.as_str()));
+            if close.is_empty() {
+                return e;
+            }
+            let message = format!("{}; did you mean {}?", e.message, close.join(", "));
+            CliError::new(e.code, message)
         }
         _ => e,
     }

@@ -69,10 +69,16 @@ fn status_exit_codes_and_unknown_units() {
     assert_eq!(
         err_text(&out).trim(),
         format!(
-            "daimon: unit \"nosuch.service\" not found; known units: web.service; \
-             unit files are read from {}",
-            d.units_dir().display()
+            "daimon: unit \"nosuch.service\" not found in {} or among the 1 loaded units; `daimon list` shows them",
+            d.path().join("units").display()
         )
+    );
+    // A typo gets the unit it was meant to be, not a list of every unit.
+    let out = d.cli(&["status", "wbe"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(
+        err_text(&out).trim(),
+        "daimon: unit \"wbe.service\" not found; did you mean web.service?"
     );
     let out = d.cli(&["start", "nosuch"]);
     assert_eq!(out.status.code(), Some(4), "{}", err_text(&out));

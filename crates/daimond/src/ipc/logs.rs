@@ -558,6 +558,6 @@ mod tests {
         r.units = vec!["bot".into()];
         let (q, _) = build_query(&r).expect("valid");
         assert_eq!(q.max_priority, Some(4));
-        assert_eq!(q.units, ["bot"]);
+        assert_eq!(q.units, ["bot", "bot.service"]);
     }
 }

@@ -223,8 +223,15 @@ impl Owner {
                     }
                 }
                 if let Some(e) = self.units.get_mut(unit) {
-                    if let Some(r) = e.last_run.as_mut().filter(|r| r.finished.is_none()) {
-                        r.invocation.clone_from(&id);
+                    // An automatic restart is a new invocation: the last run is
+                    // the last attempt, timed from its own start, not from the
+                    // first attempt of the series (which a start limit ends).
+                    if let Some(r) = e
+                        .last_run
+                        .as_mut()
+                        .filter(|_| !e.machine.state.is_inactive())
+                    {
+                        *r = RunRecord::begin(id.clone());
                     }
                     e.invocation = id;
                     e.sessions.clear();
@@ -583,23 +590,27 @@ fn new_invocation_id() -> String {
 
 /// Keeps the unit's run times: leaving Dead/Failed starts a run, entering
 /// them ends it (an automatic restart in between is the same run).
+///
+/// An attempt ends when its unit waits to be restarted: the wait is not part of
+/// the attempt's time, and a restart refused by a start limit only changes the
+/// result.
 fn record_run(e: &mut Entry, before: SubState, now: Instant) {
     let m = &e.machine;
     if before.is_inactive() && !m.state.is_inactive() {
         e.run_started = Some(now);
-        e.last_run = Some(RunRecord {
-            invocation: e.invocation.clone(),
-            started: jiff::Timestamp::now(),
-            finished: None,
-            result: None,
-            exit: None,
-        });
+        e.last_run = Some(RunRecord::begin(e.invocation.clone()));
+    } else if before != SubState::AutoRestart && m.state == SubState::AutoRestart {
+        if let Some(r) = &mut e.last_run {
+            r.finish(m);
+        }
     } else if !before.is_inactive() && m.state.is_inactive() {
         e.run_stopped = Some(now);
         if let Some(r) = &mut e.last_run {
-            r.finished = Some(jiff::Timestamp::now());
-            r.result = Some(m.result.as_str().to_string());
-            r.exit = m.last_exit.map(|s| s.to_string());
+            if before == SubState::AutoRestart && r.finished.is_some() {
+                r.result = Some(m.result.as_str().to_string());
+            } else {
+                r.finish(m);
+            }
         }
     }
 }

@@ -81,6 +81,26 @@ pub struct RunRecord {
     pub exit: Option<String>,
 }
 
+impl RunRecord {
+    /// A run that starts now.
+    pub fn begin(invocation: String) -> RunRecord {
+        RunRecord {
+            invocation,
+            started: jiff::Timestamp::now(),
+            finished: None,
+            result: None,
+            exit: None,
+        }
+    }
+
+    /// The run ends now, as the machine says.
+    pub fn finish(&mut self, m: &crate::supervisor::machine::Machine) {
+        self.finished = Some(jiff::Timestamp::now());
+        self.result = Some(m.result.as_str().to_string());
+        self.exit = m.last_exit.map(|s| s.to_string());
+    }
+}
+
 impl Entry {
     pub fn new(name: String, load: Load) -> Entry {
         Entry {

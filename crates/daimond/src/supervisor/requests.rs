@@ -98,19 +98,26 @@ impl Owner {
                 .insert(name.clone(), Entry::new(name.clone(), load));
             return Ok(name);
         }
-        let known: Vec<&str> = self.units.keys().map(String::as_str).collect();
-        let known = if known.is_empty() {
-            "none".to_string()
-        } else {
-            known.join(", ")
-        };
-        Err(err(
-            ErrorKind::NotFound,
-            format!(
-                "unit \"{name}\" not found; known units: {known}; unit files are read from {}",
-                self.paths.units.display()
+        Err(err(ErrorKind::NotFound, self.not_found(&name)))
+    }
+
+    /// "unit ... not found" with the closest known names, or where units are
+    /// looked for when nothing is close.
+    fn not_found(&self, name: &str) -> String {
+        let close = daimon_unit::suggest::closest(name, self.units.keys().map(String::as_str));
+        if !close.is_empty() {
+            return format!(
+                "unit \"{name}\" not found; did you mean {}?",
+                close.join(", ")
+            );
+        }
+        let dir = self.paths.units.display();
+        match self.units.len() {
+            0 => format!("unit \"{name}\" not found; no units are loaded (unit files go in {dir})"),
+            n => format!(
+                "unit \"{name}\" not found in {dir} or among the {n} loaded units; `daimon list` shows them"
             ),
-        ))
+        }
     }
 
     /// Why `name` cannot run (bad file, masked, not a service), if so.

@@ -424,11 +424,16 @@ impl Machine {
             || asked
             || policy::is_clean_exit(st, !oneshot, Some(&d.svc.success_exit_status));
         let f = policy::result_of(st, clean);
-        let prio = if clean { 6 } else { 4 };
-        fx.push(Effect::Log {
-            priority: prio,
-            text: format!("{}: Main process {st}", d.name),
-        });
+        // systemd logs a clean end of the main process at debug level, which its
+        // journal does not keep: a service that ends on the KillSignal= of a stop
+        // it was asked for has stopped as it should, and "Stopped ..." says so.
+        let stopping = self.state.active_state() == daimon_proto::ActiveState::Deactivating;
+        if !(clean && stopping) {
+            fx.push(Effect::Log {
+                priority: if clean { 6 } else { 4 },
+                text: format!("{}: Main process {st}", d.name),
+            });
+        }
         use SubState::*;
         match self.state {
             Start if oneshot => {
