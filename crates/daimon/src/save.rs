@@ -15,7 +15,8 @@ use crate::error::CliResult;
 
 /// A unit that runs before `run --save/--enable` is sent.
 pub struct Before {
-    pub pid: u32,
+    /// None while a restart is pending.
+    pub pid: Option<u32>,
     pub transient: bool,
     /// Its unit text (transient units), to tell whether settings change.
     pub text: Option<String>,
@@ -37,7 +38,7 @@ fn status_of(paths: &Paths, name: &str) -> Option<UnitStatus> {
 /// request that follows reports them).
 pub fn before(paths: &Paths, name: &str) -> Option<Before> {
     let st = status_of(paths, name)?;
-    let pid = st.pid?;
+    let pid = st.pid;
     if matches!(st.state, ActiveState::Inactive | ActiveState::Failed) {
         return None;
     }
@@ -67,16 +68,14 @@ pub fn kept_lines(b: &Before, after: Option<&UnitStatus>, name: &str, new_text: 
     let file = after
         .and_then(|s| s.fragment_path.clone())
         .unwrap_or_else(|| name.to_string());
-    let same_pid = after.and_then(|s| s.pid) == Some(b.pid);
-    let mut out = if !b.transient {
-        format!("{name} is already running (pid {}) from {file}.\n", b.pid)
-    } else if same_pid {
-        format!(
-            "Saved {name} as {file}; it keeps running, not restarted (pid {}).\n",
-            b.pid
-        )
-    } else {
-        format!("Saved {name} as {file}.\n")
+    let pid = b.pid.filter(|p| after.and_then(|s| s.pid) == Some(*p));
+    let mut out = match (b.transient, pid) {
+        (false, Some(p)) => format!("{name} is already running (pid {p}) from {file}.\n"),
+        (false, None) => format!("{name} is already running from {file}.\n"),
+        (true, Some(p)) => {
+            format!("Saved {name} as {file}; it keeps running, not restarted (pid {p}).\n")
+        }
+        (true, None) => format!("Saved {name} as {file}.\n"),
     };
     if b.transient && b.text.as_deref().is_some_and(|t| t != new_text) {
         out.push_str(&format!(
@@ -150,7 +149,7 @@ mod tests {
     #[test]
     fn says_what_happened() {
         let b = Before {
-            pid: 7,
+            pid: Some(7),
             transient: true,
             text: Some("A".into()),
         };
@@ -164,13 +163,23 @@ mod tests {
              Its new settings apply when it next starts: daimon restart bot\n"
         );
         let saved = Before {
-            pid: 7,
+            pid: Some(7),
             transient: false,
             text: None,
         };
         assert_eq!(
             kept_lines(&saved, Some(&st(7)), "bot.service", "A"),
             "bot.service is already running (pid 7) from /u/bot.service.\n"
+        );
+        // Saved while a restart was pending: no PID to speak of.
+        let pending = Before {
+            pid: None,
+            transient: true,
+            text: Some("A".into()),
+        };
+        assert_eq!(
+            kept_lines(&pending, Some(&st(9)), "bot.service", "A"),
+            "Saved bot.service as /u/bot.service.\n"
         );
     }
 }

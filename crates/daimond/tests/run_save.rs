@@ -155,3 +155,27 @@ fn save_writes_the_file_of_a_transient_unit() {
     assert_eq!(st["pid"], pid, "{st}");
     assert_eq!(st["load_state"], "loaded", "{st}");
 }
+
+#[test]
+fn a_crash_looping_unit_is_saved_and_keeps_being_retried() {
+    let mut d = Daemon::start();
+    let dir = d.path().to_path_buf();
+    d.script("flaky.sh", "exit 1");
+    d.cli_in(&dir, &["run", "--restart", "always", "--", "./flaky.sh"]);
+    wait_until("a restart", DEADLINE, || {
+        d.status_json("flaky.sh")["restarts"].as_u64().unwrap_or(0) >= 1
+    });
+    let out = d.cli_in(
+        &dir,
+        &["run", "--restart", "always", "--save", "--", "./flaky.sh"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("Saved flaky.sh.service as "), "{text}");
+    assert!(d.units_dir().join("flaky.sh.service").is_file());
+    let before = d.status_json("flaky.sh")["restarts"].as_u64().unwrap_or(0);
+    wait_until("another restart", DEADLINE, || {
+        d.status_json("flaky.sh")["restarts"].as_u64().unwrap_or(0) > before
+    });
+    assert_eq!(d.status_json("flaky.sh")["load_state"], "loaded");
+}
