@@ -10,6 +10,7 @@
 pub mod frame;
 pub mod message;
 pub mod paths;
+pub mod verbs;
 
 pub use frame::{
     Frame, FrameError, MAX_FRAME_LEN, RAW_FLAG, decode, encode, encode_into, payload_len,
@@ -17,6 +18,7 @@ pub use frame::{
 };
 pub use message::*;
 pub use paths::Paths;
+pub use verbs::*;
 
 /// Bumped whenever a message changes incompatibly; checked in the handshake.
 pub const PROTOCOL_VERSION: u32 = 1;

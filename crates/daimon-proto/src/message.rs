@@ -73,6 +73,42 @@ pub enum Request {
     Timers,
     /// Stop every service (reverse dependency order) and exit.
     Shutdown,
+    /// `is-active`/`is-enabled`/`is-failed`: each unit's states, unknown ones
+    /// included ([`Response::UnitStates`]).
+    UnitStates {
+        units: Vec<String>,
+    },
+    /// Send `signal` to units' processes (`daimon kill`): a name as
+    /// systemctl takes it (`TERM`, `SIGTERM`, `RTMIN+3`) or a number.
+    Kill {
+        units: Vec<String>,
+        signal: String,
+        whom: crate::KillWhom,
+    },
+    /// Clear the failed state and the start-limit counter; empty `units`: all.
+    ResetFailed {
+        units: Vec<String>,
+    },
+    /// systemd's properties of units ([`Response::Properties`]).
+    Show {
+        units: Vec<String>,
+    },
+    /// `list-units`: loaded units; without `all` only those active, failed or
+    /// with a job; `states` and `patterns` narrow it ([`Response::List`]).
+    ListUnits {
+        all: bool,
+        states: Vec<String>,
+        patterns: Vec<String>,
+    },
+    /// `list-unit-files`: unit files and transient units with their
+    /// enablement ([`Response::UnitFiles`]).
+    ListUnitFiles {
+        patterns: Vec<String>,
+    },
+    /// Stop, disable and delete saved units with their drop-ins, then reload.
+    Remove {
+        units: Vec<String>,
+    },
 }
 
 /// `daimon run`: the CLI renders the command into unit-file text (so a transient unit
@@ -151,6 +187,9 @@ pub enum Response {
     LogData(String),
     Cat(Vec<CatFile>),
     Timers(Vec<TimerInfo>),
+    UnitStates(Vec<crate::UnitState>),
+    Properties(Vec<crate::UnitProperties>),
+    UnitFiles(Vec<crate::UnitFileEntry>),
     /// Success with nothing to show (daemon-reload, shutdown, end of a log stream).
     Done,
 }
@@ -319,6 +358,10 @@ pub struct UnitRow {
     /// [`UnitStatus`] without the RFC 3339 text to format and parse).
     pub since_sec: Option<i64>,
     pub memory_bytes: Option<u64>,
+    /// CPU time of the whole process tree, microseconds. Absent from older
+    /// daemons.
+    #[serde(default)]
+    pub cpu_usec: Option<u64>,
 }
 
 /// One timer in `daimon timers` (field names are the JSON contract of

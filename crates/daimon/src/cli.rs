@@ -9,6 +9,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::verbs::args::{
+    EditArgs, KillArgs, ListUnitFilesArgs, ListUnitsArgs, OptUnits, ShowArgs, StateArgs, StopArgs,
+};
+
 const EXAMPLES: &str = "\
 Examples:
   daimon run -- python3 bot.py            keep bot.py running (survives logout, restarts on failure)
@@ -21,6 +25,11 @@ Examples:
                                           run backup.sh every night at 02:30
   daimon timers                           scheduled jobs: when they run next, when they ran
   daimon start web && daimon enable web   unit files in ~/.config/daimon/units
+  daimon is-active --quiet web            exit 0 if web.service runs (for scripts)
+  daimon show web -p MainPID,NRestarts    properties with systemd's names
+  daimon edit web                         override settings in $EDITOR, then reload
+  daimon list-units --state failed        what failed; daimon reset-failed clears it
+  daimon remove bot                       stop, disable and delete a saved unit
   daimon shutdown                         stop every service and the daemon
 
 The first command starts the daemon (daimond) if none runs. DAIMON_HOME=DIR keeps
@@ -138,9 +147,11 @@ same.")]
     /// Start units.
     #[command(after_help = "Example:\n  daimon start web worker")]
     Start(Units),
-    /// Stop units.
-    #[command(after_help = "Example:\n  daimon stop web")]
-    Stop(Units),
+    /// Stop units (names, patterns such as 'web@*', or --all).
+    #[command(
+        after_help = "Examples:\n  daimon stop web\n  daimon stop 'web@*'      every loaded instance of web@.service\n  daimon stop --all       every unit that runs"
+    )]
+    Stop(StopArgs),
     /// Stop then start units.
     #[command(after_help = "Example:\n  daimon restart web")]
     Restart(Units),
@@ -182,14 +193,63 @@ ISO 8601. Priorities: emerg alert crit err warning notice info debug, or 0-7.")]
     #[command(after_help = "Example:\n  daimon save bot && daimon enable bot")]
     Save(CatArgs),
     /// List timers: when each runs next and when it ran last.
-    #[command(after_help = "\
+    #[command(
+        visible_alias = "list-timers",
+        after_help = "\
 Examples:
   daimon timers              NEXT LEFT LAST PASSED UNIT ACTIVATES, soonest first
-  daimon timers -o json      the same as JSON")]
+  daimon timers -o json      the same as JSON"
+    )]
     Timers(OutputArgs),
     /// Turn jobs from another scheduler into services and timers.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Print each unit's active state (exit 0 if all are active, else 3).
+    #[command(after_help = "Example:\n  daimon is-active --quiet web && echo up")]
+    IsActive(StateArgs),
+    /// Print each unit's file state: enabled, disabled, static, transient, ...
+    ///
+    /// Exit 0 when every unit is enabled, static or transient (as systemctl),
+    /// 4 when one is unknown, else 1.
+    IsEnabled(StateArgs),
+    /// Print each unit's active state (exit 0 if one is failed, else 1).
+    IsFailed(StateArgs),
+    /// Send a signal to units' processes (default TERM to all of them).
+    #[command(after_help = "\
+Examples:
+  daimon kill web -s HUP                  every process of web.service
+  daimon kill web -s USR1 --kill-whom main")]
+    Kill(KillArgs),
+    /// Forget units' failed state and start-limit count (none named: all units).
+    ResetFailed(OptUnits),
+    /// Print units' properties as Key=value, with systemd's names.
+    #[command(after_help = "\
+Examples:
+  daimon show web
+  daimon show web -p ActiveState,SubState,MainPID
+  daimon show web -p NRestarts --value")]
+    Show(ShowArgs),
+    /// Change a unit in $EDITOR: a drop-in override, or the whole file (--full).
+    #[command(after_help = "\
+Examples:
+  daimon edit web             write units/web.service.d/override.conf
+  daimon edit web --full      edit units/web.service itself
+
+Nothing is written if the unit would have errors; the text is kept in a
+temporary file whose name is printed. Unit files are re-read after a save.")]
+    Edit(EditArgs),
+    /// List loaded units (active ones unless --all), like systemctl list-units.
+    #[command(after_help = "\
+Examples:
+  daimon list-units --all
+  daimon list-units --state failed
+  daimon list-units 'web@*' -o json")]
+    ListUnits(ListUnitsArgs),
+    /// List unit files with their state: enabled, disabled, static, transient, ...
+    ListUnitFiles(ListUnitFilesArgs),
+    /// Delete saved units: stop, disable, delete the file and its drop-ins, reload.
+    #[command(after_help = "Example:\n  daimon remove bot")]
+    Remove(Units),
     /// Re-read unit files.
     DaemonReload,
     /// Stop every service and the daemon.
@@ -242,6 +302,8 @@ pub struct CrontabArgs {
 #[derive(Debug, Args)]
 pub struct Units {
     /// Unit names; `.service` is added when there is no suffix.
+    /// start/stop/restart/reload/remove also take patterns such as 'web@*',
+    /// matched against the loaded units.
     #[arg(required = true, value_name = "UNIT")]
     pub units: Vec<String>,
 }

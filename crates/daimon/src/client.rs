@@ -217,6 +217,9 @@ pub fn unexpected(r: Response) -> CliError {
         Response::LogData(_) => "LogData",
         Response::Cat(_) => "Cat",
         Response::Timers(_) => "Timers",
+        Response::UnitStates(_) => "UnitStates",
+        Response::Properties(_) => "Properties",
+        Response::UnitFiles(_) => "UnitFiles",
         Response::Done => "Done",
     };
     CliError::new(

@@ -19,7 +19,7 @@ pub(crate) fn connect(paths: &Paths) -> CliResult<Client> {
     Client::connect(paths, true)?.ok_or_else(|| CliError::fail("daimond is not running"))
 }
 
-fn print(text: &str) -> CliResult {
+pub(crate) fn print(text: &str) -> CliResult {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         Ok(()) => Ok(0),
@@ -28,13 +28,13 @@ fn print(text: &str) -> CliResult {
     }
 }
 
-fn json_err(e: serde_json::Error) -> CliError {
+pub(crate) fn json_err(e: serde_json::Error) -> CliError {
     CliError::fail(format!("JSON: {e}"))
 }
 
 /// Adds the closest known names to a bare "... not found" error (the daemon's own
 /// not-found errors already carry them).
-fn with_known_units(paths: &Paths, e: CliError) -> CliError {
+pub(crate) fn with_known_units(paths: &Paths, e: CliError) -> CliError {
     if e.code != ErrorKind::NotFound.exit_code() || !e.message.ends_with("not found") {
         return e;
     }

@@ -20,6 +20,7 @@ mod run;
 mod run_policy;
 mod save;
 mod schedule;
+mod verbs;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -37,6 +38,10 @@ fn main() -> ExitCode {
             // Help and version go to stdout with 0; usage errors exit 1 (not clap's
             // 2) so that every failure has systemctl's code.
             let code = if e.use_stderr() { 1 } else { 0 };
+            if let Some(typed) = unknown_top_command(&e) {
+                eprintln!("{}", verbs::suggest::unknown_subcommand(&typed));
+                return ExitCode::from(1);
+            }
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -50,12 +55,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// The first word, when clap refused it as an unknown subcommand: its tip
+/// could name a command that stops things, so `suggest` answers instead.
+fn unknown_top_command(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::InvalidSubcommand {
+        return None;
+    }
+    let Some(ContextValue::String(typed)) = e.get(ContextKind::InvalidSubcommand) else {
+        return None;
+    };
+    let first = std::env::args().nth(1)?;
+    (first == *typed).then(|| typed.clone())
+}
+
 fn dispatch(cmd: Command) -> CliResult {
     let paths = Paths::from_env();
     match cmd {
         Command::Run(args) => commands::run(&paths, &args),
         Command::Start(u) => commands::jobs(&paths, |units| Request::Start { units }, &u.units),
-        Command::Stop(u) => commands::jobs(&paths, |units| Request::Stop { units }, &u.units),
+        Command::Stop(a) => verbs::stop(&paths, &a),
         Command::Restart(u) => commands::jobs(&paths, |units| Request::Restart { units }, &u.units),
         Command::Reload(u) => commands::jobs(&paths, |units| Request::Reload { units }, &u.units),
         Command::Enable(u) => commands::jobs(&paths, |units| Request::Enable { units }, &u.units),
@@ -68,6 +87,16 @@ fn dispatch(cmd: Command) -> CliResult {
         Command::Save(args) => save::save(&paths, &args.unit),
         Command::Timers(o) => commands::timers(&paths, o.output),
         Command::Import(ImportCommand::Crontab(args)) => import::crontab(&paths, &args),
+        Command::IsActive(a) => verbs::is_active(&paths, &a),
+        Command::IsEnabled(a) => verbs::is_enabled(&paths, &a),
+        Command::IsFailed(a) => verbs::is_failed(&paths, &a),
+        Command::Kill(a) => verbs::kill(&paths, &a),
+        Command::ResetFailed(u) => verbs::reset_failed(&paths, &u.units),
+        Command::Show(a) => verbs::show(&paths, &a),
+        Command::Edit(a) => verbs::edit(&paths, &a),
+        Command::ListUnits(a) => verbs::list_units(&paths, &a),
+        Command::ListUnitFiles(a) => verbs::list_unit_files(&paths, &a),
+        Command::Remove(u) => verbs::remove(&paths, &u.units),
         Command::DaemonReload => commands::daemon_reload(&paths),
         Command::Shutdown => commands::shutdown(&paths),
         Command::Completions { shell } => completions(shell),
@@ -100,7 +129,7 @@ fn verify(paths: &Paths, files: &[std::path::PathBuf]) -> CliResult {
     })
 }
 
-fn render_diagnostic(d: &daimon_unit::Diagnostic) -> String {
+pub(crate) fn render_diagnostic(d: &daimon_unit::Diagnostic) -> String {
     let mut place = d.file.display().to_string();
     if d.line > 0 {
         place.push_str(&format!(":{}", d.line));

@@ -187,6 +187,7 @@ struct Row<'a> {
     /// Seconds up (active units only).
     uptime: Option<i64>,
     memory_bytes: Option<u64>,
+    cpu_usec: Option<u64>,
     description: &'a str,
 }
 
@@ -208,6 +209,7 @@ fn brief_row(st: &UnitStatus) -> UnitRow {
         restarts: st.restarts,
         since_sec: since_ts(st).map(|t| t.as_second()),
         memory_bytes: st.memory_bytes,
+        cpu_usec: st.cpu_usec,
     }
 }
 
@@ -223,6 +225,7 @@ pub fn status_rows(list: &[UnitRow], now: Timestamp, style: Style) -> String {
         restarts: st.restarts,
         uptime: uptime(st.state, st.since_sec, now),
         memory_bytes: st.memory_bytes,
+        cpu_usec: st.cpu_usec,
         description: st.description.as_deref().unwrap_or_default(),
     });
     status_rows_table(rows.collect(), style)
@@ -240,7 +243,7 @@ fn width(s: &str) -> usize {
 /// The layout of [`table`] written straight into one buffer: a table of a
 /// thousand units costs a few allocations per row, not two per cell.
 fn status_rows_table(rows: Vec<Row>, style: Style) -> String {
-    const HEADER: [&str; 9] = [
+    const HEADER: [&str; 10] = [
         "UNIT",
         "LOAD",
         "ACTIVE",
@@ -249,17 +252,20 @@ fn status_rows_table(rows: Vec<Row>, style: Style) -> String {
         "RESTARTS",
         "UPTIME",
         "MEM",
+        "CPU",
         "DESCRIPTION",
     ];
+    // The columns of numbers (PID to CPU) after the four of text.
+    const NUMS: usize = 5;
     if rows.is_empty() {
         // The caller says where units come from ([`no_units`]).
         return String::new();
     }
-    // The formatted columns (PID, RESTARTS, UPTIME, MEM) of every row, in one
-    // string; `ends` marks where each cell stops.
-    let mut nums = String::with_capacity(rows.len() * 24);
-    let mut ends = Vec::with_capacity(rows.len() * 4);
-    let mut widths: [usize; 9] = HEADER.map(str::len);
+    // The formatted columns (PID, RESTARTS, UPTIME, MEM, CPU) of every row, in
+    // one string; `ends` marks where each cell stops.
+    let mut nums = String::with_capacity(rows.len() * 30);
+    let mut ends = Vec::with_capacity(rows.len() * NUMS);
+    let mut widths: [usize; 10] = HEADER.map(str::len);
     for r in &rows {
         let mut cell = |nums: &mut String, i: usize| {
             let start = ends.last().copied().unwrap_or(0);
@@ -279,6 +285,8 @@ fn status_rows_table(rows: Vec<Row>, style: Style) -> String {
         cell(&mut nums, 6);
         nums.push_str(&r.memory_bytes.map_or("-".into(), bytes));
         cell(&mut nums, 7);
+        nums.push_str(&r.cpu_usec.map_or("-".into(), cpu));
+        cell(&mut nums, 8);
         for (i, text) in [
             (0, r.name),
             (1, r.load_state),
@@ -288,13 +296,13 @@ fn status_rows_table(rows: Vec<Row>, style: Style) -> String {
             widths[i] = widths[i].max(width(text));
         }
     }
-    let line_len: usize = widths[..8].iter().map(|w| w + 1).sum();
+    let line_len: usize = widths[..9].iter().map(|w| w + 1).sum();
     let mut out = String::with_capacity((rows.len() + 3) * (line_len + 32));
     let head: Vec<String> = HEADER
         .iter()
         .enumerate()
         .map(|(i, h)| {
-            if i == 8 {
+            if i == 9 {
                 h.to_string()
             } else {
                 pad(h, h.len(), widths[i])
@@ -323,8 +331,8 @@ fn status_rows_table(rows: Vec<Row>, style: Style) -> String {
             padded(&mut out, active, active.len(), widths[2]);
         }
         padded(&mut out, r.sub_state, width(r.sub_state), widths[3]);
-        for i in 0..4 {
-            let end = ends[k * 4 + i];
+        for i in 0..NUMS {
+            let end = ends[k * NUMS + i];
             padded(&mut out, &nums[prev..end], end - prev, widths[4 + i]);
             prev = end;
         }

@@ -22,7 +22,7 @@ fn unit(name: &str, state: ActiveState) -> UnitStatus {
         status_text: None,
         errno: None,
         memory_bytes: (state == ActiveState::Active).then_some(31 * 1024 * 1024 + 200 * 1024),
-        cpu_usec: None,
+        cpu_usec: (state == ActiveState::Active && name.ends_with(".service")).then_some(1_234_000),
         tasks: vec![],
         last_exit: None,
         reason: None,
@@ -64,9 +64,9 @@ fn table() {
     assert_eq!(
         status_table(&list, now(), PLAIN),
         "\
-UNIT           LOAD   ACTIVE SUB     PID  RESTARTS UPTIME  MEM DESCRIPTION
-web.service    loaded active running 4242 0        1h 3min 31M web.service daemon
-backup.service loaded failed failed  -    0        -       -   backup.service daemon
+UNIT           LOAD   ACTIVE SUB     PID  RESTARTS UPTIME  MEM CPU    DESCRIPTION
+web.service    loaded active running 4242 0        1h 3min 31M 1.234s web.service daemon
+backup.service loaded failed failed  -    0        -       -   -      backup.service daemon
 
 2 units listed.
 "
@@ -93,6 +93,7 @@ fn brief_rows_render_as_the_full_table() {
             restarts: st.restarts,
             since_sec: since_ts(st).map(|t| t.as_second()),
             memory_bytes: st.memory_bytes,
+            cpu_usec: st.cpu_usec,
         })
         .collect();
     for style in [PLAIN, Style { color: true }] {
@@ -104,10 +105,10 @@ fn brief_rows_render_as_the_full_table() {
     assert_eq!(
         status_rows(&rows, now(), PLAIN),
         "\
-UNIT           LOAD   ACTIVE   SUB     PID  RESTARTS UPTIME  MEM DESCRIPTION
-web.service    loaded active   running 4242 0        1h 3min 31M Wéb frontend
-backup.service loaded failed   failed  -    0        -       -   backup.service daemon
-idle.service   loaded inactive dead    -    0        -       -
+UNIT           LOAD   ACTIVE   SUB     PID  RESTARTS UPTIME  MEM CPU    DESCRIPTION
+web.service    loaded active   running 4242 0        1h 3min 31M 1.234s Wéb frontend
+backup.service loaded failed   failed  -    0        -       -   -      backup.service daemon
+idle.service   loaded inactive dead    -    0        -       -   -
 
 3 units listed.
 "

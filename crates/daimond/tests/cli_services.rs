@@ -125,6 +125,7 @@ fn status_views_are_stable() {
             "RESTARTS",
             "UPTIME",
             "MEM",
+            "CPU",
             "DESCRIPTION"
         ])
     );
@@ -137,6 +138,10 @@ fn status_views_are_stable() {
     assert_eq!(
         row[..6],
         ["hello.service", "transient", "active", "running", "N", "N"]
+    );
+    assert!(
+        row[8].ends_with('s') && row[8] != "-",
+        "a running unit's CPU time: {table}"
     );
     assert!(table.ends_with("\n1 unit listed.\n"), "{table}");
 

@@ -97,14 +97,16 @@ fn tour_steps(readme: &str) -> Vec<Step> {
 }
 
 /// What stays the same from one run to another: the home shown as README's,
-/// every number as `N` (PIDs, times, sizes: `13M` and `9.5M` alike), runs of
-/// spaces as one (table columns follow the numbers' widths).
+/// every number as `N` with the unit that follows it (PIDs, times, sizes:
+/// `13M`, `9.5M`, `30ms` and `1.2s` alike), runs of spaces as one (table columns
+/// follow the numbers' widths).
 fn norm(text: &str, home: &Path) -> String {
     let text = text.replace(&home.display().to_string(), "/home/you/.config/daimon");
     let mut out = String::new();
     for line in text.lines() {
         let mut l = String::new();
         let mut chars = line.chars().peekable();
+        let mut prev = ' ';
         while let Some(c) = chars.next() {
             if c.is_ascii_digit() {
                 while chars
@@ -113,13 +115,22 @@ fn norm(text: &str, home: &Path) -> String {
                 {
                     chars.next();
                 }
+                // A quantity starts a word (`python3` keeps its letters).
+                if !prev.is_ascii_alphanumeric() {
+                    while chars.peek().is_some_and(|d| d.is_ascii_alphabetic()) {
+                        chars.next();
+                    }
+                }
+                prev = '0';
                 l.push('N');
             } else if c == ' ' {
                 while chars.peek() == Some(&' ') {
                     chars.next();
                 }
+                prev = ' ';
                 l.push(' ');
             } else {
+                prev = c;
                 l.push(c);
             }
         }

@@ -60,6 +60,8 @@ pub struct Owner {
     pub(super) next_source: u64,
     dirty: bool,
     pub shutting_down: bool,
+    /// Units `remove` deleted while they ran: forgotten once stopped.
+    pub(super) removed: BTreeSet<String>,
     /// Keeps pipe read ends across a daimond killed with SIGKILL.
     pub fdstore: SharedStore,
     /// Ends of processes that are not our children (adopted ones).
@@ -104,6 +106,7 @@ impl Owner {
             next_source: 1,
             dirty: false,
             shutting_down: false,
+            removed: BTreeSet::new(),
             fdstore: Rc::new(RefCell::new(FdStore::disabled())),
             watch_tx: None,
             notify_socket: None,
@@ -148,7 +151,10 @@ impl Owner {
         if before != (e.machine.state, e.machine.main_pid, e.machine.restarts) {
             self.dirty = true;
             if before.0 != e.machine.state {
-                e.since_wall = Some(jiff::Timestamp::now());
+                let wall = jiff::Timestamp::now();
+                e.since_wall = Some(wall);
+                let (was, is) = (before.0.active_state(), e.machine.state.active_state());
+                e.stamps.record(was, is, wall);
                 record_run(e, before.0, now);
                 if e.machine.state.is_inactive() {
                     exec::remove_runtime_directories(&self.host, def.svc);

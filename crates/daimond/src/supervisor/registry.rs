@@ -67,6 +67,11 @@ pub struct Entry {
     pub run_stopped: Option<Instant>,
     /// The last run, for `status` and the timers that activate the unit.
     pub last_run: Option<RunRecord>,
+    /// A `.target` that was started and not stopped since: targets have no
+    /// process, their state is their last job's (systemd's "active (active)").
+    pub target_active: bool,
+    /// When the active state last changed, for `show`.
+    pub stamps: super::stamps::Stamps,
 }
 
 /// One run of a unit: from leaving the inactive state to entering it again.
@@ -123,7 +128,9 @@ impl Entry {
             sessions: Vec::new(),
             run_started: None,
             run_stopped: None,
+            target_active: false,
             last_run: None,
+            stamps: Default::default(),
         }
     }
 

@@ -63,6 +63,21 @@ impl Owner {
                 Response::Done
             }
             Request::Logs(_) => err(ErrorKind::Internal, "logs are served by the IPC layer"),
+            Request::UnitStates { units } => self.unit_states(&units),
+            Request::Kill {
+                units,
+                signal,
+                whom,
+            } => self.kill_units(&units, &signal, whom),
+            Request::ResetFailed { units } => self.reset_failed(&units),
+            Request::Show { units } => self.show(&units),
+            Request::ListUnits {
+                all,
+                states,
+                patterns,
+            } => self.list_units(all, &states, &patterns),
+            Request::ListUnitFiles { patterns } => self.list_unit_files(&patterns),
+            Request::Remove { units } => return self.remove_units(&units, reply),
         };
         let _ = reply.send(resp);
     }
@@ -153,16 +168,13 @@ impl Owner {
     }
 
     fn transaction(&mut self, verb: Verb, typed: Vec<String>, reply: oneshot::Sender<Response>) {
-        let mut names = Vec::new();
-        for t in &typed {
-            match self.resolve(t) {
-                Ok(n) => names.push(n),
-                Err(resp) => {
-                    let _ = reply.send(resp);
-                    return;
-                }
+        let names = match self.resolve_patterns(&typed) {
+            Ok(n) => n,
+            Err(resp) => {
+                let _ = reply.send(resp);
+                return;
             }
-        }
+        };
         self.run_txn(verb, names, Reply::Client(reply));
     }
 
@@ -184,6 +196,15 @@ impl Owner {
         }
         for (i, unit, verb) in ready {
             if is_well_known_target(&unit) {
+                // A target is reached at once (there is no boot to wait for)
+                // and stays active until it is stopped.
+                if let Some(e) = self.units.get_mut(&unit) {
+                    let active = verb != Verb::Stop;
+                    if e.target_active != active {
+                        e.target_active = active;
+                        e.since_wall = Some(jiff::Timestamp::now());
+                    }
+                }
                 if let Some(t) = self.txns.get_mut(&id) {
                     t.finish_item(i, None);
                 }
@@ -230,6 +251,7 @@ impl Owner {
         let complete = self.txns.get(&id).is_some_and(|t| t.is_complete());
         if complete {
             if let Some(t) = self.txns.remove(&id) {
+                self.forget_removed();
                 t.respond();
             }
         } else if self

@@ -20,7 +20,7 @@ use super::process::tree;
 use super::registry::Entry;
 
 impl Owner {
-    fn enabled_state(&self, e: &Entry) -> &'static str {
+    pub(super) fn enabled_state(&self, e: &Entry) -> &'static str {
         if e.transient.is_some() {
             "transient"
         } else if self.enabled.contains(&e.name) {
@@ -35,10 +35,17 @@ impl Owner {
         }
     }
 
-    /// State and sub-state; a timer's come from its schedule, not a machine.
-    fn active_state(&self, e: &Entry) -> (daimon_proto::ActiveState, &'static str) {
+    /// State and sub-state; a timer's come from its schedule and a target's
+    /// from its last job, not a machine.
+    pub(super) fn active_state(&self, e: &Entry) -> (daimon_proto::ActiveState, &'static str) {
         if e.is_timer() {
             self.timer_state(&e.name)
+        } else if super::registry::is_well_known_target(&e.name) {
+            if e.target_active {
+                (daimon_proto::ActiveState::Active, "active")
+            } else {
+                (daimon_proto::ActiveState::Inactive, "dead")
+            }
         } else {
             (e.machine.state.active_state(), e.machine.state.as_str())
         }
@@ -46,7 +53,7 @@ impl Owner {
 
     /// When the unit entered its state: a started timer's start, else the
     /// machine's last change (a lookup of timers only when any run at all).
-    fn since(&self, e: &Entry) -> Option<jiff::Timestamp> {
+    pub(super) fn since(&self, e: &Entry) -> Option<jiff::Timestamp> {
         let timer = if self.timer_runs.is_empty() {
             None
         } else {
@@ -58,7 +65,7 @@ impl Owner {
         }
     }
 
-    fn description(e: &Entry) -> Option<String> {
+    pub(super) fn description(e: &Entry) -> Option<String> {
         e.def_unit().and_then(|u| u.unit.description.clone())
     }
 
@@ -86,18 +93,20 @@ impl Owner {
         let names: Vec<String> = if typed.is_empty() {
             Vec::new()
         } else {
-            let mut v = Vec::new();
-            for t in typed {
-                match self.resolve(t) {
-                    Ok(n) => v.push(n),
-                    Err(r) => return r,
-                }
+            // Patterns (`web@*`) name the loaded units they match.
+            match self.resolve_patterns(typed) {
+                Ok(v) => v,
+                Err(r) => return r,
             }
-            v
         };
         // Each unit looked up once (a table of all units is most of the calls).
         let entries: Vec<&Entry> = if typed.is_empty() {
-            self.units.values().collect()
+            // A template (`worker@.service`) is a file, not a unit: its instances
+            // are listed, it is not (as `systemctl list-units`).
+            self.units
+                .values()
+                .filter(|e| !is_template(&e.name))
+                .collect()
         } else {
             let mut v = Vec::with_capacity(names.len());
             for n in &names {
@@ -177,6 +186,7 @@ impl Owner {
 
     fn unit_row(&self, e: &Entry, procs: &[(u32, tree::Stat)]) -> UnitRow {
         let m = &e.machine;
+        let usage = (!procs.is_empty()).then(|| tree::usage(procs));
         let (state, sub_state) = self.active_state(e);
         UnitRow {
             name: e.name.clone(),
@@ -187,7 +197,8 @@ impl Owner {
             pid: m.main_pid,
             restarts: m.restarts,
             since_sec: self.since(e).map(|t| t.as_second()),
-            memory_bytes: (!procs.is_empty()).then(|| tree::usage(procs).0),
+            memory_bytes: usage.map(|u| u.0),
+            cpu_usec: usage.map(|u| u.1),
         }
     }
 
@@ -260,4 +271,10 @@ fn restart_info(e: &Entry, now: std::time::Instant) -> Option<RestartInfo> {
         next_try_usec,
         start_limit,
     })
+}
+
+/// `prefix@.suffix`: a template's own name, which no unit runs under.
+fn is_template(name: &str) -> bool {
+    name.split_once('@')
+        .is_some_and(|(_, rest)| rest.starts_with('.'))
 }

@@ -17,6 +17,7 @@ use crate::supervisor::process::exit::ExitStatus;
 mod adopt;
 mod forking;
 mod notify;
+mod reset;
 mod stop;
 mod types;
 
@@ -153,6 +154,7 @@ impl Machine {
             Event::Timer => self.on_timer(d, now, &mut fx),
             Event::Notify(n) => self.on_notify(d, n, now, &mut fx),
             Event::Adopt { pid, restarts } => self.on_adopt(d, pid, restarts, now, &mut fx),
+            Event::ResetFailed => self.reset_failed(now),
             Event::MainPid(found) => {
                 if self.state != SubState::Start {
                     return fx;
