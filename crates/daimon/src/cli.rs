@@ -257,13 +257,20 @@ Examples:
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
-  daimon completions bash > ~/.local/share/bash-completion/completions/daimon
-  daimon completions zsh > ~/.zfunc/_daimon
-  daimon completions fish > ~/.config/fish/completions/daimon.fish")]
+  echo 'source <(daimon completions bash)' >> ~/.bashrc
+  echo 'source <(daimon completions zsh)' >> ~/.zshrc
+  echo 'daimon completions fish | source' >> ~/.config/fish/config.fish
+
+The script asks daimon at each Tab: commands, flags and the names of the
+units (from the running daemon, or the unit files when none runs).")]
     Completions { shell: Shell },
-    /// Print the manual page (roff) to stdout.
-    #[command(after_help = "Example:\n  daimon man > daimon.1 && man ./daimon.1")]
-    Man,
+    /// Print a manual page (roff), or write every page into a directory.
+    #[command(after_help = "\
+Examples:
+  daimon man | man -l -                          daimon(1)
+  daimon man run | man -l -                      daimon-run(1)
+  daimon man --dir ~/.local/share/man/man1       every page, for man(1) to find")]
+    Man(ManArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -422,4 +429,15 @@ pub struct LogsArgs {
     /// Only lines of this invocation of the unit.
     #[arg(long, value_name = "ID")]
     pub invocation: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A command whose page to print (`run`, `logs`, `import crontab`, ...);
+    /// none: daimon(1).
+    #[arg(value_name = "COMMAND")]
+    pub command: Vec<String>,
+    /// Write daimon.1 and a page for every command into DIR instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub dir: Option<PathBuf>,
 }

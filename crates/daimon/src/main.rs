@@ -11,9 +11,11 @@
 mod cli;
 mod client;
 mod commands;
+mod complete;
 mod error;
 mod import;
 mod logs;
+mod man;
 mod render;
 mod render_timers;
 mod run;
@@ -25,13 +27,14 @@ mod verbs;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use daimon_proto::{Paths, Request};
 
-use crate::cli::{Cli, Command, ImportCommand, Shell};
+use crate::cli::{Cli, Command, ImportCommand};
 use crate::error::{CliError, CliResult};
 
 fn main() -> ExitCode {
+    complete::answer_if_asked();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -99,8 +102,8 @@ fn dispatch(cmd: Command) -> CliResult {
         Command::Remove(u) => verbs::remove(&paths, &u.units),
         Command::DaemonReload => commands::daemon_reload(&paths),
         Command::Shutdown => commands::shutdown(&paths),
-        Command::Completions { shell } => completions(shell),
-        Command::Man => man(),
+        Command::Completions { shell } => complete::script(shell),
+        Command::Man(args) => man::run(&args),
     }
 }
 
@@ -140,31 +143,8 @@ pub(crate) fn render_diagnostic(d: &daimon_unit::Diagnostic) -> String {
     format!("{place}: {}: {}", d.severity, d.message)
 }
 
-fn completions(shell: Shell) -> CliResult {
-    use clap_complete::Shell as S;
-    let shell = match shell {
-        Shell::Bash => S::Bash,
-        Shell::Zsh => S::Zsh,
-        Shell::Fish => S::Fish,
-        Shell::Elvish => S::Elvish,
-        Shell::Powershell => S::PowerShell,
-    };
-    let mut cmd = Cli::command();
-    let mut buf = Vec::new();
-    clap_complete::generate(shell, &mut cmd, "daimon", &mut buf);
-    print_quietly(&buf, "the completion script")
-}
-
-fn man() -> CliResult {
-    let mut buf = Vec::new();
-    clap_mangen::Man::new(Cli::command())
-        .render(&mut buf)
-        .map_err(|e| CliError::fail(format!("rendering the manual: {e}")))?;
-    print_quietly(&buf, "the manual")
-}
-
 /// Writes `bytes` to stdout; a reader that went away (`| head`) is no error.
-fn print_quietly(bytes: &[u8], what: &str) -> CliResult {
+pub(crate) fn print_quietly(bytes: &[u8], what: &str) -> CliResult {
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|_| out.flush()) {
         Ok(()) => Ok(0),
@@ -179,6 +159,6 @@ mod tests {
 
     #[test]
     fn clap_definition_is_consistent() {
-        Cli::command().debug_assert();
+        complete::command().debug_assert();
     }
 }
