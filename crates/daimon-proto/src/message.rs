@@ -64,6 +64,11 @@ pub enum Request {
         unit: String,
     },
     DaemonReload,
+    /// Write a transient unit's file (`daimon save`); a running unit keeps
+    /// running. Answered with [`Response::Cat`]: the file written.
+    Save {
+        unit: String,
+    },
     /// Every loaded timer with its next and last elapse (`daimon timers`).
     Timers,
     /// Stop every service (reverse dependency order) and exit.
@@ -321,6 +326,29 @@ pub struct UnitStatus {
     /// A service: its last run (start, end, duration, exit status).
     #[serde(default)]
     pub last_run: Option<RunSummary>,
+    /// A service: its restart policy in effect and, while a restart is
+    /// pending, when the next try comes.
+    #[serde(default)]
+    pub restart_policy: Option<RestartInfo>,
+}
+
+/// The restart policy of a service as its current run uses it
+/// (`status -o json`'s `restart_policy`; spans in microseconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartInfo {
+    /// `Restart=`: `no`, `always`, `on-failure`, `on-success`, `on-abnormal`,
+    /// `on-abort`, `on-watchdog`.
+    pub policy: String,
+    /// `RestartSec=`: the (first) delay before a restart.
+    pub delay_usec: u64,
+    /// `RestartMaxDelaySec=` when the delay grows with each restart
+    /// (`RestartSteps=`); None when it does not grow.
+    pub max_delay_usec: Option<u64>,
+    /// While a restart is pending (sub-state `auto-restart`): time left until
+    /// the next try.
+    pub next_try_usec: Option<u64>,
+    /// The start limit, `N/SPAN` (e.g. `5/10s`), or `off`.
+    pub start_limit: String,
 }
 
 /// One unit in the table of `daimon status` (a brief status request): what the

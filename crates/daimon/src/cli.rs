@@ -128,7 +128,21 @@ your PATH so it finds what you find.
 With --on-calendar or --cron the command runs on a schedule instead of now: a
 timer NAME.timer starts NAME.service (Type=oneshot) at each elapse, a run missed
 while the machine was off happens once it is back (Persistent=true), and
-`daimon timers` shows when it runs next.")]
+`daimon timers` shows when it runs next.
+
+Restart policy: by default (on-failure) a command that exits with an error or is
+killed by a signal is started again after 100ms, and systemd's start limit applies:
+a 6th start within 10s fails the service for good (Result: start-limit-hit) until
+you start it yourself. --restart always means forever, as pm2 users expect: it
+restarts after any exit, waiting 100ms, then about twice as long each time up to
+30s (RestartSec=100ms RestartSteps=8 RestartMaxDelaySec=30s), with no start limit
+(StartLimitIntervalSec=0); starting it yourself resets the delay. --start-limit
+N/SPAN or off overrides the start limit. `daimon status NAME` shows the policy in
+effect and when the next try comes. Unit files you write keep systemd's meaning.
+
+Already running: `daimon run --save` (or --enable) with the same command turns the
+running unit into a saved one without restarting it; `daimon save NAME` does the
+same.")]
     Run(RunArgs),
     /// Start units.
     #[command(after_help = "Example:\n  daimon start web worker")]
@@ -174,6 +188,10 @@ ISO 8601. Priorities: emerg alert crit err warning notice info debug, or 0-7.")]
     Verify(VerifyArgs),
     /// Show a unit's file and its drop-ins.
     Cat(CatArgs),
+    /// Write the unit file of a unit started by `daimon run` without --save;
+    /// it keeps running (same PID).
+    #[command(after_help = "Example:\n  daimon save bot && daimon enable bot")]
+    Save(CatArgs),
     /// List timers: when each runs next and when it ran last.
     #[command(
         visible_alias = "list-timers",
@@ -339,12 +357,18 @@ pub struct RunArgs {
     /// `python3 bot.py`, else the command's name).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// When to restart it [default: on-failure; no with a schedule].
+    /// When to restart it [default: on-failure; no with a schedule]. `always`
+    /// means forever: the delay grows from 100ms to 30s, with no start limit.
     #[arg(long, value_enum, value_name = "POLICY")]
     pub restart: Option<RestartPolicy>,
     /// Delay before a restart, as systemd's RestartSec= (`5`, `500ms`, `1min`).
     #[arg(long, value_name = "SECONDS")]
     pub restart_sec: Option<String>,
+    /// At most N starts within SPAN (`5/10s`), else the unit fails with
+    /// start-limit-hit; `off`: no limit [default: off with --restart always,
+    /// else systemd's 5/10s].
+    #[arg(long, value_name = "N/SPAN|off")]
+    pub start_limit: Option<String>,
     /// Environment variable for the service (repeatable).
     #[arg(short = 'e', long = "env", value_name = "K=V")]
     pub env: Vec<String>,

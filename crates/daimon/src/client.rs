@@ -68,6 +68,9 @@ impl Client {
         if !autostart {
             return Ok(None);
         }
+        if let Some(note) = system_start_note(paths) {
+            eprintln!("{note}");
+        }
         let mut started = start_daemon()?;
         let start = Instant::now();
         loop {
@@ -243,6 +246,21 @@ pub fn unexpected(r: Response) -> CliError {
     )
 }
 
+/// As root without DAIMON_HOME the first command starts the machine's one
+/// daimond, whose files live in system directories: say so, and where, once
+/// (on stderr, so output stays clean for scripts).
+pub fn system_start_note(paths: &Paths) -> Option<String> {
+    paths.system_mode.then(|| {
+        format!(
+            "daimon: starting the system instance of daimond (root, no DAIMON_HOME): unit files \
+             in {}, runtime files in {}, state and logs in {}",
+            paths.units.display(),
+            paths.runtime.display(),
+            paths.state.display()
+        )
+    })
+}
+
 /// `daimond` next to this executable, else from PATH.
 fn daemon_binary() -> PathBuf {
     if let Ok(exe) = std::env::current_exe() {
@@ -283,4 +301,30 @@ fn start_daemon() -> Result<Started, CliError> {
         ok: out.status.success(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_system_instance_says_where_its_files_are() {
+        let root = Paths::resolve(|_| None, 0);
+        assert_eq!(
+            system_start_note(&root).as_deref(),
+            Some(
+                "daimon: starting the system instance of daimond (root, no DAIMON_HOME): unit \
+                 files in /etc/daimon/units, runtime files in /run/daimon, state and logs in \
+                 /var/lib/daimon"
+            )
+        );
+        let home = Paths::resolve(|k| (k == "DAIMON_HOME").then(|| "/srv/d".into()), 0);
+        assert_eq!(
+            system_start_note(&home),
+            None,
+            "DAIMON_HOME: not the system one"
+        );
+        let user = Paths::resolve(|k| (k == "HOME").then(|| "/home/u".into()), 1000);
+        assert_eq!(system_start_note(&user), None);
+    }
 }

@@ -15,7 +15,7 @@ use crate::cli::{ListFormat, RunArgs, StatusArgs};
 use crate::client::{Client, JOBS, QUICK, unexpected};
 use crate::error::{CliError, CliResult};
 use crate::render::{self, Style};
-use crate::{render_timers, run, schedule};
+use crate::{render_timers, run, save, schedule};
 
 pub(crate) fn connect(paths: &Paths) -> CliResult<Client> {
     Client::connect(paths, true)?.ok_or_else(|| CliError::fail("daimond is not running"))
@@ -117,6 +117,13 @@ pub fn run(paths: &Paths, args: &RunArgs) -> CliResult {
     }
     let name = req.name.clone();
     let short = name.strip_suffix(".service").unwrap_or(&name).to_string();
+    // Saving a unit that runs keeps it running: look first, to say so after.
+    let before = if (args.save || args.enable) && req.timer.is_none() {
+        save::before(paths, &name)
+    } else {
+        None
+    };
+    let text = req.unit_text.clone();
     match connect(paths)?.call(&Request::Run(req), JOBS)? {
         Response::Jobs(results) => {
             let code = report_jobs(&results);
@@ -139,6 +146,13 @@ pub fn run(paths: &Paths, args: &RunArgs) -> CliResult {
             println!(
                 "Saved: \"daimon start {short}.timer\" starts the schedule again after a daemon restart."
             );
+        }
+        return Ok(0);
+    }
+    if let Some(b) = &before {
+        save::report_kept(paths, b, &name, &text);
+        if args.enable {
+            println!("Enabled: {name} starts whenever the daemon starts.");
         }
         return Ok(0);
     }
@@ -208,6 +222,9 @@ pub fn status(paths: &Paths, args: &StatusArgs) -> CliResult {
                 let e = CliError::new(4, format!("unit \"{}\" not found", missing.name));
                 return Err(with_known_units(paths, e));
             }
+            if rows.is_empty() {
+                return print(&render::no_units(&paths.units));
+            }
             print(&render::status_rows(
                 &rows,
                 jiff::Timestamp::now(),
@@ -227,6 +244,7 @@ pub fn status(paths: &Paths, args: &StatusArgs) -> CliResult {
     }
     let text = match (args.output, detail) {
         (ListFormat::Json, _) => serde_json::to_string_pretty(&list).map_err(json_err)? + "\n",
+        (ListFormat::Table, false) if list.is_empty() => render::no_units(&paths.units),
         (ListFormat::Table, false) => {
             render::status_table(&list, jiff::Timestamp::now(), Style::detect())
         }

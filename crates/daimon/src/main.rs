@@ -19,6 +19,8 @@ mod man;
 mod render;
 mod render_timers;
 mod run;
+mod run_policy;
+mod save;
 mod schedule;
 mod trust;
 mod verbs;
@@ -86,6 +88,7 @@ fn dispatch(cmd: Command) -> CliResult {
         Command::Logs(args) => logs::run(&args, &paths),
         Command::Verify(args) => verify(&paths, &args.files),
         Command::Cat(args) => commands::cat(&paths, &args.unit),
+        Command::Save(args) => save::save(&paths, &args.unit),
         Command::Timers(o) => commands::timers(&paths, o.output),
         Command::Import(ImportCommand::Crontab(args)) => import::crontab(&paths, &args),
         Command::IsActive(a) => verbs::is_active(&paths, &a),

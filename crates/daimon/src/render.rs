@@ -6,7 +6,9 @@
 
 use std::fmt::Write as _;
 
-use daimon_proto::{ActiveState, RunSummary, TimerInfo, UnitListEntry, UnitRow, UnitStatus};
+use daimon_proto::{
+    ActiveState, RestartInfo, RunSummary, TimerInfo, UnitListEntry, UnitRow, UnitStatus,
+};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
@@ -278,7 +280,8 @@ fn status_rows_table(rows: Vec<Row>, style: Style) -> String {
     // The columns of numbers (PID to CPU) after the four of text.
     const NUMS: usize = 5;
     if rows.is_empty() {
-        return "No units loaded. Start one with: daimon run -- COMMAND, or put unit files in the units directory.\n".to_string();
+        // The caller says where units come from ([`no_units`]).
+        return String::new();
     }
     // The formatted columns (PID, RESTARTS, UPTIME, MEM, CPU) of every row, in
     // one string; `ends` marks where each cell stops.
@@ -363,6 +366,15 @@ fn status_rows_table(rows: Vec<Row>, style: Style) -> String {
     let n = rows.len();
     let _ = writeln!(out, "\n{n} unit{} listed.", if n == 1 { "" } else { "s" });
     out
+}
+
+/// What `daimon status` says when there is no unit at all: where unit files go
+/// (the directory this daimon uses) and how to start one without a file.
+pub fn no_units(units_dir: &std::path::Path) -> String {
+    format!(
+        "No units loaded. Put unit files in {} or start one with: daimon run -- COMMAND\n",
+        units_dir.display()
+    )
 }
 
 /// `daimon list`: every known unit with its file state.
@@ -462,6 +474,9 @@ pub fn status_detail(st: &UnitStatus, now: Timestamp, tz: &TimeZone, style: Styl
     if let Some(c) = st.cpu_usec {
         let _ = writeln!(out, "        CPU: {}", cpu(c));
     }
+    if let Some(r) = &st.restart_policy {
+        let _ = writeln!(out, "    Restart: {}", restart_line(r));
+    }
     if st.restarts > 0 || st.last_exit.is_some() {
         let mut line = st.restarts.to_string();
         if let Some(e) = &st.last_exit {
@@ -489,6 +504,45 @@ pub fn status_detail(st: &UnitStatus, now: Timestamp, tz: &TimeZone, style: Styl
         }
     }
     out
+}
+
+/// A delay: `100ms`, `3.2s`, `30s`, `1min 30s`.
+pub fn delay(usec: u64) -> String {
+    let ms = usec / 1000;
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 && ms % 1000 != 0 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        span((ms / 1000) as i64)
+    }
+}
+
+/// The `Restart:` line: the policy, when the next try comes (while one is
+/// pending), how the delay grows, and the start limit.
+pub fn restart_line(r: &RestartInfo) -> String {
+    if r.policy == "no" {
+        return "no".to_string();
+    }
+    let mut parts = Vec::new();
+    match (r.next_try_usec, r.max_delay_usec) {
+        (Some(next), Some(max)) => {
+            parts.push(format!("next try in {}", delay(next)));
+            parts.push(format!("delay grows to {}", delay(max)));
+        }
+        (Some(next), None) => parts.push(format!("next try in {}", delay(next))),
+        (None, Some(max)) => parts.push(format!(
+            "after {}, growing to {}",
+            delay(r.delay_usec),
+            delay(max)
+        )),
+        (None, None) => parts.push(format!("after {}", delay(r.delay_usec))),
+    }
+    parts.push(match r.start_limit.split_once('/') {
+        Some((n, span)) => format!("at most {n} starts in {span}"),
+        None => "no start limit".to_string(),
+    });
+    format!("{} ({})", r.policy, parts.join(", "))
 }
 
 /// A duration of a run: `230ms`, `1.2s`, `3min 5s`.

@@ -85,8 +85,8 @@ fn formats_and_filters() {
     assert_eq!(g, "SIGHUP: re-reading unit files\n");
     let all_today = text(&d.cli(&["logs", "--since", "today", "-o", "cat"]));
     assert_eq!(all_today, cat);
-    // Unknown units are no error (journalctl's habit), just no lines.
-    assert_eq!(text(&d.cli(&["logs", "-u", "nosuch"])), NO_ENTRIES);
+    // An unknown unit is an error (exit 4, as `status`): see logs_units.rs.
+    assert_eq!(d.cli(&["logs", "-u", "nosuch"]).status.code(), Some(4));
 }
 
 #[test]

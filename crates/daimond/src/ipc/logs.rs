@@ -23,6 +23,9 @@ use tokio::net::UnixStream;
 use tokio::sync::{mpsc, watch};
 
 use super::{error, write_frame};
+use crate::supervisor::SupervisorHandle;
+
+mod known;
 
 /// Readers kept for reuse, and for how long.
 const POOL_MAX: usize = 4;
@@ -182,9 +185,10 @@ pub fn build_query(req: &LogsRequest) -> Result<(Query, Renderer), String> {
         })?),
     };
     let mut query = Query {
-        // Passed as typed: the store matches `bot` to `bot.service` (and to `bot`,
-        // the name daimond's own messages use as unit `daimond`).
-        units: req.units.clone(),
+        // As typed and as a unit name: `bot` is `bot.service`, `bot.sh` (from
+        // `daimon run -- ./bot.sh`) is `bot.sh.service`, `daimond` is daimond's
+        // own messages.
+        units: known::store_names(&req.units),
         invocation: req.invocation.clone(),
         since,
         until,
@@ -242,6 +246,7 @@ pub async fn stream(
     s: &mut UnixStream,
     req: LogsRequest,
     svc: &LogService,
+    supervisor: &SupervisorHandle,
     mut stopping: watch::Receiver<bool>,
 ) {
     let (query, renderer) = match build_query(&req) {
@@ -251,6 +256,11 @@ pub async fn stream(
             return;
         }
     };
+    // A typo in a unit name is an error (exit 4, as `status`), not an empty answer.
+    if let Some(msg) = known::unknown_unit(&req.units, supervisor, svc).await {
+        let _ = write_frame(s, &error(ErrorKind::NotFound, msg)).await;
+        return;
+    }
     let (tx, mut rx) = mpsc::channel::<Chunk>(4);
     let svc2 = svc.clone();
     let follow = req.follow;
@@ -591,6 +601,6 @@ mod tests {
         r.units = vec!["bot".into()];
         let (q, _) = build_query(&r).expect("valid");
         assert_eq!(q.max_priority, Some(4));
-        assert_eq!(q.units, ["bot"]);
+        assert_eq!(q.units, ["bot", "bot.service"]);
     }
 }

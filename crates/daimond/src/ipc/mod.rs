@@ -318,7 +318,9 @@ async fn connection(mut s: UnixStream, ctx: &IpcContext, slot: &slots::Slot, evi
         group_audit::note_run(&s, ctx.uid, ctx.group, run);
     }
     match req {
-        Request::Logs(lr) => logs::stream(&mut s, lr, &ctx.logs, ctx.stopping.clone()).await,
+        Request::Logs(lr) => {
+            logs::stream(&mut s, lr, &ctx.logs, &ctx.supervisor, ctx.stopping.clone()).await
+        }
         Request::Shutdown => {
             // Answered once every service has stopped, so that the client returns
             // when the work is done (as `systemctl stop` does).

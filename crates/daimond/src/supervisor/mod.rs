@@ -23,6 +23,7 @@ mod requests_lists;
 mod requests_remove;
 mod requests_show;
 mod requests_verbs;
+mod save;
 mod shutdown;
 pub mod stamps;
 pub mod status;

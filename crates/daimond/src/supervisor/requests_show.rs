@@ -297,6 +297,7 @@ mod tests {
             recent_logs: vec![],
             timer: None,
             last_run: None,
+            restart_policy: None,
         }
     }
 
