@@ -177,6 +177,28 @@ pub struct LogsRequest {
     pub matches: Vec<String>,
 }
 
+/// Every line of every unit, as `daimon logs` with no argument asks for them
+/// (short format, no follow): requests are written as changes to this.
+impl Default for LogsRequest {
+    fn default() -> Self {
+        LogsRequest {
+            units: vec![],
+            invocation: None,
+            since: None,
+            until: None,
+            priority: None,
+            grep: None,
+            lines: None,
+            follow: false,
+            output: "short".into(),
+            raw: false,
+            color: false,
+            escape: false,
+            matches: vec![],
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
     Welcome(Welcome),

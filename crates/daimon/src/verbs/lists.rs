@@ -58,16 +58,7 @@ fn plural(n: usize) -> &'static str {
 fn units_table(list: &[UnitListEntry], all: bool, style: Style) -> String {
     let rows: Vec<Vec<(String, String)>> = list
         .iter()
-        .map(|u| {
-            let active = u.state.as_str().to_string();
-            vec![
-                cell(u.name.clone()),
-                cell(u.load_state.clone()),
-                (active.clone(), style.state(u.state, &active)),
-                cell(u.sub_state.clone()),
-                cell(u.description.clone().unwrap_or_default()),
-            ]
-        })
+        .map(|u| crate::render::unit_list_row(u, style, false))
         .collect();
     let mut out = if list.is_empty() {
         String::new()

@@ -542,19 +542,7 @@ mod tests {
 
     fn req() -> LogsRequest {
         LogsRequest {
-            units: vec![],
-            invocation: None,
-            since: None,
-            until: None,
-            priority: None,
-            grep: None,
-            lines: None,
-            follow: false,
-            output: "short".into(),
-            raw: false,
-            color: false,
-            escape: false,
-            matches: vec![],
+            ..Default::default()
         }
     }
 
