@@ -474,6 +474,15 @@ impl JournalReader {
         }
     }
 
+    /// Whether the store knows `unit`: a source of that name was ever opened
+    /// (its name is in the index), whether or not its lines are still kept.
+    pub fn has_unit(&mut self, unit: &str) -> bool {
+        self.db
+            .prepare_cached("SELECT 1 FROM units WHERE name = ?1")
+            .and_then(|mut st| st.exists([unit]))
+            .unwrap_or(false)
+    }
+
     /// The cursor of the newest committed record.
     pub fn head(&self) -> Cursor {
         Cursor(self.shared.tail().committed)

@@ -64,10 +64,51 @@ pub enum Request {
         unit: String,
     },
     DaemonReload,
+    /// Write a transient unit's file (`daimon save`); a running unit keeps
+    /// running. Answered with [`Response::Cat`]: the file written.
+    Save {
+        unit: String,
+    },
     /// Every loaded timer with its next and last elapse (`daimon timers`).
     Timers,
     /// Stop every service (reverse dependency order) and exit.
     Shutdown,
+    /// `is-active`/`is-enabled`/`is-failed`: each unit's states, unknown ones
+    /// included ([`Response::UnitStates`]).
+    UnitStates {
+        units: Vec<String>,
+    },
+    /// Send `signal` to units' processes (`daimon kill`): a name as
+    /// systemctl takes it (`TERM`, `SIGTERM`, `RTMIN+3`) or a number.
+    Kill {
+        units: Vec<String>,
+        signal: String,
+        whom: crate::KillWhom,
+    },
+    /// Clear the failed state and the start-limit counter; empty `units`: all.
+    ResetFailed {
+        units: Vec<String>,
+    },
+    /// systemd's properties of units ([`Response::Properties`]).
+    Show {
+        units: Vec<String>,
+    },
+    /// `list-units`: loaded units; without `all` only those active, failed or
+    /// with a job; `states` and `patterns` narrow it ([`Response::List`]).
+    ListUnits {
+        all: bool,
+        states: Vec<String>,
+        patterns: Vec<String>,
+    },
+    /// `list-unit-files`: unit files and transient units with their
+    /// enablement ([`Response::UnitFiles`]).
+    ListUnitFiles {
+        patterns: Vec<String>,
+    },
+    /// Stop, disable and delete saved units with their drop-ins, then reload.
+    Remove {
+        units: Vec<String>,
+    },
 }
 
 /// `daimon run`: the CLI renders the command into unit-file text (so a transient unit
@@ -124,11 +165,38 @@ pub struct LogsRequest {
     /// terminal (err and worse red, warning yellow, notice bold, debug grey).
     #[serde(default)]
     pub color: bool,
+    /// Escape control characters and escape sequences in what services wrote
+    /// (`text::escape_terminal`), as for a terminal. Absent in older clients:
+    /// false. Ignored for JSON.
+    #[serde(default)]
+    pub escape: bool,
     /// journalctl-style field matches, `FIELD=VALUE` (`_TRANSPORT=stdout`,
     /// `_SYSTEMD_UNIT=bot.service`, ...): a line must match each field given,
     /// any of the values given for one field.
     #[serde(default)]
     pub matches: Vec<String>,
+}
+
+/// Every line of every unit, as `daimon logs` with no argument asks for them
+/// (short format, no follow): requests are written as changes to this.
+impl Default for LogsRequest {
+    fn default() -> Self {
+        LogsRequest {
+            units: vec![],
+            invocation: None,
+            since: None,
+            until: None,
+            priority: None,
+            grep: None,
+            lines: None,
+            follow: false,
+            output: "short".into(),
+            raw: false,
+            color: false,
+            escape: false,
+            matches: vec![],
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,14 +214,21 @@ pub enum Response {
     LogData(String),
     Cat(Vec<CatFile>),
     Timers(Vec<TimerInfo>),
+    UnitStates(Vec<crate::UnitState>),
+    Properties(Vec<crate::UnitProperties>),
+    UnitFiles(Vec<crate::UnitFileEntry>),
     /// Success with nothing to show (daemon-reload, shutdown, end of a log stream).
     Done,
+    /// A leading part of a list answer too long for one frame: more frames
+    /// follow, the last an ordinary answer of the same kind, and the client
+    /// joins the lists in order (see `parts`).
+    Part(Box<Response>),
 }
 
 impl Response {
     /// Whether more frames follow this one for the same request.
     pub fn is_final(&self) -> bool {
-        !matches!(self, Response::LogData(_))
+        !matches!(self, Response::LogData(_) | Response::Part(_))
     }
 }
 
@@ -276,6 +351,29 @@ pub struct UnitStatus {
     /// A service: its last run (start, end, duration, exit status).
     #[serde(default)]
     pub last_run: Option<RunSummary>,
+    /// A service: its restart policy in effect and, while a restart is
+    /// pending, when the next try comes.
+    #[serde(default)]
+    pub restart_policy: Option<RestartInfo>,
+}
+
+/// The restart policy of a service as its current run uses it
+/// (`status -o json`'s `restart_policy`; spans in microseconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartInfo {
+    /// `Restart=`: `no`, `always`, `on-failure`, `on-success`, `on-abnormal`,
+    /// `on-abort`, `on-watchdog`.
+    pub policy: String,
+    /// `RestartSec=`: the (first) delay before a restart.
+    pub delay_usec: u64,
+    /// `RestartMaxDelaySec=` when the delay grows with each restart
+    /// (`RestartSteps=`); None when it does not grow.
+    pub max_delay_usec: Option<u64>,
+    /// While a restart is pending (sub-state `auto-restart`): time left until
+    /// the next try.
+    pub next_try_usec: Option<u64>,
+    /// The start limit, `N/SPAN` (e.g. `5/10s`), or `off`.
+    pub start_limit: String,
 }
 
 /// One unit in the table of `daimon status` (a brief status request): what the
@@ -294,6 +392,10 @@ pub struct UnitRow {
     /// [`UnitStatus`] without the RFC 3339 text to format and parse).
     pub since_sec: Option<i64>,
     pub memory_bytes: Option<u64>,
+    /// CPU time of the whole process tree, microseconds. Absent from older
+    /// daemons.
+    #[serde(default)]
+    pub cpu_usec: Option<u64>,
 }
 
 /// One timer in `daimon timers` (field names are the JSON contract of

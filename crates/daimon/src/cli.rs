@@ -9,6 +9,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::verbs::args::{
+    EditArgs, KillArgs, ListUnitFilesArgs, ListUnitsArgs, OptUnits, ShowArgs, StateArgs, StopArgs,
+};
+
 const EXAMPLES: &str = "\
 Examples:
   daimon run -- python3 bot.py            keep bot.py running (survives logout, restarts on failure)
@@ -21,6 +25,11 @@ Examples:
                                           run backup.sh every night at 02:30
   daimon timers                           scheduled jobs: when they run next, when they ran
   daimon start web && daimon enable web   unit files in ~/.config/daimon/units
+  daimon is-active --quiet web            exit 0 if web.service runs (for scripts)
+  daimon show web -p MainPID,NRestarts    properties with systemd's names
+  daimon edit web                         override settings in $EDITOR, then reload
+  daimon list-units --state failed        what failed; daimon reset-failed clears it
+  daimon remove bot                       stop, disable and delete a saved unit
   daimon shutdown                         stop every service and the daemon
 
 The first command starts the daemon (daimond) if none runs. DAIMON_HOME=DIR keeps
@@ -79,15 +88,23 @@ pub enum RestartPolicy {
 }
 
 impl RestartPolicy {
+    /// The name in unit files, which is clap's name for the value.
     pub fn as_str(self) -> &'static str {
-        match self {
-            RestartPolicy::No => "no",
-            RestartPolicy::Always => "always",
-            RestartPolicy::OnSuccess => "on-success",
-            RestartPolicy::OnFailure => "on-failure",
-            RestartPolicy::OnAbnormal => "on-abnormal",
-            RestartPolicy::OnAbort => "on-abort",
-            RestartPolicy::OnWatchdog => "on-watchdog",
+        daimon_unit::RestartPolicy::from(self).as_str()
+    }
+}
+
+impl From<RestartPolicy> for daimon_unit::RestartPolicy {
+    fn from(p: RestartPolicy) -> Self {
+        use daimon_unit::RestartPolicy as U;
+        match p {
+            RestartPolicy::No => U::No,
+            RestartPolicy::Always => U::Always,
+            RestartPolicy::OnSuccess => U::OnSuccess,
+            RestartPolicy::OnFailure => U::OnFailure,
+            RestartPolicy::OnAbnormal => U::OnAbnormal,
+            RestartPolicy::OnAbort => U::OnAbort,
+            RestartPolicy::OnWatchdog => U::OnWatchdog,
         }
     }
 }
@@ -119,14 +136,30 @@ your PATH so it finds what you find.
 With --on-calendar or --cron the command runs on a schedule instead of now: a
 timer NAME.timer starts NAME.service (Type=oneshot) at each elapse, a run missed
 while the machine was off happens once it is back (Persistent=true), and
-`daimon timers` shows when it runs next.")]
+`daimon timers` shows when it runs next.
+
+Restart policy: by default (on-failure) a command that exits with an error or is
+killed by a signal is started again after 100ms, and systemd's start limit applies:
+a 6th start within 10s fails the service for good (Result: start-limit-hit) until
+you start it yourself. --restart always means forever, as pm2 users expect: it
+restarts after any exit, waiting 100ms, then about twice as long each time up to
+30s (RestartSec=100ms RestartSteps=8 RestartMaxDelaySec=30s), with no start limit
+(StartLimitIntervalSec=0); starting it yourself resets the delay. --start-limit
+N/SPAN or off overrides the start limit. `daimon status NAME` shows the policy in
+effect and when the next try comes. Unit files you write keep systemd's meaning.
+
+Already running: `daimon run --save` (or --enable) with the same command turns the
+running unit into a saved one without restarting it; `daimon save NAME` does the
+same.")]
     Run(RunArgs),
     /// Start units.
     #[command(after_help = "Example:\n  daimon start web worker")]
     Start(Units),
-    /// Stop units.
-    #[command(after_help = "Example:\n  daimon stop web")]
-    Stop(Units),
+    /// Stop units (names, patterns such as 'web@*', or --all).
+    #[command(
+        after_help = "Examples:\n  daimon stop web\n  daimon stop 'web@*'      every loaded instance of web@.service\n  daimon stop --all       every unit that runs"
+    )]
+    Stop(StopArgs),
     /// Stop then start units.
     #[command(after_help = "Example:\n  daimon restart web")]
     Restart(Units),
@@ -163,15 +196,68 @@ ISO 8601. Priorities: emerg alert crit err warning notice info debug, or 0-7.")]
     Verify(VerifyArgs),
     /// Show a unit's file and its drop-ins.
     Cat(CatArgs),
+    /// Write the unit file of a unit started by `daimon run` without --save;
+    /// it keeps running (same PID).
+    #[command(after_help = "Example:\n  daimon save bot && daimon enable bot")]
+    Save(CatArgs),
     /// List timers: when each runs next and when it ran last.
-    #[command(after_help = "\
+    #[command(
+        visible_alias = "list-timers",
+        after_help = "\
 Examples:
   daimon timers              NEXT LEFT LAST PASSED UNIT ACTIVATES, soonest first
-  daimon timers -o json      the same as JSON")]
+  daimon timers -o json      the same as JSON"
+    )]
     Timers(OutputArgs),
     /// Turn jobs from another scheduler into services and timers.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Print each unit's active state (exit 0 if all are active, else 3).
+    #[command(after_help = "Example:\n  daimon is-active --quiet web && echo up")]
+    IsActive(StateArgs),
+    /// Print each unit's file state: enabled, disabled, static, transient, ...
+    ///
+    /// Exit 0 when every unit is enabled, static or transient (as systemctl),
+    /// 4 when one is unknown, else 1.
+    IsEnabled(StateArgs),
+    /// Print each unit's active state (exit 0 if one is failed, else 1).
+    IsFailed(StateArgs),
+    /// Send a signal to units' processes (default TERM to all of them).
+    #[command(after_help = "\
+Examples:
+  daimon kill web -s HUP                  every process of web.service
+  daimon kill web -s USR1 --kill-whom main")]
+    Kill(KillArgs),
+    /// Forget units' failed state and start-limit count (none named: all units).
+    ResetFailed(OptUnits),
+    /// Print units' properties as Key=value, with systemd's names.
+    #[command(after_help = "\
+Examples:
+  daimon show web
+  daimon show web -p ActiveState,SubState,MainPID
+  daimon show web -p NRestarts --value")]
+    Show(ShowArgs),
+    /// Change a unit in $EDITOR: a drop-in override, or the whole file (--full).
+    #[command(after_help = "\
+Examples:
+  daimon edit web             write units/web.service.d/override.conf
+  daimon edit web --full      edit units/web.service itself
+
+Nothing is written if the unit would have errors; the text is kept in a
+temporary file whose name is printed. Unit files are re-read after a save.")]
+    Edit(EditArgs),
+    /// List loaded units (active ones unless --all), like systemctl list-units.
+    #[command(after_help = "\
+Examples:
+  daimon list-units --all
+  daimon list-units --state failed
+  daimon list-units 'web@*' -o json")]
+    ListUnits(ListUnitsArgs),
+    /// List unit files with their state: enabled, disabled, static, transient, ...
+    ListUnitFiles(ListUnitFilesArgs),
+    /// Delete saved units: stop, disable, delete the file and its drop-ins, reload.
+    #[command(after_help = "Example:\n  daimon remove bot")]
+    Remove(Units),
     /// Re-read unit files.
     DaemonReload,
     /// Stop every service and the daemon.
@@ -179,13 +265,20 @@ Examples:
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
-  daimon completions bash > ~/.local/share/bash-completion/completions/daimon
-  daimon completions zsh > ~/.zfunc/_daimon
-  daimon completions fish > ~/.config/fish/completions/daimon.fish")]
+  echo 'source <(daimon completions bash)' >> ~/.bashrc
+  echo 'source <(daimon completions zsh)' >> ~/.zshrc
+  echo 'daimon completions fish | source' >> ~/.config/fish/config.fish
+
+The script asks daimon at each Tab: commands, flags and the names of the
+units (from the running daemon, or the unit files when none runs).")]
     Completions { shell: Shell },
-    /// Print the manual page (roff) to stdout.
-    #[command(after_help = "Example:\n  daimon man > daimon.1 && man ./daimon.1")]
-    Man,
+    /// Print a manual page (roff), or write every page into a directory.
+    #[command(after_help = "\
+Examples:
+  daimon man | man -l -                          daimon(1)
+  daimon man run | man -l -                      daimon-run(1)
+  daimon man --dir ~/.local/share/man/man1       every page, for man(1) to find")]
+    Man(ManArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -224,6 +317,8 @@ pub struct CrontabArgs {
 #[derive(Debug, Args)]
 pub struct Units {
     /// Unit names; `.service` is added when there is no suffix.
+    /// start/stop/restart/reload/remove also take patterns such as 'web@*',
+    /// matched against the loaded units.
     #[arg(required = true, value_name = "UNIT")]
     pub units: Vec<String>,
 }
@@ -246,6 +341,10 @@ pub struct StatusArgs {
     /// Log lines shown in the detail view.
     #[arg(short = 'n', long, default_value_t = 10, value_name = "N")]
     pub lines: usize,
+    /// On a terminal, print control characters and escape sequences in log
+    /// lines, STATUS= texts and descriptions as they are (by default escaped).
+    #[arg(long = "raw-escapes")]
+    pub raw_escapes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -266,12 +365,18 @@ pub struct RunArgs {
     /// `python3 bot.py`, else the command's name).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// When to restart it [default: on-failure; no with a schedule].
+    /// When to restart it [default: on-failure; no with a schedule]. `always`
+    /// means forever: the delay grows from 100ms to 30s, with no start limit.
     #[arg(long, value_enum, value_name = "POLICY")]
     pub restart: Option<RestartPolicy>,
     /// Delay before a restart, as systemd's RestartSec= (`5`, `500ms`, `1min`).
     #[arg(long, value_name = "SECONDS")]
     pub restart_sec: Option<String>,
+    /// At most N starts within SPAN (`5/10s`), else the unit fails with
+    /// start-limit-hit; `off`: no limit [default: off with --restart always,
+    /// else systemd's 5/10s].
+    #[arg(long, value_name = "N/SPAN|off")]
+    pub start_limit: Option<String>,
     /// Environment variable for the service (repeatable).
     #[arg(short = 'e', long = "env", value_name = "K=V")]
     pub env: Vec<String>,
@@ -336,4 +441,19 @@ pub struct LogsArgs {
     /// Only lines of this invocation of the unit.
     #[arg(long, value_name = "ID")]
     pub invocation: Option<String>,
+    /// On a terminal, print control characters and escape sequences as the
+    /// service wrote them (by default they are shown escaped, e.g. \x1b[2J).
+    #[arg(short = 'a', long = "raw-escapes", visible_alias = "all")]
+    pub raw_escapes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A command whose page to print (`run`, `logs`, `import crontab`, ...);
+    /// none: daimon(1).
+    #[arg(value_name = "COMMAND")]
+    pub command: Vec<String>,
+    /// Write daimon.1 and a page for every command into DIR instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub dir: Option<PathBuf>,
 }

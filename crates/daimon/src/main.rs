@@ -11,30 +11,41 @@
 mod cli;
 mod client;
 mod commands;
+mod complete;
 mod error;
 mod import;
 mod logs;
+mod man;
 mod render;
 mod render_timers;
 mod run;
+mod run_policy;
+mod save;
 mod schedule;
+mod trust;
+mod verbs;
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use daimon_proto::{Paths, Request};
 
-use crate::cli::{Cli, Command, ImportCommand, Shell};
+use crate::cli::{Cli, Command, ImportCommand};
 use crate::error::{CliError, CliResult};
 
 fn main() -> ExitCode {
+    complete::answer_if_asked();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
             // Help and version go to stdout with 0; usage errors exit 1 (not clap's
             // 2) so that every failure has systemctl's code.
             let code = if e.use_stderr() { 1 } else { 0 };
+            if let Some(typed) = unknown_top_command(&e) {
+                eprintln!("{}", verbs::suggest::unknown_subcommand(&typed));
+                return ExitCode::from(1);
+            }
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -48,12 +59,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// The first word, when clap refused it as an unknown subcommand: its tip
+/// could name a command that stops things, so `suggest` answers instead.
+fn unknown_top_command(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::InvalidSubcommand {
+        return None;
+    }
+    let Some(ContextValue::String(typed)) = e.get(ContextKind::InvalidSubcommand) else {
+        return None;
+    };
+    let first = std::env::args().nth(1)?;
+    (first == *typed).then(|| typed.clone())
+}
+
 fn dispatch(cmd: Command) -> CliResult {
     let paths = Paths::from_env();
     match cmd {
         Command::Run(args) => commands::run(&paths, &args),
         Command::Start(u) => commands::jobs(&paths, |units| Request::Start { units }, &u.units),
-        Command::Stop(u) => commands::jobs(&paths, |units| Request::Stop { units }, &u.units),
+        Command::Stop(a) => verbs::stop(&paths, &a),
         Command::Restart(u) => commands::jobs(&paths, |units| Request::Restart { units }, &u.units),
         Command::Reload(u) => commands::jobs(&paths, |units| Request::Reload { units }, &u.units),
         Command::Enable(u) => commands::jobs(&paths, |units| Request::Enable { units }, &u.units),
@@ -63,12 +88,23 @@ fn dispatch(cmd: Command) -> CliResult {
         Command::Logs(args) => logs::run(&args, &paths),
         Command::Verify(args) => verify(&paths, &args.files),
         Command::Cat(args) => commands::cat(&paths, &args.unit),
+        Command::Save(args) => save::save(&paths, &args.unit),
         Command::Timers(o) => commands::timers(&paths, o.output),
         Command::Import(ImportCommand::Crontab(args)) => import::crontab(&paths, &args),
+        Command::IsActive(a) => verbs::is_active(&paths, &a),
+        Command::IsEnabled(a) => verbs::is_enabled(&paths, &a),
+        Command::IsFailed(a) => verbs::is_failed(&paths, &a),
+        Command::Kill(a) => verbs::kill(&paths, &a),
+        Command::ResetFailed(u) => verbs::reset_failed(&paths, &u.units),
+        Command::Show(a) => verbs::show(&paths, &a),
+        Command::Edit(a) => verbs::edit(&paths, &a),
+        Command::ListUnits(a) => verbs::list_units(&paths, &a),
+        Command::ListUnitFiles(a) => verbs::list_unit_files(&paths, &a),
+        Command::Remove(u) => verbs::remove(&paths, &u.units),
         Command::DaemonReload => commands::daemon_reload(&paths),
         Command::Shutdown => commands::shutdown(&paths),
-        Command::Completions { shell } => completions(shell),
-        Command::Man => man(),
+        Command::Completions { shell } => complete::script(shell),
+        Command::Man(args) => man::run(&args),
     }
 }
 
@@ -76,9 +112,9 @@ fn dispatch(cmd: Command) -> CliResult {
 /// (the compiler convention editors understand); exit 1 if any is an error.
 fn verify(paths: &Paths, files: &[std::path::PathBuf]) -> CliResult {
     for f in files {
-        if !f.is_file() {
+        if let Some(what) = daimon_unit::not_a_unit_file(f) {
             return Err(CliError::fail(format!(
-                "cannot verify \"{}\": no such file",
+                "cannot verify \"{}\": {what}",
                 f.display()
             )));
         }
@@ -97,7 +133,7 @@ fn verify(paths: &Paths, files: &[std::path::PathBuf]) -> CliResult {
     })
 }
 
-fn render_diagnostic(d: &daimon_unit::Diagnostic) -> String {
+pub(crate) fn render_diagnostic(d: &daimon_unit::Diagnostic) -> String {
     let mut place = d.file.display().to_string();
     if d.line > 0 {
         place.push_str(&format!(":{}", d.line));
@@ -108,31 +144,8 @@ fn render_diagnostic(d: &daimon_unit::Diagnostic) -> String {
     format!("{place}: {}: {}", d.severity, d.message)
 }
 
-fn completions(shell: Shell) -> CliResult {
-    use clap_complete::Shell as S;
-    let shell = match shell {
-        Shell::Bash => S::Bash,
-        Shell::Zsh => S::Zsh,
-        Shell::Fish => S::Fish,
-        Shell::Elvish => S::Elvish,
-        Shell::Powershell => S::PowerShell,
-    };
-    let mut cmd = Cli::command();
-    let mut buf = Vec::new();
-    clap_complete::generate(shell, &mut cmd, "daimon", &mut buf);
-    print_quietly(&buf, "the completion script")
-}
-
-fn man() -> CliResult {
-    let mut buf = Vec::new();
-    clap_mangen::Man::new(Cli::command())
-        .render(&mut buf)
-        .map_err(|e| CliError::fail(format!("rendering the manual: {e}")))?;
-    print_quietly(&buf, "the manual")
-}
-
 /// Writes `bytes` to stdout; a reader that went away (`| head`) is no error.
-fn print_quietly(bytes: &[u8], what: &str) -> CliResult {
+pub(crate) fn print_quietly(bytes: &[u8], what: &str) -> CliResult {
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|_| out.flush()) {
         Ok(()) => Ok(0),
@@ -147,6 +160,6 @@ mod tests {
 
     #[test]
     fn clap_definition_is_consistent() {
-        Cli::command().debug_assert();
+        complete::command().debug_assert();
     }
 }

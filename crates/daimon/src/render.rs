@@ -6,7 +6,9 @@
 
 use std::fmt::Write as _;
 
-use daimon_proto::{ActiveState, RunSummary, TimerInfo, UnitListEntry, UnitRow, UnitStatus};
+use daimon_proto::{
+    ActiveState, RestartInfo, RunSummary, TimerInfo, UnitListEntry, UnitRow, UnitStatus,
+};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
@@ -14,6 +16,28 @@ use jiff::tz::TimeZone;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Style {
     pub color: bool,
+}
+
+/// Whether text from services is escaped: on a terminal, unless `--raw-escapes`
+/// (see `daimon_proto::text`; NO_COLOR does not change it).
+pub fn escape_for_terminal(raw_escapes: bool) -> bool {
+    use std::io::IsTerminal;
+    !raw_escapes && std::io::stdout().is_terminal()
+}
+
+/// The text in a status that services or unit files control, escaped for a
+/// terminal: the description, `STATUS=`, the reason and the recent log lines.
+pub fn escape_status(st: &mut UnitStatus) {
+    use daimon_proto::escape_terminal_str as esc;
+    for s in [&mut st.description, &mut st.status_text, &mut st.reason]
+        .into_iter()
+        .flatten()
+    {
+        *s = esc(s);
+    }
+    for l in &mut st.recent_logs {
+        *l = esc(l);
+    }
 }
 
 impl Style {
@@ -185,6 +209,7 @@ struct Row<'a> {
     /// Seconds up (active units only).
     uptime: Option<i64>,
     memory_bytes: Option<u64>,
+    cpu_usec: Option<u64>,
     description: &'a str,
 }
 
@@ -206,6 +231,7 @@ fn brief_row(st: &UnitStatus) -> UnitRow {
         restarts: st.restarts,
         since_sec: since_ts(st).map(|t| t.as_second()),
         memory_bytes: st.memory_bytes,
+        cpu_usec: st.cpu_usec,
     }
 }
 
@@ -221,6 +247,7 @@ pub fn status_rows(list: &[UnitRow], now: Timestamp, style: Style) -> String {
         restarts: st.restarts,
         uptime: uptime(st.state, st.since_sec, now),
         memory_bytes: st.memory_bytes,
+        cpu_usec: st.cpu_usec,
         description: st.description.as_deref().unwrap_or_default(),
     });
     status_rows_table(rows.collect(), style)
@@ -238,7 +265,7 @@ fn width(s: &str) -> usize {
 /// The layout of [`table`] written straight into one buffer: a table of a
 /// thousand units costs a few allocations per row, not two per cell.
 fn status_rows_table(rows: Vec<Row>, style: Style) -> String {
-    const HEADER: [&str; 9] = [
+    const HEADER: [&str; 10] = [
         "UNIT",
         "LOAD",
         "ACTIVE",
@@ -247,16 +274,20 @@ fn status_rows_table(rows: Vec<Row>, style: Style) -> String {
         "RESTARTS",
         "UPTIME",
         "MEM",
+        "CPU",
         "DESCRIPTION",
     ];
+    // The columns of numbers (PID to CPU) after the four of text.
+    const NUMS: usize = 5;
     if rows.is_empty() {
-        return "No units loaded. Start one with: daimon run -- COMMAND, or put unit files in the units directory.\n".to_string();
+        // The caller says where units come from ([`no_units`]).
+        return String::new();
     }
-    // The formatted columns (PID, RESTARTS, UPTIME, MEM) of every row, in one
-    // string; `ends` marks where each cell stops.
-    let mut nums = String::with_capacity(rows.len() * 24);
-    let mut ends = Vec::with_capacity(rows.len() * 4);
-    let mut widths: [usize; 9] = HEADER.map(str::len);
+    // The formatted columns (PID, RESTARTS, UPTIME, MEM, CPU) of every row, in
+    // one string; `ends` marks where each cell stops.
+    let mut nums = String::with_capacity(rows.len() * 30);
+    let mut ends = Vec::with_capacity(rows.len() * NUMS);
+    let mut widths: [usize; 10] = HEADER.map(str::len);
     for r in &rows {
         let mut cell = |nums: &mut String, i: usize| {
             let start = ends.last().copied().unwrap_or(0);
@@ -276,6 +307,8 @@ fn status_rows_table(rows: Vec<Row>, style: Style) -> String {
         cell(&mut nums, 6);
         nums.push_str(&r.memory_bytes.map_or("-".into(), bytes));
         cell(&mut nums, 7);
+        nums.push_str(&r.cpu_usec.map_or("-".into(), cpu));
+        cell(&mut nums, 8);
         for (i, text) in [
             (0, r.name),
             (1, r.load_state),
@@ -285,13 +318,13 @@ fn status_rows_table(rows: Vec<Row>, style: Style) -> String {
             widths[i] = widths[i].max(width(text));
         }
     }
-    let line_len: usize = widths[..8].iter().map(|w| w + 1).sum();
+    let line_len: usize = widths[..9].iter().map(|w| w + 1).sum();
     let mut out = String::with_capacity((rows.len() + 3) * (line_len + 32));
     let head: Vec<String> = HEADER
         .iter()
         .enumerate()
         .map(|(i, h)| {
-            if i == 8 {
+            if i == 9 {
                 h.to_string()
             } else {
                 pad(h, h.len(), widths[i])
@@ -320,8 +353,8 @@ fn status_rows_table(rows: Vec<Row>, style: Style) -> String {
             padded(&mut out, active, active.len(), widths[2]);
         }
         padded(&mut out, r.sub_state, width(r.sub_state), widths[3]);
-        for i in 0..4 {
-            let end = ends[k * 4 + i];
+        for i in 0..NUMS {
+            let end = ends[k * NUMS + i];
             padded(&mut out, &nums[prev..end], end - prev, widths[4 + i]);
             prev = end;
         }
@@ -335,25 +368,43 @@ fn status_rows_table(rows: Vec<Row>, style: Style) -> String {
     out
 }
 
+/// What `daimon status` says when there is no unit at all: where unit files go
+/// (the directory this daimon uses) and how to start one without a file.
+pub fn no_units(units_dir: &std::path::Path) -> String {
+    format!(
+        "No units loaded. Put unit files in {} or start one with: daimon run -- COMMAND\n",
+        units_dir.display()
+    )
+}
+
+/// One unit's cells in `list` and `list-units`: UNIT LOAD ACTIVE SUB
+/// [ENABLED] DESCRIPTION.
+pub(crate) fn unit_list_row(
+    u: &UnitListEntry,
+    style: Style,
+    enabled: bool,
+) -> Vec<(String, String)> {
+    let active = u.state.as_str().to_string();
+    let mut row = vec![
+        cell(u.name.clone()),
+        cell(u.load_state.clone()),
+        (active.clone(), style.state(u.state, &active)),
+        cell(u.sub_state.clone()),
+    ];
+    if enabled {
+        row.push(cell(u.enabled.clone()));
+    }
+    row.push(cell(u.description.clone().unwrap_or_default()));
+    row
+}
+
 /// `daimon list`: every known unit with its file state.
 pub fn list_table(list: &[UnitListEntry], style: Style) -> String {
     if list.is_empty() {
         return "No unit files found.\n".to_string();
     }
-    let rows: Vec<Vec<(String, String)>> = list
-        .iter()
-        .map(|u| {
-            let active = u.state.as_str().to_string();
-            vec![
-                cell(u.name.clone()),
-                cell(u.load_state.clone()),
-                (active.clone(), style.state(u.state, &active)),
-                cell(u.sub_state.clone()),
-                cell(u.enabled.clone()),
-                cell(u.description.clone().unwrap_or_default()),
-            ]
-        })
-        .collect();
+    let rows: Vec<Vec<(String, String)>> =
+        list.iter().map(|u| unit_list_row(u, style, true)).collect();
     let mut out = table(
         &["UNIT", "LOAD", "ACTIVE", "SUB", "ENABLED", "DESCRIPTION"],
         &rows,
@@ -432,6 +483,9 @@ pub fn status_detail(st: &UnitStatus, now: Timestamp, tz: &TimeZone, style: Styl
     if let Some(c) = st.cpu_usec {
         let _ = writeln!(out, "        CPU: {}", cpu(c));
     }
+    if let Some(r) = &st.restart_policy {
+        let _ = writeln!(out, "    Restart: {}", restart_line(r));
+    }
     if st.restarts > 0 || st.last_exit.is_some() {
         let mut line = st.restarts.to_string();
         if let Some(e) = &st.last_exit {
@@ -459,6 +513,45 @@ pub fn status_detail(st: &UnitStatus, now: Timestamp, tz: &TimeZone, style: Styl
         }
     }
     out
+}
+
+/// A delay: `100ms`, `3.2s`, `30s`, `1min 30s`.
+pub fn delay(usec: u64) -> String {
+    let ms = usec / 1000;
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 && ms % 1000 != 0 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        span((ms / 1000) as i64)
+    }
+}
+
+/// The `Restart:` line: the policy, when the next try comes (while one is
+/// pending), how the delay grows, and the start limit.
+pub fn restart_line(r: &RestartInfo) -> String {
+    if r.policy == "no" {
+        return "no".to_string();
+    }
+    let mut parts = Vec::new();
+    match (r.next_try_usec, r.max_delay_usec) {
+        (Some(next), Some(max)) => {
+            parts.push(format!("next try in {}", delay(next)));
+            parts.push(format!("delay grows to {}", delay(max)));
+        }
+        (Some(next), None) => parts.push(format!("next try in {}", delay(next))),
+        (None, Some(max)) => parts.push(format!(
+            "after {}, growing to {}",
+            delay(r.delay_usec),
+            delay(max)
+        )),
+        (None, None) => parts.push(format!("after {}", delay(r.delay_usec))),
+    }
+    parts.push(match r.start_limit.split_once('/') {
+        Some((n, span)) => format!("at most {n} starts in {span}"),
+        None => "no start limit".to_string(),
+    });
+    format!("{} ({})", r.policy, parts.join(", "))
 }
 
 /// A duration of a run: `230ms`, `1.2s`, `3min 5s`.

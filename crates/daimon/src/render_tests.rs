@@ -22,7 +22,7 @@ fn unit(name: &str, state: ActiveState) -> UnitStatus {
         status_text: None,
         errno: None,
         memory_bytes: (state == ActiveState::Active).then_some(31 * 1024 * 1024 + 200 * 1024),
-        cpu_usec: None,
+        cpu_usec: (state == ActiveState::Active && name.ends_with(".service")).then_some(1_234_000),
         tasks: vec![],
         last_exit: None,
         reason: None,
@@ -32,6 +32,7 @@ fn unit(name: &str, state: ActiveState) -> UnitStatus {
         recent_logs: vec![],
         timer: None,
         last_run: None,
+        restart_policy: None,
     }
 }
 
@@ -64,9 +65,9 @@ fn table() {
     assert_eq!(
         status_table(&list, now(), PLAIN),
         "\
-UNIT           LOAD   ACTIVE SUB     PID  RESTARTS UPTIME  MEM DESCRIPTION
-web.service    loaded active running 4242 0        1h 3min 31M web.service daemon
-backup.service loaded failed failed  -    0        -       -   backup.service daemon
+UNIT           LOAD   ACTIVE SUB     PID  RESTARTS UPTIME  MEM CPU    DESCRIPTION
+web.service    loaded active running 4242 0        1h 3min 31M 1.234s web.service daemon
+backup.service loaded failed failed  -    0        -       -   -      backup.service daemon
 
 2 units listed.
 "
@@ -93,6 +94,7 @@ fn brief_rows_render_as_the_full_table() {
             restarts: st.restarts,
             since_sec: since_ts(st).map(|t| t.as_second()),
             memory_bytes: st.memory_bytes,
+            cpu_usec: st.cpu_usec,
         })
         .collect();
     for style in [PLAIN, Style { color: true }] {
@@ -104,10 +106,10 @@ fn brief_rows_render_as_the_full_table() {
     assert_eq!(
         status_rows(&rows, now(), PLAIN),
         "\
-UNIT           LOAD   ACTIVE   SUB     PID  RESTARTS UPTIME  MEM DESCRIPTION
-web.service    loaded active   running 4242 0        1h 3min 31M Wéb frontend
-backup.service loaded failed   failed  -    0        -       -   backup.service daemon
-idle.service   loaded inactive dead    -    0        -       -
+UNIT           LOAD   ACTIVE   SUB     PID  RESTARTS UPTIME  MEM CPU    DESCRIPTION
+web.service    loaded active   running 4242 0        1h 3min 31M 1.234s Wéb frontend
+backup.service loaded failed   failed  -    0        -       -   -      backup.service daemon
+idle.service   loaded inactive dead    -    0        -       -   -
 
 3 units listed.
 "
@@ -279,4 +281,50 @@ fn run_durations() {
     assert_eq!(run_duration(1_234_000), "1.2s");
     assert_eq!(run_duration(59_900_000), "59.9s");
     assert_eq!(run_duration(185_000_000), "3min 5s");
+}
+
+fn restart(policy: &str, next: Option<u64>, max: Option<u64>, limit: &str) -> RestartInfo {
+    RestartInfo {
+        policy: policy.into(),
+        delay_usec: 100_000,
+        max_delay_usec: max,
+        next_try_usec: next,
+        start_limit: limit.into(),
+    }
+}
+
+#[test]
+fn restart_policy_lines() {
+    let always = |next| restart("always", next, Some(30_000_000), "off");
+    assert_eq!(
+        restart_line(&always(Some(3_240_000))),
+        "always (next try in 3.2s, delay grows to 30s, no start limit)"
+    );
+    assert_eq!(
+        restart_line(&always(None)),
+        "always (after 100ms, growing to 30s, no start limit)"
+    );
+    assert_eq!(
+        restart_line(&restart("on-failure", None, None, "5/10s")),
+        "on-failure (after 100ms, at most 5 starts in 10s)"
+    );
+    assert_eq!(
+        restart_line(&restart("on-failure", Some(40_000), None, "5/10s")),
+        "on-failure (next try in 40ms, at most 5 starts in 10s)"
+    );
+    assert_eq!(restart_line(&restart("no", None, None, "5/10s")), "no");
+    assert_eq!(delay(90_000_000), "1min 30s");
+
+    // In the detail view, just above the count of restarts.
+    let mut st = unit("bot.service", ActiveState::Activating);
+    st.sub_state = "auto-restart".into();
+    st.restarts = 3;
+    st.restart_policy = Some(always(Some(400_000)));
+    let text = status_detail(&st, now(), &TimeZone::UTC, PLAIN);
+    assert!(
+        text.contains(
+            "\n    Restart: always (next try in 400ms, delay grows to 30s, no start limit)\n   Restarts: 3\n"
+        ),
+        "{text}"
+    );
 }

@@ -68,7 +68,17 @@ fn status_exit_codes_and_unknown_units() {
     assert_eq!(out.status.code(), Some(4));
     assert_eq!(
         err_text(&out).trim(),
-        "daimon: unit \"nosuch.service\" not found; known units: web.service"
+        format!(
+            "daimon: unit \"nosuch.service\" not found in {} or among the 1 loaded units; `daimon list` shows them",
+            d.path().join("units").display()
+        )
+    );
+    // A typo gets the unit it was meant to be, not a list of every unit.
+    let out = d.cli(&["status", "wbe"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(
+        err_text(&out).trim(),
+        "daimon: unit \"wbe.service\" not found; did you mean web.service?"
     );
     let out = d.cli(&["start", "nosuch"]);
     assert_eq!(out.status.code(), Some(4), "{}", err_text(&out));
@@ -115,6 +125,7 @@ fn status_views_are_stable() {
             "RESTARTS",
             "UPTIME",
             "MEM",
+            "CPU",
             "DESCRIPTION"
         ])
     );
@@ -127,6 +138,10 @@ fn status_views_are_stable() {
     assert_eq!(
         row[..6],
         ["hello.service", "transient", "active", "running", "N", "N"]
+    );
+    assert!(
+        row[8].ends_with('s') && row[8] != "-",
+        "a running unit's CPU time: {table}"
     );
     assert!(table.ends_with("\n1 unit listed.\n"), "{table}");
 

@@ -112,6 +112,29 @@ fn a_crash_loop_hits_the_start_limit_and_says_how_to_recover() {
 }
 
 #[test]
+fn the_last_run_after_a_start_limit_is_the_last_attempt_not_the_whole_series() {
+    let mut d = Daemon::start();
+    // Five attempts 400 ms apart: the series lasts over 1.6 s, each attempt
+    // (/bin/false) a few milliseconds.
+    d.write_unit(
+        "loop.service",
+        "[Service]\nExecStart=/bin/false\nRestart=always\nRestartSec=400ms\n",
+    );
+    let _ = d.cli(&["start", "loop"]);
+    wait_until("loop.service failed", DEADLINE, || {
+        d.status_json("loop")["result"] == "start-limit-hit"
+    });
+    let st = d.status_json("loop");
+    let took = st["last_run"]["duration_usec"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no last run duration: {st}"));
+    assert!(
+        took < 400_000,
+        "the last run took {took} µs: measured across the restarts"
+    );
+}
+
+#[test]
 fn status_exits_3_for_a_stopped_unit_and_4_for_an_unknown_one() {
     let mut d = Daemon::start();
     d.write_unit("idle.service", "[Service]\nExecStart=/bin/sleep 1000\n");
@@ -123,7 +146,7 @@ fn status_exits_3_for_a_stopped_unit_and_4_for_an_unknown_one() {
     assert_eq!(d.cli(&["status", "idle"]).status.code(), Some(3));
     let out = d.cli(&["start", "nosuch"]);
     assert_eq!(out.status.code(), Some(4));
-    assert!(stderr(&out).contains("unit \"nosuch.service\" not found; known units: idle.service"));
+    assert!(stderr(&out).contains("unit \"nosuch.service\" not found in "));
 }
 
 #[test]

@@ -210,6 +210,41 @@ fn template_instances_start_and_the_template_alone_is_refused() {
     let out = d.cli(&["start", "worker@"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is a template"));
+    // The table of units lists the instance, not the template file.
+    let table = d.ok(&["status"]);
+    assert!(table.contains("worker@one.service"), "{table}");
+    assert!(!table.contains("worker@.service"), "{table}");
+}
+
+#[test]
+fn a_started_target_is_active_until_it_is_stopped() {
+    let mut d = Daemon::start();
+    for name in ["db", "api"] {
+        d.write_unit(
+            &format!("{name}.service"),
+            "[Unit]\nPartOf=app.target\n[Service]\nExecStart=/bin/sleep 1000\n",
+        );
+    }
+    d.write_unit(
+        "app.target",
+        "[Unit]\nDescription=The app\nWants=db.service api.service\n",
+    );
+    assert_eq!(d.status_json("app.target")["state"], "inactive");
+    d.ok(&["start", "app.target"]);
+    d.wait_main_pid("db");
+    d.wait_main_pid("api");
+    let st = d.status_json("app.target");
+    assert_eq!(st["state"], "active", "{st}");
+    assert_eq!(st["sub_state"], "active", "{st}");
+    assert_eq!(d.cli(&["status", "app.target"]).status.code(), Some(0));
+    d.ok(&["stop", "app.target"]);
+    assert_eq!(d.status_json("app.target")["state"], "inactive");
+    assert_eq!(
+        d.status_json("db")["state"],
+        "inactive",
+        "PartOf= stops it too"
+    );
+    assert_eq!(d.cli(&["status", "app.target"]).status.code(), Some(3));
 }
 
 #[test]

@@ -60,6 +60,8 @@ pub struct Owner {
     pub(super) next_source: u64,
     dirty: bool,
     pub shutting_down: bool,
+    /// Units `remove` deleted while they ran: forgotten once stopped.
+    pub(super) removed: BTreeSet<String>,
     /// Keeps pipe read ends across a daimond killed with SIGKILL.
     pub fdstore: SharedStore,
     /// Ends of processes that are not our children (adopted ones).
@@ -104,6 +106,7 @@ impl Owner {
             next_source: 1,
             dirty: false,
             shutting_down: false,
+            removed: BTreeSet::new(),
             fdstore: Rc::new(RefCell::new(FdStore::disabled())),
             watch_tx: None,
             notify_socket: None,
@@ -138,7 +141,10 @@ impl Owner {
             return;
         };
         e.refresh_definition();
-        let Some(u) = e.def_unit().cloned() else {
+        let Some(u) = e.def_unit().cloned().filter(|u| def_of(u).is_some()) else {
+            // No service definition to run: a job on it must end now, or its
+            // transaction (and a shutdown queued behind it) waits forever.
+            self.job_without_definition(unit, &ev);
             return;
         };
         let Some(def) = def_of(&u) else { return };
@@ -148,7 +154,10 @@ impl Owner {
         if before != (e.machine.state, e.machine.main_pid, e.machine.restarts) {
             self.dirty = true;
             if before.0 != e.machine.state {
-                e.since_wall = Some(jiff::Timestamp::now());
+                let wall = jiff::Timestamp::now();
+                e.since_wall = Some(wall);
+                let (was, is) = (before.0.active_state(), e.machine.state.active_state());
+                e.stamps.record(was, is, wall);
                 record_run(e, before.0, now);
                 if e.machine.state.is_inactive() {
                     exec::remove_runtime_directories(&self.host, def.svc);
@@ -223,8 +232,15 @@ impl Owner {
                     }
                 }
                 if let Some(e) = self.units.get_mut(unit) {
-                    if let Some(r) = e.last_run.as_mut().filter(|r| r.finished.is_none()) {
-                        r.invocation.clone_from(&id);
+                    // An automatic restart is a new invocation: the last run is
+                    // the last attempt, timed from its own start, not from the
+                    // first attempt of the series (which a start limit ends).
+                    if let Some(r) = e
+                        .last_run
+                        .as_mut()
+                        .filter(|_| !e.machine.state.is_inactive())
+                    {
+                        *r = RunRecord::begin(id.clone());
                     }
                     e.invocation = id;
                     e.sessions.clear();
@@ -583,23 +599,27 @@ fn new_invocation_id() -> String {
 
 /// Keeps the unit's run times: leaving Dead/Failed starts a run, entering
 /// them ends it (an automatic restart in between is the same run).
+///
+/// An attempt ends when its unit waits to be restarted: the wait is not part of
+/// the attempt's time, and a restart refused by a start limit only changes the
+/// result.
 fn record_run(e: &mut Entry, before: SubState, now: Instant) {
     let m = &e.machine;
     if before.is_inactive() && !m.state.is_inactive() {
         e.run_started = Some(now);
-        e.last_run = Some(RunRecord {
-            invocation: e.invocation.clone(),
-            started: jiff::Timestamp::now(),
-            finished: None,
-            result: None,
-            exit: None,
-        });
+        e.last_run = Some(RunRecord::begin(e.invocation.clone()));
+    } else if before != SubState::AutoRestart && m.state == SubState::AutoRestart {
+        if let Some(r) = &mut e.last_run {
+            r.finish(m);
+        }
     } else if !before.is_inactive() && m.state.is_inactive() {
         e.run_stopped = Some(now);
         if let Some(r) = &mut e.last_run {
-            r.finished = Some(jiff::Timestamp::now());
-            r.result = Some(m.result.as_str().to_string());
-            r.exit = m.last_exit.map(|s| s.to_string());
+            if before == SubState::AutoRestart && r.finished.is_some() {
+                r.result = Some(m.result.as_str().to_string());
+            } else {
+                r.finish(m);
+            }
         }
     }
 }

@@ -67,6 +67,11 @@ pub struct Entry {
     pub run_stopped: Option<Instant>,
     /// The last run, for `status` and the timers that activate the unit.
     pub last_run: Option<RunRecord>,
+    /// A `.target` that was started and not stopped since: targets have no
+    /// process, their state is their last job's (systemd's "active (active)").
+    pub target_active: bool,
+    /// When the active state last changed, for `show`.
+    pub stamps: super::stamps::Stamps,
 }
 
 /// One run of a unit: from leaving the inactive state to entering it again.
@@ -79,6 +84,26 @@ pub struct RunRecord {
     pub result: Option<String>,
     /// How the last main process ended.
     pub exit: Option<String>,
+}
+
+impl RunRecord {
+    /// A run that starts now.
+    pub fn begin(invocation: String) -> RunRecord {
+        RunRecord {
+            invocation,
+            started: jiff::Timestamp::now(),
+            finished: None,
+            result: None,
+            exit: None,
+        }
+    }
+
+    /// The run ends now, as the machine says.
+    pub fn finish(&mut self, m: &crate::supervisor::machine::Machine) {
+        self.finished = Some(jiff::Timestamp::now());
+        self.result = Some(m.result.as_str().to_string());
+        self.exit = m.last_exit.map(|s| s.to_string());
+    }
 }
 
 impl Entry {
@@ -103,7 +128,9 @@ impl Entry {
             sessions: Vec::new(),
             run_started: None,
             run_stopped: None,
+            target_active: false,
             last_run: None,
+            stamps: Default::default(),
         }
     }
 

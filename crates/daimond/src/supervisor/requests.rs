@@ -52,6 +52,7 @@ impl Owner {
             Request::Enable { units } => self.enable(&units, true),
             Request::Disable { units } => self.enable(&units, false),
             Request::Cat { unit } => self.cat(&unit),
+            Request::Save { unit } => self.save(&unit),
             Request::Timers => Response::Timers(self.timers()),
             Request::DaemonReload => {
                 self.daemon_reload();
@@ -62,6 +63,21 @@ impl Owner {
                 Response::Done
             }
             Request::Logs(_) => err(ErrorKind::Internal, "logs are served by the IPC layer"),
+            Request::UnitStates { units } => self.unit_states(&units),
+            Request::Kill {
+                units,
+                signal,
+                whom,
+            } => self.kill_units(&units, &signal, whom),
+            Request::ResetFailed { units } => self.reset_failed(&units),
+            Request::Show { units } => self.show(&units),
+            Request::ListUnits {
+                all,
+                states,
+                patterns,
+            } => self.list_units(all, &states, &patterns),
+            Request::ListUnitFiles { patterns } => self.list_unit_files(&patterns),
+            Request::Remove { units } => return self.remove_units(&units, reply),
         };
         let _ = reply.send(resp);
     }
@@ -97,16 +113,26 @@ impl Owner {
                 .insert(name.clone(), Entry::new(name.clone(), load));
             return Ok(name);
         }
-        let known: Vec<&str> = self.units.keys().map(String::as_str).collect();
-        let known = if known.is_empty() {
-            "none".to_string()
-        } else {
-            known.join(", ")
-        };
-        Err(err(
-            ErrorKind::NotFound,
-            format!("unit \"{name}\" not found; known units: {known}"),
-        ))
+        Err(err(ErrorKind::NotFound, self.not_found(&name)))
+    }
+
+    /// "unit ... not found" with the closest known names, or where units are
+    /// looked for when nothing is close.
+    fn not_found(&self, name: &str) -> String {
+        let close = daimon_unit::suggest::closest(name, self.units.keys().map(String::as_str));
+        if !close.is_empty() {
+            return format!(
+                "unit \"{name}\" not found; did you mean {}?",
+                close.join(", ")
+            );
+        }
+        let dir = self.paths.units.display();
+        match self.units.len() {
+            0 => format!("unit \"{name}\" not found; no units are loaded (unit files go in {dir})"),
+            n => format!(
+                "unit \"{name}\" not found in {dir} or among the {n} loaded units; `daimon list` shows them"
+            ),
+        }
     }
 
     /// Why `name` cannot run (bad file, masked, not a service), if so.
@@ -142,16 +168,13 @@ impl Owner {
     }
 
     fn transaction(&mut self, verb: Verb, typed: Vec<String>, reply: oneshot::Sender<Response>) {
-        let mut names = Vec::new();
-        for t in &typed {
-            match self.resolve(t) {
-                Ok(n) => names.push(n),
-                Err(resp) => {
-                    let _ = reply.send(resp);
-                    return;
-                }
+        let names = match self.resolve_patterns(&typed) {
+            Ok(n) => n,
+            Err(resp) => {
+                let _ = reply.send(resp);
+                return;
             }
-        }
+        };
         self.run_txn(verb, names, Reply::Client(reply));
     }
 
@@ -173,6 +196,15 @@ impl Owner {
         }
         for (i, unit, verb) in ready {
             if is_well_known_target(&unit) {
+                // A target is reached at once (there is no boot to wait for)
+                // and stays active until it is stopped.
+                if let Some(e) = self.units.get_mut(&unit) {
+                    let active = verb != Verb::Stop;
+                    if e.target_active != active {
+                        e.target_active = active;
+                        e.since_wall = Some(jiff::Timestamp::now());
+                    }
+                }
                 if let Some(t) = self.txns.get_mut(&id) {
                     t.finish_item(i, None);
                 }
@@ -219,6 +251,7 @@ impl Owner {
         let complete = self.txns.get(&id).is_some_and(|t| t.is_complete());
         if complete {
             if let Some(t) = self.txns.remove(&id) {
+                self.forget_removed();
                 t.respond();
             }
         } else if self
@@ -322,14 +355,9 @@ impl Owner {
     fn run_unit(&mut self, r: RunRequest, reply: oneshot::Sender<Response>) {
         let name = daimon_unit::with_default_suffix(&r.name);
         let save = r.save || r.enable;
-        if let Some(e) = self.units.get(&name) {
-            if !e.is_idle() {
-                let _ = reply.send(err(
-                    ErrorKind::Invalid,
-                    format!("{name} is already running; stop it first or choose another --name"),
-                ));
-                return;
-            }
+        if self.units.get(&name).is_some_and(|e| !e.is_idle()) {
+            let _ = reply.send(self.run_on_running(&r, &name));
+            return;
         }
         // A schedule: the service is only loaded; its timer is what starts.
         let timer = r.timer.as_ref().map(|t| {
@@ -423,7 +451,10 @@ impl Owner {
             let error = if on && transient {
                 Some(ErrorReply {
                     kind: ErrorKind::Invalid,
-                    message: format!("{name} is transient; run it again with --save to enable it"),
+                    message: format!(
+                        "{name} is transient; save it first: daimon save {}",
+                        name.strip_suffix(".service").unwrap_or(&name)
+                    ),
                 })
             } else {
                 if on {

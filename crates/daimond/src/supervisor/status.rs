@@ -9,14 +9,18 @@
 
 use std::collections::HashSet;
 
-use daimon_proto::{ErrorKind, ErrorReply, Response, UnitListEntry, UnitRow, UnitStatus};
+use daimon_proto::{
+    ErrorKind, ErrorReply, Response, RestartInfo, UnitListEntry, UnitRow, UnitStatus,
+};
 
+use super::machine::SubState;
 use super::owner::Owner;
+use super::policy;
 use super::process::tree;
 use super::registry::Entry;
 
 impl Owner {
-    fn enabled_state(&self, e: &Entry) -> &'static str {
+    pub(super) fn enabled_state(&self, e: &Entry) -> &'static str {
         if e.transient.is_some() {
             "transient"
         } else if self.enabled.contains(&e.name) {
@@ -31,10 +35,17 @@ impl Owner {
         }
     }
 
-    /// State and sub-state; a timer's come from its schedule, not a machine.
-    fn active_state(&self, e: &Entry) -> (daimon_proto::ActiveState, &'static str) {
+    /// State and sub-state; a timer's come from its schedule and a target's
+    /// from its last job, not a machine.
+    pub(super) fn active_state(&self, e: &Entry) -> (daimon_proto::ActiveState, &'static str) {
         if e.is_timer() {
             self.timer_state(&e.name)
+        } else if super::registry::is_well_known_target(&e.name) {
+            if e.target_active {
+                (daimon_proto::ActiveState::Active, "active")
+            } else {
+                (daimon_proto::ActiveState::Inactive, "dead")
+            }
         } else {
             (e.machine.state.active_state(), e.machine.state.as_str())
         }
@@ -42,7 +53,7 @@ impl Owner {
 
     /// When the unit entered its state: a started timer's start, else the
     /// machine's last change (a lookup of timers only when any run at all).
-    fn since(&self, e: &Entry) -> Option<jiff::Timestamp> {
+    pub(super) fn since(&self, e: &Entry) -> Option<jiff::Timestamp> {
         let timer = if self.timer_runs.is_empty() {
             None
         } else {
@@ -54,7 +65,7 @@ impl Owner {
         }
     }
 
-    fn description(e: &Entry) -> Option<String> {
+    pub(super) fn description(e: &Entry) -> Option<String> {
         e.def_unit().and_then(|u| u.unit.description.clone())
     }
 
@@ -82,18 +93,20 @@ impl Owner {
         let names: Vec<String> = if typed.is_empty() {
             Vec::new()
         } else {
-            let mut v = Vec::new();
-            for t in typed {
-                match self.resolve(t) {
-                    Ok(n) => v.push(n),
-                    Err(r) => return r,
-                }
+            // Patterns (`web@*`) name the loaded units they match.
+            match self.resolve_patterns(typed) {
+                Ok(v) => v,
+                Err(r) => return r,
             }
-            v
         };
         // Each unit looked up once (a table of all units is most of the calls).
         let entries: Vec<&Entry> = if typed.is_empty() {
-            self.units.values().collect()
+            // A template (`worker@.service`) is a file, not a unit: its instances
+            // are listed, it is not (as `systemctl list-units`).
+            self.units
+                .values()
+                .filter(|e| !is_template(&e.name))
+                .collect()
         } else {
             let mut v = Vec::with_capacity(names.len());
             for n in &names {
@@ -173,6 +186,7 @@ impl Owner {
 
     fn unit_row(&self, e: &Entry, procs: &[(u32, tree::Stat)]) -> UnitRow {
         let m = &e.machine;
+        let usage = (!procs.is_empty()).then(|| tree::usage(procs));
         let (state, sub_state) = self.active_state(e);
         UnitRow {
             name: e.name.clone(),
@@ -183,7 +197,8 @@ impl Owner {
             pid: m.main_pid,
             restarts: m.restarts,
             since_sec: self.since(e).map(|t| t.as_second()),
-            memory_bytes: (!procs.is_empty()).then(|| tree::usage(procs).0),
+            memory_bytes: usage.map(|u| u.0),
+            cpu_usec: usage.map(|u| u.1),
         }
     }
 
@@ -227,6 +242,40 @@ impl Owner {
             recent_logs: Vec::new(),
             timer: self.timer_info(e),
             last_run: super::timers::run_summary(e),
+            restart_policy: restart_info(e, std::time::Instant::now()),
         }
     }
+}
+
+/// A service's restart policy as its current run uses it, and the time left
+/// until a pending restart (systemctl shows none of this; pm2 users look for it).
+fn restart_info(e: &Entry, now: std::time::Instant) -> Option<RestartInfo> {
+    let u = e.def_unit()?;
+    let svc = u.service()?;
+    let usec = |d: std::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    let next_try_usec = match (e.machine.state, e.machine.deadline) {
+        (SubState::AutoRestart, Some(t)) => Some(usec(t.saturating_duration_since(now))),
+        _ => None,
+    };
+    let interval = u.unit.start_limit_interval;
+    let burst = u.unit.start_limit_burst;
+    // systemd.unit(5): an interval or a burst of 0 disables rate limiting.
+    let start_limit = if interval.is_zero() || burst == 0 {
+        "off".to_string()
+    } else {
+        format!("{burst}/{}", policy::format_span(interval))
+    };
+    Some(RestartInfo {
+        policy: svc.restart.as_str().to_string(),
+        delay_usec: usec(svc.restart_sec),
+        max_delay_usec: policy::max_delay(svc).map(usec),
+        next_try_usec,
+        start_limit,
+    })
+}
+
+/// `prefix@.suffix`: a template's own name, which no unit runs under.
+fn is_template(name: &str) -> bool {
+    name.split_once('@')
+        .is_some_and(|(_, rest)| rest.starts_with('.'))
 }

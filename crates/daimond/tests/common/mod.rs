@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -239,10 +238,25 @@ impl Daemon {
     }
 
     /// Writes an executable shell script into the home and returns its path.
+    ///
+    /// The executable is written by a child process (`install`), never opened for
+    /// writing in this one: tests run on many threads, and a child another thread
+    /// forks meanwhile would inherit a descriptor open for writing until its
+    /// exec, so that daimond's `execve` of the script failed with ETXTBSY ("Text
+    /// file busy").
     pub fn script(&self, name: &str, body: &str) -> PathBuf {
         let path = self.home.path().join(name);
-        fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write script");
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod");
+        let draft = self.home.path().join(format!(".{name}.draft"));
+        fs::write(&draft, format!("#!/bin/sh\n{body}\n")).expect("write script");
+        let status = Command::new("install")
+            .arg("-m")
+            .arg("0755")
+            .arg(&draft)
+            .arg(&path)
+            .status()
+            .expect("run install(1)");
+        assert!(status.success(), "install {} failed", path.display());
+        fs::remove_file(&draft).expect("remove the script's draft");
         path
     }
 

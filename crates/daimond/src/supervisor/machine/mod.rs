@@ -17,6 +17,7 @@ use crate::supervisor::process::exit::ExitStatus;
 mod adopt;
 mod forking;
 mod notify;
+mod reset;
 mod stop;
 mod types;
 
@@ -153,6 +154,7 @@ impl Machine {
             Event::Timer => self.on_timer(d, now, &mut fx),
             Event::Notify(n) => self.on_notify(d, n, now, &mut fx),
             Event::Adopt { pid, restarts } => self.on_adopt(d, pid, restarts, now, &mut fx),
+            Event::ResetFailed => self.reset_failed(now),
             Event::MainPid(found) => {
                 if self.state != SubState::Start {
                     return fx;
@@ -424,11 +426,16 @@ impl Machine {
             || asked
             || policy::is_clean_exit(st, !oneshot, Some(&d.svc.success_exit_status));
         let f = policy::result_of(st, clean);
-        let prio = if clean { 6 } else { 4 };
-        fx.push(Effect::Log {
-            priority: prio,
-            text: format!("{}: Main process {st}", d.name),
-        });
+        // systemd logs a clean end of the main process at debug level, which its
+        // journal does not keep: a service that ends on the KillSignal= of a stop
+        // it was asked for has stopped as it should, and "Stopped ..." says so.
+        let stopping = self.state.active_state() == daimon_proto::ActiveState::Deactivating;
+        if !(clean && stopping) {
+            fx.push(Effect::Log {
+                priority: if clean { 6 } else { 4 },
+                text: format!("{}: Main process {st}", d.name),
+            });
+        }
         use SubState::*;
         match self.state {
             Start if oneshot => {
@@ -591,5 +598,7 @@ fn desc(d: &Def<'_>) -> String {
         .unwrap_or_else(|| d.name.to_string())
 }
 
+#[cfg(test)]
+mod notify_props;
 #[cfg(test)]
 mod tests;

@@ -309,6 +309,52 @@ fn stop_sends_sigterm_then_sigkill_after_timeout_stop_sec() {
     assert_eq!(job(&fx, JobKind::Stop), Some(None));
 }
 
+/// The messages a list of effects logs.
+fn logged(fx: &[Effect]) -> Vec<String> {
+    fx.iter()
+        .filter_map(|f| match f {
+            Effect::Log { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_stop_that_ends_the_service_on_sigterm_is_clean_and_says_so_once() {
+    let mut w = World::new(|_| {});
+    w.run(Event::Start { manual: true });
+    let pid = w.m.main_pid.expect("runs");
+    w.ev(Event::Stop);
+    w.ev(Event::Leftovers(false));
+    let fx = w.run(Event::Exited {
+        pid,
+        status: ExitStatus::Killed {
+            signal: libc::SIGTERM,
+            core_dumped: false,
+        },
+    });
+    assert_eq!(w.m.state, SubState::Dead);
+    assert_eq!(w.m.result, ServiceResult::Success);
+    let logs = logged(&fx);
+    assert!(
+        !logs.iter().any(|l| l.contains("Main process")),
+        "a clean stop is not reported as a kill: {logs:?}"
+    );
+}
+
+#[test]
+fn a_crash_on_a_signal_is_still_logged() {
+    let mut w = World::new(|_| {});
+    w.run(Event::Start { manual: true });
+    let fx = w.crash(KILLED);
+    assert!(
+        logged(&fx)
+            .iter()
+            .any(|l| l.contains("Main process killed, signal=KILL")),
+        "{fx:?}"
+    );
+}
+
 #[test]
 fn stop_without_sigkill_gives_up_after_the_timeout() {
     let mut w = World::new(|s| s.send_sigkill = false);
@@ -673,3 +719,6 @@ mod adopt;
 
 #[path = "tests_notify.rs"]
 mod notify_tests;
+
+#[path = "tests_backoff.rs"]
+mod backoff;

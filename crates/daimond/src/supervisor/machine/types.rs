@@ -199,6 +199,8 @@ pub enum Event {
     },
     /// A notification datagram from a process allowed by NotifyAccess=.
     Notify(super::Notify),
+    /// `daimon reset-failed`: forget the failure and the start-limit count.
+    ResetFailed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
