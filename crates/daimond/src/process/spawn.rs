@@ -26,9 +26,9 @@ use std::sync::atomic::AtomicI32;
 use std::time::{Duration, Instant};
 
 use super::child_stack;
-use super::exit::code;
 use super::raw_syscall::ERRNO_FREE;
 use super::spawn_child::{Launch, child_entry};
+use crate::exit_status::code;
 
 /// Where one of the child's standard streams goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +109,7 @@ impl ExecFailure {
     pub fn describe(&self, program: &str, workdir: Option<&str>) -> String {
         let err = io::Error::from_raw_os_error(self.errno);
         let err = strip_os_error(&err);
-        let name = super::exit::exit_code_name(self.code).unwrap_or("?");
+        let name = crate::exit_status::exit_code_name(self.code).unwrap_or("?");
         let what = match self.code {
             code::EXEC => format!("{program}: {err}"),
             code::CHDIR => format!(

@@ -13,9 +13,9 @@ use std::cell::UnsafeCell;
 use std::os::fd::RawFd;
 use std::sync::atomic::AtomicI32;
 
-use super::exit::code;
 use super::raw_syscall::syscall;
 use super::spawn::{CHILD_PID_VAR, SpawnSpec, Stdio};
+use crate::exit_status::code;
 
 /// Everything the child uses, in one place that stays put (boxed) until the
 /// kernel says the child is done with daimond's memory.

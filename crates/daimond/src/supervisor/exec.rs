@@ -19,7 +19,7 @@ use daimon_unit::{
     ExecCommand, ExecPrivilege, Resource, ServiceSection, StdOutput, WorkingDirectory,
 };
 
-use crate::supervisor::process::spawn::{Credentials, Rlimit, SpawnSpec, Stdio};
+use crate::process::spawn::{Credentials, Rlimit, SpawnSpec, Stdio};
 
 /// systemd's default PATH for services.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -372,7 +372,7 @@ fn rlimit_number(r: Resource) -> libc::c_int {
     }) as libc::c_int
 }
 
-/// Prepares `cmd` for [`crate::supervisor::process::spawn::spawn`].
+/// Prepares `cmd` for [`crate::process::spawn::spawn`].
 pub fn prepare(x: &ExecEnv<'_>, cmd: &ExecCommand) -> Result<Prepared, String> {
     let (creds, user, home, shell) = credentials(x, cmd)?;
     let env = environment(x, &user, &home, &shell)?;

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use super::machine::{MainPidLookup, Role};
 use super::owner::Owner;
-use super::process::signal::ProcHandle;
-use super::process::tree;
+use crate::process::signal::ProcHandle;
+use crate::process::tree;
 
 impl Owner {
     /// Type=forking: the daemon left behind by the first process, from PIDFile=

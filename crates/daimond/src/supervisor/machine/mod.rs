@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use daimon_unit::ServiceType;
 
+use crate::exit_status::ExitStatus;
 use crate::supervisor::policy::{self, ServiceResult};
-use crate::supervisor::process::exit::ExitStatus;
 mod adopt;
 mod forking;
 mod notify;

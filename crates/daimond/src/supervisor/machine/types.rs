@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use daimon_unit::{ExecCommand, ServiceSection, ServiceType, UnitSection};
 
-use crate::supervisor::process::exit::ExitStatus;
+use crate::exit_status::ExitStatus;
 
 /// systemd's service sub-states (systemd.service(5); `systemctl show -p SubState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
