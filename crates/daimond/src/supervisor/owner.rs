@@ -265,7 +265,9 @@ impl Owner {
             Effect::JobDone { kind, error } => self.job_done(unit, kind, error),
             Effect::Log { priority, text } => self.message(unit, priority, text),
             Effect::Requeue(ev) => follow.push(ev),
-            Effect::FindMainPid => follow.push(Event::MainPid(self.find_main_pid(unit, u))),
+            Effect::FindMainPid { wait_for_exec } => {
+                follow.push(Event::MainPid(self.find_main_pid(unit, u, wait_for_exec)));
+            }
         }
     }
 
