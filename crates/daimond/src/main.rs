@@ -11,11 +11,15 @@
 
 mod config;
 mod daemonize;
+mod exit_status;
 mod fd_limits;
+mod fdstore_keeper;
 mod ipc;
 mod log_writer;
 mod memory;
+mod persist;
 mod pidfile;
+mod process;
 mod sdnotify;
 mod selflog;
 mod signals;
@@ -96,12 +100,8 @@ fn main() -> ExitCode {
     // so it shares daimond's code pages instead of mapping a program of its own.
     {
         let mut a = std::env::args_os().skip(1);
-        if a.next().as_deref()
-            == Some(std::ffi::OsStr::new(
-                supervisor::process::fdstore_proto::STORE_ARG,
-            ))
-        {
-            supervisor::process::fdstore_keeper::run(a.next().map(std::path::PathBuf::from));
+        if a.next().as_deref() == Some(std::ffi::OsStr::new(fdstore_keeper::proto::STORE_ARG)) {
+            fdstore_keeper::run(a.next().map(std::path::PathBuf::from));
             return ExitCode::SUCCESS;
         }
     }
@@ -168,7 +168,7 @@ fn run(
     }
     let pid_file = PidFile::acquire(&paths.pid_file()).map_err(|e| e.to_string())?;
     let selflog = SelfLog::install(foreground);
-    supervisor::process::fdstore::FdStore::start_early(&paths.runtime);
+    process::fdstore::FdStore::start_early(&paths.runtime);
 
     DirBuilder::new()
         .recursive(true)
