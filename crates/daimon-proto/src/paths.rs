@@ -92,7 +92,8 @@ impl Paths {
     }
 }
 
-fn current_uid() -> u32 {
+/// The effective uid of this process.
+pub fn current_uid() -> u32 {
     use std::io::Read;
     // Read from /proc rather than linking libc into this crate: the effective uid is
     // the second field of the `Uid:` line. Every CLI command starts here, so the

@@ -234,6 +234,18 @@ Examples:
     Remove(Units),
     /// Re-read unit files.
     DaemonReload,
+    /// Make daimond itself start at boot: a systemd unit or a crontab @reboot line.
+    #[command(after_help = "\
+Examples:
+  daimon startup                  show what would be installed and where (changes nothing)
+  daimon startup --install        install it; run again, nothing changes
+  daimon startup --uninstall      remove it
+  sudo daimon startup --install   as root with systemd: a system unit (multi-user.target)
+
+auto picks a system unit as root with systemd, a systemd --user unit for a user
+(with lingering, see loginctl enable-linger), and a crontab @reboot line where
+systemd does not run.")]
+    Startup(crate::startup::StartupArgs),
     /// Stop every service and the daemon.
     Shutdown,
     /// Print a shell completion script.

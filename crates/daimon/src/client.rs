@@ -228,7 +228,7 @@ pub fn unexpected(r: Response) -> CliError {
 }
 
 /// `daimond` next to this executable, else from PATH.
-fn daemon_binary() -> PathBuf {
+pub(crate) fn daemon_binary() -> PathBuf {
     if let Ok(exe) = std::env::current_exe() {
         if let Some(dir) = exe.parent() {
             let p = dir.join("daimond");

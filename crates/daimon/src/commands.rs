@@ -174,11 +174,10 @@ pub fn status(paths: &Paths, args: &StatusArgs) -> CliResult {
                 let e = CliError::new(4, format!("unit \"{}\" not found", missing.name));
                 return Err(with_known_units(paths, e));
             }
-            print(&render::status_rows(
-                &rows,
-                jiff::Timestamp::now(),
-                Style::detect(),
-            ))?;
+            let mut text = render::status_rows(&rows, jiff::Timestamp::now(), Style::detect());
+            // Whether the daemon itself comes back after a reboot (`daimon startup`).
+            text.push_str(&format!("\n{}\n", crate::startup::boot_line()));
+            print(&text)?;
             return Ok(0);
         }
         other => return Err(unexpected(other)),

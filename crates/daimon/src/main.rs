@@ -18,6 +18,7 @@ mod render;
 mod render_timers;
 mod run;
 mod schedule;
+mod startup;
 mod verbs;
 
 use std::io::Write;
@@ -95,6 +96,7 @@ fn dispatch(cmd: Command) -> CliResult {
         Command::ListUnitFiles(a) => verbs::list_unit_files(&paths, &a),
         Command::Remove(u) => verbs::remove(&paths, &u.units),
         Command::DaemonReload => commands::daemon_reload(&paths),
+        Command::Startup(args) => startup::run(&args),
         Command::Shutdown => commands::shutdown(&paths),
         Command::Completions { shell } => completions(shell),
         Command::Man => man(),

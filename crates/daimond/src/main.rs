@@ -55,7 +55,8 @@ Environment:
   DAIMON_HOME    keep units, runtime files and state under this directory
   DAIMOND_LOG    level of daimond's own messages: error, warn, info (default), debug
 
-Signals: SIGHUP re-reads unit files; SIGTERM/SIGINT stop every service, then exit.";
+Signals: SIGHUP re-reads unit files; SIGTERM/SIGINT stop every service, then exit;
+SIGUSR2 exits leaving every service running, for the next daimond to re-adopt.";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -305,6 +306,7 @@ async fn serve(
     );
 
     let mut waiters = Vec::new();
+    let mut hand_over = false;
     loop {
         tokio::select! {
             sig = signals.recv() => match sig {
@@ -314,6 +316,11 @@ async fn serve(
                 }
                 SignalRequest::Shutdown(name) => {
                     tracing::info!("{name}: stopping every service");
+                    break;
+                }
+                SignalRequest::HandOver => {
+                    tracing::info!("SIGUSR2: handing over; every service keeps running for the next daimond");
+                    hand_over = true;
                     break;
                 }
             },
@@ -326,7 +333,11 @@ async fn serve(
     }
     ipc_ctx.shutting_down.set(true);
     sdnotify::stopping();
-    handle.shutdown().await;
+    if hand_over {
+        handle.hand_over().await;
+    } else {
+        handle.shutdown().await;
+    }
     let _ = supervisor_task.await;
     while let Ok(w) = shutdown_rx.try_recv() {
         waiters.push(w);

@@ -64,6 +64,11 @@ impl Owner {
     pub fn adopt_previous(&mut self) {
         let (store, pipes) = FdStore::open(&self.paths.runtime);
         *self.fdstore.borrow_mut() = store;
+        if super::boot::first_start_of_this_boot(&self.paths.runtime) {
+            // Nothing of the previous boot runs: what ran then, and the timers
+            // started by hand then, are not brought back; enabled units start.
+            self.forget_previous_boot();
+        }
         let transient = self.load_transient();
         let records = persist::load_snapshot(&self.paths.state);
         for r in &records {
@@ -80,6 +85,21 @@ impl Owner {
             }
         }
         self.reattach(pipes);
+    }
+
+    /// A new boot: the snapshot, the started timers and the transient units of
+    /// the previous one go.
+    fn forget_previous_boot(&mut self) {
+        if !persist::load_snapshot(&self.paths.state).is_empty() {
+            tracing::info!(
+                "first start since boot: the units that ran before it are not re-adopted or restarted"
+            );
+        }
+        persist::forget_snapshot(&self.paths.state);
+        let _ = super::timer::stamp::save_active(&self.paths.state, std::iter::empty());
+        for (name, _) in persist::load_transient(&self.paths.state) {
+            persist::remove_transient(&self.paths.state, &name);
+        }
     }
 
     /// The transient units a killed daimond ran (unit files take precedence).
