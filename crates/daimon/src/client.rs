@@ -37,6 +37,24 @@ pub struct Client {
     pub daemon_pid: u32,
     /// `Hello`, encoded, until it goes out with the first request.
     hello: Option<Vec<u8>>,
+    /// Where to start a new daimond when this one dies before answering
+    /// ([`Client::call`]); set when connecting with `autostart`.
+    restart: Option<Paths>,
+    /// The last failure was the daemon going away (EOF or reset) before answering.
+    died: bool,
+}
+
+/// Whether a frame error means the daemon went away (killed, crashed) rather
+/// than answered badly or slowly.
+fn went_away(e: &FrameError) -> bool {
+    match e {
+        FrameError::Closed => true,
+        FrameError::Io(e) => matches!(
+            e.kind(),
+            IoKind::ConnectionReset | IoKind::BrokenPipe | IoKind::UnexpectedEof
+        ),
+        _ => false,
+    }
 }
 
 /// Whether a connect error means "no daemon there" (rather than a real problem).
@@ -52,6 +70,14 @@ impl Client {
     /// Connects, starting daimond first when none answers and `autostart` is set.
     /// `Ok(None)`: no daemon runs and none was started.
     pub fn connect(paths: &Paths, autostart: bool) -> Result<Option<Client>, CliError> {
+        let mut c = Client::connect_once(paths, autostart)?;
+        if let Some(c) = c.as_mut() {
+            c.restart = autostart.then(|| paths.clone());
+        }
+        Ok(c)
+    }
+
+    fn connect_once(paths: &Paths, autostart: bool) -> Result<Option<Client>, CliError> {
         let socket = paths.socket();
         match UnixStream::connect(&socket) {
             Ok(s) => return Client::handshake(s).map(Some),
@@ -71,7 +97,13 @@ impl Client {
         loop {
             match UnixStream::connect(&socket) {
                 Ok(s) => return Client::handshake(s).map(Some),
-                Err(e) if no_daemon(&e) && start.elapsed() < START_DEADLINE => {
+                // A daimond that failed for a reason of its own (not a race
+                // with another one) is not worth waiting for.
+                Err(e)
+                    if no_daemon(&e)
+                        && start.elapsed() < START_DEADLINE
+                        && (started.ok || started.stderr.contains("already running")) =>
+                {
                     // Ours lost a race with a daemon that was just exiting (its PID
                     // file still locked): once that one is gone, start again.
                     if !started.ok && !paths.pid_file().exists() {
@@ -114,6 +146,8 @@ impl Client {
             stream,
             daemon_pid: 0,
             hello: Some(hello),
+            restart: None,
+            died: false,
         })
     }
 
@@ -131,11 +165,15 @@ impl Client {
             // answer is still there to read.
             let welcome = self.welcome();
             if let (Err(e), Err(_)) = (sent, &welcome) {
+                self.died = went_away(&e);
                 return Err(frame_err("talking to daimond", e));
             }
             return welcome;
         }
-        sent.map_err(|e| frame_err("talking to daimond", e))
+        sent.map_err(|e| {
+            self.died = went_away(&e);
+            frame_err("talking to daimond", e)
+        })
     }
 
     /// Reads the daemon's answer to `Hello`.
@@ -154,7 +192,10 @@ impl Client {
         match read_frame::<_, Response>(&mut self.reader) {
             Ok(Response::Error(e)) => Err(CliError::new(e.kind.exit_code(), e.message)),
             Ok(r) => Ok(r),
-            Err(e) => Err(frame_err("reading daimond's answer", e)),
+            Err(e) => {
+                self.died = went_away(&e);
+                Err(frame_err("reading daimond's answer", e))
+            }
         }
     }
 
@@ -171,10 +212,21 @@ impl Client {
         }
     }
 
-    /// One request, one final answer.
+    /// One request, one final answer. When daimond goes away after accepting
+    /// the connection and before answering (killed, crashed), a new one is
+    /// started and asked once more, as when none ran.
     pub fn call(mut self, req: &Request, timeout: Duration) -> Result<Response, CliError> {
-        self.send(req, Some(timeout))?;
-        self.next()
+        let first = self.send(req, Some(timeout)).and_then(|()| self.next());
+        match (first, self.restart.take()) {
+            (Err(_), Some(paths)) if self.died => {
+                drop(self);
+                let mut again = Client::connect_once(&paths, true)?
+                    .ok_or_else(|| CliError::fail("daimond is not running"))?;
+                again.send(req, Some(timeout))?;
+                again.next()
+            }
+            (r, _) => r,
+        }
     }
 
     /// Waits (bounded) until the daemon closes the connection: after `shutdown`,

@@ -135,8 +135,12 @@ fn main() -> ExitCode {
     match run(paths, foreground, &mut ready, nofile) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
-            tracing::error!("{msg}");
-            ready.fail(&msg);
+            // Once daimond's own log is installed, in the foreground it prints
+            // every message on stderr as "daimond: ...": the failure is said once.
+            tracing::error!("{}", msg.strip_prefix("daimond: ").unwrap_or(&msg));
+            if !(foreground && tracing::dispatcher::has_been_set()) {
+                ready.fail(&msg);
+            }
             ExitCode::from(1)
         }
     }
@@ -163,18 +167,12 @@ fn run(
     }
     let pid_file = PidFile::acquire(&paths.pid_file()).map_err(|e| e.to_string())?;
     let selflog = SelfLog::install(foreground);
-    supervisor::process::fdstore::FdStore::start_early(&paths.runtime);
-
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&paths.state)
-        .map_err(|e| format!("daimond: state directory {}: {e}", paths.state.display()))?;
-    let journal = Journal::open(&paths.journal(), JournalConfig::default())
-        .map_err(|e| format!("daimond: log store {}: {e}", paths.journal().display()))?;
-    let writer = journal
-        .writer()
-        .map_err(|e| format!("daimond: log store {}: {e}", paths.journal().display()))?;
+    let fresh_store = supervisor::process::fdstore::FdStore::start_early(&paths.runtime);
+    let opened = open_store(&paths);
+    if opened.is_err() && fresh_store {
+        supervisor::process::fdstore::FdStore::end_unused(&paths.runtime);
+    }
+    let (journal, writer) = opened?;
     let (log, log_thread) = log_writer::start(writer);
     selflog.attach(log.clone());
 
@@ -202,6 +200,21 @@ fn run(
     log_thread.finish();
     drop(pid_file);
     result
+}
+
+/// The state directory and the log store, opened for writing.
+fn open_store(paths: &Paths) -> Result<(Journal, daimon_journal::JournalWriter), String> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&paths.state)
+        .map_err(|e| format!("daimond: state directory {}: {e}", paths.state.display()))?;
+    let journal = Journal::open(&paths.journal(), JournalConfig::default())
+        .map_err(|e| format!("daimond: log store {}: {e}", paths.journal().display()))?;
+    let writer = journal
+        .writer()
+        .map_err(|e| format!("daimond: log store {}: {e}", paths.journal().display()))?;
+    Ok((journal, writer))
 }
 
 /// Group `daimon`, in system mode and if it exists.

@@ -116,8 +116,9 @@ fn generated_units_pass_systemd_analyze_verify_with_no_warning() {
 
 #[test]
 fn a_unit_installs_once_and_uninstalls_leaving_everything_else() {
+    let mut d = Daemon::start();
+    let home = d.path().to_path_buf();
     let s = scratch();
-    let home = s.path().join("home");
     let units = s.path().join("units");
     fs::create_dir_all(units.join("multi-user.target.wants")).expect("dirs");
     fs::write(
@@ -158,7 +159,6 @@ fn a_unit_installs_once_and_uninstalls_leaving_everything_else() {
     assert_eq!(tree(&units), installed, "a second install changed files");
 
     // `status` names the entry.
-    let mut d = Daemon::start();
     let status = run_bounded(
         Command::new(bin("daimon"))
             .arg("status")
@@ -167,11 +167,7 @@ fn a_unit_installs_once_and_uninstalls_leaving_everything_else() {
             .env("DAIMON_STARTUP_CRONTAB", s.path().join("crontab")),
         DEADLINE,
     );
-    if let Ok(pid) = fs::read_to_string(home.join("run/daimond.pid")) {
-        if let Ok(pid) = pid.trim().parse::<u32>() {
-            d.extra.push(pid);
-        }
-    }
+    d.record_descendants();
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(
         text.contains(&format!(
@@ -180,7 +176,6 @@ fn a_unit_installs_once_and_uninstalls_leaving_everything_else() {
         )),
         "{text}"
     );
-    drop(d);
 
     let removed = ok(&home, s.path(), &["--uninstall", "--init", "systemd"]);
     assert!(removed.contains("no longer starts at boot"), "{removed}");

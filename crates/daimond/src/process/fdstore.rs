@@ -133,17 +133,19 @@ impl FdStore {
     /// a whole program's start-up (loader, std init, argument parsing) touching
     /// pages all over daimond's binary, and it starts sooner. Once daimond has
     /// threads, only fork-and-exec is sound, which `open` does.
-    pub fn start_early(runtime: &Path) {
+    ///
+    /// True when it started one (which then holds no pipe yet: see
+    /// [`FdStore::end_unused`]).
+    pub fn start_early(runtime: &Path) -> bool {
         let path = runtime.join(proto::SOCKET_NAME);
         if connect_to(&path).is_ok() {
-            return;
+            return false;
         }
         if !single_threaded() {
-            let _ = start(&path);
-            return;
+            return start(&path).is_ok();
         }
         let Ok(listener) = listen_at(&path) else {
-            return;
+            return false;
         };
         // SAFETY: this process has one thread (checked just above), so the child
         // may run ordinary code: no lock can be held by a thread that does not
@@ -161,8 +163,27 @@ impl FdStore {
                 // daimond's.
                 unsafe { libc::_exit(0) }
             }
-            -1 => {}
-            pid => tracing::info!("started the fd store (PID {pid})"),
+            -1 => false,
+            pid => {
+                tracing::info!("started the fd store (PID {pid})");
+                true
+            }
+        }
+    }
+
+    /// Ends the store [`FdStore::start_early`] started for a daimond that then
+    /// failed to start: it holds no pipe, and left alone it would wait for a
+    /// daimond for ever. It removes its socket as it quits. (A store that was
+    /// there before holds the pipes of running services and is never ended here.)
+    pub fn end_unused(runtime: &Path) {
+        if let Ok(conn) = connect_to(&runtime.join(proto::SOCKET_NAME)) {
+            let mut store = FdStore {
+                conn: Some(conn),
+                pid: None,
+                next_id: 1,
+                warned: true,
+            };
+            store.quit();
         }
     }
 
