@@ -120,3 +120,111 @@ fn wait_output(child: std::process::Child) -> std::process::Output {
         }
     }
 }
+
+fn comm(pid: u32) -> String {
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// The fd holder among the processes descended from daimond (other than `not`).
+fn fd_holder(d: &mut Daemon, not: Option<u32>) -> u32 {
+    let mut found = 0;
+    wait_until("an fd holder", DEADLINE, || {
+        d.record_descendants();
+        found = d
+            .seen
+            .keys()
+            .copied()
+            .find(|p| Some(*p) != not && pid_alive(*p) && comm(*p) == "daimond-fdstore")
+            .unwrap_or(0);
+        found != 0
+    });
+    found
+}
+
+#[test]
+fn a_killed_fd_holder_is_replaced_at_once_and_services_survive_the_next_daimond_death() {
+    let mut d = Daemon::start();
+    let count = d.path().join("count");
+    let script = d.script(
+        "tick.sh",
+        &format!(
+            "i=0\nwhile :; do i=$((i+1)); echo \"n=$i\"; echo $i > {}; sleep 0.01; done",
+            count.display()
+        ),
+    );
+    d.write_unit(
+        "tick.service",
+        &format!("[Service]\nExecStart={}\n", script.display()),
+    );
+    d.ok(&["start", "tick"]);
+    let pid = d.wait_main_pid("tick");
+    let old = fd_holder(&mut d, None);
+    kill(old, libc::SIGKILL);
+    wait_until("the old fd holder gone", DEADLINE, || !pid_alive(old));
+    let new = fd_holder(&mut d, Some(old));
+    assert_ne!(new, old);
+
+    // It is handed the service's pipes (the very pipes: same inodes) before
+    // daimond says so.
+    let said =
+        format!("the fd holder daimond-fdstore (PID {old}) died; started a new one (PID {new})");
+    wait_until("daimond to say it replaced the fd holder", DEADLINE, || {
+        d.daemon_stderr().contains(&said)
+    });
+    let pipes: Vec<String> = fd_targets(pid)
+        .into_iter()
+        .filter(|(n, _)| *n == 1 || *n == 2)
+        .map(|(_, t)| t)
+        .collect();
+    wait_until(
+        "the new holder holding the service's pipes",
+        DEADLINE,
+        || {
+            let held: Vec<String> = fd_targets(new).into_iter().map(|(_, t)| t).collect();
+            pipes.iter().all(|p| held.contains(p))
+        },
+    );
+
+    d.kill_daemon();
+    // The service writes on while no daimond reads: the new holder keeps its
+    // pipes open, so no SIGPIPE.
+    let at = |c: &Path| -> u64 {
+        fs::read_to_string(c)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let then = at(&count);
+    wait_until("the service writing on without daimond", DEADLINE, || {
+        at(&count) > then + 20
+    });
+    assert!(pid_alive(pid), "the service died of SIGPIPE");
+    d.spawn_daemon();
+    let st = d.status_json("tick");
+    assert_eq!(st["pid"], pid, "{st}");
+    assert_eq!(st["state"], "active", "{st}");
+    let inv = st["last_run"]["invocation"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let numbers = |d: &mut Daemon| -> Vec<u64> {
+        let out = d.cli(&["logs", "tick", "--invocation", &inv, "-o", "cat"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.strip_prefix("n=")?.parse().ok())
+            .collect()
+    };
+    let upto = numbers(&mut d).len() as u64;
+    wait_until("lines after the new daimond", DEADLINE, || {
+        numbers(&mut d).len() as u64 > upto.max(then + 20) + 10
+    });
+    let got = numbers(&mut d);
+    assert_eq!(
+        got,
+        (1..=got.len() as u64).collect::<Vec<_>>(),
+        "lines lost or doubled"
+    );
+}

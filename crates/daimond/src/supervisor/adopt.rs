@@ -25,6 +25,8 @@
 //! and every process carrying its `INVOCATION_ID=` (escaped ones were
 //! re-parented away from us), each watched by a pidfd too.
 
+use std::os::fd::AsFd;
+
 use super::machine::{Event, Role};
 use super::owner::Owner;
 use super::persist::{self, UnitRecord};
@@ -45,6 +47,8 @@ pub enum Watched {
     /// The exec-report pipe of a child just spawned became readable (not an
     /// end: see `exec_outcome`).
     Exec { pid: u32 },
+    /// The fd holder ended (`store_watch`).
+    Store { pid: u32 },
 }
 
 /// States in which the previous daimond was stopping the unit.
@@ -85,6 +89,7 @@ impl Owner {
             }
         }
         self.reattach(pipes);
+        self.watch_store();
     }
 
     /// A new boot: the snapshot, the started timers and the transient units of
@@ -267,6 +272,9 @@ impl Owner {
             };
             let source = self.next_source;
             self.next_source += 1;
+            self.fdstore
+                .borrow_mut()
+                .remember(p.id, p.fd.as_fd(), &meta);
             let origin = PipeOrigin { source, meta };
             reattach_reader(p.fd, origin, self.log.clone(), &self.fdstore, p.id);
         }
@@ -300,6 +308,7 @@ impl Owner {
                 }
             }
             Watched::Exec { pid } => self.on_exec_report(pid),
+            Watched::Store { pid } => self.on_store_died(pid),
         }
     }
 

@@ -26,6 +26,7 @@ mod requests_show;
 mod requests_verbs;
 pub mod stamps;
 pub mod status;
+mod store_watch;
 pub mod timer;
 pub mod timers;
 pub mod transaction;
