@@ -234,6 +234,12 @@ Examples:
     Remove(Units),
     /// Re-read unit files.
     DaemonReload,
+    /// Replace the running daimond with the binary on disk, keeping every service.
+    #[command(after_help = "\
+After installing a new daimond (cargo install, a package upgrade), this runs it
+in place of the old one: same PID, and every service keeps running with its PID,
+output pipes, timers, restart counter and invocation id.")]
+    DaemonReexec,
     /// Make daimond itself start at boot: a systemd unit or a crontab @reboot line.
     #[command(after_help = "\
 Examples:

@@ -35,6 +35,8 @@ pub struct Client {
     stream: UnixStream,
     /// PID of the daemon that answered (known once a request was sent).
     pub daemon_pid: u32,
+    /// Its version ("" from a daemon too old to say).
+    pub daemon_version: String,
     /// `Hello`, encoded, until it goes out with the first request.
     hello: Option<Vec<u8>>,
     /// Where to start a new daimond when this one dies before answering
@@ -145,6 +147,7 @@ impl Client {
             reader: BufReader::with_capacity(512 * 1024, reader_stream),
             stream,
             daemon_pid: 0,
+            daemon_version: String::new(),
             hello: Some(hello),
             restart: None,
             died: false,
@@ -181,6 +184,8 @@ impl Client {
         match self.next()? {
             Response::Welcome(w) => {
                 self.daemon_pid = w.daemon_pid;
+                self.daemon_version = w.daemon_version;
+                crate::reexec::note_if_older(&self.daemon_version);
                 Ok(())
             }
             other => Err(unexpected(other)),

@@ -14,6 +14,7 @@ mod commands;
 mod error;
 mod import;
 mod logs;
+mod reexec;
 mod render;
 mod render_timers;
 mod run;
@@ -96,6 +97,7 @@ fn dispatch(cmd: Command) -> CliResult {
         Command::ListUnitFiles(a) => verbs::list_unit_files(&paths, &a),
         Command::Remove(u) => verbs::remove(&paths, &u.units),
         Command::DaemonReload => commands::daemon_reload(&paths),
+        Command::DaemonReexec => reexec::run(&paths),
         Command::Startup(args) => startup::run(&args),
         Command::Shutdown => commands::shutdown(&paths),
         Command::Completions { shell } => completions(shell),

@@ -15,6 +15,7 @@ mod ipc;
 mod log_writer;
 mod memory;
 mod pidfile;
+mod reexec;
 mod sdnotify;
 mod selflog;
 mod signals;
@@ -112,7 +113,8 @@ fn main() -> ExitCode {
         }
     };
     sdnotify::only_in_foreground(foreground);
-    daemonize::close_inherited_fds();
+    let inherited_pid_fd = reexec::inherited_pid_fd();
+    daemonize::close_inherited_fds(inherited_pid_fd);
     signals::ignore_sigpipe();
     memory::configure();
     // Resolved before the daemon moves to "/": a relative DAIMON_HOME means
@@ -132,8 +134,15 @@ fn main() -> ExitCode {
     };
     // Before the first thread: see fd_limits.rs.
     let nofile = fd_limits::prepare();
-    match run(paths, foreground, &mut ready, nofile) {
-        Ok(()) => ExitCode::SUCCESS,
+    match run(paths, foreground, &mut ready, nofile, inherited_pid_fd) {
+        Ok(Exit::Done) => ExitCode::SUCCESS,
+        Ok(Exit::Reexec(pid_fd)) => {
+            let e = reexec::exec(pid_fd);
+            // Every service still runs: the next daimon command starts a daimond
+            // that re-adopts them.
+            eprintln!("daimond: daemon-reexec: {e}");
+            ExitCode::from(1)
+        }
         Err(msg) => {
             // Once daimond's own log is installed, in the foreground it prints
             // every message on stderr as "daimond: ...": the failure is said once.
@@ -146,13 +155,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// How the daemon ends.
+enum Exit {
+    Done,
+    /// `daimon daemon-reexec`: state handed over; exec the binary on disk,
+    /// keeping the PID file's lock on this descriptor.
+    Reexec(std::os::fd::RawFd),
+}
+
 /// The daemon proper, from the PID file to the last flushed log line.
 fn run(
     paths: Paths,
     foreground: bool,
     ready: &mut Ready,
     nofile: fd_limits::OriginalNofile,
-) -> Result<(), String> {
+    inherited_pid_fd: Option<std::os::fd::RawFd>,
+) -> Result<Exit, String> {
     pidfile::ensure_private_dir(&paths.runtime, daimon_group(&paths).is_some()).map_err(|e| {
         format!(
             "daimond: runtime directory {}: {e}",
@@ -165,7 +183,11 @@ fn run(
         let _ = nix::unistd::chown(&paths.runtime, None, Some(gid));
         let _ = fs::set_permissions(&paths.runtime, fs::Permissions::from_mode(0o750));
     }
-    let pid_file = PidFile::acquire(&paths.pid_file()).map_err(|e| e.to_string())?;
+    let pid_file = match inherited_pid_fd {
+        Some(fd) => PidFile::inherited(&paths.pid_file(), fd),
+        None => PidFile::acquire(&paths.pid_file()),
+    }
+    .map_err(|e| e.to_string())?;
     let selflog = SelfLog::install(foreground);
     let fresh_store = supervisor::process::fdstore::FdStore::start_early(&paths.runtime);
     let opened = open_store(&paths);
@@ -198,8 +220,20 @@ fn run(
     tracing::info!("daimond stopped");
     selflog.detach();
     log_thread.finish();
-    drop(pid_file);
-    result
+    match result {
+        Ok(true) => match pid_file.keep_across_exec() {
+            Some(fd) => Ok(Exit::Reexec(fd)),
+            None => Err("daimond: daemon-reexec: the PID file is not held".to_string()),
+        },
+        Ok(false) => {
+            drop(pid_file);
+            Ok(Exit::Done)
+        }
+        Err(e) => {
+            drop(pid_file);
+            Err(e)
+        }
+    }
 }
 
 /// The state directory and the log store, opened for writing.
@@ -285,7 +319,7 @@ async fn serve(
     log: LogSender,
     ready: &mut Ready,
     nofile: fd_limits::OriginalNofile,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     // Signals first: once the socket exists, clients (and tests) may signal us, and
     // an unhandled SIGTERM or SIGHUP would kill the daemon without cleaning up.
     let mut signals = Signals::new().map_err(|e| format!("daimond: cannot handle signals: {e}"))?;
@@ -298,6 +332,7 @@ async fn serve(
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let (shutdown_tx, mut shutdown_rx) = mpsc::channel(16);
+    let (reexec_tx, mut reexec_rx) = mpsc::channel::<tokio::sync::oneshot::Sender<()>>(4);
     let ipc_ctx = Rc::new(IpcContext {
         supervisor: handle.clone(),
         logs: LogService::new(journal),
@@ -305,6 +340,7 @@ async fn serve(
         uid: nix::unistd::geteuid().as_raw(),
         group,
         shutdown: shutdown_tx,
+        reexec: reexec_tx,
         stopping: stop_rx.clone(),
         shutting_down: Default::default(),
     });
@@ -320,6 +356,7 @@ async fn serve(
 
     let mut waiters = Vec::new();
     let mut hand_over = false;
+    let mut reexec_waiter = None;
     loop {
         tokio::select! {
             sig = signals.recv() => match sig {
@@ -337,6 +374,14 @@ async fn serve(
                     break;
                 }
             },
+            Some(w) = reexec_rx.recv() => {
+                tracing::info!(
+                    "daemon-reexec: handing over to the daimond binary on disk; every service keeps running"
+                );
+                hand_over = true;
+                reexec_waiter = Some(w);
+                break;
+            }
             Some(w) = shutdown_rx.recv() => {
                 tracing::info!("shutdown requested: stopping every service");
                 waiters.push(w);
@@ -345,7 +390,9 @@ async fn serve(
         }
     }
     ipc_ctx.shutting_down.set(true);
-    sdnotify::stopping();
+    if reexec_waiter.is_none() {
+        sdnotify::stopping();
+    }
     if hand_over {
         handle.hand_over().await;
     } else {
@@ -359,9 +406,11 @@ async fn serve(
     for w in waiters {
         let _ = w.send(());
     }
+    // The client hears `Done` before the exec (the server waits for replies).
+    let reexec = reexec_waiter.map(|w| w.send(())).is_some();
     let _ = stop_tx.send(true);
     let _ = server.await;
-    Ok(())
+    Ok(reexec)
 }
 
 #[cfg(test)]

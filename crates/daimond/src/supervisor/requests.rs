@@ -65,6 +65,7 @@ impl Owner {
                 Response::Done
             }
             Request::Logs(_) => err(ErrorKind::Internal, "logs are served by the IPC layer"),
+            Request::DaemonReexec => err(ErrorKind::Internal, "daemon-reexec is served by main"),
             Request::UnitStates { units } => self.unit_states(&units),
             Request::Kill {
                 units,
