@@ -228,3 +228,101 @@ fn a_killed_fd_holder_is_replaced_at_once_and_services_survive_the_next_daimond_
         "lines lost or doubled"
     );
 }
+
+/// The effective uid of the tests (from /proc).
+fn euid() -> u32 {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(u32::MAX)
+}
+
+/// A runtime directory of `d`'s home made in advance (0700, as daimond wants it).
+fn runtime_dir(d: &Daemon) -> std::path::PathBuf {
+    let run = d.path().join("run");
+    fs::create_dir_all(&run).expect("run dir");
+    fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700)).expect("chmod");
+    run
+}
+
+/// A user's daimond keeps its notification socket at `run/notify.sock`;
+/// with something in the way, a Type=notify start fails at once, not after
+/// TimeoutStartSec=. (As root the socket is abstract: see the next test.)
+#[test]
+fn without_a_notification_socket_a_notify_service_fails_at_once() {
+    if euid() == 0 {
+        return;
+    }
+    let mut d = Daemon::home_only();
+    fs::create_dir_all(runtime_dir(&d).join("notify.sock/x")).expect("in the way");
+    d.spawn_daemon();
+    d.write_unit(
+        "n.service",
+        "[Service]\nType=notify\nExecStart=/bin/sleep 100\nTimeoutStartSec=90\n",
+    );
+    let start = std::time::Instant::now();
+    let out = d.cli(&["start", "n"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(30),
+        "it waited for its timeout"
+    );
+    assert_eq!(d.status_json("n")["state"], "failed");
+    assert!(
+        d.daemon_stderr()
+            .contains("cannot create the notification socket")
+    );
+}
+
+/// A root daimond's abstract name taken by another daimond (another mount
+/// namespace on the same network): it picks another, and Type=notify works.
+#[test]
+fn a_taken_abstract_notify_name_is_replaced_and_notify_services_start() {
+    use std::os::linux::net::SocketAddrExt;
+    if euid() != 0 {
+        return;
+    }
+    let mut d = Daemon::home_only();
+    let run = runtime_dir(&d);
+    let token = "0123456789abcdef0123456789abcdef";
+    fs::write(run.join("notify.name"), format!("{token}\n")).expect("name");
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(
+        format!("daimon/notify/{token}").as_bytes(),
+    )
+    .expect("abstract name");
+    let _squatter = std::os::unix::net::UnixDatagram::bind_addr(&addr).expect("take the name");
+    d.spawn_daemon();
+    let name = fs::read_to_string(run.join("notify.name")).expect("name");
+    assert_ne!(
+        name.trim(),
+        token,
+        "daimond kept a name another daimond holds"
+    );
+    let program = d.path().join("ready.py");
+    fs::write(
+        &program,
+        "import os, socket, time\n\
+         a = os.environ['NOTIFY_SOCKET']\n\
+         a = '\\0' + a[1:] if a.startswith('@') else a\n\
+         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+         s.sendto(b'READY=1', a)\n\
+         time.sleep(1000)\n",
+    )
+    .expect("program");
+    d.write_unit(
+        "n.service",
+        &format!(
+            "[Service]\nType=notify\nExecStart=/usr/bin/env python3 {}\nTimeoutStartSec=20\n",
+            program.display()
+        ),
+    );
+    d.ok(&["start", "n"]);
+    let st = d.status_json("n");
+    assert_eq!(st["state"], "active", "{st}");
+    d.wait_main_pid("n");
+}

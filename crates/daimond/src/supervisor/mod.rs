@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod machine;
 pub mod main_pid;
 pub mod notify;
+mod notify_name;
 pub mod owner;
 pub mod policy;
 pub mod registry;
