@@ -177,6 +177,9 @@ pub fn status(paths: &Paths, args: &StatusArgs) -> CliResult {
             let mut text = render::status_rows(&rows, jiff::Timestamp::now(), Style::detect());
             // Whether the daemon itself comes back after a reboot (`daimon startup`).
             text.push_str(&format!("\n{}\n", crate::startup::boot_line()));
+            if let Some(warning) = crate::holder::missing_line(paths) {
+                text.push_str(&format!("{warning}\n"));
+            }
             print(&text)?;
             return Ok(0);
         }

@@ -12,6 +12,7 @@ mod cli;
 mod client;
 mod commands;
 mod error;
+mod holder;
 mod import;
 mod logs;
 mod reexec;

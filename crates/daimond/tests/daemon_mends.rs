@@ -326,3 +326,27 @@ fn a_taken_abstract_notify_name_is_replaced_and_notify_services_start() {
     assert_eq!(st["state"], "active", "{st}");
     d.wait_main_pid("n");
 }
+
+/// When a new fd holder cannot be started, `status` says the holder is missing.
+#[test]
+fn status_says_when_the_fd_holder_is_missing() {
+    let mut d = Daemon::start();
+    d.write_unit("s.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+    d.ok(&["start", "s"]);
+    let table = d.ok(&["status"]);
+    assert!(!table.contains("fd holder"), "{table}");
+    let holder = fd_holder(&mut d, None);
+    // A directory where the holder's socket goes: no new holder can listen there.
+    let sock = d.path().join("run/fdstore.sock");
+    fs::rename(&sock, d.path().join("run/fdstore.sock.moved")).expect("move the socket");
+    fs::create_dir(&sock).expect("in the way");
+    kill(holder, libc::SIGKILL);
+    wait_until("daimond to fail starting a new holder", DEADLINE, || {
+        d.daemon_stderr().contains("no new one starts")
+    });
+    let table = d.ok(&["status"]);
+    assert!(
+        table.contains("fd holder (daimond-fdstore) is not running"),
+        "{table}"
+    );
+}
