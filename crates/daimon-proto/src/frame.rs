@@ -14,9 +14,22 @@ use std::io::{self, Read, Write};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// Largest payload either side accepts. Log output is streamed in many frames, so no
-/// legitimate message comes near this.
+/// Largest payload either side accepts. Log output is streamed in many frames, and
+/// long lists are sent in parts (see `Response::Part`), so no legitimate message
+/// comes near this.
 pub const MAX_FRAME_LEN: u32 = 16 * 1024 * 1024;
+
+/// Largest `Hello` the daemon reads: the first frame of a connection comes from a
+/// peer nothing is known of yet, so it may cost only a few KiB.
+pub const MAX_HELLO_LEN: u32 = 4 * 1024;
+
+/// Largest request the daemon reads. The biggest legitimate ones are a `run` with
+/// its unit text or a start of a few thousand units (255 bytes a name at most).
+pub const MAX_REQUEST_LEN: u32 = 1024 * 1024;
+
+/// How much of a frame is allocated before its bytes arrive: a header may
+/// announce up to the limit, but memory follows what the peer actually sent.
+const READ_CHUNK: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
@@ -24,6 +37,8 @@ pub enum FrameError {
     Closed,
     #[error("frame of {0} bytes exceeds the limit of {MAX_FRAME_LEN} bytes")]
     TooLarge(u32),
+    #[error("frame of {len} bytes exceeds the limit of {limit} bytes for this message")]
+    Oversized { len: u32, limit: u32 },
     #[error("malformed message: {0}")]
     Malformed(#[from] serde_json::Error),
     #[error(transparent)]
@@ -101,8 +116,7 @@ pub fn read_any_frame<R: Read>(r: &mut R) -> Result<Frame, FrameError> {
     let word = u32::from_be_bytes(header);
     let raw = word & RAW_FLAG != 0;
     let len = payload_len((word & !RAW_FLAG).to_be_bytes())?;
-    let mut payload = vec![0u8; len];
-    r.read_exact(&mut payload)?;
+    let payload = read_payload(r, len)?;
     Ok(if raw {
         Frame::Raw(payload)
     } else {
@@ -117,6 +131,30 @@ pub fn payload_len(header: [u8; 4]) -> Result<usize, FrameError> {
         return Err(FrameError::TooLarge(len));
     }
     Ok(len as usize)
+}
+
+/// Like [`payload_len`], for a reader that accepts less than [`MAX_FRAME_LEN`]
+/// (the daemon reading a `Hello` or a request).
+pub fn payload_len_within(header: [u8; 4], limit: u32) -> Result<usize, FrameError> {
+    let len = payload_len(header)?;
+    if len > limit as usize {
+        return Err(FrameError::Oversized {
+            len: len as u32,
+            limit,
+        });
+    }
+    Ok(len)
+}
+
+/// Reads exactly `len` payload bytes, allocating as they arrive (a chunk at a
+/// time), so a header that lies about its length costs nothing.
+pub fn read_payload<R: Read>(r: &mut R, len: usize) -> Result<Vec<u8>, FrameError> {
+    let mut payload = Vec::with_capacity(len.min(READ_CHUNK));
+    r.take(len as u64).read_to_end(&mut payload)?;
+    if payload.len() != len {
+        return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+    }
+    Ok(payload)
 }
 
 /// Writes one frame with a single `write_all` (one syscall for small messages).
@@ -135,8 +173,7 @@ pub fn read_frame<R: Read, T: DeserializeOwned>(r: &mut R) -> Result<T, FrameErr
         Err(e) => return Err(e.into()),
     }
     let len = payload_len(header)?;
-    let mut payload = vec![0u8; len];
-    r.read_exact(&mut payload)?;
+    let payload = read_payload(r, len)?;
     decode(&payload)
 }
 

@@ -9,15 +9,19 @@
 
 pub mod frame;
 pub mod message;
+pub mod parts;
 pub mod paths;
+pub mod text;
 pub mod verbs;
 
 pub use frame::{
-    Frame, FrameError, MAX_FRAME_LEN, RAW_FLAG, decode, encode, encode_into, payload_len,
-    raw_header, read_any_frame, read_frame, write_frame,
+    Frame, FrameError, MAX_FRAME_LEN, MAX_HELLO_LEN, MAX_REQUEST_LEN, RAW_FLAG, decode, encode,
+    encode_into, payload_len, payload_len_within, raw_header, read_any_frame, read_frame,
+    read_payload, write_frame,
 };
 pub use message::*;
-pub use paths::Paths;
+pub use paths::{Paths, Untrusted, check_runtime_dir, check_socket, effective_uid};
+pub use text::{escape_terminal, escape_terminal_str};
 pub use verbs::*;
 
 /// Bumped whenever a message changes incompatibly; checked in the handshake.

@@ -68,6 +68,11 @@ pub enum Request {
         unit: String,
     },
     DaemonReload,
+    /// Write a transient unit's file (`daimon save`); a running unit keeps
+    /// running. Answered with [`Response::Cat`]: the file written.
+    Save {
+        unit: String,
+    },
     /// Every loaded timer with its next and last elapse (`daimon timers`).
     Timers,
     /// Stop every service (reverse dependency order) and exit.
@@ -167,11 +172,38 @@ pub struct LogsRequest {
     /// terminal (err and worse red, warning yellow, notice bold, debug grey).
     #[serde(default)]
     pub color: bool,
+    /// Escape control characters and escape sequences in what services wrote
+    /// (`text::escape_terminal`), as for a terminal. Absent in older clients:
+    /// false. Ignored for JSON.
+    #[serde(default)]
+    pub escape: bool,
     /// journalctl-style field matches, `FIELD=VALUE` (`_TRANSPORT=stdout`,
     /// `_SYSTEMD_UNIT=bot.service`, ...): a line must match each field given,
     /// any of the values given for one field.
     #[serde(default)]
     pub matches: Vec<String>,
+}
+
+/// Every line of every unit, as `daimon logs` with no argument asks for them
+/// (short format, no follow): requests are written as changes to this.
+impl Default for LogsRequest {
+    fn default() -> Self {
+        LogsRequest {
+            units: vec![],
+            invocation: None,
+            since: None,
+            until: None,
+            priority: None,
+            grep: None,
+            lines: None,
+            follow: false,
+            output: "short".into(),
+            raw: false,
+            color: false,
+            escape: false,
+            matches: vec![],
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,12 +226,16 @@ pub enum Response {
     UnitFiles(Vec<crate::UnitFileEntry>),
     /// Success with nothing to show (daemon-reload, shutdown, end of a log stream).
     Done,
+    /// A leading part of a list answer too long for one frame: more frames
+    /// follow, the last an ordinary answer of the same kind, and the client
+    /// joins the lists in order (see `parts`).
+    Part(Box<Response>),
 }
 
 impl Response {
     /// Whether more frames follow this one for the same request.
     pub fn is_final(&self) -> bool {
-        !matches!(self, Response::LogData(_))
+        !matches!(self, Response::LogData(_) | Response::Part(_))
     }
 }
 
@@ -311,6 +347,9 @@ pub struct UnitStatus {
     /// Lines dropped by the log store for this unit and why, e.g. "12345 lines
     /// dropped: disk full"; None when nothing was lost.
     pub logs_dropped: Option<String>,
+    /// How many lines that is (all reasons together); None when nothing was lost.
+    #[serde(default)]
+    pub logs_dropped_lines: Option<u64>,
     /// The last `log_lines` log lines, rendered in journalctl's short format.
     pub recent_logs: Vec<String>,
     /// A timer unit: its schedule and the last run of what it activates.
@@ -319,6 +358,29 @@ pub struct UnitStatus {
     /// A service: its last run (start, end, duration, exit status).
     #[serde(default)]
     pub last_run: Option<RunSummary>,
+    /// A service: its restart policy in effect and, while a restart is
+    /// pending, when the next try comes.
+    #[serde(default)]
+    pub restart_policy: Option<RestartInfo>,
+}
+
+/// The restart policy of a service as its current run uses it
+/// (`status -o json`'s `restart_policy`; spans in microseconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartInfo {
+    /// `Restart=`: `no`, `always`, `on-failure`, `on-success`, `on-abnormal`,
+    /// `on-abort`, `on-watchdog`.
+    pub policy: String,
+    /// `RestartSec=`: the (first) delay before a restart.
+    pub delay_usec: u64,
+    /// `RestartMaxDelaySec=` when the delay grows with each restart
+    /// (`RestartSteps=`); None when it does not grow.
+    pub max_delay_usec: Option<u64>,
+    /// While a restart is pending (sub-state `auto-restart`): time left until
+    /// the next try.
+    pub next_try_usec: Option<u64>,
+    /// The start limit, `N/SPAN` (e.g. `5/10s`), or `off`.
+    pub start_limit: String,
 }
 
 /// One unit in the table of `daimon status` (a brief status request): what the

@@ -4,6 +4,9 @@
 //! Without it: XDG directories in user mode, `/etc`, `/run`, `/var/lib` as root.
 
 use std::env;
+use std::fmt;
+use std::io;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,8 +95,112 @@ impl Paths {
     }
 }
 
+/// Why a runtime directory, or the socket in it, is not to be trusted: another
+/// user could have made it and listen there (a predictable `/tmp/daimon-$UID`
+/// can be created by anyone first).
+#[derive(Debug)]
+pub enum Untrusted {
+    /// It cannot be examined (`NotFound` when it does not exist yet).
+    Io(PathBuf, io::Error),
+    Symlink(PathBuf),
+    /// Not the kind of file expected (a directory, a socket).
+    Kind(PathBuf, &'static str),
+    Owner {
+        path: PathBuf,
+        uid: u32,
+        me: u32,
+    },
+    /// Group or others may create files in it (mode shown in octal).
+    Writable {
+        path: PathBuf,
+        mode: u32,
+    },
+}
+
+impl Untrusted {
+    /// Whether it merely does not exist (yet).
+    pub fn is_missing(&self) -> bool {
+        matches!(self, Untrusted::Io(_, e) if e.kind() == io::ErrorKind::NotFound)
+    }
+}
+
+impl fmt::Display for Untrusted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fix = "remove it, or set XDG_RUNTIME_DIR or DAIMON_HOME to a directory of your own";
+        match self {
+            Untrusted::Io(p, e) => write!(f, "{}: {e}", p.display()),
+            Untrusted::Symlink(p) => write!(
+                f,
+                "{} is a symbolic link, which another user may have planted; {fix}",
+                p.display()
+            ),
+            Untrusted::Kind(p, want) => write!(f, "{} is not a {want}; {fix}", p.display()),
+            Untrusted::Owner { path, uid, me } => write!(
+                f,
+                "{} belongs to uid {uid}, not to you (uid {me}), so another user may be listening there; {fix}",
+                path.display()
+            ),
+            Untrusted::Writable { path, mode } => write!(
+                f,
+                "{} is writable by other users (mode {mode:04o}); run \"chmod 700 {}\" or {fix}",
+                path.display(),
+                path.display()
+            ),
+        }
+    }
+}
+
+/// Checks that `dir` can hold daimond's socket safely: a real directory (not a
+/// symbolic link, which is not followed), owned by one of `owners`, and that
+/// neither group nor others may create files in it. The same rule serves
+/// daimond before it binds and the CLI before it connects (sshd's
+/// StrictModes and systemd's runtime-directory checks do the same).
+pub fn check_runtime_dir(dir: &Path, owners: &[u32]) -> Result<(), Untrusted> {
+    let meta = check_owned(dir, owners)?;
+    if !meta.is_dir() {
+        return Err(Untrusted::Kind(dir.to_path_buf(), "directory"));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(Untrusted::Writable {
+            path: dir.to_path_buf(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+/// Checks that `socket` is a socket (not a symbolic link) owned by one of `owners`.
+pub fn check_socket(socket: &Path, owners: &[u32]) -> Result<(), Untrusted> {
+    let meta = check_owned(socket, owners)?;
+    if !meta.file_type().is_socket() {
+        return Err(Untrusted::Kind(socket.to_path_buf(), "socket"));
+    }
+    Ok(())
+}
+
+/// `lstat`: a symbolic link is refused, never followed.
+fn check_owned(path: &Path, owners: &[u32]) -> Result<std::fs::Metadata, Untrusted> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| Untrusted::Io(path.to_path_buf(), e))?;
+    if meta.file_type().is_symlink() {
+        return Err(Untrusted::Symlink(path.to_path_buf()));
+    }
+    if !owners.contains(&meta.uid()) {
+        return Err(Untrusted::Owner {
+            path: path.to_path_buf(),
+            uid: meta.uid(),
+            me: owners.first().copied().unwrap_or(u32::MAX),
+        });
+    }
+    Ok(meta)
+}
+
 /// The effective uid of this process.
-pub fn current_uid() -> u32 {
+pub fn effective_uid() -> u32 {
+    current_uid()
+}
+
+fn current_uid() -> u32 {
     use std::io::Read;
     // Read from /proc rather than linking libc into this crate: the effective uid is
     // the second field of the `Uid:` line. Every CLI command starts here, so the
@@ -167,6 +274,58 @@ mod tests {
             p.pid_file(),
             PathBuf::from("/run/user/1000/daimon/daimond.pid")
         );
+    }
+
+    #[test]
+    fn runtime_dir_checks_owner_mode_kind_and_links() {
+        use std::os::unix::fs::PermissionsExt;
+        let me = current_uid();
+        let tmp = std::env::temp_dir().join(format!("daimon-proto-trust-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let dir = tmp.join("run");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        assert!(check_runtime_dir(&dir, &[me]).is_ok());
+        // Someone else's.
+        let e = check_runtime_dir(&dir, &[me.wrapping_add(1)]).expect_err("not ours");
+        assert!(matches!(e, Untrusted::Owner { .. }), "{e}");
+        assert!(
+            e.to_string().contains("another user may be listening"),
+            "{e}"
+        );
+        // Writable by others.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let e = check_runtime_dir(&dir, &[me]).expect_err("world-writable");
+        assert!(e.to_string().contains("mode 0777"), "{e}");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o750)).expect("chmod");
+        assert!(check_runtime_dir(&dir, &[me]).is_ok(), "group may enter");
+        // A link to a good directory is still refused.
+        let link = tmp.join("link");
+        std::os::unix::fs::symlink(&dir, &link).expect("symlink");
+        assert!(matches!(
+            check_runtime_dir(&link, &[me]),
+            Err(Untrusted::Symlink(_))
+        ));
+        // A file is neither a directory nor a socket.
+        let file = dir.join("f");
+        std::fs::write(&file, b"").expect("write");
+        assert!(matches!(
+            check_runtime_dir(&file, &[me]),
+            Err(Untrusted::Kind(..))
+        ));
+        assert!(matches!(
+            check_socket(&file, &[me]),
+            Err(Untrusted::Kind(..))
+        ));
+        let sock = dir.join("s.sock");
+        let _l = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
+        assert!(check_socket(&sock, &[me]).is_ok());
+        assert!(
+            check_runtime_dir(&tmp.join("absent"), &[me])
+                .expect_err("absent")
+                .is_missing()
+        );
+        let _ = std::fs::remove_dir_all(&tmp);
     }
 
     #[test]

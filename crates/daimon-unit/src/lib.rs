@@ -15,6 +15,7 @@ mod build;
 pub mod calendar;
 pub mod cron;
 pub mod diagnostic;
+mod file;
 mod load;
 pub mod model;
 pub mod name;
@@ -24,6 +25,7 @@ pub mod syntax;
 pub mod value;
 
 pub use diagnostic::{Diagnostic, Severity, has_errors};
+pub use file::{not_a_unit_file, read_unit_bytes};
 pub use load::{
     LoadError, LoadedUnit, cat_unit, dropin_dirs, find_dropins, load_by_name, load_dir,
     load_unit_file, parse_unit, verify_files,
@@ -34,8 +36,8 @@ pub use model::{
     TimerSection, Unit, UnitBody, UnitSection, WorkingDirectory, conditions_met,
 };
 pub use name::{
-    NameError, UnitKind, UnitName, is_valid_dependency_name, is_valid_unit_name,
-    with_default_suffix,
+    NameError, UnitKind, UnitName, VALID_NAME_HINT, check_requested, is_valid_dependency_name,
+    is_valid_unit_name, with_default_suffix,
 };
 pub use specifier::SpecifierContext;
 pub use value::ValueError;

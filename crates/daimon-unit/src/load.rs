@@ -11,6 +11,7 @@
 
 use crate::build::{Builder, Cx};
 use crate::diagnostic::{Diagnostic, has_errors};
+use crate::file::read_unit_bytes;
 use crate::model::Unit;
 use crate::name::{NameError, UnitKind, UnitName};
 use crate::specifier::{Resolver, SpecifierContext};
@@ -171,7 +172,7 @@ fn is_masked(path: &Path, bytes: &[u8]) -> bool {
 
 /// Load `fragment` as unit `name`, with the drop-ins found next to it.
 fn load_named(dir: &Path, name: &UnitName, fragment: &Path, ctx: &SpecifierContext) -> LoadedUnit {
-    let bytes = match fs::read(fragment) {
+    let bytes = match read_unit_bytes(fragment) {
         Ok(b) => b,
         Err(e) => {
             return LoadedUnit::failed(
@@ -197,7 +198,7 @@ fn load_named(dir: &Path, name: &UnitName, fragment: &Path, ctx: &SpecifierConte
     let mut diags = Vec::new();
     let mut dropins = Vec::new();
     for p in find_dropins(dir, name) {
-        match fs::read(&p) {
+        match read_unit_bytes(&p) {
             Ok(b) => dropins.push((p, b)),
             Err(e) => diags.push(Diagnostic::error(
                 &p,
@@ -286,7 +287,7 @@ pub fn cat_unit(dir: &Path, name: &str) -> Result<Vec<(PathBuf, String)>, LoadEr
     })?;
     std::iter::once(fragment)
         .chain(find_dropins(dir, &unit_name))
-        .map(|p| match fs::read(&p) {
+        .map(|p| match read_unit_bytes(&p) {
             Ok(b) => Ok((p, String::from_utf8_lossy(&b).into_owned())),
             Err(source) => Err(LoadError::Io { path: p, source }),
         })

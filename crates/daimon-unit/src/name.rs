@@ -48,12 +48,27 @@ impl fmt::Display for UnitKind {
     }
 }
 
-/// Why a name is not a valid unit name.
+/// Why a name is not a valid unit name. Displayed with the name quoted and
+/// escaped (a name may hold control characters) and cut to its first 64
+/// characters (it may be 100 KB long).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{name:?} is not a valid unit name: {reason}")]
+#[error("{} is not a valid unit name: {reason}", shown(name))]
 pub struct NameError {
     pub name: String,
     pub reason: &'static str,
+}
+
+/// What a valid name looks like, for messages that refuse one.
+pub const VALID_NAME_HINT: &str = "a valid unit name looks like web.service or \
+     getty@tty1.service: letters, digits and : _ . \\ - (and @ before an instance), \
+     at most 255 bytes, ending in .service, .timer, .target, .socket or .path";
+
+fn shown(name: &str) -> String {
+    const SHOWN: usize = 64;
+    match name.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{:?}... ({} bytes)", &name[..cut], name.len()),
+        None => format!("{name:?}"),
+    }
 }
 
 /// A parsed, valid unit name.
@@ -177,6 +192,13 @@ pub fn is_valid_unit_name(name: &str) -> bool {
     UnitName::parse(name).is_ok()
 }
 
+/// A name as a client typed it (`bot`, `bot.service`), given its default suffix
+/// and checked: what every request's unit name passes before anything acts on
+/// it. The error says what is wrong and what a valid name looks like.
+pub fn check_requested(typed: &str) -> Result<UnitName, String> {
+    UnitName::parse(&with_default_suffix(typed)).map_err(|e| format!("{e}; {VALID_NAME_HINT}"))
+}
+
 /// Every unit type systemd knows; dependencies may name any of them (e.g.
 /// `After=local-fs.target var-lib.mount`), even those daimon does not load.
 const SYSTEMD_SUFFIXES: [&str; 11] = [
@@ -289,6 +311,32 @@ mod tests {
         assert!(UnitName::parse("@x.service").is_err());
         assert!(UnitName::parse("x.mount").is_err());
         assert!(UnitName::parse(&format!("{}.service", "a".repeat(250))).is_err());
+    }
+
+    #[test]
+    fn requested_names_follow_systemd_rules() {
+        assert_eq!(check_requested("bot").unwrap().as_str(), "bot.service");
+        assert_eq!(check_requested("b@x.timer").unwrap().as_str(), "b@x.timer");
+        for bad in [
+            "a b",
+            "bad/x",
+            "@.service",
+            "\u{fc}",
+            "",
+            "../../../tmp/evil.service",
+        ] {
+            let e = check_requested(bad).unwrap_err();
+            assert!(e.contains("is not a valid unit name"), "{e}");
+            assert!(e.contains("looks like web.service"), "{e}");
+        }
+        // 255 bytes is the limit (systemd's UNIT_NAME_MAX is 256 with the NUL).
+        assert!(check_requested(&format!("{}.service", "a".repeat(247))).is_ok());
+        assert!(check_requested(&format!("{}.service", "a".repeat(248))).is_err());
+        let huge = check_requested(&"x".repeat(100_000)).unwrap_err();
+        assert!(huge.len() < 400, "{huge}");
+        assert!(huge.contains("(100008 bytes)"), "{huge}");
+        let esc = check_requested("a\u{1b}]52;c;QQ==\u{7}").unwrap_err();
+        assert!(!esc.contains('\u{1b}'), "{esc}");
     }
 
     #[test]

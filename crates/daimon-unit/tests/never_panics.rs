@@ -146,3 +146,106 @@ proptest! {
         prop_assert_eq!(s.map(|s| s.restart_sec.as_secs()), Some(secs));
     }
 }
+
+/// Real unit files (the repository's corpus, testdata/unit-corpus), read once.
+fn corpus() -> &'static [(String, Vec<u8>)] {
+    static CORPUS: std::sync::OnceLock<Vec<(String, Vec<u8>)>> = std::sync::OnceLock::new();
+    CORPUS.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/unit-corpus");
+        let mut files: Vec<(String, Vec<u8>)> = walk(&dir)
+            .into_iter()
+            .filter_map(|p| {
+                let name = p.file_name()?.to_str()?.to_string();
+                Some((name, std::fs::read(&p).ok()?))
+            })
+            .collect();
+        files.sort();
+        assert!(
+            !files.is_empty(),
+            "the corpus is missing: {}",
+            dir.display()
+        );
+        files
+    })
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else if p.is_file() {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// One edit of a file's bytes: replace, insert or delete at a position (taken
+/// modulo the length), the way a fuzzer mutates a seed.
+#[derive(Debug, Clone)]
+enum Edit {
+    Set(usize, u8),
+    Insert(usize, Vec<u8>),
+    Delete(usize, usize),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    let piece = prop_oneof![
+        prop::collection::vec(any::<u8>(), 1..8),
+        Just(b"\\\n".to_vec()),
+        Just(b"%".to_vec()),
+        Just(b"\n[Service]\n".to_vec()),
+        Just(b"=".to_vec()),
+        Just(b"\"".to_vec()),
+        Just(vec![0xc3]),
+    ];
+    prop_oneof![
+        (any::<usize>(), any::<u8>()).prop_map(|(p, b)| Edit::Set(p, b)),
+        (any::<usize>(), piece).prop_map(|(p, v)| Edit::Insert(p, v)),
+        (any::<usize>(), 1usize..64).prop_map(|(p, n)| Edit::Delete(p, n)),
+    ]
+}
+
+fn apply(bytes: &mut Vec<u8>, e: &Edit) {
+    let at = |p: usize, len: usize| if len == 0 { 0 } else { p % (len + 1) };
+    match e {
+        Edit::Set(p, b) if !bytes.is_empty() => {
+            let i = p % bytes.len();
+            bytes[i] = *b;
+        }
+        Edit::Set(..) => {}
+        Edit::Insert(p, v) => {
+            let i = at(*p, bytes.len());
+            bytes.splice(i..i, v.iter().copied());
+        }
+        Edit::Delete(p, n) => {
+            let i = at(*p, bytes.len()).min(bytes.len());
+            let j = (i + n).min(bytes.len());
+            bytes.drain(i..j);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// Real units with a few fuzzer-like edits: every path of the parser that
+    /// real files reach, pushed off its usual values.
+    #[test]
+    fn mutated_corpus_units_never_panic(pick in any::<usize>(), edits in prop::collection::vec(edit(), 1..6)) {
+        let files = corpus();
+        let (name, original) = &files[pick % files.len()];
+        let mut bytes = original.clone();
+        for e in &edits {
+            apply(&mut bytes, e);
+        }
+        let l = parse_unit(name, Path::new(name), &bytes, &[], &ctx());
+        for d in &l.diagnostics {
+            let _ = d.to_string();
+        }
+    }
+}

@@ -88,15 +88,23 @@ pub enum RestartPolicy {
 }
 
 impl RestartPolicy {
+    /// The name in unit files, which is clap's name for the value.
     pub fn as_str(self) -> &'static str {
-        match self {
-            RestartPolicy::No => "no",
-            RestartPolicy::Always => "always",
-            RestartPolicy::OnSuccess => "on-success",
-            RestartPolicy::OnFailure => "on-failure",
-            RestartPolicy::OnAbnormal => "on-abnormal",
-            RestartPolicy::OnAbort => "on-abort",
-            RestartPolicy::OnWatchdog => "on-watchdog",
+        daimon_unit::RestartPolicy::from(self).as_str()
+    }
+}
+
+impl From<RestartPolicy> for daimon_unit::RestartPolicy {
+    fn from(p: RestartPolicy) -> Self {
+        use daimon_unit::RestartPolicy as U;
+        match p {
+            RestartPolicy::No => U::No,
+            RestartPolicy::Always => U::Always,
+            RestartPolicy::OnSuccess => U::OnSuccess,
+            RestartPolicy::OnFailure => U::OnFailure,
+            RestartPolicy::OnAbnormal => U::OnAbnormal,
+            RestartPolicy::OnAbort => U::OnAbort,
+            RestartPolicy::OnWatchdog => U::OnWatchdog,
         }
     }
 }
@@ -128,7 +136,21 @@ your PATH so it finds what you find.
 With --on-calendar or --cron the command runs on a schedule instead of now: a
 timer NAME.timer starts NAME.service (Type=oneshot) at each elapse, a run missed
 while the machine was off happens once it is back (Persistent=true), and
-`daimon timers` shows when it runs next.")]
+`daimon timers` shows when it runs next.
+
+Restart policy: by default (on-failure) a command that exits with an error or is
+killed by a signal is started again after 100ms, and systemd's start limit applies:
+a 6th start within 10s fails the service for good (Result: start-limit-hit) until
+you start it yourself. --restart always means forever, as pm2 users expect: it
+restarts after any exit, waiting 100ms, then about twice as long each time up to
+30s (RestartSec=100ms RestartSteps=8 RestartMaxDelaySec=30s), with no start limit
+(StartLimitIntervalSec=0); starting it yourself resets the delay. --start-limit
+N/SPAN or off overrides the start limit. `daimon status NAME` shows the policy in
+effect and when the next try comes. Unit files you write keep systemd's meaning.
+
+Already running: `daimon run --save` (or --enable) with the same command turns the
+running unit into a saved one without restarting it; `daimon save NAME` does the
+same.")]
     Run(RunArgs),
     /// Start units.
     #[command(after_help = "Example:\n  daimon start web worker")]
@@ -174,6 +196,10 @@ ISO 8601. Priorities: emerg alert crit err warning notice info debug, or 0-7.")]
     Verify(VerifyArgs),
     /// Show a unit's file and its drop-ins.
     Cat(CatArgs),
+    /// Write the unit file of a unit started by `daimon run` without --save;
+    /// it keeps running (same PID).
+    #[command(after_help = "Example:\n  daimon save bot && daimon enable bot")]
+    Save(CatArgs),
     /// List timers: when each runs next and when it ran last.
     #[command(
         visible_alias = "list-timers",
@@ -257,13 +283,20 @@ systemd does not run.")]
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
-  daimon completions bash > ~/.local/share/bash-completion/completions/daimon
-  daimon completions zsh > ~/.zfunc/_daimon
-  daimon completions fish > ~/.config/fish/completions/daimon.fish")]
+  echo 'source <(daimon completions bash)' >> ~/.bashrc
+  echo 'source <(daimon completions zsh)' >> ~/.zshrc
+  echo 'daimon completions fish | source' >> ~/.config/fish/config.fish
+
+The script asks daimon at each Tab: commands, flags and the names of the
+units (from the running daemon, or the unit files when none runs).")]
     Completions { shell: Shell },
-    /// Print the manual page (roff) to stdout.
-    #[command(after_help = "Example:\n  daimon man > daimon.1 && man ./daimon.1")]
-    Man,
+    /// Print a manual page (roff), or write every page into a directory.
+    #[command(after_help = "\
+Examples:
+  daimon man | man -l -                          daimon(1)
+  daimon man run | man -l -                      daimon-run(1)
+  daimon man --dir ~/.local/share/man/man1       every page, for man(1) to find")]
+    Man(ManArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -326,6 +359,10 @@ pub struct StatusArgs {
     /// Log lines shown in the detail view.
     #[arg(short = 'n', long, default_value_t = 10, value_name = "N")]
     pub lines: usize,
+    /// On a terminal, print control characters and escape sequences in log
+    /// lines, STATUS= texts and descriptions as they are (by default escaped).
+    #[arg(long = "raw-escapes")]
+    pub raw_escapes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -346,12 +383,18 @@ pub struct RunArgs {
     /// `python3 bot.py`, else the command's name).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// When to restart it [default: on-failure; no with a schedule].
+    /// When to restart it [default: on-failure; no with a schedule]. `always`
+    /// means forever: the delay grows from 100ms to 30s, with no start limit.
     #[arg(long, value_enum, value_name = "POLICY")]
     pub restart: Option<RestartPolicy>,
     /// Delay before a restart, as systemd's RestartSec= (`5`, `500ms`, `1min`).
     #[arg(long, value_name = "SECONDS")]
     pub restart_sec: Option<String>,
+    /// At most N starts within SPAN (`5/10s`), else the unit fails with
+    /// start-limit-hit; `off`: no limit [default: off with --restart always,
+    /// else systemd's 5/10s].
+    #[arg(long, value_name = "N/SPAN|off")]
+    pub start_limit: Option<String>,
     /// Environment variable for the service (repeatable).
     #[arg(short = 'e', long = "env", value_name = "K=V")]
     pub env: Vec<String>,
@@ -416,4 +459,19 @@ pub struct LogsArgs {
     /// Only lines of this invocation of the unit.
     #[arg(long, value_name = "ID")]
     pub invocation: Option<String>,
+    /// On a terminal, print control characters and escape sequences as the
+    /// service wrote them (by default they are shown escaped, e.g. \x1b[2J).
+    #[arg(short = 'a', long = "raw-escapes", visible_alias = "all")]
+    pub raw_escapes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A command whose page to print (`run`, `logs`, `import crontab`, ...);
+    /// none: daimon(1).
+    #[arg(value_name = "COMMAND")]
+    pub command: Vec<String>,
+    /// Write daimon.1 and a page for every command into DIR instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub dir: Option<PathBuf>,
 }

@@ -11,11 +11,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use daimon_proto::{
-    Frame, FrameError, Hello, PROTOCOL_VERSION, Paths, Request, Response, decode, encode,
+    Frame, FrameError, Hello, PROTOCOL_VERSION, Paths, Request, Response, decode, encode, parts,
     read_any_frame, read_frame,
 };
 
 use crate::error::CliError;
+use crate::trust;
 
 /// Longest wait for the daemon's answer to quick questions (status, list, cat).
 pub const QUICK: Duration = Duration::from_secs(10);
@@ -81,8 +82,9 @@ impl Client {
 
     fn connect_once(paths: &Paths, autostart: bool) -> Result<Option<Client>, CliError> {
         let socket = paths.socket();
+        trust::runtime_dir(paths)?;
         match UnixStream::connect(&socket) {
-            Ok(s) => return Client::handshake(s).map(Some),
+            Ok(s) => return Client::handshake(trust::daemon(paths, s)?).map(Some),
             Err(e) if no_daemon(&e) => {}
             Err(e) => {
                 return Err(io_err(
@@ -94,11 +96,14 @@ impl Client {
         if !autostart {
             return Ok(None);
         }
+        if let Some(note) = system_start_note(paths) {
+            eprintln!("{note}");
+        }
         let mut started = start_daemon()?;
         let start = Instant::now();
         loop {
             match UnixStream::connect(&socket) {
-                Ok(s) => return Client::handshake(s).map(Some),
+                Ok(s) => return Client::handshake(trust::daemon(paths, s)?).map(Some),
                 // A daimond that failed for a reason of its own (not a race
                 // with another one) is not worth waiting for.
                 Err(e)
@@ -166,11 +171,26 @@ impl Client {
             // A daemon that refuses us (busy, another user, another protocol)
             // answers at once and hangs up, which can make our write fail: its
             // answer is still there to read.
-            let welcome = self.welcome();
-            if let (Err(e), Err(_)) = (sent, &welcome) {
-                self.died = went_away(&e);
-                return Err(frame_err("talking to daimond", e));
-            }
+            let welcome = match read_frame::<_, Response>(&mut self.reader) {
+                Ok(Response::Welcome(w)) => {
+                    self.daemon_pid = w.daemon_pid;
+                    self.daemon_version = w.daemon_version;
+                    crate::reexec::note_if_older(&self.daemon_version);
+                    Ok(())
+                }
+                // Its reason, even when our write failed because it hung up.
+                Ok(Response::Error(e)) => Err(CliError::new(e.kind.exit_code(), e.message)),
+                Ok(other) => Err(unexpected(other)),
+                Err(e) => {
+                    // Gone before its Welcome (killed, crashed): `call` may ask
+                    // a new daimond.
+                    self.died = went_away(&e) || matches!(&sent, Err(s) if went_away(s));
+                    match sent {
+                        Err(sent) => Err(frame_err("talking to daimond", sent)),
+                        Ok(()) => Err(frame_err("reading daimond's answer", e)),
+                    }
+                }
+            };
             return welcome;
         }
         sent.map_err(|e| {
@@ -179,28 +199,30 @@ impl Client {
         })
     }
 
-    /// Reads the daemon's answer to `Hello`.
-    fn welcome(&mut self) -> Result<(), CliError> {
-        match self.next()? {
-            Response::Welcome(w) => {
-                self.daemon_pid = w.daemon_pid;
-                self.daemon_version = w.daemon_version;
-                crate::reexec::note_if_older(&self.daemon_version);
-                Ok(())
-            }
-            other => Err(unexpected(other)),
-        }
-    }
-
-    /// The next response frame; the daemon's error replies become `Err`.
+    /// The next response (a long list joined from its parts, see
+    /// `daimon_proto::parts`); the daemon's error replies become `Err`.
     pub fn next(&mut self) -> Result<Response, CliError> {
-        match read_frame::<_, Response>(&mut self.reader) {
-            Ok(Response::Error(e)) => Err(CliError::new(e.kind.exit_code(), e.message)),
-            Ok(r) => Ok(r),
-            Err(e) => {
-                self.died = went_away(&e);
-                Err(frame_err("reading daimond's answer", e))
+        let mut earlier: Option<Response> = None;
+        loop {
+            let (body, last) = match read_frame::<_, Response>(&mut self.reader) {
+                Ok(Response::Error(e)) => {
+                    return Err(CliError::new(e.kind.exit_code(), e.message));
+                }
+                Ok(Response::Part(body)) => (*body, false),
+                Ok(r) => (r, true),
+                Err(e) => {
+                    self.died = went_away(&e);
+                    return Err(frame_err("reading daimond's answer", e));
+                }
+            };
+            let joined = match earlier.take() {
+                None => body,
+                Some(e) => parts::join(e, body).map_err(|pair| unexpected(pair.1))?,
+            };
+            if last {
+                return Ok(joined);
             }
+            earlier = Some(joined);
         }
     }
 
@@ -275,6 +297,7 @@ pub fn unexpected(r: Response) -> CliError {
         Response::Properties(_) => "Properties",
         Response::UnitFiles(_) => "UnitFiles",
         Response::Done => "Done",
+        Response::Part(_) => "Part",
     };
     CliError::new(
         1,
@@ -282,6 +305,21 @@ pub fn unexpected(r: Response) -> CliError {
             "daimond answered with an unexpected {kind}; are daimon and daimond the same version?"
         ),
     )
+}
+
+/// As root without DAIMON_HOME the first command starts the machine's one
+/// daimond, whose files live in system directories: say so, and where, once
+/// (on stderr, so output stays clean for scripts).
+pub fn system_start_note(paths: &Paths) -> Option<String> {
+    paths.system_mode.then(|| {
+        format!(
+            "daimon: starting the system instance of daimond (root, no DAIMON_HOME): unit files \
+             in {}, runtime files in {}, state and logs in {}",
+            paths.units.display(),
+            paths.runtime.display(),
+            paths.state.display()
+        )
+    })
 }
 
 /// `daimond` next to this executable, else from PATH.
@@ -324,4 +362,30 @@ fn start_daemon() -> Result<Started, CliError> {
         ok: out.status.success(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_system_instance_says_where_its_files_are() {
+        let root = Paths::resolve(|_| None, 0);
+        assert_eq!(
+            system_start_note(&root).as_deref(),
+            Some(
+                "daimon: starting the system instance of daimond (root, no DAIMON_HOME): unit \
+                 files in /etc/daimon/units, runtime files in /run/daimon, state and logs in \
+                 /var/lib/daimon"
+            )
+        );
+        let home = Paths::resolve(|k| (k == "DAIMON_HOME").then(|| "/srv/d".into()), 0);
+        assert_eq!(
+            system_start_note(&home),
+            None,
+            "DAIMON_HOME: not the system one"
+        );
+        let user = Paths::resolve(|k| (k == "HOME").then(|| "/home/u".into()), 1000);
+        assert_eq!(system_start_note(&user), None);
+    }
 }

@@ -7,13 +7,15 @@
 
 use std::io::Write;
 
-use daimon_proto::{ActiveState, ErrorKind, JobResult, Paths, Request, Response, unit_name};
+use daimon_proto::{
+    ActiveState, ErrorKind, JobResult, Paths, Request, Response, escape_terminal_str, unit_name,
+};
 
 use crate::cli::{ListFormat, RunArgs, StatusArgs};
 use crate::client::{Client, JOBS, QUICK, unexpected};
 use crate::error::{CliError, CliResult};
 use crate::render::{self, Style};
-use crate::{render_timers, run, schedule};
+use crate::{render_timers, run, save, schedule};
 
 pub(crate) fn connect(paths: &Paths) -> CliResult<Client> {
     Client::connect(paths, true)?.ok_or_else(|| CliError::fail("daimond is not running"))
@@ -58,6 +60,29 @@ pub(crate) fn with_known_units(paths: &Paths, e: CliError) -> CliError {
     }
 }
 
+/// The full unit name of what a user typed (`bot` -> `bot.service`), checked
+/// by systemd's rules as daimond checks it, so that the message comes before
+/// anything is sent.
+pub(crate) fn checked_name(typed: &str) -> CliResult<String> {
+    let name = unit_name(typed);
+    daimon_unit::check_requested(&name).map_err(CliError::fail)?;
+    Ok(name)
+}
+
+/// Names, or patterns (`'web@*'`) for the daemon to match and check.
+fn checked_names(typed: &[String]) -> CliResult<Vec<String>> {
+    typed
+        .iter()
+        .map(|u| {
+            if daimon_proto::is_glob(u) {
+                Ok(u.clone())
+            } else {
+                checked_name(u)
+            }
+        })
+        .collect()
+}
+
 /// Prints failed jobs; the exit code is the worst of them.
 pub(crate) fn report_jobs(results: &[JobResult]) -> i32 {
     let mut code = 0;
@@ -72,7 +97,7 @@ pub(crate) fn report_jobs(results: &[JobResult]) -> i32 {
 
 /// start/stop/restart/reload/enable/disable.
 pub fn jobs(paths: &Paths, make: fn(Vec<String>) -> Request, units: &[String]) -> CliResult {
-    let units: Vec<String> = units.iter().map(|u| unit_name(u)).collect();
+    let units = checked_names(units)?;
     let resp = connect(paths)?
         .call(&make(units), JOBS)
         .map_err(|e| with_known_units(paths, e))?;
@@ -86,8 +111,19 @@ pub fn jobs(paths: &Paths, make: fn(Vec<String>) -> Request, units: &[String]) -
 pub fn run(paths: &Paths, args: &RunArgs) -> CliResult {
     let ctx = run::RunContext::from_env()?;
     let req = run::build(args, &ctx)?;
+    checked_name(&req.name)?;
+    if let Some(t) = &req.timer {
+        checked_name(&t.name)?;
+    }
     let name = req.name.clone();
     let short = name.strip_suffix(".service").unwrap_or(&name).to_string();
+    // Saving a unit that runs keeps it running: look first, to say so after.
+    let before = if (args.save || args.enable) && req.timer.is_none() {
+        save::before(paths, &name)
+    } else {
+        None
+    };
+    let text = req.unit_text.clone();
     match connect(paths)?.call(&Request::Run(req), JOBS)? {
         Response::Jobs(results) => {
             let code = report_jobs(&results);
@@ -110,6 +146,13 @@ pub fn run(paths: &Paths, args: &RunArgs) -> CliResult {
             println!(
                 "Saved: \"daimon start {short}.timer\" starts the schedule again after a daemon restart."
             );
+        }
+        return Ok(0);
+    }
+    if let Some(b) = &before {
+        save::report_kept(paths, b, &name, &text);
+        if args.enable {
+            println!("Enabled: {name} starts whenever the daemon starts.");
         }
         return Ok(0);
     }
@@ -151,7 +194,7 @@ pub fn run(paths: &Paths, args: &RunArgs) -> CliResult {
 pub fn status(paths: &Paths, args: &StatusArgs) -> CliResult {
     let detail = !args.units.is_empty();
     let table = !detail && args.output == ListFormat::Table;
-    let units: Vec<String> = args.units.iter().map(|u| unit_name(u)).collect();
+    let units = checked_names(&args.units)?;
     let req = Request::Status {
         units: units.clone(),
         log_lines: if detail && args.output == ListFormat::Table {
@@ -169,10 +212,18 @@ pub fn status(paths: &Paths, args: &StatusArgs) -> CliResult {
         Response::Status(list) => list,
         // Never in answer to a full request; a brief one always gets it (an
         // older daemon answers `Status`, rendered below like any).
-        Response::StatusTable(rows) if table => {
+        Response::StatusTable(mut rows) if table => {
+            if render::escape_for_terminal(args.raw_escapes) {
+                for r in &mut rows {
+                    r.description = r.description.as_deref().map(escape_terminal_str);
+                }
+            }
             if let Some(missing) = rows.iter().find(|s| s.load_state == "not-found") {
                 let e = CliError::new(4, format!("unit \"{}\" not found", missing.name));
                 return Err(with_known_units(paths, e));
+            }
+            if rows.is_empty() {
+                return print(&render::no_units(&paths.units));
             }
             let mut text = render::status_rows(&rows, jiff::Timestamp::now(), Style::detect());
             // Whether the daemon itself comes back after a reboot (`daimon startup`).
@@ -189,8 +240,13 @@ pub fn status(paths: &Paths, args: &StatusArgs) -> CliResult {
         let e = CliError::new(4, format!("unit \"{}\" not found", missing.name));
         return Err(with_known_units(paths, e));
     }
+    let mut list = list;
+    if args.output == ListFormat::Table && render::escape_for_terminal(args.raw_escapes) {
+        list.iter_mut().for_each(render::escape_status);
+    }
     let text = match (args.output, detail) {
         (ListFormat::Json, _) => serde_json::to_string_pretty(&list).map_err(json_err)? + "\n",
+        (ListFormat::Table, false) if list.is_empty() => render::no_units(&paths.units),
         (ListFormat::Table, false) => {
             render::status_table(&list, jiff::Timestamp::now(), Style::detect())
         }
@@ -214,10 +270,15 @@ pub fn status(paths: &Paths, args: &StatusArgs) -> CliResult {
 }
 
 pub fn list(paths: &Paths, output: ListFormat) -> CliResult {
-    let list = match connect(paths)?.call(&Request::List, QUICK)? {
+    let mut list = match connect(paths)?.call(&Request::List, QUICK)? {
         Response::List(l) => l,
         other => return Err(unexpected(other)),
     };
+    if output == ListFormat::Table && render::escape_for_terminal(false) {
+        for u in &mut list {
+            u.description = u.description.as_deref().map(escape_terminal_str);
+        }
+    }
     let text = match output {
         ListFormat::Json => serde_json::to_string_pretty(&list).map_err(json_err)? + "\n",
         ListFormat::Table => render::list_table(&list, Style::detect()),
@@ -245,7 +306,7 @@ pub fn timers(paths: &Paths, output: ListFormat) -> CliResult {
 
 pub fn cat(paths: &Paths, unit: &str) -> CliResult {
     let req = Request::Cat {
-        unit: unit_name(unit),
+        unit: checked_name(unit)?,
     };
     match connect(paths)?
         .call(&req, QUICK)

@@ -23,6 +23,7 @@ use crate::client::{JOBS, unexpected};
 use crate::commands::{connect, report_jobs};
 use crate::error::{CliError, CliResult};
 use crate::run::{self, ServiceDraft};
+use crate::run_policy::RestartPlan;
 use crate::schedule::{self, Schedule};
 
 /// cron's PATH when the crontab sets none (Vixie cron's `_PATH_DEFPATH`).
@@ -121,8 +122,7 @@ fn service_draft(job: &CronJob) -> ServiceDraft {
         workdir: "~".into(),
         env,
         user: job.user.clone(),
-        restart: RestartPolicy::No,
-        restart_sec: None,
+        restart: RestartPlan::new(RestartPolicy::No, None, None),
         scheduled: true,
     }
 }

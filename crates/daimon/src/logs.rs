@@ -41,11 +41,15 @@ pub fn request(args: &LogsArgs) -> LogsRequest {
         output: args.output.as_str().to_string(),
         raw: true,
         color: crate::render::Style::detect().color,
+        escape: crate::render::escape_for_terminal(args.raw_escapes),
     }
 }
 
 pub fn run(args: &LogsArgs, paths: &Paths) -> CliResult {
     let req = request(args);
+    for u in &req.units {
+        crate::commands::checked_name(u)?;
+    }
     let follow = req.follow;
     // journalctl's marker for an empty answer; JSON stays pure for machines.
     let mark_empty = !follow && req.output != "json";

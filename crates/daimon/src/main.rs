@@ -11,28 +11,34 @@
 mod cli;
 mod client;
 mod commands;
+mod complete;
 mod error;
 mod holder;
 mod import;
 mod logs;
+mod man;
 mod reexec;
 mod render;
 mod render_timers;
 mod run;
+mod run_policy;
+mod save;
 mod schedule;
 mod startup;
+mod trust;
 mod verbs;
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use daimon_proto::{Paths, Request};
 
-use crate::cli::{Cli, Command, ImportCommand, Shell};
+use crate::cli::{Cli, Command, ImportCommand};
 use crate::error::{CliError, CliResult};
 
 fn main() -> ExitCode {
+    complete::answer_if_asked();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -85,6 +91,7 @@ fn dispatch(cmd: Command) -> CliResult {
         Command::Logs(args) => logs::run(&args, &paths),
         Command::Verify(args) => verify(&paths, &args.files),
         Command::Cat(args) => commands::cat(&paths, &args.unit),
+        Command::Save(args) => save::save(&paths, &args.unit),
         Command::Timers(o) => commands::timers(&paths, o.output),
         Command::Import(ImportCommand::Crontab(args)) => import::crontab(&paths, &args),
         Command::IsActive(a) => verbs::is_active(&paths, &a),
@@ -101,8 +108,8 @@ fn dispatch(cmd: Command) -> CliResult {
         Command::DaemonReexec => reexec::run(&paths),
         Command::Startup(args) => startup::run(&args),
         Command::Shutdown => commands::shutdown(&paths),
-        Command::Completions { shell } => completions(shell),
-        Command::Man => man(),
+        Command::Completions { shell } => complete::script(shell),
+        Command::Man(args) => man::run(&args),
     }
 }
 
@@ -110,9 +117,9 @@ fn dispatch(cmd: Command) -> CliResult {
 /// (the compiler convention editors understand); exit 1 if any is an error.
 fn verify(paths: &Paths, files: &[std::path::PathBuf]) -> CliResult {
     for f in files {
-        if !f.is_file() {
+        if let Some(what) = daimon_unit::not_a_unit_file(f) {
             return Err(CliError::fail(format!(
-                "cannot verify \"{}\": no such file",
+                "cannot verify \"{}\": {what}",
                 f.display()
             )));
         }
@@ -142,31 +149,8 @@ pub(crate) fn render_diagnostic(d: &daimon_unit::Diagnostic) -> String {
     format!("{place}: {}: {}", d.severity, d.message)
 }
 
-fn completions(shell: Shell) -> CliResult {
-    use clap_complete::Shell as S;
-    let shell = match shell {
-        Shell::Bash => S::Bash,
-        Shell::Zsh => S::Zsh,
-        Shell::Fish => S::Fish,
-        Shell::Elvish => S::Elvish,
-        Shell::Powershell => S::PowerShell,
-    };
-    let mut cmd = Cli::command();
-    let mut buf = Vec::new();
-    clap_complete::generate(shell, &mut cmd, "daimon", &mut buf);
-    print_quietly(&buf, "the completion script")
-}
-
-fn man() -> CliResult {
-    let mut buf = Vec::new();
-    clap_mangen::Man::new(Cli::command())
-        .render(&mut buf)
-        .map_err(|e| CliError::fail(format!("rendering the manual: {e}")))?;
-    print_quietly(&buf, "the manual")
-}
-
 /// Writes `bytes` to stdout; a reader that went away (`| head`) is no error.
-fn print_quietly(bytes: &[u8], what: &str) -> CliResult {
+pub(crate) fn print_quietly(bytes: &[u8], what: &str) -> CliResult {
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|_| out.flush()) {
         Ok(()) => Ok(0),
@@ -181,6 +165,6 @@ mod tests {
 
     #[test]
     fn clap_definition_is_consistent() {
-        Cli::command().debug_assert();
+        complete::command().debug_assert();
     }
 }

@@ -6,7 +6,9 @@
 
 use std::fmt::Write as _;
 
-use daimon_proto::{ActiveState, RunSummary, TimerInfo, UnitListEntry, UnitRow, UnitStatus};
+use daimon_proto::{
+    ActiveState, RestartInfo, RunSummary, TimerInfo, UnitListEntry, UnitRow, UnitStatus,
+};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
@@ -14,6 +16,28 @@ use jiff::tz::TimeZone;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Style {
     pub color: bool,
+}
+
+/// Whether text from services is escaped: on a terminal, unless `--raw-escapes`
+/// (see `daimon_proto::text`; NO_COLOR does not change it).
+pub fn escape_for_terminal(raw_escapes: bool) -> bool {
+    use std::io::IsTerminal;
+    !raw_escapes && std::io::stdout().is_terminal()
+}
+
+/// The text in a status that services or unit files control, escaped for a
+/// terminal: the description, `STATUS=`, the reason and the recent log lines.
+pub fn escape_status(st: &mut UnitStatus) {
+    use daimon_proto::escape_terminal_str as esc;
+    for s in [&mut st.description, &mut st.status_text, &mut st.reason]
+        .into_iter()
+        .flatten()
+    {
+        *s = esc(s);
+    }
+    for l in &mut st.recent_logs {
+        *l = esc(l);
+    }
 }
 
 impl Style {
@@ -256,7 +280,8 @@ fn status_rows_table(rows: Vec<Row>, style: Style) -> String {
     // The columns of numbers (PID to CPU) after the four of text.
     const NUMS: usize = 5;
     if rows.is_empty() {
-        return "No units loaded. Start one with: daimon run -- COMMAND, or put unit files in the units directory.\n".to_string();
+        // The caller says where units come from ([`no_units`]).
+        return String::new();
     }
     // The formatted columns (PID, RESTARTS, UPTIME, MEM, CPU) of every row, in
     // one string; `ends` marks where each cell stops.
@@ -343,25 +368,43 @@ fn status_rows_table(rows: Vec<Row>, style: Style) -> String {
     out
 }
 
+/// What `daimon status` says when there is no unit at all: where unit files go
+/// (the directory this daimon uses) and how to start one without a file.
+pub fn no_units(units_dir: &std::path::Path) -> String {
+    format!(
+        "No units loaded. Put unit files in {} or start one with: daimon run -- COMMAND\n",
+        units_dir.display()
+    )
+}
+
+/// One unit's cells in `list` and `list-units`: UNIT LOAD ACTIVE SUB
+/// [ENABLED] DESCRIPTION.
+pub(crate) fn unit_list_row(
+    u: &UnitListEntry,
+    style: Style,
+    enabled: bool,
+) -> Vec<(String, String)> {
+    let active = u.state.as_str().to_string();
+    let mut row = vec![
+        cell(u.name.clone()),
+        cell(u.load_state.clone()),
+        (active.clone(), style.state(u.state, &active)),
+        cell(u.sub_state.clone()),
+    ];
+    if enabled {
+        row.push(cell(u.enabled.clone()));
+    }
+    row.push(cell(u.description.clone().unwrap_or_default()));
+    row
+}
+
 /// `daimon list`: every known unit with its file state.
 pub fn list_table(list: &[UnitListEntry], style: Style) -> String {
     if list.is_empty() {
         return "No unit files found.\n".to_string();
     }
-    let rows: Vec<Vec<(String, String)>> = list
-        .iter()
-        .map(|u| {
-            let active = u.state.as_str().to_string();
-            vec![
-                cell(u.name.clone()),
-                cell(u.load_state.clone()),
-                (active.clone(), style.state(u.state, &active)),
-                cell(u.sub_state.clone()),
-                cell(u.enabled.clone()),
-                cell(u.description.clone().unwrap_or_default()),
-            ]
-        })
-        .collect();
+    let rows: Vec<Vec<(String, String)>> =
+        list.iter().map(|u| unit_list_row(u, style, true)).collect();
     let mut out = table(
         &["UNIT", "LOAD", "ACTIVE", "SUB", "ENABLED", "DESCRIPTION"],
         &rows,
@@ -440,6 +483,9 @@ pub fn status_detail(st: &UnitStatus, now: Timestamp, tz: &TimeZone, style: Styl
     if let Some(c) = st.cpu_usec {
         let _ = writeln!(out, "        CPU: {}", cpu(c));
     }
+    if let Some(r) = &st.restart_policy {
+        let _ = writeln!(out, "    Restart: {}", restart_line(r));
+    }
     if st.restarts > 0 || st.last_exit.is_some() {
         let mut line = st.restarts.to_string();
         if let Some(e) = &st.last_exit {
@@ -467,6 +513,45 @@ pub fn status_detail(st: &UnitStatus, now: Timestamp, tz: &TimeZone, style: Styl
         }
     }
     out
+}
+
+/// A delay: `100ms`, `3.2s`, `30s`, `1min 30s`.
+pub fn delay(usec: u64) -> String {
+    let ms = usec / 1000;
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 && ms % 1000 != 0 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        span((ms / 1000) as i64)
+    }
+}
+
+/// The `Restart:` line: the policy, when the next try comes (while one is
+/// pending), how the delay grows, and the start limit.
+pub fn restart_line(r: &RestartInfo) -> String {
+    if r.policy == "no" {
+        return "no".to_string();
+    }
+    let mut parts = Vec::new();
+    match (r.next_try_usec, r.max_delay_usec) {
+        (Some(next), Some(max)) => {
+            parts.push(format!("next try in {}", delay(next)));
+            parts.push(format!("delay grows to {}", delay(max)));
+        }
+        (Some(next), None) => parts.push(format!("next try in {}", delay(next))),
+        (None, Some(max)) => parts.push(format!(
+            "after {}, growing to {}",
+            delay(r.delay_usec),
+            delay(max)
+        )),
+        (None, None) => parts.push(format!("after {}", delay(r.delay_usec))),
+    }
+    parts.push(match r.start_limit.split_once('/') {
+        Some((n, span)) => format!("at most {n} starts in {span}"),
+        None => "no start limit".to_string(),
+    });
+    format!("{} ({})", r.policy, parts.join(", "))
 }
 
 /// A duration of a run: `230ms`, `1.2s`, `3min 5s`.

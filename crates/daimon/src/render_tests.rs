@@ -28,9 +28,11 @@ fn unit(name: &str, state: ActiveState) -> UnitStatus {
         reason: None,
         fragment_path: Some(format!("/home/u/.config/daimon/units/{name}")),
         logs_dropped: None,
+        logs_dropped_lines: None,
         recent_logs: vec![],
         timer: None,
         last_run: None,
+        restart_policy: None,
     }
 }
 
@@ -279,4 +281,50 @@ fn run_durations() {
     assert_eq!(run_duration(1_234_000), "1.2s");
     assert_eq!(run_duration(59_900_000), "59.9s");
     assert_eq!(run_duration(185_000_000), "3min 5s");
+}
+
+fn restart(policy: &str, next: Option<u64>, max: Option<u64>, limit: &str) -> RestartInfo {
+    RestartInfo {
+        policy: policy.into(),
+        delay_usec: 100_000,
+        max_delay_usec: max,
+        next_try_usec: next,
+        start_limit: limit.into(),
+    }
+}
+
+#[test]
+fn restart_policy_lines() {
+    let always = |next| restart("always", next, Some(30_000_000), "off");
+    assert_eq!(
+        restart_line(&always(Some(3_240_000))),
+        "always (next try in 3.2s, delay grows to 30s, no start limit)"
+    );
+    assert_eq!(
+        restart_line(&always(None)),
+        "always (after 100ms, growing to 30s, no start limit)"
+    );
+    assert_eq!(
+        restart_line(&restart("on-failure", None, None, "5/10s")),
+        "on-failure (after 100ms, at most 5 starts in 10s)"
+    );
+    assert_eq!(
+        restart_line(&restart("on-failure", Some(40_000), None, "5/10s")),
+        "on-failure (next try in 40ms, at most 5 starts in 10s)"
+    );
+    assert_eq!(restart_line(&restart("no", None, None, "5/10s")), "no");
+    assert_eq!(delay(90_000_000), "1min 30s");
+
+    // In the detail view, just above the count of restarts.
+    let mut st = unit("bot.service", ActiveState::Activating);
+    st.sub_state = "auto-restart".into();
+    st.restarts = 3;
+    st.restart_policy = Some(always(Some(400_000)));
+    let text = status_detail(&st, now(), &TimeZone::UTC, PLAIN);
+    assert!(
+        text.contains(
+            "\n    Restart: always (next try in 400ms, delay grows to 30s, no start limit)\n   Restarts: 3\n"
+        ),
+        "{text}"
+    );
 }

@@ -17,6 +17,7 @@ use daimon_unit::value::exec::is_env_name;
 
 use crate::cli::{RestartPolicy, RunArgs};
 use crate::error::{CliError, CliResult};
+use crate::run_policy::{self, RestartPlan};
 use crate::schedule::{self, Schedule};
 
 /// Interpreters whose first non-option argument names the program (`python3 bot.py`
@@ -220,8 +221,8 @@ pub struct ServiceDraft {
     /// Environment= assignments, `NAME=VALUE`, in order.
     pub env: Vec<String>,
     pub user: Option<String>,
-    pub restart: RestartPolicy,
-    pub restart_sec: Option<String>,
+    /// Restart=, RestartSec=, the backoff and the start limit.
+    pub restart: RestartPlan,
     /// Run by a timer: `Type=oneshot` and no `[Install]` (the timer is what
     /// gets enabled).
     pub scheduled: bool,
@@ -229,12 +230,9 @@ pub struct ServiceDraft {
 
 pub fn service_text(d: &ServiceDraft) -> String {
     let mut text = String::new();
-    let _ = writeln!(
-        text,
-        "[Unit]\nDescription={}\n",
-        plain_value(&d.description)
-    );
-    text.push_str("[Service]\n");
+    let _ = writeln!(text, "[Unit]\nDescription={}", plain_value(&d.description));
+    text.push_str(&d.restart.unit_lines());
+    text.push_str("\n[Service]\n");
     if d.scheduled {
         text.push_str("Type=oneshot\n");
     }
@@ -247,10 +245,7 @@ pub fn service_text(d: &ServiceDraft) -> String {
     if let Some(u) = &d.user {
         let _ = writeln!(text, "User={}", plain_value(u));
     }
-    let _ = writeln!(text, "Restart={}", d.restart.as_str());
-    if let Some(s) = &d.restart_sec {
-        let _ = writeln!(text, "RestartSec={}", plain_value(s));
-    }
+    text.push_str(&d.restart.service_lines());
     if !d.scheduled {
         text.push_str("\n[Install]\nWantedBy=default.target\n");
     }
@@ -327,6 +322,11 @@ pub fn build(args: &RunArgs, ctx: &RunContext) -> CliResult<RunRequest> {
         daimon_unit::value::timespan::parse_timespan(sec)
             .map_err(|e| CliError::fail(format!("invalid --restart-sec \"{sec}\": {e}")))?;
     }
+    let start_limit = args
+        .start_limit
+        .as_deref()
+        .map(run_policy::parse_start_limit)
+        .transpose()?;
     let workdir = match &args.workdir {
         Some(d) => ctx.cwd.join(d),
         None => ctx.cwd.clone(),
@@ -352,8 +352,7 @@ pub fn build(args: &RunArgs, ctx: &RunContext) -> CliResult<RunRequest> {
         workdir: workdir.to_string_lossy().into_owned(),
         env,
         user: None,
-        restart,
-        restart_sec: args.restart_sec.clone(),
+        restart: RestartPlan::new(restart, args.restart_sec.as_deref(), start_limit),
         scheduled: schedule.is_some(),
     });
     Ok(request(
@@ -421,6 +420,7 @@ mod tests {
             on_calendar: vec![],
             cron: None,
             restart_sec: Some("2".into()),
+            start_limit: None,
             env: v(&["GREETING=hello world"]),
             workdir: None,
             save: false,
@@ -436,10 +436,11 @@ mod tests {
         assert!(req.save && req.enable);
         let sh = resolve_command("sh", ctx.path_var.as_deref(), &dir).expect("sh");
         let expected = format!(
-            "[Unit]\nDescription=sh -c echo 50%% $HOME\n\n[Service]\n\
+            "[Unit]\nDescription=sh -c echo 50%% $HOME\nStartLimitIntervalSec=0\n\n[Service]\n\
              ExecStart={} -c \"echo 50%% $$HOME\"\nWorkingDirectory={}\n\
              Environment=\"PATH=/usr/local/bin:/usr/bin:/bin\"\n\
-             Environment=\"GREETING=hello world\"\nRestart=always\nRestartSec=2\n\n\
+             Environment=\"GREETING=hello world\"\nRestart=always\nRestartSec=2\n\
+             RestartSteps=8\nRestartMaxDelaySec=30s\n\n\
              [Install]\nWantedBy=default.target\n",
             sh.display(),
             dir.display()
@@ -452,6 +453,7 @@ mod tests {
             name: Some("backup".into()),
             restart,
             restart_sec: None,
+            start_limit: None,
             env: vec![],
             workdir: None,
             save: false,
@@ -526,6 +528,7 @@ mod tests {
             on_calendar: vec![],
             cron: None,
             restart_sec: None,
+            start_limit: None,
             env: v(&["A=x y \"z\" 50% \\", "EMPTY="]),
             workdir: None,
             save: false,

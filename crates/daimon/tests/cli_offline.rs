@@ -76,7 +76,7 @@ fn completions_and_man_page_come_from_the_clap_definitions() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("daimon") && text.contains("daemon-reload"),
+        text.contains("complete") && text.contains("daimon"),
         "{text}"
     );
 
@@ -84,6 +84,70 @@ fn completions_and_man_page_come_from_the_clap_definitions() {
     assert!(out.status.success());
     let page = String::from_utf8_lossy(&out.stdout);
     assert!(page.contains(".TH daimon"), "{page}");
+}
+
+#[test]
+fn every_manual_page_that_daimon_1_names_exists() {
+    let h = home();
+    let page = String::from_utf8_lossy(&daimon(h.path(), &["man"]).stdout).into_owned();
+    let dir = h.path().join("man1");
+    let out = daimon(h.path(), &["man", "--dir", dir.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{out:?}");
+    let named: Vec<String> = page
+        .split("daimon\\-")
+        .skip(1)
+        .filter_map(|rest| {
+            rest.split_once("(1)")
+                .map(|(name, _)| name.replace("\\-", "-"))
+        })
+        .collect();
+    assert!(named.len() > 20, "daimon(1) names its commands: {named:?}");
+    for name in &named {
+        let file = dir.join(format!("daimon-{name}.1"));
+        assert!(
+            file.is_file(),
+            "daimon(1) names daimon-{name}(1), not written"
+        );
+    }
+    let run = daimon(h.path(), &["man", "run"]);
+    assert!(String::from_utf8_lossy(&run.stdout).contains(".TH daimon-run 1"));
+    let none = daimon(h.path(), &["man", "nosuch"]);
+    assert_eq!(none.status.code(), Some(1));
+}
+
+#[test]
+fn completion_offers_the_unit_names() {
+    let h = home();
+    let units = h.path().join("units");
+    fs::create_dir_all(&units).expect("units dir");
+    fs::write(
+        units.join("web.service"),
+        "[Service]\nExecStart=/bin/true\n",
+    )
+    .expect("unit");
+    fs::write(
+        units.join("worker.service"),
+        "[Service]\nExecStart=/bin/true\n",
+    )
+    .expect("unit");
+    fs::write(units.join("db.service"), "[Service]\nExecStart=/bin/true\n").expect("unit");
+    // What the registered bash function runs at `daimon status w<Tab>`.
+    let out = Command::new(env!("CARGO_BIN_EXE_daimon"))
+        .args(["--", "daimon", "status", "w"])
+        .env("DAIMON_HOME", h.path())
+        .env("COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "2")
+        .env("_CLAP_IFS", "\n")
+        .output()
+        .expect("run daimon");
+    assert!(out.status.success(), "{out:?}");
+    let offered = String::from_utf8_lossy(&out.stdout);
+    let offered: Vec<&str> = offered.lines().collect();
+    assert_eq!(offered, ["web.service", "worker.service"]);
+    // The script registers daimon itself as the completer.
+    let script = daimon(h.path(), &["completions", "bash"]);
+    let script = String::from_utf8_lossy(&script.stdout);
+    assert!(script.contains("COMPLETE=\"bash\""), "{script}");
 }
 
 #[test]

@@ -9,6 +9,7 @@
 //! here: services stopped, socket removed, log writer flushed, PID file removed
 //! (last, so no second daemon opens the store before we are done), exit 0.
 
+mod config;
 mod daemonize;
 mod fd_limits;
 mod ipc;
@@ -55,6 +56,11 @@ Options:
 Environment:
   DAIMON_HOME    keep units, runtime files and state under this directory
   DAIMOND_LOG    level of daimond's own messages: error, warn, info (default), debug
+
+Files:
+  daimond.conf   beside the units directory (DAIMON_HOME/daimond.conf,
+                 ~/.config/daimon/daimond.conf, /etc/daimon/daimond.conf as root):
+                 [Journal] SystemMaxUse=, SystemKeepFree=, MaxRetentionSec=
 
 Signals: SIGHUP re-reads unit files; SIGTERM/SIGINT stop every service, then exit;
 SIGUSR2 exits leaving every service running, for the next daimond to re-adopt.";
@@ -190,13 +196,17 @@ fn run(
     .map_err(|e| e.to_string())?;
     let selflog = SelfLog::install(foreground);
     let fresh_store = supervisor::process::fdstore::FdStore::start_early(&paths.runtime);
-    let opened = open_store(&paths);
+    let (limits, config_warnings) = config::load(&config::path(&paths));
+    let opened = open_store(&paths, &limits);
     if opened.is_err() && fresh_store {
         supervisor::process::fdstore::FdStore::end_unused(&paths.runtime);
     }
     let (journal, writer) = opened?;
     let (log, log_thread) = log_writer::start(writer);
     selflog.attach(log.clone());
+    for w in config_warnings {
+        tracing::warn!("{w}");
+    }
 
     let result = (|| {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -237,13 +247,18 @@ fn run(
 }
 
 /// The state directory and the log store, opened for writing.
-fn open_store(paths: &Paths) -> Result<(Journal, daimon_journal::JournalWriter), String> {
+fn open_store(
+    paths: &Paths,
+    limits: &config::JournalLimits,
+) -> Result<(Journal, daimon_journal::JournalWriter), String> {
     DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(&paths.state)
         .map_err(|e| format!("daimond: state directory {}: {e}", paths.state.display()))?;
-    let journal = Journal::open(&paths.journal(), JournalConfig::default())
+    let mut journal_cfg = JournalConfig::default();
+    limits.apply(&mut journal_cfg);
+    let journal = Journal::open(&paths.journal(), journal_cfg)
         .map_err(|e| format!("daimond: log store {}: {e}", paths.journal().display()))?;
     let writer = journal
         .writer()

@@ -15,23 +15,23 @@
 use std::fs::{self, DirBuilder, File};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Creates `dir` (and its parents) and makes sure it is ours and 0700 (or, with
-/// `group_may_enter`, 0750 at most).
+/// `group_may_enter`, 0750 at most). The trust rule (a real directory, ours)
+/// is the one the CLI applies before it connects
+/// ([`daimon_proto::check_runtime_dir`]); a mode too open on a directory of
+/// ours is mended rather than refused.
 pub fn ensure_private_dir(dir: &Path, group_may_enter: bool) -> io::Result<()> {
     DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    let meta = fs::metadata(dir)?;
     // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc::geteuid() };
-    if meta.uid() != euid {
-        return Err(io::Error::other(format!(
-            "{} belongs to uid {}, not to us (uid {euid}); remove it or set DAIMON_HOME",
-            dir.display(),
-            meta.uid()
-        )));
+    match daimon_proto::check_runtime_dir(dir, &[euid]) {
+        Ok(()) | Err(daimon_proto::Untrusted::Writable { .. }) => {}
+        Err(e) => return Err(io::Error::other(e.to_string())),
     }
+    let meta = fs::symlink_metadata(dir)?;
     // 0700, or 0750 as set up for group `daimon` in system mode.
     let mask = if group_may_enter { 0o727 } else { 0o777 };
     if meta.permissions().mode() & mask != 0o700 {
@@ -235,6 +235,26 @@ mod tests {
         ensure_private_dir(&d, false).expect("fix");
         let mode = fs::metadata(&d).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_linked_or_foreign_runtime_dir_is_refused() {
+        let d = tempdir();
+        let real = d.join("real");
+        ensure_private_dir(&real, false).expect("real");
+        let link = d.join("link");
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        let e = ensure_private_dir(&link, false).expect_err("a link is refused");
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            let foreign = d.join("foreign");
+            fs::create_dir(&foreign).expect("mkdir");
+            std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).expect("chown");
+            let e = ensure_private_dir(&foreign, false).expect_err("not ours");
+            assert!(e.to_string().contains("belongs to uid 65534"), "{e}");
+        }
         let _ = fs::remove_dir_all(&d);
     }
 }

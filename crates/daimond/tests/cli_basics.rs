@@ -104,6 +104,50 @@ fn verify_reports_file_line_column_and_fails_only_on_errors() {
     assert!(!d.socket().exists());
 }
 
+/// Each thing that is not a unit file gets its own one-line error, and a
+/// named pipe is never opened (which would wait for a writer forever).
+#[test]
+fn verify_names_what_a_path_is_when_it_is_no_unit_file() {
+    let mut d = Daemon::home_only();
+    let fifo = d.path().join("fifo.service");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let looped = d.path().join("loop.service");
+    std::os::unix::fs::symlink(&looped, &looped).expect("symlink loop");
+    let dir = d.path().join("dir.service");
+    std::fs::create_dir(&dir).expect("mkdir");
+    let cases = [
+        (fifo, "is a named pipe (FIFO), not a unit file"),
+        (
+            looped,
+            "is a symbolic link loop (too many levels of symbolic links)",
+        ),
+        (
+            dir,
+            "is a directory, not a unit file (name the files in it, e.g. DIR/*.service)",
+        ),
+        (
+            std::path::PathBuf::from("/dev/null"),
+            "is a character device, not a unit file",
+        ),
+        (
+            std::path::PathBuf::from("/nonexistent/x.service"),
+            "no such file",
+        ),
+    ];
+    for (path, what) in cases {
+        let out = d.cli(&["verify", &path.display().to_string()]);
+        assert_eq!(out.status.code(), Some(1), "{}", path.display());
+        assert_eq!(
+            stderr(&out).trim(),
+            format!("daimon: cannot verify \"{}\": {what}", path.display())
+        );
+    }
+}
+
 #[test]
 fn help_completions_and_man_work_without_a_daemon() {
     let mut d = Daemon::home_only();

@@ -85,8 +85,8 @@ fn formats_and_filters() {
     assert_eq!(g, "SIGHUP: re-reading unit files\n");
     let all_today = text(&d.cli(&["logs", "--since", "today", "-o", "cat"]));
     assert_eq!(all_today, cat);
-    // Unknown units are no error (journalctl's habit), just no lines.
-    assert_eq!(text(&d.cli(&["logs", "-u", "nosuch"])), NO_ENTRIES);
+    // An unknown unit is an error (exit 4, as `status`): see logs_units.rs.
+    assert_eq!(d.cli(&["logs", "-u", "nosuch"]).status.code(), Some(4));
 }
 
 #[test]
@@ -208,6 +208,7 @@ fn cat_output_is_byte_exact_and_json_clients_still_get_text() {
         output: "cat".into(),
         raw: false,
         color: false,
+        escape: false,
         matches: vec![],
     });
     daimon_proto::write_frame(&mut s, &req).expect("request");
@@ -242,6 +243,31 @@ fn a_transport_match_shows_only_what_the_service_wrote() {
     assert_eq!(out, "first\nlast\n");
     let err = text(&d.cli(&["logs", "talk", "_TRANSPORT=stderr", "-o", "cat"]));
     assert_eq!(err, "oops\n");
+    // Everything the service wrote, minus daimond's lines: two values of one
+    // field are ORed (as in journalctl). stdout and stderr are two pipes, so
+    // their relative order is the order daimond read them in.
+    let both = text(&d.cli(&[
+        "logs",
+        "talk",
+        "_TRANSPORT=stdout",
+        "_TRANSPORT=stderr",
+        "-o",
+        "cat",
+    ]));
+    let mut lines: Vec<&str> = both.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines, ["first", "last", "oops"], "{both}");
+    let daemon = text(&d.cli(&["logs", "talk", "_TRANSPORT=daemon", "-o", "cat"]));
+    assert!(
+        daemon
+            .lines()
+            .all(|l| !l.contains("first") && !l.contains("oops")),
+        "{daemon}"
+    );
+    assert!(
+        daemon.lines().any(|l| l.starts_with("Started ")),
+        "{daemon}"
+    );
     let bad = d.cli(&["logs", "talk", "_COMM=sh"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(

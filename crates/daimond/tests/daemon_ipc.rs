@@ -173,35 +173,71 @@ fn a_silent_client_neither_blocks_others_nor_stays_forever() {
     );
 }
 
-#[test]
-fn connections_beyond_the_cap_are_told_to_come_back() {
-    let mut d = Daemon::start();
-    // Each held connection completes the handshake, so it surely has a slot.
-    let held: Vec<UnixStream> = (0..128)
-        .map(|_| {
-            let mut s = connect(&d);
-            write_frame(
-                &mut s,
-                &Hello {
-                    version: PROTOCOL_VERSION,
-                },
-            )
-            .expect("hello");
-            let w = read_frame::<_, Response>(&mut s).expect("welcome");
-            assert!(matches!(w, Response::Welcome(_)));
-            s
-        })
-        .collect();
-    let mut extra = connect(&d);
+fn hello(d: &Daemon) -> UnixStream {
+    let mut s = connect(d);
     write_frame(
-        &mut extra,
+        &mut s,
         &Hello {
             version: PROTOCOL_VERSION,
         },
     )
     .expect("hello");
-    let r = read_frame::<_, Response>(&mut extra).expect("an Unavailable reply");
-    assert_eq!(error_kind(r), ErrorKind::Unavailable);
+    let w = read_frame::<_, Response>(&mut s).expect("welcome");
+    assert!(matches!(w, Response::Welcome(_)), "{w:?}");
+    s
+}
+
+/// At the cap, the oldest connection that has sent no request gives way to
+/// the newcomer and is told why.
+#[test]
+fn at_the_cap_the_oldest_idle_connection_gives_way() {
+    let mut d = Daemon::start();
+    // Each held connection completes the handshake, so it surely has a slot.
+    let mut held: Vec<UnixStream> = (0..128).map(|_| hello(&d)).collect();
+    let _newcomer = hello(&d);
+    let r = read_frame::<_, Response>(&mut held[0]).expect("a reason for the oldest");
+    match r {
+        Response::Error(e) => {
+            assert_eq!(e.kind, ErrorKind::Unavailable);
+            assert!(e.message.contains("sent no request"), "{}", e.message);
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    let start = Instant::now();
+    d.ok(&["list"]);
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+/// When every slot serves a request (here, log streams), a newcomer is told
+/// daimond is busy: a reply, never a reset.
+#[test]
+fn when_every_slot_is_busy_a_newcomer_is_told_so() {
+    let mut d = Daemon::start();
+    let follow = Request::Logs(daimon_proto::LogsRequest {
+        lines: Some(0),
+        follow: true,
+        ..Default::default()
+    });
+    let held: Vec<UnixStream> = (0..128)
+        .map(|_| {
+            let mut s = hello(&d);
+            write_frame(&mut s, &follow).expect("follow");
+            s
+        })
+        .collect();
+    // The follows are read asynchronously: poll until the cap is full of them.
+    wait_until("every slot serving a log stream", DEADLINE, || {
+        let out = d.cli(&["list"]);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        !out.status.success() && err.contains("busy")
+    });
+    let out = d.cli(&["list"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("daimond is busy") && !err.contains("reset"),
+        "{err}"
+    );
     drop(held);
     wait_until("a free connection slot", DEADLINE, || {
         d.cli(&["list"]).status.success()
@@ -237,7 +273,9 @@ fn another_user_is_refused_by_peer_credentials() {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod")
     };
     open(d.path(), 0o755);
-    open(&d.path().join("run"), 0o777);
+    // Enterable, not writable: the CLI trusts a root-owned directory only
+    // if no one else may plant files in it.
+    open(&d.path().join("run"), 0o755);
     open(&d.socket(), 0o666);
     let mut cmd = std::process::Command::new(bin("daimon"));
     cmd.arg("list")

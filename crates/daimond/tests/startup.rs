@@ -158,7 +158,9 @@ fn a_unit_installs_once_and_uninstalls_leaving_everything_else() {
     assert!(again.contains("Already installed"), "{again}");
     assert_eq!(tree(&units), installed, "a second install changed files");
 
-    // `status` names the entry.
+    // `status` names the entry (below its table of units).
+    d.write_unit("s.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+    d.ok(&["start", "s"]);
     let status = run_bounded(
         Command::new(bin("daimon"))
             .arg("status")

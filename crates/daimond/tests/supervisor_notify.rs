@@ -66,12 +66,19 @@ fn start_in_background(d: &Daemon, unit: &str) -> std::thread::JoinHandle<(bool,
 }
 
 /// The NOTIFY_SOCKET a service process was given.
+/// A process caught inside execve() shows an empty environment for a moment
+/// (the kernel sets it at the end), so it is asked until it shows one.
 fn notify_socket_of(pid: u32) -> String {
-    let env = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
-    env.split(|b| *b == 0)
-        .find_map(|kv| kv.strip_prefix(b"NOTIFY_SOCKET=".as_slice()))
-        .map(|v| String::from_utf8_lossy(v).into_owned())
-        .expect("NOTIFY_SOCKET is set")
+    let mut found = None;
+    wait_until("the process's NOTIFY_SOCKET", DEADLINE, || {
+        let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        found = env
+            .split(|b| *b == 0)
+            .find_map(|kv| kv.strip_prefix(b"NOTIFY_SOCKET=".as_slice()))
+            .map(|v| String::from_utf8_lossy(v).into_owned());
+        found.is_some()
+    });
+    found.unwrap_or_default()
 }
 
 /// Sends a datagram from this (foreign) process to a NOTIFY_SOCKET address.
@@ -441,4 +448,105 @@ fn a_daimond_started_in_the_background_notifies_nobody() {
         "unexpected notification: {:?}",
         got.map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
     );
+}
+
+/// A process of one service that double-forks (re-parented to daimond) and
+/// execs with another service's `INVOCATION_ID` and `NOTIFY_SOCKET` cannot
+/// speak for that service: an environment is whatever its execve() was given.
+/// One spoofer leaves its session (setsid), the other stays in the attacker's.
+#[test]
+fn a_double_forked_process_with_another_units_invocation_id_is_refused() {
+    let mut d = Daemon::start();
+    let victim = py(
+        &d,
+        "victim.py",
+        "send('READY=1\\nSTATUS=victim fine')\ntime.sleep(1000)",
+    );
+    d.write_unit(
+        "victim.service",
+        &format!("[Service]\nType=notify\nNotifyAccess=all\nWatchdogSec=60\nExecStart={victim}\n"),
+    );
+    d.ok(&["start", "victim"]);
+    let victim_pid = d.wait_main_pid("victim");
+    wait_until("the victim's status text", DEADLINE, || {
+        d.status_json("victim")["status_text"] == "victim fine"
+    });
+    let target = d.path().join("target");
+    let spoof = d.path().join("spoof.py");
+    std::fs::write(
+        &spoof,
+        format!(
+            "{SEND}\nsend('STATUS=pwned\\nERRNO=13\\nWATCHDOG=trigger')\n\
+             open(sys.argv[1], 'w').close()\ntime.sleep(1000)\n"
+        ),
+    )
+    .expect("write spoof.py");
+    let attacker = py(
+        &d,
+        "attacker.py",
+        &format!(
+            r#"
+wait_for({target:?})
+victim = int(open({target:?}).read())
+env = dict(kv.split(b"=", 1) for kv in open("/proc/%d/environ" % victim, "rb").read().split(b"\0") if b"=" in kv)
+stolen = dict(os.environ)
+stolen["INVOCATION_ID"] = env[b"INVOCATION_ID"].decode()
+stolen["NOTIFY_SOCKET"] = env[b"NOTIFY_SOCKET"].decode()
+for leave_session, marker in ((True, {m1:?}), (False, {m2:?})):
+    if os.fork() == 0:
+        if leave_session:
+            os.setsid()
+        if os.fork() == 0:
+            while os.getppid() != {daimond}:
+                time.sleep(0.01)
+            os.execve(sys.executable, [sys.executable, {spoof:?}, marker], stolen)
+        os._exit(0)
+    os.wait()
+time.sleep(1000)
+"#,
+            target = target.display().to_string(),
+            m1 = d.path().join("sent-setsid").display().to_string(),
+            m2 = d.path().join("sent-same-session").display().to_string(),
+            daimond = d.daemon_pid().expect("daimond's PID"),
+            spoof = spoof.display().to_string(),
+        ),
+    );
+    d.write_unit(
+        "attacker.service",
+        &format!("[Service]\nExecStart={attacker}\n"),
+    );
+    d.ok(&["start", "attacker"]);
+    std::fs::write(&target, victim_pid.to_string()).expect("name the victim");
+    wait_until("both spoofs sent", DEADLINE, || {
+        d.path().join("sent-setsid").exists() && d.path().join("sent-same-session").exists()
+    });
+    d.record_descendants();
+    // The spoofer that left its session claimed the victim's INVOCATION_ID:
+    // refused, and said so in the victim's log (and daimond's).
+    wait_until("the refusal logged", DEADLINE, || {
+        logs(&mut d, "victim").contains(
+            "carries this unit's INVOCATION_ID= but is not one of its processes; refusing",
+        )
+    });
+    // The one still in the attacker's session is the attacker's process, which
+    // may not notify (NotifyAccess=none for a simple service).
+    wait_until("the attacker's own refusal", DEADLINE, || {
+        logs(&mut d, "attacker").contains("reception is disabled (NotifyAccess=none)")
+    });
+    let daimond_log =
+        String::from_utf8_lossy(&d.cli(&["logs", "daimond", "-n", "200"]).stdout).into_owned();
+    assert!(
+        daimond_log.contains("is not one of its processes; refusing"),
+        "{daimond_log}"
+    );
+    let st = d.status_json("victim");
+    assert_eq!(st["state"], "active", "{st}");
+    assert_eq!(
+        st["pid"], victim_pid,
+        "the watchdog was not triggered: {st}"
+    );
+    assert_eq!(st["status_text"], "victim fine", "{st}");
+    assert_eq!(st["errno"], serde_json::Value::Null, "{st}");
+    assert_eq!(st["restarts"], 0, "{st}");
+    assert!(pid_alive(victim_pid));
 }

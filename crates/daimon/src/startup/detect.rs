@@ -16,7 +16,7 @@ pub struct Machine {
 
 impl Machine {
     pub fn detect() -> Machine {
-        let uid = daimon_proto::paths::current_uid();
+        let uid = daimon_proto::paths::effective_uid();
         Machine {
             systemd: std::path::Path::new("/run/systemd/system").is_dir(),
             root: uid == 0,
@@ -86,6 +86,6 @@ mod tests {
 
     #[test]
     fn the_current_user_has_a_name() {
-        assert!(!user_name(daimon_proto::paths::current_uid()).is_empty());
+        assert!(!user_name(daimon_proto::paths::effective_uid()).is_empty());
     }
 }

@@ -23,6 +23,9 @@ use tokio::net::UnixStream;
 use tokio::sync::{mpsc, watch};
 
 use super::{error, write_frame};
+use crate::supervisor::SupervisorHandle;
+
+mod known;
 
 /// Readers kept for reuse, and for how long.
 const POOL_MAX: usize = 4;
@@ -90,20 +93,21 @@ impl LogService {
         }
     }
 
-    /// Fills `logs_dropped` and, when `lines > 0`, `recent_logs` (short format).
+    /// Fills `logs_dropped`/`logs_dropped_lines` and, when `lines > 0`,
+    /// `recent_logs` (short format).
     pub async fn fill_status(&self, mut list: Vec<UnitStatus>, lines: usize) -> Vec<UnitStatus> {
-        if lines == 0 {
-            // The table and JSON forms: the drop counts are in memory; no
-            // reader, no blocking thread, no copy of the list.
-            let dropped = self.journal.dropped();
-            if !dropped.is_empty() {
-                for st in &mut list {
-                    st.logs_dropped = dropped
-                        .get(&st.name)
-                        .filter(|d| d.total() > 0)
-                        .map(|d| d.to_string());
-                }
+        // The drop counts are in memory: shown even when the store cannot be
+        // read (a full disk is when they matter most).
+        let dropped = self.journal.dropped();
+        if !dropped.is_empty() {
+            for st in &mut list {
+                let d = dropped.get(&st.name).filter(|d| d.total() > 0);
+                st.logs_dropped = d.map(|d| d.to_string());
+                st.logs_dropped_lines = d.map(|d| d.total());
             }
+        }
+        if lines == 0 {
+            // The table and JSON forms: no reader, no blocking thread.
             return list;
         }
         let svc = self.clone();
@@ -117,17 +121,8 @@ impl LogService {
                     return list;
                 }
             };
-            let stats = reader.stats();
             let short = renderer(OutputFormat::Short);
             for st in &mut list {
-                st.logs_dropped = stats
-                    .dropped
-                    .get(&st.name)
-                    .filter(|d| d.total() > 0)
-                    .map(|d| d.to_string());
-                if lines == 0 {
-                    continue;
-                }
                 let q = Query {
                     units: vec![st.name.clone()],
                     lines: Some(lines),
@@ -182,9 +177,10 @@ pub fn build_query(req: &LogsRequest) -> Result<(Query, Renderer), String> {
         })?),
     };
     let mut query = Query {
-        // Passed as typed: the store matches `bot` to `bot.service` (and to `bot`,
-        // the name daimond's own messages use as unit `daimond`).
-        units: req.units.clone(),
+        // As typed and as a unit name: `bot` is `bot.service`, `bot.sh` (from
+        // `daimon run -- ./bot.sh`) is `bot.sh.service`, `daimond` is daimond's
+        // own messages.
+        units: known::store_names(&req.units),
         invocation: req.invocation.clone(),
         since,
         until,
@@ -242,6 +238,7 @@ pub async fn stream(
     s: &mut UnixStream,
     req: LogsRequest,
     svc: &LogService,
+    supervisor: &SupervisorHandle,
     mut stopping: watch::Receiver<bool>,
 ) {
     let (query, renderer) = match build_query(&req) {
@@ -251,11 +248,17 @@ pub async fn stream(
             return;
         }
     };
+    // A typo in a unit name is an error (exit 4, as `status`), not an empty answer.
+    if let Some(msg) = known::unknown_unit(&req.units, supervisor, svc).await {
+        let _ = write_frame(s, &error(ErrorKind::NotFound, msg)).await;
+        return;
+    }
     let (tx, mut rx) = mpsc::channel::<Chunk>(4);
     let svc2 = svc.clone();
     let follow = req.follow;
     let raw = req.raw;
     let color = req.color && req.output != "json";
+    let escape = req.escape && req.output != "json";
     let producer = tokio::task::spawn_blocking(move || {
         let mut reader = match svc2.take_reader() {
             Ok(r) => r,
@@ -268,6 +271,7 @@ pub async fn stream(
         let out = Output {
             renderer,
             color,
+            escape,
             follow,
         };
         produce(&mut reader, query, &out, Batch::new(raw), &tx);
@@ -327,7 +331,27 @@ pub async fn stream(
 struct Output {
     renderer: Renderer,
     color: bool,
+    /// For a terminal: what services wrote is escaped (`daimon_proto::text`).
+    escape: bool,
     follow: bool,
+}
+
+/// Escapes the line just rendered at `buf[start..]` for a terminal (its final
+/// newline kept). The whole line, not just the message: the identifier comes
+/// from the service too (`SYSLOG_IDENTIFIER=`). Colours are added after this.
+fn escape_line(buf: &mut Vec<u8>, start: usize, scratch: &mut Vec<u8>) {
+    let end = if buf.last() == Some(&b'\n') {
+        buf.len() - 1
+    } else {
+        buf.len()
+    };
+    let line = &buf[start..end];
+    if !line.iter().any(|&b| b < 0x20 && b != b'\t' || b >= 0x7f) {
+        return;
+    }
+    scratch.clear();
+    daimon_proto::escape_terminal(line, scratch);
+    buf.splice(start..end, scratch.iter().copied());
 }
 
 /// journalctl's colours by priority, around the line just rendered at
@@ -412,14 +436,19 @@ fn produce(
     let Output {
         renderer,
         color,
+        escape,
         follow,
     } = out;
-    let (color, follow) = (*color, *follow);
+    let (color, escape, follow) = (*color, *escape, *follow);
     let mut gone = false;
-    let run = |reader: &mut JournalReader, q: &Query, batch: &mut Batch, gone: &mut bool| {
+    let mut scratch = Vec::new();
+    let mut run = |reader: &mut JournalReader, q: &Query, batch: &mut Batch, gone: &mut bool| {
         let res = reader.query(q, &mut |rec: &Record<'_>| {
             let start = batch.buf.len();
             renderer.render(rec, &mut batch.buf);
+            if escape {
+                escape_line(&mut batch.buf, start, &mut scratch);
+            }
             if color {
                 paint(&mut batch.buf, start, rec.priority);
             }
@@ -477,6 +506,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn escaping_covers_the_line_but_keeps_its_newline() {
+        let mut buf = b"old\n".to_vec();
+        let start = buf.len();
+        buf.extend_from_slice(b"id[1]: \x1b]52;c;aGk=\x1b\\ \xc2\x9b2J\n");
+        escape_line(&mut buf, start, &mut Vec::new());
+        assert_eq!(
+            String::from_utf8_lossy(&buf),
+            "old\nid[1]: \\x1b]52;c;aGk=\\x1b\\ \\u009b2J\n"
+        );
+        let mut plain = b"tab\there\n".to_vec();
+        escape_line(&mut plain, 0, &mut Vec::new());
+        assert_eq!(plain, b"tab\there\n");
+    }
+
+    #[test]
     fn colours_wrap_the_line_but_not_its_newline() {
         let mut buf = b"old\n".to_vec();
         let start = buf.len();
@@ -490,18 +534,7 @@ mod tests {
 
     fn req() -> LogsRequest {
         LogsRequest {
-            units: vec![],
-            invocation: None,
-            since: None,
-            until: None,
-            priority: None,
-            grep: None,
-            lines: None,
-            follow: false,
-            output: "short".into(),
-            raw: false,
-            color: false,
-            matches: vec![],
+            ..Default::default()
         }
     }
 
@@ -548,6 +581,6 @@ mod tests {
         r.units = vec!["bot".into()];
         let (q, _) = build_query(&r).expect("valid");
         assert_eq!(q.max_priority, Some(4));
-        assert_eq!(q.units, ["bot"]);
+        assert_eq!(q.units, ["bot", "bot.service"]);
     }
 }

@@ -2,36 +2,51 @@
 //! the daemon here.
 //!
 //! Owns: accepting connections, the peer check (SO_PEERCRED), the version
-//! handshake, frame size limits, read timeouts, the cap on concurrent connections,
-//! and routing one request per connection: `Logs` (and the log part of `Status`)
-//! are answered from the log store here (`logs`), `Shutdown` goes to `main`,
-//! everything else to the supervisor.
+//! handshake, frame size limits, read deadlines, the cap on concurrent connections
+//! (`slots`: the oldest idle connection gives way to a newcomer), and routing one
+//! request per connection: names are checked first (`admit`), `Logs` (and the log
+//! part of `Status`) are answered from the log store here (`logs`), `Shutdown`
+//! goes to `main`, everything else to the supervisor. Long list answers go out in
+//! parts (`daimon_proto::parts`), so no reply exceeds the frame limit.
+//!
+//! Bounds, against hostile or broken peers (as s6 and systemd refuse early): a
+//! `Hello` of at most [`MAX_HELLO_LEN`] bytes, a request of at most
+//! [`MAX_REQUEST_LEN`], both within one [`READ_TIMEOUT`] from accept (a client
+//! trickling a byte at a time gains nothing), and memory that follows the bytes
+//! that arrived, not the length a header announces.
 //!
 //! Why one task per connection: the accept loop must never wait on one slow or
-//! malicious peer. Why timeouts on reads only: a client that reads slowly (a pager
+//! malicious peer. Why deadlines on reads only: a client that reads slowly (a pager
 //! on `daimon logs`) is allowed to; it holds one connection slot, nothing more.
 
+mod admit;
+mod group_audit;
 mod logs;
+mod slots;
 
 use std::cell::Cell;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
 
 use daimon_proto::{
-    ErrorKind, ErrorReply, FrameError, Hello, PROTOCOL_VERSION, Request, Response, Welcome,
+    ErrorKind, ErrorReply, FrameError, Hello, MAX_HELLO_LEN, MAX_REQUEST_LEN, PROTOCOL_VERSION,
+    Request, Response, Welcome,
 };
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
 
 pub use logs::LogService;
 
 use crate::supervisor::SupervisorHandle;
+use slots::{Eviction, Slots};
 
-/// Most connections served at once; one more gets `Unavailable` and is closed.
+/// Most connections served at once. When all are taken, the oldest idle one
+/// (no request read yet) is closed for the newcomer; when all serve requests,
+/// the newcomer is told daimond is busy.
 pub const MAX_CONNECTIONS: usize = 128;
-/// Longest wait for each frame a client owes us.
+/// Longest wait, from accept, for a client's `Hello` and request together.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest wait to hand a (non-streaming) reply to the kernel.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,9 +73,7 @@ pub struct IpcContext {
 /// Accepts until `stop` turns true, then waits (bounded) for open connections to
 /// finish their replies.
 pub async fn serve(listener: UnixListener, ctx: Rc<IpcContext>, mut stop: watch::Receiver<bool>) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    // Connections being told "busy" (each lives at most READ_TIMEOUT).
-    let refusals = Arc::new(Semaphore::new(MAX_CONNECTIONS / 2));
+    let slots = Rc::new(Slots::default());
     loop {
         let accepted = tokio::select! {
             _ = stop.wait_for(|s| *s) => break,
@@ -75,36 +88,33 @@ pub async fn serve(listener: UnixListener, ctx: Rc<IpcContext>, mut stop: watch:
                 continue;
             }
         };
-        match slots.clone().try_acquire_owned() {
-            Ok(permit) => {
+        match slots.admit(MAX_CONNECTIONS) {
+            Some((slot, eviction)) => {
                 let ctx = ctx.clone();
                 tokio::task::spawn_local(async move {
-                    let _permit = permit;
-                    connection(stream, &ctx).await;
+                    connection(stream, &ctx, &slot, eviction).await;
+                    drop(slot);
                 });
             }
-            Err(_) => match refusals.clone().try_acquire_owned() {
-                Ok(permit) => {
-                    tokio::task::spawn_local(async move {
-                        let _permit = permit;
-                        let msg = format!(
-                            "daimond is serving {MAX_CONNECTIONS} connections already; try again"
-                        );
-                        refuse(stream, error(ErrorKind::Unavailable, msg)).await;
-                    });
-                }
-                // Beyond even that: hang up without a word.
-                Err(_) => drop(stream),
-            },
+            None => {
+                let msg = format!(
+                    "daimond is busy serving {MAX_CONNECTIONS} requests (log streams, jobs); \
+                     try again in a moment"
+                );
+                farewell(&stream, &error(ErrorKind::Unavailable, msg));
+            }
         }
     }
     drop(listener);
-    let all = MAX_CONNECTIONS as u32;
-    if tokio::time::timeout(Duration::from_secs(2), slots.acquire_many(all))
-        .await
-        .is_err()
-    {
-        tracing::warn!("some client connections were still open at exit");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while slots.open() > 0 {
+        if tokio::time::timeout_at(deadline, slots.freed())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some client connections were still open at exit");
+            break;
+        }
     }
 }
 
@@ -115,17 +125,22 @@ pub fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
     })
 }
 
-/// Reads one frame's payload, checking the announced size before allocating.
-pub async fn read_payload(s: &mut UnixStream) -> Result<Vec<u8>, FrameError> {
+/// Reads one frame's payload of at most `limit` bytes: the announced size is
+/// checked before anything is allocated, and the buffer grows only as bytes
+/// arrive.
+pub async fn read_payload(s: &mut UnixStream, limit: u32) -> Result<Vec<u8>, FrameError> {
     let mut header = [0u8; 4];
     match s.read_exact(&mut header).await {
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
         Err(e) => return Err(e.into()),
     }
-    let len = daimon_proto::payload_len(header)?;
-    let mut payload = vec![0u8; len];
-    s.read_exact(&mut payload).await?;
+    let len = daimon_proto::payload_len_within(header, limit)?;
+    let mut payload = Vec::with_capacity(len.min(64 * 1024));
+    (&mut *s).take(len as u64).read_to_end(&mut payload).await?;
+    if payload.len() != len {
+        return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+    }
     Ok(payload)
 }
 
@@ -138,22 +153,61 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// One frame's payload within [`READ_TIMEOUT`]; `Err("")` when the peer just left.
-async fn read_with_timeout(s: &mut UnixStream, what: &str) -> Result<Vec<u8>, String> {
-    match tokio::time::timeout(READ_TIMEOUT, read_payload(s)).await {
+/// One frame's payload by `deadline`; `Err("")` when the peer just left.
+async fn read_by(
+    s: &mut UnixStream,
+    what: &str,
+    limit: u32,
+    deadline: Instant,
+) -> Result<Vec<u8>, String> {
+    match tokio::time::timeout_at(deadline, read_payload(s, limit)).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(FrameError::Closed)) => Err(String::new()),
         Ok(Err(e)) => Err(format!("bad {what}: {e}")),
-        Err(_) => Err(format!("no {what} within {}s", READ_TIMEOUT.as_secs())),
+        Err(_) => Err(format!(
+            "no complete {what} within {}s of connecting",
+            READ_TIMEOUT.as_secs()
+        )),
     }
 }
 
-async fn reply(s: &mut UnixStream, r: &Response) {
-    match tokio::time::timeout(WRITE_TIMEOUT, write_frame(s, r)).await {
+/// Sends `r`, a long list in parts (see `daimon_proto::parts`) so that no frame
+/// exceeds the limit; a reply that cannot be framed becomes an error saying so.
+async fn reply(s: &mut UnixStream, r: Response) {
+    let mut buf = Vec::new();
+    if let Err(e) = daimon_proto::parts::split(r, &mut buf) {
+        tracing::warn!("a reply could not be sent: {e}");
+        buf.clear();
+        let why = error(
+            ErrorKind::Internal,
+            format!("daimond's answer could not be sent: {e}; ask for fewer units at a time"),
+        );
+        if daimon_proto::encode_into(&mut buf, &why).is_err() {
+            return;
+        }
+    }
+    match tokio::time::timeout(WRITE_TIMEOUT, s.write_all(&buf)).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::debug!("client went away before its reply: {e}"),
         Err(_) => tracing::debug!("client did not read its reply in time"),
     }
+}
+
+/// Tells a connection we will not serve why, without waiting for it: what it
+/// already sent is read first (closing a socket with unread data resets it,
+/// and the client would see "connection reset" instead of our reason), then
+/// the reason goes out if the socket buffer takes it, then we close. Raw
+/// non-blocking calls: tokio's `try_*` give up on a socket it has not yet
+/// seen ready, as a just-accepted one is.
+fn farewell(s: &UnixStream, why: &Response) {
+    use nix::sys::socket::{MsgFlags, send};
+    use std::os::fd::AsRawFd;
+    drain(s);
+    if let Ok(frame) = daimon_proto::encode(why) {
+        let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
+        let _ = send(s.as_raw_fd(), &frame, flags);
+    }
+    drain(s);
 }
 
 /// Same uid or root; in system mode also members of group `daimon` (primary group
@@ -181,84 +235,95 @@ fn peer_allowed(s: &UnixStream, ctx: &IpcContext) -> bool {
     })
 }
 
-/// Answers a connection we will not serve. The client's handshake is read first:
-/// closing a socket with unread data resets it, and the client would see
-/// "connection reset" instead of our reason.
-async fn refuse(mut s: UnixStream, why: Response) {
-    let _ = read_with_timeout(&mut s, "handshake").await;
-    reply(&mut s, &why).await;
-    drain(&s);
-}
-
 /// Reads and drops what the client already sent (a request pipelined after its
 /// `Hello`) before a connection we refused is closed, for the same reason.
 fn drain(s: &UnixStream) {
+    use nix::sys::socket::{MsgFlags, recv};
+    use std::os::fd::AsRawFd;
     let mut buf = [0u8; 4096];
     for _ in 0..64 {
-        match s.try_read(&mut buf) {
+        match recv(s.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
             Ok(n) if n > 0 => {}
             _ => break,
         }
     }
 }
 
-async fn connection(mut s: UnixStream, ctx: &IpcContext) {
-    if !peer_allowed(&s, ctx) {
-        let r = error(
+/// The idle part of a connection: `Hello`, our `Welcome`, the request, all by
+/// one deadline. `Err(None)`: the peer left; `Err(Some(r))`: answer `r` and close.
+async fn handshake(s: &mut UnixStream, ctx: &IpcContext) -> Result<Request, Option<Response>> {
+    let deadline = Instant::now() + READ_TIMEOUT;
+    let invalid = |why: String| (!why.is_empty()).then(|| error(ErrorKind::Invalid, why));
+    let hello = read_by(s, "handshake", MAX_HELLO_LEN, deadline)
+        .await
+        .and_then(|p| daimon_proto::decode::<Hello>(&p).map_err(|e| format!("bad handshake: {e}")))
+        .map_err(invalid)?;
+    if !peer_allowed(s, ctx) {
+        return Err(Some(error(
             ErrorKind::Invalid,
             "permission denied: this daimond belongs to another user",
-        );
-        refuse(s, r).await;
-        return;
+        )));
     }
-    let hello = read_with_timeout(&mut s, "handshake")
-        .await
-        .and_then(|p| daimon_proto::decode::<Hello>(&p).map_err(|e| format!("bad handshake: {e}")));
-    let hello = match hello {
-        Ok(h) => h,
-        Err(why) => {
-            if !why.is_empty() {
-                tracing::debug!("client dropped: {why}");
-                reply(&mut s, &error(ErrorKind::Invalid, why)).await;
-            }
-            return;
-        }
-    };
     if hello.version != PROTOCOL_VERSION {
-        let r = error(
+        return Err(Some(error(
             ErrorKind::Version,
             format!(
                 "this daimon speaks protocol {} but the running daimond speaks {PROTOCOL_VERSION}; \
                  run \"daimon shutdown\" (with the daimon that started it) and try again",
                 hello.version
             ),
-        );
-        reply(&mut s, &r).await;
-        drain(&s);
-        return;
+        )));
     }
     let welcome = Response::Welcome(Welcome {
         version: PROTOCOL_VERSION,
         daemon_pid: ctx.daemon_pid,
         daemon_version: env!("CARGO_PKG_VERSION").to_string(),
     });
-    if write_frame(&mut s, &welcome).await.is_err() {
-        return;
-    }
-    let req = read_with_timeout(&mut s, "request")
+    if tokio::time::timeout_at(deadline, write_frame(s, &welcome))
         .await
-        .and_then(|p| daimon_proto::decode::<Request>(&p).map_err(|e| format!("bad request: {e}")));
-    let req = match req {
-        Ok(r) => r,
-        Err(why) => {
-            if !why.is_empty() {
-                reply(&mut s, &error(ErrorKind::Invalid, why)).await;
-            }
+        .map_or(true, |r| r.is_err())
+    {
+        return Err(None);
+    }
+    read_by(s, "request", MAX_REQUEST_LEN, deadline)
+        .await
+        .and_then(|p| daimon_proto::decode::<Request>(&p).map_err(|e| format!("bad request: {e}")))
+        .and_then(|r| admit::check(&r).map(|()| r))
+        .map_err(invalid)
+}
+
+async fn connection(mut s: UnixStream, ctx: &IpcContext, slot: &slots::Slot, eviction: Eviction) {
+    let req = tokio::select! {
+        r = handshake(&mut s, ctx) => r,
+        Ok(()) = eviction => {
+            let why = format!(
+                "closed: daimond had {MAX_CONNECTIONS} connections open and this one had \
+                 sent no request; connect again and send it at once"
+            );
+            farewell(&s, &error(ErrorKind::Unavailable, why));
             return;
         }
     };
+    let req = match req {
+        Ok(r) => r,
+        Err(Some(why)) => {
+            if let Response::Error(e) = &why {
+                tracing::debug!("client refused: {}", e.message);
+            }
+            reply(&mut s, why).await;
+            drain(&s);
+            return;
+        }
+        Err(None) => return,
+    };
+    slot.busy();
+    if let Request::Run(run) = &req {
+        group_audit::note_run(&s, ctx.uid, ctx.group, run);
+    }
     match req {
-        Request::Logs(lr) => logs::stream(&mut s, lr, &ctx.logs, ctx.stopping.clone()).await,
+        Request::Logs(lr) => {
+            logs::stream(&mut s, lr, &ctx.logs, &ctx.supervisor, ctx.stopping.clone()).await
+        }
         Request::Shutdown => {
             // Answered once every service has stopped, so that the client returns
             // when the work is done (as `systemctl stop` does).
@@ -266,7 +331,7 @@ async fn connection(mut s: UnixStream, ctx: &IpcContext) {
             if ctx.shutdown.send(tx).await.is_ok() {
                 let _ = rx.await;
             }
-            reply(&mut s, &Response::Done).await;
+            reply(&mut s, Response::Done).await;
         }
         Request::DaemonReexec => {
             let (tx, rx) = oneshot::channel();
@@ -278,7 +343,7 @@ async fn connection(mut s: UnixStream, ctx: &IpcContext) {
                     "daimond is shutting down; nothing to re-execute",
                 )
             };
-            reply(&mut s, &r).await;
+            reply(&mut s, r).await;
         }
         Request::Status {
             units,
@@ -299,7 +364,7 @@ async fn connection(mut s: UnixStream, ctx: &IpcContext) {
                 }
                 other => other,
             };
-            reply(&mut s, &r).await;
+            reply(&mut s, r).await;
         }
         req @ (Request::Run(_)
         | Request::Start { .. }
@@ -314,11 +379,11 @@ async fn connection(mut s: UnixStream, ctx: &IpcContext) {
                 ErrorKind::Unavailable,
                 "daimond is shutting down; run the command again once it has stopped",
             );
-            reply(&mut s, &r).await;
+            reply(&mut s, r).await;
         }
         req => {
             let r = ctx.supervisor.request(req).await;
-            reply(&mut s, &r).await;
+            reply(&mut s, r).await;
         }
     }
 }

@@ -8,7 +8,7 @@
 //! the modules beside it. Nothing here polls: the loop sleeps until an event or
 //! the nearest deadline.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -48,6 +48,9 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
     o.startup();
     let mut clients = true;
     let mut handed_over = None;
+    // Set when a shutdown begins (see `shutdown`): the loop ends by then whatever
+    // is still queued.
+    let mut watchdog: Option<Instant> = None;
     loop {
         o.timers_after_events();
         o.flush_messages();
@@ -55,11 +58,25 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
         if o.shutting_down && o.txns.is_empty() {
             break;
         }
+        if o.shutting_down && watchdog.is_none() {
+            // A stop timeout of years must not overflow the clock.
+            let now = Instant::now();
+            watchdog = now
+                .checked_add(o.shutdown_budget())
+                .or_else(|| now.checked_add(Duration::from_secs(365 * 86_400)));
+        }
+        if watchdog.is_some_and(|w| w <= Instant::now()) {
+            tracing::error!(
+                "shutdown watchdog: still waiting for {} after the stop timeouts; exiting anyway",
+                o.unfinished_jobs()
+            );
+            break;
+        }
         let (timer_deadline, timer_alarm) = o.next_timer_wakes();
-        let deadline = match (o.next_deadline(), timer_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let deadline = [o.next_deadline(), timer_deadline, watchdog]
+            .into_iter()
+            .flatten()
+            .min();
         if let Some(a) = alarm.as_mut() {
             a.arm(timer_alarm);
         }

@@ -25,6 +25,8 @@ mod requests_lists;
 mod requests_remove;
 mod requests_show;
 mod requests_verbs;
+mod save;
+mod shutdown;
 pub mod stamps;
 pub mod status;
 mod store_watch;

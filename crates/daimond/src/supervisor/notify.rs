@@ -235,17 +235,57 @@ impl Owner {
             p = ppid;
         }
         // A process that escaped its service's tree (double fork) was
-        // re-parented to us, the subreaper: that child of ours (`p`) belongs to
-        // the unit whose INVOCATION_ID= it carries. Only processes we started
-        // (and their descendants) can be our children.
+        // re-parented to us, the subreaper. Only processes we started (and
+        // their descendants) can be our children, but which service it came
+        // from is no longer in its ancestry: its session says. A session is
+        // inherited across fork() and otherwise only created anew, named after
+        // its creator (setsid(2)); it cannot be joined, so a process of
+        // another service cannot claim it. Nor can it make a new one with the
+        // same id: the kernel does not hand out a PID again while a live
+        // process still has it as its session or group id. Its environment can be anything
+        // (execve(2) takes it from the caller), so `INVOCATION_ID=` proves
+        // nothing: see [`Owner::refuse_claim`].
         if !ours {
             return None;
         }
-        let id = tree::invocation_of(p)?;
+        self.unit_of_session(pid)
+            .or_else(|| self.unit_of_session(p))
+            .map(|unit| (unit, Sender::Other))
+    }
+
+    /// The running unit whose session `pid` is in: one its main processes led
+    /// (or were in), or one a main or control process of it leads now.
+    fn unit_of_session(&self, pid: u32) -> Option<String> {
+        let sid = tree::session(pid)?;
+        if let Some((unit, _)) = self.pids.get(&sid) {
+            return Some(unit.clone());
+        }
         self.units
             .values()
+            .find(|e| !e.is_idle() && e.sessions.contains(&sid))
+            .map(|e| e.name.clone())
+    }
+
+    /// A datagram from a process of no unit: when it carries a running unit's
+    /// `INVOCATION_ID=` it is a process of another service (or a stranger)
+    /// posing as that unit, say so in that unit's log and in daimond's.
+    fn refuse_claim(&self, pid: u32) {
+        let Some(id) = tree::invocation_of(pid).filter(|id| !id.is_empty()) else {
+            return;
+        };
+        let Some(e) = self
+            .units
+            .values()
             .find(|e| !e.is_idle() && e.invocation.as_bytes() == id)
-            .map(|e| (e.name.clone(), Sender::Other))
+        else {
+            return;
+        };
+        let text = format!(
+            "{}: Got notification message from PID {pid}, which carries this unit's INVOCATION_ID= but is not one of its processes; refusing.",
+            e.name
+        );
+        tracing::warn!("{text}");
+        self.message(&e.name, 4, text);
     }
 
     /// Whether `pid` is a live process of `unit`'s service.
@@ -256,6 +296,7 @@ impl Owner {
     /// A datagram arrived: hand it to the unit it came from, if the sender may speak.
     pub fn on_notify(&mut self, dg: Datagram) {
         let Some((unit, who)) = self.sender_of(dg.pid) else {
+            self.refuse_claim(dg.pid);
             tracing::debug!(
                 "notification from PID {} that belongs to no unit: ignored",
                 dg.pid

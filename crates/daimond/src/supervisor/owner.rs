@@ -144,7 +144,10 @@ impl Owner {
             return;
         };
         e.refresh_definition();
-        let Some(u) = e.def_unit().cloned() else {
+        let Some(u) = e.def_unit().cloned().filter(|u| def_of(u).is_some()) else {
+            // No service definition to run: a job on it must end now, or its
+            // transaction (and a shutdown queued behind it) waits forever.
+            self.job_without_definition(unit, &ev);
             return;
         };
         let Some(def) = def_of(&u) else { return };

@@ -135,10 +135,10 @@ pub fn shall_restart(
 /// `RestartSec * (M / RestartSec) ^ ((n - 1) / N)`, then stays at M.
 pub fn restart_delay(svc: &ServiceSection, n_next: u32) -> Duration {
     let base = svc.restart_sec;
-    let Some(max) = svc.restart_max_delay.as_duration() else {
+    let Some(max) = max_delay(svc) else {
         return base;
     };
-    if n_next <= 1 || svc.restart_steps == 0 || base.is_zero() || base >= max {
+    if n_next <= 1 {
         return base;
     }
     if n_next > svc.restart_steps {
@@ -148,6 +148,13 @@ pub fn restart_delay(svc: &ServiceSection, n_next: u32) -> Duration {
     let exp = f64::from(n_next - 1) / f64::from(svc.restart_steps);
     let usec = base.as_secs_f64() * ratio.powf(exp) * 1e6;
     Duration::from_micros(usec.round() as u64)
+}
+
+/// The delay grows (RestartSteps= with a finite RestartMaxDelaySec= above
+/// RestartSec=): the limit it grows to.
+pub fn max_delay(svc: &ServiceSection) -> Option<Duration> {
+    let max = svc.restart_max_delay.as_duration()?;
+    (svc.restart_steps > 0 && !svc.restart_sec.is_zero() && max > svc.restart_sec).then_some(max)
 }
 
 /// A span as systemd prints it: `10s`, `1min 30s`, `250ms`.

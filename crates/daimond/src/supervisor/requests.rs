@@ -55,6 +55,7 @@ impl Owner {
             Request::Enable { units } => self.enable(&units, true),
             Request::Disable { units } => self.enable(&units, false),
             Request::Cat { unit } => self.cat(&unit),
+            Request::Save { unit } => self.save(&unit),
             Request::Timers => Response::Timers(self.timers()),
             Request::DaemonReload => {
                 self.daemon_reload();
@@ -358,14 +359,9 @@ impl Owner {
     fn run_unit(&mut self, r: RunRequest, reply: oneshot::Sender<Response>) {
         let name = daimon_unit::with_default_suffix(&r.name);
         let save = r.save || r.enable;
-        if let Some(e) = self.units.get(&name) {
-            if !e.is_idle() {
-                let _ = reply.send(err(
-                    ErrorKind::Invalid,
-                    format!("{name} is already running; stop it first or choose another --name"),
-                ));
-                return;
-            }
+        if self.units.get(&name).is_some_and(|e| !e.is_idle()) {
+            let _ = reply.send(self.run_on_running(&r, &name));
+            return;
         }
         // A schedule: the service is only loaded; its timer is what starts.
         let timer = r.timer.as_ref().map(|t| {
@@ -459,7 +455,10 @@ impl Owner {
             let error = if on && transient {
                 Some(ErrorReply {
                     kind: ErrorKind::Invalid,
-                    message: format!("{name} is transient; run it again with --save to enable it"),
+                    message: format!(
+                        "{name} is transient; save it first: daimon save {}",
+                        name.strip_suffix(".service").unwrap_or(&name)
+                    ),
                 })
             } else {
                 if on {

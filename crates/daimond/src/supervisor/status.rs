@@ -9,9 +9,13 @@
 
 use std::collections::HashSet;
 
-use daimon_proto::{ErrorKind, ErrorReply, Response, UnitListEntry, UnitRow, UnitStatus};
+use daimon_proto::{
+    ErrorKind, ErrorReply, Response, RestartInfo, UnitListEntry, UnitRow, UnitStatus,
+};
 
+use super::machine::SubState;
 use super::owner::Owner;
+use super::policy;
 use super::process::tree;
 use super::registry::Entry;
 
@@ -234,11 +238,40 @@ impl Owner {
             reason,
             fragment_path: e.fragment_path(),
             logs_dropped: None,
+            logs_dropped_lines: None,
             recent_logs: Vec::new(),
             timer: self.timer_info(e),
             last_run: super::timers::run_summary(e),
+            restart_policy: restart_info(e, std::time::Instant::now()),
         }
     }
+}
+
+/// A service's restart policy as its current run uses it, and the time left
+/// until a pending restart (systemctl shows none of this; pm2 users look for it).
+fn restart_info(e: &Entry, now: std::time::Instant) -> Option<RestartInfo> {
+    let u = e.def_unit()?;
+    let svc = u.service()?;
+    let usec = |d: std::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    let next_try_usec = match (e.machine.state, e.machine.deadline) {
+        (SubState::AutoRestart, Some(t)) => Some(usec(t.saturating_duration_since(now))),
+        _ => None,
+    };
+    let interval = u.unit.start_limit_interval;
+    let burst = u.unit.start_limit_burst;
+    // systemd.unit(5): an interval or a burst of 0 disables rate limiting.
+    let start_limit = if interval.is_zero() || burst == 0 {
+        "off".to_string()
+    } else {
+        format!("{burst}/{}", policy::format_span(interval))
+    };
+    Some(RestartInfo {
+        policy: svc.restart.as_str().to_string(),
+        delay_usec: usec(svc.restart_sec),
+        max_delay_usec: policy::max_delay(svc).map(usec),
+        next_try_usec,
+        start_limit,
+    })
 }
 
 /// `prefix@.suffix`: a template's own name, which no unit runs under.

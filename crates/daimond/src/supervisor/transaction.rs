@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use super::deps::{self, Node, Universe};
 use super::jobs::{Reply, Txn, Verb};
+use super::machine::{Event, JobKind};
 use super::owner::Owner;
 
 impl Owner {
@@ -72,6 +73,29 @@ impl Owner {
                 (name.clone(), node)
             })
             .collect()
+    }
+
+    /// A job event for a unit that has no service definition (a bad or missing
+    /// file, a name that can never be loaded) finishes its job at once: a stop
+    /// of what does not run succeeds, anything else fails with the reason. The
+    /// machine is never fed, since it has nothing to run or stop.
+    pub(super) fn job_without_definition(&mut self, unit: &str, ev: &Event) {
+        let kind = match ev {
+            Event::Start { .. } | Event::Restart => JobKind::Start,
+            Event::Stop => JobKind::Stop,
+            Event::Reload => JobKind::Reload,
+            _ => return,
+        };
+        let idle = self.units.get(unit).is_none_or(|e| e.is_idle());
+        let error = if kind == JobKind::Stop && idle {
+            None
+        } else {
+            Some(self.refusal(unit).map_or_else(
+                || format!("{unit} has no service definition to run"),
+                |r| r.message,
+            ))
+        };
+        self.job_done(unit, kind, error);
     }
 
     /// systemd.unit(5) BindsTo=: when `unit` stopped or failed (and is not about

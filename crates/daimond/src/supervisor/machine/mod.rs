@@ -599,4 +599,6 @@ fn desc(d: &Def<'_>) -> String {
 }
 
 #[cfg(test)]
+mod notify_props;
+#[cfg(test)]
 mod tests;

@@ -719,3 +719,6 @@ mod adopt;
 
 #[path = "tests_notify.rs"]
 mod notify_tests;
+
+#[path = "tests_backoff.rs"]
+mod backoff;
