@@ -30,6 +30,7 @@ Examples:
   daimon edit web                         override settings in $EDITOR, then reload
   daimon list-units --state failed        what failed; daimon reset-failed clears it
   daimon remove bot                       stop, disable and delete a saved unit
+  daimon startup --install                start the daemon (and your enabled units) at boot
   daimon shutdown                         stop every service and the daemon
 
 The first command starts the daemon (daimond) if none runs. DAIMON_HOME=DIR keeps
