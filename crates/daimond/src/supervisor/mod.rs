@@ -7,6 +7,7 @@
 //! against: [`SupervisorContext`], [`spawn`] and [`SupervisorHandle`].
 
 pub mod adopt;
+mod boot;
 pub mod deps;
 mod event_loop;
 pub mod exec;
@@ -15,6 +16,7 @@ pub mod jobs;
 pub mod machine;
 pub mod main_pid;
 pub mod notify;
+mod notify_name;
 pub mod owner;
 pub mod policy;
 pub mod registry;
@@ -27,6 +29,7 @@ mod save;
 mod shutdown;
 pub mod stamps;
 pub mod status;
+mod store_watch;
 pub mod timer;
 pub mod timers;
 pub mod transaction;
@@ -68,6 +71,9 @@ pub enum Command {
     Request(Box<Request>, oneshot::Sender<Response>),
     Reload,
     Shutdown(oneshot::Sender<()>),
+    /// Save the state and stop supervising, leaving every service, pipe and the
+    /// fd store running for the next daimond (handled by the event loop).
+    HandOver(oneshot::Sender<()>),
 }
 
 /// Cheap to clone; every client connection and the signal handler hold one.
@@ -102,6 +108,17 @@ impl SupervisorHandle {
     pub async fn shutdown(&self) {
         let (tx, rx) = oneshot::channel();
         if self.tx.send(Command::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+impl SupervisorHandle {
+    /// Hand over (SIGUSR2): resolves once the state is saved and the supervisor
+    /// has let go of its services without stopping any.
+    pub async fn hand_over(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Command::HandOver(tx)).await.is_ok() {
             let _ = rx.await;
         }
     }
