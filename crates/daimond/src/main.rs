@@ -11,11 +11,15 @@
 
 mod config;
 mod daemonize;
+mod exit_status;
 mod fd_limits;
+mod fdstore_keeper;
 mod ipc;
 mod log_writer;
 mod memory;
+mod persist;
 mod pidfile;
+mod process;
 mod reexec;
 mod sdnotify;
 mod selflog;
@@ -98,12 +102,8 @@ fn main() -> ExitCode {
     // so it shares daimond's code pages instead of mapping a program of its own.
     {
         let mut a = std::env::args_os().skip(1);
-        if a.next().as_deref()
-            == Some(std::ffi::OsStr::new(
-                supervisor::process::fdstore_proto::STORE_ARG,
-            ))
-        {
-            supervisor::process::fdstore_keeper::run(a.next().map(std::path::PathBuf::from));
+        if a.next().as_deref() == Some(std::ffi::OsStr::new(fdstore_keeper::proto::STORE_ARG)) {
+            fdstore_keeper::run(a.next().map(std::path::PathBuf::from));
             return ExitCode::SUCCESS;
         }
     }
@@ -195,11 +195,11 @@ fn run(
     }
     .map_err(|e| e.to_string())?;
     let selflog = SelfLog::install(foreground);
-    let fresh_store = supervisor::process::fdstore::FdStore::start_early(&paths.runtime);
+    let fresh_store = process::fdstore::FdStore::start_early(&paths.runtime);
     let (limits, config_warnings) = config::load(&config::path(&paths));
     let opened = open_store(&paths, &limits);
     if opened.is_err() && fresh_store {
-        supervisor::process::fdstore::FdStore::end_unused(&paths.runtime);
+        process::fdstore::FdStore::end_unused(&paths.runtime);
     }
     let (journal, writer) = opened?;
     let (log, log_thread) = log_writer::start(writer);

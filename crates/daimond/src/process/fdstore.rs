@@ -27,8 +27,8 @@ use nix::sys::socket::{
 };
 use nix::sys::time::TimeVal;
 
-use super::fdstore_proto as proto;
 use super::spawn::{ExecOutcome, SpawnSpec, Stdio, spawn};
+use crate::fdstore_keeper::proto;
 use crate::log_writer::StreamKind;
 
 /// The store, shared by the owner and every pipe reader (one thread).
@@ -165,7 +165,7 @@ impl FdStore {
                 // then the process ends here, panicking or not.
                 let _ = std::panic::catch_unwind(move || {
                     become_store(listener);
-                    super::fdstore_keeper::run(Some(path));
+                    crate::fdstore_keeper::run(Some(path));
                 });
                 // SAFETY: _exit ends the process without running anything of
                 // daimond's.

@@ -29,13 +29,13 @@ use std::os::fd::AsFd;
 
 use super::machine::{Event, Role};
 use super::owner::Owner;
-use super::persist::{self, UnitRecord};
-use super::process::exit::ExitStatus;
-use super::process::fdstore::{FdStore, StoredPipe};
-use super::process::logpipe::{PipeOrigin, reattach_reader};
-use super::process::signal::{ProcHandle, pidfd_open};
-use super::process::{pidwatch, tree};
 use super::registry::{self, Entry};
+use crate::exit_status::ExitStatus;
+use crate::persist::{self, UnitRecord};
+use crate::process::fdstore::{FdStore, StoredPipe};
+use crate::process::logpipe::{PipeOrigin, reattach_reader};
+use crate::process::signal::{ProcHandle, pidfd_open};
+use crate::process::{pidwatch, tree};
 
 /// The end of a watched process that is not our child.
 #[derive(Debug)]

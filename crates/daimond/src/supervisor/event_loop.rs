@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 
 use super::Command;
 use super::owner::Owner;
-use super::process::reaper;
 use super::timer::alarm::Alarm;
+use crate::process::reaper;
 
 /// Runs the owner until shutdown completes or every handle is dropped.
 pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {

@@ -3,7 +3,7 @@
 //! One task ([`owner`]) receives every event — a child exited, an exec status, a
 //! timer elapsed, a client request, a signal — and applies it to the unit's state
 //! machine ([`machine`], pure and table-tested). Side effects go to the process
-//! layer ([`process`]). This module is the seam the daemon's plumbing codes
+//! layer ([`crate::process`]). This module is the seam the daemon's plumbing codes
 //! against: [`SupervisorContext`], [`spawn`] and [`SupervisorHandle`].
 
 pub mod adopt;
@@ -33,13 +33,6 @@ mod store_watch;
 pub mod timer;
 pub mod timers;
 pub mod transaction;
-
-// The process layer and persistence live beside the supervisor in the source tree
-// and are only used by it.
-#[path = "../persist.rs"]
-pub mod persist;
-#[path = "../process/mod.rs"]
-pub mod process;
 
 use daimon_proto::{ErrorKind, ErrorReply, Paths, Request, Response};
 use tokio::sync::{mpsc, oneshot};

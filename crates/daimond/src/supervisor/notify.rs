@@ -17,11 +17,11 @@ use daimon_unit::{NotifyAccess, ServiceSection};
 
 use super::machine::{Event, Role, monotonic_usec, parse_notify};
 use super::owner::Owner;
-use super::process::notify_socket::{Datagram, NotifyAddr, NotifySocket};
-use super::process::signal::ProcHandle;
-use super::process::spawn::{CHILD_PID_VAR, SpawnSpec};
-use super::process::tree;
 use super::registry::def_of;
+use crate::process::notify_socket::{Datagram, NotifyAddr, NotifySocket};
+use crate::process::signal::ProcHandle;
+use crate::process::spawn::{CHILD_PID_VAR, SpawnSpec};
+use crate::process::tree;
 
 /// Who sent a datagram, relative to the unit it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -403,12 +403,12 @@ impl Owner {
     fn watch_foreign_main(&self, unit: &str, pid: u32) {
         let (Some(tx), Some(fd)) = (
             self.watch_tx.clone(),
-            super::process::signal::pidfd_open(pid),
+            crate::process::signal::pidfd_open(pid),
         ) else {
             return;
         };
         let unit = unit.to_string();
-        let _ = super::process::pidwatch::watch(fd, move || {
+        let _ = crate::process::pidwatch::watch(fd, move || {
             let _ = tx.send(super::adopt::Watched::Main { unit, pid });
         });
     }

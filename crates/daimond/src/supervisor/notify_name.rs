@@ -29,7 +29,7 @@ pub fn token(runtime: &Path, fresh: bool) -> String {
         }
     }
     let t = random_hex();
-    if let Err(e) = super::persist::write_atomic(&file, format!("{t}\n").as_bytes(), false) {
+    if let Err(e) = crate::persist::write_atomic(&file, format!("{t}\n").as_bytes(), false) {
         tracing::warn!(
             "cannot keep the notification socket's name in {}: {e}; a restarted daimond picks another",
             file.display()

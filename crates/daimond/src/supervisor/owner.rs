@@ -21,17 +21,17 @@ use super::exec::{self, ExecEnv, Host};
 use super::exec_outcome::PendingExec;
 use super::jobs::Txn;
 use super::machine::{Effect, Event, KillScope, Phase, Role, SubState};
-use super::persist;
-use super::process::exit::ExitStatus;
-use super::process::fdstore::{FdStore, PipeMeta, SharedStore};
-use super::process::logpipe::{PipeOrigin, spawn_reader};
-use super::process::signal::{ProcHandle, signal_verified};
-use super::process::spawn::spawn;
-use super::process::{reaper, tree};
 use super::registry::{Entry, RunRecord, def_of};
 use super::timer::TimerRun;
 use super::timer::schedule::{Clock, SystemClock};
+use crate::exit_status::ExitStatus;
 use crate::log_writer::{LogMsg, LogSender, StreamKind};
+use crate::persist;
+use crate::process::fdstore::{FdStore, PipeMeta, SharedStore};
+use crate::process::logpipe::{PipeOrigin, spawn_reader};
+use crate::process::signal::{ProcHandle, signal_verified};
+use crate::process::spawn::spawn;
+use crate::process::{reaper, tree};
 
 pub struct Owner {
     pub paths: Paths,
@@ -268,7 +268,9 @@ impl Owner {
             Effect::JobDone { kind, error } => self.job_done(unit, kind, error),
             Effect::Log { priority, text } => self.message(unit, priority, text),
             Effect::Requeue(ev) => follow.push(ev),
-            Effect::FindMainPid => follow.push(Event::MainPid(self.find_main_pid(unit, u))),
+            Effect::FindMainPid { wait_for_exec } => {
+                follow.push(Event::MainPid(self.find_main_pid(unit, u, wait_for_exec)));
+            }
         }
     }
 

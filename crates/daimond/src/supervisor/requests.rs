@@ -9,11 +9,12 @@
 use daimon_proto::{CatFile, ErrorKind, ErrorReply, Request, Response, RunRequest};
 use tokio::sync::oneshot;
 
+use super::Command;
 use super::jobs::{ItemState, Reply, Verb};
 use super::machine::{Event, JobKind};
 use super::owner::Owner;
 use super::registry::{self, Entry, Load, is_well_known_target};
-use super::{Command, persist};
+use crate::persist;
 
 fn err(kind: ErrorKind, message: impl Into<String>) -> Response {
     Response::Error(ErrorReply {

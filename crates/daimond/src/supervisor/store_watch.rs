@@ -8,8 +8,8 @@
 
 use super::adopt::Watched;
 use super::owner::Owner;
-use super::process::pidwatch;
-use super::process::signal::pidfd_open;
+use crate::process::pidwatch;
+use crate::process::signal::pidfd_open;
 
 impl Owner {
     /// Watches the current holder, if there is one.
