@@ -19,6 +19,8 @@ mod guard;
 mod query;
 mod reply;
 mod routes;
+mod sse;
+mod stall;
 mod verify;
 
 use std::cell::Cell;
@@ -156,7 +158,7 @@ async fn serve(listener: TcpListener, api: Rc<Api>, mut stop: watch::Receiver<bo
                 let api = api.clone();
                 async move { Ok::<_, Infallible>(handle(&api, req).await) }
             });
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            let conn = builder.serve_connection(TokioIo::new(stall::Stall::new(stream)), service);
             tokio::select! {
                 r = conn => if let Err(e) = r {
                     tracing::debug!("HTTP API connection ended: {e}");

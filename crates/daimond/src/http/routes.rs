@@ -88,13 +88,18 @@ pub async fn route(api: &Api, req: hyper::Request<Incoming>) -> Reply {
             }
         }
         ["api", "timers"] if get => send(api, Request::Timers).await,
+        ["api", "logs", "stream"] if get => super::sse::logs(api, q).await,
+        ["api", "events"] if get => super::sse::events(api, q),
         ["api", "logs"] if get => match logs_request(q, false) {
             Ok(lr) => logs(api, lr).await,
             Err(e) => reply::error(400, "invalid", e),
         },
-        ["api", "units"] | ["api", "units", _] | ["api", "timers"] | ["api", "logs"] => {
-            wrong_method("GET")
-        }
+        ["api", "units"]
+        | ["api", "units", _]
+        | ["api", "timers"]
+        | ["api", "logs"]
+        | ["api", "logs", "stream"]
+        | ["api", "events"] => wrong_method("GET"),
         ["api", "units", _, _] | ["api", "run"] | ["api", "daemon-reload"] | ["api", "verify"] => {
             wrong_method("POST")
         }
