@@ -16,6 +16,7 @@
 
 mod discovery;
 mod guard;
+mod metrics;
 mod query;
 mod reply;
 mod routes;
@@ -54,6 +55,7 @@ pub struct Api {
     guard: Guard,
     metrics_open: bool,
     system_mode: bool,
+    metrics: Rc<metrics::Metrics>,
 }
 
 /// A running API: its discovery file (removed when dropped) and its task.
@@ -110,7 +112,9 @@ pub fn start(
         guard: Guard::new(&token, settings.addr, port),
         metrics_open: settings.metrics_open,
         system_mode: paths.system_mode,
+        metrics: Rc::default(),
     });
+    metrics::refresh(api.ipc.clone(), api.metrics.clone());
     tracing::info!(
         "HTTP API on {url} (token in {})",
         paths.api_file().display()

@@ -88,6 +88,10 @@ pub async fn route(api: &Api, req: hyper::Request<Incoming>) -> Reply {
             }
         }
         ["api", "timers"] if get => send(api, Request::Timers).await,
+        ["metrics"] if get => match no_query() {
+            Some(e) => reply::error(400, "invalid", e),
+            None => super::metrics::scrape(&api.ipc, &api.metrics),
+        },
         ["api", "logs", "stream"] if get => super::sse::logs(api, q).await,
         ["api", "events"] if get => super::sse::events(api, q),
         ["api", "logs"] if get => match logs_request(q, false) {

@@ -93,6 +93,26 @@ impl LogService {
         }
     }
 
+    /// Disk space of the store (segments and index), read on a blocking
+    /// thread; `None` when the store cannot be read.
+    pub async fn store_bytes(&self) -> Option<u64> {
+        let svc = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut r = svc.take_reader().ok()?;
+            let bytes = r.stats().disk_usage;
+            svc.give_back(r);
+            Some(bytes)
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    /// Lines dropped so far, all units together (in memory, no reader).
+    pub fn dropped_lines(&self) -> u64 {
+        self.journal.dropped().values().map(|d| d.total()).sum()
+    }
+
     /// Fills `logs_dropped` and, when `lines > 0`, `recent_logs` (short format).
     pub async fn fill_status(&self, mut list: Vec<UnitStatus>, lines: usize) -> Vec<UnitStatus> {
         if lines == 0 {
