@@ -17,6 +17,7 @@
 mod discovery;
 mod guard;
 mod metrics;
+mod openapi;
 mod query;
 mod reply;
 mod routes;

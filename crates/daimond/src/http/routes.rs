@@ -25,92 +25,144 @@ pub const MAX_BODY: usize = 1024 * 1024;
 /// trickling its body holds a connection slot for no longer than this).
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Every route the API serves, `(method, path template)`. The router matches
+/// a request against this table first and then handles the template it found,
+/// and the OpenAPI document lists exactly these (both checked by tests).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/units"),
+    ("GET", "/api/units/{name}"),
+    ("POST", "/api/units/{name}/start"),
+    ("POST", "/api/units/{name}/stop"),
+    ("POST", "/api/units/{name}/restart"),
+    ("POST", "/api/units/{name}/reload"),
+    ("POST", "/api/units/{name}/kill"),
+    ("POST", "/api/units/{name}/enable"),
+    ("POST", "/api/units/{name}/disable"),
+    ("POST", "/api/run"),
+    ("POST", "/api/daemon-reload"),
+    ("POST", "/api/verify"),
+    ("GET", "/api/timers"),
+    ("GET", "/api/logs"),
+    ("GET", "/api/logs/stream"),
+    ("GET", "/api/events"),
+    ("GET", "/api/openapi.json"),
+    ("GET", "/metrics"),
+];
+
+/// The template of [`ROUTES`] that `segs` matches (`{name}` matches one
+/// segment), and the methods it takes.
+fn find(segs: &[&str]) -> Option<(&'static str, Vec<&'static str>)> {
+    let mut found: Option<(&'static str, Vec<&'static str>)> = None;
+    for (method, template) in ROUTES {
+        let t: Vec<&str> = template.split('/').skip(1).collect();
+        let fits = t.len() == segs.len()
+            && t.iter()
+                .zip(segs)
+                .all(|(t, s)| *t == "{name}" && !s.is_empty() || t == s);
+        if fits {
+            match &mut found {
+                Some((_, methods)) => methods.push(method),
+                None => found = Some((template, vec![method])),
+            }
+        }
+    }
+    found
+}
+
 /// Routes a request that passed the guard.
 pub async fn route(api: &Api, req: hyper::Request<Incoming>) -> Reply {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
     let q = parts.uri.query();
-    let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let segs: Vec<&str> = path.split('/').skip(1).collect();
+    let Some((template, methods)) = find(&segs) else {
+        return reply::error(
+            404,
+            "no_route",
+            format!("no endpoint {path}; the endpoints are listed in /api/openapi.json"),
+        );
+    };
     let m = &parts.method;
-    let get = m == Method::GET;
-    let post = m == Method::POST;
-    let wrong_method = |allowed: &str| {
+    if !methods.iter().any(|x| *x == m.as_str()) {
+        let allowed = methods.join(", ");
         let mut r = reply::error(
             405,
             "method_not_allowed",
             format!("{path} takes {allowed}, not {m}"),
         );
-        if let Ok(v) = hyper::header::HeaderValue::from_str(allowed) {
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&allowed) {
             r.headers_mut().insert(hyper::header::ALLOW, v);
         }
-        r
-    };
+        return r;
+    }
     // Query parameters are checked per endpoint; those without any refuse all.
     let no_query = || query::parse(q, &[]).err();
-    match segs.as_slice() {
-        ["api", "units"] if get => match no_query() {
+    let name = segs.get(2).copied().unwrap_or("");
+    let needs_body = *m == Method::POST;
+    let body = if needs_body {
+        if let Some(e) = no_query() {
+            return reply::error(400, "invalid", e);
+        }
+        match read_body(body, &parts.headers).await {
+            Ok(b) => b,
+            Err(r) => return r,
+        }
+    } else {
+        Bytes::new()
+    };
+    match template {
+        "/api/units" => match no_query() {
             Some(e) => reply::error(400, "invalid", e),
             None => units(api).await,
         },
-        ["api", "units", name] if get => match query::parse(q, &["lines"]) {
+        "/api/units/{name}" => match query::parse(q, &["lines"]) {
             Err(e) => reply::error(400, "invalid", e),
             Ok(params) => unit(api, name, &params).await,
         },
-        ["api", "units", name, verb] if post => {
-            if let Some(e) = no_query() {
-                return reply::error(400, "invalid", e);
-            }
-            let body = match read_body(body, &parts.headers).await {
-                Ok(b) => b,
-                Err(r) => return r,
-            };
+        "/api/units/{name}/start"
+        | "/api/units/{name}/stop"
+        | "/api/units/{name}/restart"
+        | "/api/units/{name}/reload"
+        | "/api/units/{name}/kill"
+        | "/api/units/{name}/enable"
+        | "/api/units/{name}/disable" => {
+            let verb = segs.get(3).copied().unwrap_or("");
             verb_request(api, name, verb, &body).await
         }
-        ["api", "run"] if post => {
-            let body = match read_body(body, &parts.headers).await {
-                Ok(b) => b,
-                Err(r) => return r,
-            };
-            match parse_json::<RunBody>(&body) {
-                Ok(b) => send(api, Request::Run(b.into())).await,
-                Err(r) => r,
-            }
-        }
-        ["api", "daemon-reload"] if post => send(api, Request::DaemonReload).await,
-        ["api", "verify"] if post => {
-            let body = match read_body(body, &parts.headers).await {
-                Ok(b) => b,
-                Err(r) => return r,
-            };
-            match parse_json::<VerifyBody>(&body) {
-                Ok(b) => super::verify::verify(&b.name, &b.text, api.system_mode),
-                Err(r) => r,
-            }
-        }
-        ["api", "timers"] if get => send(api, Request::Timers).await,
-        ["metrics"] if get => match no_query() {
-            Some(e) => reply::error(400, "invalid", e),
-            None => super::metrics::scrape(&api.ipc, &api.metrics),
+        "/api/run" => match parse_json::<RunBody>(&body) {
+            Ok(b) => send(api, Request::Run(b.into())).await,
+            Err(r) => r,
         },
-        ["api", "logs", "stream"] if get => super::sse::logs(api, q).await,
-        ["api", "events"] if get => super::sse::events(api, q),
-        ["api", "logs"] if get => match logs_request(q, false) {
+        "/api/daemon-reload" if body.is_empty() || &body[..] == b"{}" => {
+            send(api, Request::DaemonReload).await
+        }
+        "/api/daemon-reload" => reply::error(400, "bad_json", "daemon-reload takes no body"),
+        "/api/verify" => match parse_json::<VerifyBody>(&body) {
+            Ok(b) => super::verify::verify(&b.name, &b.text, api.system_mode),
+            Err(r) => r,
+        },
+        "/api/timers" => match no_query() {
+            Some(e) => reply::error(400, "invalid", e),
+            None => send(api, Request::Timers).await,
+        },
+        "/api/logs" => match logs_request(q, false) {
             Ok(lr) => logs(api, lr).await,
             Err(e) => reply::error(400, "invalid", e),
         },
-        ["api", "units"]
-        | ["api", "units", _]
-        | ["api", "timers"]
-        | ["api", "logs"]
-        | ["api", "logs", "stream"]
-        | ["api", "events"] => wrong_method("GET"),
-        ["api", "units", _, _] | ["api", "run"] | ["api", "daemon-reload"] | ["api", "verify"] => {
-            wrong_method("POST")
-        }
-        _ => reply::error(
-            404,
-            "no_route",
-            format!("no endpoint {path}; the endpoints are listed in /api/openapi.json"),
+        "/api/logs/stream" => super::sse::logs(api, q).await,
+        "/api/events" => super::sse::events(api, q),
+        "/api/openapi.json" => match no_query() {
+            Some(e) => reply::error(400, "invalid", e),
+            None => reply::bytes(200, "application/json", super::openapi::DOCUMENT),
+        },
+        "/metrics" => match no_query() {
+            Some(e) => reply::error(400, "invalid", e),
+            None => super::metrics::scrape(&api.ipc, &api.metrics),
+        },
+        other => reply::error(
+            500,
+            "internal",
+            format!("the route {other} has no handler; this is a bug in daimond"),
         ),
     }
 }
