@@ -254,6 +254,13 @@ Examples:
     DaemonReload,
     /// Stop every service and the daemon.
     Shutdown,
+    /// Print where daimond's HTTP API listens (api.json), for scripts.
+    #[command(after_help = "\
+Examples:
+  daimon api                                  url, port, pid, version (no token)
+  curl -H \"Authorization: Bearer $(daimon api --show-token | jq -r .token)\" \\
+       \"$(daimon api | jq -r .url)api/units\"")]
+    Api(ApiArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
@@ -313,6 +320,13 @@ pub struct Units {
     /// matched against the loaded units.
     #[arg(required = true, value_name = "UNIT")]
     pub units: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// Include the token (anyone who has it can control your services).
+    #[arg(long)]
+    pub show_token: bool,
 }
 
 #[derive(Debug, Args)]

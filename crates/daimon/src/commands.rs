@@ -223,13 +223,17 @@ pub fn status(paths: &Paths, args: &StatusArgs) -> CliResult {
                 return Err(with_known_units(paths, e));
             }
             if rows.is_empty() {
-                return print(&render::no_units(&paths.units));
+                print(&render::no_units(&paths.units))?;
+            } else {
+                print(&render::status_rows(
+                    &rows,
+                    jiff::Timestamp::now(),
+                    Style::detect(),
+                ))?;
             }
-            print(&render::status_rows(
-                &rows,
-                jiff::Timestamp::now(),
-                Style::detect(),
-            ))?;
+            if let Some(line) = crate::api::status_line(paths) {
+                print(&line)?;
+            }
             return Ok(0);
         }
         other => return Err(unexpected(other)),

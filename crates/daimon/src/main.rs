@@ -8,6 +8,7 @@
 //! Must never: hold unit state or read the log store itself; the daemon is the one
 //! owner of both.
 
+mod api;
 mod cli;
 mod client;
 mod commands;
@@ -103,6 +104,7 @@ fn dispatch(cmd: Command) -> CliResult {
         Command::Remove(u) => verbs::remove(&paths, &u.units),
         Command::DaemonReload => commands::daemon_reload(&paths),
         Command::Shutdown => commands::shutdown(&paths),
+        Command::Api(a) => api::run(&paths, a.show_token),
         Command::Completions { shell } => complete::script(shell),
         Command::Man(args) => man::run(&args),
     }

@@ -245,3 +245,22 @@ fn logs_take_every_filter_of_daimon_logs() {
         "{regex:?}"
     );
 }
+
+#[test]
+fn the_cli_tells_where_the_api_is_without_the_token() {
+    let mut d = Daemon::start();
+    let api = Api::of(d.path());
+    let shown: serde_json::Value = serde_json::from_str(&d.ok(&["api"])).expect("JSON");
+    assert_eq!(shown["url"], api.url.as_str());
+    assert_eq!(shown["port"], api.port);
+    assert!(shown.get("token").is_none(), "{shown}");
+    let out = d.ok(&["api", "--show-token"]);
+    assert!(out.contains(&api.token));
+    let table = d.ok(&["status"]);
+    assert_eq!(
+        table.lines().last(),
+        Some(format!("HTTP API: {} (token: daimon api --show-token)", api.url).as_str()),
+        "{table}"
+    );
+    assert!(!table.contains(&api.token));
+}

@@ -46,7 +46,11 @@ fn every_listed_operation_is_served_with_a_declared_status() {
             );
             if a.status >= 400 {
                 let code = a.code();
-                assert!(!code.is_empty(), "{method} {path}: a JSON error: {}", a.body);
+                assert!(
+                    !code.is_empty(),
+                    "{method} {path}: a JSON error: {}",
+                    a.body
+                );
                 assert_ne!(code, "no_route", "{method} {path} is listed but not served");
             }
         }
