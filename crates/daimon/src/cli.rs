@@ -40,6 +40,11 @@ units, runtime files and logs under DIR.";
 #[derive(Debug, Parser)]
 #[command(name = "daimon", version, after_help = EXAMPLES, max_term_width = 100)]
 pub struct Cli {
+    /// Run the command on another machine over ssh (`daimon -H web1 status`);
+    /// it must come first. Its daimond's socket is used there; nothing listens
+    /// on the network.
+    #[arg(short = 'H', long = "host", value_name = "[USER@]HOST[:PORT]")]
+    pub host: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

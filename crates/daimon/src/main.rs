@@ -17,6 +17,7 @@ mod error;
 mod import;
 mod logs;
 mod man;
+mod remote;
 mod render;
 mod render_timers;
 mod run;
@@ -37,6 +38,17 @@ use crate::error::{CliError, CliResult};
 
 fn main() -> ExitCode {
     complete::answer_if_asked();
+    // `-H HOST` first: the whole command runs on HOST (see `remote`).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if let Some((host, rest)) = remote::split_host(&args) {
+        return match remote::run(&host, &rest) {
+            Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+            Err(e) => {
+                eprintln!("daimon: {}", e.message);
+                ExitCode::from(u8::try_from(e.code).unwrap_or(1))
+            }
+        };
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
