@@ -104,6 +104,13 @@ def main():
             lat.append((time.perf_counter() - t) * 1000)
         print(f"GET /api/units ({a.units} running units, {size // 1024} KiB): "
               f"median {statistics.median(lat):.1f} ms, p95 {pct(lat, .95):.1f} ms")
+        cli = []
+        for _ in range(5):
+            t = time.perf_counter()
+            d.cli("status", "-o", "json")
+            cli.append((time.perf_counter() - t) * 1000)
+        print(f"  the same through the socket (daimon status -o json): median "
+              f"{statistics.median(cli):.1f} ms")
 
         n = 2000
         t = time.perf_counter()
@@ -152,6 +159,33 @@ def main():
         print(f"first log line over SSE after it is written: median {statistics.median(lat):.2f} ms, "
               f"p95 {pct(lat, .95):.2f} ms (pipe -> daimond -> store -> follower -> client)")
         w.close()
+        r.close()
+
+        # 10,000 malformed requests: garbage, wrong tokens, bad JSON, huge headers.
+        import socket
+        before = d.pss_kib()
+        port = d.api["port"]
+        bad = [
+            b"\x16\x03\x01garbage\r\n\r\n",
+            b"GET /api/units HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer nope\r\n\r\n" % port,
+            b"POST /api/run HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer %s\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 9\r\n\r\n{\"name\":1" % (port, d.api["token"].encode()),
+            b"GET /api/units HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nX: %s\r\n\r\n" % (port, b"a" * 40000),
+        ]
+        t = time.perf_counter()
+        for i in range(10000):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(bad[i % len(bad)])
+            try:
+                s.recv(4096)
+            except OSError:
+                pass
+            s.close()
+        took = time.perf_counter() - t
+        alive = d.proc.poll() is None
+        after = d.pss_kib()
+        print(f"10,000 malformed requests in {took:.1f} s: daimond {'alive' if alive else 'DEAD'}, "
+              f"PSS {before} KiB before, {after} KiB after")
     finally:
         d.stop()
         os.unlink(fifo)

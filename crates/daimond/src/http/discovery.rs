@@ -50,6 +50,13 @@ pub fn settings(var: impl Fn(&str) -> Option<String>) -> Result<Option<Settings>
             format!("DAIMON_API_ADDRESS={a:?}: expected an IP address such as 127.0.0.1")
         })?,
     };
+    if addr.is_unspecified() {
+        // Requests must name the address in `Host` (against DNS rebinding), and
+        // "any address" is none a client can name.
+        return Err(format!(
+            "DAIMON_API_ADDRESS={addr}: name the one address to listen on, e.g. 192.168.1.5"
+        ));
+    }
     let metrics_open = matches!(
         var("DAIMON_METRICS_OPEN").as_deref(),
         Some("1" | "yes" | "true")
@@ -170,6 +177,8 @@ mod tests {
         assert!(e.starts_with("DAIMON_API_PORT=\"http\""), "{e}");
         let e = settings(env(&[("DAIMON_API_ADDRESS", "everywhere")])).expect_err("bad");
         assert!(e.starts_with("DAIMON_API_ADDRESS="), "{e}");
+        let e = settings(env(&[("DAIMON_API_ADDRESS", "0.0.0.0")])).expect_err("any");
+        assert!(e.contains("name the one address"), "{e}");
     }
 
     #[test]

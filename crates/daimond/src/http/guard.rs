@@ -23,8 +23,8 @@ pub struct Refusal {
 /// What a request is checked against.
 pub struct Guard {
     token: Vec<u8>,
-    /// Accepted `Host` values: `127.0.0.1:PORT`, `localhost:PORT`, and the
-    /// configured address when it is not loopback.
+    /// Accepted `Host` values: the address listened on with the port, and
+    /// `localhost:PORT`.
     hosts: Vec<String>,
     /// Accepted `Origin` values: `http://` and each accepted host.
     origins: Vec<String>,
@@ -37,9 +37,6 @@ impl Guard {
             std::net::IpAddr::V4(a) => format!("{a}:{port}"),
         };
         let mut hosts = vec![shown, format!("localhost:{port}")];
-        if addr.is_unspecified() || !addr.is_loopback() {
-            hosts.push(format!("127.0.0.1:{port}"));
-        }
         hosts.dedup();
         let origins = hosts.iter().map(|h| format!("http://{h}")).collect();
         Guard {

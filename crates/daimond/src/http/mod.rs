@@ -73,8 +73,10 @@ pub fn start(
     ipc: Rc<IpcContext>,
     stop: watch::Receiver<bool>,
 ) -> Result<Option<Running>, String> {
+    // A file left by a daimond that died names a closed port and an old token:
+    // gone before anything else, so that a failure below leaves no stale file.
+    let _ = std::fs::remove_file(paths.api_file());
     let Some(settings) = discovery::settings(|k| std::env::var(k).ok())? else {
-        let _ = std::fs::remove_file(paths.api_file());
         return Ok(None);
     };
     if !settings.addr.is_loopback() {
