@@ -41,6 +41,11 @@ units, runtime files and logs under DIR.";
 #[derive(Debug, Parser)]
 #[command(name = "daimon", version, after_help = EXAMPLES, max_term_width = 100)]
 pub struct Cli {
+    /// Run the command on another machine over ssh (`daimon -H web1 status`);
+    /// it must come first. Its daimond's socket is used there; nothing listens
+    /// on the network.
+    #[arg(short = 'H', long = "host", value_name = "[USER@]HOST[:PORT]")]
+    pub host: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -281,6 +286,13 @@ systemd does not run.")]
     Startup(crate::startup::StartupArgs),
     /// Stop every service and the daemon.
     Shutdown,
+    /// Print where daimond's HTTP API listens (api.json), for scripts.
+    #[command(after_help = "\
+Examples:
+  daimon api                                  url, port, pid, version (no token)
+  curl -H \"Authorization: Bearer $(daimon api --show-token | jq -r .token)\" \\
+       \"$(daimon api | jq -r .url)api/units\"")]
+    Api(ApiArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
@@ -340,6 +352,13 @@ pub struct Units {
     /// matched against the loaded units.
     #[arg(required = true, value_name = "UNIT")]
     pub units: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// Include the token (anyone who has it can control your services).
+    #[arg(long)]
+    pub show_token: bool,
 }
 
 #[derive(Debug, Args)]

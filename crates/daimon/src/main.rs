@@ -8,6 +8,7 @@
 //! Must never: hold unit state or read the log store itself; the daemon is the one
 //! owner of both.
 
+mod api;
 mod cli;
 mod client;
 mod commands;
@@ -18,6 +19,7 @@ mod import;
 mod logs;
 mod man;
 mod reexec;
+mod remote;
 mod render;
 mod render_timers;
 mod run;
@@ -39,6 +41,17 @@ use crate::error::{CliError, CliResult};
 
 fn main() -> ExitCode {
     complete::answer_if_asked();
+    // `-H HOST` first: the whole command runs on HOST (see `remote`).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if let Some((host, rest)) = remote::split_host(&args) {
+        return match remote::run(&host, &rest) {
+            Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+            Err(e) => {
+                eprintln!("daimon: {}", e.message);
+                ExitCode::from(u8::try_from(e.code).unwrap_or(1))
+            }
+        };
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -108,6 +121,7 @@ fn dispatch(cmd: Command) -> CliResult {
         Command::DaemonReexec => reexec::run(&paths),
         Command::Startup(args) => startup::run(&args),
         Command::Shutdown => commands::shutdown(&paths),
+        Command::Api(a) => api::run(&paths, a.show_token),
         Command::Completions { shell } => complete::script(shell),
         Command::Man(args) => man::run(&args),
     }

@@ -14,6 +14,7 @@ mod daemonize;
 mod exit_status;
 mod fd_limits;
 mod fdstore_keeper;
+mod http;
 mod ipc;
 mod log_writer;
 mod memory;
@@ -60,6 +61,9 @@ Options:
 Environment:
   DAIMON_HOME    keep units, runtime files and state under this directory
   DAIMOND_LOG    level of daimond's own messages: error, warn, info (default), debug
+  DAIMON_API_PORT     port of the HTTP API (default 0: any free port; off: no API)
+  DAIMON_API_ADDRESS  address of the HTTP API (default 127.0.0.1; others warn)
+  DAIMON_METRICS_OPEN 1: /metrics answers without the token
 
 Files:
   daimond.conf   beside the units directory (DAIMON_HOME/daimond.conf,
@@ -342,6 +346,7 @@ async fn serve(
         .map_err(|e| format!("daimond: socket: {e}"))?;
     let group = daimon_group(&paths).map(|g| g.as_raw());
     let socket = paths.socket();
+    let api_paths = paths.clone();
     let ctx = supervisor::SupervisorContext::new(paths, log, journal.clone(), nofile);
     let (handle, supervisor_task) = supervisor::spawn(ctx);
 
@@ -359,7 +364,15 @@ async fn serve(
         stopping: stop_rx.clone(),
         shutting_down: Default::default(),
     });
-    let server = tokio::task::spawn_local(ipc::serve(listener, ipc_ctx.clone(), stop_rx));
+    let server = tokio::task::spawn_local(ipc::serve(listener, ipc_ctx.clone(), stop_rx.clone()));
+    // The second door (HTTP API): a failure leaves the socket working.
+    let api = match http::start(&api_paths, ipc_ctx.clone(), stop_rx) {
+        Ok(api) => api,
+        Err(e) => {
+            tracing::error!("{e}");
+            None
+        }
+    };
     ready.ok();
     sdnotify::ready(&socket);
     tracing::info!(
@@ -425,6 +438,11 @@ async fn serve(
     let reexec = reexec_waiter.map(|w| w.send(())).is_some();
     let _ = stop_tx.send(true);
     let _ = server.await;
+    if let Some(api) = api {
+        let _ = api.task.await;
+        // api.json goes with the API, at this clean exit.
+        drop(api.file);
+    }
     Ok(reexec)
 }
 

@@ -50,7 +50,7 @@ pub struct LogService {
 
 /// Rendered text on its way to the socket: a finished raw frame (header included,
 /// for clients that asked for raw frames) or the text of a `LogData` frame.
-enum Out {
+pub enum Out {
     Frame(Vec<u8>),
     Text(String),
 }
@@ -91,6 +91,26 @@ impl LogService {
         if pool.len() < POOL_MAX {
             pool.push((r, Instant::now()));
         }
+    }
+
+    /// Disk space of the store (segments and index), read on a blocking
+    /// thread; `None` when the store cannot be read.
+    pub async fn store_bytes(&self) -> Option<u64> {
+        let svc = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut r = svc.take_reader().ok()?;
+            let bytes = r.stats().disk_usage;
+            svc.give_back(r);
+            Some(bytes)
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    /// Lines dropped so far, all units together (in memory, no reader).
+    pub fn dropped_lines(&self) -> u64 {
+        self.journal.dropped().values().map(|d| d.total()).sum()
     }
 
     /// Fills `logs_dropped`/`logs_dropped_lines` and, when `lines > 0`,
@@ -232,6 +252,68 @@ fn apply_match(m: &str, q: &mut Query) -> Result<(), String> {
     Ok(())
 }
 
+/// A log query under way: rendered text arrives from the reader thread through
+/// a bounded channel. Dropping it stops the thread (within [`FOLLOW_CHECK`]).
+pub struct LogFeed {
+    rx: mpsc::Receiver<Chunk>,
+    producer: tokio::task::JoinHandle<()>,
+}
+
+impl LogFeed {
+    /// The next piece of text: `None` once a finite answer is complete, or an
+    /// error (`--grep` that does not compile, the store unreadable).
+    pub async fn next(&mut self) -> Option<Result<Out, (ErrorKind, String)>> {
+        self.rx.recv().await
+    }
+
+    /// Stops the reader thread and waits for it, then hands the buffers of a
+    /// long answer back to the system.
+    pub async fn finish(self) {
+        drop(self.rx);
+        let _ = self.producer.await;
+        crate::memory::release_free_memory();
+    }
+}
+
+impl LogService {
+    /// Starts a `Logs` request (both doors: the socket's `stream` below and the
+    /// HTTP API): arguments checked, unit names known, the reader thread started.
+    pub async fn open(
+        &self,
+        req: LogsRequest,
+        supervisor: &SupervisorHandle,
+    ) -> Result<LogFeed, Response> {
+        let (query, renderer) = build_query(&req).map_err(|m| error(ErrorKind::Invalid, m))?;
+        // A typo in a unit name is an error (exit 4, as `status`), not an empty answer.
+        if let Some(msg) = known::unknown_unit(&req.units, supervisor, self).await {
+            return Err(error(ErrorKind::NotFound, msg));
+        }
+        let (tx, rx) = mpsc::channel::<Chunk>(4);
+        let svc2 = self.clone();
+        let out = Output {
+            renderer,
+            color: req.color && req.output != "json",
+            escape: req.escape && req.output != "json",
+            follow: req.follow,
+        };
+        let raw = req.raw;
+        // The thread ends when the feed is dropped (its next send fails).
+        let producer = tokio::task::spawn_blocking(move || {
+            let mut reader = match svc2.take_reader() {
+                Ok(r) => r,
+                Err(e) => {
+                    let msg = format!("the log store cannot be read: {e}");
+                    let _ = tx.blocking_send(Err((ErrorKind::Internal, msg)));
+                    return;
+                }
+            };
+            produce(&mut reader, query, &out, Batch::new(raw), &tx);
+            svc2.give_back(reader);
+        });
+        Ok(LogFeed { rx, producer })
+    }
+}
+
 /// Serves one `Logs` request on `s` until done, or until the client hangs up
 /// (follow), or until the daemon stops.
 pub async fn stream(
@@ -241,49 +323,20 @@ pub async fn stream(
     supervisor: &SupervisorHandle,
     mut stopping: watch::Receiver<bool>,
 ) {
-    let (query, renderer) = match build_query(&req) {
-        Ok(q) => q,
-        Err(msg) => {
-            let _ = write_frame(s, &error(ErrorKind::Invalid, msg)).await;
+    let follow = req.follow;
+    let mut feed = match svc.open(req, supervisor).await {
+        Ok(f) => f,
+        Err(why) => {
+            let _ = write_frame(s, &why).await;
             return;
         }
     };
-    // A typo in a unit name is an error (exit 4, as `status`), not an empty answer.
-    if let Some(msg) = known::unknown_unit(&req.units, supervisor, svc).await {
-        let _ = write_frame(s, &error(ErrorKind::NotFound, msg)).await;
-        return;
-    }
-    let (tx, mut rx) = mpsc::channel::<Chunk>(4);
-    let svc2 = svc.clone();
-    let follow = req.follow;
-    let raw = req.raw;
-    let color = req.color && req.output != "json";
-    let escape = req.escape && req.output != "json";
-    let producer = tokio::task::spawn_blocking(move || {
-        let mut reader = match svc2.take_reader() {
-            Ok(r) => r,
-            Err(e) => {
-                let msg = format!("the log store cannot be read: {e}");
-                let _ = tx.blocking_send(Err((ErrorKind::Internal, msg)));
-                return;
-            }
-        };
-        let out = Output {
-            renderer,
-            color,
-            escape,
-            follow,
-        };
-        produce(&mut reader, query, &out, Batch::new(raw), &tx);
-        svc2.give_back(reader);
-    });
-
     let (mut rd, mut wr) = s.split();
     let mut probe = [0u8; 64];
     let mut watch_peer = true;
     loop {
         let next = tokio::select! {
-            c = rx.recv() => c,
+            c = feed.next() => c,
             n = rd.read(&mut probe), if watch_peer => match n {
                 // The client sends nothing after its request, so end of file means
                 // it hung up (or half-closed: then a finite answer is still sent,
@@ -319,12 +372,9 @@ pub async fn stream(
             break; // EPIPE: the client hung up (e.g. `| head`).
         }
     }
-    // Dropping the receiver makes the thread's next send fail; a follower notices
-    // within FOLLOW_CHECK even when nothing new is written.
-    drop(rx);
-    let _ = producer.await;
-    // The buffers of a long answer are free now: hand them back.
-    crate::memory::release_free_memory();
+    // The thread's next send fails; a follower notices within FOLLOW_CHECK
+    // even when nothing new is written.
+    feed.finish().await;
 }
 
 /// How the reader thread renders and whether it follows.

@@ -1,5 +1,5 @@
-//! The socket server: every client (the CLI, later the HTTP API's bridge) talks to
-//! the daemon here.
+//! The socket server, and the request routing it shares with the HTTP API
+//! ([`admit`], [`dispatch`], [`LogService::open`]): one implementation behind both doors.
 //!
 //! Owns: accepting connections, the peer check (SO_PEERCRED), the version
 //! handshake, frame size limits, read deadlines, the cap on concurrent connections
@@ -21,7 +21,7 @@
 
 mod admit;
 mod group_audit;
-mod logs;
+pub mod logs;
 mod slots;
 
 use std::cell::Cell;
@@ -288,7 +288,7 @@ async fn handshake(s: &mut UnixStream, ctx: &IpcContext) -> Result<Request, Opti
     read_by(s, "request", MAX_REQUEST_LEN, deadline)
         .await
         .and_then(|p| daimon_proto::decode::<Request>(&p).map_err(|e| format!("bad request: {e}")))
-        .and_then(|r| admit::check(&r).map(|()| r))
+        .and_then(|r| admit(&r).map(|()| r))
         .map_err(invalid)
 }
 
@@ -345,6 +345,24 @@ async fn connection(mut s: UnixStream, ctx: &IpcContext, slot: &slots::Slot, evi
             };
             reply(&mut s, r).await;
         }
+        req => {
+            let r = dispatch(ctx, req).await;
+            reply(&mut s, r).await;
+        }
+    }
+}
+
+/// Whether `req` may enter at all: every unit name it carries is checked here,
+/// for the socket and the HTTP API alike (see `admit`).
+pub fn admit(req: &Request) -> Result<(), String> {
+    admit::check(req)
+}
+
+/// The one way an admitted request reaches the daemon, whichever door it came
+/// through (the socket here, the HTTP API in `http`): everything but `Logs` (a
+/// stream, see [`LogService::open`]) and `Shutdown` (main's business).
+pub async fn dispatch(ctx: &IpcContext, req: Request) -> Response {
+    match req {
         Request::Status {
             units,
             log_lines,
@@ -358,13 +376,12 @@ async fn connection(mut s: UnixStream, ctx: &IpcContext, slot: &slots::Slot, evi
                     brief,
                 })
                 .await;
-            let r = match r {
+            match r {
                 Response::Status(list) => {
                     Response::Status(ctx.logs.fill_status(list, log_lines).await)
                 }
                 other => other,
-            };
-            reply(&mut s, r).await;
+            }
         }
         req @ (Request::Run(_)
         | Request::Start { .. }
@@ -375,15 +392,11 @@ async fn connection(mut s: UnixStream, ctx: &IpcContext, slot: &slots::Slot, evi
             if ctx.shutting_down.get() =>
         {
             let _ = req;
-            let r = error(
+            error(
                 ErrorKind::Unavailable,
                 "daimond is shutting down; run the command again once it has stopped",
-            );
-            reply(&mut s, r).await;
+            )
         }
-        req => {
-            let r = ctx.supervisor.request(req).await;
-            reply(&mut s, r).await;
-        }
+        req => ctx.supervisor.request(req).await,
     }
 }

@@ -10,6 +10,7 @@ pub mod adopt;
 mod boot;
 pub mod deps;
 mod event_loop;
+pub mod events;
 pub mod exec;
 mod exec_outcome;
 pub mod jobs;
@@ -80,6 +81,7 @@ pub enum Command {
 #[derive(Clone)]
 pub struct SupervisorHandle {
     tx: mpsc::Sender<Command>,
+    events: events::Events,
 }
 
 impl SupervisorHandle {
@@ -96,6 +98,11 @@ impl SupervisorHandle {
             return unavailable();
         }
         rx.await.unwrap_or_else(|_| unavailable())
+    }
+
+    /// Unit state changes from now on (see `events`).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<events::UnitEvent> {
+        self.events.subscribe()
     }
 
     /// SIGHUP: re-read unit files.
@@ -136,6 +143,7 @@ fn unavailable() -> Response {
 pub fn spawn(ctx: SupervisorContext) -> (SupervisorHandle, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(256);
     let owner = owner::Owner::new(ctx.paths, ctx.log, ctx.nofile);
+    let events = owner.events.clone();
     let task = tokio::task::spawn_local(event_loop::run(owner, rx));
-    (SupervisorHandle { tx }, task)
+    (SupervisorHandle { tx, events }, task)
 }

@@ -82,6 +82,8 @@ pub struct Owner {
     /// /proc files `status` keeps open between requests (taken out while a
     /// status walks the units).
     pub(super) proc_files: std::cell::Cell<tree::ProcFiles>,
+    /// State changes for live viewers (`events`).
+    pub events: super::events::Events,
 }
 
 impl Owner {
@@ -118,6 +120,7 @@ impl Owner {
             clock: Box::new(SystemClock),
             daemon_start: Instant::now(),
             proc_files: Default::default(),
+            events: Default::default(),
         }
     }
 
@@ -162,6 +165,16 @@ impl Owner {
                 let (was, is) = (before.0.active_state(), e.machine.state.active_state());
                 e.stamps.record(was, is, wall);
                 record_run(e, before.0, now);
+                let state = e.machine.state;
+                let (pid, restarts) = (e.machine.main_pid, e.machine.restarts);
+                self.events.changed(|| super::events::UnitEvent {
+                    unit: unit.to_string(),
+                    state: state.active_state(),
+                    sub_state: state.as_str(),
+                    pid,
+                    restarts,
+                    time: wall.to_string(),
+                });
                 if e.machine.state.is_inactive() {
                     exec::remove_runtime_directories(&self.host, def.svc);
                     // Not when a restart follows at once (BindsTo= waits for it).
