@@ -79,7 +79,7 @@ pub(crate) struct Filter<'a> {
 
 pub(crate) fn select(block: &Block, f: &Filter<'_>) -> Vec<u32> {
     // A block holds the lines of one stream, so a stream match is all or nothing.
-    if !f.streams.is_empty() && !f.streams.contains(&block.stream) {
+    if !f.streams.is_empty() && !f.streams.iter().any(|s| s.same_transport(block.stream)) {
         return Vec::new();
     }
     let mut cand: Option<Vec<bool>> = None;

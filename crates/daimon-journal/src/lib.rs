@@ -82,6 +82,7 @@ mod maint;
 mod reader;
 mod record;
 mod repair;
+pub mod syslog_parse;
 pub mod timeexpr;
 mod writer;
 

@@ -55,6 +55,16 @@ pub enum LogMsg {
     },
     /// The pipe reached end of file: flush a partial last line.
     Close { source: SourceKey },
+    /// One syslog datagram, placed in its sender's unit (see `crate::syslog`).
+    Syslog {
+        unit: String,
+        invocation: Option<String>,
+        pid: u32,
+        facility: u8,
+        priority: u8,
+        identifier: Option<String>,
+        message: Vec<u8>,
+    },
     /// One message of daimond itself (or about a unit, e.g. "Started bot.service").
     Message {
         unit: String,
@@ -191,6 +201,23 @@ fn apply(w: &mut JournalWriter, m: LogMsg, pid: u32, buf: &mut [u8]) {
             let _ = done.send(outcome);
         }
         LogMsg::Close { source } => w.close_source(SourceId(source)),
+        LogMsg::Syslog {
+            unit,
+            invocation,
+            pid,
+            facility,
+            priority,
+            identifier,
+            message,
+        } => w.append_syslog(
+            &unit,
+            invocation.as_deref(),
+            pid,
+            facility,
+            priority,
+            identifier.as_deref(),
+            &message,
+        ),
         LogMsg::Message {
             unit,
             invocation,

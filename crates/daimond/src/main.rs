@@ -19,6 +19,7 @@ mod sdnotify;
 mod selflog;
 mod signals;
 mod supervisor;
+mod syslog;
 
 use std::fs::{self, DirBuilder};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -54,6 +55,10 @@ Options:
 Environment:
   DAIMON_HOME    keep units, runtime files and state under this directory
   DAIMOND_LOG    level of daimond's own messages: error, warn, info (default), debug
+  DAIMOND_SYSLOG_SOCKET
+                 where to receive syslog datagrams (default: /dev/log as root when
+                 no other daemon serves it, else syslog.sock in the runtime
+                 directory), or off
 
 Signals: SIGHUP re-reads unit files; SIGTERM/SIGINT stop every service, then exit.";
 

@@ -213,9 +213,11 @@ fn apply_match(m: &str, q: &mut Query) -> Result<(), String> {
             "stdout" => Stream::Stdout,
             "stderr" => Stream::Stderr,
             "daemon" => Stream::Daemon,
+            // Any facility: a transport match compares the kind only.
+            "syslog" => Stream::Syslog(0),
             _ => {
                 return Err(format!(
-                    "invalid match \"{m}\": _TRANSPORT is stdout, stderr or daemon"
+                    "invalid match \"{m}\": _TRANSPORT is stdout, stderr, daemon or syslog"
                 ));
             }
         }),

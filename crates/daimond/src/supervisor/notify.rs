@@ -177,6 +177,12 @@ impl Owner {
         }
     }
 
+    /// The unit the live process `pid` belongs to, by the rule that places
+    /// notification senders (syslog senders too).
+    pub fn unit_of_process(&self, pid: u32) -> Option<String> {
+        self.sender_of(pid).map(|(unit, _)| unit)
+    }
+
     /// The unit `pid` belongs to and its role there: a main or control PID,
     /// else a descendant of one, else a process carrying a unit's invocation id.
     fn sender_of(&self, pid: u32) -> Option<(String, Sender)> {

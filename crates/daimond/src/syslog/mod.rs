@@ -1,0 +1,308 @@
+//! syslog in: services that log with `syslog(3)`, `logger(1)` or a syslog
+//! handler get their lines into the log store, in their unit.
+//!
+//! Owns: choosing the socket ([`address`]), reading it in a task of its own
+//! ([`reader`]), and storing each datagram ([`SyslogIn::store`]) with
+//! `PRIORITY`, `SYSLOG_FACILITY`, `SYSLOG_IDENTIFIER`, `_PID` (the kernel's,
+//! see `socket`) and `_TRANSPORT=syslog`, under the unit the sender belongs
+//! to — found by the same rule that places sd_notify senders
+//! ([`Owner::unit_of_process`]) — or under [`UNIT`] for a process of no unit.
+//!
+//! Bounded everywhere: the reader hands datagrams to the owner through a
+//! bounded channel and the owner hands them to the log writer without
+//! waiting; when either is full the datagram is dropped and counted, and the
+//! count is reported in daimond's own log. A flood of datagrams costs
+//! daimond some CPU, never its supervision: the owner takes them last and in
+//! bounded batches.
+
+mod socket;
+
+use std::cell::Cell;
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use daimon_journal::syslog_parse;
+use tokio::sync::mpsc;
+
+use crate::log_writer::LogMsg;
+use crate::supervisor::owner::Owner;
+use crate::supervisor::process::spawn::SpawnSpec;
+pub use socket::SyslogSocket;
+
+/// Where lines of senders that belong to no unit go.
+pub const UNIT: &str = "syslog";
+/// The variable every service gets: the socket's path.
+pub const ENV: &str = "DAIMON_SYSLOG_SOCKET";
+/// daimond's setting (in its environment, like `DAIMOND_LOG`): a path to
+/// listen on instead of the default, or `off`.
+pub const SETTING: &str = "DAIMOND_SYSLOG_SOCKET";
+/// The socket's name in the runtime directory.
+const FILE_NAME: &str = "syslog.sock";
+/// Datagrams between the reader and the owner.
+const QUEUE: usize = 1024;
+/// Most datagrams the owner stores per wake-up.
+const BATCH: usize = 64;
+/// Most datagrams the reader takes before letting other tasks run.
+const READ_TURN: usize = 256;
+/// Drops are reported at most this often.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
+
+/// What the setting asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Setting {
+    Default,
+    Off,
+    Path(PathBuf),
+}
+
+impl Setting {
+    pub fn from_env() -> Setting {
+        match std::env::var_os(SETTING) {
+            None => Setting::Default,
+            Some(v) if v.is_empty() => Setting::Default,
+            Some(v) if v == "off" => Setting::Off,
+            Some(v) => Setting::Path(PathBuf::from(v)),
+        }
+    }
+}
+
+/// The paths to try, best first: the configured one; in system mode
+/// `/dev/log` (when no other daemon serves it); then `syslog.sock` in the
+/// runtime directory.
+pub fn address(setting: &Setting, runtime: &Path, system_mode: bool) -> Vec<PathBuf> {
+    let own = runtime.join(FILE_NAME);
+    match setting {
+        Setting::Off => vec![],
+        Setting::Path(p) => vec![p.clone(), own],
+        Setting::Default if system_mode => vec![PathBuf::from("/dev/log"), own],
+        Setting::Default => vec![own],
+    }
+}
+
+/// A parsed datagram on its way to the owner.
+#[derive(Debug)]
+pub struct Received {
+    pid: u32,
+    facility: u8,
+    severity: u8,
+    identifier: Option<String>,
+    message: Vec<u8>,
+}
+
+impl Received {
+    fn from(dg: socket::Datagram) -> Received {
+        let m = syslog_parse::parse(&dg.bytes);
+        Received {
+            pid: dg.pid,
+            facility: m.facility,
+            severity: m.severity,
+            identifier: m.identifier.map(str::to_string),
+            message: m.message.to_vec(),
+        }
+    }
+}
+
+/// The owner's end: the queue the reader fills, and the drop count.
+pub struct SyslogIn {
+    rx: mpsc::Receiver<Received>,
+    dropped: Rc<Cell<u64>>,
+    /// Kept to read what is waiting before exits are reaped ([`SyslogIn::drain`]).
+    socket: Rc<SyslogSocket>,
+    buf: Vec<u8>,
+}
+
+/// Binds the socket, starts its reader and tells the owner the path services
+/// get. `None` (with a message) when off or when no path could be bound.
+pub fn open(o: &mut Owner) -> Option<SyslogIn> {
+    let setting = Setting::from_env();
+    let mut sock = None;
+    for path in address(&setting, &o.paths.runtime, o.paths.system_mode) {
+        match SyslogSocket::bind(&path) {
+            Ok(s) => {
+                sock = Some(s);
+                break;
+            }
+            Err(e) => tracing::info!("syslog socket {}: {e}; trying the next", path.display()),
+        }
+    }
+    let Some(sock) = sock else {
+        if setting != Setting::Off {
+            tracing::warn!("no syslog socket could be bound; syslog lines are not stored");
+        }
+        return None;
+    };
+    tracing::info!(
+        "listening for syslog datagrams on {}",
+        sock.path().display()
+    );
+    o.syslog_socket = Some(sock.path().to_string_lossy().into_owned());
+    let socket = Rc::new(sock);
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let dropped = Rc::new(Cell::new(0));
+    tokio::task::spawn_local(reader(socket.clone(), tx, dropped.clone()));
+    Some(SyslogIn {
+        rx,
+        dropped,
+        socket,
+        buf: vec![0u8; socket::MAX_DATAGRAM],
+    })
+}
+
+/// Reads datagrams as they come and queues them for the owner; a full queue
+/// drops them, counted. Yields after each turn so a flood cannot hold the
+/// (single-threaded) runtime.
+async fn reader(s: Rc<SyslogSocket>, tx: mpsc::Sender<Received>, dropped: Rc<Cell<u64>>) {
+    let mut buf = vec![0u8; socket::MAX_DATAGRAM];
+    let mut reported = 0u64;
+    let mut last_report: Option<Instant> = None;
+    loop {
+        if let Err(e) = s.readable().await {
+            tracing::debug!("syslog socket: {e}");
+            return;
+        }
+        for _ in 0..READ_TURN {
+            match s.try_recv(&mut buf) {
+                Ok(Some(dg)) => {
+                    if tx.try_send(Received::from(dg)).is_err() {
+                        dropped.set(dropped.get() + 1);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    tracing::debug!("syslog socket: {e}");
+                    break;
+                }
+            }
+        }
+        let n = dropped.get();
+        if n > reported && last_report.is_none_or(|t| t.elapsed() >= REPORT_EVERY) {
+            tracing::warn!(
+                "{} syslog messages dropped: they came faster than they could be stored",
+                n - reported
+            );
+            reported = n;
+            last_report = Some(Instant::now());
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+impl SyslogIn {
+    /// Waits for queued datagrams (up to [`BATCH`]).
+    pub async fn next(&mut self) -> Vec<Received> {
+        let mut v = Vec::with_capacity(BATCH);
+        if self.rx.recv_many(&mut v, BATCH).await == 0 {
+            std::future::pending::<()>().await;
+        }
+        v
+    }
+
+    /// Stores datagrams, each under its sender's unit.
+    pub fn store(&self, o: &Owner, batch: Vec<Received>) {
+        for r in batch {
+            let (unit, invocation) = match o.unit_of_process(r.pid) {
+                Some(u) => {
+                    let inv = o
+                        .units
+                        .get(&u)
+                        .map(|e| e.invocation.clone())
+                        .filter(|i| !i.is_empty());
+                    (u, inv)
+                }
+                None => (UNIT.to_string(), None),
+            };
+            let msg = LogMsg::Syslog {
+                unit,
+                invocation,
+                pid: r.pid,
+                facility: r.facility,
+                priority: r.severity,
+                identifier: r.identifier,
+                message: r.message,
+            };
+            if o.log.tx.try_send(msg).is_err() {
+                self.dropped.set(self.dropped.get() + 1);
+            }
+        }
+    }
+
+    /// Before exits are reaped: what was sent just before exiting (`exec
+    /// logger ...` as a service's last act) is placed while its sender is
+    /// still known. Bounded, so a flood cannot hold the owner.
+    pub fn drain(&mut self, o: &Owner) {
+        let mut queued = Vec::new();
+        while queued.len() < BATCH {
+            match self.rx.try_recv() {
+                Ok(r) => queued.push(r),
+                Err(_) => break,
+            }
+        }
+        for _ in 0..BATCH {
+            match self.socket.recv_waiting(&mut self.buf) {
+                Ok(Some(dg)) => queued.push(Received::from(dg)),
+                Ok(None) => {}
+                Err(_) => break,
+            }
+        }
+        self.store(o, queued);
+    }
+}
+
+/// The next batch, or never without a socket.
+pub async fn next(s: Option<&mut SyslogIn>) -> Vec<Received> {
+    match s {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `DAIMON_SYSLOG_SOCKET=` for a service process, unless its unit sets it.
+pub fn add_env(o: &Owner, spec: &mut SpawnSpec) {
+    let Some(path) = &o.syslog_socket else { return };
+    let prefix = format!("{ENV}=");
+    if spec
+        .envp
+        .iter()
+        .any(|e| e.as_bytes().starts_with(prefix.as_bytes()))
+    {
+        return;
+    }
+    if let Ok(c) = CString::new(format!("{prefix}{path}")) {
+        spec.envp.push(c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn where_the_socket_goes() {
+        let rt = Path::new("/run/user/1000/daimon");
+        let own = rt.join("syslog.sock");
+        assert_eq!(address(&Setting::Default, rt, false), vec![own.clone()]);
+        assert_eq!(
+            address(&Setting::Default, rt, true),
+            vec![PathBuf::from("/dev/log"), own.clone()]
+        );
+        assert_eq!(
+            address(&Setting::Path("/run/x.sock".into()), rt, true),
+            vec![PathBuf::from("/run/x.sock"), own]
+        );
+        assert!(address(&Setting::Off, rt, true).is_empty());
+    }
+
+    #[test]
+    fn a_datagram_is_read_into_its_fields() {
+        let r = Received::from(socket::Datagram {
+            pid: 42,
+            bytes: b"<11>Dec  7 11:30:00 bot[7]: boom\n".to_vec(),
+        });
+        assert_eq!((r.pid, r.facility, r.severity), (42, 1, 3));
+        assert_eq!(r.identifier.as_deref(), Some("bot"));
+        assert_eq!(r.message, b"boom");
+    }
+}

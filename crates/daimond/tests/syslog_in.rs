@@ -1,0 +1,144 @@
+//! syslog in, end to end: services log through `DAIMON_SYSLOG_SOCKET` with
+//! `logger(1)` and Python's `SysLogHandler`, and `daimon logs` shows the lines
+//! in their unit with journalctl's fields; senders of no unit go under
+//! `syslog`.
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+
+use common::*;
+
+/// `daimon logs ARGS -o json`, one object per line.
+fn json_lines(d: &mut Daemon, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut a = vec!["logs", "-o", "json"];
+    a.extend_from_slice(args);
+    d.ok(&a)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+        .collect()
+}
+
+/// Waits until `daimon logs ARGS` has a line whose MESSAGE is `msg`; returns it.
+fn wait_for(d: &mut Daemon, args: &[&str], msg: &str) -> serde_json::Value {
+    let mut found = None;
+    wait_until(&format!("{msg:?} in logs {args:?}"), DEADLINE, || {
+        found = json_lines(d, args)
+            .into_iter()
+            .find(|v| v["MESSAGE"] == msg);
+        found.is_some()
+    });
+    found.expect("found")
+}
+
+fn syslog_socket(d: &Daemon) -> std::path::PathBuf {
+    d.path().join("run/syslog.sock")
+}
+
+#[test]
+fn logger_lines_land_in_the_unit_with_their_fields() {
+    let mut d = Daemon::start();
+    // The service's last act is logger itself: it is the main process, so the
+    // line is placed before daimond reaps it.
+    d.write_unit(
+        "shout.service",
+        "[Service]\nExecStart=/bin/sh -c 'exec logger -u \"$DAIMON_SYSLOG_SOCKET\" -t shout -p daemon.err \"disk on fire\"'\n",
+    );
+    d.write_unit(
+        "shout5424.service",
+        "[Service]\nExecStart=/bin/sh -c 'exec logger --rfc5424 -u \"$DAIMON_SYSLOG_SOCKET\" -t five -p local3.warning \"five four two four\"'\n",
+    );
+    d.ok(&["start", "shout", "shout5424"]);
+
+    let v = wait_for(&mut d, &["shout"], "disk on fire");
+    assert_eq!(v["PRIORITY"], "3", "{v}");
+    assert_eq!(v["SYSLOG_FACILITY"], "3", "{v}");
+    assert_eq!(v["SYSLOG_IDENTIFIER"], "shout", "{v}");
+    assert_eq!(v["_TRANSPORT"], "syslog", "{v}");
+    assert_eq!(v["UNIT"], "shout.service", "{v}");
+    let pid: u32 = v["_PID"]
+        .as_str()
+        .and_then(|p| p.parse().ok())
+        .expect("_PID");
+    assert!(pid > 1, "{v}");
+    assert!(v["_SYSTEMD_INVOCATION_ID"].as_str().is_some(), "{v}");
+
+    let v = wait_for(&mut d, &["shout5424"], "five four two four");
+    assert_eq!(v["PRIORITY"], "4", "{v}");
+    assert_eq!(v["SYSLOG_FACILITY"], "19", "{v}");
+    assert_eq!(v["SYSLOG_IDENTIFIER"], "five", "{v}");
+
+    // Priority and transport filters apply to syslog lines as to any other.
+    let errs = json_lines(&mut d, &["-p", "err", "shout", "shout5424"]);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0]["MESSAGE"], "disk on fire");
+    let via_syslog = json_lines(&mut d, &["_TRANSPORT=syslog"]);
+    assert!(
+        via_syslog.iter().all(|v| v["_TRANSPORT"] == "syslog") && via_syslog.len() >= 2,
+        "{via_syslog:?}"
+    );
+    let short = d.ok(&["logs", "shout", "-o", "short"]);
+    assert!(
+        short.contains(&format!(" shout[{pid}]: disk on fire")),
+        "{short}"
+    );
+}
+
+#[test]
+fn python_syslog_handler_from_a_service() {
+    let mut d = Daemon::start();
+    // Read by python3, never executed itself: a plain write is enough.
+    let code = "import logging, logging.handlers, os, time\n\
+                h = logging.handlers.SysLogHandler(address=os.environ['DAIMON_SYSLOG_SOCKET'])\n\
+                h.ident = 'billing: '\n\
+                log = logging.getLogger('app')\n\
+                log.addHandler(h)\n\
+                log.error('payment failed')\n\
+                log.warning('slow answer')\n\
+                time.sleep(60)\n";
+    std::fs::write(d.path().join("app.py"), code).expect("write app.py");
+    d.write_unit(
+        "billing.service",
+        &format!(
+            "[Service]\nExecStart=/usr/bin/python3 {}\n",
+            d.path().join("app.py").display()
+        ),
+    );
+    d.ok(&["start", "billing"]);
+    let v = wait_for(&mut d, &["billing"], "payment failed");
+    assert_eq!(v["PRIORITY"], "3", "{v}");
+    assert_eq!(v["SYSLOG_FACILITY"], "1", "{v}");
+    assert_eq!(v["SYSLOG_IDENTIFIER"], "billing", "{v}");
+    assert_eq!(v["UNIT"], "billing.service", "{v}");
+    let main = d.wait_main_pid("billing");
+    assert_eq!(v["_PID"], main.to_string(), "{v}");
+    let v = wait_for(&mut d, &["billing"], "slow answer");
+    assert_eq!(v["PRIORITY"], "4", "{v}");
+    let errs = json_lines(&mut d, &["billing", "-p", "err"]);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    d.ok(&["stop", "billing"]);
+}
+
+#[test]
+fn a_sender_of_no_unit_goes_under_syslog_and_garbage_is_kept_raw() {
+    let mut d = Daemon::start();
+    let sock = syslog_socket(&d);
+    wait_until("the syslog socket", DEADLINE, || sock.exists());
+    let c = UnixDatagram::unbound().expect("socket");
+    c.send_to(b"<12>Dec  7 11:30:00 cron[99]: job done", &sock)
+        .expect("send");
+    c.send_to(b"\xff\xfe<<not syslog at all", &sock)
+        .expect("send");
+    let v = wait_for(&mut d, &["syslog"], "job done");
+    assert_eq!(v["UNIT"], "syslog", "{v}");
+    assert_eq!(v["SYSLOG_IDENTIFIER"], "cron", "{v}");
+    assert_eq!(v["PRIORITY"], "4", "{v}");
+    // The kernel's PID (this test), not the claimed 99.
+    assert_eq!(v["_PID"], std::process::id().to_string(), "{v}");
+    wait_until("the raw datagram", DEADLINE, || {
+        json_lines(&mut d, &["syslog"])
+            .iter()
+            .any(|v| v["MESSAGE"].is_array() && v["PRIORITY"] == "6")
+    });
+}
