@@ -21,11 +21,16 @@ fn json_lines(d: &mut Daemon, args: &[&str]) -> Vec<serde_json::Value> {
 }
 
 /// Waits until `daimon logs ARGS` has a line whose MESSAGE is `msg`; returns it.
+/// (`logs syslog` exits 4 until a first line is stored under `syslog`.)
 fn wait_for(d: &mut Daemon, args: &[&str], msg: &str) -> serde_json::Value {
     let mut found = None;
     wait_until(&format!("{msg:?} in logs {args:?}"), DEADLINE, || {
-        found = json_lines(d, args)
-            .into_iter()
+        let mut a = vec!["logs", "-o", "json"];
+        a.extend_from_slice(args);
+        let out = d.cli(&a);
+        found = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .find(|v| v["MESSAGE"] == msg);
         found.is_some()
     });
@@ -140,5 +145,88 @@ fn a_sender_of_no_unit_goes_under_syslog_and_garbage_is_kept_raw() {
         json_lines(&mut d, &["syslog"])
             .iter()
             .any(|v| v["MESSAGE"].is_array() && v["PRIORITY"] == "6")
+    });
+}
+
+/// `prog | logger` (logger forwarding another program's lines) from a
+/// service: logger is a descendant of the main process, placed by its ancestry.
+#[test]
+fn a_pipeline_into_logger_is_placed_in_its_unit() {
+    let mut d = Daemon::start();
+    let script = d.script(
+        "chatty.sh",
+        "{ for i in 1 2 3 4 5; do echo \"line $i\"; done; sleep 30; } | logger -u \"$DAIMON_SYSLOG_SOCKET\" -t chatty -p user.warning &\nexec sleep 60",
+    );
+    d.write_unit(
+        "chatty.service",
+        &format!("[Service]\nExecStart={}\n", script.display()),
+    );
+    d.ok(&["start", "chatty"]);
+    wait_for(&mut d, &["chatty"], "line 5");
+    let lines = json_lines(&mut d, &["chatty", "_TRANSPORT=syslog"]);
+    let msgs: Vec<_> = lines.iter().map(|v| v["MESSAGE"].clone()).collect();
+    assert_eq!(
+        msgs,
+        ["line 1", "line 2", "line 3", "line 4", "line 5"],
+        "{lines:?}"
+    );
+    assert!(lines.iter().all(|v| v["PRIORITY"] == "4"), "{lines:?}");
+    let all = json_lines(&mut d, &["_TRANSPORT=syslog"]);
+    assert!(
+        all.iter().all(|v| v["UNIT"] == "chatty.service"),
+        "nothing unplaced: {all:?}"
+    );
+    d.ok(&["stop", "chatty"]);
+}
+
+/// A flood never stalls daimond, and what it could not store is counted in
+/// its own log: stored + reported dropped = sent.
+#[test]
+fn a_flood_is_bounded_and_its_drops_are_reported() {
+    let mut d = Daemon::start();
+    let sock = syslog_socket(&d);
+    wait_until("the syslog socket", DEADLINE, || sock.exists());
+    const N: usize = 20_000;
+    let flood = std::thread::spawn(move || {
+        let c = UnixDatagram::unbound().expect("socket");
+        c.set_write_timeout(Some(std::time::Duration::from_secs(5)))
+            .expect("timeout");
+        let mut sent = 0;
+        for i in 0..N {
+            if c.send_to(format!("<14>flood: n{i}").as_bytes(), &sock)
+                .is_ok()
+            {
+                sent += 1;
+            }
+        }
+        sent
+    });
+    // daimond keeps answering while the flood runs.
+    while !flood.is_finished() {
+        let t = std::time::Instant::now();
+        d.ok(&["list"]);
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(3),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+    let sent = flood.join().expect("flood thread");
+    let dropped_in = |d: &mut Daemon| -> usize {
+        d.ok(&[
+            "logs",
+            "daimond",
+            "-o",
+            "cat",
+            "-g",
+            "syslog messages dropped",
+        ])
+        .lines()
+        .filter_map(|l| l.split_whitespace().next()?.parse::<usize>().ok())
+        .sum()
+    };
+    let stored_in = |d: &mut Daemon| d.ok(&["logs", "syslog", "-o", "cat"]).lines().count();
+    wait_until("every datagram stored or counted", DEADLINE, || {
+        stored_in(&mut d) + dropped_in(&mut d) == sent
     });
 }

@@ -15,18 +15,18 @@
 //! daimond some CPU, never its supervision: the owner takes them last and in
 //! bounded batches.
 
+mod drops;
 mod socket;
 
-use std::cell::Cell;
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
 
 use daimon_journal::syslog_parse;
 use tokio::sync::mpsc;
 
 use crate::log_writer::LogMsg;
+use crate::supervisor::notify::Lineage;
 use crate::supervisor::owner::Owner;
 use crate::supervisor::process::spawn::SpawnSpec;
 pub use socket::SyslogSocket;
@@ -46,8 +46,6 @@ const QUEUE: usize = 1024;
 const BATCH: usize = 64;
 /// Most datagrams the reader takes before letting other tasks run.
 const READ_TURN: usize = 256;
-/// Drops are reported at most this often.
-const REPORT_EVERY: Duration = Duration::from_secs(1);
 
 /// What the setting asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +82,8 @@ pub fn address(setting: &Setting, runtime: &Path, system_mode: bool) -> Vec<Path
 /// A parsed datagram on its way to the owner.
 #[derive(Debug)]
 pub struct Received {
-    pid: u32,
+    /// The sender, with its ancestry read on arrival.
+    sender: Lineage,
     facility: u8,
     severity: u8,
     identifier: Option<String>,
@@ -92,10 +91,10 @@ pub struct Received {
 }
 
 impl Received {
-    fn from(dg: socket::Datagram) -> Received {
+    fn from(dg: socket::Datagram, sender: Lineage) -> Received {
         let m = syslog_parse::parse(&dg.bytes);
         Received {
-            pid: dg.pid,
+            sender,
             facility: m.facility,
             severity: m.severity,
             identifier: m.identifier.map(str::to_string),
@@ -107,7 +106,7 @@ impl Received {
 /// The owner's end: the queue the reader fills, and the drop count.
 pub struct SyslogIn {
     rx: mpsc::Receiver<Received>,
-    dropped: Rc<Cell<u64>>,
+    dropped: Rc<drops::Drops>,
     /// Kept to read what is waiting before exits are reaped ([`SyslogIn::drain`]).
     socket: Rc<SyslogSocket>,
     buf: Vec<u8>,
@@ -140,7 +139,8 @@ pub fn open(o: &mut Owner) -> Option<SyslogIn> {
     o.syslog_socket = Some(sock.path().to_string_lossy().into_owned());
     let socket = Rc::new(sock);
     let (tx, rx) = mpsc::channel(QUEUE);
-    let dropped = Rc::new(Cell::new(0));
+    let dropped = Rc::new(drops::Drops::default());
+    tokio::task::spawn_local(dropped.clone().report());
     tokio::task::spawn_local(reader(socket.clone(), tx, dropped.clone()));
     Some(SyslogIn {
         rx,
@@ -153,20 +153,29 @@ pub fn open(o: &mut Owner) -> Option<SyslogIn> {
 /// Reads datagrams as they come and queues them for the owner; a full queue
 /// drops them, counted. Yields after each turn so a flood cannot hold the
 /// (single-threaded) runtime.
-async fn reader(s: Rc<SyslogSocket>, tx: mpsc::Sender<Received>, dropped: Rc<Cell<u64>>) {
+async fn reader(s: Rc<SyslogSocket>, tx: mpsc::Sender<Received>, dropped: Rc<drops::Drops>) {
     let mut buf = vec![0u8; socket::MAX_DATAGRAM];
-    let mut reported = 0u64;
-    let mut last_report: Option<Instant> = None;
     loop {
         if let Err(e) = s.readable().await {
             tracing::debug!("syslog socket: {e}");
             return;
         }
+        // A chatty sender's ancestry is read once per turn, not per datagram.
+        let mut known: Option<Lineage> = None;
         for _ in 0..READ_TURN {
             match s.try_recv(&mut buf) {
                 Ok(Some(dg)) => {
-                    if tx.try_send(Received::from(dg)).is_err() {
-                        dropped.set(dropped.get() + 1);
+                    if tx.capacity() == 0 {
+                        dropped.add();
+                        continue;
+                    }
+                    let sender = match known.take() {
+                        Some(l) if l.pid() == dg.pid => l,
+                        _ => Lineage::read(dg.pid),
+                    };
+                    known = Some(sender.clone());
+                    if tx.try_send(Received::from(dg, sender)).is_err() {
+                        dropped.add();
                     }
                 }
                 Ok(None) => {}
@@ -176,15 +185,6 @@ async fn reader(s: Rc<SyslogSocket>, tx: mpsc::Sender<Received>, dropped: Rc<Cel
                     break;
                 }
             }
-        }
-        let n = dropped.get();
-        if n > reported && last_report.is_none_or(|t| t.elapsed() >= REPORT_EVERY) {
-            tracing::warn!(
-                "{} syslog messages dropped: they came faster than they could be stored",
-                n - reported
-            );
-            reported = n;
-            last_report = Some(Instant::now());
         }
         tokio::task::yield_now().await;
     }
@@ -203,7 +203,7 @@ impl SyslogIn {
     /// Stores datagrams, each under its sender's unit.
     pub fn store(&self, o: &Owner, batch: Vec<Received>) {
         for r in batch {
-            let (unit, invocation) = match o.unit_of_process(r.pid) {
+            let (unit, invocation) = match o.unit_of_lineage(&r.sender) {
                 Some(u) => {
                     let inv = o
                         .units
@@ -217,14 +217,14 @@ impl SyslogIn {
             let msg = LogMsg::Syslog {
                 unit,
                 invocation,
-                pid: r.pid,
+                pid: r.sender.pid(),
                 facility: r.facility,
                 priority: r.severity,
                 identifier: r.identifier,
                 message: r.message,
             };
             if o.log.tx.try_send(msg).is_err() {
-                self.dropped.set(self.dropped.get() + 1);
+                self.dropped.add();
             }
         }
     }
@@ -242,7 +242,10 @@ impl SyslogIn {
         }
         for _ in 0..BATCH {
             match self.socket.recv_waiting(&mut self.buf) {
-                Ok(Some(dg)) => queued.push(Received::from(dg)),
+                Ok(Some(dg)) => {
+                    let sender = Lineage::read(dg.pid);
+                    queued.push(Received::from(dg, sender));
+                }
                 Ok(None) => {}
                 Err(_) => break,
             }
@@ -297,11 +300,15 @@ mod tests {
 
     #[test]
     fn a_datagram_is_read_into_its_fields() {
-        let r = Received::from(socket::Datagram {
-            pid: 42,
-            bytes: b"<11>Dec  7 11:30:00 bot[7]: boom\n".to_vec(),
-        });
-        assert_eq!((r.pid, r.facility, r.severity), (42, 1, 3));
+        let me = std::process::id();
+        let r = Received::from(
+            socket::Datagram {
+                pid: me,
+                bytes: b"<11>Dec  7 11:30:00 bot[7]: boom\n".to_vec(),
+            },
+            Lineage::read(me),
+        );
+        assert_eq!((r.sender.pid(), r.facility, r.severity), (me, 1, 3));
         assert_eq!(r.identifier.as_deref(), Some("bot"));
         assert_eq!(r.message, b"boom");
     }
