@@ -177,6 +177,28 @@ pub struct LogsRequest {
     pub matches: Vec<String>,
 }
 
+/// Every line of every unit, as `daimon logs` with no argument asks for them
+/// (short format, no follow): requests are written as changes to this.
+impl Default for LogsRequest {
+    fn default() -> Self {
+        LogsRequest {
+            units: vec![],
+            invocation: None,
+            since: None,
+            until: None,
+            priority: None,
+            grep: None,
+            lines: None,
+            follow: false,
+            output: "short".into(),
+            raw: false,
+            color: false,
+            escape: false,
+            matches: vec![],
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
     Welcome(Welcome),
@@ -318,6 +340,9 @@ pub struct UnitStatus {
     /// Lines dropped by the log store for this unit and why, e.g. "12345 lines
     /// dropped: disk full"; None when nothing was lost.
     pub logs_dropped: Option<String>,
+    /// How many lines that is (all reasons together); None when nothing was lost.
+    #[serde(default)]
+    pub logs_dropped_lines: Option<u64>,
     /// The last `log_lines` log lines, rendered in journalctl's short format.
     pub recent_logs: Vec<String>,
     /// A timer unit: its schedule and the last run of what it activates.

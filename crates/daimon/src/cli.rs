@@ -88,15 +88,23 @@ pub enum RestartPolicy {
 }
 
 impl RestartPolicy {
+    /// The name in unit files, which is clap's name for the value.
     pub fn as_str(self) -> &'static str {
-        match self {
-            RestartPolicy::No => "no",
-            RestartPolicy::Always => "always",
-            RestartPolicy::OnSuccess => "on-success",
-            RestartPolicy::OnFailure => "on-failure",
-            RestartPolicy::OnAbnormal => "on-abnormal",
-            RestartPolicy::OnAbort => "on-abort",
-            RestartPolicy::OnWatchdog => "on-watchdog",
+        daimon_unit::RestartPolicy::from(self).as_str()
+    }
+}
+
+impl From<RestartPolicy> for daimon_unit::RestartPolicy {
+    fn from(p: RestartPolicy) -> Self {
+        use daimon_unit::RestartPolicy as U;
+        match p {
+            RestartPolicy::No => U::No,
+            RestartPolicy::Always => U::Always,
+            RestartPolicy::OnSuccess => U::OnSuccess,
+            RestartPolicy::OnFailure => U::OnFailure,
+            RestartPolicy::OnAbnormal => U::OnAbnormal,
+            RestartPolicy::OnAbort => U::OnAbort,
+            RestartPolicy::OnWatchdog => U::OnWatchdog,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! here: services stopped, socket removed, log writer flushed, PID file removed
 //! (last, so no second daemon opens the store before we are done), exit 0.
 
+mod config;
 mod daemonize;
 mod fd_limits;
 mod ipc;
@@ -59,6 +60,11 @@ Environment:
                  where to receive syslog datagrams (default: /dev/log as root when
                  no other daemon serves it, else syslog.sock in the runtime
                  directory), or off
+
+Files:
+  daimond.conf   beside the units directory (DAIMON_HOME/daimond.conf,
+                 ~/.config/daimon/daimond.conf, /etc/daimon/daimond.conf as root):
+                 [Journal] SystemMaxUse=, SystemKeepFree=, MaxRetentionSec=
 
 Signals: SIGHUP re-reads unit files; SIGTERM/SIGINT stop every service, then exit.";
 
@@ -174,13 +180,19 @@ fn run(
         .mode(0o700)
         .create(&paths.state)
         .map_err(|e| format!("daimond: state directory {}: {e}", paths.state.display()))?;
-    let journal = Journal::open(&paths.journal(), JournalConfig::default())
+    let (limits, config_warnings) = config::load(&config::path(&paths));
+    let mut journal_cfg = JournalConfig::default();
+    limits.apply(&mut journal_cfg);
+    let journal = Journal::open(&paths.journal(), journal_cfg)
         .map_err(|e| format!("daimond: log store {}: {e}", paths.journal().display()))?;
     let writer = journal
         .writer()
         .map_err(|e| format!("daimond: log store {}: {e}", paths.journal().display()))?;
     let (log, log_thread) = log_writer::start(writer);
     selflog.attach(log.clone());
+    for w in config_warnings {
+        tracing::warn!("{w}");
+    }
 
     let result = (|| {
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -123,9 +123,15 @@ pub struct Daemon {
 impl Daemon {
     /// A fresh home with no daemon running yet (for tests of the CLI's auto-start).
     pub fn home_only() -> Daemon {
+        Daemon::home_in(&std::env::temp_dir())
+    }
+
+    /// A fresh home inside `parent` (e.g. a small file system mounted for the
+    /// test), with no daemon running yet.
+    pub fn home_in(parent: &Path) -> Daemon {
         let home = tempfile::Builder::new()
             .prefix("daimon-test-")
-            .tempdir()
+            .tempdir_in(parent)
             .expect("tempdir");
         fs::create_dir_all(home.path().join("units")).expect("units dir");
         Daemon {
@@ -139,6 +145,13 @@ impl Daemon {
     /// A fresh home and a `daimond --foreground` answering on its socket.
     pub fn start() -> Daemon {
         let mut d = Daemon::home_only();
+        d.spawn_daemon();
+        d
+    }
+
+    /// A `daimond --foreground` whose home is inside `parent`.
+    pub fn start_in(parent: &Path) -> Daemon {
+        let mut d = Daemon::home_in(parent);
         d.spawn_daemon();
         d
     }
