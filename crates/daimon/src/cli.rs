@@ -410,7 +410,8 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// Units to show (same as -u; none: every unit), or journalctl-style field
-    /// matches such as _TRANSPORT=stdout (only what the service wrote to stdout).
+    /// matches: _TRANSPORT=stdout (only what the service wrote to stdout),
+    /// PRIORITY=3, SYSLOG_IDENTIFIER=cron, _SYSTEMD_UNIT=, _SYSTEMD_INVOCATION_ID=.
     #[arg(value_name = "UNIT|FIELD=VALUE")]
     pub units: Vec<String>,
     /// Unit to show (repeatable).

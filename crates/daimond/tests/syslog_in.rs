@@ -230,3 +230,59 @@ fn a_flood_is_bounded_and_its_drops_are_reported() {
         stored_in(&mut d) + dropped_in(&mut d) == sent
     });
 }
+
+/// journalctl's field matches on syslog lines: `PRIORITY=` is exactly that
+/// priority (alternatives when repeated), `SYSLOG_IDENTIFIER=` the tag.
+#[test]
+fn priority_and_identifier_matches() {
+    let mut d = Daemon::start();
+    let sock = syslog_socket(&d);
+    wait_until("the syslog socket", DEADLINE, || sock.exists());
+    let c = UnixDatagram::unbound().expect("socket");
+    for dg in [
+        "<11>cron: three",
+        "<12>cron: four",
+        "<14>cron: six",
+        "<11>backup: three too",
+    ] {
+        c.send_to(dg.as_bytes(), &sock).expect("send");
+    }
+    wait_for(&mut d, &["syslog"], "three too");
+    let msgs = |d: &mut Daemon, args: &[&str]| -> Vec<String> {
+        json_lines(d, args)
+            .iter()
+            .map(|v| v["MESSAGE"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    assert_eq!(
+        msgs(&mut d, &["syslog", "PRIORITY=3"]),
+        ["three", "three too"]
+    );
+    assert_eq!(
+        msgs(&mut d, &["syslog", "PRIORITY=3", "PRIORITY=6"]),
+        ["three", "six", "three too"]
+    );
+    assert_eq!(
+        msgs(&mut d, &["syslog", "SYSLOG_IDENTIFIER=cron"]),
+        ["three", "four", "six"]
+    );
+    assert_eq!(
+        msgs(&mut d, &["SYSLOG_IDENTIFIER=cron", "PRIORITY=4"]),
+        ["four"]
+    );
+    // -p is "this or more important"; with PRIORITY= both apply.
+    assert_eq!(
+        msgs(
+            &mut d,
+            &["syslog", "-p", "warning", "SYSLOG_IDENTIFIER=cron"]
+        ),
+        ["three", "four"]
+    );
+    let bad = d.cli(&["logs", "PRIORITY=err"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("PRIORITY is a number"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

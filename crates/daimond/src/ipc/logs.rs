@@ -188,7 +188,7 @@ pub fn build_query(req: &LogsRequest) -> Result<(Query, Renderer), String> {
         grep: req.grep.clone(),
         lines: req.lines,
         after: None,
-        streams: Vec::new(),
+        ..Query::default()
     };
     for m in &req.matches {
         apply_match(m, &mut query)?;
@@ -216,6 +216,18 @@ fn apply_match(m: &str, q: &mut Query) -> Result<(), String> {
         // The store keeps one unit name per line, whether the service wrote it
         // or daimond wrote it about the service.
         "_SYSTEMD_UNIT" | "UNIT" if !value.is_empty() => q.units.push(value.to_string()),
+        // Exactly this priority, as journalctl's match (where `-p` is "this
+        // or more important"); a number, as journald stores it.
+        "PRIORITY" => match value.parse::<u8>() {
+            Ok(p) if p <= 7 && value.len() == 1 => q.priorities.push(p),
+            _ => {
+                return Err(format!(
+                    "invalid match \"{m}\": PRIORITY is a number from 0 (emerg) to 7 (debug); \
+                     -p NAME takes names"
+                ));
+            }
+        },
+        "SYSLOG_IDENTIFIER" if !value.is_empty() => q.identifiers.push(value.to_string()),
         "_SYSTEMD_INVOCATION_ID" if !value.is_empty() => match &q.invocation {
             Some(other) if other != value => {
                 return Err(format!(
@@ -227,7 +239,7 @@ fn apply_match(m: &str, q: &mut Query) -> Result<(), String> {
         _ => {
             return Err(format!(
                 "unsupported match \"{m}\": daimon matches _TRANSPORT=, _SYSTEMD_UNIT=, \
-                 UNIT= and _SYSTEMD_INVOCATION_ID="
+                 UNIT=, _SYSTEMD_INVOCATION_ID=, PRIORITY= and SYSLOG_IDENTIFIER="
             ));
         }
     }
@@ -557,6 +569,24 @@ mod tests {
             err.starts_with("invalid match \"_TRANSPORT=carrier-pigeon\""),
             "{err}"
         );
+        let mut r = req();
+        r.matches = vec![
+            "PRIORITY=3".into(),
+            "PRIORITY=4".into(),
+            "SYSLOG_IDENTIFIER=cron".into(),
+        ];
+        let (q, _) = build_query(&r).expect("valid matches");
+        assert_eq!(q.priorities, [3, 4]);
+        assert_eq!(q.identifiers, ["cron"]);
+        for bad in ["PRIORITY=err", "PRIORITY=8", "PRIORITY=03", "PRIORITY="] {
+            let mut r = req();
+            r.matches = vec![bad.into()];
+            let err = build_query(&r).err().unwrap_or_default();
+            assert!(
+                err.starts_with(&format!("invalid match \"{bad}\"")),
+                "{err}"
+            );
+        }
         let mut r = req();
         r.matches = vec!["_COMM=python3".into()];
         let err = build_query(&r).err().unwrap_or_default();
