@@ -42,6 +42,8 @@ pub struct Query {
     pub lines: Option<usize>,
     /// Only lines after this cursor (follow).
     pub after: Option<Cursor>,
+    /// Only lines before this cursor (the end of a boot, `-b -1`).
+    pub before: Option<Cursor>,
     /// Only lines from these streams (journalctl's `_TRANSPORT=` match); empty
     /// means every stream.
     pub streams: Vec<Stream>,
@@ -87,6 +89,7 @@ impl Grep {
 
 pub(crate) struct Filter<'a> {
     pub after: u64,
+    pub before: u64,
     pub since: i64,
     pub until: i64,
     /// Bit `p` set: priority `p` is wanted.
@@ -139,6 +142,7 @@ pub(crate) fn select(block: &Block, f: &Filter<'_>) -> Vec<u32> {
     let mut out = Vec::new();
     for (i, l) in block.lines.iter().enumerate() {
         if l.seq > f.after
+            && l.seq < f.before
             && l.rt >= f.since
             && l.rt <= f.until
             && (1u32 << (l.prio_flags & 7)) & f.prio_mask != 0

@@ -77,6 +77,7 @@
 //! [`JournalReader::wait_for_new`]. Enlarging service pipes (`F_SETPIPE_SZ`)
 //! lowers context switches for chatty services.
 
+pub mod boots;
 mod checksum;
 mod clock;
 mod codec;

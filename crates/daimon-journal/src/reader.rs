@@ -255,6 +255,10 @@ impl JournalReader {
         if after > 0 {
             wh.push(format!("seq_max > {after}"));
         }
+        let before = q.before.map_or(u64::MAX, |c| c.0);
+        if q.before.is_some() {
+            wh.push(format!("seq_min < {}", before.min(i64::MAX as u64)));
+        }
         for r in &tail_rows {
             let s = &r.sum;
             if unit_ids.as_ref().is_none_or(|ids| ids.contains(&r.unit))
@@ -263,12 +267,14 @@ impl JournalReader {
                 && s.rt_min <= until
                 && u32::from(s.prio_mask) & prio_mask != 0
                 && s.seq_max > after
+                && s.seq_min < before
             {
                 tail.push(BlockRef::of_row(r));
             }
         }
         let filter = Filter {
             after,
+            before,
             since,
             until,
             prio_mask,

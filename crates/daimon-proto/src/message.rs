@@ -175,6 +175,13 @@ pub struct LogsRequest {
     /// any of the values given for one field.
     #[serde(default)]
     pub matches: Vec<String>,
+    /// `-b [ID|-N|N]`: only this boot of the machine (`""` or `"0"` the
+    /// current one, `"-1"` the one before, a boot id).
+    #[serde(default)]
+    pub boot: Option<String>,
+    /// `--list-boots`: list the boots instead of lines.
+    #[serde(default)]
+    pub list_boots: bool,
 }
 
 /// Every line of every unit, as `daimon logs` with no argument asks for them
@@ -195,6 +202,8 @@ impl Default for LogsRequest {
             color: false,
             escape: false,
             matches: vec![],
+            boot: None,
+            list_boots: false,
         }
     }
 }

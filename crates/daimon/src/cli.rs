@@ -446,6 +446,20 @@ pub struct LogsArgs {
     /// service wrote them (by default they are shown escaped, e.g. \x1b[2J).
     #[arg(short = 'a', long = "raw-escapes", visible_alias = "all")]
     pub raw_escapes: bool,
+    /// Only lines of this boot of the machine: none or 0 the current one, -1
+    /// the one before, N the Nth from the first, or a boot id (see --list-boots).
+    #[arg(
+        short = 'b',
+        long,
+        value_name = "ID|-N",
+        num_args = 0..=1,
+        default_missing_value = "0",
+        allow_negative_numbers = true
+    )]
+    pub boot: Option<String>,
+    /// List the boots the log store has lines of, as journalctl does.
+    #[arg(long)]
+    pub list_boots: bool,
 }
 
 #[derive(Debug, Args)]

@@ -42,6 +42,8 @@ pub fn request(args: &LogsArgs) -> LogsRequest {
         raw: true,
         color: crate::render::Style::detect().color,
         escape: crate::render::escape_for_terminal(args.raw_escapes),
+        boot: args.boot.clone(),
+        list_boots: args.list_boots,
     }
 }
 

@@ -185,11 +185,19 @@ fn run(
     limits.apply(&mut journal_cfg);
     let journal = Journal::open(&paths.journal(), journal_cfg)
         .map_err(|e| format!("daimond: log store {}: {e}", paths.journal().display()))?;
-    let writer = journal
+    let mut writer = journal
         .writer()
         .map_err(|e| format!("daimond: log store {}: {e}", paths.journal().display()))?;
+    // `logs -b`: a boot is a daimond start after the machine booted.
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .and_then(|t| daimon_journal::boots::normalize_boot_id(&t))
+        .map(|id| writer.mark_boot(&id));
     let (log, log_thread) = log_writer::start(writer);
     selflog.attach(log.clone());
+    if let Some(Err(e)) = boot {
+        tracing::warn!("cannot record this boot in the log store: {e}; logs -b will not know it");
+    }
     for w in config_warnings {
         tracing::warn!("{w}");
     }

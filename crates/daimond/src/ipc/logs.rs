@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, watch};
 use super::{error, write_frame};
 use crate::supervisor::SupervisorHandle;
 
+mod boots;
 mod known;
 
 /// Readers kept for reuse, and for how long.
@@ -255,13 +256,32 @@ pub async fn stream(
     supervisor: &SupervisorHandle,
     mut stopping: watch::Receiver<bool>,
 ) {
-    let (query, renderer) = match build_query(&req) {
+    if req.list_boots {
+        let frame = match boots::list(svc, req.output == "json").await {
+            Ok(text) => Response::LogData(text),
+            Err(msg) => error(ErrorKind::Internal, msg),
+        };
+        if write_frame(s, &frame).await.is_ok() && matches!(frame, Response::LogData(_)) {
+            let _ = write_frame(s, &Response::Done).await;
+        }
+        return;
+    }
+    let (mut query, renderer) = match build_query(&req) {
         Ok(q) => q,
         Err(msg) => {
             let _ = write_frame(s, &error(ErrorKind::Invalid, msg)).await;
             return;
         }
     };
+    if let Some(b) = &req.boot {
+        query = match boots::limit(svc, b.clone(), query).await {
+            Ok(q) => q,
+            Err(msg) => {
+                let _ = write_frame(s, &error(ErrorKind::Invalid, msg)).await;
+                return;
+            }
+        };
+    }
     // A typo in a unit name is an error (exit 4, as `status`), not an empty answer.
     if let Some(msg) = known::unknown_unit(&req.units, supervisor, svc).await {
         let _ = write_frame(s, &error(ErrorKind::NotFound, msg)).await;
