@@ -42,7 +42,7 @@ fn boots_list_and_select() {
         rows[0].starts_with(&format!("  0 {}", kernel_boot_id())),
         "{list}"
     );
-    assert_eq!(started_pids(&mut d, &["-b"]), [first.clone()]);
+    assert_eq!(started_pids(&mut d, &["-b"]), vec![first.clone()]);
     // `-b` without a value before another flag: the current boot.
     let out = d.ok(&[
         "logs",
@@ -92,7 +92,7 @@ fn boots_list_and_select() {
         "{list}"
     );
 
-    assert_eq!(started_pids(&mut d, &["-b"]), [third.clone()]);
+    assert_eq!(started_pids(&mut d, &["-b"]), vec![third.clone()]);
     assert_eq!(
         started_pids(&mut d, &["-b", "-1"]),
         [first.clone(), second.clone()]
