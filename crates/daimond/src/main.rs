@@ -12,6 +12,7 @@
 mod config;
 mod daemonize;
 mod fd_limits;
+mod forward;
 mod ipc;
 mod log_writer;
 mod memory;
@@ -65,6 +66,7 @@ Files:
   daimond.conf   beside the units directory (DAIMON_HOME/daimond.conf,
                  ~/.config/daimon/daimond.conf, /etc/daimon/daimond.conf as root):
                  [Journal] SystemMaxUse=, SystemKeepFree=, MaxRetentionSec=
+                 [Forward] Target=udp://HOST:PORT|tcp://HOST:PORT, MaxLevel=, Unit=
 
 Signals: SIGHUP re-reads unit files; SIGTERM/SIGINT stop every service, then exit.";
 
@@ -201,6 +203,7 @@ fn run(
     for w in config_warnings {
         tracing::warn!("{w}");
     }
+    let forwarder = forward::Forwarder::start(&config::path(&paths), &paths.state, &journal);
 
     let result = (|| {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -217,6 +220,10 @@ fn run(
     })();
 
     let _ = fs::remove_file(paths.socket());
+    // What it has not sent yet waits in the store for the next daimond.
+    if let Some(f) = forwarder {
+        f.stop();
+    }
     let lost = selflog.dropped();
     if lost > 0 {
         tracing::warn!("{lost} of daimond's own messages could not be stored");
