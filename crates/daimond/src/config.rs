@@ -77,8 +77,8 @@ pub fn parse(file: &Path, bytes: &[u8]) -> (JournalLimits, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut out = JournalLimits::default();
     for section in daimon_unit::syntax::parse(file, bytes, &mut diags) {
-        // Read by the module it configures (forward.rs).
-        if section.name == "Forward" {
+        // Read by the modules they configure (forward/, syslog/).
+        if section.name == "Forward" || section.name == "Syslog" {
             continue;
         }
         if section.name != "Journal" {
@@ -86,7 +86,7 @@ pub fn parse(file: &Path, bytes: &[u8]) -> (JournalLimits, Vec<Diagnostic>) {
                 file,
                 section.line,
                 format!(
-                    "unknown section [{}]; daimond.conf has [Journal] and [Forward]",
+                    "unknown section [{}]; daimond.conf has [Journal], [Syslog] and [Forward]",
                     section.name
                 ),
             ));

@@ -57,15 +57,13 @@ Options:
 Environment:
   DAIMON_HOME    keep units, runtime files and state under this directory
   DAIMOND_LOG    level of daimond's own messages: error, warn, info (default), debug
-  DAIMOND_SYSLOG_SOCKET
-                 where to receive syslog datagrams (default: /dev/log as root when
-                 no other daemon serves it, else syslog.sock in the runtime
-                 directory), or off
 
 Files:
   daimond.conf   beside the units directory (DAIMON_HOME/daimond.conf,
                  ~/.config/daimon/daimond.conf, /etc/daimon/daimond.conf as root):
                  [Journal] SystemMaxUse=, SystemKeepFree=, MaxRetentionSec=
+                 [Syslog] ListenSocket=PATH|off (default: /dev/log as root when no
+                 other daemon serves it, else syslog.sock in the runtime directory)
                  [Forward] Target=udp://HOST:PORT|tcp://HOST:PORT, MaxLevel=, Unit=
 
 Signals: SIGHUP re-reads unit files; SIGTERM/SIGINT stop every service, then exit.";

@@ -286,3 +286,44 @@ fn priority_and_identifier_matches() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+/// `[Syslog] ListenSocket=` in daimond.conf chooses the socket; a path that
+/// another daemon serves is left to it, and the runtime directory's is used.
+#[test]
+fn the_listen_socket_setting() {
+    let mut d = Daemon::home_only();
+    let custom = d.path().join("custom-log.sock");
+    std::fs::write(
+        d.path().join("daimond.conf"),
+        format!("[Syslog]\nListenSocket={}\n", custom.display()),
+    )
+    .expect("daimond.conf");
+    d.spawn_daemon();
+    wait_until("the configured socket", DEADLINE, || custom.exists());
+    assert!(!syslog_socket(&d).exists());
+    d.write_unit(
+        "custom.service",
+        "[Service]\nExecStart=/bin/sh -c 'exec logger -u \"$DAIMON_SYSLOG_SOCKET\" -t custom \"via the setting\"'\n",
+    );
+    d.ok(&["start", "custom"]);
+    let v = wait_for(&mut d, &["custom"], "via the setting");
+    assert_eq!(v["UNIT"], "custom.service", "{v}");
+
+    let mut d = Daemon::home_only();
+    let taken = d.path().join("taken.sock");
+    let other = UnixDatagram::bind(&taken).expect("another daemon's socket");
+    std::fs::write(
+        d.path().join("daimond.conf"),
+        format!("[Syslog]\nListenSocket={}\n", taken.display()),
+    )
+    .expect("daimond.conf");
+    d.spawn_daemon();
+    let sock = syslog_socket(&d);
+    wait_until("the runtime directory's socket", DEADLINE, || sock.exists());
+    let c = UnixDatagram::unbound().expect("socket");
+    c.send_to(b"<14>x: to the other", &taken).expect("send");
+    let mut buf = [0u8; 64];
+    other.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let n = other.recv(&mut buf).expect("still the other daemon's");
+    assert_eq!(&buf[..n], b"<14>x: to the other");
+}

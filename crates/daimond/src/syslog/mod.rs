@@ -35,9 +35,6 @@ pub use socket::SyslogSocket;
 pub const UNIT: &str = "syslog";
 /// The variable every service gets: the socket's path.
 pub const ENV: &str = "DAIMON_SYSLOG_SOCKET";
-/// daimond's setting (in its environment, like `DAIMOND_LOG`): a path to
-/// listen on instead of the default, or `off`.
-pub const SETTING: &str = "DAIMOND_SYSLOG_SOCKET";
 /// The socket's name in the runtime directory.
 const FILE_NAME: &str = "syslog.sock";
 /// Datagrams between the reader and the owner.
@@ -56,13 +53,45 @@ pub enum Setting {
 }
 
 impl Setting {
-    pub fn from_env() -> Setting {
-        match std::env::var_os(SETTING) {
-            None => Setting::Default,
-            Some(v) if v.is_empty() => Setting::Default,
-            Some(v) if v == "off" => Setting::Off,
-            Some(v) => Setting::Path(PathBuf::from(v)),
+    /// `ListenSocket=` of `[Syslog]` in `daimond.conf`: an absolute path,
+    /// `off`, or empty for the default. A bad value is a warning naming the
+    /// line, and the default stays.
+    pub fn parse(file: &Path, bytes: &[u8]) -> (Setting, Vec<daimon_unit::Diagnostic>) {
+        let mut diags = Vec::new();
+        let mut out = Setting::Default;
+        let mut ignore = Vec::new();
+        for section in daimon_unit::syntax::parse(file, bytes, &mut ignore) {
+            if section.name != "Syslog" {
+                continue;
+            }
+            for e in section.entries {
+                let v = e.value.trim();
+                let warn = |m: String| daimon_unit::Diagnostic::warning(file, e.line, m);
+                match e.key.as_str() {
+                    "ListenSocket" if v.is_empty() => out = Setting::Default,
+                    "ListenSocket" if v == "off" => out = Setting::Off,
+                    "ListenSocket" if v.starts_with('/') => out = Setting::Path(PathBuf::from(v)),
+                    "ListenSocket" => diags.push(warn(format!(
+                        "invalid ListenSocket={v:?}: expected an absolute path or off; using the default"
+                    ))),
+                    other => diags.push(warn(format!(
+                        "unknown key {other}= in [Syslog]; known: ListenSocket="
+                    ))),
+                }
+            }
         }
+        (out, diags)
+    }
+
+    fn load(file: &Path) -> Setting {
+        let Ok(bytes) = std::fs::read(file) else {
+            return Setting::Default;
+        };
+        let (s, diags) = Setting::parse(file, &bytes);
+        for d in diags {
+            tracing::warn!("{d}");
+        }
+        s
     }
 }
 
@@ -115,7 +144,7 @@ pub struct SyslogIn {
 /// Binds the socket, starts its reader and tells the owner the path services
 /// get. `None` (with a message) when off or when no path could be bound.
 pub fn open(o: &mut Owner) -> Option<SyslogIn> {
-    let setting = Setting::from_env();
+    let setting = Setting::load(&crate::config::path(&o.paths));
     let mut sock = None;
     for path in address(&setting, &o.paths.runtime, o.paths.system_mode) {
         match SyslogSocket::bind(&path) {
@@ -281,6 +310,30 @@ pub fn add_env(o: &Owner, spec: &mut SpawnSpec) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_setting_in_daimond_conf() {
+        let f = Path::new("/c/daimond.conf");
+        let p = |t: &str| {
+            let (s, d) = Setting::parse(f, t.as_bytes());
+            (s, d.iter().map(ToString::to_string).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            p("[Journal]\nSystemMaxUse=1G\n"),
+            (Setting::Default, vec![])
+        );
+        assert_eq!(
+            p("[Syslog]\nListenSocket=/run/daimon/log\n").0,
+            Setting::Path("/run/daimon/log".into())
+        );
+        assert_eq!(p("[Syslog]\nListenSocket=off\n").0, Setting::Off);
+        let (s, d) = p("[Syslog]\nListenSocket=relative.sock\n");
+        assert_eq!(s, Setting::Default);
+        assert!(
+            d[0].starts_with("/c/daimond.conf:2: invalid ListenSocket="),
+            "{d:?}"
+        );
+    }
 
     #[test]
     fn where_the_socket_goes() {
