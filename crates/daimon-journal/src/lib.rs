@@ -94,6 +94,7 @@ mod repair;
 mod space;
 pub mod syslog_parse;
 pub mod timeexpr;
+mod vacuum;
 mod writer;
 
 use std::collections::BTreeMap;
@@ -111,6 +112,7 @@ pub use reader::JournalReader;
 pub use record::{
     Cursor, FLAG_CONTINUED, FLAG_PARTIAL, Record, Stream, parse_level_prefix, priority,
 };
+pub use vacuum::Vacuumed;
 pub use writer::{JournalWriter, SourceId, SourceMeta};
 
 /// Settings of a store. `Default` gives journald-like values.

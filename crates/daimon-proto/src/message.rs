@@ -182,6 +182,17 @@ pub struct LogsRequest {
     /// `--list-boots`: list the boots instead of lines.
     #[serde(default)]
     pub list_boots: bool,
+    /// `--disk-usage`: how much the store takes on disk.
+    #[serde(default)]
+    pub disk_usage: bool,
+    /// `--rotate`: seal the segment being written.
+    #[serde(default)]
+    pub rotate: bool,
+    /// `--vacuum-size=SIZE` (`500M`, `1G`) and `--vacuum-time=SPAN` (`2weeks`).
+    #[serde(default)]
+    pub vacuum_size: Option<String>,
+    #[serde(default)]
+    pub vacuum_time: Option<String>,
 }
 
 /// Every line of every unit, as `daimon logs` with no argument asks for them
@@ -204,6 +215,10 @@ impl Default for LogsRequest {
             matches: vec![],
             boot: None,
             list_boots: false,
+            disk_usage: false,
+            rotate: false,
+            vacuum_size: None,
+            vacuum_time: None,
         }
     }
 }

@@ -460,6 +460,18 @@ pub struct LogsArgs {
     /// List the boots the log store has lines of, as journalctl does.
     #[arg(long)]
     pub list_boots: bool,
+    /// How much disk the log store takes.
+    #[arg(long)]
+    pub disk_usage: bool,
+    /// Seal the segment being written, so that a vacuum may delete it too.
+    #[arg(long)]
+    pub rotate: bool,
+    /// Delete the oldest segments until the store takes at most SIZE (500M, 1G).
+    #[arg(long, value_name = "SIZE")]
+    pub vacuum_size: Option<String>,
+    /// Delete segments whose newest line is older than SPAN (2weeks, 10d, 1h).
+    #[arg(long, value_name = "SPAN")]
+    pub vacuum_time: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -58,6 +58,14 @@ pub enum LogMsg {
     },
     /// The pipe reached end of file: flush a partial last line.
     Close { source: SourceKey },
+    /// `logs --rotate` / `--vacuum-size=` / `--vacuum-time=`, done between
+    /// two batches by the writer that owns the segments.
+    Maintain {
+        rotate: bool,
+        max_bytes: Option<u64>,
+        max_age: Option<std::time::Duration>,
+        reply: oneshot::Sender<Result<daimon_journal::Vacuumed, String>>,
+    },
     /// One syslog datagram, placed in its sender's unit (see `crate::syslog`).
     Syslog {
         unit: String,
@@ -204,6 +212,17 @@ fn apply(w: &mut JournalWriter, m: LogMsg, pid: u32, buf: &mut [u8]) {
             let _ = done.send(outcome);
         }
         LogMsg::Close { source } => w.close_source(SourceId(source)),
+        LogMsg::Maintain {
+            rotate,
+            max_bytes,
+            max_age,
+            reply,
+        } => {
+            if rotate {
+                w.rotate();
+            }
+            let _ = reply.send(w.vacuum(max_bytes, max_age).map_err(|e| e.to_string()));
+        }
         LogMsg::Syslog {
             unit,
             invocation,

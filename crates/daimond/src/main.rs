@@ -309,6 +309,7 @@ async fn serve(
         .map_err(|e| format!("daimond: socket: {e}"))?;
     let group = daimon_group(&paths).map(|g| g.as_raw());
     let socket = paths.socket();
+    let writer_tx = log.tx.clone();
     let ctx = supervisor::SupervisorContext::new(paths, log, journal.clone(), nofile);
     let (handle, supervisor_task) = supervisor::spawn(ctx);
 
@@ -316,7 +317,7 @@ async fn serve(
     let (shutdown_tx, mut shutdown_rx) = mpsc::channel(16);
     let ipc_ctx = Rc::new(IpcContext {
         supervisor: handle.clone(),
-        logs: LogService::new(journal),
+        logs: LogService::new(journal).with_writer(writer_tx),
         daemon_pid: std::process::id(),
         uid: nix::unistd::geteuid().as_raw(),
         group,

@@ -27,6 +27,7 @@ use crate::supervisor::SupervisorHandle;
 
 mod boots;
 mod known;
+mod maintain;
 
 /// Readers kept for reuse, and for how long.
 const POOL_MAX: usize = 4;
@@ -47,6 +48,8 @@ pub struct LogService {
     /// the disk space of a segment deleted by retention is freed only when the
     /// last descriptor closes.
     pool: Arc<Mutex<Vec<(JournalReader, Instant)>>>,
+    /// The writer thread's queue, for `--rotate` and `--vacuum-*`.
+    writer: Option<mpsc::Sender<crate::log_writer::LogMsg>>,
 }
 
 /// Rendered text on its way to the socket: a finished raw frame (header included,
@@ -65,7 +68,14 @@ impl LogService {
         LogService {
             journal,
             pool: Arc::new(Mutex::new(Vec::new())),
+            writer: None,
         }
+    }
+
+    /// With the writer thread's queue: `--rotate` and `--vacuum-*` work.
+    pub fn with_writer(mut self, tx: mpsc::Sender<crate::log_writer::LogMsg>) -> LogService {
+        self.writer = Some(tx);
+        self
     }
 
     /// A reader, from the pool or new. Blocking: call from a blocking thread.
@@ -256,6 +266,19 @@ pub async fn stream(
     supervisor: &SupervisorHandle,
     mut stopping: watch::Receiver<bool>,
 ) {
+    if let Some(answer) = maintain::requested(&req) {
+        let frame = match answer {
+            Ok(m) => match maintain::run(svc, m).await {
+                Ok(text) => Response::LogData(text),
+                Err(msg) => error(ErrorKind::Internal, msg),
+            },
+            Err(msg) => error(ErrorKind::Invalid, msg),
+        };
+        if write_frame(s, &frame).await.is_ok() && matches!(frame, Response::LogData(_)) {
+            let _ = write_frame(s, &Response::Done).await;
+        }
+        return;
+    }
     if req.list_boots {
         let frame = match boots::list(svc, req.output == "json").await {
             Ok(text) => Response::LogData(text),
