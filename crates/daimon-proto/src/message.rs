@@ -20,6 +20,10 @@ pub struct Welcome {
     pub version: u32,
     /// PID of the daemon that answered.
     pub daemon_pid: u32,
+    /// Its version (`CARGO_PKG_VERSION`); empty from a daemon before this field,
+    /// so that a newer CLI can say "run daimon daemon-reexec".
+    #[serde(default)]
+    pub daemon_version: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +77,9 @@ pub enum Request {
     Timers,
     /// Stop every service (reverse dependency order) and exit.
     Shutdown,
+    /// Replace the running daimond with the binary on disk, in the same PID,
+    /// keeping every service (answered `Done` just before the exec).
+    DaemonReexec,
     /// `is-active`/`is-enabled`/`is-failed`: each unit's states, unknown ones
     /// included ([`Response::UnitStates`]).
     UnitStates {

@@ -40,7 +40,11 @@ pub fn check(req: &Request) -> Result<(), String> {
                 .chain(r.timer.as_ref().map(|t| &t.name))
                 .try_for_each(|n| daimon_unit::check_requested(n).map(drop));
         }
-        Request::List | Request::DaemonReload | Request::Timers | Request::Shutdown => &[],
+        Request::List
+        | Request::DaemonReload
+        | Request::Timers
+        | Request::Shutdown
+        | Request::DaemonReexec => &[],
     };
     names
         .iter()

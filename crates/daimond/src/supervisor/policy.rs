@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use daimon_unit::{ExitStatusSet, RestartPolicy, ServiceSection};
 
-use crate::supervisor::process::exit::ExitStatus;
+use crate::exit_status::ExitStatus;
 
 /// systemd's service result (`Result=` in `systemctl show`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,8 +15,8 @@ use daimon_unit::{KillMode, ServiceType, TimeSpan, Unit};
 
 use super::owner::Owner;
 use super::policy::format_span;
-use super::process::exit::ExitStatus;
 use super::stamps::Stamps;
+use crate::exit_status::ExitStatus;
 
 /// What `show` knows of a unit beyond its [`UnitStatus`].
 #[derive(Default)]

@@ -16,8 +16,8 @@ use daimon_proto::{
 use super::machine::SubState;
 use super::owner::Owner;
 use super::policy;
-use super::process::tree;
 use super::registry::Entry;
+use crate::process::tree;
 
 impl Owner {
     pub(super) fn enabled_state(&self, e: &Entry) -> &'static str {

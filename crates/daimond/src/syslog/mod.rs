@@ -26,9 +26,9 @@ use daimon_journal::syslog_parse;
 use tokio::sync::mpsc;
 
 use crate::log_writer::LogMsg;
+use crate::process::spawn::SpawnSpec;
 use crate::supervisor::notify::Lineage;
 use crate::supervisor::owner::Owner;
-use crate::supervisor::process::spawn::SpawnSpec;
 pub use socket::SyslogSocket;
 
 /// Where lines of senders that belong to no unit go.

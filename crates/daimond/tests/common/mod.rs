@@ -167,7 +167,12 @@ impl Daemon {
             .expect("spawn daimond");
         self.child = Some(child);
         let sock = self.socket();
-        wait_until("daimond's socket", DEADLINE, || sock.exists());
+        // A socket that accepts, not one that exists: a test may leave a stale
+        // socket file behind, and a CLI that found it dead would start a second
+        // daimond of its own, racing this one.
+        wait_until("daimond's socket to accept", DEADLINE, || {
+            std::os::unix::net::UnixStream::connect(&sock).is_ok()
+        });
         // The socket listens before the supervisor has read the unit files;
         // its first answer comes after. A test that writes a unit and then a
         // drop-in for it must not race that first read (which would load the
