@@ -465,6 +465,18 @@ impl Block {
         self.s(self.unit)
     }
 
+    /// SYSLOG_IDENTIFIER of every line: its own, or the unit name without
+    /// `.service` (as [`Record::syslog_identifier`]).
+    pub fn identifier(&self) -> &str {
+        match self.ident {
+            Some(r) => self.s(r),
+            None => {
+                let u = self.unit();
+                u.strip_suffix(".service").unwrap_or(u)
+            }
+        }
+    }
+
     pub fn invocation(&self) -> &str {
         self.s(self.inv)
     }

@@ -8,6 +8,16 @@ use crate::JournalError;
 use crate::codec::Block;
 use crate::record::{Cursor, Stream};
 
+/// The priorities a query wants, as a bit mask (bit `p`: priority `p`).
+pub(crate) fn priority_mask(q: &Query) -> u32 {
+    let max = q.max_priority.unwrap_or(7).min(7);
+    let mut mask = (1u32 << (max + 1)) - 1;
+    if !q.priorities.is_empty() {
+        mask &= q.priorities.iter().fold(0, |m, p| m | 1u32 << (p & 7));
+    }
+    mask
+}
+
 /// What to read. Empty/`None` fields do not filter.
 #[derive(Debug, Clone, Default)]
 pub struct Query {
@@ -18,6 +28,13 @@ pub struct Query {
     pub until: Option<jiff::Timestamp>,
     /// Lines at this priority or more important (journalctl `-p`).
     pub max_priority: Option<u8>,
+    /// Lines of exactly these priorities (journalctl's `PRIORITY=` matches,
+    /// alternatives); empty means every priority. Both this and
+    /// `max_priority` apply.
+    pub priorities: Vec<u8>,
+    /// Lines with one of these `SYSLOG_IDENTIFIER`s (an identifier of its
+    /// own, or the unit name without `.service`); empty means any.
+    pub identifiers: Vec<String>,
     /// A regular expression over the message (journalctl `-g`); case-insensitive
     /// when it has no uppercase letter, like journalctl.
     pub grep: Option<String>,
@@ -25,6 +42,8 @@ pub struct Query {
     pub lines: Option<usize>,
     /// Only lines after this cursor (follow).
     pub after: Option<Cursor>,
+    /// Only lines before this cursor (the end of a boot, `-b -1`).
+    pub before: Option<Cursor>,
     /// Only lines from these streams (journalctl's `_TRANSPORT=` match); empty
     /// means every stream.
     pub streams: Vec<Stream>,
@@ -70,16 +89,23 @@ impl Grep {
 
 pub(crate) struct Filter<'a> {
     pub after: u64,
+    pub before: u64,
     pub since: i64,
     pub until: i64,
-    pub max_prio: u8,
+    /// Bit `p` set: priority `p` is wanted.
+    pub prio_mask: u32,
+    pub identifiers: &'a [String],
     pub grep: Option<&'a Grep>,
     pub streams: &'a [Stream],
 }
 
 pub(crate) fn select(block: &Block, f: &Filter<'_>) -> Vec<u32> {
     // A block holds the lines of one stream, so a stream match is all or nothing.
-    if !f.streams.is_empty() && !f.streams.contains(&block.stream) {
+    if !f.streams.is_empty() && !f.streams.iter().any(|s| s.same_transport(block.stream)) {
+        return Vec::new();
+    }
+    // So is an identifier match: a block has one identifier.
+    if !f.identifiers.is_empty() && !f.identifiers.iter().any(|i| i == block.identifier()) {
         return Vec::new();
     }
     let mut cand: Option<Vec<bool>> = None;
@@ -116,9 +142,10 @@ pub(crate) fn select(block: &Block, f: &Filter<'_>) -> Vec<u32> {
     let mut out = Vec::new();
     for (i, l) in block.lines.iter().enumerate() {
         if l.seq > f.after
+            && l.seq < f.before
             && l.rt >= f.since
             && l.rt <= f.until
-            && (l.prio_flags & 7) <= f.max_prio
+            && (1u32 << (l.prio_flags & 7)) & f.prio_mask != 0
             && cand.as_ref().is_none_or(|c| c[i])
         {
             out.push(i as u32);

@@ -128,6 +128,9 @@ impl Renderer {
             field(out, &mut first, "_PID", &rec.pid.to_string());
         }
         field(out, &mut first, "_TRANSPORT", rec.stream.as_str());
+        if let Some(f) = rec.stream.facility() {
+            field(out, &mut first, "SYSLOG_FACILITY", &f.to_string());
+        }
         field(out, &mut first, "UNIT", rec.unit);
         field(out, &mut first, "_SYSTEMD_UNIT", rec.unit);
         if !rec.invocation.is_empty() {

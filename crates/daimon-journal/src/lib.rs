@@ -77,6 +77,7 @@
 //! [`JournalReader::wait_for_new`]. Enlarging service pipes (`F_SETPIPE_SZ`)
 //! lowers context switches for chatty services.
 
+pub mod boots;
 mod checksum;
 mod clock;
 mod codec;
@@ -91,7 +92,9 @@ mod reader;
 mod record;
 mod repair;
 mod space;
+pub mod syslog_parse;
 pub mod timeexpr;
+mod vacuum;
 mod writer;
 
 use std::collections::BTreeMap;
@@ -109,6 +112,7 @@ pub use reader::JournalReader;
 pub use record::{
     Cursor, FLAG_CONTINUED, FLAG_PARTIAL, Record, Stream, parse_level_prefix, priority,
 };
+pub use vacuum::Vacuumed;
 pub use writer::{JournalWriter, SourceId, SourceMeta};
 
 /// Settings of a store. `Default` gives journald-like values.

@@ -254,7 +254,7 @@ impl JournalWriter {
     /// when the index cannot be written (a full disk), then its rows. A crash
     /// in between leaves rows without a file, which the open-time repair
     /// drops; readers skip them meanwhile (`retired`).
-    fn remove_segment(&mut self, id: i64, state: i64) -> Result<(), JournalError> {
+    pub(crate) fn remove_segment(&mut self, id: i64, state: i64) -> Result<(), JournalError> {
         self.shared.retired.fetch_max(id, Ordering::AcqRel);
         self.compactor.abandon(id);
         // Its descriptor would keep the deleted file's blocks allocated.

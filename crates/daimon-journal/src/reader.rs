@@ -248,17 +248,17 @@ impl JournalReader {
         if q.until.is_some() {
             wh.push(format!("rt_min <= {until}"));
         }
-        let max_prio = q.max_priority.unwrap_or(7).min(7);
-        if max_prio < 7 {
-            wh.push(format!(
-                "(prio_mask & {}) != 0",
-                (1u32 << (max_prio + 1)) - 1
-            ));
+        let prio_mask = crate::filter::priority_mask(q);
+        if prio_mask != 0xff {
+            wh.push(format!("(prio_mask & {prio_mask}) != 0"));
         }
         if after > 0 {
             wh.push(format!("seq_max > {after}"));
         }
-        let prio_mask = (1u32 << (max_prio + 1)) - 1;
+        let before = q.before.map_or(u64::MAX, |c| c.0);
+        if q.before.is_some() {
+            wh.push(format!("seq_min < {}", before.min(i64::MAX as u64)));
+        }
         for r in &tail_rows {
             let s = &r.sum;
             if unit_ids.as_ref().is_none_or(|ids| ids.contains(&r.unit))
@@ -267,15 +267,18 @@ impl JournalReader {
                 && s.rt_min <= until
                 && u32::from(s.prio_mask) & prio_mask != 0
                 && s.seq_max > after
+                && s.seq_min < before
             {
                 tail.push(BlockRef::of_row(r));
             }
         }
         let filter = Filter {
             after,
+            before,
             since,
             until,
-            max_prio,
+            prio_mask,
+            identifiers: &q.identifiers,
             grep: if q.grep.is_some() {
                 grep.as_ref()
             } else {

@@ -11,6 +11,8 @@ pub enum Stream {
     Stderr,
     /// A message the daemon wrote itself (about the unit or about itself).
     Daemon,
+    /// A datagram on the syslog socket, with its facility (0–23).
+    Syslog(u8),
 }
 
 impl Stream {
@@ -19,13 +21,28 @@ impl Stream {
             Stream::Stdout => 0,
             Stream::Stderr => 1,
             Stream::Daemon => 2,
+            // The facility rides in the stream byte: a block holds one source,
+            // and a syslog record is a block of its own.
+            Stream::Syslog(f) => SYSLOG_BASE | (f & 0x1f),
         }
     }
     pub(crate) fn from_u8(v: u8) -> Stream {
         match v {
             0 => Stream::Stdout,
             1 => Stream::Stderr,
+            v if v & 0xe0 == SYSLOG_BASE => Stream::Syslog(v & 0x1f),
             _ => Stream::Daemon,
+        }
+    }
+    /// The same transport (`_TRANSPORT=syslog` matches every facility).
+    pub fn same_transport(self, other: Stream) -> bool {
+        std::mem::discriminant(&self) == std::mem::discriminant(&other)
+    }
+    /// `SYSLOG_FACILITY` of a syslog record.
+    pub fn facility(self) -> Option<u8> {
+        match self {
+            Stream::Syslog(f) => Some(f),
+            _ => None,
         }
     }
     /// The `_TRANSPORT`-like name used in JSON output.
@@ -34,9 +51,13 @@ impl Stream {
             Stream::Stdout => "stdout",
             Stream::Stderr => "stderr",
             Stream::Daemon => "daemon",
+            Stream::Syslog(_) => "syslog",
         }
     }
 }
+
+/// Stream bytes `0x20..=0x3f`: syslog, facility in the low five bits.
+const SYSLOG_BASE: u8 = 0x20;
 
 /// syslog priorities (RFC 5424 severity).
 pub mod priority {
@@ -176,6 +197,21 @@ mod tests {
         assert_eq!(priority::parse("5"), Some(5));
         assert_eq!(priority::parse("9"), None);
         assert_eq!(priority::name(3), "err");
+    }
+
+    #[test]
+    fn streams_round_trip_through_their_byte() {
+        for s in [
+            Stream::Stdout,
+            Stream::Stderr,
+            Stream::Daemon,
+            Stream::Syslog(0),
+            Stream::Syslog(23),
+        ] {
+            assert_eq!(Stream::from_u8(s.to_u8()), s);
+        }
+        assert!(Stream::Syslog(3).same_transport(Stream::Syslog(16)));
+        assert!(!Stream::Syslog(3).same_transport(Stream::Daemon));
     }
 
     #[test]

@@ -330,6 +330,41 @@ impl JournalWriter {
             pid,
             stream,
         };
+        self.append_key(key, priority, message, rt, mono);
+    }
+
+    /// Stores one syslog datagram as one record: `_TRANSPORT=syslog` with its
+    /// facility, its identifier (`None`: the unit's) and the sender's PID as
+    /// the kernel reported it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn append_syslog(
+        &mut self,
+        unit: &str,
+        invocation: Option<&str>,
+        pid: u32,
+        facility: u8,
+        priority: u8,
+        identifier: Option<&str>,
+        message: &[u8],
+    ) {
+        let key = SourceKey {
+            unit: unit.to_string(),
+            invocation: invocation.unwrap_or("").to_string(),
+            identifier: identifier.map(str::to_string),
+            pid,
+            stream: Stream::Syslog(facility),
+        };
+        self.append_key(
+            key,
+            priority,
+            message,
+            clock::realtime_usec(),
+            clock::monotonic_usec(),
+        );
+    }
+
+    fn append_key(&mut self, key: SourceKey, priority: u8, message: &[u8], rt: u64, mono: u64) {
+        let unit: &str = &key.unit;
         let unit_id = self.unit_id(unit);
         let message = &message[..message.len().min(MAX_LINE)];
         self.bb.begin(&key, self.next_seq, rt as i64, mono as i64);

@@ -182,6 +182,24 @@ pub struct LogsRequest {
     /// any of the values given for one field.
     #[serde(default)]
     pub matches: Vec<String>,
+    /// `-b [ID|-N|N]`: only this boot of the machine (`""` or `"0"` the
+    /// current one, `"-1"` the one before, a boot id).
+    #[serde(default)]
+    pub boot: Option<String>,
+    /// `--list-boots`: list the boots instead of lines.
+    #[serde(default)]
+    pub list_boots: bool,
+    /// `--disk-usage`: how much the store takes on disk.
+    #[serde(default)]
+    pub disk_usage: bool,
+    /// `--rotate`: seal the segment being written.
+    #[serde(default)]
+    pub rotate: bool,
+    /// `--vacuum-size=SIZE` (`500M`, `1G`) and `--vacuum-time=SPAN` (`2weeks`).
+    #[serde(default)]
+    pub vacuum_size: Option<String>,
+    #[serde(default)]
+    pub vacuum_time: Option<String>,
 }
 
 /// Every line of every unit, as `daimon logs` with no argument asks for them
@@ -202,6 +220,12 @@ impl Default for LogsRequest {
             color: false,
             escape: false,
             matches: vec![],
+            boot: None,
+            list_boots: false,
+            disk_usage: false,
+            rotate: false,
+            vacuum_size: None,
+            vacuum_time: None,
         }
     }
 }

@@ -448,7 +448,8 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// Units to show (same as -u; none: every unit), or journalctl-style field
-    /// matches such as _TRANSPORT=stdout (only what the service wrote to stdout).
+    /// matches: _TRANSPORT=stdout (only what the service wrote to stdout),
+    /// PRIORITY=3, SYSLOG_IDENTIFIER=cron, _SYSTEMD_UNIT=, _SYSTEMD_INVOCATION_ID=.
     #[arg(value_name = "UNIT|FIELD=VALUE")]
     pub units: Vec<String>,
     /// Unit to show (repeatable).
@@ -483,6 +484,32 @@ pub struct LogsArgs {
     /// service wrote them (by default they are shown escaped, e.g. \x1b[2J).
     #[arg(short = 'a', long = "raw-escapes", visible_alias = "all")]
     pub raw_escapes: bool,
+    /// Only lines of this boot of the machine: none or 0 the current one, -1
+    /// the one before, N the Nth from the first, or a boot id (see --list-boots).
+    #[arg(
+        short = 'b',
+        long,
+        value_name = "ID|-N",
+        num_args = 0..=1,
+        default_missing_value = "0",
+        allow_negative_numbers = true
+    )]
+    pub boot: Option<String>,
+    /// List the boots the log store has lines of, as journalctl does.
+    #[arg(long)]
+    pub list_boots: bool,
+    /// How much disk the log store takes.
+    #[arg(long)]
+    pub disk_usage: bool,
+    /// Seal the segment being written, so that a vacuum may delete it too.
+    #[arg(long)]
+    pub rotate: bool,
+    /// Delete the oldest segments until the store takes at most SIZE (500M, 1G).
+    #[arg(long, value_name = "SIZE")]
+    pub vacuum_size: Option<String>,
+    /// Delete segments whose newest line is older than SPAN (2weeks, 10d, 1h).
+    #[arg(long, value_name = "SPAN")]
+    pub vacuum_time: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -42,6 +42,12 @@ pub fn request(args: &LogsArgs) -> LogsRequest {
         raw: true,
         color: crate::render::Style::detect().color,
         escape: crate::render::escape_for_terminal(args.raw_escapes),
+        boot: args.boot.clone(),
+        list_boots: args.list_boots,
+        disk_usage: args.disk_usage,
+        rotate: args.rotate,
+        vacuum_size: args.vacuum_size.clone(),
+        vacuum_time: args.vacuum_time.clone(),
     }
 }
 

@@ -77,12 +77,16 @@ pub fn parse(file: &Path, bytes: &[u8]) -> (JournalLimits, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut out = JournalLimits::default();
     for section in daimon_unit::syntax::parse(file, bytes, &mut diags) {
+        // Read by the modules they configure (forward/, syslog/).
+        if section.name == "Forward" || section.name == "Syslog" {
+            continue;
+        }
         if section.name != "Journal" {
             diags.push(Diagnostic::warning(
                 file,
                 section.line,
                 format!(
-                    "unknown section [{}]; daimond.conf has [Journal] only",
+                    "unknown section [{}]; daimond.conf has [Journal], [Syslog] and [Forward]",
                     section.name
                 ),
             ));

@@ -58,6 +58,24 @@ pub enum LogMsg {
     },
     /// The pipe reached end of file: flush a partial last line.
     Close { source: SourceKey },
+    /// `logs --rotate` / `--vacuum-size=` / `--vacuum-time=`, done between
+    /// two batches by the writer that owns the segments.
+    Maintain {
+        rotate: bool,
+        max_bytes: Option<u64>,
+        max_age: Option<std::time::Duration>,
+        reply: oneshot::Sender<Result<daimon_journal::Vacuumed, String>>,
+    },
+    /// One syslog datagram, placed in its sender's unit (see `crate::syslog`).
+    Syslog {
+        unit: String,
+        invocation: Option<String>,
+        pid: u32,
+        facility: u8,
+        priority: u8,
+        identifier: Option<String>,
+        message: Vec<u8>,
+    },
     /// One message of daimond itself (or about a unit, e.g. "Started bot.service").
     Message {
         unit: String,
@@ -194,6 +212,34 @@ fn apply(w: &mut JournalWriter, m: LogMsg, pid: u32, buf: &mut [u8]) {
             let _ = done.send(outcome);
         }
         LogMsg::Close { source } => w.close_source(SourceId(source)),
+        LogMsg::Maintain {
+            rotate,
+            max_bytes,
+            max_age,
+            reply,
+        } => {
+            if rotate {
+                w.rotate();
+            }
+            let _ = reply.send(w.vacuum(max_bytes, max_age).map_err(|e| e.to_string()));
+        }
+        LogMsg::Syslog {
+            unit,
+            invocation,
+            pid,
+            facility,
+            priority,
+            identifier,
+            message,
+        } => w.append_syslog(
+            &unit,
+            invocation.as_deref(),
+            pid,
+            facility,
+            priority,
+            identifier.as_deref(),
+            &message,
+        ),
         LogMsg::Message {
             unit,
             invocation,

@@ -14,6 +14,7 @@ mod daemonize;
 mod exit_status;
 mod fd_limits;
 mod fdstore_keeper;
+mod forward;
 mod http;
 mod ipc;
 mod log_writer;
@@ -26,6 +27,7 @@ mod sdnotify;
 mod selflog;
 mod signals;
 mod supervisor;
+mod syslog;
 
 use std::fs::{self, DirBuilder};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -69,6 +71,9 @@ Files:
   daimond.conf   beside the units directory (DAIMON_HOME/daimond.conf,
                  ~/.config/daimon/daimond.conf, /etc/daimon/daimond.conf as root):
                  [Journal] SystemMaxUse=, SystemKeepFree=, MaxRetentionSec=
+                 [Syslog] ListenSocket=PATH|off (default: /dev/log as root when no
+                 other daemon serves it, else syslog.sock in the runtime directory)
+                 [Forward] Target=udp://HOST:PORT|tcp://HOST:PORT, MaxLevel=, Unit=
 
 Signals: SIGHUP re-reads unit files; SIGTERM/SIGINT stop every service, then exit;
 SIGUSR2 exits leaving every service running, for the next daimond to re-adopt.";
@@ -205,12 +210,21 @@ fn run(
     if opened.is_err() && fresh_store {
         process::fdstore::FdStore::end_unused(&paths.runtime);
     }
-    let (journal, writer) = opened?;
+    let (journal, mut writer) = opened?;
+    // `logs -b`: a boot is a daimond start after the machine booted.
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .and_then(|t| daimon_journal::boots::normalize_boot_id(&t))
+        .map(|id| writer.mark_boot(&id));
     let (log, log_thread) = log_writer::start(writer);
     selflog.attach(log.clone());
+    if let Some(Err(e)) = boot {
+        tracing::warn!("cannot record this boot in the log store: {e}; logs -b will not know it");
+    }
     for w in config_warnings {
         tracing::warn!("{w}");
     }
+    let forwarder = forward::Forwarder::start(&config::path(&paths), &paths.state, &journal);
 
     let result = (|| {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -227,6 +241,10 @@ fn run(
     })();
 
     let _ = fs::remove_file(paths.socket());
+    // What it has not sent yet waits in the store for the next daimond.
+    if let Some(f) = forwarder {
+        f.stop();
+    }
     let lost = selflog.dropped();
     if lost > 0 {
         tracing::warn!("{lost} of daimond's own messages could not be stored");
@@ -347,6 +365,7 @@ async fn serve(
     let group = daimon_group(&paths).map(|g| g.as_raw());
     let socket = paths.socket();
     let api_paths = paths.clone();
+    let writer_tx = log.tx.clone();
     let ctx = supervisor::SupervisorContext::new(paths, log, journal.clone(), nofile);
     let (handle, supervisor_task) = supervisor::spawn(ctx);
 
@@ -355,7 +374,7 @@ async fn serve(
     let (reexec_tx, mut reexec_rx) = mpsc::channel::<tokio::sync::oneshot::Sender<()>>(4);
     let ipc_ctx = Rc::new(IpcContext {
         supervisor: handle.clone(),
-        logs: LogService::new(journal),
+        logs: LogService::new(journal).with_writer(writer_tx),
         daemon_pid: std::process::id(),
         uid: nix::unistd::geteuid().as_raw(),
         group,

@@ -210,6 +210,7 @@ fn cat_output_is_byte_exact_and_json_clients_still_get_text() {
         color: false,
         escape: false,
         matches: vec![],
+        ..LogsRequest::default()
     });
     daimon_proto::write_frame(&mut s, &req).expect("request");
     let mut text = String::new();

@@ -353,6 +353,7 @@ async fn verb_request(api: &Api, name: &str, verb: &str, body: &[u8]) -> Reply {
 pub const LOG_PARAMS: &[&str] = &[
     "unit",
     "invocation",
+    "boot",
     "since",
     "until",
     "priority",
@@ -364,24 +365,14 @@ pub const LOG_PARAMS: &[&str] = &[
 
 pub fn logs_request(q: Option<&str>, follow: bool) -> Result<LogsRequest, String> {
     let mut r = LogsRequest {
-        units: Vec::new(),
-        invocation: None,
-        since: None,
-        until: None,
-        priority: None,
-        grep: None,
-        lines: None,
         follow,
-        output: "short".into(),
-        raw: false,
-        color: false,
-        escape: false,
-        matches: Vec::new(),
+        ..LogsRequest::default()
     };
     for (k, v) in query::parse(q, LOG_PARAMS)? {
         match k.as_str() {
             "unit" => r.units.push(v),
             "invocation" => r.invocation = Some(v),
+            "boot" => r.boot = Some(v),
             "since" => r.since = Some(v),
             "until" => r.until = Some(v),
             "priority" => r.priority = Some(v),

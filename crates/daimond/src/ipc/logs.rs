@@ -25,7 +25,9 @@ use tokio::sync::{mpsc, watch};
 use super::{error, write_frame};
 use crate::supervisor::SupervisorHandle;
 
+mod boots;
 mod known;
+mod maintain;
 
 /// Readers kept for reuse, and for how long.
 const POOL_MAX: usize = 4;
@@ -46,6 +48,8 @@ pub struct LogService {
     /// the disk space of a segment deleted by retention is freed only when the
     /// last descriptor closes.
     pool: Arc<Mutex<Vec<(JournalReader, Instant)>>>,
+    /// The writer thread's queue, for `--rotate` and `--vacuum-*`.
+    writer: Option<mpsc::Sender<crate::log_writer::LogMsg>>,
 }
 
 /// Rendered text on its way to the socket: a finished raw frame (header included,
@@ -64,7 +68,14 @@ impl LogService {
         LogService {
             journal,
             pool: Arc::new(Mutex::new(Vec::new())),
+            writer: None,
         }
+    }
+
+    /// With the writer thread's queue: `--rotate` and `--vacuum-*` work.
+    pub fn with_writer(mut self, tx: mpsc::Sender<crate::log_writer::LogMsg>) -> LogService {
+        self.writer = Some(tx);
+        self
     }
 
     /// A reader, from the pool or new. Blocking: call from a blocking thread.
@@ -208,7 +219,7 @@ pub fn build_query(req: &LogsRequest) -> Result<(Query, Renderer), String> {
         grep: req.grep.clone(),
         lines: req.lines,
         after: None,
-        streams: Vec::new(),
+        ..Query::default()
     };
     for m in &req.matches {
         apply_match(m, &mut query)?;
@@ -225,15 +236,29 @@ fn apply_match(m: &str, q: &mut Query) -> Result<(), String> {
             "stdout" => Stream::Stdout,
             "stderr" => Stream::Stderr,
             "daemon" => Stream::Daemon,
+            // Any facility: a transport match compares the kind only.
+            "syslog" => Stream::Syslog(0),
             _ => {
                 return Err(format!(
-                    "invalid match \"{m}\": _TRANSPORT is stdout, stderr or daemon"
+                    "invalid match \"{m}\": _TRANSPORT is stdout, stderr, daemon or syslog"
                 ));
             }
         }),
         // The store keeps one unit name per line, whether the service wrote it
         // or daimond wrote it about the service.
         "_SYSTEMD_UNIT" | "UNIT" if !value.is_empty() => q.units.push(value.to_string()),
+        // Exactly this priority, as journalctl's match (where `-p` is "this
+        // or more important"); a number, as journald stores it.
+        "PRIORITY" => match value.parse::<u8>() {
+            Ok(p) if p <= 7 && value.len() == 1 => q.priorities.push(p),
+            _ => {
+                return Err(format!(
+                    "invalid match \"{m}\": PRIORITY is a number from 0 (emerg) to 7 (debug); \
+                     -p NAME takes names"
+                ));
+            }
+        },
+        "SYSLOG_IDENTIFIER" if !value.is_empty() => q.identifiers.push(value.to_string()),
         "_SYSTEMD_INVOCATION_ID" if !value.is_empty() => match &q.invocation {
             Some(other) if other != value => {
                 return Err(format!(
@@ -245,7 +270,7 @@ fn apply_match(m: &str, q: &mut Query) -> Result<(), String> {
         _ => {
             return Err(format!(
                 "unsupported match \"{m}\": daimon matches _TRANSPORT=, _SYSTEMD_UNIT=, \
-                 UNIT= and _SYSTEMD_INVOCATION_ID="
+                 UNIT=, _SYSTEMD_INVOCATION_ID=, PRIORITY= and SYSLOG_IDENTIFIER="
             ));
         }
     }
@@ -283,7 +308,12 @@ impl LogService {
         req: LogsRequest,
         supervisor: &SupervisorHandle,
     ) -> Result<LogFeed, Response> {
-        let (query, renderer) = build_query(&req).map_err(|m| error(ErrorKind::Invalid, m))?;
+        let (mut query, renderer) = build_query(&req).map_err(|m| error(ErrorKind::Invalid, m))?;
+        if let Some(b) = &req.boot {
+            query = boots::limit(self, b.clone(), query)
+                .await
+                .map_err(|m| error(ErrorKind::Invalid, m))?;
+        }
         // A typo in a unit name is an error (exit 4, as `status`), not an empty answer.
         if let Some(msg) = known::unknown_unit(&req.units, supervisor, self).await {
             return Err(error(ErrorKind::NotFound, msg));
@@ -323,6 +353,29 @@ pub async fn stream(
     supervisor: &SupervisorHandle,
     mut stopping: watch::Receiver<bool>,
 ) {
+    if let Some(answer) = maintain::requested(&req) {
+        let frame = match answer {
+            Ok(m) => match maintain::run(svc, m).await {
+                Ok(text) => Response::LogData(text),
+                Err(msg) => error(ErrorKind::Internal, msg),
+            },
+            Err(msg) => error(ErrorKind::Invalid, msg),
+        };
+        if write_frame(s, &frame).await.is_ok() && matches!(frame, Response::LogData(_)) {
+            let _ = write_frame(s, &Response::Done).await;
+        }
+        return;
+    }
+    if req.list_boots {
+        let frame = match boots::list(svc, req.output == "json").await {
+            Ok(text) => Response::LogData(text),
+            Err(msg) => error(ErrorKind::Internal, msg),
+        };
+        if write_frame(s, &frame).await.is_ok() && matches!(frame, Response::LogData(_)) {
+            let _ = write_frame(s, &Response::Done).await;
+        }
+        return;
+    }
     let follow = req.follow;
     let mut feed = match svc.open(req, supervisor).await {
         Ok(f) => f,
@@ -605,6 +658,24 @@ mod tests {
             err.starts_with("invalid match \"_TRANSPORT=carrier-pigeon\""),
             "{err}"
         );
+        let mut r = req();
+        r.matches = vec![
+            "PRIORITY=3".into(),
+            "PRIORITY=4".into(),
+            "SYSLOG_IDENTIFIER=cron".into(),
+        ];
+        let (q, _) = build_query(&r).expect("valid matches");
+        assert_eq!(q.priorities, [3, 4]);
+        assert_eq!(q.identifiers, ["cron"]);
+        for bad in ["PRIORITY=err", "PRIORITY=8", "PRIORITY=03", "PRIORITY="] {
+            let mut r = req();
+            r.matches = vec![bad.into()];
+            let err = build_query(&r).err().unwrap_or_default();
+            assert!(
+                err.starts_with(&format!("invalid match \"{bad}\"")),
+                "{err}"
+            );
+        }
         let mut r = req();
         r.matches = vec!["_COMM=python3".into()];
         let err = build_query(&r).err().unwrap_or_default();

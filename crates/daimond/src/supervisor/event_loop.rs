@@ -35,6 +35,7 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
     let (watch_tx, mut watched) = mpsc::unbounded_channel();
     o.watch_tx = Some(watch_tx);
     let notify = super::notify::open(&mut o);
+    let mut syslog = crate::syslog::open(&mut o);
     let mut alarm = match Alarm::new() {
         Ok(a) => Some(a),
         Err(e) => {
@@ -84,6 +85,9 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
             biased;
             _ = sigchld.recv() => {
                 super::notify::drain(&mut o, notify.as_ref());
+                if let Some(s) = syslog.as_mut() {
+                    s.drain(&o);
+                }
                 o.reap()
             }
             _ = sleep_until_opt(deadline) => {
@@ -110,6 +114,11 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
             },
             // Last: a flood of datagrams must not hold up the rest.
             dg = super::notify::next(notify.as_ref()) => o.on_notify(dg),
+            batch = crate::syslog::next(syslog.as_mut()) => {
+                if let Some(s) = syslog.as_ref() {
+                    s.store(&o, batch);
+                }
+            }
         }
     }
     o.flush_messages();

@@ -147,6 +147,53 @@ fn monotonic_instant(usec: u64) -> Option<Instant> {
     })
 }
 
+/// A process's ancestry as /proc shows it at one moment: what places it in a
+/// unit. Read as soon as a datagram arrives, so that a sender that exits
+/// right after sending (`logger` run by a script) is still placed once its
+/// parent has reaped it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lineage {
+    /// The process, its parent, grandparent... up to daimond (excluded) or init.
+    chain: Vec<u32>,
+    /// The walk reached daimond: the process descends from one we started.
+    ours: bool,
+    /// Session ids of the process and of its oldest ancestor below daimond.
+    sessions: [Option<u32>; 2],
+}
+
+impl Lineage {
+    pub fn read(pid: u32) -> Lineage {
+        let me = std::process::id();
+        let mut l = Lineage {
+            chain: vec![pid],
+            ..Lineage::default()
+        };
+        let mut p = pid;
+        for _ in 0..64 {
+            let Some(st) = tree::stat(p) else { break };
+            if st.ppid == me {
+                l.ours = true;
+                break;
+            }
+            l.chain.push(st.ppid);
+            if st.ppid <= 1 {
+                break;
+            }
+            p = st.ppid;
+        }
+        l.sessions[0] = tree::session(pid);
+        if p != pid {
+            l.sessions[1] = tree::session(p);
+        }
+        l
+    }
+
+    /// The process this is the ancestry of.
+    pub fn pid(&self) -> u32 {
+        self.chain.first().copied().unwrap_or(0)
+    }
+}
+
 impl Owner {
     /// systemd's `service_exec_needs_notify_socket()` and the watchdog
     /// variables: the main process gets `NOTIFY_SOCKET` unless
@@ -207,8 +254,14 @@ impl Owner {
         Ok(())
     }
 
+    /// The unit of a process whose [`Lineage`] was read when its datagram
+    /// arrived (syslog senders), by the rule that places notification senders.
+    pub fn unit_of_lineage(&self, l: &Lineage) -> Option<String> {
+        self.sender_in(l).map(|(unit, _)| unit)
+    }
+
     /// The unit `pid` belongs to and its role there: a main or control PID,
-    /// else a descendant of one, else a process carrying a unit's invocation id.
+    /// else a descendant of one, else a process in a session of the unit.
     fn sender_of(&self, pid: u32) -> Option<(String, Sender)> {
         if let Some((unit, role)) = self.pids.get(&pid) {
             let who = match role {
@@ -217,22 +270,21 @@ impl Owner {
             };
             return Some((unit.clone(), who));
         }
-        let me = std::process::id();
-        let mut p = pid;
-        let mut ours = false;
-        for _ in 0..64 {
-            let ppid = tree::stat(p)?.ppid;
-            if let Some((unit, _)) = self.pids.get(&ppid) {
-                return Some((unit.clone(), Sender::Other));
-            }
-            if ppid == me {
-                ours = true;
-                break;
-            }
-            if ppid <= 1 {
-                break;
-            }
-            p = ppid;
+        self.sender_in(&Lineage::read(pid))
+    }
+
+    /// [`Self::sender_of`] on an ancestry already read.
+    fn sender_in(&self, l: &Lineage) -> Option<(String, Sender)> {
+        let (&pid, ancestors) = l.chain.split_first()?;
+        if let Some((unit, role)) = self.pids.get(&pid) {
+            let who = match role {
+                Role::Main => Sender::Main,
+                Role::Control => Sender::Control,
+            };
+            return Some((unit.clone(), who));
+        }
+        if let Some((unit, _)) = ancestors.iter().find_map(|p| self.pids.get(p)) {
+            return Some((unit.clone(), Sender::Other));
         }
         // A process that escaped its service's tree (double fork) was
         // re-parented to us, the subreaper. Only processes we started (and
@@ -245,18 +297,19 @@ impl Owner {
         // process still has it as its session or group id. Its environment can be anything
         // (execve(2) takes it from the caller), so `INVOCATION_ID=` proves
         // nothing: see [`Owner::refuse_claim`].
-        if !ours {
+        if !l.ours {
             return None;
         }
-        self.unit_of_session(pid)
-            .or_else(|| self.unit_of_session(p))
+        l.sessions
+            .iter()
+            .flatten()
+            .find_map(|&sid| self.unit_of_session(sid))
             .map(|unit| (unit, Sender::Other))
     }
 
-    /// The running unit whose session `pid` is in: one its main processes led
+    /// The running unit whose session `sid` is: one its main processes led
     /// (or were in), or one a main or control process of it leads now.
-    fn unit_of_session(&self, pid: u32) -> Option<String> {
-        let sid = tree::session(pid)?;
+    fn unit_of_session(&self, sid: u32) -> Option<String> {
         if let Some((unit, _)) = self.pids.get(&sid) {
             return Some(unit.clone());
         }

@@ -71,6 +71,8 @@ pub struct Owner {
     pub notify_socket: Option<String>,
     /// Why there is no notification socket, when binding it failed.
     pub notify_failure: Option<String>,
+    /// `DAIMON_SYSLOG_SOCKET` for services (see `crate::syslog`).
+    pub syslog_socket: Option<String>,
     /// Started timer units.
     pub timer_runs: BTreeMap<String, TimerRun>,
     /// The set of started timers changed and is to be saved.
@@ -115,6 +117,7 @@ impl Owner {
             watch_tx: None,
             notify_socket: None,
             notify_failure: None,
+            syslog_socket: None,
             timer_runs: BTreeMap::new(),
             timers_changed: false,
             clock: Box::new(SystemClock),
@@ -366,6 +369,7 @@ impl Owner {
         if let Err(why) = self.notify_env(svc, role, &mut prepared.spec) {
             return follow.push(failed(why));
         }
+        crate::syslog::add_env(self, &mut prepared.spec);
         let child = match spawn(prepared.spec) {
             Ok(c) => c,
             Err(err) => {
