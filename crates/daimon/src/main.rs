@@ -14,9 +14,11 @@ mod client;
 mod commands;
 mod complete;
 mod error;
+mod holder;
 mod import;
 mod logs;
 mod man;
+mod reexec;
 mod remote;
 mod render;
 mod render_timers;
@@ -24,6 +26,7 @@ mod run;
 mod run_policy;
 mod save;
 mod schedule;
+mod startup;
 mod trust;
 mod verbs;
 
@@ -115,6 +118,8 @@ fn dispatch(cmd: Command) -> CliResult {
         Command::ListUnitFiles(a) => verbs::list_unit_files(&paths, &a),
         Command::Remove(u) => verbs::remove(&paths, &u.units),
         Command::DaemonReload => commands::daemon_reload(&paths),
+        Command::DaemonReexec => reexec::run(&paths),
+        Command::Startup(args) => startup::run(&args),
         Command::Shutdown => commands::shutdown(&paths),
         Command::Api(a) => api::run(&paths, a.show_token),
         Command::Completions { shell } => complete::script(shell),

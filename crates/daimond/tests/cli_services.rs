@@ -143,8 +143,7 @@ fn status_views_are_stable() {
         row[8].ends_with('s') && row[8] != "-",
         "a running unit's CPU time: {table}"
     );
-    // The count, then the HTTP API's URL (tests/api_endpoints.rs).
-    assert!(table.contains("\n1 unit listed.\nHTTP API: "), "{table}");
+    assert!(table.contains("\n1 unit listed.\n"), "{table}");
 
     let detail = d.ok(&["status", "hello"]);
     let detail = detail

@@ -21,17 +21,17 @@ use super::exec::{self, ExecEnv, Host};
 use super::exec_outcome::PendingExec;
 use super::jobs::Txn;
 use super::machine::{Effect, Event, KillScope, Phase, Role, SubState};
-use super::persist;
-use super::process::exit::ExitStatus;
-use super::process::fdstore::{FdStore, PipeMeta, SharedStore};
-use super::process::logpipe::{PipeOrigin, spawn_reader};
-use super::process::signal::{ProcHandle, signal_verified};
-use super::process::spawn::spawn;
-use super::process::{reaper, tree};
 use super::registry::{Entry, RunRecord, def_of};
 use super::timer::TimerRun;
 use super::timer::schedule::{Clock, SystemClock};
+use crate::exit_status::ExitStatus;
 use crate::log_writer::{LogMsg, LogSender, StreamKind};
+use crate::persist;
+use crate::process::fdstore::{FdStore, PipeMeta, SharedStore};
+use crate::process::logpipe::{PipeOrigin, spawn_reader};
+use crate::process::signal::{ProcHandle, signal_verified};
+use crate::process::spawn::spawn;
+use crate::process::{reaper, tree};
 
 pub struct Owner {
     pub paths: Paths,
@@ -69,6 +69,8 @@ pub struct Owner {
     /// The sd_notify(3) socket services get as `NOTIFY_SOCKET` (a path or an
     /// abstract `@name`, see `notify`).
     pub notify_socket: Option<String>,
+    /// Why there is no notification socket, when binding it failed.
+    pub notify_failure: Option<String>,
     /// Started timer units.
     pub timer_runs: BTreeMap<String, TimerRun>,
     /// The set of started timers changed and is to be saved.
@@ -112,6 +114,7 @@ impl Owner {
             fdstore: Rc::new(RefCell::new(FdStore::disabled())),
             watch_tx: None,
             notify_socket: None,
+            notify_failure: None,
             timer_runs: BTreeMap::new(),
             timers_changed: false,
             clock: Box::new(SystemClock),
@@ -278,7 +281,9 @@ impl Owner {
             Effect::JobDone { kind, error } => self.job_done(unit, kind, error),
             Effect::Log { priority, text } => self.message(unit, priority, text),
             Effect::Requeue(ev) => follow.push(ev),
-            Effect::FindMainPid => follow.push(Event::MainPid(self.find_main_pid(unit, u))),
+            Effect::FindMainPid { wait_for_exec } => {
+                follow.push(Event::MainPid(self.find_main_pid(unit, u, wait_for_exec)));
+            }
         }
     }
 
@@ -358,7 +363,9 @@ impl Owner {
             Ok(p) => p,
             Err(error) => return follow.push(failed(error)),
         };
-        self.notify_env(svc, role, &mut prepared.spec);
+        if let Err(why) = self.notify_env(svc, role, &mut prepared.spec) {
+            return follow.push(failed(why));
+        }
         let child = match spawn(prepared.spec) {
             Ok(c) => c,
             Err(err) => {
