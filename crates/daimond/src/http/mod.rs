@@ -16,6 +16,7 @@
 
 mod discovery;
 mod guard;
+mod jobs;
 mod metrics;
 mod openapi;
 mod query;
@@ -57,6 +58,7 @@ pub struct Api {
     metrics_open: bool,
     system_mode: bool,
     metrics: Rc<metrics::Metrics>,
+    jobs: jobs::Jobs,
 }
 
 /// A running API: its discovery file (removed when dropped) and its task.
@@ -116,6 +118,7 @@ pub fn start(
         metrics_open: settings.metrics_open,
         system_mode: paths.system_mode,
         metrics: Rc::default(),
+        jobs: jobs::Jobs::default(),
     });
     metrics::refresh(api.ipc.clone(), api.metrics.clone());
     tracing::info!(
@@ -186,7 +189,7 @@ impl Drop for Slot {
 }
 
 /// Every request: the guard, then the route.
-async fn handle(api: &Api, req: hyper::Request<Incoming>) -> reply::Reply {
+async fn handle(api: &Rc<Api>, req: hyper::Request<Incoming>) -> reply::Reply {
     let open = api.metrics_open && req.uri().path() == "/metrics";
     if let Err(r) = api.guard.check(req.headers(), open) {
         tracing::debug!(
