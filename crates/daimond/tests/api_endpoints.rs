@@ -305,3 +305,21 @@ fn a_client_may_take_a_job_id_instead_of_waiting() {
     assert_eq!(api.post("api/units/slow/start?wait=maybe", "").status, 400);
     assert_eq!(api.post("api/daemon-reload?wait=false", "").status, 400);
 }
+
+#[test]
+fn daimond_conf_sets_the_port() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut d = Daemon::home_only();
+    std::fs::write(
+        d.path().join("daimond.conf"),
+        format!("[API]\nPort={port}\n"),
+    )
+    .expect("daimond.conf");
+    d.spawn_daemon();
+    let api = Api::of(d.path());
+    assert_eq!(api.port, port);
+    assert_eq!(api.get("api/units").status, 200);
+}

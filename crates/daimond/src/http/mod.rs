@@ -78,7 +78,21 @@ pub fn start(
     // A file left by a daimond that died names a closed port and an old token:
     // gone before anything else, so that a failure below leaves no stale file.
     let _ = std::fs::remove_file(paths.api_file());
-    let Some(settings) = discovery::settings(|k| std::env::var(k).ok())? else {
+    // daimond.conf's [API], under the environment.
+    let conf = crate::config::path(paths);
+    let (file, warnings) = crate::config::api_settings(&conf);
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    let lookup = |k: &str| {
+        std::env::var(k).ok().or_else(|| {
+            file.iter()
+                .rev()
+                .find(|(var, _)| *var == k)
+                .map(|(_, v)| v.clone())
+        })
+    };
+    let Some(settings) = discovery::settings(lookup)? else {
         return Ok(None);
     };
     if !settings.addr.is_loopback() {
