@@ -3,7 +3,7 @@
 //! new records (follow).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
@@ -489,6 +489,37 @@ impl JournalReader {
     /// The cursor of the newest committed record.
     pub fn head(&self) -> Cursor {
         Cursor(self.shared.tail().committed)
+    }
+
+    /// Per unit, the lines the store holds and their bytes as stored (before
+    /// compression), committed lines not yet indexed included: what
+    /// retention has not removed, so a count that may go down.
+    pub fn unit_totals(&mut self) -> BTreeMap<String, (u64, u64)> {
+        let mut out: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        let sql = "SELECT u.name, sum(b.count), sum(b.raw_len) FROM blocks b \
+                   JOIN units u ON u.id = b.unit GROUP BY b.unit";
+        if let Ok(mut st) = self.db.prepare_cached(sql) {
+            let rows = st.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            });
+            if let Ok(rows) = rows {
+                for (name, lines, bytes) in rows.flatten() {
+                    let e = out.entry(name).or_default();
+                    e.0 += lines.max(0) as u64;
+                    e.1 += bytes.max(0) as u64;
+                }
+            }
+        }
+        for row in &self.shared.tail().blocks {
+            let e = out.entry(row.name.to_string()).or_default();
+            e.0 += u64::from(row.sum.count);
+            e.1 += row.raw_len;
+        }
+        out
     }
 
     /// Disk use and per-unit drop counts.

@@ -222,8 +222,8 @@ pub fn status(paths: &Paths, args: &StatusArgs) -> CliResult {
                 let e = CliError::new(4, format!("unit \"{}\" not found", missing.name));
                 return Err(with_known_units(paths, e));
             }
-            if rows.is_empty() {
-                print(&render::no_units(&paths.units))?;
+            let mut text = if rows.is_empty() {
+                render::no_units(&paths.units)
             } else {
                 let mut text = render::status_rows(&rows, jiff::Timestamp::now(), Style::detect());
                 // Whether the daemon itself comes back after a reboot (`daimon startup`).
@@ -231,11 +231,13 @@ pub fn status(paths: &Paths, args: &StatusArgs) -> CliResult {
                 if let Some(warning) = crate::holder::missing_line(paths) {
                     text.push_str(&format!("{warning}\n"));
                 }
-                print(&text)?;
-            }
+                text
+            };
+            // Last, where scripts and people find it: the HTTP API's URL.
             if let Some(line) = crate::api::status_line(paths) {
-                print(&line)?;
+                text.push_str(&line);
             }
+            print(&text)?;
             return Ok(0);
         }
         other => return Err(unexpected(other)),

@@ -77,8 +77,8 @@ pub fn parse(file: &Path, bytes: &[u8]) -> (JournalLimits, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut out = JournalLimits::default();
     for section in daimon_unit::syntax::parse(file, bytes, &mut diags) {
-        // Read by the modules they configure (forward/, syslog/).
-        if section.name == "Forward" || section.name == "Syslog" {
+        // Read by the modules they configure (forward/, syslog/, `api_settings`).
+        if matches!(section.name.as_str(), "Forward" | "Syslog" | "API") {
             continue;
         }
         if section.name != "Journal" {
@@ -86,7 +86,7 @@ pub fn parse(file: &Path, bytes: &[u8]) -> (JournalLimits, Vec<Diagnostic>) {
                 file,
                 section.line,
                 format!(
-                    "unknown section [{}]; daimond.conf has [Journal], [Syslog] and [Forward]",
+                    "unknown section [{}]; daimond.conf has [Journal], [Syslog], [Forward] and [API]",
                     section.name
                 ),
             ));
@@ -147,6 +147,42 @@ pub fn parse(file: &Path, bytes: &[u8]) -> (JournalLimits, Vec<Diagnostic>) {
                     ),
                 )),
             }
+        }
+    }
+    (out, diags)
+}
+
+/// The `[API]` section (the HTTP API, see `http::discovery`): `Port=`,
+/// `Address=`, `MetricsOpen=`, as the environment variables they stand for
+/// (`DAIMON_API_PORT`, ...), which win over the file. Problems are one-line
+/// warnings naming file:line; a missing file is no settings.
+pub fn api_settings(file: &Path) -> (Vec<(&'static str, String)>, Vec<Diagnostic>) {
+    let (mut out, mut diags) = (Vec::new(), Vec::new());
+    let Ok(bytes) = std::fs::read(file) else {
+        return (out, diags);
+    };
+    let mut ignored = Vec::new();
+    for section in daimon_unit::syntax::parse(file, &bytes, &mut ignored) {
+        if section.name != "API" {
+            continue;
+        }
+        for e in section.entries {
+            let var = match e.key.as_str() {
+                "Port" => "DAIMON_API_PORT",
+                "Address" => "DAIMON_API_ADDRESS",
+                "MetricsOpen" => "DAIMON_METRICS_OPEN",
+                other => {
+                    diags.push(Diagnostic::warning(
+                        file,
+                        e.line,
+                        format!(
+                            "unknown key {other}= in [API]; known: Port=, Address=, MetricsOpen="
+                        ),
+                    ));
+                    continue;
+                }
+            };
+            out.push((var, e.value.trim().to_string()));
         }
     }
     (out, diags)
@@ -216,5 +252,32 @@ mod tests {
         let (l, d) = load(Path::new("/nonexistent/daimond.conf"));
         assert_eq!(l, JournalLimits::default());
         assert!(d.is_empty());
+    }
+
+    #[test]
+    fn the_api_section_stands_for_its_environment_variables() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("daimond.conf");
+        std::fs::write(
+            &f,
+            "[Journal]\nSystemMaxUse=1G\n[API]\nPort=8123\nMetricsOpen=yes\nTls=1\n",
+        )
+        .expect("write");
+        let (v, d) = api_settings(&f);
+        assert_eq!(
+            v,
+            [
+                ("DAIMON_API_PORT", "8123".to_string()),
+                ("DAIMON_METRICS_OPEN", "yes".to_string())
+            ]
+        );
+        assert_eq!(d.len(), 1);
+        assert!(
+            d[0].to_string().contains(":6: unknown key Tls="),
+            "{}",
+            d[0]
+        );
+        let (_, d) = load(&f);
+        assert!(d.is_empty(), "[API] is no unknown section: {d:?}");
     }
 }

@@ -63,7 +63,8 @@ Options:
 Environment:
   DAIMON_HOME    keep units, runtime files and state under this directory
   DAIMOND_LOG    level of daimond's own messages: error, warn, info (default), debug
-  DAIMON_API_PORT     port of the HTTP API (default 0: any free port; off: no API)
+  DAIMON_API_PORT     port of the HTTP API (default 0: any free port; off: no API;
+                      also daimond.conf's [API] Port=, Address=, MetricsOpen=)
   DAIMON_API_ADDRESS  address of the HTTP API (default 127.0.0.1; others warn)
   DAIMON_METRICS_OPEN 1: /metrics answers without the token
 
@@ -459,7 +460,8 @@ async fn serve(
     let _ = server.await;
     if let Some(api) = api {
         let _ = api.task.await;
-        // api.json goes with the API, at this clean exit.
+        // api.json goes with the API, at this clean exit (a re-executed
+        // daimond writes its own, with a new token).
         drop(api.file);
     }
     Ok(reexec)

@@ -264,3 +264,62 @@ fn the_cli_tells_where_the_api_is_without_the_token() {
     );
     assert!(!table.contains(&api.token));
 }
+
+#[test]
+fn a_client_may_take_a_job_id_instead_of_waiting() {
+    let mut d = Daemon::start();
+    d.write_unit(
+        "slow.service",
+        "[Service]\nType=oneshot\nExecStart=/bin/sleep 1\n",
+    );
+    d.ok(&["daemon-reload"]);
+    let api = Api::of(d.path());
+    let started = std::time::Instant::now();
+    let accepted = api.post("api/units/slow/start?wait=false", "");
+    assert_eq!(accepted.status, 202, "{accepted:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(900),
+        "not waited for"
+    );
+    let id = accepted.json()["id"].as_u64().expect("a job id");
+    assert_eq!(accepted.json()["url"], format!("/api/jobs/{id}"));
+    let mut job = serde_json::Value::Null;
+    wait_until("the job done", DEADLINE, || {
+        job = api.get(&format!("api/jobs/{id}")).json();
+        job["state"] == "done"
+    });
+    assert_eq!(job["status"], 200, "{job}");
+    assert_eq!(job["answer"]["jobs"][0]["unit"], "slow.service");
+    let failed = api.post("api/units/nosuch/start?wait=0", "");
+    assert_eq!(failed.status, 202);
+    let id = failed.json()["id"].as_u64().expect("id");
+    wait_until("the failed job done", DEADLINE, || {
+        job = api.get(&format!("api/jobs/{id}")).json();
+        job["state"] == "done"
+    });
+    assert_eq!(
+        (job["status"].clone(), job["answer"]["code"].clone()),
+        (404.into(), "not_found".into())
+    );
+    assert_eq!(api.get("api/jobs/999999").status, 404);
+    assert_eq!(api.post("api/units/slow/start?wait=maybe", "").status, 400);
+    assert_eq!(api.post("api/daemon-reload?wait=false", "").status, 400);
+}
+
+#[test]
+fn daimond_conf_sets_the_port() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut d = Daemon::home_only();
+    std::fs::write(
+        d.path().join("daimond.conf"),
+        format!("[API]\nPort={port}\n"),
+    )
+    .expect("daimond.conf");
+    d.spawn_daemon();
+    let api = Api::of(d.path());
+    assert_eq!(api.port, port);
+    assert_eq!(api.get("api/units").status, 200);
+}

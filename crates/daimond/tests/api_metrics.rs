@@ -116,6 +116,29 @@ fn metrics_follow_prometheus_and_agree_with_status() {
     assert!(value(&text, r#"daimon_units{state="active"}"#).is_some_and(|n| n >= 2.0));
     assert!(value(&text, "daimon_log_store_bytes").is_some_and(|b| b > 0.0));
     assert_eq!(value(&text, "daimon_log_dropped_lines_total"), Some(0.0));
+    // The lines the store holds for a unit are the lines `logs` shows of it.
+    d.ok(&[
+        "run",
+        "--name",
+        "talker",
+        "--",
+        "/bin/sh",
+        "-c",
+        "echo a; echo b; echo c",
+    ]);
+    wait_until("talker's lines stored", DEADLINE, || {
+        d.ok(&["logs", "talker", "-o", "cat"]).contains("c\n")
+    });
+    let shown = d.ok(&["logs", "talker", "-o", "json"]).lines().count() as f64;
+    wait_until("a snapshot with talker's lines", DEADLINE, || {
+        text = api.get("metrics").body;
+        value(&text, r#"daimon_unit_log_lines{unit="talker.service"}"#) == Some(shown)
+    });
+    assert!(
+        value(&text, r#"daimon_unit_log_bytes{unit="talker.service"}"#).is_some_and(|b| b > 0.0)
+    );
+    assert!(value(&text, "daimon_log_store_lines").is_some_and(|n| n >= shown));
+    promtool(&text);
     assert!(text.contains("# TYPE daimon_unit_cpu_seconds_total counter"));
     let bad = api.get("metrics?x=1");
     assert_eq!(bad.status, 400);

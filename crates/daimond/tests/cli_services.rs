@@ -144,8 +144,6 @@ fn status_views_are_stable() {
         "a running unit's CPU time: {table}"
     );
     assert!(table.contains("\n1 unit listed.\n"), "{table}");
-    // The HTTP API's URL follows the table (tests/api_endpoints.rs).
-    assert!(table.contains("\nHTTP API: "), "{table}");
 
     let detail = d.ok(&["status", "hello"]);
     let detail = detail

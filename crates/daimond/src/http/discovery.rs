@@ -1,12 +1,12 @@
 //! How clients find the HTTP API: its settings, its token, and `api.json`.
 //!
-//! Settings come from the environment of daimond (there is no daimond
-//! configuration file; the CLI that starts daimond passes its environment on):
-//! `DAIMON_API_PORT` (unset or `0`: a free port the kernel picks at each start;
-//! `off`: no HTTP API), `DAIMON_API_ADDRESS` (default `127.0.0.1`; anything not
-//! loopback is a deliberate choice and daimond warns about it) and
-//! `DAIMON_METRICS_OPEN=1` (`/metrics` without the token, for a scraper that
-//! cannot send one).
+//! Settings come from the `[API]` section of `daimond.conf` (`Port=`,
+//! `Address=`, `MetricsOpen=`) and, winning over it, daimond's environment (the
+//! CLI that starts daimond passes its own on): `DAIMON_API_PORT` (unset or
+//! `0`: a free port the kernel picks at each start; `off`: no HTTP API),
+//! `DAIMON_API_ADDRESS` (default `127.0.0.1`; anything not loopback is a
+//! deliberate choice and daimond warns about it) and `DAIMON_METRICS_OPEN=1`
+//! (`/metrics` without the token, for a scraper that cannot send one).
 //!
 //! `api.json` is written like every state file (temp file created 0600, fsync,
 //! rename, fsync of the directory) so a reader never sees half a file, and

@@ -10,6 +10,7 @@
 //! series per state (as node_exporter's `node_systemd_unit_state`).
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 use daimon_proto::{ActiveState, Request, Response, TimerInfo, UnitStatus};
 
 use super::reply::{self, Reply};
+use crate::ipc::logs::StoreTotals;
 use crate::ipc::{self, IpcContext};
 
 /// A snapshot older than this is rebuilt after the scrape that found it.
@@ -83,7 +85,7 @@ pub fn refresh(ipc: Rc<IpcContext>, m: Rc<Metrics>) {
         )
         .await;
         let timers = ipc::dispatch(&ipc, Request::Timers).await;
-        let store = ipc.logs.store_bytes().await;
+        let store = ipc.logs.store_totals().await;
         let dropped: u64 = ipc.logs.dropped_lines();
         let units = match units {
             Response::Status(u) => u,
@@ -143,11 +145,13 @@ fn per_unit(
 pub fn render(
     units: &[UnitStatus],
     timers: &[TimerInfo],
-    store_bytes: Option<u64>,
+    store: Option<StoreTotals>,
     dropped: u64,
     took: Duration,
 ) -> String {
     let mut out = String::with_capacity(256 + units.len() * 900);
+    let empty = BTreeMap::new();
+    let logged = store.as_ref().map_or(&empty, |(_, u)| u);
     family(
         &mut out,
         "daimon_unit_state",
@@ -214,6 +218,22 @@ pub fn render(
         "Exit status of the unit's last main process that exited (not killed).",
         |u| exit_status(u.last_exit.as_deref()).map(|s| s as f64),
     );
+    per_unit(
+        &mut out,
+        units,
+        "daimon_unit_log_lines",
+        "gauge",
+        "Lines of the unit the log store holds (retention removes old ones).",
+        |u| logged.get(&u.name).map(|t| t.0 as f64),
+    );
+    per_unit(
+        &mut out,
+        units,
+        "daimon_unit_log_bytes",
+        "gauge",
+        "Bytes those lines take in the log store, before compression.",
+        |u| logged.get(&u.name).map(|t| t.1 as f64),
+    );
     family(
         &mut out,
         "daimon_timer_last_trigger_seconds",
@@ -254,7 +274,7 @@ pub fn render(
         let n = units.iter().filter(|u| u.state == s).count();
         let _ = writeln!(out, "daimon_units{{state=\"{}\"}} {n}", s.as_str());
     }
-    if let Some(b) = store_bytes {
+    if let Some((b, per_unit)) = &store {
         family(
             &mut out,
             "daimon_log_store_bytes",
@@ -262,6 +282,14 @@ pub fn render(
             "Disk space of the log store (segments and index).",
         );
         let _ = writeln!(out, "daimon_log_store_bytes {b}");
+        family(
+            &mut out,
+            "daimon_log_store_lines",
+            "gauge",
+            "Lines the log store holds, all units (daimond's own included).",
+        );
+        let lines: u64 = per_unit.values().map(|t| t.0).sum();
+        let _ = writeln!(out, "daimon_log_store_lines {lines}");
     }
     family(
         &mut out,

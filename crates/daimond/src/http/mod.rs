@@ -16,6 +16,7 @@
 
 mod discovery;
 mod guard;
+mod jobs;
 mod metrics;
 mod openapi;
 mod query;
@@ -57,6 +58,7 @@ pub struct Api {
     metrics_open: bool,
     system_mode: bool,
     metrics: Rc<metrics::Metrics>,
+    jobs: jobs::Jobs,
 }
 
 /// A running API: its discovery file (removed when dropped) and its task.
@@ -76,7 +78,21 @@ pub fn start(
     // A file left by a daimond that died names a closed port and an old token:
     // gone before anything else, so that a failure below leaves no stale file.
     let _ = std::fs::remove_file(paths.api_file());
-    let Some(settings) = discovery::settings(|k| std::env::var(k).ok())? else {
+    // daimond.conf's [API], under the environment.
+    let conf = crate::config::path(paths);
+    let (file, warnings) = crate::config::api_settings(&conf);
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    let lookup = |k: &str| {
+        std::env::var(k).ok().or_else(|| {
+            file.iter()
+                .rev()
+                .find(|(var, _)| *var == k)
+                .map(|(_, v)| v.clone())
+        })
+    };
+    let Some(settings) = discovery::settings(lookup)? else {
         return Ok(None);
     };
     if !settings.addr.is_loopback() {
@@ -116,6 +132,7 @@ pub fn start(
         metrics_open: settings.metrics_open,
         system_mode: paths.system_mode,
         metrics: Rc::default(),
+        jobs: jobs::Jobs::default(),
     });
     metrics::refresh(api.ipc.clone(), api.metrics.clone());
     tracing::info!(
@@ -187,7 +204,7 @@ impl Drop for Slot {
 }
 
 /// Every request: the guard, then the route.
-async fn handle(api: &Api, req: hyper::Request<Incoming>) -> reply::Reply {
+async fn handle(api: &Rc<Api>, req: hyper::Request<Incoming>) -> reply::Reply {
     let open = api.metrics_open && req.uri().path() == "/metrics";
     if let Err(r) = api.guard.check(req.headers(), open) {
         tracing::debug!(

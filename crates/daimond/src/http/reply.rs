@@ -98,6 +98,15 @@ pub fn json(status: u16, v: &impl serde::Serialize) -> Reply {
     }
 }
 
+/// A whole answer's status and body (a stream's body is not kept).
+pub fn into_parts(r: Reply) -> (u16, Bytes) {
+    let status = r.status().as_u16();
+    match r.into_body() {
+        Body::Full(b) => (status, b.unwrap_or_default()),
+        Body::Stream { .. } => (status, Bytes::new()),
+    }
+}
+
 /// `{"code": ..., "message": ...}` with `status`.
 pub fn error(status: u16, code: &str, message: impl Into<String>) -> Reply {
     let v = serde_json::json!({"code": code, "message": message.into()});

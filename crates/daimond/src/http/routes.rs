@@ -41,6 +41,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/run"),
     ("POST", "/api/daemon-reload"),
     ("POST", "/api/verify"),
+    ("GET", "/api/jobs/{id}"),
     ("GET", "/api/timers"),
     ("GET", "/api/logs"),
     ("GET", "/api/logs/stream"),
@@ -49,8 +50,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/metrics"),
 ];
 
-/// The template of [`ROUTES`] that `segs` matches (`{name}` matches one
-/// segment), and the methods it takes.
+/// The template of [`ROUTES`] that `segs` matches (`{name}` and `{id}` match
+/// one segment), and the methods it takes.
 fn find(segs: &[&str]) -> Option<(&'static str, Vec<&'static str>)> {
     let mut found: Option<(&'static str, Vec<&'static str>)> = None;
     for (method, template) in ROUTES {
@@ -58,7 +59,7 @@ fn find(segs: &[&str]) -> Option<(&'static str, Vec<&'static str>)> {
         let fits = t.len() == segs.len()
             && t.iter()
                 .zip(segs)
-                .all(|(t, s)| *t == "{name}" && !s.is_empty() || t == s);
+                .all(|(t, s)| t.starts_with('{') && !s.is_empty() || t == s);
         if fits {
             match &mut found {
                 Some((_, methods)) => methods.push(method),
@@ -70,7 +71,7 @@ fn find(segs: &[&str]) -> Option<(&'static str, Vec<&'static str>)> {
 }
 
 /// Routes a request that passed the guard.
-pub async fn route(api: &Api, req: hyper::Request<Incoming>) -> Reply {
+pub async fn route(api: &Rc<Api>, req: hyper::Request<Incoming>) -> Reply {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
     let q = parts.uri.query();
@@ -99,9 +100,20 @@ pub async fn route(api: &Api, req: hyper::Request<Incoming>) -> Reply {
     let no_query = || query::parse(q, &[]).err();
     let name = segs.get(2).copied().unwrap_or("");
     let needs_body = *m == Method::POST;
+    // `?wait=false`: a job id at once instead of the job's result (`jobs`).
+    let mut wait = true;
     let body = if needs_body {
-        if let Some(e) = no_query() {
-            return reply::error(400, "invalid", e);
+        let takes_wait = template.starts_with("/api/units/") || template == "/api/run";
+        let params = match query::parse(q, if takes_wait { &["wait"] } else { &[] }) {
+            Ok(p) => p,
+            Err(e) => return reply::error(400, "invalid", e),
+        };
+        for (_, v) in params {
+            wait = match v.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return reply::error(400, "invalid", format!("wait={v:?}: true or false")),
+            };
         }
         match read_body(body, &parts.headers).await {
             Ok(b) => b,
@@ -127,11 +139,18 @@ pub async fn route(api: &Api, req: hyper::Request<Incoming>) -> Reply {
         | "/api/units/{name}/enable"
         | "/api/units/{name}/disable" => {
             let verb = segs.get(3).copied().unwrap_or("");
-            verb_request(api, name, verb, &body).await
+            match verb_request(name, verb, &body) {
+                Ok(req) => submit(api, req, wait).await,
+                Err(r) => r,
+            }
         }
         "/api/run" => match parse_json::<RunBody>(&body) {
-            Ok(b) => send(api, Request::Run(b.into())).await,
+            Ok(b) => submit(api, Request::Run(b.into()), wait).await,
             Err(r) => r,
+        },
+        "/api/jobs/{id}" => match no_query() {
+            Some(e) => reply::error(400, "invalid", e),
+            None => super::jobs::show(api, name),
         },
         "/api/daemon-reload" if body.is_empty() || &body[..] == b"{}" => {
             send(api, Request::DaemonReload).await
@@ -233,8 +252,17 @@ fn parse_json<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, Reply> {
         .map_err(|e| reply::error(400, "bad_json", format!("request body: {e}")))
 }
 
+/// The job's result, or (not waiting) its id at once.
+async fn submit(api: &Rc<Api>, req: Request, wait: bool) -> Reply {
+    if wait {
+        send(api, req).await
+    } else {
+        super::jobs::start(api, req)
+    }
+}
+
 /// Admission, then the shared dispatch; the answer as HTTP.
-async fn send(api: &Api, req: Request) -> Reply {
+pub async fn send(api: &Api, req: Request) -> Reply {
     if let Err(e) = ipc::admit(&req) {
         return reply::error(400, "invalid", e);
     }
@@ -311,11 +339,9 @@ async fn unit(api: &Api, name: &str, params: &[(String, String)]) -> Reply {
     }
 }
 
-async fn verb_request(api: &Api, name: &str, verb: &str, body: &[u8]) -> Reply {
-    let name = match query::decode_segment(name) {
-        Ok(n) => n,
-        Err(e) => return reply::error(400, "invalid", e),
-    };
+/// The request a unit verb stands for.
+fn verb_request(name: &str, verb: &str, body: &[u8]) -> Result<Request, Reply> {
+    let name = query::decode_segment(name).map_err(|e| reply::error(400, "invalid", e))?;
     let units = vec![name];
     let req = match verb {
         "kill" => match parse_json::<KillBody>(body) {
@@ -324,10 +350,14 @@ async fn verb_request(api: &Api, name: &str, verb: &str, body: &[u8]) -> Reply {
                 signal: k.signal,
                 whom: k.whom,
             },
-            Err(r) => return r,
+            Err(r) => return Err(r),
         },
         _ if !body.is_empty() && body != b"{}" => {
-            return reply::error(400, "bad_json", format!("{verb} takes no body"));
+            return Err(reply::error(
+                400,
+                "bad_json",
+                format!("{verb} takes no body"),
+            ));
         }
         "start" => Request::Start { units },
         "stop" => Request::Stop { units },
@@ -336,16 +366,16 @@ async fn verb_request(api: &Api, name: &str, verb: &str, body: &[u8]) -> Reply {
         "enable" => Request::Enable { units },
         "disable" => Request::Disable { units },
         _ => {
-            return reply::error(
+            return Err(reply::error(
                 404,
                 "no_route",
                 format!(
                     "no verb {verb:?}: a unit takes start, stop, restart, reload, kill, enable, disable"
                 ),
-            );
+            ));
         }
     };
-    send(api, req).await
+    Ok(req)
 }
 
 /// `GET /api/logs` (and, with `follow`, the event stream): every filter of

@@ -10,6 +10,7 @@
 //! reads slowly slows the reader down instead of making the daemon buffer the whole
 //! store in memory.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -51,6 +52,9 @@ pub struct LogService {
     /// The writer thread's queue, for `--rotate` and `--vacuum-*`.
     writer: Option<mpsc::Sender<crate::log_writer::LogMsg>>,
 }
+
+/// The store's disk space, and per unit its lines and their bytes.
+pub type StoreTotals = (u64, BTreeMap<String, (u64, u64)>);
 
 /// Rendered text on its way to the socket: a finished raw frame (header included,
 /// for clients that asked for raw frames) or the text of a `LogData` frame.
@@ -104,15 +108,17 @@ impl LogService {
         }
     }
 
-    /// Disk space of the store (segments and index), read on a blocking
-    /// thread; `None` when the store cannot be read.
-    pub async fn store_bytes(&self) -> Option<u64> {
+    /// Disk space of the store (segments and index) and, per unit, the lines
+    /// it holds and their bytes, read on a blocking thread; `None` when the
+    /// store cannot be read.
+    pub async fn store_totals(&self) -> Option<StoreTotals> {
         let svc = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut r = svc.take_reader().ok()?;
             let bytes = r.stats().disk_usage;
+            let units = r.unit_totals();
             svc.give_back(r);
-            Some(bytes)
+            Some((bytes, units))
         })
         .await
         .ok()

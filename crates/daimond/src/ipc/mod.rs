@@ -360,7 +360,8 @@ pub fn admit(req: &Request) -> Result<(), String> {
 
 /// The one way an admitted request reaches the daemon, whichever door it came
 /// through (the socket here, the HTTP API in `http`): everything but `Logs` (a
-/// stream, see [`LogService::open`]) and `Shutdown` (main's business).
+/// stream, see [`LogService::open`]) and `Shutdown` and `DaemonReexec` (main's
+/// business).
 pub async fn dispatch(ctx: &IpcContext, req: Request) -> Response {
     match req {
         Request::Status {
