@@ -22,6 +22,7 @@ mod run;
 mod run_policy;
 mod save;
 mod schedule;
+mod shell_words;
 mod trust;
 mod verbs;
 
