@@ -28,24 +28,13 @@
 use super::machine::{Event, Role};
 use super::owner::Owner;
 use super::registry::{self, Entry};
+use super::watched::Watched;
 use crate::exit_status::ExitStatus;
 use crate::persist::{self, UnitRecord};
 use crate::process::fdstore::{FdStore, StoredPipe};
 use crate::process::logpipe::{PipeOrigin, reattach_reader};
 use crate::process::signal::{ProcHandle, pidfd_open};
 use crate::process::{pidwatch, tree};
-
-/// The end of a watched process that is not our child.
-#[derive(Debug)]
-pub enum Watched {
-    /// An adopted main process.
-    Main { unit: String, pid: u32 },
-    /// A process of an adopted unit that is being stopped.
-    Member { unit: String },
-    /// The exec-report pipe of a child just spawned became readable (not an
-    /// end: see `exec_outcome`).
-    Exec { pid: u32 },
-}
 
 /// States in which the previous daimond was stopping the unit.
 const STOPPING: [&str; 6] = [

@@ -11,19 +11,11 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::adopt::Watched;
 use super::machine::Event;
 use super::owner::Owner;
+use super::watched::{PendingExec, Watched};
 use crate::process::spawn::{ExecOutcome, ExecReport};
 use crate::process::{child_stack, pidwatch};
-
-/// A child whose exec outcome is not known yet.
-pub struct PendingExec {
-    report: Rc<ExecReport>,
-    /// For the message of a failure.
-    program: String,
-    workdir: Option<String>,
-}
 
 /// How long daimond waits for an outcome where it cannot be told of it later
 /// (no event loop yet).

@@ -30,6 +30,7 @@ pub mod status;
 pub mod timer;
 pub mod timers;
 pub mod transaction;
+mod watched;
 
 use daimon_proto::{ErrorKind, ErrorReply, Paths, Request, Response};
 use tokio::sync::{mpsc, oneshot};

@@ -16,14 +16,13 @@ use daimon_proto::Paths;
 use daimon_unit::SpecifierContext;
 use tokio::sync::mpsc;
 
-use super::adopt::Watched;
 use super::exec::{self, ExecEnv, Host};
-use super::exec_outcome::PendingExec;
 use super::jobs::Txn;
 use super::machine::{Effect, Event, KillScope, Phase, Role, SubState};
 use super::registry::{Entry, RunRecord, def_of};
 use super::timer::TimerRun;
 use super::timer::schedule::{Clock, SystemClock};
+use super::watched::{PendingExec, Watched};
 use crate::exit_status::ExitStatus;
 use crate::log_writer::{LogMsg, LogSender, StreamKind};
 use crate::persist;
