@@ -6,25 +6,15 @@
 //! layer ([`crate::process`]). This module is the seam the daemon's plumbing codes
 //! against: [`SupervisorContext`], [`spawn`] and [`SupervisorHandle`].
 
-pub mod adopt;
 pub mod deps;
 mod event_loop;
 pub mod exec;
-mod exec_outcome;
 pub mod jobs;
 pub mod machine;
-pub mod main_pid;
 pub mod notify;
 pub mod owner;
 pub mod policy;
 pub mod registry;
-pub mod requests;
-mod requests_lists;
-mod requests_remove;
-mod requests_show;
-mod requests_verbs;
-mod save;
-mod shutdown;
 pub mod stamps;
 pub mod status;
 pub mod timer;

@@ -7,6 +7,20 @@
 //! re-spawned within one pass of this loop, with no extra hop. Processes adopted
 //! after a daimond restart are not our children; pidfds report their end ([`Watched`]).
 
+mod adopt;
+mod deadlines;
+mod exec_outcome;
+mod log;
+mod main_pid;
+mod persistence;
+mod requests;
+mod requests_lists;
+mod requests_remove;
+mod requests_show;
+mod requests_verbs;
+mod save;
+mod shutdown;
+
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::rc::Rc;
@@ -270,42 +284,6 @@ impl Owner {
         }
     }
 
-    /// A message about a unit, stored under the unit's name.
-    pub fn message(&self, unit: &str, priority: u8, text: String) {
-        let invocation = self
-            .units
-            .get(unit)
-            .map(|e| e.invocation.clone())
-            .filter(|i| !i.is_empty());
-        self.messages.borrow_mut().push(LogMsg::Message {
-            unit: unit.to_string(),
-            invocation,
-            priority,
-            text,
-        });
-    }
-
-    /// Hands this turn's messages to the log writer, in order.
-    pub fn flush_messages(&self) {
-        let mut pending = std::mem::take(&mut *self.messages.borrow_mut()).into_iter();
-        for msg in pending.by_ref() {
-            if let Err(mpsc::error::TrySendError::Full(msg)) = self.log.tx.try_send(msg) {
-                // Never block the owner on storage: the rest wait, in order, in
-                // a task of their own.
-                let rest: Vec<LogMsg> = std::iter::once(msg).chain(pending).collect();
-                let tx = self.log.tx.clone();
-                tokio::task::spawn_local(async move {
-                    for msg in rest {
-                        if tx.send(msg).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-                return;
-            }
-        }
-    }
-
     /// Runs command `index` of `phase`; answers with the events the machine
     /// expects: `Spawned` then `ExecOk`/`ExecFailed`, or `SpawnFailed`.
     fn spawn(
@@ -528,48 +506,6 @@ impl Owner {
             }
             e.members = rest;
             self.watch_members(unit);
-        }
-    }
-
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.timers.first().map(|(t, _)| *t)
-    }
-
-    pub fn on_timers(&mut self) {
-        let now = Instant::now();
-        while let Some((t, unit)) = self.timers.first().cloned() {
-            if t > now {
-                break;
-            }
-            self.timers.remove(&(t, unit.clone()));
-            if let Some(e) = self.units.get_mut(&unit) {
-                e.timer_at = None;
-            }
-            self.feed(&unit, Event::Timer);
-        }
-    }
-
-    /// Writes the re-adoption snapshot if anything it holds changed.
-    pub fn persist(&mut self) {
-        if !std::mem::take(&mut self.dirty) {
-            return;
-        }
-        let records: Vec<persist::UnitRecord> = self
-            .units
-            .values()
-            .filter(|e| !e.invocation.is_empty())
-            .map(|e| persist::UnitRecord {
-                name: e.name.clone(),
-                state: e.machine.state.as_str().to_string(),
-                result: e.machine.result.as_str().to_string(),
-                main_pid: e.machine.main_pid,
-                main_start_time: e.main_start_time,
-                invocation: e.invocation.clone(),
-                restarts: e.machine.restarts,
-            })
-            .collect();
-        if let Err(e) = self.snapshot.save(&self.paths.state, &records) {
-            tracing::warn!("cannot save the supervisor state: {e}");
         }
     }
 }

@@ -25,16 +25,16 @@
 //! and every process carrying its `INVOCATION_ID=` (escaped ones were
 //! re-parented away from us), each watched by a pidfd too.
 
-use super::machine::{Event, Role};
-use super::owner::Owner;
-use super::registry::{self, Entry};
-use super::watched::Watched;
+use super::Owner;
 use crate::exit_status::ExitStatus;
 use crate::persist::{self, UnitRecord};
 use crate::process::fdstore::{FdStore, StoredPipe};
 use crate::process::logpipe::{PipeOrigin, reattach_reader};
 use crate::process::signal::{ProcHandle, pidfd_open};
 use crate::process::{pidwatch, tree};
+use crate::supervisor::machine::{Event, Role};
+use crate::supervisor::registry::{self, Entry};
+use crate::supervisor::watched::Watched;
 
 /// States in which the previous daimond was stopping the unit.
 const STOPPING: [&str; 6] = [

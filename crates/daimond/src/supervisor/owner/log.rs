@@ -1,0 +1,45 @@
+//! The owner's log plumbing: messages about units, kept for the end of the
+//! loop turn and then handed to the log writer without ever blocking.
+
+use tokio::sync::mpsc;
+
+use super::Owner;
+use crate::log_writer::LogMsg;
+
+impl Owner {
+    /// A message about a unit, stored under the unit's name.
+    pub fn message(&self, unit: &str, priority: u8, text: String) {
+        let invocation = self
+            .units
+            .get(unit)
+            .map(|e| e.invocation.clone())
+            .filter(|i| !i.is_empty());
+        self.messages.borrow_mut().push(LogMsg::Message {
+            unit: unit.to_string(),
+            invocation,
+            priority,
+            text,
+        });
+    }
+
+    /// Hands this turn's messages to the log writer, in order.
+    pub fn flush_messages(&self) {
+        let mut pending = std::mem::take(&mut *self.messages.borrow_mut()).into_iter();
+        for msg in pending.by_ref() {
+            if let Err(mpsc::error::TrySendError::Full(msg)) = self.log.tx.try_send(msg) {
+                // Never block the owner on storage: the rest wait, in order, in
+                // a task of their own.
+                let rest: Vec<LogMsg> = std::iter::once(msg).chain(pending).collect();
+                let tx = self.log.tx.clone();
+                tokio::task::spawn_local(async move {
+                    for msg in rest {
+                        if tx.send(msg).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                return;
+            }
+        }
+    }
+}
