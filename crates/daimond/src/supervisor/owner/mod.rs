@@ -63,7 +63,8 @@ pub struct Owner {
     snapshot: persist::SnapshotWriter,
     /// Children whose exec outcome is still to come.
     pub(super) pending_exec: HashMap<u32, PendingExec>,
-    timers: BTreeSet<(Instant, String)>,
+    /// Each unit's nearest machine deadline ([`deadlines::Deadlines`]).
+    deadlines: deadlines::Deadlines,
     /// Units with signalled leftovers to watch.
     pub(super) leftover_units: BTreeSet<String>,
     queue: VecDeque<(String, Event)>,
@@ -110,7 +111,7 @@ impl Owner {
             pids: HashMap::new(),
             pending_exec: HashMap::new(),
             snapshot: persist::SnapshotWriter::default(),
-            timers: BTreeSet::new(),
+            deadlines: Default::default(),
             leftover_units: BTreeSet::new(),
             queue: VecDeque::new(),
             draining: false,
@@ -182,15 +183,8 @@ impl Owner {
             }
         }
         let deadline = e.machine.next_deadline();
-        if e.timer_at != deadline {
-            if let Some(t) = e.timer_at.take() {
-                self.timers.remove(&(t, unit.to_string()));
-            }
-            if let Some(t) = deadline {
-                self.timers.insert((t, unit.to_string()));
-            }
-            e.timer_at = deadline;
-        }
+        self.deadlines.moved(unit, e.timer_at, deadline);
+        e.timer_at = deadline;
         let mut follow = Vec::new();
         for fx in effects {
             self.effect(unit, &u, fx, &mut follow);
