@@ -237,7 +237,7 @@ impl Owner {
             let source = self.next_source;
             self.next_source += 1;
             let origin = PipeOrigin { source, meta };
-            reattach_reader(p.fd, origin, self.log.clone(), &self.fdstore, p.id);
+            reattach_reader(p.fd, origin, self.logs.sender(), &self.fdstore, p.id);
         }
         if n > 0 {
             tracing::info!("resumed reading {n} service output pipe(s) kept by the fd store");

@@ -38,7 +38,7 @@ use super::timer::TimerRun;
 use super::timer::schedule::{Clock, SystemClock};
 use super::watched::{PendingExec, Watched};
 use crate::exit_status::ExitStatus;
-use crate::log_writer::{LogMsg, LogSender, StreamKind};
+use crate::log_writer::{LogSender, StreamKind};
 use crate::persist;
 use crate::process::fdstore::{FdStore, PipeMeta, SharedStore};
 use crate::process::logpipe::{PipeOrigin, spawn_reader};
@@ -48,11 +48,8 @@ use crate::process::{reaper, tree};
 
 pub struct Owner {
     pub paths: Paths,
-    pub log: LogSender,
-    /// Messages of this loop turn, sent when it ends ([`Owner::flush_messages`]):
-    /// waking the writer thread in the middle of a turn would let it take the
-    /// CPU from a service being started or restarted right then.
-    messages: RefCell<Vec<LogMsg>>,
+    /// The way to the log writer ([`log::Logs`]).
+    logs: log::Logs,
     pub spec: SpecifierContext,
     pub host: Host,
     pub units: BTreeMap<String, Entry>,
@@ -102,8 +99,7 @@ impl Owner {
         let host = Host::detect(&paths, nofile);
         Owner {
             paths,
-            log,
-            messages: RefCell::new(Vec::new()),
+            logs: log::Logs::new(log),
             spec,
             host,
             units: BTreeMap::new(),
@@ -361,7 +357,7 @@ impl Owner {
                         main: (role == Role::Main).then_some(start_time).flatten(),
                     },
                 };
-                spawn_reader(fd, origin, self.log.clone(), &self.fdstore);
+                spawn_reader(fd, origin, self.logs.sender(), &self.fdstore);
             }
         }
         follow.push(Event::Spawned { role, pid });
