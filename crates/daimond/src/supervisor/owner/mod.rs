@@ -39,7 +39,6 @@ use super::timer::schedule::{Clock, SystemClock};
 use super::watched::{PendingExec, Watched};
 use crate::exit_status::ExitStatus;
 use crate::log_writer::{LogSender, StreamKind};
-use crate::persist;
 use crate::process::fdstore::{FdStore, PipeMeta, SharedStore};
 use crate::process::logpipe::{PipeOrigin, spawn_reader};
 use crate::process::signal::{ProcHandle, signal_verified};
@@ -56,8 +55,9 @@ pub struct Owner {
     pub enabled: BTreeSet<String>,
     /// Main and control PIDs -> (unit, role).
     pub(super) pids: HashMap<u32, (String, Role)>,
-    /// Writes what a restarted daimond needs to re-adopt the services.
-    snapshot: persist::SnapshotWriter,
+    /// What a restarted daimond needs to re-adopt the services
+    /// ([`persistence::Snapshot`]).
+    snapshot: persistence::Snapshot,
     /// Children whose exec outcome is still to come.
     pub(super) pending_exec: HashMap<u32, PendingExec>,
     /// Each unit's nearest machine deadline ([`deadlines::Deadlines`]).
@@ -69,7 +69,6 @@ pub struct Owner {
     pub txns: BTreeMap<u64, Txn>,
     pub next_txn: u64,
     pub(super) next_source: u64,
-    dirty: bool,
     pub shutting_down: bool,
     /// Units `remove` deleted while they ran: forgotten once stopped.
     pub(super) removed: BTreeSet<String>,
@@ -106,7 +105,7 @@ impl Owner {
             enabled: BTreeSet::new(),
             pids: HashMap::new(),
             pending_exec: HashMap::new(),
-            snapshot: persist::SnapshotWriter::default(),
+            snapshot: Default::default(),
             deadlines: Default::default(),
             leftover_units: BTreeSet::new(),
             queue: VecDeque::new(),
@@ -114,7 +113,6 @@ impl Owner {
             txns: BTreeMap::new(),
             next_txn: 1,
             next_source: 1,
-            dirty: false,
             shutting_down: false,
             removed: BTreeSet::new(),
             fdstore: Rc::new(RefCell::new(FdStore::disabled())),
@@ -162,7 +160,7 @@ impl Owner {
         let effects = e.machine.handle(&def, ev, now);
         let mut unbind = false;
         if before != (e.machine.state, e.machine.main_pid, e.machine.restarts) {
-            self.dirty = true;
+            self.snapshot.changed();
             if before.0 != e.machine.state {
                 let wall = jiff::Timestamp::now();
                 e.since_wall = Some(wall);

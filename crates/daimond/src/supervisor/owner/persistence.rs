@@ -4,10 +4,25 @@
 use super::Owner;
 use crate::persist;
 
+/// The re-adoption snapshot's writer, and whether what it holds changed
+/// since it was last written.
+#[derive(Default)]
+pub(super) struct Snapshot {
+    writer: persist::SnapshotWriter,
+    changed: bool,
+}
+
+impl Snapshot {
+    /// A unit's state, main PID or restart count changed.
+    pub(super) fn changed(&mut self) {
+        self.changed = true;
+    }
+}
+
 impl Owner {
     /// Writes the re-adoption snapshot if anything it holds changed.
     pub fn persist(&mut self) {
-        if !std::mem::take(&mut self.dirty) {
+        if !std::mem::take(&mut self.snapshot.changed) {
             return;
         }
         let records: Vec<persist::UnitRecord> = self
@@ -24,7 +39,7 @@ impl Owner {
                 restarts: e.machine.restarts,
             })
             .collect();
-        if let Err(e) = self.snapshot.save(&self.paths.state, &records) {
+        if let Err(e) = self.snapshot.writer.save(&self.paths.state, &records) {
             tracing::warn!("cannot save the supervisor state: {e}");
         }
     }
