@@ -6,17 +6,20 @@
 //! layer ([`crate::process`]). This module is the seam the daemon's plumbing codes
 //! against: [`SupervisorContext`], [`spawn`] and [`SupervisorHandle`].
 
+mod boot;
 pub mod deps;
 mod event_loop;
 pub mod exec;
 pub mod jobs;
 pub mod machine;
 pub mod notify;
+mod notify_name;
 pub mod owner;
 pub mod policy;
 pub mod registry;
 pub mod stamps;
 pub mod status;
+mod store_watch;
 pub mod timer;
 pub mod timers;
 pub mod transaction;
@@ -59,6 +62,9 @@ pub enum Command {
     Request(Box<Request>, oneshot::Sender<Response>),
     Reload,
     Shutdown(oneshot::Sender<()>),
+    /// Save the state and stop supervising, leaving every service, pipe and the
+    /// fd store running for the next daimond (handled by the event loop).
+    HandOver(oneshot::Sender<()>),
 }
 
 /// Cheap to clone; every client connection and the signal handler hold one.
@@ -93,6 +99,17 @@ impl SupervisorHandle {
     pub async fn shutdown(&self) {
         let (tx, rx) = oneshot::channel();
         if self.tx.send(Command::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+impl SupervisorHandle {
+    /// Hand over (SIGUSR2): resolves once the state is saved and the supervisor
+    /// has let go of its services without stopping any.
+    pub async fn hand_over(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Command::HandOver(tx)).await.is_ok() {
             let _ = rx.await;
         }
     }

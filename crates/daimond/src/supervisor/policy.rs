@@ -150,19 +150,6 @@ pub fn restart_delay(svc: &ServiceSection, n_next: u32) -> Duration {
     Duration::from_micros(usec.round() as u64)
 }
 
-/// `Restart=` as written in unit files.
-pub fn policy_name(p: RestartPolicy) -> &'static str {
-    match p {
-        RestartPolicy::No => "no",
-        RestartPolicy::Always => "always",
-        RestartPolicy::OnSuccess => "on-success",
-        RestartPolicy::OnFailure => "on-failure",
-        RestartPolicy::OnAbnormal => "on-abnormal",
-        RestartPolicy::OnAbort => "on-abort",
-        RestartPolicy::OnWatchdog => "on-watchdog",
-    }
-}
-
 /// The delay grows (RestartSteps= with a finite RestartMaxDelaySec= above
 /// RestartSec=): the limit it grows to.
 pub fn max_delay(svc: &ServiceSection) -> Option<Duration> {

@@ -19,6 +19,8 @@ pub enum Watched {
     /// The exec-report pipe of a child just spawned became readable (not an
     /// end: see `exec_outcome`).
     Exec { pid: u32 },
+    /// The fd holder ended (`store_watch`).
+    Store { pid: u32 },
 }
 
 /// A child whose exec outcome is not known yet.

@@ -25,6 +25,8 @@
 //! and every process carrying its `INVOCATION_ID=` (escaped ones were
 //! re-parented away from us), each watched by a pidfd too.
 
+use std::os::fd::AsFd;
+
 use super::Owner;
 use crate::exit_status::ExitStatus;
 use crate::persist::{self, UnitRecord};
@@ -53,6 +55,11 @@ impl Owner {
     pub fn adopt_previous(&mut self) {
         let (store, pipes) = FdStore::open(&self.paths.runtime);
         *self.fdstore.borrow_mut() = store;
+        if crate::supervisor::boot::first_start_of_this_boot(&self.paths.runtime) {
+            // Nothing of the previous boot runs: what ran then, and the timers
+            // started by hand then, are not brought back; enabled units start.
+            self.forget_previous_boot();
+        }
         let transient = self.load_transient();
         let records = persist::load_snapshot(&self.paths.state);
         for r in &records {
@@ -69,6 +76,22 @@ impl Owner {
             }
         }
         self.reattach(pipes);
+        self.watch_store();
+    }
+
+    /// A new boot: the snapshot, the started timers and the transient units of
+    /// the previous one go.
+    fn forget_previous_boot(&mut self) {
+        if !persist::load_snapshot(&self.paths.state).is_empty() {
+            tracing::info!(
+                "first start since boot: the units that ran before it are not re-adopted or restarted"
+            );
+        }
+        persist::forget_snapshot(&self.paths.state);
+        let _ = crate::supervisor::timer::stamp::save_active(&self.paths.state, std::iter::empty());
+        for (name, _) in persist::load_transient(&self.paths.state) {
+            persist::remove_transient(&self.paths.state, &name);
+        }
     }
 
     /// The transient units a killed daimond ran (unit files take precedence).
@@ -236,6 +259,9 @@ impl Owner {
             };
             let source = self.next_source;
             self.next_source += 1;
+            self.fdstore
+                .borrow_mut()
+                .remember(p.id, p.fd.as_fd(), &meta);
             let origin = PipeOrigin { source, meta };
             reattach_reader(p.fd, origin, self.logs.sender(), &self.fdstore, p.id);
         }
@@ -269,6 +295,7 @@ impl Owner {
                 }
             }
             Watched::Exec { pid } => self.on_exec_report(pid),
+            Watched::Store { pid } => self.on_store_died(pid),
         }
     }
 

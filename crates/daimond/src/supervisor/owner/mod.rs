@@ -79,6 +79,8 @@ pub struct Owner {
     /// The sd_notify(3) socket services get as `NOTIFY_SOCKET` (a path or an
     /// abstract `@name`, see `notify`).
     pub notify_socket: Option<String>,
+    /// Why there is no notification socket, when binding it failed.
+    pub notify_failure: Option<String>,
     /// Started timer units.
     pub timer_runs: BTreeMap<String, TimerRun>,
     /// The set of started timers changed and is to be saved.
@@ -118,6 +120,7 @@ impl Owner {
             fdstore: Rc::new(RefCell::new(FdStore::disabled())),
             watch_tx: None,
             notify_socket: None,
+            notify_failure: None,
             timer_runs: BTreeMap::new(),
             timers_changed: false,
             clock: Box::new(SystemClock),
@@ -312,7 +315,9 @@ impl Owner {
             Ok(p) => p,
             Err(error) => return follow.push(failed(error)),
         };
-        self.notify_env(svc, role, &mut prepared.spec);
+        if let Err(why) = self.notify_env(svc, role, &mut prepared.spec) {
+            return follow.push(failed(why));
+        }
         let child = match spawn(prepared.spec) {
             Ok(c) => c,
             Err(err) => {

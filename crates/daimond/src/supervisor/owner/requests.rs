@@ -38,6 +38,9 @@ impl Owner {
             }
             Command::Reload => self.daemon_reload(),
             Command::Shutdown(done) => self.begin_shutdown(Some(done)),
+            // The event loop takes it before it gets here; dropping `done`
+            // tells a waiter it is over either way.
+            Command::HandOver(done) => drop(done),
         }
     }
 
@@ -64,6 +67,7 @@ impl Owner {
                 Response::Done
             }
             Request::Logs(_) => err(ErrorKind::Internal, "logs are served by the IPC layer"),
+            Request::DaemonReexec => err(ErrorKind::Internal, "daemon-reexec is served by main"),
             Request::UnitStates { units } => self.unit_states(&units),
             Request::Kill {
                 units,
