@@ -26,6 +26,7 @@ mod run;
 mod run_policy;
 mod save;
 mod schedule;
+mod shell_words;
 mod startup;
 mod trust;
 mod verbs;

@@ -347,7 +347,7 @@ pub fn build(args: &RunArgs, ctx: &RunContext) -> CliResult<RunRequest> {
     }
     env.extend(args.env.iter().cloned());
     let text = service_text(&ServiceDraft {
-        description: typed.join(" "),
+        description: crate::shell_words::shell_words(&typed),
         exec,
         workdir: workdir.to_string_lossy().into_owned(),
         env,
@@ -436,7 +436,7 @@ mod tests {
         assert!(req.save && req.enable);
         let sh = resolve_command("sh", ctx.path_var.as_deref(), &dir).expect("sh");
         let expected = format!(
-            "[Unit]\nDescription=sh -c echo 50%% $HOME\nStartLimitIntervalSec=0\n\n[Service]\n\
+            "[Unit]\nDescription=sh -c 'echo 50%% $HOME'\nStartLimitIntervalSec=0\n\n[Service]\n\
              ExecStart={} -c \"echo 50%% $$HOME\"\nWorkingDirectory={}\n\
              Environment=\"PATH=/usr/local/bin:/usr/bin:/bin\"\n\
              Environment=\"GREETING=hello world\"\nRestart=always\nRestartSec=2\n\
@@ -550,7 +550,8 @@ mod tests {
         );
         assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
         let unit = loaded.unit.expect("unit");
-        let described = nasty.join(" ").replace('\n', " ");
+        let words: Vec<&str> = nasty.iter().map(String::as_str).collect();
+        let described = crate::shell_words::shell_words(&words).replace('\n', " ");
         assert_eq!(unit.unit.description.as_deref(), Some(described.as_str()));
         let daimon_unit::UnitBody::Service(svc) = &unit.body else {
             panic!("a service");

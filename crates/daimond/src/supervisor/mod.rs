@@ -6,34 +6,25 @@
 //! layer ([`crate::process`]). This module is the seam the daemon's plumbing codes
 //! against: [`SupervisorContext`], [`spawn`] and [`SupervisorHandle`].
 
-pub mod adopt;
 mod boot;
 pub mod deps;
 mod event_loop;
 pub mod events;
 pub mod exec;
-mod exec_outcome;
 pub mod jobs;
 pub mod machine;
-pub mod main_pid;
 pub mod notify;
 mod notify_name;
 pub mod owner;
 pub mod policy;
 pub mod registry;
-pub mod requests;
-mod requests_lists;
-mod requests_remove;
-mod requests_show;
-mod requests_verbs;
-mod save;
-mod shutdown;
 pub mod stamps;
 pub mod status;
 mod store_watch;
 pub mod timer;
 pub mod timers;
 pub mod transaction;
+mod watched;
 
 use daimon_proto::{ErrorKind, ErrorReply, Paths, Request, Response};
 use tokio::sync::{mpsc, oneshot};

@@ -462,7 +462,7 @@ impl Owner {
         };
         let unit = unit.to_string();
         let _ = crate::process::pidwatch::watch(fd, move || {
-            let _ = tx.send(super::adopt::Watched::Main { unit, pid });
+            let _ = tx.send(super::watched::Watched::Main { unit, pid });
         });
     }
 }

@@ -6,8 +6,8 @@
 //! (`kill -9`, a `pkill daimond` that hits both) was never replaced, and the
 //! next death of daimond killed every service that writes output (SIGPIPE).
 
-use super::adopt::Watched;
 use super::owner::Owner;
+use super::watched::Watched;
 use crate::process::pidwatch;
 use crate::process::signal::pidfd_open;
 

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Def, Fx, Machine, ServiceResult, SubState};
+use super::{Def, Fx, Machine, MainPidLookup, ServiceResult, SubState};
 
 /// Retries of a main PID that is not there yet (a PID file not written, a
 /// guessed daemon still inside execve()): soon at first, then less often,
@@ -83,6 +83,29 @@ impl Machine {
             delay,
             why,
         });
+    }
+
+    /// The answer to `Effect::FindMainPid`, heard while still starting.
+    pub(super) fn on_main_pid(
+        &mut self,
+        d: &Def<'_>,
+        found: MainPidLookup,
+        now: Instant,
+        fx: &mut Fx,
+    ) {
+        if self.state != SubState::Start {
+            return;
+        }
+        match found {
+            MainPidLookup::Found(pid) => {
+                self.pid_file_wait = None;
+                self.main_pid = Some(pid);
+                self.exec_confirmed = true;
+                self.enter_start_post(d, now, fx);
+            }
+            MainPidLookup::NotYet(why) => self.wait_for_pid_file(d, why, now, fx),
+            MainPidLookup::Refused(why) => self.refuse_main_pid(d, why, now, fx),
+        }
     }
 
     pub(super) fn refuse_main_pid(&mut self, d: &Def<'_>, why: String, now: Instant, fx: &mut Fx) {

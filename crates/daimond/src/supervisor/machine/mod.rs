@@ -153,21 +153,7 @@ impl Machine {
             Event::Notify(n) => self.on_notify(d, n, now, &mut fx),
             Event::Adopt { pid, restarts } => self.on_adopt(d, pid, restarts, now, &mut fx),
             Event::ResetFailed => self.reset_failed(now),
-            Event::MainPid(found) => {
-                if self.state != SubState::Start {
-                    return fx;
-                }
-                match found {
-                    MainPidLookup::Found(pid) => {
-                        self.pid_file_wait = None;
-                        self.main_pid = Some(pid);
-                        self.exec_confirmed = true;
-                        self.enter_start_post(d, now, &mut fx);
-                    }
-                    MainPidLookup::NotYet(why) => self.wait_for_pid_file(d, why, now, &mut fx),
-                    MainPidLookup::Refused(why) => self.refuse_main_pid(d, why, now, &mut fx),
-                }
-            }
+            Event::MainPid(found) => self.on_main_pid(d, found, now, &mut fx),
         }
         fx
     }

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use daimon_proto::{ActiveState, Response, UnitFileEntry, glob_match};
 
-use super::owner::Owner;
-use super::registry::{self, Entry, Load};
+use super::Owner;
+use crate::supervisor::registry::{self, Entry, Load};
 
 fn matches_any(patterns: &[String], name: &str) -> bool {
     patterns.is_empty()
@@ -23,7 +23,12 @@ fn matches_any(patterns: &[String], name: &str) -> bool {
 }
 
 impl Owner {
-    pub(super) fn list_units(&self, all: bool, states: &[String], patterns: &[String]) -> Response {
+    pub(in crate::supervisor) fn list_units(
+        &self,
+        all: bool,
+        states: &[String],
+        patterns: &[String],
+    ) -> Response {
         let list = self
             .list()
             .into_iter()
@@ -42,7 +47,7 @@ impl Owner {
         Response::List(list)
     }
 
-    pub(super) fn list_unit_files(&self, patterns: &[String]) -> Response {
+    pub(in crate::supervisor) fn list_unit_files(&self, patterns: &[String]) -> Response {
         let mut files: BTreeMap<String, UnitFileEntry> = BTreeMap::new();
         for e in self.units.values() {
             if let Some(f) = self.unit_file(e) {

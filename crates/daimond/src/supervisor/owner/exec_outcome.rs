@@ -11,19 +11,11 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::adopt::Watched;
-use super::machine::Event;
-use super::owner::Owner;
+use super::Owner;
 use crate::process::spawn::{ExecOutcome, ExecReport};
 use crate::process::{child_stack, pidwatch};
-
-/// A child whose exec outcome is not known yet.
-pub struct PendingExec {
-    report: Rc<ExecReport>,
-    /// For the message of a failure.
-    program: String,
-    workdir: Option<String>,
-}
+use crate::supervisor::machine::Event;
+use crate::supervisor::watched::{PendingExec, Watched};
 
 /// How long daimond waits for an outcome where it cannot be told of it later
 /// (no event loop yet).
@@ -32,7 +24,7 @@ const BLOCKING_WAIT: Duration = Duration::from_secs(10);
 impl Owner {
     /// The event that tells the machine about child `pid`'s exec now, or
     /// `None` once it is arranged that the outcome is fed when it comes.
-    pub(super) fn exec_outcome(
+    pub(in crate::supervisor) fn exec_outcome(
         &mut self,
         pid: u32,
         report: ExecReport,
@@ -85,7 +77,7 @@ impl Owner {
 
     /// For a child just reaped: tells its exec outcome if not told yet (the
     /// child is gone, so its report is complete).
-    pub(super) fn settle_exec_of_reaped(&mut self, pid: u32) {
+    pub(in crate::supervisor) fn settle_exec_of_reaped(&mut self, pid: u32) {
         if let Some(pending) = self.pending_exec.remove(&pid) {
             let done = pending.report.outcome();
             self.tell_exec_outcome(pid, done, &pending);

@@ -7,6 +7,20 @@
 //! re-spawned within one pass of this loop, with no extra hop. Processes adopted
 //! after a daimond restart are not our children; pidfds report their end ([`Watched`]).
 
+mod adopt;
+mod deadlines;
+mod exec_outcome;
+mod log;
+mod main_pid;
+mod persistence;
+mod requests;
+mod requests_lists;
+mod requests_remove;
+mod requests_show;
+mod requests_verbs;
+mod save;
+mod shutdown;
+
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::rc::Rc;
@@ -16,17 +30,15 @@ use daimon_proto::Paths;
 use daimon_unit::SpecifierContext;
 use tokio::sync::mpsc;
 
-use super::adopt::Watched;
 use super::exec::{self, ExecEnv, Host};
-use super::exec_outcome::PendingExec;
 use super::jobs::Txn;
 use super::machine::{Effect, Event, KillScope, Phase, Role, SubState};
 use super::registry::{Entry, RunRecord, def_of};
 use super::timer::TimerRun;
 use super::timer::schedule::{Clock, SystemClock};
+use super::watched::{PendingExec, Watched};
 use crate::exit_status::ExitStatus;
-use crate::log_writer::{LogMsg, LogSender, StreamKind};
-use crate::persist;
+use crate::log_writer::{LogSender, StreamKind};
 use crate::process::fdstore::{FdStore, PipeMeta, SharedStore};
 use crate::process::logpipe::{PipeOrigin, spawn_reader};
 use crate::process::signal::{ProcHandle, signal_verified};
@@ -35,22 +47,21 @@ use crate::process::{reaper, tree};
 
 pub struct Owner {
     pub paths: Paths,
-    pub log: LogSender,
-    /// Messages of this loop turn, sent when it ends ([`Owner::flush_messages`]):
-    /// waking the writer thread in the middle of a turn would let it take the
-    /// CPU from a service being started or restarted right then.
-    messages: RefCell<Vec<LogMsg>>,
+    /// The way to the log writer ([`log::Logs`]).
+    logs: log::Logs,
     pub spec: SpecifierContext,
     pub host: Host,
     pub units: BTreeMap<String, Entry>,
     pub enabled: BTreeSet<String>,
     /// Main and control PIDs -> (unit, role).
     pub(super) pids: HashMap<u32, (String, Role)>,
-    /// Writes what a restarted daimond needs to re-adopt the services.
-    snapshot: persist::SnapshotWriter,
+    /// What a restarted daimond needs to re-adopt the services
+    /// ([`persistence::Snapshot`]).
+    snapshot: persistence::Snapshot,
     /// Children whose exec outcome is still to come.
     pub(super) pending_exec: HashMap<u32, PendingExec>,
-    timers: BTreeSet<(Instant, String)>,
+    /// Each unit's nearest machine deadline ([`deadlines::Deadlines`]).
+    deadlines: deadlines::Deadlines,
     /// Units with signalled leftovers to watch.
     pub(super) leftover_units: BTreeSet<String>,
     queue: VecDeque<(String, Event)>,
@@ -58,7 +69,6 @@ pub struct Owner {
     pub txns: BTreeMap<u64, Txn>,
     pub next_txn: u64,
     pub(super) next_source: u64,
-    dirty: bool,
     pub shutting_down: bool,
     /// Units `remove` deleted while they ran: forgotten once stopped.
     pub(super) removed: BTreeSet<String>,
@@ -94,23 +104,21 @@ impl Owner {
         let host = Host::detect(&paths, nofile);
         Owner {
             paths,
-            log,
-            messages: RefCell::new(Vec::new()),
+            logs: log::Logs::new(log),
             spec,
             host,
             units: BTreeMap::new(),
             enabled: BTreeSet::new(),
             pids: HashMap::new(),
             pending_exec: HashMap::new(),
-            snapshot: persist::SnapshotWriter::default(),
-            timers: BTreeSet::new(),
+            snapshot: Default::default(),
+            deadlines: Default::default(),
             leftover_units: BTreeSet::new(),
             queue: VecDeque::new(),
             draining: false,
             txns: BTreeMap::new(),
             next_txn: 1,
             next_source: 1,
-            dirty: false,
             shutting_down: false,
             removed: BTreeSet::new(),
             fdstore: Rc::new(RefCell::new(FdStore::disabled())),
@@ -161,7 +169,7 @@ impl Owner {
         let effects = e.machine.handle(&def, ev, now);
         let mut unbind = false;
         if before != (e.machine.state, e.machine.main_pid, e.machine.restarts) {
-            self.dirty = true;
+            self.snapshot.changed();
             if before.0 != e.machine.state {
                 let wall = jiff::Timestamp::now();
                 e.since_wall = Some(wall);
@@ -188,15 +196,8 @@ impl Owner {
             }
         }
         let deadline = e.machine.next_deadline();
-        if e.timer_at != deadline {
-            if let Some(t) = e.timer_at.take() {
-                self.timers.remove(&(t, unit.to_string()));
-            }
-            if let Some(t) = deadline {
-                self.timers.insert((t, unit.to_string()));
-            }
-            e.timer_at = deadline;
-        }
+        self.deadlines.moved(unit, e.timer_at, deadline);
+        e.timer_at = deadline;
         let mut follow = Vec::new();
         for fx in effects {
             self.effect(unit, &u, fx, &mut follow);
@@ -290,42 +291,6 @@ impl Owner {
         }
     }
 
-    /// A message about a unit, stored under the unit's name.
-    pub fn message(&self, unit: &str, priority: u8, text: String) {
-        let invocation = self
-            .units
-            .get(unit)
-            .map(|e| e.invocation.clone())
-            .filter(|i| !i.is_empty());
-        self.messages.borrow_mut().push(LogMsg::Message {
-            unit: unit.to_string(),
-            invocation,
-            priority,
-            text,
-        });
-    }
-
-    /// Hands this turn's messages to the log writer, in order.
-    pub fn flush_messages(&self) {
-        let mut pending = std::mem::take(&mut *self.messages.borrow_mut()).into_iter();
-        for msg in pending.by_ref() {
-            if let Err(mpsc::error::TrySendError::Full(msg)) = self.log.tx.try_send(msg) {
-                // Never block the owner on storage: the rest wait, in order, in
-                // a task of their own.
-                let rest: Vec<LogMsg> = std::iter::once(msg).chain(pending).collect();
-                let tx = self.log.tx.clone();
-                tokio::task::spawn_local(async move {
-                    for msg in rest {
-                        if tx.send(msg).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-                return;
-            }
-        }
-    }
-
     /// Runs command `index` of `phase`; answers with the events the machine
     /// expects: `Spawned` then `ExecOk`/`ExecFailed`, or `SpawnFailed`.
     fn spawn(
@@ -412,7 +377,7 @@ impl Owner {
                         main: (role == Role::Main).then_some(start_time).flatten(),
                     },
                 };
-                spawn_reader(fd, origin, self.log.clone(), &self.fdstore);
+                spawn_reader(fd, origin, self.logs.sender(), &self.fdstore);
             }
         }
         follow.push(Event::Spawned { role, pid });
@@ -551,48 +516,6 @@ impl Owner {
             }
             e.members = rest;
             self.watch_members(unit);
-        }
-    }
-
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.timers.first().map(|(t, _)| *t)
-    }
-
-    pub fn on_timers(&mut self) {
-        let now = Instant::now();
-        while let Some((t, unit)) = self.timers.first().cloned() {
-            if t > now {
-                break;
-            }
-            self.timers.remove(&(t, unit.clone()));
-            if let Some(e) = self.units.get_mut(&unit) {
-                e.timer_at = None;
-            }
-            self.feed(&unit, Event::Timer);
-        }
-    }
-
-    /// Writes the re-adoption snapshot if anything it holds changed.
-    pub fn persist(&mut self) {
-        if !std::mem::take(&mut self.dirty) {
-            return;
-        }
-        let records: Vec<persist::UnitRecord> = self
-            .units
-            .values()
-            .filter(|e| !e.invocation.is_empty())
-            .map(|e| persist::UnitRecord {
-                name: e.name.clone(),
-                state: e.machine.state.as_str().to_string(),
-                result: e.machine.result.as_str().to_string(),
-                main_pid: e.machine.main_pid,
-                main_start_time: e.main_start_time,
-                invocation: e.invocation.clone(),
-                restarts: e.machine.restarts,
-            })
-            .collect();
-        if let Err(e) = self.snapshot.save(&self.paths.state, &records) {
-            tracing::warn!("cannot save the supervisor state: {e}");
         }
     }
 }

@@ -13,9 +13,9 @@ use std::path::PathBuf;
 
 use daimon_proto::{CatFile, ErrorKind, ErrorReply, JobResult, Response, RunRequest};
 
-use super::owner::Owner;
-use super::registry::{self, Load};
+use super::Owner;
 use crate::persist;
+use crate::supervisor::registry::{self, Load};
 
 fn err(kind: ErrorKind, message: impl Into<String>) -> Response {
     Response::Error(ErrorReply {
@@ -38,7 +38,7 @@ fn short(name: &str) -> &str {
 
 impl Owner {
     /// `daimon run` for a unit that runs already (`name` is not idle).
-    pub(super) fn run_on_running(&mut self, r: &RunRequest, name: &str) -> Response {
+    pub(in crate::supervisor) fn run_on_running(&mut self, r: &RunRequest, name: &str) -> Response {
         let Some(e) = self.units.get(name) else {
             return err(ErrorKind::Internal, format!("{name} vanished"));
         };
@@ -100,7 +100,7 @@ impl Owner {
     }
 
     /// `daimon save UNIT`: writes a transient unit's file; the unit keeps running.
-    pub(super) fn save(&mut self, typed: &str) -> Response {
+    pub(in crate::supervisor) fn save(&mut self, typed: &str) -> Response {
         let name = match self.resolve(typed) {
             Ok(n) => n,
             Err(r) => return r,

@@ -11,11 +11,11 @@ use daimon_proto::{
     is_glob,
 };
 
-use super::machine::Event;
-use super::owner::Owner;
-use super::registry::{Entry, Load};
+use super::Owner;
 use crate::process::signal::signal_verified;
 use crate::process::tree;
+use crate::supervisor::machine::Event;
+use crate::supervisor::registry::{Entry, Load};
 
 fn reply(kind: ErrorKind, message: impl Into<String>) -> ErrorReply {
     ErrorReply {
@@ -110,7 +110,7 @@ impl Owner {
 
     /// For queries (`is-*`, `show`): a pattern stands for the loaded units it
     /// matches, possibly none; a name for itself, known or not.
-    pub(super) fn query_names(&self, typed: &[String]) -> Vec<String> {
+    pub(in crate::supervisor) fn query_names(&self, typed: &[String]) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for t in typed {
             if !is_glob(t) {
@@ -132,7 +132,7 @@ impl Owner {
 
     /// `is-active`/`is-enabled`/`is-failed`: states of each unit; an unknown
     /// one is `not-found`, `inactive` (systemctl prints a state for it too).
-    pub(super) fn unit_states(&mut self, typed: &[String]) -> Response {
+    pub(in crate::supervisor) fn unit_states(&mut self, typed: &[String]) -> Response {
         let names = self.query_names(typed);
         let mut out = Vec::with_capacity(names.len());
         for t in &names {
@@ -161,7 +161,7 @@ impl Owner {
 
     /// systemd's `UnitFileState`: `enabled`, `disabled`, `static`, `transient`,
     /// and `masked`/`bad` for files that cannot run; `not-found` without a file.
-    pub(super) fn unit_file_state(&self, e: &Entry) -> &'static str {
+    pub(in crate::supervisor) fn unit_file_state(&self, e: &Entry) -> &'static str {
         if e.transient.is_some() {
             return "transient";
         }
@@ -174,7 +174,7 @@ impl Owner {
     }
 
     /// `reset-failed`: every named unit (patterns allowed), or every unit.
-    pub(super) fn reset_failed(&mut self, typed: &[String]) -> Response {
+    pub(in crate::supervisor) fn reset_failed(&mut self, typed: &[String]) -> Response {
         let names = if typed.is_empty() {
             self.units.keys().cloned().collect()
         } else {
@@ -204,7 +204,7 @@ impl Owner {
     /// (systemctl's default `--kill-whom=all`). What happens next is the
     /// unit's own business: a main process that dies is handled as any exit
     /// (Restart= applies), as in systemd.
-    pub(super) fn kill_units(
+    pub(in crate::supervisor) fn kill_units(
         &mut self,
         typed: &[String],
         signal: &str,

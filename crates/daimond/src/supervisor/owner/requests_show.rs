@@ -13,10 +13,10 @@
 use daimon_proto::{Property, Response, UnitProperties, UnitStatus};
 use daimon_unit::{KillMode, ServiceType, TimeSpan, Unit};
 
-use super::owner::Owner;
-use super::policy::format_span;
-use super::stamps::Stamps;
+use super::Owner;
 use crate::exit_status::ExitStatus;
+use crate::supervisor::policy::format_span;
+use crate::supervisor::stamps::Stamps;
 
 /// What `show` knows of a unit beyond its [`UnitStatus`].
 #[derive(Default)]
@@ -32,7 +32,7 @@ struct Facts<'a> {
 }
 
 impl Owner {
-    pub(super) fn show(&mut self, typed: &[String]) -> Response {
+    pub(in crate::supervisor) fn show(&mut self, typed: &[String]) -> Response {
         let names = self.query_names(typed);
         let mut out = Vec::with_capacity(names.len());
         for t in &names {

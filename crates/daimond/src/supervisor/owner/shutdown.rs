@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use daimon_unit::TimeSpan;
 
-use super::jobs::ItemState;
-use super::owner::Owner;
+use super::Owner;
+use crate::supervisor::jobs::ItemState;
 
 /// Slack on top of the units' own timeouts (reaping, log flushing).
 const MARGIN: Duration = Duration::from_secs(5);

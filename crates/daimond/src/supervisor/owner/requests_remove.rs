@@ -8,17 +8,21 @@
 use daimon_proto::{ErrorKind, ErrorReply, JobResult, Response};
 use tokio::sync::oneshot;
 
-use super::jobs::{Reply, Verb};
-use super::owner::Owner;
-use super::registry::Load;
+use super::Owner;
 use crate::persist;
+use crate::supervisor::jobs::{Reply, Verb};
+use crate::supervisor::registry::Load;
 
 fn refuse(kind: ErrorKind, message: String) -> Response {
     Response::Error(ErrorReply { kind, message })
 }
 
 impl Owner {
-    pub(super) fn remove_units(&mut self, typed: &[String], reply: oneshot::Sender<Response>) {
+    pub(in crate::supervisor) fn remove_units(
+        &mut self,
+        typed: &[String],
+        reply: oneshot::Sender<Response>,
+    ) {
         let names = match self.resolve_patterns(typed) {
             Ok(n) => n,
             Err(r) => {

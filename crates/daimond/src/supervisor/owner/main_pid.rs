@@ -7,18 +7,18 @@
 
 use std::rc::Rc;
 
-use super::machine::{MainPidLookup, Role};
-use super::owner::Owner;
+use super::Owner;
 use crate::process::signal::ProcHandle;
 use crate::process::tree;
+use crate::supervisor::machine::{MainPidLookup, Role};
 
 impl Owner {
     /// Type=forking: the daemon left behind by the first process, from PIDFile=
     /// or, without one, the only process re-parented to us that carries the
     /// unit's invocation id (GuessMainPID=). It becomes the tracked main process.
     /// Never waits: what may still change is `NotYet`, asked again on the
-    /// machine's timer (`wait_for_exec`: see [`super::machine::Effect::FindMainPid`]).
-    pub(super) fn find_main_pid(
+    /// machine's timer (`wait_for_exec`: see [`crate::supervisor::machine::Effect::FindMainPid`]).
+    pub(in crate::supervisor) fn find_main_pid(
         &mut self,
         unit: &str,
         u: &Rc<daimon_unit::Unit>,
@@ -124,7 +124,7 @@ impl Owner {
 /// KillMode=control-group and mixed must still reach those workers once the
 /// main process is gone (systemd.kill(5)); their environment may no longer show
 /// `INVOCATION_ID=` (nginx overwrites it with its process titles).
-pub(super) fn record_main_sessions(sessions: &mut Vec<u32>, pid: u32) {
+pub(in crate::supervisor) fn record_main_sessions(sessions: &mut Vec<u32>, pid: u32) {
     for s in tree::session(pid).into_iter().chain([pid]) {
         if !sessions.contains(&s) {
             sessions.push(s);

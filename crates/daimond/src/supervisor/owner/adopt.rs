@@ -27,29 +27,16 @@
 
 use std::os::fd::AsFd;
 
-use super::machine::{Event, Role};
-use super::owner::Owner;
-use super::registry::{self, Entry};
+use super::Owner;
 use crate::exit_status::ExitStatus;
 use crate::persist::{self, UnitRecord};
 use crate::process::fdstore::{FdStore, StoredPipe};
 use crate::process::logpipe::{PipeOrigin, reattach_reader};
 use crate::process::signal::{ProcHandle, pidfd_open};
 use crate::process::{pidwatch, tree};
-
-/// The end of a watched process that is not our child.
-#[derive(Debug)]
-pub enum Watched {
-    /// An adopted main process.
-    Main { unit: String, pid: u32 },
-    /// A process of an adopted unit that is being stopped.
-    Member { unit: String },
-    /// The exec-report pipe of a child just spawned became readable (not an
-    /// end: see `exec_outcome`).
-    Exec { pid: u32 },
-    /// The fd holder ended (`store_watch`).
-    Store { pid: u32 },
-}
+use crate::supervisor::machine::{Event, Role};
+use crate::supervisor::registry::{self, Entry};
+use crate::supervisor::watched::Watched;
 
 /// States in which the previous daimond was stopping the unit.
 const STOPPING: [&str; 6] = [
@@ -68,7 +55,7 @@ impl Owner {
     pub fn adopt_previous(&mut self) {
         let (store, pipes) = FdStore::open(&self.paths.runtime);
         *self.fdstore.borrow_mut() = store;
-        if super::boot::first_start_of_this_boot(&self.paths.runtime) {
+        if crate::supervisor::boot::first_start_of_this_boot(&self.paths.runtime) {
             // Nothing of the previous boot runs: what ran then, and the timers
             // started by hand then, are not brought back; enabled units start.
             self.forget_previous_boot();
@@ -101,7 +88,7 @@ impl Owner {
             );
         }
         persist::forget_snapshot(&self.paths.state);
-        let _ = super::timer::stamp::save_active(&self.paths.state, std::iter::empty());
+        let _ = crate::supervisor::timer::stamp::save_active(&self.paths.state, std::iter::empty());
         for (name, _) in persist::load_transient(&self.paths.state) {
             persist::remove_transient(&self.paths.state, &name);
         }
@@ -276,7 +263,7 @@ impl Owner {
                 .borrow_mut()
                 .remember(p.id, p.fd.as_fd(), &meta);
             let origin = PipeOrigin { source, meta };
-            reattach_reader(p.fd, origin, self.log.clone(), &self.fdstore, p.id);
+            reattach_reader(p.fd, origin, self.logs.sender(), &self.fdstore, p.id);
         }
         if n > 0 {
             tracing::info!("resumed reading {n} service output pipe(s) kept by the fd store");

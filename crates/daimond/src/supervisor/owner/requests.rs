@@ -9,12 +9,12 @@
 use daimon_proto::{CatFile, ErrorKind, ErrorReply, Request, Response, RunRequest};
 use tokio::sync::oneshot;
 
-use super::Command;
-use super::jobs::{ItemState, Reply, Verb};
-use super::machine::{Event, JobKind};
-use super::owner::Owner;
-use super::registry::{self, Entry, Load, is_well_known_target};
+use super::Owner;
 use crate::persist;
+use crate::supervisor::Command;
+use crate::supervisor::jobs::{ItemState, Reply, Verb};
+use crate::supervisor::machine::{Event, JobKind};
+use crate::supervisor::registry::{self, Entry, Load, is_well_known_target};
 
 fn err(kind: ErrorKind, message: impl Into<String>) -> Response {
     Response::Error(ErrorReply {
@@ -141,7 +141,7 @@ impl Owner {
     }
 
     /// Why `name` cannot run (bad file, masked, not a service), if so.
-    pub(super) fn refusal(&self, name: &str) -> Option<ErrorReply> {
+    pub(in crate::supervisor) fn refusal(&self, name: &str) -> Option<ErrorReply> {
         let e = self.units.get(name)?;
         if let Some((prefix, rest)) = name.split_once('@') {
             if rest.starts_with('.') {
