@@ -252,7 +252,7 @@ impl SyslogIn {
                 identifier: r.identifier,
                 message: r.message,
             };
-            if o.log.tx.try_send(msg).is_err() {
+            if !o.try_log(msg) {
                 self.dropped.add();
             }
         }

@@ -67,6 +67,12 @@ impl Owner {
         });
     }
 
+    /// Hands a record to the log writer at once, never waiting: false when its
+    /// queue is full (the caller counts what it drops, as syslog does).
+    pub fn try_log(&self, msg: LogMsg) -> bool {
+        self.logs.sender.tx.try_send(msg).is_ok()
+    }
+
     /// Hands this turn's messages to the log writer, in order.
     pub fn flush_messages(&self) {
         self.logs.flush();
