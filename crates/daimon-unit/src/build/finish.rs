@@ -52,7 +52,25 @@ impl Builder {
                     );
                 }
             }
-            Body::Socket(_) | Body::Path(_) => {
+            Body::Socket(s) => {
+                // A warning, not an error: ListenNetlink= and the other kinds
+                // daimon does not open are valid systemd (warned where they are).
+                if s.listen.is_empty() {
+                    diags.push(Diagnostic::warning(
+                        &file,
+                        line,
+                        "socket has no ListenStream=, ListenDatagram=, ListenSequentialPacket= or ListenFIFO=; it will not start",
+                    ));
+                }
+                if s.accept {
+                    diags.push(Diagnostic::warning(
+                        &file,
+                        line,
+                        "Accept=yes (one service instance per connection) is not supported yet; the socket will not start",
+                    ));
+                }
+            }
+            Body::Path(_) => {
                 diags.push(Diagnostic::warning(
                     &file,
                     line,

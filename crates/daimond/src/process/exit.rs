@@ -11,6 +11,7 @@ use std::fmt;
 pub mod code {
     pub const CHDIR: i32 = 200;
     pub const NICE: i32 = 201;
+    pub const FDS: i32 = 202;
     pub const EXEC: i32 = 203;
     pub const LIMITS: i32 = 205;
     pub const SIGNAL_MASK: i32 = 207;

@@ -59,6 +59,14 @@ pub struct Credentials {
 /// (sd_watchdog_enabled(3)), whose PID exists only after the clone.
 pub const CHILD_PID_VAR: &str = "WATCHDOG_PID=";
 
+/// Like [`CHILD_PID_VAR`], for socket activation: `LISTEN_PID` names the
+/// process the passed descriptors are for (sd_listen_fds(3)), so it is
+/// written after the clone, never inherited by a fork in between.
+pub const LISTEN_PID_VAR: &str = "LISTEN_PID=";
+
+/// The `envp` entries the child completes with its PID, in `Launch::pid_vars` order.
+pub const CHILD_PID_VARS: [&str; 2] = [CHILD_PID_VAR, LISTEN_PID_VAR];
+
 /// One resource limit: `RLIMIT_*` number, soft, hard.
 pub type Rlimit = (libc::c_int, libc::rlim_t, libc::rlim_t);
 
@@ -79,6 +87,9 @@ pub struct SpawnSpec {
     pub stdin: Stdio,
     pub stdout: Stdio,
     pub stderr: Stdio,
+    /// Descriptors of the daemon the child gets as 3, 4, ... in this order
+    /// (sd_listen_fds(3): `SD_LISTEN_FDS_START` is 3), without close-on-exec.
+    pub pass_fds: Vec<RawFd>,
 }
 
 /// A started child and the parent's ends of its pipes.
@@ -162,14 +173,25 @@ pub fn spawn(spec: SpawnSpec) -> io::Result<Spawned> {
     };
     // Non-blocking: daimond reads it when it is readable, never waits on it.
     let (report_r, report_w) = pipe_with(libc::O_CLOEXEC | libc::O_NONBLOCK)?;
+    // Passed descriptors become 3..3+n in the child: every descriptor the
+    // child still needs after placing them (the exec report, their sources)
+    // is first raised above that range, so no placement closes another.
+    let floor = 3 + spec.pass_fds.len() as RawFd;
+    let report_w = raise_above(report_w, floor)?;
+    let raised: Vec<OwnedFd> = spec
+        .pass_fds
+        .iter()
+        .map(|&fd| dup_above(fd, floor))
+        .collect::<io::Result<_>>()?;
     // Everything the child touches is built here, before the clone, in a box
     // that stays where it is until the child is done with it.
     let mut launch = Box::new(Launch {
         tid: AtomicI32::new(1),
         argv: Vec::new(),
         envp: Vec::new(),
-        pid_var: UnsafeCell::new([0u8; 40]),
-        has_pid_var: false,
+        pid_vars: [UnsafeCell::new([0u8; 40]), UnsafeCell::new([0u8; 40])],
+        has_pid_var: [false; 2],
+        pass: raised.iter().map(|f| f.as_raw_fd()).collect(),
         out_w: out.as_ref().map(|(_, w)| w.as_raw_fd()),
         err_w: err.as_ref().map(|(_, w)| w.as_raw_fd()),
         report_w: report_w.as_raw_fd(),
@@ -180,16 +202,18 @@ pub fn spawn(spec: SpawnSpec) -> io::Result<Spawned> {
     l.argv.push(std::ptr::null());
     l.envp = l.spec.envp.iter().map(|e| e.as_ptr()).collect();
     l.envp.push(std::ptr::null());
-    // Room for CHILD_PID_VAR, 20 digits and the NUL, written by the child.
-    l.pid_var.get_mut()[..CHILD_PID_VAR.len()].copy_from_slice(CHILD_PID_VAR.as_bytes());
-    let slot = l
-        .spec
-        .envp
-        .iter()
-        .position(|e| e.as_bytes() == CHILD_PID_VAR.as_bytes());
-    if let Some(i) = slot {
-        l.envp[i] = l.pid_var.get().cast_const().cast();
-        l.has_pid_var = true;
+    for (k, var) in CHILD_PID_VARS.iter().enumerate() {
+        // Room for the name, 20 digits and the NUL, written by the child.
+        l.pid_vars[k].get_mut()[..var.len()].copy_from_slice(var.as_bytes());
+        let slot = l
+            .spec
+            .envp
+            .iter()
+            .position(|e| e.as_bytes() == var.as_bytes());
+        if let Some(i) = slot {
+            l.envp[i] = l.pid_vars[k].get().cast_const().cast();
+            l.has_pid_var[k] = true;
+        }
     }
     let stack = child_stack::take()?;
 
@@ -232,6 +256,7 @@ pub fn spawn(spec: SpawnSpec) -> io::Result<Spawned> {
     // Our copies of the write ends close here (the child has its own), before
     // any other child is cloned with a copy of them.
     drop(report_w);
+    drop(raised);
     Ok(Spawned {
         pid: pid as u32,
         exec: ExecReport(report_r),
@@ -239,6 +264,26 @@ pub fn spawn(spec: SpawnSpec) -> io::Result<Spawned> {
         stdout: out.map(|(r, _)| r),
         stderr: err.map(|(r, _)| r),
     })
+}
+
+/// A close-on-exec copy of `fd` numbered `floor` or above.
+fn dup_above(fd: RawFd, floor: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC on a descriptor number; the result is new and ours.
+    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, floor) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fcntl succeeded, so `n` is an open descriptor owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+/// `fd` itself if numbered `floor` or above, else a copy that is.
+fn raise_above(fd: OwnedFd, floor: RawFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() >= floor {
+        Ok(fd)
+    } else {
+        dup_above(fd.as_raw_fd(), floor)
+    }
 }
 
 /// The read end of a child's exec-report pipe: end of file once the child has
@@ -366,6 +411,7 @@ mod tests {
             stdin: Stdio::Null,
             stdout: Stdio::Null,
             stderr: Stdio::Null,
+            pass_fds: Vec::new(),
         }
     }
 
@@ -455,6 +501,34 @@ mod tests {
         std::io::Read::read_to_string(&mut std::fs::File::from(out), &mut text).expect("read");
         reap(child.pid);
         assert_eq!(text.trim(), child.pid.to_string());
+    }
+
+    #[test]
+    fn passed_descriptors_arrive_at_3_and_up_in_order_with_listen_pid() {
+        let (a_r, a_w) = pipe_cloexec().expect("pipe");
+        let (b_r, b_w) = pipe_cloexec().expect("pipe");
+        let mut spec = true_spec();
+        spec.program = c"/bin/sh".into();
+        spec.argv = vec![
+            c"sh".into(),
+            c"-c".into(),
+            c"echo a$LISTEN_PID >&3; echo b >&4".into(),
+        ];
+        spec.envp.push(CString::new(LISTEN_PID_VAR).unwrap());
+        // Reversed numbering: the second source may sit where the first goes.
+        spec.pass_fds = vec![a_w.as_raw_fd(), b_w.as_raw_fd()];
+        let child = spawn(spec).expect("spawn sh");
+        drop((a_w, b_w));
+        let read = |fd: OwnedFd| {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::fs::File::from(fd), &mut text).expect("read");
+            text
+        };
+        let (a, b) = (read(a_r), read(b_r));
+        let status = reap(child.pid);
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+        assert_eq!(a.trim(), format!("a{}", child.pid));
+        assert_eq!(b.trim(), "b");
     }
 
     /// `/bin/true` with its stdout a FIFO in `dir`: opening a FIFO for

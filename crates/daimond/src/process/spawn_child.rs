@@ -2,7 +2,7 @@
 //!
 //! It runs in daimond's memory, on a stack of its own, while daimond goes on
 //! (see `spawn.rs`). So it only reads what [`Launch`] holds, writes nothing of
-//! daimond's but its own stack and `Launch::pid_var`, never allocates, and
+//! daimond's but its own stack and `Launch::pid_vars`, never allocates, and
 //! makes its system calls through `raw_syscall`, which leave daimond's `errno`
 //! alone. A failing step is written to the exec-report pipe as `[code, errno]`
 //! before `exit_group(code)`, with systemd's exit code for that step
@@ -15,7 +15,7 @@ use std::sync::atomic::AtomicI32;
 
 use super::exit::code;
 use super::raw_syscall::syscall;
-use super::spawn::{CHILD_PID_VAR, SpawnSpec, Stdio};
+use super::spawn::{CHILD_PID_VARS, SpawnSpec, Stdio};
 
 /// Everything the child uses, in one place that stays put (boxed) until the
 /// kernel says the child is done with daimond's memory.
@@ -28,9 +28,11 @@ pub struct Launch {
     pub spec: SpawnSpec,
     pub argv: Vec<*const libc::c_char>,
     pub envp: Vec<*const libc::c_char>,
-    /// `CHILD_PID_VAR`, completed by the child with its PID (see `envp`).
-    pub pid_var: UnsafeCell<[u8; 40]>,
-    pub has_pid_var: bool,
+    /// `CHILD_PID_VARS`, completed by the child with its PID (see `envp`).
+    pub pid_vars: [UnsafeCell<[u8; 40]>; 2],
+    pub has_pid_var: [bool; 2],
+    /// `SpawnSpec::pass_fds`, raised above 2 + their count, to be placed at 3, 4, ...
+    pub pass: Vec<RawFd>,
     /// Write ends of the output pipes and of the exec report, as numbered in
     /// the child's copy of the descriptor table.
     pub out_w: Option<RawFd>,
@@ -249,12 +251,23 @@ unsafe fn child(l: &Launch) -> ! {
                 fail(l, code::NO_NEW_PRIVILEGES, r);
             }
         }
-        if l.has_pid_var {
-            write_own_pid(l.pid_var.get().cast());
+        for (k, var) in CHILD_PID_VARS.iter().enumerate() {
+            if l.has_pid_var[k] {
+                write_own_pid(l.pid_vars[k].get().cast(), var.len());
+            }
         }
-        // No daemon descriptor leaks: every one above stderr is marked
+        // Passed descriptors at 3, 4, ... (sd_listen_fds(3)); dup3 without
+        // flags leaves the copy open across execve. Their sources and the
+        // exec report are numbered above this range (see `spawn`).
+        for (i, &fd) in l.pass.iter().enumerate() {
+            let r = syscall(libc::SYS_dup3, &[fd as usize, 3 + i, 0]);
+            if r < 0 {
+                fail(l, code::FDS, r);
+            }
+        }
+        // No daemon descriptor leaks: every one above the passed ones is marked
         // close-on-exec (they all are already; this covers any that is not).
-        cloexec_from(3);
+        cloexec_from(3 + l.pass.len() as RawFd);
         let r = syscall(
             libc::SYS_execve,
             &[
@@ -267,11 +280,11 @@ unsafe fn child(l: &Launch) -> ! {
     }
 }
 
-/// Completes `CHILD_PID_VAR` in `buf` (40 bytes, prefix already there) with the
-/// calling process's PID and a NUL.
-unsafe fn write_own_pid(buf: *mut u8) {
-    // SAFETY: getpid cannot fail; `buf` has 40 bytes: the prefix (13), at most
-    // 20 digits and the NUL fit.
+/// Completes a `CHILD_PID_VARS` entry in `buf` (40 bytes, its `prefix` bytes
+/// already there) with the calling process's PID and a NUL.
+unsafe fn write_own_pid(buf: *mut u8, prefix: usize) {
+    // SAFETY: getpid cannot fail; `buf` has 40 bytes: the prefix (at most 13),
+    // at most 20 digits and the NUL fit.
     unsafe {
         let mut pid = syscall(libc::SYS_getpid, &[]) as u64;
         let mut digits = [0u8; 20];
@@ -284,7 +297,7 @@ unsafe fn write_own_pid(buf: *mut u8) {
                 break;
             }
         }
-        let mut at = CHILD_PID_VAR.len();
+        let mut at = prefix;
         while n > 0 {
             n -= 1;
             *buf.add(at) = digits[n];

@@ -429,6 +429,7 @@ pub fn prepare(x: &ExecEnv<'_>, cmd: &ExecCommand) -> Result<Prepared, String> {
         stdin: Stdio::Null,
         stdout,
         stderr,
+        pass_fds: Vec::new(),
     };
     Ok(Prepared {
         spec,
