@@ -34,6 +34,8 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
     }
     let (watch_tx, mut watched) = mpsc::unbounded_channel();
     o.watch_tx = Some(watch_tx);
+    let (ready_tx, mut socket_ready) = mpsc::unbounded_channel();
+    o.sockets.ready_tx = Some(ready_tx);
     let notify = super::notify::open(&mut o);
     let mut alarm = match Alarm::new() {
         Ok(a) => Some(a),
@@ -52,6 +54,7 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
     let mut watchdog: Option<Instant> = None;
     loop {
         o.timers_after_events();
+        o.sockets_after_events();
         o.flush_messages();
         o.persist();
         if o.shutting_down && o.txns.is_empty() {
@@ -96,6 +99,7 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
                 o.on_timer_wake();
             }
             Some(w) = watched.recv() => o.on_watched(w),
+            Some(r) = socket_ready.recv() => o.on_socket_ready(r),
             cmd = cmds.recv(), if clients => match cmd {
                 Some(c) => o.on_command(c),
                 None => {

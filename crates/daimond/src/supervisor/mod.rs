@@ -25,6 +25,8 @@ mod requests_show;
 mod requests_verbs;
 mod save;
 mod shutdown;
+pub mod socket;
+mod sockets;
 pub mod stamps;
 pub mod status;
 pub mod timer;

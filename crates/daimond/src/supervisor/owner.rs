@@ -69,6 +69,8 @@ pub struct Owner {
     /// The sd_notify(3) socket services get as `NOTIFY_SOCKET` (a path or an
     /// abstract `@name`, see `notify`).
     pub notify_socket: Option<String>,
+    /// Socket units not dead, with their descriptors.
+    pub sockets: super::socket::Sockets,
     /// Started timer units.
     pub timer_runs: BTreeMap<String, TimerRun>,
     /// The set of started timers changed and is to be saved.
@@ -110,6 +112,7 @@ impl Owner {
             fdstore: Rc::new(RefCell::new(FdStore::disabled())),
             watch_tx: None,
             notify_socket: None,
+            sockets: Default::default(),
             timer_runs: BTreeMap::new(),
             timers_changed: false,
             clock: Box::new(SystemClock),
@@ -346,6 +349,7 @@ impl Owner {
             Err(error) => return follow.push(failed(error)),
         };
         self.notify_env(svc, role, &mut prepared.spec);
+        self.socket_env(unit, role, &mut prepared.spec);
         let child = match spawn(prepared.spec) {
             Ok(c) => c,
             Err(err) => {

@@ -151,7 +151,10 @@ impl Owner {
         }
         let message = match &e.load {
             Load::Loaded(u)
-                if u.service().is_some() || u.timer().is_some() || is_well_known_target(name) =>
+                if u.service().is_some()
+                    || u.timer().is_some()
+                    || u.socket().is_some()
+                    || is_well_known_target(name) =>
             {
                 return None;
             }
@@ -229,8 +232,12 @@ impl Owner {
                     continue;
                 }
             }
-            if self.is_timer(&unit) {
-                let error = self.timer_job(&unit, verb);
+            if self.is_timer(&unit) || self.is_socket(&unit) {
+                let error = if self.is_timer(&unit) {
+                    self.timer_job(&unit, verb)
+                } else {
+                    self.socket_job(&unit, verb)
+                };
                 if let Some(t) = self.txns.get_mut(&id) {
                     t.finish_item(i, error);
                 }

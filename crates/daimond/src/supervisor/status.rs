@@ -40,6 +40,8 @@ impl Owner {
     pub(super) fn active_state(&self, e: &Entry) -> (daimon_proto::ActiveState, &'static str) {
         if e.is_timer() {
             self.timer_state(&e.name)
+        } else if self.is_socket(&e.name) {
+            self.socket_state(&e.name)
         } else if super::registry::is_well_known_target(&e.name) {
             if e.target_active {
                 (daimon_proto::ActiveState::Active, "active")
@@ -61,6 +63,7 @@ impl Owner {
         };
         match timer {
             Some(r) => Some(r.since),
+            None if self.is_socket(&e.name) => self.sockets.runs.get(&e.name).and_then(|r| r.since),
             None => e.since_wall,
         }
     }
@@ -228,8 +231,15 @@ impl Owner {
             pid: m.main_pid,
             restarts: m.restarts,
             since: self.since(e).map(|t| t.to_string()),
-            result: m.result.as_str().to_string(),
-            status_text: m.notify.status_text.clone(),
+            result: self
+                .socket_result(&e.name)
+                .unwrap_or(m.result.as_str())
+                .to_string(),
+            status_text: m
+                .notify
+                .status_text
+                .clone()
+                .or_else(|| self.socket_text(&e.name)),
             errno: m.notify.errno,
             memory_bytes,
             cpu_usec,
