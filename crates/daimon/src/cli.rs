@@ -389,6 +389,12 @@ pub struct RunArgs {
     /// Run it on a cron schedule instead of now: "30 2 * * *", @daily, @reboot.
     #[arg(long, value_name = "SCHEDULE", conflicts_with = "on_calendar")]
     pub cron: Option<String>,
+    /// Listen on ADDR (a port, IP:PORT, [IPv6]:PORT, a Unix socket path or
+    /// @name) and pass the socket to CMD as fd 3, 4, ... (LISTEN_FDS, as
+    /// systemd's socket activation): daimond holds it, so connections made
+    /// during a restart wait instead of being refused (repeatable).
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["on_calendar", "cron"])]
+    pub listen: Vec<String>,
     /// The command and its arguments (after `--`).
     #[arg(
         required = true,

@@ -170,6 +170,7 @@ fn every_request_that_names_a_unit_checks_the_name() {
                 name: t.into(),
                 unit_text: "[Timer]\nOnActiveSec=1h\n".into(),
             }),
+            socket: None,
         })
     };
     let requests = [

@@ -250,3 +250,36 @@ fn a_port_in_use_fails_the_start_with_the_reason() {
     assert_eq!(st["state"], "failed", "{st}");
     assert_eq!(st["result"], "resources", "{st}");
 }
+
+#[test]
+fn run_listen_binds_before_the_command_and_passes_every_socket() {
+    let mut d = Daemon::start();
+    let port = free_port();
+    let prog = d.path().join("server.py");
+    std::fs::write(&prog, SERVER).expect("write server");
+    let port_s = port.to_string();
+    let py = python();
+    let prog_s = prog.to_string_lossy().into_owned();
+    let sock = d.path().join("app.sock");
+    let sock_s = sock.to_string_lossy().into_owned();
+    d.ok(&[
+        "run", "--name", "app", "--listen", &port_s, "--listen", &sock_s, "--", &py, &prog_s,
+    ]);
+    let line = ask(port).expect("answer");
+    assert!(
+        line.starts_with("fds=2 pid_ok=True names=app.socket:app.socket kinds=stream,stream"),
+        "{line}"
+    );
+    assert_eq!(d.status_json("app.socket")["state"], "active");
+    // The same port again, under another name: refused with the reason.
+    let out = d.cli(&[
+        "run", "--name", "other", "--listen", &port_s, "--", &py, &prog_s,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on stream {port}")),
+        "{err}"
+    );
+    assert_eq!(d.status_json("other.service")["state"], "inactive");
+}

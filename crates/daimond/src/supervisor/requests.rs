@@ -373,8 +373,15 @@ impl Owner {
                 t.unit_text.as_str(),
             )
         });
+        let socket = r.socket.as_ref().map(|s| {
+            (
+                daimon_unit::with_default_suffix(&s.name),
+                s.unit_text.as_str(),
+            )
+        });
         let mut installs = vec![(name.clone(), r.unit_text.as_str())];
         installs.extend(timer.clone());
+        installs.extend(socket.clone());
         // Parse everything before writing anything: a bad timer leaves no half pair.
         let mut loads = Vec::new();
         for (n, text) in &installs {
@@ -390,6 +397,15 @@ impl Owner {
         for ((n, text), load) in installs.iter().zip(loads) {
             if let Err(resp) = self.install_unit(n, text, load, save) {
                 let _ = reply.send(resp);
+                return;
+            }
+        }
+        if let Some((s, _)) = &socket {
+            // New listeners take effect now; bound before the service
+            // starts, so a port in use is the run's error, not a warning.
+            self.socket_job(s, Verb::Stop);
+            if let Some(e) = self.socket_job(s, Verb::Start) {
+                let _ = reply.send(err(ErrorKind::Failed, e));
                 return;
             }
         }
