@@ -283,3 +283,58 @@ fn run_listen_binds_before_the_command_and_passes_every_socket() {
     );
     assert_eq!(d.status_json("other.service")["state"], "inactive");
 }
+
+/// Privilege separation (as root only): daimond binds a port below 1024 and
+/// a `User=nobody` service serves on it, which it could never bind itself.
+#[test]
+fn root_binds_a_privileged_port_for_an_unprivileged_service() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to bind a port below 1024");
+        return;
+    }
+    let python = std::path::Path::new("/usr/bin/python3");
+    if !python.exists() {
+        eprintln!("skipped: needs /usr/bin/python3 (a python nobody can run)");
+        return;
+    }
+    let Some(port) = (600..1000).find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+    else {
+        eprintln!("skipped: no free port below 1024");
+        return;
+    };
+    let mut d = Daemon::start();
+    // A directory nobody can read the server from.
+    let dir = tempfile::Builder::new()
+        .prefix("daimon-priv-")
+        .tempdir()
+        .expect("tempdir");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let prog = dir.path().join("server.py");
+    std::fs::write(&prog, SERVER).expect("write server");
+    std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    d.write_unit(
+        "priv.socket",
+        &format!("[Socket]\nListenStream=127.0.0.1:{port}\n"),
+    );
+    d.write_unit(
+        "priv.service",
+        &format!(
+            "[Service]\nUser=nobody\nWorkingDirectory=/\nExecStart={} {}\n",
+            python.display(),
+            prog.display()
+        ),
+    );
+    d.ok(&["daemon-reload"]);
+    d.ok(&["start", "priv.socket"]);
+    let line = ask(port).expect("the unprivileged service answers on the privileged port");
+    assert!(line.starts_with("fds=1 pid_ok=True"), "{line}");
+    let pid = d.wait_main_pid("priv.service");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().next().map(str::to_string));
+    assert_eq!(uid.as_deref(), Some("65534"), "the service runs as nobody");
+}
