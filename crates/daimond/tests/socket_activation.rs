@@ -338,3 +338,81 @@ fn root_binds_a_privileged_port_for_an_unprivileged_service() {
         .and_then(|l| l.split_whitespace().next().map(str::to_string));
     assert_eq!(uid.as_deref(), Some("65534"), "the service runs as nobody");
 }
+
+/// An inetd-style service: the connection is its standard input and output.
+const ECHO: &str = r#"
+import os, sys
+line = sys.stdin.readline().strip()
+sys.stdout.write(f"{line} fds={os.environ.get('LISTEN_FDS')} names={os.environ.get('LISTEN_FDNAMES')} remote={os.environ.get('REMOTE_ADDR')} pid={os.getpid()}\n")
+sys.stdout.flush()
+"#;
+
+/// Instances of echo@.service that `list` shows (not the template itself).
+fn instances(d: &mut Daemon) -> usize {
+    d.ok(&["list"])
+        .lines()
+        .filter(|l| l.contains("echo@") && !l.contains("echo@.service"))
+        .count()
+}
+
+fn say(s: &mut TcpStream, text: &str) -> String {
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    s.write_all(format!("{text}\n").as_bytes()).expect("write");
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).expect("answer");
+    line
+}
+
+#[test]
+fn accept_yes_starts_one_instance_per_connection_up_to_max_connections() {
+    let mut d = Daemon::start();
+    let port = free_port();
+    let prog = d.path().join("echo.py");
+    std::fs::write(&prog, ECHO).expect("write echo");
+    d.write_unit(
+        "echo.socket",
+        &format!("[Socket]\nListenStream=127.0.0.1:{port}\nAccept=yes\nMaxConnections=2\n"),
+    );
+    d.write_unit(
+        "echo@.service",
+        &format!(
+            "[Service]\nStandardInput=socket\nExecStart={} {}\n",
+            python(),
+            prog.display()
+        ),
+    );
+    d.ok(&["daemon-reload"]);
+    d.ok(&["start", "echo.socket"]);
+    let mut a = TcpStream::connect(("127.0.0.1", port)).expect("connect a");
+    let mut b = TcpStream::connect(("127.0.0.1", port)).expect("connect b");
+    // Two instances wait for their line; a third connection is over the limit.
+    wait_until("two instances", DEADLINE, || instances(&mut d) == 2);
+    let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect c");
+    c.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let mut rest = Vec::new();
+    let closed = std::io::Read::read_to_end(&mut c, &mut rest);
+    assert!(
+        closed.is_err() || rest.is_empty(),
+        "the third connection is closed unanswered: {rest:?}"
+    );
+    let la = say(&mut a, "hello");
+    let lb = say(&mut b, "world");
+    assert!(
+        la.starts_with("hello fds=1 names=connection remote=127.0.0.1 pid="),
+        "{la}"
+    );
+    assert!(lb.starts_with("world fds=1"), "{lb}");
+    assert_ne!(
+        la.rsplit('=').next(),
+        lb.rsplit('=').next(),
+        "two processes"
+    );
+    // Ended instances are forgotten; the socket goes on listening.
+    wait_until("the instances forgotten", DEADLINE, || {
+        instances(&mut d) == 0
+    });
+    let mut e = TcpStream::connect(("127.0.0.1", port)).expect("connect again");
+    assert!(say(&mut e, "again").starts_with("again fds=1"));
+    assert_eq!(d.status_json("echo.socket")["sub_state"], "listening");
+}

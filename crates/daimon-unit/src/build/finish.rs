@@ -53,6 +53,19 @@ impl Builder {
                 }
             }
             Body::Socket(s) => {
+                // systemd's socket_verify(): only stream and sequential-packet
+                // sockets have connections to accept.
+                let nonaccepting = s.listen.iter().any(|l| {
+                    matches!(
+                        l.kind,
+                        crate::model::ListenKind::Datagram | crate::model::ListenKind::Fifo
+                    )
+                });
+                if s.accept && nonaccepting {
+                    refuse(
+                        "Accept=yes needs connections: ListenStream= or ListenSequentialPacket= only, no ListenDatagram= or ListenFIFO=",
+                    );
+                }
                 // A warning, not an error: ListenNetlink= and the other kinds
                 // daimon does not open are valid systemd (warned where they are).
                 if s.listen.is_empty() {
@@ -60,13 +73,6 @@ impl Builder {
                         &file,
                         line,
                         "socket has no ListenStream=, ListenDatagram=, ListenSequentialPacket= or ListenFIFO=; it will not start",
-                    ));
-                }
-                if s.accept {
-                    diags.push(Diagnostic::warning(
-                        &file,
-                        line,
-                        "Accept=yes (one service instance per connection) is not supported yet; the socket will not start",
                     ));
                 }
             }

@@ -26,6 +26,7 @@ mod requests_verbs;
 mod save;
 mod shutdown;
 pub mod socket;
+mod socket_accept;
 mod sockets;
 pub mod stamps;
 pub mod status;

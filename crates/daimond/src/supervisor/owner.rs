@@ -349,7 +349,7 @@ impl Owner {
             Err(error) => return follow.push(failed(error)),
         };
         self.notify_env(svc, role, &mut prepared.spec);
-        self.socket_env(unit, role, &mut prepared.spec);
+        self.socket_env(unit, svc, role, &mut prepared.spec);
         let child = match spawn(prepared.spec) {
             Ok(c) => c,
             Err(err) => {

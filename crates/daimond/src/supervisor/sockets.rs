@@ -57,22 +57,30 @@ impl Owner {
             return Err(format!("{name}: not a loaded socket unit"));
         };
         if section.accept {
-            return Err(format!(
-                "{name}: Accept=yes (one service instance per connection) is not supported yet; use Accept=no"
-            ));
+            let template = accept_template(name);
+            if !self.paths.units.join(&template).is_file() {
+                return Err(format!(
+                    "{name} has Accept=yes, which starts an instance of {template} per connection; create {template}"
+                ));
+            }
         }
         if section.listen.is_empty() {
             return Err(format!(
                 "{name} has nothing to listen on; add ListenStream= (or ListenDatagram=, ListenFIFO=) to [Socket]"
             ));
         }
-        if self.resolve(&section.service).is_err() {
+        if !section.accept && self.resolve(&section.service).is_err() {
             return Err(format!(
                 "{name} activates {}, which is not loaded; create it or set Service= in [Socket]",
                 section.service
             ));
         }
-        self.socket_input(name, Input::Start);
+        self.socket_input(
+            name,
+            Input::Start {
+                accept: section.accept,
+            },
+        );
         let run = self.sockets.runs.get(name);
         match run.map(|r| r.machine.state) {
             Some(SocketState::Listening | SocketState::Running) => Ok(()),
@@ -85,7 +93,7 @@ impl Owner {
     /// Feeds the socket's machine and carries out what it asks.
     fn socket_input(&mut self, name: &str, input: Input) {
         let now = Instant::now();
-        if input != Input::Start && !self.sockets.runs.contains_key(name) {
+        if !matches!(input, Input::Start { .. }) && !self.sockets.runs.contains_key(name) {
             return;
         }
         let run = self.sockets.runs.entry(name.to_string()).or_default();
@@ -188,6 +196,7 @@ impl Owner {
                     bind::remove_files(&s);
                 }
             }
+            Action::Accept => self.accept_connections(name),
             Action::StartService => {
                 if let Some(svc) = self.socket_service(name) {
                     self.message(name, 6, format!("{name}: a connection starts {svc}"));
@@ -223,6 +232,7 @@ impl Owner {
     /// After events were handled: a socket whose service is inactive again is
     /// watched again (or fails, when the service's start limit refused it).
     pub fn sockets_after_events(&mut self) {
+        self.release_connections();
         if self.sockets.runs.is_empty() {
             return;
         }
@@ -255,7 +265,7 @@ impl Owner {
             .filter(|(_, e)| {
                 e.loaded()
                     .and_then(|u| u.socket())
-                    .is_some_and(|s| s.service == service)
+                    .is_some_and(|s| s.service == service && !s.accept)
             })
             .map(|(n, _)| n.clone())
             .collect()
@@ -264,9 +274,18 @@ impl Owner {
     /// The main process of a socket-activated service gets the descriptors
     /// of its sockets (started now if they are not yet) and systemd's
     /// variables; `LISTEN_PID` is completed by the child itself.
-    pub(super) fn socket_env(&mut self, unit: &str, role: Role, spec: &mut SpawnSpec) {
+    pub(super) fn socket_env(
+        &mut self,
+        unit: &str,
+        svc: &daimon_unit::ServiceSection,
+        role: Role,
+        spec: &mut SpawnSpec,
+    ) {
         if role != Role::Main {
             return;
+        }
+        if self.sockets.accepted.contains_key(unit) {
+            return self.connection_env(unit, svc, spec);
         }
         let sockets = self.sockets_of(unit);
         if sockets.is_empty() {
@@ -301,20 +320,7 @@ impl Owner {
         if fds.is_empty() {
             return;
         }
-        spec.envp.retain(|e| {
-            let b = e.as_bytes();
-            !(b.starts_with(b"LISTEN_FDS=")
-                || b.starts_with(b"LISTEN_PID=")
-                || b.starts_with(b"LISTEN_FDNAMES="))
-        });
-        let vars = [
-            format!("LISTEN_FDS={}", fds.len()),
-            LISTEN_PID_VAR.to_string(),
-            format!("LISTEN_FDNAMES={}", names.join(":")),
-        ];
-        spec.envp
-            .extend(vars.into_iter().filter_map(|v| CString::new(v).ok()));
-        spec.pass_fds = fds;
+        pass_fds(spec, fds, &names);
     }
 
     /// State and sub-state of a socket unit, as `status` and `list` show them.
@@ -351,4 +357,29 @@ impl Owner {
         let on: Vec<&str> = r.fds.iter().map(|o| o.what.as_str()).collect();
         (!on.is_empty()).then(|| format!("listening on {}", on.join(", ")))
     }
+}
+
+/// `Accept=yes`: `NAME.socket` starts instances of `NAME@.service`.
+pub(super) fn accept_template(socket: &str) -> String {
+    let prefix = socket.strip_suffix(".socket").unwrap_or(socket);
+    format!("{prefix}@.service")
+}
+
+/// Hands `fds` to the child as 3, 4, ... with systemd's variables (any
+/// inherited ones replaced); `LISTEN_PID` is completed by the child.
+pub(super) fn pass_fds(spec: &mut SpawnSpec, fds: Vec<std::os::fd::RawFd>, names: &[String]) {
+    spec.envp.retain(|e| {
+        let b = e.as_bytes();
+        !(b.starts_with(b"LISTEN_FDS=")
+            || b.starts_with(b"LISTEN_PID=")
+            || b.starts_with(b"LISTEN_FDNAMES="))
+    });
+    let vars = [
+        format!("LISTEN_FDS={}", fds.len()),
+        LISTEN_PID_VAR.to_string(),
+        format!("LISTEN_FDNAMES={}", names.join(":")),
+    ];
+    spec.envp
+        .extend(vars.into_iter().filter_map(|v| CString::new(v).ok()));
+    spec.pass_fds = fds;
 }

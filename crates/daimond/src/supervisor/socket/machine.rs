@@ -9,6 +9,10 @@
 //! the trigger limit (TriggerLimitIntervalSec=2s, TriggerLimitBurst=20) and the
 //! service's own start limit; either puts the socket in `failed` with its
 //! descriptors closed.
+//!
+//! With `Accept=yes` the socket never leaves `listening`: daimond accepts each
+//! connection and starts one service instance for it, and watches again at
+//! once (systemd's trigger limit is then 200 in 2 seconds).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -16,6 +20,7 @@ use std::time::{Duration, Instant};
 /// systemd's defaults for `Accept=no` sockets.
 const TRIGGER_LIMIT_INTERVAL: Duration = Duration::from_secs(2);
 const TRIGGER_LIMIT_BURST: usize = 20;
+const TRIGGER_LIMIT_BURST_ACCEPT: usize = 200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SocketState {
@@ -59,8 +64,10 @@ impl SocketResult {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Input {
-    /// A start job: bind if not bound.
-    Start,
+    /// A start job: bind if not bound. `accept`: `Accept=yes`.
+    Start {
+        accept: bool,
+    },
     /// The listeners are open (after `Action::Bind`).
     Bound,
     BindFailed,
@@ -83,6 +90,8 @@ pub enum Action {
     Watch,
     Unwatch,
     StartService,
+    /// Accept the waiting connections, one service instance each (`Accept=yes`).
+    Accept,
     /// Close the descriptors (and stop watching them).
     Close,
 }
@@ -92,6 +101,7 @@ pub struct SocketMachine {
     pub state: SocketState,
     pub result: SocketResult,
     triggers: VecDeque<Instant>,
+    accept: bool,
 }
 
 impl Default for SocketMachine {
@@ -100,6 +110,7 @@ impl Default for SocketMachine {
             state: SocketState::Dead,
             result: SocketResult::Success,
             triggers: VecDeque::new(),
+            accept: false,
         }
     }
 }
@@ -108,7 +119,8 @@ impl SocketMachine {
     pub fn handle(&mut self, input: Input, now: Instant) -> Vec<Action> {
         use SocketState::*;
         match (self.state, input) {
-            (Dead | Failed, Input::Start) => {
+            (Dead | Failed, Input::Start { accept }) => {
+                self.accept = accept;
                 self.result = SocketResult::Success;
                 self.triggers.clear();
                 vec![Action::Bind]
@@ -126,14 +138,22 @@ impl SocketMachine {
                 {
                     self.triggers.pop_front();
                 }
-                if self.triggers.len() >= TRIGGER_LIMIT_BURST {
+                let burst = if self.accept {
+                    TRIGGER_LIMIT_BURST_ACCEPT
+                } else {
+                    TRIGGER_LIMIT_BURST
+                };
+                if self.triggers.len() >= burst {
                     return self.fail(SocketResult::TriggerLimitHit);
                 }
                 self.triggers.push_back(now);
+                if self.accept {
+                    return vec![Action::Accept, Action::Watch];
+                }
                 self.state = Running;
                 vec![Action::Unwatch, Action::StartService]
             }
-            (Listening, Input::ServiceStarted) => {
+            (Listening, Input::ServiceStarted) if !self.accept => {
                 self.state = Running;
                 vec![Action::Unwatch]
             }
@@ -170,7 +190,10 @@ mod tests {
 
     fn listening(now: Instant) -> SocketMachine {
         let mut m = SocketMachine::default();
-        assert_eq!(m.handle(Input::Start, now), [Action::Bind]);
+        assert_eq!(
+            m.handle(Input::Start { accept: false }, now),
+            [Action::Bind]
+        );
         assert_eq!(m.handle(Input::Bound, now), [Action::Watch]);
         assert_eq!(m.state, SocketState::Listening);
         m
@@ -198,13 +221,13 @@ mod tests {
     fn a_bind_failure_fails_the_socket_and_a_start_tries_again() {
         let t = Instant::now();
         let mut m = SocketMachine::default();
-        m.handle(Input::Start, t);
+        m.handle(Input::Start { accept: false }, t);
         assert_eq!(m.handle(Input::BindFailed, t), [Action::Close]);
         assert_eq!(
             (m.state, m.result),
             (SocketState::Failed, SocketResult::Resources)
         );
-        assert_eq!(m.handle(Input::Start, t), [Action::Bind]);
+        assert_eq!(m.handle(Input::Start { accept: false }, t), [Action::Bind]);
         assert_eq!(m.result, SocketResult::Success);
     }
 
@@ -254,6 +277,25 @@ mod tests {
             assert_eq!(m.handle(Input::Readable, now).len(), 2, "trigger {i}");
             m.handle(idle, now);
         }
+    }
+
+    #[test]
+    fn with_accept_each_readiness_accepts_and_the_socket_stays_listening() {
+        let t = Instant::now();
+        let mut m = SocketMachine::default();
+        m.handle(Input::Start { accept: true }, t);
+        m.handle(Input::Bound, t);
+        for i in 0..200 {
+            assert_eq!(
+                m.handle(Input::Readable, t),
+                [Action::Accept, Action::Watch],
+                "trigger {i}"
+            );
+            assert_eq!(m.state, SocketState::Listening);
+        }
+        assert!(m.handle(Input::ServiceStarted, t).is_empty());
+        assert_eq!(m.handle(Input::Readable, t), [Action::Close]);
+        assert_eq!(m.result, SocketResult::TriggerLimitHit);
     }
 
     #[test]

@@ -88,4 +88,19 @@ impl Drop for SocketRun {
 pub struct Sockets {
     pub runs: std::collections::BTreeMap<String, SocketRun>,
     pub ready_tx: Option<mpsc::UnboundedSender<Ready>>,
+    /// `Accept=yes` connections by service instance.
+    pub accepted: std::collections::BTreeMap<String, Accepted>,
+    /// Numbers the instances (the `N` of `NAME@N-....service`).
+    pub next_connection: u64,
+}
+
+/// A connection accepted for an `Accept=yes` socket, held until its service
+/// instance is inactive again.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The socket unit it came from (counts toward its `MaxConnections=`).
+    pub socket: String,
+    pub fd: OwnedFd,
+    /// `REMOTE_ADDR`, `REMOTE_PORT` for IP connections (systemd.socket(5)).
+    pub remote: Option<std::net::SocketAddr>,
 }
