@@ -36,6 +36,13 @@ impl Unit {
         }
     }
 
+    pub fn path_unit(&self) -> Option<&PathSection> {
+        match &self.body {
+            UnitBody::Path(p) => Some(p),
+            _ => None,
+        }
+    }
+
     pub fn socket(&self) -> Option<&SocketSection> {
         match &self.body {
             UnitBody::Socket(s) => Some(s),
@@ -58,7 +65,6 @@ pub enum UnitBody {
     Timer(TimerSection),
     Target,
     Socket(SocketSection),
-    /// Parsed only: path activation is not supported yet.
     Path(PathSection),
 }
 
@@ -559,7 +565,7 @@ pub enum BindIpv6Only {
     Ipv6Only,
 }
 
-/// `[Path]`, parsed only (systemd.path(5)).
+/// `[Path]`, per systemd.path(5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathSection {
     pub path_exists: Vec<PathBuf>,

@@ -333,9 +333,13 @@ fn socket_units_refuse_what_cannot_listen() {
 }
 
 #[test]
-fn path_units_parse_with_a_warning() {
+fn path_units_parse_and_need_a_path() {
     let l = parse("p.path", "[Path]\nPathChanged=/etc/p\nUnit=q.service\n");
-    assert!(!l.has_errors());
+    assert!(messages(&l).is_empty(), "{:?}", messages(&l));
+    let p = l.unit.as_ref().unwrap().path_unit().unwrap();
+    assert_eq!(p.unit, "q.service");
+    let l = parse("p.path", "[Path]\nUnit=q.service\n");
+    assert!(l.has_errors(), "systemd: path unit lacks path setting");
 }
 
 #[test]

@@ -76,12 +76,17 @@ impl Builder {
                     ));
                 }
             }
-            Body::Path(_) => {
-                diags.push(Diagnostic::warning(
-                    &file,
-                    line,
-                    format!("activation of .{} units is not supported yet", name.kind()),
-                ));
+            Body::Path(p) => {
+                if p.path_exists.is_empty()
+                    && p.path_exists_glob.is_empty()
+                    && p.path_changed.is_empty()
+                    && p.path_modified.is_empty()
+                    && p.directory_not_empty.is_empty()
+                {
+                    refuse(
+                        "path unit has no PathExists=, PathExistsGlob=, PathChanged=, PathModified= or DirectoryNotEmpty=",
+                    );
+                }
             }
             Body::Target => {}
         }

@@ -1,5 +1,4 @@
-//! `[Path]` directives, parsed into their model only: daimon does not activate
-//! paths yet (systemd.path(5)).
+//! `[Path]` directives (systemd.path(5)).
 
 use super::unit::unit_names;
 use super::{Cx, Outcome, assign_list};

@@ -36,6 +36,8 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
     o.watch_tx = Some(watch_tx);
     let (ready_tx, mut socket_ready) = mpsc::unbounded_channel();
     o.sockets.ready_tx = Some(ready_tx);
+    let (path_tx, mut path_events) = mpsc::unbounded_channel();
+    o.path_units.events_tx = Some(path_tx);
     let notify = super::notify::open(&mut o);
     let mut alarm = match Alarm::new() {
         Ok(a) => Some(a),
@@ -55,6 +57,7 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
     loop {
         o.timers_after_events();
         o.sockets_after_events();
+        o.paths_after_events();
         o.flush_messages();
         o.persist();
         if o.shutting_down && o.txns.is_empty() {
@@ -100,6 +103,7 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
             }
             Some(w) = watched.recv() => o.on_watched(w),
             Some(r) = socket_ready.recv() => o.on_socket_ready(r),
+            Some(p) = path_events.recv() => o.on_path_events(p),
             cmd = cmds.recv(), if clients => match cmd {
                 Some(c) => o.on_command(c),
                 None => {

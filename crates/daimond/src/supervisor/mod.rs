@@ -16,6 +16,8 @@ pub mod machine;
 pub mod main_pid;
 pub mod notify;
 pub mod owner;
+pub mod path;
+mod paths;
 pub mod policy;
 pub mod registry;
 pub mod requests;

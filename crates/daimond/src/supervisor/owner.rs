@@ -69,6 +69,8 @@ pub struct Owner {
     /// The sd_notify(3) socket services get as `NOTIFY_SOCKET` (a path or an
     /// abstract `@name`, see `notify`).
     pub notify_socket: Option<String>,
+    /// Started path units, with their inotify watches.
+    pub path_units: super::path::PathUnits,
     /// Socket units not dead, with their descriptors.
     pub sockets: super::socket::Sockets,
     /// Started timer units.
@@ -113,6 +115,7 @@ impl Owner {
             watch_tx: None,
             notify_socket: None,
             sockets: Default::default(),
+            path_units: Default::default(),
             timer_runs: BTreeMap::new(),
             timers_changed: false,
             clock: Box::new(SystemClock),

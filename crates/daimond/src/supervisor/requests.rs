@@ -154,6 +154,7 @@ impl Owner {
                 if u.service().is_some()
                     || u.timer().is_some()
                     || u.socket().is_some()
+                    || u.path_unit().is_some()
                     || is_well_known_target(name) =>
             {
                 return None;
@@ -232,11 +233,13 @@ impl Owner {
                     continue;
                 }
             }
-            if self.is_timer(&unit) || self.is_socket(&unit) {
+            if self.is_timer(&unit) || self.is_socket(&unit) || self.is_path_unit(&unit) {
                 let error = if self.is_timer(&unit) {
                     self.timer_job(&unit, verb)
-                } else {
+                } else if self.is_socket(&unit) {
                     self.socket_job(&unit, verb)
+                } else {
+                    self.path_job(&unit, verb)
                 };
                 if let Some(t) = self.txns.get_mut(&id) {
                     t.finish_item(i, error);

@@ -70,7 +70,8 @@ impl Owner {
                     refused: self.refusal(name).map(|r| r.message),
                     active: !e.is_idle()
                         || self.timer_runs.contains_key(name)
-                        || self.sockets.runs.contains_key(name),
+                        || self.sockets.runs.contains_key(name)
+                        || self.path_units.runs.contains_key(name),
                 };
                 (name.clone(), node)
             })
