@@ -393,6 +393,10 @@ pub struct ServiceSection {
     pub memory_max: Option<ByteLimit>,
     /// Parsed (hundredths of a percent, `50%` = 5000); not enforced yet (warned).
     pub cpu_quota: Option<u32>,
+    /// `X-DaimonWatch=` (daimon's extension, which systemd ignores as it
+    /// ignores every `X-` key): restart the service when files under these
+    /// paths change (`daimon run --watch`).
+    pub watch: Vec<PathBuf>,
 }
 
 impl Default for ServiceSection {
@@ -451,6 +455,7 @@ impl Default for ServiceSection {
             limits: Vec::new(),
             memory_max: None,
             cpu_quota: None,
+            watch: Vec::new(),
         }
     }
 }

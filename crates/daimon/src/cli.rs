@@ -395,6 +395,12 @@ pub struct RunArgs {
     /// during a restart wait instead of being refused (repeatable).
     #[arg(long, value_name = "ADDR", conflicts_with_all = ["on_calendar", "cron"])]
     pub listen: Vec<String>,
+    /// Restart it when a file under PATH changes (recursive; repeatable).
+    /// Changes are debounced (one restart per burst of saves); editors'
+    /// temporary files, logs, .git, target, node_modules and the like are
+    /// ignored.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["on_calendar", "cron"])]
+    pub watch: Vec<PathBuf>,
     /// The command and its arguments (after `--`).
     #[arg(
         required = true,

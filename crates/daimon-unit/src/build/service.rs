@@ -152,6 +152,21 @@ fn dir_names(cx: &mut Cx<'_, '_>, e: &Entry) -> Option<Vec<String>> {
 
 pub(crate) fn apply(s: &mut ServiceSection, cx: &mut Cx<'_, '_>, e: &Entry) -> Outcome {
     let key = e.key.as_str();
+    if key == "X-DaimonWatch" {
+        if let Some(v) = cx.expanded(e) {
+            if v.is_empty() {
+                s.watch.clear();
+            } else if v.starts_with('/') {
+                s.watch.push(std::path::PathBuf::from(v));
+            } else {
+                cx.error(
+                    e,
+                    crate::value::ValueError::new(&v, "an absolute path", "e.g. /srv/app"),
+                );
+            }
+        }
+        return Outcome::Done;
+    }
     if let Some(list) = exec_list(s, key) {
         if e.value.is_empty() {
             list.clear();

@@ -38,6 +38,8 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
     o.sockets.ready_tx = Some(ready_tx);
     let (path_tx, mut path_events) = mpsc::unbounded_channel();
     o.path_units.events_tx = Some(path_tx);
+    let (watch_changes_tx, mut watch_changes) = mpsc::unbounded_channel();
+    o.watches.tx = Some(watch_changes_tx);
     let notify = super::notify::open(&mut o);
     let mut alarm = match Alarm::new() {
         Ok(a) => Some(a),
@@ -58,6 +60,7 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
         o.timers_after_events();
         o.sockets_after_events();
         o.paths_after_events();
+        o.watches_after_events();
         o.flush_messages();
         o.persist();
         if o.shutting_down && o.txns.is_empty() {
@@ -78,10 +81,15 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
             break;
         }
         let (timer_deadline, timer_alarm) = o.next_timer_wakes();
-        let deadline = [o.next_deadline(), timer_deadline, watchdog]
-            .into_iter()
-            .flatten()
-            .min();
+        let deadline = [
+            o.next_deadline(),
+            timer_deadline,
+            watchdog,
+            o.watch_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         if let Some(a) = alarm.as_mut() {
             a.arm(timer_alarm);
         }
@@ -94,6 +102,7 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
             _ = sleep_until_opt(deadline) => {
                 o.on_timers();
                 o.on_timer_wake();
+                o.on_watch_deadline();
             }
             clock_set = rung(alarm.as_mut()) => {
                 if clock_set {
@@ -104,6 +113,7 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
             Some(w) = watched.recv() => o.on_watched(w),
             Some(r) = socket_ready.recv() => o.on_socket_ready(r),
             Some(p) = path_events.recv() => o.on_path_events(p),
+            Some(w) = watch_changes.recv() => o.on_watch_events(w),
             cmd = cmds.recv(), if clients => match cmd {
                 Some(c) => o.on_command(c),
                 None => {

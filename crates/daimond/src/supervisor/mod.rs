@@ -35,6 +35,8 @@ pub mod status;
 pub mod timer;
 pub mod timers;
 pub mod transaction;
+pub mod watch;
+mod watches;
 
 // The process layer and persistence live beside the supervisor in the source tree
 // and are only used by it.

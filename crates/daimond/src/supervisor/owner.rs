@@ -69,6 +69,8 @@ pub struct Owner {
     /// The sd_notify(3) socket services get as `NOTIFY_SOCKET` (a path or an
     /// abstract `@name`, see `notify`).
     pub notify_socket: Option<String>,
+    /// Services restarted on file changes (`--watch`), with their watches.
+    pub watches: super::watch::Watches,
     /// Started path units, with their inotify watches.
     pub path_units: super::path::PathUnits,
     /// Socket units not dead, with their descriptors.
@@ -116,6 +118,7 @@ impl Owner {
             notify_socket: None,
             sockets: Default::default(),
             path_units: Default::default(),
+            watches: Default::default(),
             timer_runs: BTreeMap::new(),
             timers_changed: false,
             clock: Box::new(SystemClock),
