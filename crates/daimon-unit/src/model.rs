@@ -389,9 +389,9 @@ pub struct ServiceSection {
     pub directories: Directories,
     /// `Limit*=`, at most one entry per resource (the last assignment wins).
     pub limits: Vec<(Resource, ResourceLimit)>,
-    /// Parsed; not enforced yet (warned).
+    /// Enforced with a cgroup where daimond may make one (warned at start otherwise).
     pub memory_max: Option<ByteLimit>,
-    /// Parsed (hundredths of a percent, `50%` = 5000); not enforced yet (warned).
+    /// Hundredths of a percent (`50%` = 5000); enforced like `memory_max`.
     pub cpu_quota: Option<u32>,
     /// `X-DaimonWatch=` (daimon's extension, which systemd ignores as it
     /// ignores every `X-` key): restart the service when files under these

@@ -1,6 +1,6 @@
 //! `[Service]` directives, per systemd.service(5), systemd.exec(5) and systemd.kill(5).
 
-use super::policy::{warn_not_enforced, warn_unsupported};
+use super::policy::warn_unsupported;
 use super::{Cx, Outcome, assign_list};
 use crate::model::{
     KillMode, NotifyAccess, RestartPolicy, RuntimeDirectoryPreserve, ServiceSection, ServiceType,
@@ -552,7 +552,6 @@ pub(crate) fn apply(s: &mut ServiceSection, cx: &mut Cx<'_, '_>, e: &Entry) -> O
             // systemd.resource-control(5) values take no specifiers ("50%" is a percentage).
             if let Some(m) = cx.ok(e, parse_byte_limit(&e.value)) {
                 s.memory_max = Some(m);
-                warn_not_enforced(cx, e);
             }
         }
         "CPUQuota" => {
@@ -568,7 +567,6 @@ pub(crate) fn apply(s: &mut ServiceSection, cx: &mut Cx<'_, '_>, e: &Entry) -> O
             match q {
                 Some(q) => {
                     s.cpu_quota = Some(q);
-                    warn_not_enforced(cx, e);
                 }
                 None => cx.error(
                     e,

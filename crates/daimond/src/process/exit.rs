@@ -19,6 +19,7 @@ pub mod code {
     pub const STDOUT: i32 = 209;
     pub const GROUP: i32 = 216;
     pub const USER: i32 = 217;
+    pub const CGROUP: i32 = 219;
     pub const SETSID: i32 = 220;
     pub const STDERR: i32 = 222;
     pub const NO_NEW_PRIVILEGES: i32 = 227;

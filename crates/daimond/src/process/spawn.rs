@@ -90,6 +90,9 @@ pub struct SpawnSpec {
     /// Descriptors of the daemon the child gets as 3, 4, ... in this order
     /// (sd_listen_fds(3): `SD_LISTEN_FDS_START` is 3), without close-on-exec.
     pub pass_fds: Vec<RawFd>,
+    /// `cgroup.procs` files the child writes itself to before anything else
+    /// (its unit's cgroups: no code of the service runs outside its limits).
+    pub join_cgroups: Vec<CString>,
 }
 
 /// A started child and the parent's ends of its pipes.
@@ -412,6 +415,7 @@ mod tests {
             stdout: Stdio::Null,
             stderr: Stdio::Null,
             pass_fds: Vec::new(),
+            join_cgroups: Vec::new(),
         }
     }
 

@@ -183,6 +183,19 @@ unsafe fn child(l: &Launch) -> ! {
         if r < 0 {
             fail(l, code::SIGNAL_MASK, r);
         }
+        // Into the unit's cgroups first, before any other step of the child.
+        for file in &s.join_cgroups {
+            let fd = open(file.as_ptr(), libc::O_WRONLY);
+            if fd < 0 {
+                fail(l, code::CGROUP, fd);
+            }
+            // "0": the writing process itself (cgroups(7)).
+            let r = syscall(libc::SYS_write, &[fd as usize, b"0".as_ptr() as usize, 1]);
+            syscall(libc::SYS_close, &[fd as usize]);
+            if r < 0 {
+                fail(l, code::CGROUP, r);
+            }
+        }
         syscall(libc::SYS_umask, &[s.umask as usize]);
         if let Some(n) = s.nice {
             let r = syscall(

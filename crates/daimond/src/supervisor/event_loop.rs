@@ -61,6 +61,7 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
         o.sockets_after_events();
         o.paths_after_events();
         o.watches_after_events();
+        o.cgroups_after_events();
         o.flush_messages();
         o.persist();
         if o.shutting_down && o.txns.is_empty() {

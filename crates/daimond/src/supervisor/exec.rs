@@ -430,6 +430,7 @@ pub fn prepare(x: &ExecEnv<'_>, cmd: &ExecCommand) -> Result<Prepared, String> {
         stdout,
         stderr,
         pass_fds: Vec::new(),
+        join_cgroups: Vec::new(),
     };
     Ok(Prepared {
         spec,

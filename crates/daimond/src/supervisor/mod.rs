@@ -7,6 +7,8 @@
 //! against: [`SupervisorContext`], [`spawn`] and [`SupervisorHandle`].
 
 pub mod adopt;
+pub mod cgroup;
+mod cgroups;
 pub mod deps;
 mod event_loop;
 pub mod exec;

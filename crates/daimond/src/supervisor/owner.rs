@@ -69,6 +69,8 @@ pub struct Owner {
     /// The sd_notify(3) socket services get as `NOTIFY_SOCKET` (a path or an
     /// abstract `@name`, see `notify`).
     pub notify_socket: Option<String>,
+    /// Cgroups of units with resource limits.
+    pub(super) cgroups: super::cgroups::Cgroups,
     /// Services restarted on file changes (`--watch`), with their watches.
     pub watches: super::watch::Watches,
     /// Started path units, with their inotify watches.
@@ -119,6 +121,7 @@ impl Owner {
             sockets: Default::default(),
             path_units: Default::default(),
             watches: Default::default(),
+            cgroups: Default::default(),
             timer_runs: BTreeMap::new(),
             timers_changed: false,
             clock: Box::new(SystemClock),
@@ -356,6 +359,7 @@ impl Owner {
         };
         self.notify_env(svc, role, &mut prepared.spec);
         self.socket_env(unit, svc, role, &mut prepared.spec);
+        self.cgroup_join(unit, svc, role, &mut prepared.spec);
         let child = match spawn(prepared.spec) {
             Ok(c) => c,
             Err(err) => {
@@ -426,7 +430,11 @@ impl Owner {
                     Role::Control => e.control = None,
                 }
             }
+            let oom = role == Role::Main && self.oom_killed(&unit);
             self.feed(&unit, Event::Exited { pid, status });
+            if oom {
+                self.mark_oom(&unit);
+            }
             if self.leftover_units.contains(&unit) {
                 self.recheck_leftovers(&unit);
             }
