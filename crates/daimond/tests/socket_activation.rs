@@ -416,3 +416,50 @@ fn accept_yes_starts_one_instance_per_connection_up_to_max_connections() {
     assert!(say(&mut e, "again").starts_with("again fds=1"));
     assert_eq!(d.status_json("echo.socket")["sub_state"], "listening");
 }
+
+#[test]
+fn a_killed_daimond_takes_the_listeners_back_from_the_running_service() {
+    let mut d = Daemon::start();
+    let port = web(&mut d, "");
+    d.ok(&["start", "web.socket"]);
+    ask(port).expect("first answer");
+    let pid = d.wait_main_pid("web.service");
+    d.kill_daemon();
+    // The service still holds the socket: nobody is refused meanwhile.
+    ask(port).expect("answered while no daimond runs");
+    d.spawn_daemon();
+    let st = d.status_json("web.socket");
+    assert_eq!(st["sub_state"], "running", "{st}");
+    assert_eq!(
+        d.status_json("web.service")["pid"],
+        pid,
+        "adopted, not restarted"
+    );
+    // Its listener is daimond's again: after the service stops, a connection
+    // starts it anew with the same socket.
+    d.ok(&["stop", "web.service"]);
+    wait_until("the socket listening again", DEADLINE, || {
+        d.status_json("web.socket")["sub_state"] == "listening"
+    });
+    let line = ask(port).expect("a connection starts the service again");
+    assert!(line.starts_with("fds=1 pid_ok=True"), "{line}");
+    assert_ne!(d.wait_main_pid("web.service"), pid);
+}
+
+#[test]
+fn a_started_socket_listens_again_after_daimond_was_killed() {
+    let mut d = Daemon::start();
+    let port = web(&mut d, "");
+    d.ok(&["start", "web.socket"]);
+    d.kill_daemon();
+    d.spawn_daemon();
+    assert_eq!(d.status_json("web.socket")["sub_state"], "listening");
+    let line = ask(port).expect("answer");
+    assert!(line.starts_with("fds=1 pid_ok=True"), "{line}");
+    // A stopped socket stays stopped.
+    d.ok(&["stop", "web.socket"]);
+    d.ok(&["stop", "web.service"]);
+    d.kill_daemon();
+    d.spawn_daemon();
+    assert_eq!(d.status_json("web.socket")["state"], "inactive");
+}

@@ -317,7 +317,11 @@ impl Owner {
             .cloned()
             .collect();
         // Timers started by hand before a daimond restart go on too.
-        for t in self.timers_to_resume() {
+        for t in self
+            .timers_to_resume()
+            .into_iter()
+            .chain(self.sockets_to_resume())
+        {
             if !enabled.contains(&t) {
                 enabled.push(t);
             }

@@ -19,8 +19,8 @@ use super::machine::Role;
 use super::owner::Owner;
 use super::policy::ServiceResult;
 use super::process::spawn::{LISTEN_PID_VAR, SpawnSpec};
-use super::socket::bind;
 use super::socket::machine::{Action, Input, SocketState};
+use super::socket::{bind, recover};
 
 impl Owner {
     /// Whether `name` is a socket unit.
@@ -102,6 +102,12 @@ impl Owner {
         // This input's own transition: an action may feed the machine again
         // (a bind reports `Bound`), and that call tells of its own.
         let state = run.machine.state;
+        if (before == SocketState::Dead) != (state == SocketState::Dead) {
+            self.sockets.changed = true;
+        }
+        let Some(run) = self.sockets.runs.get_mut(name) else {
+            return;
+        };
         if state != before {
             run.since = Some(jiff::Timestamp::now());
             let text = match state {
@@ -144,9 +150,14 @@ impl Owner {
                     .get(name)
                     .and_then(|e| e.loaded())
                     .and_then(|u| u.socket().cloned());
-                let opened = match section {
-                    Some(s) => bind::open_all(&s),
-                    None => Err(format!("{name}: not a loaded socket unit")),
+                let recovered = section
+                    .as_ref()
+                    .and_then(|s| self.recover_listeners(name, s));
+                let was_recovered = recovered.is_some();
+                let opened = match (recovered, section) {
+                    (Some(fds), _) => Ok(fds),
+                    (None, Some(s)) => bind::open_all(&s),
+                    (None, None) => Err(format!("{name}: not a loaded socket unit")),
                 };
                 let input = match opened {
                     Ok(fds) => {
@@ -165,6 +176,14 @@ impl Owner {
                     }
                 };
                 self.socket_input(name, input);
+                if was_recovered {
+                    self.message(
+                        name,
+                        6,
+                        format!("{name}: listeners taken back from its running service"),
+                    );
+                    self.socket_input(name, Input::ServiceStarted);
+                }
             }
             Action::Watch => {
                 let Some(tx) = self.sockets.ready_tx.clone() else {
@@ -233,6 +252,12 @@ impl Owner {
     /// watched again (or fails, when the service's start limit refused it).
     pub fn sockets_after_events(&mut self) {
         self.release_connections();
+        if std::mem::take(&mut self.sockets.changed) {
+            let started = self.sockets.runs.keys();
+            if let Err(e) = recover::save_active(&self.paths.state, started) {
+                tracing::warn!("cannot save the started sockets: {e}");
+            }
+        }
         if self.sockets.runs.is_empty() {
             return;
         }
@@ -321,6 +346,42 @@ impl Owner {
             return;
         }
         pass_fds(spec, fds, &names);
+    }
+
+    /// After a daimond restart: the listeners the running service of `name`
+    /// still holds (see `socket::recover`), if it runs and holds them all.
+    fn recover_listeners(
+        &self,
+        name: &str,
+        s: &daimon_unit::SocketSection,
+    ) -> Option<Vec<bind::Opened>> {
+        if s.accept {
+            return None;
+        }
+        let pid = self.units.get(&s.service)?.machine.main_pid?;
+        // The service got the sockets of each of its socket units in name order.
+        let mut first = 3;
+        for other in self.sockets_of(&s.service) {
+            if other == name {
+                return recover::from_service(pid, first, &s.listen);
+            }
+            let n = self
+                .units
+                .get(&other)
+                .and_then(|e| e.loaded())
+                .and_then(|u| u.socket())
+                .map_or(0, |x| x.listen.len());
+            first += n as i32;
+        }
+        None
+    }
+
+    /// The socket units a previous daimond had started.
+    pub(super) fn sockets_to_resume(&self) -> Vec<String> {
+        recover::load_active(&self.paths.state)
+            .into_iter()
+            .filter(|n| self.is_socket(n))
+            .collect()
     }
 
     /// State and sub-state of a socket unit, as `status` and `list` show them.

@@ -12,6 +12,7 @@
 
 pub mod bind;
 pub mod machine;
+pub mod recover;
 
 use std::os::fd::OwnedFd;
 
@@ -92,6 +93,8 @@ pub struct Sockets {
     pub accepted: std::collections::BTreeMap<String, Accepted>,
     /// Numbers the instances (the `N` of `NAME@N-....service`).
     pub next_connection: u64,
+    /// The set of started sockets changed: saved once per loop turn.
+    pub changed: bool,
 }
 
 /// A connection accepted for an `Accept=yes` socket, held until its service
