@@ -70,6 +70,19 @@ pub(crate) struct Compactor {
 }
 
 impl Compactor {
+    /// Bytes of the compressed copy being written (counted in the store's use).
+    pub fn tmp_bytes(&self) -> u64 {
+        self.job.as_ref().map_or(0, |j| j.out_off)
+    }
+
+    /// Gives up compressing `seg` (retention is deleting it): its copy goes,
+    /// and the job's descriptor, which would keep the deleted file's blocks.
+    pub fn abandon(&mut self, seg: i64) {
+        if let Some(j) = self.job.take_if(|j| j.seg == seg) {
+            let _ = std::fs::remove_file(&j.tmp);
+        }
+    }
+
     /// How long until the next sealed segment may be compressed.
     pub fn next_eligible(&self) -> Option<Duration> {
         self.sealed_at

@@ -65,6 +65,10 @@ pub(crate) fn connect(dir: &Path) -> rusqlite::Result<Connection> {
     // A small WAL: the index is written in batches, never per line.
     db.pragma_update(None, "wal_autocheckpoint", 256)?;
     db.pragma_update(None, "journal_size_limit", 1 << 20)?;
+    // Sorts in memory: a temporary file would land in $TMPDIR, perhaps on the
+    // full disk, and fail a reader with SQLITE_FULL. Sorted sets are index
+    // rows (one per block or region), never lines: small.
+    db.pragma_update(None, "temp_store", "MEMORY")?;
     db.execute_batch(SCHEMA)?;
     // NORMAL in WAL mode: a commit is durable against a process crash; after a
     // power cut the open-time repair rebuilds any lost rows from the segments.
@@ -78,6 +82,11 @@ pub(crate) fn is_corrupt(e: &rusqlite::Error) -> bool {
         e.sqlite_error_code(),
         Some(rusqlite::ErrorCode::DatabaseCorrupt) | Some(rusqlite::ErrorCode::NotADatabase)
     )
+}
+
+/// Whether an error means the disk (or a quota) is full.
+pub(crate) fn is_full(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DiskFull))
 }
 
 /// Renames a damaged index (and its WAL) out of the way, keeping it for

@@ -53,10 +53,18 @@
 //!   (re)indexed, a torn or zero-filled tail is truncated, files the index does
 //!   not know are adopted (compressed ones too) or removed. A missing or
 //!   corrupt index is rebuilt from the segments (a corrupt one is kept aside).
-//! * **Retention** runs in `tick`: while over `max_use` (or past `max_age`) it
-//!   deletes whole segments, oldest first. A write that fails for lack of space
-//!   drops that block, counts its lines per unit ([`DropCounts`]), and the next
-//!   write tries again; the writer never stops or panics on it.
+//! * **Retention** (see `space` for the rules, journald's) deletes whole
+//!   closed segments, oldest first, never the open one: when a segment is
+//!   sealed, before the next one opens (so a flood cannot outrun it: a 20 MiB
+//!   file system once filled in 3 s when retention ran only once a second),
+//!   and in `tick` (age). It counts every file of the store and keeps room
+//!   for what grows until the next pass. A segment's file goes before its
+//!   rows, so deleting works on a full disk, where SQLite cannot write.
+//! * **A full disk** (ENOSPC, EDQUOT, SQLITE_FULL) pauses writing: blocks are
+//!   dropped without touching the disk and their lines counted per unit
+//!   ([`DropCounts`]); readers go on with what is stored. `tick` retries every
+//!   quarter second: it deletes old segments down to the floor and resumes
+//!   once space is free. The writer never stops or panics on it.
 //!
 //! # Using it from a daemon
 //!
@@ -82,6 +90,7 @@ mod maint;
 mod reader;
 mod record;
 mod repair;
+mod space;
 pub mod timeexpr;
 mod writer;
 
@@ -89,7 +98,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -105,9 +114,12 @@ pub use writer::{JournalWriter, SourceId, SourceMeta};
 /// Settings of a store. `Default` gives journald-like values.
 #[derive(Debug, Clone)]
 pub struct JournalConfig {
-    /// Bound on disk use; `None` = 10% of the file system, capped at 4 GiB
-    /// (journald's SystemMaxUse default).
+    /// Bound on disk use (SystemMaxUse=); `None` = 10% of the file system,
+    /// capped at 4 GiB, as journald's default.
     pub max_use: Option<u64>,
+    /// Space left free on the file system (SystemKeepFree=); `None` = 15% of
+    /// it, capped at 4 GiB, as journald's default.
+    pub keep_free: Option<u64>,
     /// Segments whose newest line is older than this are deleted.
     pub max_age: Option<Duration>,
     /// Longest time between two `fdatasync` of written lines.
@@ -130,6 +142,7 @@ impl Default for JournalConfig {
     fn default() -> Self {
         JournalConfig {
             max_use: None,
+            keep_free: None,
             max_age: None,
             sync_interval: Duration::from_secs(1),
             line_max: 48 * 1024,
@@ -219,6 +232,10 @@ pub(crate) struct Shared {
     pub dir: PathBuf,
     pub cfg: JournalConfig,
     pub max_use: u64,
+    pub budget: space::Budget,
+    /// Every segment up to this id was deleted by retention (oldest first):
+    /// a reader that finds one missing skips it rather than looking again.
+    pub retired: AtomicI64,
     pub writer_taken: AtomicBool,
     pub locked: bool,
     _lock: Option<File>,
@@ -281,27 +298,6 @@ fn try_lock(dir: &Path) -> Result<Option<File>, JournalError> {
     }
 }
 
-/// 10% of the file system holding `dir`, capped at 4 GiB.
-fn default_max_use(dir: &Path) -> u64 {
-    const CAP: u64 = 4 << 30;
-    fs_stats(dir).map_or(CAP, |(total, _)| (total / 10).min(CAP))
-}
-
-/// (total, available) bytes of the file system holding `dir`.
-pub(crate) fn fs_stats(dir: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
-    // SAFETY: zeroed statvfs is a valid value for this plain C struct.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a NUL-terminated path and `st` a valid out-pointer.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
-    if rc != 0 {
-        return None;
-    }
-    let fr = st.f_frsize as u64;
-    Some((st.f_blocks as u64 * fr, st.f_bavail as u64 * fr))
-}
-
 impl Journal {
     /// Per-unit counts of lines that could not be stored (what `stats` reports
     /// as `dropped`, without its reads of the index).
@@ -339,10 +335,12 @@ impl Journal {
             }
             r => r?,
         };
-        let max_use = cfg.max_use.unwrap_or_else(|| default_max_use(dir));
+        let budget = space::Budget::for_dir(dir, cfg.max_use, cfg.keep_free, cfg.segment_size);
         let shared = Shared {
             dir: dir.to_path_buf(),
-            max_use,
+            max_use: budget.max_use,
+            budget,
+            retired: AtomicI64::new(0),
             cfg,
             writer_taken: AtomicBool::new(false),
             locked: lock.is_some(),

@@ -1,34 +1,66 @@
 //! Owns the writer's periodic work: `fdatasync` of the active segment, sealing
-//! full or old segments, compressing sealed ones in bounded steps, and
-//! retention (size and age bounds, oldest segment first, whole).
+//! full or old segments, compressing sealed ones in bounded steps, retention
+//! (size, keep-free and age bounds, oldest segment first, whole), and the
+//! pause of writing while the disk is full.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
 
 use crate::index::{self, SEG_SEALED};
-use crate::writer::{ActiveSeg, JournalWriter};
+use crate::space::{RESUME_FREE, fs_stats};
+use crate::writer::{ActiveSeg, DropReason, JournalWriter};
 use crate::{JournalError, clock};
 
+/// How often a paused writer looks for room again: space that appears is
+/// used within this long (a timer in the writer's thread, not a poll loop
+/// of the daemon).
+pub(crate) const RETRY: Duration = Duration::from_millis(250);
+
 pub(crate) struct Maint {
-    pub disk_full: bool,
+    /// Writing is paused (disk or quota full): blocks are dropped and
+    /// counted without touching the disk until `tick` finds room.
+    pub paused: Option<DropReason>,
     /// Sealed segments whose tail still awaits `fdatasync`.
     pub unsynced: Vec<ActiveSeg>,
     /// A segment file was created since the directory was last synced.
     pub dir_dirty: bool,
-    pub over_quota: bool,
     last_sync: Instant,
 }
 
 impl Maint {
     pub fn new(_db: &Connection) -> Result<Maint, JournalError> {
         Ok(Maint {
-            disk_full: false,
+            paused: None,
             unsynced: Vec::new(),
             dir_dirty: false,
-            over_quota: false,
             last_sync: Instant::now(),
         })
+    }
+
+    /// Stops writing until `tick` finds room again.
+    pub fn pause(&mut self, why: DropReason) {
+        self.paused.get_or_insert(why);
+    }
+}
+
+/// Why an I/O error means "no room": ENOSPC and a file size limit are a full
+/// disk, EDQUOT a quota.
+pub(crate) fn no_room(e: &std::io::Error) -> Option<DropReason> {
+    match e.raw_os_error() {
+        Some(libc::ENOSPC) | Some(libc::EFBIG) => Some(DropReason::DiskFull),
+        Some(libc::EDQUOT) => Some(DropReason::OverQuota),
+        _ => None,
+    }
+}
+
+/// [`no_room`] for any error of the store (SQLITE_FULL included).
+pub(crate) fn no_room_in(e: &JournalError) -> Option<DropReason> {
+    match e {
+        JournalError::Io { source, .. } => no_room(source),
+        JournalError::Index(e) if index::is_full(e) => Some(DropReason::DiskFull),
+        _ => None,
     }
 }
 
@@ -38,9 +70,13 @@ impl JournalWriter {
     /// applies retention, spending at most about `tick_budget` on compression.
     ///
     /// Returns when it wants to run again: `Some(d)` while work is pending
-    /// (unsynced lines, a segment to compress), `None` when idle (then once a
-    /// minute is enough, for sealing by age and retention by age).
+    /// (unsynced lines, a segment to compress, a paused writer's retry within
+    /// `RETRY`), `None` when idle (then once a minute is enough, for sealing
+    /// by age and retention by age).
     pub fn tick(&mut self, now: Instant) -> Option<Duration> {
+        if self.maint.paused.is_some() {
+            self.try_resume();
+        }
         self.commit();
         if now.duration_since(self.maint.last_sync) >= self.shared.cfg.sync_interval {
             self.sync();
@@ -74,6 +110,9 @@ impl JournalWriter {
         if unsynced {
             let since = Instant::now().saturating_duration_since(self.maint.last_sync);
             want(self.shared.cfg.sync_interval.saturating_sub(since));
+        }
+        if self.maint.paused.is_some() {
+            want(RETRY);
         }
         next.map(|d| d.max(Duration::from_millis(10)))
     }
@@ -130,6 +169,24 @@ impl JournalWriter {
         }
     }
 
+    /// A paused writer looks for room: its own oldest segments go first
+    /// (retention, down to the floor on a full disk), then writing resumes if
+    /// the file system has room. statvfs cannot see a quota: after EDQUOT the
+    /// next write simply tries again.
+    fn try_resume(&mut self) {
+        let _ = self.retention();
+        let room = match self.maint.paused {
+            Some(DropReason::OverQuota) => true,
+            _ => fs_stats(&self.shared.dir).is_none_or(|(_, avail)| avail >= RESUME_FREE),
+        };
+        if room {
+            self.maint.paused = None;
+        }
+    }
+
+    /// Bytes of every file of the store: segments (the open one at its
+    /// current length), a compressed copy being written, the index, its WAL
+    /// and shared-memory file.
     pub(crate) fn refresh_usage(&mut self) -> u64 {
         let segs: i64 = self
             .db
@@ -148,17 +205,17 @@ impl JournalWriter {
             .filter_map(|n| std::fs::metadata(dir.join(n)).ok())
             .map(|m| m.len())
             .sum();
-        let total = (segs + active_extra).max(0) as u64 + db_size;
-        self.shared
-            .disk_usage
-            .store(total, std::sync::atomic::Ordering::Relaxed);
+        let total = (segs + active_extra).max(0) as u64 + db_size + self.compactor.tmp_bytes();
+        self.shared.disk_usage.store(total, Ordering::Relaxed);
         total
     }
 
-    /// Deletes the oldest sealed segments while over the size bound, and
-    /// segments whose newest line is past the age bound.
+    /// Deletes the oldest closed segments (never the open one) while the
+    /// store, with room for the growth until the next pass, exceeds what its
+    /// budget allows (the size bound, or less to keep free space; never below
+    /// the floor), and segments whose newest line is past the age bound.
     pub(crate) fn retention(&mut self) -> Result<(), JournalError> {
-        let max_use = self.shared.max_use;
+        let budget = self.shared.budget;
         let active = self.seg.as_ref().map(|s| s.id);
         let cutoff = self
             .shared
@@ -166,34 +223,49 @@ impl JournalWriter {
             .max_age
             .map(|a| clock::realtime_usec() as i64 - a.as_micros() as i64);
         loop {
-            let usage = self.refresh_usage();
             let oldest: Option<(i64, i64, i64)> = self
                 .db
-                .query_row(
+                .prepare_cached(
                     "SELECT id, state, last_rt FROM segments WHERE id != ?1 ORDER BY id LIMIT 1",
-                    [active.unwrap_or(-1)],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
+                )?
+                .query_row([active.unwrap_or(-1)], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
                 .ok();
             let Some((id, state, last_rt)) = oldest else {
+                self.refresh_usage();
                 break;
             };
-            let too_big = usage > max_use || self.maint.disk_full;
+            let usage = self.refresh_usage();
+            let open = self.seg.as_ref().map_or(0, |s| s.size);
+            let closed = usage.saturating_sub(open);
+            let avail = fs_stats(&self.shared.dir).map(|(_, a)| a);
+            let too_big = !budget.fits(closed, usage, avail);
             let too_old = cutoff.is_some_and(|c| last_rt < c);
             if !too_big && !too_old {
                 break;
             }
-            let tx = self.db.transaction()?;
-            tx.execute("DELETE FROM blocks WHERE seg = ?1", [id])?;
-            tx.execute("DELETE FROM segments WHERE id = ?1", [id])?;
-            tx.commit()?;
-            let _ = std::fs::remove_file(index::segment_path(&self.shared.dir, id, state));
-            self.compactor.sealed_at.remove(&id);
-            self.shared
-                .segments
-                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-            self.maint.disk_full = false;
+            self.remove_segment(id, state)?;
         }
+        Ok(())
+    }
+
+    /// Deletes one closed segment: its file first, which frees the space even
+    /// when the index cannot be written (a full disk), then its rows. A crash
+    /// in between leaves rows without a file, which the open-time repair
+    /// drops; readers skip them meanwhile (`retired`).
+    fn remove_segment(&mut self, id: i64, state: i64) -> Result<(), JournalError> {
+        self.shared.retired.fetch_max(id, Ordering::AcqRel);
+        self.compactor.abandon(id);
+        // Its descriptor would keep the deleted file's blocks allocated.
+        self.maint.unsynced.retain(|s| s.id != id);
+        let _ = std::fs::remove_file(index::segment_path(&self.shared.dir, id, state));
+        let tx = self.db.transaction()?;
+        tx.execute("DELETE FROM blocks WHERE seg = ?1", [id])?;
+        tx.execute("DELETE FROM segments WHERE id = ?1", [id])?;
+        tx.commit()?;
+        self.compactor.sealed_at.remove(&id);
+        self.shared.segments.fetch_sub(1, Ordering::Relaxed);
         Ok(())
     }
 }

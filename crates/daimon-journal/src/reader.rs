@@ -91,6 +91,7 @@ impl JournalReader {
         files: &mut HashMap<(i64, i64), File>,
         dec: &mut zstd::bulk::Decompressor<'static>,
         dir: &std::path::Path,
+        retired: i64,
         b: &BlockRef,
         out: &mut Vec<Block>,
     ) -> Result<(), Vanished> {
@@ -103,8 +104,9 @@ impl JournalReader {
                 match File::open(index::segment_path(dir, b.seg, b.state)) {
                     Ok(f) => v.insert(f),
                     // A sealed raw segment disappears when its compressed
-                    // form replaces it: the query must look again.
-                    Err(_) if b.state == SEG_SEALED => return Err(Vanished),
+                    // form replaces it: the query must look again (unless
+                    // retention deleted it).
+                    Err(_) if b.state == SEG_SEALED && b.seg > retired => return Err(Vanished),
                     // Deleted by retention.
                     Err(_) => return Ok(()),
                 }
@@ -140,6 +142,19 @@ impl JournalReader {
     /// `false` to stop. Returns the cursor to pass as `after` to continue
     /// (follow): past everything this query could see.
     pub fn query(
+        &mut self,
+        q: &Query,
+        sink: &mut dyn FnMut(&Record<'_>) -> bool,
+    ) -> Result<Cursor, JournalError> {
+        let res = self.query_all(q, sink);
+        // Descriptors of segments that retention or compression delete later
+        // would keep their blocks allocated (on a small disk, the disk full):
+        // an idle reader holds none. Reopening costs a few µs per query.
+        self.files.clear();
+        res
+    }
+
+    fn query_all(
         &mut self,
         q: &Query,
         sink: &mut dyn FnMut(&Record<'_>) -> bool,
@@ -185,6 +200,7 @@ impl JournalReader {
             grep,
         } = self;
         let dir = shared.dir.clone();
+        let retired = shared.retired.load(std::sync::atomic::Ordering::Acquire);
         // The index snapshot and the in-memory tail are taken together, under
         // the lock the writer holds while it moves the tail into the index.
         let guard = shared.tail();
@@ -343,7 +359,7 @@ impl JournalReader {
                 if got.len() >= n {
                     break 'rows;
                 }
-                if let Err(v) = Self::load(files, dec, &dir, &b, &mut loaded) {
+                if let Err(v) = Self::load(files, dec, &dir, retired, &b, &mut loaded) {
                     return Ok(Err(v));
                 }
                 for block in loaded.drain(..) {
@@ -409,7 +425,7 @@ impl JournalReader {
             if let Some(c) = emit_until(b.seq_min, &mut heap, &mut slots, &mut free) {
                 return Ok(Ok(c));
             }
-            if let Err(v) = Self::load(files, dec, &dir, &b, &mut loaded) {
+            if let Err(v) = Self::load(files, dec, &dir, retired, &b, &mut loaded) {
                 return Ok(Err(v));
             }
             for block in loaded.drain(..) {

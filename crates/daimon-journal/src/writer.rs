@@ -15,7 +15,7 @@ use crate::codec::{BlockBuilder, SourceKey};
 use crate::compact::Compactor;
 use crate::index::{self, Row, SEG_ACTIVE};
 use crate::lines::Emitter;
-use crate::maint::Maint;
+use crate::maint::{Maint, no_room, no_room_in};
 use crate::record::{FLAG_PARTIAL, Stream};
 use crate::{DropCounts, JournalError, Shared, clock};
 
@@ -109,6 +109,10 @@ impl JournalWriter {
         let db = index::connect(&shared.dir)?;
         let max: Option<i64> = db.query_row("SELECT max(seq_max) FROM blocks", [], |r| r.get(0))?;
         let next_seq = (max.unwrap_or(0) as u64 + 1).max(shared.tail().committed + 1);
+        // A WAL in proportion to the store: it is part of the bound.
+        let wal_pages = (shared.budget.wal_cap / 4096).max(16) as i64;
+        db.pragma_update(None, "wal_autocheckpoint", wal_pages)?;
+        db.pragma_update(None, "journal_size_limit", shared.budget.wal_cap as i64)?;
         let maint = Maint::new(&db)?;
         let mut w = JournalWriter {
             shared,
@@ -376,21 +380,19 @@ impl JournalWriter {
                 });
                 seg.size += len;
                 seg.last_rt = seg.last_rt.max(sum.rt_max);
-                self.maint.disk_full = false;
             }
             Err(e) => {
                 // A short write leaves a torn block: cut it so the next
                 // block starts on a boundary.
                 let _ = seg.file.set_len(seg.size);
-                // ENOSPC, a quota, or a file size limit: no room to write.
-                let reason = if matches!(
-                    e.raw_os_error(),
-                    Some(libc::ENOSPC) | Some(libc::EDQUOT) | Some(libc::EFBIG)
-                ) {
-                    self.maint.disk_full = true;
-                    DropReason::DiskFull
-                } else {
-                    DropReason::Io
+                // ENOSPC, a quota, or a file size limit: no room to write
+                // until `tick` finds some; other errors are this block's.
+                let reason = match no_room(&e) {
+                    Some(r) => {
+                        self.maint.pause(r);
+                        r
+                    }
+                    None => DropReason::Io,
                 };
                 self.count_drop(unit, count, reason);
             }
@@ -409,28 +411,26 @@ impl JournalWriter {
     }
 
     /// Makes sure an active segment with room for `len` more bytes is open.
+    /// While writing is paused, nothing touches the disk.
     fn ensure_segment(&mut self, len: u64) -> Result<(), DropReason> {
+        if let Some(why) = self.maint.paused {
+            return Err(why);
+        }
         if let Some(seg) = &self.seg {
-            let limit = self
-                .shared
-                .cfg
-                .segment_size
-                .min(self.shared.max_use / 8)
-                .max(64 << 10);
-            if seg.size == 0 || seg.size + len <= limit {
+            if seg.size == 0 || seg.size + len <= self.shared.budget.seg_limit {
                 return Ok(());
             }
             self.seal_active();
         }
-        if self.maint.over_quota {
-            return Err(DropReason::OverQuota);
-        }
-        self.open_segment().map_err(|_| {
-            if self.maint.disk_full {
-                DropReason::DiskFull
-            } else {
-                DropReason::Io
+        // Room for the next segment before it opens: retention on the write
+        // path, once per segment, so that no flood can outrun it.
+        let _ = self.retention();
+        self.open_segment().map_err(|e| match no_room_in(&e) {
+            Some(r) => {
+                self.maint.pause(r);
+                r
             }
+            None => DropReason::Io,
         })
     }
 
@@ -449,12 +449,7 @@ impl JournalWriter {
             .create(true)
             .append(true)
             .open(&path)
-            .map_err(|e| {
-                if e.raw_os_error() == Some(libc::ENOSPC) {
-                    self.maint.disk_full = true;
-                }
-                JournalError::io(&path, e)
-            })?;
+            .map_err(|e| JournalError::io(&path, e))?;
         self.seg = Some(ActiveSeg {
             id,
             indexed_end: 0,
@@ -543,11 +538,16 @@ impl JournalWriter {
             tx.commit()
         })();
         // On failure the tail stays in memory (still visible) and is retried;
-        // after a crash, open re-indexes it from the segment.
-        if res.is_ok() {
-            t.blocks.clear();
-            seg.indexed_end = end;
-            seg.open_rows.extend(changed);
+        // after a crash, open re-indexes it from the segment. A full disk
+        // pauses writing so that the tail stops growing.
+        match res {
+            Ok(()) => {
+                t.blocks.clear();
+                seg.indexed_end = end;
+                seg.open_rows.extend(changed);
+            }
+            Err(e) if index::is_full(&e) => self.maint.pause(DropReason::DiskFull),
+            Err(_) => {}
         }
     }
 
@@ -569,7 +569,7 @@ fn write_all_vectored(f: &mut File, mut bufs: &mut [std::io::IoSlice<'_>]) -> st
     Ok(())
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DropReason {
     DiskFull,
     OverQuota,

@@ -48,8 +48,10 @@ fn diskfull_child() {
         w.tick(Instant::now());
     }
     let dropped = w.dropped().get("full").map_or(0, |d| d.disk_full);
-    // Space comes back.
+    // Space comes back; the writer's retry (`tick`, within a quarter second
+    // in the daemon) resumes writing.
     set_fsize(libc::RLIM_INFINITY);
+    w.tick(Instant::now());
     for _ in 0..10 {
         let mut chunk = String::new();
         for _ in 0..100 {
@@ -111,4 +113,117 @@ fn disk_full_degrades_and_recovers() {
         got.last()
             .is_some_and(|l| l.starts_with(&format!("line {:08}", written - 1)))
     );
+}
+
+/// A tmpfs of `size` bytes on a temporary directory, unmounted (lazily) on
+/// drop even when the test fails. mount(2) needs root: the test says so.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn mount(size: u64) -> Tmpfs {
+        use std::os::unix::ffi::OsStrExt;
+        // SAFETY: geteuid has no preconditions.
+        let euid = unsafe { libc::geteuid() };
+        assert_eq!(
+            euid, 0,
+            "this test mounts a small tmpfs and needs root (mount(2) requires \
+             CAP_SYS_ADMIN): run it as root, as CI does"
+        );
+        let dir = tempfile::tempdir().expect("mount point");
+        let target = std::ffi::CString::new(dir.path().as_os_str().as_bytes()).expect("path");
+        let opts = std::ffi::CString::new(format!("size={size}")).expect("options");
+        // SAFETY: every pointer is a valid NUL-terminated string for the call.
+        let rc = unsafe {
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                target.as_ptr(),
+                c"tmpfs".as_ptr(),
+                0,
+                opts.as_ptr().cast(),
+            )
+        };
+        assert_eq!(rc, 0, "mount tmpfs: {}", std::io::Error::last_os_error());
+        Tmpfs(dir)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        use std::os::unix::ffi::OsStrExt;
+        if let Ok(target) = std::ffi::CString::new(self.0.path().as_os_str().as_bytes()) {
+            // SAFETY: a valid NUL-terminated path.
+            unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+        }
+    }
+}
+
+/// On a really full disk writing pauses without touching the disk, readers
+/// keep answering, `tick` asks to retry within a quarter second, and the
+/// first retry after space comes back resumes writing.
+#[test]
+fn a_full_disk_pauses_writing_and_a_retry_resumes_it() {
+    use std::io::Write;
+    let disk = Tmpfs::mount(4 << 20);
+    let dir = disk.0.path().join("journal");
+    let j = daimon_journal::Journal::open(&dir, daimon_journal::JournalConfig::default())
+        .expect("open");
+    let mut w = j.writer().expect("writer");
+    w.open_source(SourceId(1), meta("u", Stream::Stdout));
+    w.ingest(SourceId(1), b"before the disk filled\n");
+    w.index_now();
+
+    // Something else takes every free byte.
+    let filler = disk.0.path().join("filler");
+    let mut f = std::fs::File::create(&filler).expect("filler");
+    while f.write(&[0u8; 4096]).is_ok_and(|n| n > 0) {}
+    drop(f);
+
+    let chunk = "lost line\n".repeat(1000);
+    w.ingest(SourceId(1), chunk.as_bytes());
+    w.commit();
+    let dropped = || disk_full_drops(&j);
+    assert!(dropped() > 0, "nothing was counted as dropped");
+    // Paused: later chunks are dropped without a write.
+    let files = || on_disk(&dir);
+    let size = files();
+    for _ in 0..10 {
+        w.ingest(SourceId(1), chunk.as_bytes());
+        w.commit();
+    }
+    assert_eq!(files(), size, "a paused writer wrote to the full disk");
+    assert_eq!(dropped(), 11_000);
+    let again = w.tick(Instant::now());
+    assert!(
+        again.is_some_and(|d| d <= Duration::from_millis(250)),
+        "a paused writer must retry soon: {again:?}"
+    );
+    let mut r = j.reader().expect("a reader opens on a full disk");
+    assert_eq!(
+        messages(&mut r, &Query::default()),
+        ["before the disk filled"]
+    );
+
+    // Space comes back: the next retry resumes.
+    std::fs::remove_file(&filler).expect("remove filler");
+    w.tick(Instant::now());
+    w.ingest(SourceId(1), b"space is back\n");
+    w.commit();
+    assert_eq!(
+        messages(&mut r, &Query::default()),
+        ["before the disk filled", "space is back"]
+    );
+    assert_eq!(dropped(), 11_000);
+}
+
+fn disk_full_drops(j: &daimon_journal::Journal) -> u64 {
+    j.dropped().get("u").map_or(0, |d| d.disk_full)
+}
+
+fn on_disk(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .expect("dir")
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
 }

@@ -20,6 +20,10 @@ pub struct Welcome {
     pub version: u32,
     /// PID of the daemon that answered.
     pub daemon_pid: u32,
+    /// Its version (`CARGO_PKG_VERSION`); empty from a daemon before this field,
+    /// so that a newer CLI can say "run daimon daemon-reexec".
+    #[serde(default)]
+    pub daemon_version: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +77,9 @@ pub enum Request {
     Timers,
     /// Stop every service (reverse dependency order) and exit.
     Shutdown,
+    /// Replace the running daimond with the binary on disk, in the same PID,
+    /// keeping every service (answered `Done` just before the exec).
+    DaemonReexec,
     /// `is-active`/`is-enabled`/`is-failed`: each unit's states, unknown ones
     /// included ([`Response::UnitStates`]).
     UnitStates {
@@ -179,6 +186,28 @@ pub struct LogsRequest {
     /// any of the values given for one field.
     #[serde(default)]
     pub matches: Vec<String>,
+}
+
+/// Every line of every unit, as `daimon logs` with no argument asks for them
+/// (short format, no follow): requests are written as changes to this.
+impl Default for LogsRequest {
+    fn default() -> Self {
+        LogsRequest {
+            units: vec![],
+            invocation: None,
+            since: None,
+            until: None,
+            priority: None,
+            grep: None,
+            lines: None,
+            follow: false,
+            output: "short".into(),
+            raw: false,
+            color: false,
+            escape: false,
+            matches: vec![],
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -322,6 +351,9 @@ pub struct UnitStatus {
     /// Lines dropped by the log store for this unit and why, e.g. "12345 lines
     /// dropped: disk full"; None when nothing was lost.
     pub logs_dropped: Option<String>,
+    /// How many lines that is (all reasons together); None when nothing was lost.
+    #[serde(default)]
+    pub logs_dropped_lines: Option<u64>,
     /// The last `log_lines` log lines, rendered in journalctl's short format.
     pub recent_logs: Vec<String>,
     /// A timer unit: its schedule and the last run of what it activates.

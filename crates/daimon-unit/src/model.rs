@@ -220,6 +220,27 @@ pub enum RestartPolicy {
     OnWatchdog,
 }
 
+impl RestartPolicy {
+    /// Every policy with its name in unit files (`Restart=on-failure`).
+    pub const NAMED: [(&'static str, RestartPolicy); 7] = [
+        ("no", RestartPolicy::No),
+        ("always", RestartPolicy::Always),
+        ("on-success", RestartPolicy::OnSuccess),
+        ("on-failure", RestartPolicy::OnFailure),
+        ("on-abnormal", RestartPolicy::OnAbnormal),
+        ("on-abort", RestartPolicy::OnAbort),
+        ("on-watchdog", RestartPolicy::OnWatchdog),
+    ];
+
+    /// The name in unit files.
+    pub fn as_str(self) -> &'static str {
+        Self::NAMED
+            .iter()
+            .find(|(_, p)| *p == self)
+            .map_or("no", |(n, _)| n)
+    }
+}
+
 /// `NotifyAccess=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotifyAccess {

@@ -30,6 +30,7 @@ Examples:
   daimon edit web                         override settings in $EDITOR, then reload
   daimon list-units --state failed        what failed; daimon reset-failed clears it
   daimon remove bot                       stop, disable and delete a saved unit
+  daimon startup --install                start the daemon (and your enabled units) at boot
   daimon shutdown                         stop every service and the daemon
 
 The first command starts the daemon (daimond) if none runs. DAIMON_HOME=DIR keeps
@@ -88,15 +89,23 @@ pub enum RestartPolicy {
 }
 
 impl RestartPolicy {
+    /// The name in unit files, which is clap's name for the value.
     pub fn as_str(self) -> &'static str {
-        match self {
-            RestartPolicy::No => "no",
-            RestartPolicy::Always => "always",
-            RestartPolicy::OnSuccess => "on-success",
-            RestartPolicy::OnFailure => "on-failure",
-            RestartPolicy::OnAbnormal => "on-abnormal",
-            RestartPolicy::OnAbort => "on-abort",
-            RestartPolicy::OnWatchdog => "on-watchdog",
+        daimon_unit::RestartPolicy::from(self).as_str()
+    }
+}
+
+impl From<RestartPolicy> for daimon_unit::RestartPolicy {
+    fn from(p: RestartPolicy) -> Self {
+        use daimon_unit::RestartPolicy as U;
+        match p {
+            RestartPolicy::No => U::No,
+            RestartPolicy::Always => U::Always,
+            RestartPolicy::OnSuccess => U::OnSuccess,
+            RestartPolicy::OnFailure => U::OnFailure,
+            RestartPolicy::OnAbnormal => U::OnAbnormal,
+            RestartPolicy::OnAbort => U::OnAbort,
+            RestartPolicy::OnWatchdog => U::OnWatchdog,
         }
     }
 }
@@ -252,6 +261,24 @@ Examples:
     Remove(Units),
     /// Re-read unit files.
     DaemonReload,
+    /// Replace the running daimond with the binary on disk, keeping every service.
+    #[command(after_help = "\
+After installing a new daimond (cargo install, a package upgrade), this runs it
+in place of the old one: same PID, and every service keeps running with its PID,
+output pipes, timers, restart counter and invocation id.")]
+    DaemonReexec,
+    /// Make daimond itself start at boot: a systemd unit or a crontab @reboot line.
+    #[command(after_help = "\
+Examples:
+  daimon startup                  show what would be installed and where (changes nothing)
+  daimon startup --install        install it; run again, nothing changes
+  daimon startup --uninstall      remove it
+  sudo daimon startup --install   as root with systemd: a system unit (multi-user.target)
+
+auto picks a system unit as root with systemd, a systemd --user unit for a user
+(with lingering, see loginctl enable-linger), and a crontab @reboot line where
+systemd does not run.")]
+    Startup(crate::startup::StartupArgs),
     /// Stop every service and the daemon.
     Shutdown,
     /// Print a shell completion script.

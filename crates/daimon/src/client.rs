@@ -36,8 +36,28 @@ pub struct Client {
     stream: UnixStream,
     /// PID of the daemon that answered (known once a request was sent).
     pub daemon_pid: u32,
+    /// Its version ("" from a daemon too old to say).
+    pub daemon_version: String,
     /// `Hello`, encoded, until it goes out with the first request.
     hello: Option<Vec<u8>>,
+    /// Where to start a new daimond when this one dies before answering
+    /// ([`Client::call`]); set when connecting with `autostart`.
+    restart: Option<Paths>,
+    /// The last failure was the daemon going away (EOF or reset) before answering.
+    died: bool,
+}
+
+/// Whether a frame error means the daemon went away (killed, crashed) rather
+/// than answered badly or slowly.
+fn went_away(e: &FrameError) -> bool {
+    match e {
+        FrameError::Closed => true,
+        FrameError::Io(e) => matches!(
+            e.kind(),
+            IoKind::ConnectionReset | IoKind::BrokenPipe | IoKind::UnexpectedEof
+        ),
+        _ => false,
+    }
 }
 
 /// Whether a connect error means "no daemon there" (rather than a real problem).
@@ -53,6 +73,14 @@ impl Client {
     /// Connects, starting daimond first when none answers and `autostart` is set.
     /// `Ok(None)`: no daemon runs and none was started.
     pub fn connect(paths: &Paths, autostart: bool) -> Result<Option<Client>, CliError> {
+        let mut c = Client::connect_once(paths, autostart)?;
+        if let Some(c) = c.as_mut() {
+            c.restart = autostart.then(|| paths.clone());
+        }
+        Ok(c)
+    }
+
+    fn connect_once(paths: &Paths, autostart: bool) -> Result<Option<Client>, CliError> {
         let socket = paths.socket();
         trust::runtime_dir(paths)?;
         match UnixStream::connect(&socket) {
@@ -76,7 +104,13 @@ impl Client {
         loop {
             match UnixStream::connect(&socket) {
                 Ok(s) => return Client::handshake(trust::daemon(paths, s)?).map(Some),
-                Err(e) if no_daemon(&e) && start.elapsed() < START_DEADLINE => {
+                // A daimond that failed for a reason of its own (not a race
+                // with another one) is not worth waiting for.
+                Err(e)
+                    if no_daemon(&e)
+                        && start.elapsed() < START_DEADLINE
+                        && (started.ok || started.stderr.contains("already running")) =>
+                {
                     // Ours lost a race with a daemon that was just exiting (its PID
                     // file still locked): once that one is gone, start again.
                     if !started.ok && !paths.pid_file().exists() {
@@ -118,7 +152,10 @@ impl Client {
             reader: BufReader::with_capacity(512 * 1024, reader_stream),
             stream,
             daemon_pid: 0,
+            daemon_version: String::new(),
             hello: Some(hello),
+            restart: None,
+            died: false,
         })
     }
 
@@ -137,19 +174,29 @@ impl Client {
             let welcome = match read_frame::<_, Response>(&mut self.reader) {
                 Ok(Response::Welcome(w)) => {
                     self.daemon_pid = w.daemon_pid;
+                    self.daemon_version = w.daemon_version;
+                    crate::reexec::note_if_older(&self.daemon_version);
                     Ok(())
                 }
                 // Its reason, even when our write failed because it hung up.
                 Ok(Response::Error(e)) => Err(CliError::new(e.kind.exit_code(), e.message)),
                 Ok(other) => Err(unexpected(other)),
-                Err(e) => match sent {
-                    Err(sent) => Err(frame_err("talking to daimond", sent)),
-                    Ok(()) => Err(frame_err("reading daimond's answer", e)),
-                },
+                Err(e) => {
+                    // Gone before its Welcome (killed, crashed): `call` may ask
+                    // a new daimond.
+                    self.died = went_away(&e) || matches!(&sent, Err(s) if went_away(s));
+                    match sent {
+                        Err(sent) => Err(frame_err("talking to daimond", sent)),
+                        Ok(()) => Err(frame_err("reading daimond's answer", e)),
+                    }
+                }
             };
             return welcome;
         }
-        sent.map_err(|e| frame_err("talking to daimond", e))
+        sent.map_err(|e| {
+            self.died = went_away(&e);
+            frame_err("talking to daimond", e)
+        })
     }
 
     /// The next response (a long list joined from its parts, see
@@ -163,7 +210,10 @@ impl Client {
                 }
                 Ok(Response::Part(body)) => (*body, false),
                 Ok(r) => (r, true),
-                Err(e) => return Err(frame_err("reading daimond's answer", e)),
+                Err(e) => {
+                    self.died = went_away(&e);
+                    return Err(frame_err("reading daimond's answer", e));
+                }
             };
             let joined = match earlier.take() {
                 None => body,
@@ -189,10 +239,21 @@ impl Client {
         }
     }
 
-    /// One request, one final answer.
+    /// One request, one final answer. When daimond goes away after accepting
+    /// the connection and before answering (killed, crashed), a new one is
+    /// started and asked once more, as when none ran.
     pub fn call(mut self, req: &Request, timeout: Duration) -> Result<Response, CliError> {
-        self.send(req, Some(timeout))?;
-        self.next()
+        let first = self.send(req, Some(timeout)).and_then(|()| self.next());
+        match (first, self.restart.take()) {
+            (Err(_), Some(paths)) if self.died => {
+                drop(self);
+                let mut again = Client::connect_once(&paths, true)?
+                    .ok_or_else(|| CliError::fail("daimond is not running"))?;
+                again.send(req, Some(timeout))?;
+                again.next()
+            }
+            (r, _) => r,
+        }
     }
 
     /// Waits (bounded) until the daemon closes the connection: after `shutdown`,
@@ -262,7 +323,7 @@ pub fn system_start_note(paths: &Paths) -> Option<String> {
 }
 
 /// `daimond` next to this executable, else from PATH.
-fn daemon_binary() -> PathBuf {
+pub(crate) fn daemon_binary() -> PathBuf {
     if let Ok(exe) = std::env::current_exe() {
         if let Some(dir) = exe.parent() {
             let p = dir.join("daimond");

@@ -225,11 +225,13 @@ pub fn status(paths: &Paths, args: &StatusArgs) -> CliResult {
             if rows.is_empty() {
                 return print(&render::no_units(&paths.units));
             }
-            print(&render::status_rows(
-                &rows,
-                jiff::Timestamp::now(),
-                Style::detect(),
-            ))?;
+            let mut text = render::status_rows(&rows, jiff::Timestamp::now(), Style::detect());
+            // Whether the daemon itself comes back after a reboot (`daimon startup`).
+            text.push_str(&format!("\n{}\n", crate::startup::boot_line()));
+            if let Some(warning) = crate::holder::missing_line(paths) {
+                text.push_str(&format!("{warning}\n"));
+            }
+            print(&text)?;
             return Ok(0);
         }
         other => return Err(unexpected(other)),

@@ -13,15 +13,18 @@ mod client;
 mod commands;
 mod complete;
 mod error;
+mod holder;
 mod import;
 mod logs;
 mod man;
+mod reexec;
 mod render;
 mod render_timers;
 mod run;
 mod run_policy;
 mod save;
 mod schedule;
+mod startup;
 mod trust;
 mod verbs;
 
@@ -102,6 +105,8 @@ fn dispatch(cmd: Command) -> CliResult {
         Command::ListUnitFiles(a) => verbs::list_unit_files(&paths, &a),
         Command::Remove(u) => verbs::remove(&paths, &u.units),
         Command::DaemonReload => commands::daemon_reload(&paths),
+        Command::DaemonReexec => reexec::run(&paths),
+        Command::Startup(args) => startup::run(&args),
         Command::Shutdown => commands::shutdown(&paths),
         Command::Completions { shell } => complete::script(shell),
         Command::Man(args) => man::run(&args),

@@ -377,25 +377,34 @@ pub fn no_units(units_dir: &std::path::Path) -> String {
     )
 }
 
+/// One unit's cells in `list` and `list-units`: UNIT LOAD ACTIVE SUB
+/// [ENABLED] DESCRIPTION.
+pub(crate) fn unit_list_row(
+    u: &UnitListEntry,
+    style: Style,
+    enabled: bool,
+) -> Vec<(String, String)> {
+    let active = u.state.as_str().to_string();
+    let mut row = vec![
+        cell(u.name.clone()),
+        cell(u.load_state.clone()),
+        (active.clone(), style.state(u.state, &active)),
+        cell(u.sub_state.clone()),
+    ];
+    if enabled {
+        row.push(cell(u.enabled.clone()));
+    }
+    row.push(cell(u.description.clone().unwrap_or_default()));
+    row
+}
+
 /// `daimon list`: every known unit with its file state.
 pub fn list_table(list: &[UnitListEntry], style: Style) -> String {
     if list.is_empty() {
         return "No unit files found.\n".to_string();
     }
-    let rows: Vec<Vec<(String, String)>> = list
-        .iter()
-        .map(|u| {
-            let active = u.state.as_str().to_string();
-            vec![
-                cell(u.name.clone()),
-                cell(u.load_state.clone()),
-                (active.clone(), style.state(u.state, &active)),
-                cell(u.sub_state.clone()),
-                cell(u.enabled.clone()),
-                cell(u.description.clone().unwrap_or_default()),
-            ]
-        })
-        .collect();
+    let rows: Vec<Vec<(String, String)>> =
+        list.iter().map(|u| unit_list_row(u, style, true)).collect();
     let mut out = table(
         &["UNIT", "LOAD", "ACTIVE", "SUB", "ENABLED", "DESCRIPTION"],
         &rows,

@@ -28,6 +28,7 @@ fn unit(name: &str, state: ActiveState) -> UnitStatus {
         reason: None,
         fragment_path: Some(format!("/home/u/.config/daimon/units/{name}")),
         logs_dropped: None,
+        logs_dropped_lines: None,
         recent_logs: vec![],
         timer: None,
         last_run: None,

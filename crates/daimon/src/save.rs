@@ -139,6 +139,7 @@ mod tests {
             reason: None,
             fragment_path: Some("/u/bot.service".into()),
             logs_dropped: None,
+            logs_dropped_lines: None,
             recent_logs: vec![],
             timer: None,
             last_run: None,

@@ -21,10 +21,18 @@ use nix::unistd::{ForkResult, chdir, dup2_stderr, dup2_stdin, dup2_stdout, fork,
 
 /// Closes every descriptor above 2 that this process inherited, so that nothing
 /// its parent leaked (a terminal, a socket) reaches the services it starts.
-pub fn close_inherited_fds() {
+pub fn close_inherited_fds(keep: Option<i32>) {
+    let ranges = match keep.and_then(|k| u32::try_from(k).ok()).filter(|k| *k > 2) {
+        Some(k) => vec![(3u32, k - 1), (k + 1, u32::MAX)],
+        None => vec![(3u32, u32::MAX)],
+    };
     // SAFETY: close_range only closes descriptors; nothing in this process uses
     // any of them yet (no thread, no runtime, std opens nothing before main).
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    let rc = ranges
+        .iter()
+        .filter(|(a, b)| a <= b)
+        .map(|(a, b)| unsafe { libc::syscall(libc::SYS_close_range, *a, *b, 0u32) })
+        .fold(0, |acc, r| if r != 0 { r } else { acc });
     if rc == 0 {
         return;
     }
@@ -34,9 +42,9 @@ pub fn close_inherited_fds() {
         Ok(dir) => dir
             .flatten()
             .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
-            .filter(|fd| *fd > 2)
+            .filter(|fd| *fd > 2 && Some(*fd) != keep)
             .collect(),
-        Err(_) => (3..1024).collect(),
+        Err(_) => (3..1024).filter(|fd| Some(*fd) != keep).collect(),
     };
     for fd in fds {
         // SAFETY: as above; EBADF for the read_dir descriptor (already closed) is harmless.

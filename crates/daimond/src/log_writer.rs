@@ -15,7 +15,10 @@
 //! The thread drains what is queued, hands it to the writer, and commits once per
 //! drained batch (lines become visible to `logs -f` then). It calls the writer's
 //! `tick` (fsync, sealing, retention) one sync interval after the first
-//! uncommitted write, and once a minute otherwise: deadlines, not a poll loop.
+//! uncommitted write, sooner when the store asks (compression steps; a quarter
+//! second while a full disk pauses writing, so that writing resumes by itself),
+//! and once a minute otherwise: deadlines, not a poll loop. Lines that arrive
+//! while writing is paused are counted per unit (`status` shows them), not kept.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;

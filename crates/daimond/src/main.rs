@@ -9,12 +9,18 @@
 //! here: services stopped, socket removed, log writer flushed, PID file removed
 //! (last, so no second daemon opens the store before we are done), exit 0.
 
+mod config;
 mod daemonize;
+mod exit_status;
 mod fd_limits;
+mod fdstore_keeper;
 mod ipc;
 mod log_writer;
 mod memory;
+mod persist;
 mod pidfile;
+mod process;
+mod reexec;
 mod sdnotify;
 mod selflog;
 mod signals;
@@ -55,7 +61,13 @@ Environment:
   DAIMON_HOME    keep units, runtime files and state under this directory
   DAIMOND_LOG    level of daimond's own messages: error, warn, info (default), debug
 
-Signals: SIGHUP re-reads unit files; SIGTERM/SIGINT stop every service, then exit.";
+Files:
+  daimond.conf   beside the units directory (DAIMON_HOME/daimond.conf,
+                 ~/.config/daimon/daimond.conf, /etc/daimon/daimond.conf as root):
+                 [Journal] SystemMaxUse=, SystemKeepFree=, MaxRetentionSec=
+
+Signals: SIGHUP re-reads unit files; SIGTERM/SIGINT stop every service, then exit;
+SIGUSR2 exits leaving every service running, for the next daimond to re-adopt.";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -90,12 +102,8 @@ fn main() -> ExitCode {
     // so it shares daimond's code pages instead of mapping a program of its own.
     {
         let mut a = std::env::args_os().skip(1);
-        if a.next().as_deref()
-            == Some(std::ffi::OsStr::new(
-                supervisor::process::fdstore_proto::STORE_ARG,
-            ))
-        {
-            supervisor::process::fdstore_keeper::run(a.next().map(std::path::PathBuf::from));
+        if a.next().as_deref() == Some(std::ffi::OsStr::new(fdstore_keeper::proto::STORE_ARG)) {
+            fdstore_keeper::run(a.next().map(std::path::PathBuf::from));
             return ExitCode::SUCCESS;
         }
     }
@@ -111,7 +119,8 @@ fn main() -> ExitCode {
         }
     };
     sdnotify::only_in_foreground(foreground);
-    daemonize::close_inherited_fds();
+    let inherited_pid_fd = reexec::inherited_pid_fd();
+    daemonize::close_inherited_fds(inherited_pid_fd);
     signals::ignore_sigpipe();
     memory::configure();
     // Resolved before the daemon moves to "/": a relative DAIMON_HOME means
@@ -131,14 +140,33 @@ fn main() -> ExitCode {
     };
     // Before the first thread: see fd_limits.rs.
     let nofile = fd_limits::prepare();
-    match run(paths, foreground, &mut ready, nofile) {
-        Ok(()) => ExitCode::SUCCESS,
+    match run(paths, foreground, &mut ready, nofile, inherited_pid_fd) {
+        Ok(Exit::Done) => ExitCode::SUCCESS,
+        Ok(Exit::Reexec(pid_fd)) => {
+            let e = reexec::exec(pid_fd);
+            // Every service still runs: the next daimon command starts a daimond
+            // that re-adopts them.
+            eprintln!("daimond: daemon-reexec: {e}");
+            ExitCode::from(1)
+        }
         Err(msg) => {
-            tracing::error!("{msg}");
-            ready.fail(&msg);
+            // Once daimond's own log is installed, in the foreground it prints
+            // every message on stderr as "daimond: ...": the failure is said once.
+            tracing::error!("{}", msg.strip_prefix("daimond: ").unwrap_or(&msg));
+            if !(foreground && tracing::dispatcher::has_been_set()) {
+                ready.fail(&msg);
+            }
             ExitCode::from(1)
         }
     }
+}
+
+/// How the daemon ends.
+enum Exit {
+    Done,
+    /// `daimon daemon-reexec`: state handed over; exec the binary on disk,
+    /// keeping the PID file's lock on this descriptor.
+    Reexec(std::os::fd::RawFd),
 }
 
 /// The daemon proper, from the PID file to the last flushed log line.
@@ -147,7 +175,8 @@ fn run(
     foreground: bool,
     ready: &mut Ready,
     nofile: fd_limits::OriginalNofile,
-) -> Result<(), String> {
+    inherited_pid_fd: Option<std::os::fd::RawFd>,
+) -> Result<Exit, String> {
     pidfile::ensure_private_dir(&paths.runtime, daimon_group(&paths).is_some()).map_err(|e| {
         format!(
             "daimond: runtime directory {}: {e}",
@@ -160,22 +189,24 @@ fn run(
         let _ = nix::unistd::chown(&paths.runtime, None, Some(gid));
         let _ = fs::set_permissions(&paths.runtime, fs::Permissions::from_mode(0o750));
     }
-    let pid_file = PidFile::acquire(&paths.pid_file()).map_err(|e| e.to_string())?;
+    let pid_file = match inherited_pid_fd {
+        Some(fd) => PidFile::inherited(&paths.pid_file(), fd),
+        None => PidFile::acquire(&paths.pid_file()),
+    }
+    .map_err(|e| e.to_string())?;
     let selflog = SelfLog::install(foreground);
-    supervisor::process::fdstore::FdStore::start_early(&paths.runtime);
-
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&paths.state)
-        .map_err(|e| format!("daimond: state directory {}: {e}", paths.state.display()))?;
-    let journal = Journal::open(&paths.journal(), JournalConfig::default())
-        .map_err(|e| format!("daimond: log store {}: {e}", paths.journal().display()))?;
-    let writer = journal
-        .writer()
-        .map_err(|e| format!("daimond: log store {}: {e}", paths.journal().display()))?;
+    let fresh_store = process::fdstore::FdStore::start_early(&paths.runtime);
+    let (limits, config_warnings) = config::load(&config::path(&paths));
+    let opened = open_store(&paths, &limits);
+    if opened.is_err() && fresh_store {
+        process::fdstore::FdStore::end_unused(&paths.runtime);
+    }
+    let (journal, writer) = opened?;
     let (log, log_thread) = log_writer::start(writer);
     selflog.attach(log.clone());
+    for w in config_warnings {
+        tracing::warn!("{w}");
+    }
 
     let result = (|| {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -199,8 +230,40 @@ fn run(
     tracing::info!("daimond stopped");
     selflog.detach();
     log_thread.finish();
-    drop(pid_file);
-    result
+    match result {
+        Ok(true) => match pid_file.keep_across_exec() {
+            Some(fd) => Ok(Exit::Reexec(fd)),
+            None => Err("daimond: daemon-reexec: the PID file is not held".to_string()),
+        },
+        Ok(false) => {
+            drop(pid_file);
+            Ok(Exit::Done)
+        }
+        Err(e) => {
+            drop(pid_file);
+            Err(e)
+        }
+    }
+}
+
+/// The state directory and the log store, opened for writing.
+fn open_store(
+    paths: &Paths,
+    limits: &config::JournalLimits,
+) -> Result<(Journal, daimon_journal::JournalWriter), String> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&paths.state)
+        .map_err(|e| format!("daimond: state directory {}: {e}", paths.state.display()))?;
+    let mut journal_cfg = JournalConfig::default();
+    limits.apply(&mut journal_cfg);
+    let journal = Journal::open(&paths.journal(), journal_cfg)
+        .map_err(|e| format!("daimond: log store {}: {e}", paths.journal().display()))?;
+    let writer = journal
+        .writer()
+        .map_err(|e| format!("daimond: log store {}: {e}", paths.journal().display()))?;
+    Ok((journal, writer))
 }
 
 /// Group `daimon`, in system mode and if it exists.
@@ -271,7 +334,7 @@ async fn serve(
     log: LogSender,
     ready: &mut Ready,
     nofile: fd_limits::OriginalNofile,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     // Signals first: once the socket exists, clients (and tests) may signal us, and
     // an unhandled SIGTERM or SIGHUP would kill the daemon without cleaning up.
     let mut signals = Signals::new().map_err(|e| format!("daimond: cannot handle signals: {e}"))?;
@@ -284,6 +347,7 @@ async fn serve(
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let (shutdown_tx, mut shutdown_rx) = mpsc::channel(16);
+    let (reexec_tx, mut reexec_rx) = mpsc::channel::<tokio::sync::oneshot::Sender<()>>(4);
     let ipc_ctx = Rc::new(IpcContext {
         supervisor: handle.clone(),
         logs: LogService::new(journal),
@@ -291,6 +355,7 @@ async fn serve(
         uid: nix::unistd::geteuid().as_raw(),
         group,
         shutdown: shutdown_tx,
+        reexec: reexec_tx,
         stopping: stop_rx.clone(),
         shutting_down: Default::default(),
     });
@@ -305,6 +370,8 @@ async fn serve(
     );
 
     let mut waiters = Vec::new();
+    let mut hand_over = false;
+    let mut reexec_waiter = None;
     loop {
         tokio::select! {
             sig = signals.recv() => match sig {
@@ -316,7 +383,20 @@ async fn serve(
                     tracing::info!("{name}: stopping every service");
                     break;
                 }
+                SignalRequest::HandOver => {
+                    tracing::info!("SIGUSR2: handing over; every service keeps running for the next daimond");
+                    hand_over = true;
+                    break;
+                }
             },
+            Some(w) = reexec_rx.recv() => {
+                tracing::info!(
+                    "daemon-reexec: handing over to the daimond binary on disk; every service keeps running"
+                );
+                hand_over = true;
+                reexec_waiter = Some(w);
+                break;
+            }
             Some(w) = shutdown_rx.recv() => {
                 tracing::info!("shutdown requested: stopping every service");
                 waiters.push(w);
@@ -325,8 +405,14 @@ async fn serve(
         }
     }
     ipc_ctx.shutting_down.set(true);
-    sdnotify::stopping();
-    handle.shutdown().await;
+    if reexec_waiter.is_none() {
+        sdnotify::stopping();
+    }
+    if hand_over {
+        handle.hand_over().await;
+    } else {
+        handle.shutdown().await;
+    }
     let _ = supervisor_task.await;
     while let Ok(w) = shutdown_rx.try_recv() {
         waiters.push(w);
@@ -335,9 +421,11 @@ async fn serve(
     for w in waiters {
         let _ = w.send(());
     }
+    // The client hears `Done` before the exec (the server waits for replies).
+    let reexec = reexec_waiter.map(|w| w.send(())).is_some();
     let _ = stop_tx.send(true);
     let _ = server.await;
-    Ok(())
+    Ok(reexec)
 }
 
 #[cfg(test)]

@@ -151,6 +151,18 @@ fn legacy_snapshot_path(state: &Path) -> PathBuf {
     state.join("supervisor.json")
 }
 
+/// Removes the snapshot (a new boot: nothing it names runs). Call before the
+/// first [`SnapshotWriter::save`], which opens the slots afresh.
+pub fn forget_snapshot(state: &Path) {
+    for p in [
+        slot_path(state, 0),
+        slot_path(state, 1),
+        legacy_snapshot_path(state),
+    ] {
+        let _ = fs::remove_file(p);
+    }
+}
+
 /// The two files the snapshot is written to in turn.
 fn slot_path(state: &Path, slot: u64) -> PathBuf {
     state.join(format!("supervisor.{}.snapshot", slot % 2))

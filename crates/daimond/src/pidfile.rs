@@ -156,8 +156,41 @@ impl PidFile {
     }
 }
 
+impl PidFile {
+    /// Leaves the file in place and its lock held by the open descriptor, for
+    /// the image this process execs next ([`crate::reexec`]).
+    pub fn keep_across_exec(mut self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::IntoRawFd;
+        self.file.take().map(File::into_raw_fd)
+    }
+
+    /// The PID file whose lock an earlier image of this process held on `fd`.
+    pub fn inherited(path: &Path, fd: std::os::fd::RawFd) -> Result<PidFile, LockError> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: the earlier image handed this descriptor over to us alone
+        // (`keep_across_exec`), and nothing else in this process uses it.
+        let file = unsafe { File::from_raw_fd(fd) };
+        // Still ours: taking the lock again on the same open file succeeds.
+        if let Flock::Held = flock(&file, libc::LOCK_EX | libc::LOCK_NB)? {
+            return Err(
+                io::Error::other("the inherited PID file is locked by another daimond").into(),
+            );
+        }
+        // SAFETY: as in `daemonize`, integer arguments only.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        Ok(PidFile {
+            path: path.to_path_buf(),
+            file: Some(file),
+        })
+    }
+}
+
 impl Drop for PidFile {
     fn drop(&mut self) {
+        // Kept across an exec: the file stays, true for the next image.
+        if self.file.is_none() {
+            return;
+        }
         let _ = fs::remove_file(&self.path);
         drop(self.file.take());
     }

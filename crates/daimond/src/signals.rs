@@ -1,7 +1,9 @@
 //! Signals sent to daimond itself, turned into messages for `main`'s loop.
 //!
 //! Owns: SIGHUP (re-read unit files, as `systemctl daemon-reload`), SIGTERM and
-//! SIGINT (stop every service, then exit 0), and ignoring SIGPIPE (a client that
+//! SIGINT (stop every service, then exit 0), SIGUSR2 (hand over: exit 0 leaving
+//! every service running for the next daimond, as `KillSignal=` of the unit that
+//! `daimon startup` writes, so `systemctl restart daimond` keeps them), and ignoring SIGPIPE (a client that
 //! hangs up mid-reply is an error on that write, not the daemon's death).
 //! SIGCHLD is not here: the supervisor's reaper owns it.
 //!
@@ -19,12 +21,15 @@ pub enum SignalRequest {
     Reload,
     /// SIGTERM or SIGINT; the name is for the log line.
     Shutdown(&'static str),
+    /// SIGUSR2: save the state and exit, services left running.
+    HandOver,
 }
 
 pub struct Signals {
     hup: Signal,
     term: Signal,
     int: Signal,
+    usr2: Signal,
 }
 
 impl Signals {
@@ -34,6 +39,7 @@ impl Signals {
             hup: signal(SignalKind::hangup())?,
             term: signal(SignalKind::terminate())?,
             int: signal(SignalKind::interrupt())?,
+            usr2: signal(SignalKind::user_defined2())?,
         })
     }
 
@@ -44,6 +50,7 @@ impl Signals {
                 Some(()) = self.hup.recv() => return SignalRequest::Reload,
                 Some(()) = self.term.recv() => return SignalRequest::Shutdown("SIGTERM"),
                 Some(()) = self.int.recv() => return SignalRequest::Shutdown("SIGINT"),
+                Some(()) = self.usr2.recv() => return SignalRequest::HandOver,
                 else => std::future::pending::<()>().await,
             }
         }

@@ -182,6 +182,23 @@ fn status_on_a_terminal_escapes_status_text_description_and_recent_lines() {
     let table = on_terminal(&mut d, &["status"]);
     assert!(inert(&table), "{}", String::from_utf8_lossy(&table));
     assert!(contains(&table, b"nice \\x1b[2J unit"));
+    // The systemctl verbs show the same text, escaped the same way.
+    for args in [
+        &["list-units"][..],
+        &["show", "hostile", "-p", "Description,StatusText"][..],
+    ] {
+        let shown = on_terminal(&mut d, args);
+        assert!(
+            inert(&shown),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&shown)
+        );
+        assert!(
+            contains(&shown, b"nice \\x1b[2J unit"),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&shown)
+        );
+    }
 
     // Through a pipe, and asked for on a terminal: as sent.
     let piped = d.cli(&["status", "hostile"]).stdout;

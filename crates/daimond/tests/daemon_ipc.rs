@@ -214,19 +214,9 @@ fn at_the_cap_the_oldest_idle_connection_gives_way() {
 fn when_every_slot_is_busy_a_newcomer_is_told_so() {
     let mut d = Daemon::start();
     let follow = Request::Logs(daimon_proto::LogsRequest {
-        units: vec![],
-        invocation: None,
-        since: None,
-        until: None,
-        priority: None,
-        grep: None,
         lines: Some(0),
         follow: true,
-        output: "short".into(),
-        raw: false,
-        color: false,
-        escape: false,
-        matches: vec![],
+        ..Default::default()
     });
     let held: Vec<UnixStream> = (0..128)
         .map(|_| {

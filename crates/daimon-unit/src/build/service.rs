@@ -214,20 +214,7 @@ pub(crate) fn apply(s: &mut ServiceSection, cx: &mut Cx<'_, '_>, e: &Entry) -> O
             }
         }
         "Restart" => {
-            use RestartPolicy::*;
-            if let Some(r) = choice(
-                cx,
-                e,
-                &[
-                    ("no", No),
-                    ("always", Always),
-                    ("on-success", OnSuccess),
-                    ("on-failure", OnFailure),
-                    ("on-abnormal", OnAbnormal),
-                    ("on-abort", OnAbort),
-                    ("on-watchdog", OnWatchdog),
-                ],
-            ) {
+            if let Some(r) = choice(cx, e, &RestartPolicy::NAMED) {
                 s.restart = r;
             }
         }

@@ -17,10 +17,18 @@ pub fn list_units(paths: &Paths, a: &ListUnitsArgs) -> CliResult {
         states: a.state.clone(),
         patterns: a.patterns.clone(),
     };
-    let list = match connect(paths)?.call(&req, QUICK)? {
+    let mut list = match connect(paths)?.call(&req, QUICK)? {
         Response::List(l) => l,
         other => return Err(unexpected(other)),
     };
+    if a.output == ListFormat::Table && crate::render::escape_for_terminal(false) {
+        for u in &mut list {
+            u.description = u
+                .description
+                .as_deref()
+                .map(daimon_proto::escape_terminal_str);
+        }
+    }
     let text = match a.output {
         ListFormat::Json => serde_json::to_string_pretty(&list).map_err(json_err)? + "\n",
         ListFormat::Table => units_table(&list, a.all, Style::detect()),
@@ -50,16 +58,7 @@ fn plural(n: usize) -> &'static str {
 fn units_table(list: &[UnitListEntry], all: bool, style: Style) -> String {
     let rows: Vec<Vec<(String, String)>> = list
         .iter()
-        .map(|u| {
-            let active = u.state.as_str().to_string();
-            vec![
-                cell(u.name.clone()),
-                cell(u.load_state.clone()),
-                (active.clone(), style.state(u.state, &active)),
-                cell(u.sub_state.clone()),
-                cell(u.description.clone().unwrap_or_default()),
-            ]
-        })
+        .map(|u| crate::render::unit_list_row(u, style, false))
         .collect();
     let mut out = if list.is_empty() {
         String::new()

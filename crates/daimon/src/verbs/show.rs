@@ -15,10 +15,17 @@ pub fn show(paths: &Paths, a: &ShowArgs) -> CliResult {
     let req = Request::Show {
         units: a.units.iter().map(|u| unit_name(u)).collect(),
     };
-    let list = match connect(paths)?.call(&req, QUICK)? {
+    let mut list = match connect(paths)?.call(&req, QUICK)? {
         Response::Properties(l) => l,
         other => return Err(unexpected(other)),
     };
+    // Descriptions, STATUS= and command lines come from services and unit
+    // files: on a terminal their escape sequences are shown, not obeyed.
+    if crate::render::escape_for_terminal(false) {
+        for p in list.iter_mut().flat_map(|u| u.properties.iter_mut()) {
+            p.value = daimon_proto::escape_terminal_str(&p.value);
+        }
+    }
     print(&render(&list, &a.properties, a.value))
 }
 

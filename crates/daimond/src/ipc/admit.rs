@@ -41,7 +41,11 @@ pub fn check(req: &Request) -> Result<(), String> {
                 .chain(r.socket.as_ref().map(|t| &t.name))
                 .try_for_each(|n| daimon_unit::check_requested(n).map(drop));
         }
-        Request::List | Request::DaemonReload | Request::Timers | Request::Shutdown => &[],
+        Request::List
+        | Request::DaemonReload
+        | Request::Timers
+        | Request::Shutdown
+        | Request::DaemonReexec => &[],
     };
     names
         .iter()
@@ -159,18 +163,7 @@ mod tests {
             },
             Request::Logs(LogsRequest {
                 units: bad(),
-                invocation: None,
-                since: None,
-                until: None,
-                priority: None,
-                grep: None,
-                lines: None,
-                follow: false,
-                output: "short".into(),
-                raw: false,
-                color: false,
-                escape: false,
-                matches: vec![],
+                ..Default::default()
             }),
             run("a b.service", None),
             run("ok.service", Some("x".repeat(100_000).as_str())),

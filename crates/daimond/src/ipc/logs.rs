@@ -93,20 +93,21 @@ impl LogService {
         }
     }
 
-    /// Fills `logs_dropped` and, when `lines > 0`, `recent_logs` (short format).
+    /// Fills `logs_dropped`/`logs_dropped_lines` and, when `lines > 0`,
+    /// `recent_logs` (short format).
     pub async fn fill_status(&self, mut list: Vec<UnitStatus>, lines: usize) -> Vec<UnitStatus> {
-        if lines == 0 {
-            // The table and JSON forms: the drop counts are in memory; no
-            // reader, no blocking thread, no copy of the list.
-            let dropped = self.journal.dropped();
-            if !dropped.is_empty() {
-                for st in &mut list {
-                    st.logs_dropped = dropped
-                        .get(&st.name)
-                        .filter(|d| d.total() > 0)
-                        .map(|d| d.to_string());
-                }
+        // The drop counts are in memory: shown even when the store cannot be
+        // read (a full disk is when they matter most).
+        let dropped = self.journal.dropped();
+        if !dropped.is_empty() {
+            for st in &mut list {
+                let d = dropped.get(&st.name).filter(|d| d.total() > 0);
+                st.logs_dropped = d.map(|d| d.to_string());
+                st.logs_dropped_lines = d.map(|d| d.total());
             }
+        }
+        if lines == 0 {
+            // The table and JSON forms: no reader, no blocking thread.
             return list;
         }
         let svc = self.clone();
@@ -120,17 +121,8 @@ impl LogService {
                     return list;
                 }
             };
-            let stats = reader.stats();
             let short = renderer(OutputFormat::Short);
             for st in &mut list {
-                st.logs_dropped = stats
-                    .dropped
-                    .get(&st.name)
-                    .filter(|d| d.total() > 0)
-                    .map(|d| d.to_string());
-                if lines == 0 {
-                    continue;
-                }
                 let q = Query {
                     units: vec![st.name.clone()],
                     lines: Some(lines),
@@ -542,19 +534,7 @@ mod tests {
 
     fn req() -> LogsRequest {
         LogsRequest {
-            units: vec![],
-            invocation: None,
-            since: None,
-            until: None,
-            priority: None,
-            grep: None,
-            lines: None,
-            follow: false,
-            output: "short".into(),
-            raw: false,
-            color: false,
-            escape: false,
-            matches: vec![],
+            ..Default::default()
         }
     }
 

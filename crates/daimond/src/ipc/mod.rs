@@ -62,6 +62,8 @@ pub struct IpcContext {
     pub group: Option<u32>,
     /// `daimon shutdown`: main replies through the sender once services stopped.
     pub shutdown: mpsc::Sender<oneshot::Sender<()>>,
+    /// `daimon daemon-reexec`: main replies once the state is handed over, then execs.
+    pub reexec: mpsc::Sender<oneshot::Sender<()>>,
     /// Becomes true when the daemon stops; followers end their streams.
     pub stopping: watch::Receiver<bool>,
     /// Set by main once a shutdown began: new starts are refused.
@@ -275,6 +277,7 @@ async fn handshake(s: &mut UnixStream, ctx: &IpcContext) -> Result<Request, Opti
     let welcome = Response::Welcome(Welcome {
         version: PROTOCOL_VERSION,
         daemon_pid: ctx.daemon_pid,
+        daemon_version: env!("CARGO_PKG_VERSION").to_string(),
     });
     if tokio::time::timeout_at(deadline, write_frame(s, &welcome))
         .await
@@ -329,6 +332,18 @@ async fn connection(mut s: UnixStream, ctx: &IpcContext, slot: &slots::Slot, evi
                 let _ = rx.await;
             }
             reply(&mut s, Response::Done).await;
+        }
+        Request::DaemonReexec => {
+            let (tx, rx) = oneshot::channel();
+            let r = if ctx.reexec.send(tx).await.is_ok() && rx.await.is_ok() {
+                Response::Done
+            } else {
+                error(
+                    ErrorKind::Unavailable,
+                    "daimond is shutting down; nothing to re-execute",
+                )
+            };
+            reply(&mut s, r).await;
         }
         Request::Status {
             units,

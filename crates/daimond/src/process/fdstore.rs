@@ -12,10 +12,11 @@
 //! gone, daimond says so once and works on without it.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::io::{self, IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -26,8 +27,8 @@ use nix::sys::socket::{
 };
 use nix::sys::time::TimeVal;
 
-use super::fdstore_proto as proto;
 use super::spawn::{ExecOutcome, SpawnSpec, Stdio, spawn};
+use crate::fdstore_keeper::proto;
 use crate::log_writer::StreamKind;
 
 /// The store, shared by the owner and every pipe reader (one thread).
@@ -109,6 +110,11 @@ pub struct FdStore {
     pid: Option<u32>,
     next_id: u64,
     warned: bool,
+    /// The store's socket, to start a new store when this one dies.
+    path: Option<PathBuf>,
+    /// A copy of every pipe the store should hold, by id: what a new store is
+    /// handed when the old one died ([`FdStore::restart`]).
+    kept: BTreeMap<u64, (OwnedFd, PipeMeta)>,
 }
 
 impl FdStore {
@@ -119,6 +125,8 @@ impl FdStore {
             pid: None,
             next_id: 1,
             warned: true,
+            path: None,
+            kept: BTreeMap::new(),
         }
     }
 
@@ -133,17 +141,19 @@ impl FdStore {
     /// a whole program's start-up (loader, std init, argument parsing) touching
     /// pages all over daimond's binary, and it starts sooner. Once daimond has
     /// threads, only fork-and-exec is sound, which `open` does.
-    pub fn start_early(runtime: &Path) {
+    ///
+    /// True when it started one (which then holds no pipe yet: see
+    /// [`FdStore::end_unused`]).
+    pub fn start_early(runtime: &Path) -> bool {
         let path = runtime.join(proto::SOCKET_NAME);
         if connect_to(&path).is_ok() {
-            return;
+            return false;
         }
         if !single_threaded() {
-            let _ = start(&path);
-            return;
+            return start(&path).is_ok();
         }
         let Ok(listener) = listen_at(&path) else {
-            return;
+            return false;
         };
         // SAFETY: this process has one thread (checked just above), so the child
         // may run ordinary code: no lock can be held by a thread that does not
@@ -155,14 +165,35 @@ impl FdStore {
                 // then the process ends here, panicking or not.
                 let _ = std::panic::catch_unwind(move || {
                     become_store(listener);
-                    super::fdstore_keeper::run(Some(path));
+                    crate::fdstore_keeper::run(Some(path));
                 });
                 // SAFETY: _exit ends the process without running anything of
                 // daimond's.
                 unsafe { libc::_exit(0) }
             }
-            -1 => {}
-            pid => tracing::info!("started the fd store (PID {pid})"),
+            -1 => false,
+            pid => {
+                tracing::info!("started the fd store (PID {pid})");
+                true
+            }
+        }
+    }
+
+    /// Ends the store [`FdStore::start_early`] started for a daimond that then
+    /// failed to start: it holds no pipe, and left alone it would wait for a
+    /// daimond for ever. It removes its socket as it quits. (A store that was
+    /// there before holds the pipes of running services and is never ended here.)
+    pub fn end_unused(runtime: &Path) {
+        if let Ok(conn) = connect_to(&runtime.join(proto::SOCKET_NAME)) {
+            let mut store = FdStore {
+                conn: Some(conn),
+                pid: None,
+                next_id: 1,
+                warned: true,
+                path: None,
+                kept: BTreeMap::new(),
+            };
+            store.quit();
         }
     }
 
@@ -190,13 +221,17 @@ impl FdStore {
             },
         };
         let Some(conn) = conn else {
-            return (FdStore::disabled(), Vec::new());
+            let mut store = FdStore::disabled();
+            store.path = Some(path);
+            return (store, Vec::new());
         };
         let mut store = FdStore {
             conn: Some(conn),
             pid: None,
             next_id: 1,
             warned: false,
+            path: Some(path),
+            kept: BTreeMap::new(),
         };
         let pipes = match store.list() {
             Ok(p) => p,
@@ -217,22 +252,71 @@ impl FdStore {
     /// Hands a copy of `fd` (a pipe's read end) to the store; the id to close it
     /// with, or `None` when there is no store.
     pub fn put(&mut self, fd: BorrowedFd<'_>, meta: &PipeMeta) -> Option<u64> {
-        self.conn.as_ref()?;
+        // Without a store's socket there is nothing to hand pipes to, now or later.
+        self.path.as_ref()?;
         let id = self.next_id;
         self.next_id += 1;
-        let msg = proto::encode(proto::OP_PUT, id, &meta.to_bytes())?;
-        let raw = [fd.as_raw_fd()];
-        match self.send(&msg, &[ControlMessage::ScmRights(&raw)]) {
-            Ok(()) => Some(id),
-            Err(e) => {
+        self.remember(id, fd, meta);
+        if self.conn.is_some() {
+            if let Err(e) = self.send_pipe(id, fd, meta) {
                 self.gone(&e);
-                None
             }
         }
+        Some(id)
+    }
+
+    /// Keeps a copy of pipe `id` (already in the store) for a store started
+    /// after this one died.
+    pub fn remember(&mut self, id: u64, fd: BorrowedFd<'_>, meta: &PipeMeta) {
+        match fd.try_clone_to_owned() {
+            Ok(copy) => {
+                self.kept.insert(id, (copy, meta.clone()));
+            }
+            Err(e) => tracing::warn!(
+                "cannot keep a copy of {}'s pipe ({e}): a new fd store would not get it",
+                meta.unit
+            ),
+        }
+    }
+
+    fn send_pipe(&self, id: u64, fd: BorrowedFd<'_>, meta: &PipeMeta) -> io::Result<()> {
+        let msg = proto::encode(proto::OP_PUT, id, &meta.to_bytes())
+            .ok_or(io::ErrorKind::InvalidInput)?;
+        let raw = [fd.as_raw_fd()];
+        self.send(&msg, &[ControlMessage::ScmRights(&raw)])
+    }
+
+    /// The store died: start a new one and hand it every pipe again, under the
+    /// same ids. Returns the new store's PID.
+    pub fn restart(&mut self) -> io::Result<u32> {
+        self.conn = None;
+        self.pid = None;
+        let path = self.path.clone().ok_or(io::ErrorKind::NotFound)?;
+        start(&path)?;
+        self.conn = Some(connect_to(&path)?);
+        // An empty list; its end carries the new store's PID.
+        self.list()?;
+        for (id, (fd, meta)) in &self.kept {
+            self.send_pipe(*id, fd.as_fd(), meta)?;
+        }
+        self.warned = false;
+        self.pid
+            .ok_or_else(|| io::Error::other("the new fd store did not say its PID"))
+    }
+
+    /// The PID of the last store connected to, even after it went away.
+    pub fn last_pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    /// How many pipes a store holds (or would be handed).
+    pub fn pipes(&self) -> usize {
+        self.kept.len()
     }
 
     /// The pipe `id` reached end of file: the store closes its copy.
     pub fn close(&mut self, id: u64) {
+        self.kept.remove(&id);
         if self.conn.is_none() {
             return;
         }

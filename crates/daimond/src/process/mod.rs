@@ -3,14 +3,12 @@
 //! Owns fork/exec ([`spawn`]), the one reaper ([`reaper`]), pidfd signalling
 //! ([`signal`]), process trees and their usage from /proc ([`tree`], with the files `status` keeps open in [`proc_files`]), service
 //! output pipes ([`logpipe`]), the sd_notify socket ([`notify_socket`]) kept safe in the fd store ([`fdstore`]), watching
-//! processes that are not our children ([`pidwatch`]) and exit-status naming
-//! ([`exit`]). It acts and reports; it never decides — the supervisor does.
+//! processes that are not our children ([`pidwatch`]). How a process ended is
+//! [`crate::exit_status`], shared with the machine. It acts and reports; it never
+//! decides — the supervisor does.
 
 pub mod child_stack;
-pub mod exit;
 pub mod fdstore;
-pub mod fdstore_keeper;
-pub mod fdstore_proto;
 pub mod logpipe;
 pub mod notify_socket;
 pub mod pidwatch;

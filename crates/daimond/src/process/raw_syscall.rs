@@ -1,10 +1,20 @@
-//! System calls that never touch `errno`, for the child between clone and exec.
+//! System calls that never touch `errno`, for the child between clone and exec,
+//! where rustix (which the child uses for everything else, see `spawn_child.rs`)
+//! has none to offer.
 //!
 //! The child runs in daimond's memory at the same time as daimond (see
 //! `spawn.rs`), with the thread pointer of the thread that cloned it. A libc
 //! wrapper that fails writes `errno`, a thread-local of that thread: the
 //! child would change daimond's `errno` under its feet. These calls return
 //! the kernel's answer as is: a value >= 0, or `-errno`.
+//!
+//! Kept for these calls only, as rustix 1.1's public API lacks them:
+//! `execve`, `exit_group`, `rt_sigaction` and `rt_sigprocmask` (rustix has
+//! them only in its `runtime` module, meant for programs without a libc and
+//! published under a name it changes from release to release so that no one
+//! else depends on it), and `close_range` (with its `fcntl` sweep for
+//! kernels before 5.11, which goes over descriptor numbers that may not be
+//! open, where rustix wants a `BorrowedFd` of an open one).
 //!
 //! On x86_64 and aarch64 they are the `syscall`/`svc` instruction itself. On
 //! any other architecture they go through libc's `syscall()`, and `spawn`

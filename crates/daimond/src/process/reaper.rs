@@ -7,7 +7,7 @@
 
 use std::io;
 
-use super::exit::ExitStatus;
+use crate::exit_status::ExitStatus;
 
 /// Makes this process the reaper of its orphaned descendants.
 pub fn become_subreaper() -> io::Result<()> {

@@ -15,8 +15,8 @@
 //! waiting 400 us for it), and a start of 100 services spent a third of its
 //! time in those waits while the other CPU idled. The child's record and stack
 //! stay reserved until the kernel says the child has left daimond's memory
-//! (CLONE_CHILD_CLEARTID). Where the raw system calls the child needs are not
-//! available, daimond does wait (see `raw_syscall`).
+//! (CLONE_CHILD_CLEARTID). Where the child's system calls would write
+//! daimond's `errno`, daimond does wait ([`ExecWait`], `spawn_child::errno_free`).
 
 use std::cell::UnsafeCell;
 use std::ffi::CString;
@@ -26,9 +26,8 @@ use std::sync::atomic::AtomicI32;
 use std::time::{Duration, Instant};
 
 use super::child_stack;
-use super::exit::code;
-use super::raw_syscall::ERRNO_FREE;
-use super::spawn_child::{Launch, child_entry};
+use super::spawn_child::{Launch, child_entry, errno_free};
+use crate::exit_status::code;
 
 /// Where one of the child's standard streams goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,8 +66,8 @@ pub const LISTEN_PID_VAR: &str = "LISTEN_PID=";
 /// The `envp` entries the child completes with its PID, in `Launch::pid_vars` order.
 pub const CHILD_PID_VARS: [&str; 2] = [CHILD_PID_VAR, LISTEN_PID_VAR];
 
-/// One resource limit: `RLIMIT_*` number, soft, hard.
-pub type Rlimit = (libc::c_int, libc::rlim_t, libc::rlim_t);
+/// One resource limit: which, soft, hard.
+pub type Rlimit = (rustix::process::Resource, libc::rlim_t, libc::rlim_t);
 
 /// Everything the child does, prepared before the fork.
 #[derive(Debug, Clone)]
@@ -123,7 +122,7 @@ impl ExecFailure {
     pub fn describe(&self, program: &str, workdir: Option<&str>) -> String {
         let err = io::Error::from_raw_os_error(self.errno);
         let err = strip_os_error(&err);
-        let name = super::exit::exit_code_name(self.code).unwrap_or("?");
+        let name = crate::exit_status::exit_code_name(self.code).unwrap_or("?");
         let what = match self.code {
             code::EXEC => format!("{program}: {err}"),
             code::CHDIR => format!(
@@ -163,9 +162,29 @@ fn pipe_with(flags: libc::c_int) -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+/// Whether daimond's thread waits for the child's execve().
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecWait {
+    /// It goes on at once (the module comment says why). Only where the
+    /// child's system calls leave daimond's `errno` alone.
+    No,
+    /// CLONE_VFORK: suspended until the child has exec'd or exited.
+    Vfork,
+}
+
 /// Creates the child and runs `spec` in it. Returns once the child exists;
 /// [`Spawned::exec`] tells later whether it reached its program.
 pub fn spawn(spec: SpawnSpec) -> io::Result<Spawned> {
+    let wait = if errno_free() {
+        ExecWait::No
+    } else {
+        ExecWait::Vfork
+    };
+    spawn_with(spec, wait)
+}
+
+/// [`spawn`] with the way of waiting given (the tests run both).
+fn spawn_with(spec: SpawnSpec, wait: ExecWait) -> io::Result<Spawned> {
     let out = match spec.stdout {
         Stdio::Pipe => Some(pipe_cloexec()?),
         _ => None,
@@ -230,7 +249,10 @@ pub fn spawn(spec: SpawnSpec) -> io::Result<Spawned> {
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
     }
-    let wait = if ERRNO_FREE { 0 } else { libc::CLONE_VFORK };
+    let wait = match wait {
+        ExecWait::No => 0,
+        ExecWait::Vfork => libc::CLONE_VFORK,
+    };
     let launch_ptr: *mut Launch = &mut *launch;
     let before = boottime_ns();
     // SAFETY: `child_entry` reads the boxed `Launch` and writes its `pid_var`;
@@ -397,192 +419,4 @@ fn start_time_between(before: Option<u64>, after: Option<u64>) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn true_spec() -> SpawnSpec {
-        SpawnSpec {
-            program: c"/bin/true".into(),
-            argv: vec![c"true".into()],
-            envp: vec![c"PATH=/usr/bin:/bin".into()],
-            workdir: None,
-            umask: 0o022,
-            nice: None,
-            rlimits: Vec::new(),
-            no_new_privileges: false,
-            credentials: None,
-            stdin: Stdio::Null,
-            stdout: Stdio::Null,
-            stderr: Stdio::Null,
-            pass_fds: Vec::new(),
-            join_cgroups: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn the_start_time_from_the_clock_is_the_one_proc_shows() {
-        let mut known = 0;
-        for _ in 0..50 {
-            let child = spawn(true_spec()).expect("spawn /bin/true");
-            // Exited or not, the child is ours until reaped: /proc still has it.
-            let proc_start = super::super::tree::stat(child.pid).map(|s| s.start_time);
-            let mut status = 0;
-            // SAFETY: reaping our own child by its PID.
-            unsafe { libc::waitpid(child.pid as i32, &mut status, 0) };
-            if let Some(t) = child.start_time {
-                assert_eq!(Some(t), proc_start, "start time of PID {}", child.pid);
-                known += 1;
-            }
-        }
-        // A tick (10 ms at USER_HZ=100) seldom passes during one clone.
-        assert!(
-            known >= 40,
-            "the clock gave the start time {known} times in 50"
-        );
-    }
-
-    #[test]
-    fn no_start_time_across_a_tick() {
-        let tick = 1_000_000_000 / super::super::tree::clock_ticks();
-        assert_eq!(
-            start_time_between(Some(5 * tick), Some(5 * tick + 1)),
-            Some(5)
-        );
-        assert_eq!(start_time_between(Some(5 * tick - 1), Some(5 * tick)), None);
-        assert_eq!(start_time_between(None, Some(5 * tick)), None);
-    }
-
-    fn reap(pid: u32) -> i32 {
-        let mut status = 0;
-        // SAFETY: reaping our own child by its PID.
-        unsafe { libc::waitpid(pid as i32, &mut status, 0) };
-        status
-    }
-
-    #[test]
-    fn a_missing_program_is_reported_with_systemds_exec_code() {
-        let mut spec = true_spec();
-        spec.program = c"/nonexistent/program".into();
-        let child = spawn(spec).expect("clone");
-        let outcome = child.exec.wait(Duration::from_secs(10));
-        let status = reap(child.pid);
-        assert_eq!(
-            outcome,
-            ExecOutcome::Failed(ExecFailure {
-                code: code::EXEC,
-                errno: libc::ENOENT
-            })
-        );
-        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == code::EXEC);
-    }
-
-    #[test]
-    fn a_burst_of_children_all_reach_their_program_and_free_their_stacks() {
-        let children: Vec<Spawned> = (0..20)
-            .map(|_| spawn(true_spec()).expect("spawn /bin/true"))
-            .collect();
-        for c in &children {
-            assert_eq!(c.exec.wait(Duration::from_secs(10)), ExecOutcome::Exec);
-        }
-        for c in &children {
-            let status = reap(c.pid);
-            assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
-        }
-        // Every child has exec'd, so the kernel has cleared every `tid`.
-        assert_eq!(child_stack::in_flight(), 0);
-    }
-
-    #[test]
-    fn the_child_pid_variable_carries_the_childs_pid() {
-        let mut spec = true_spec();
-        spec.program = c"/bin/sh".into();
-        spec.argv = vec![c"sh".into(), c"-c".into(), c"echo $WATCHDOG_PID".into()];
-        spec.envp.push(CString::new(CHILD_PID_VAR).unwrap());
-        spec.stdout = Stdio::Pipe;
-        let child = spawn(spec).expect("spawn sh");
-        let out = child.stdout.expect("stdout pipe");
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::fs::File::from(out), &mut text).expect("read");
-        reap(child.pid);
-        assert_eq!(text.trim(), child.pid.to_string());
-    }
-
-    #[test]
-    fn passed_descriptors_arrive_at_3_and_up_in_order_with_listen_pid() {
-        let (a_r, a_w) = pipe_cloexec().expect("pipe");
-        let (b_r, b_w) = pipe_cloexec().expect("pipe");
-        let mut spec = true_spec();
-        spec.program = c"/bin/sh".into();
-        spec.argv = vec![
-            c"sh".into(),
-            c"-c".into(),
-            c"echo a$LISTEN_PID >&3; echo b >&4".into(),
-        ];
-        spec.envp.push(CString::new(LISTEN_PID_VAR).unwrap());
-        // Reversed numbering: the second source may sit where the first goes.
-        spec.pass_fds = vec![a_w.as_raw_fd(), b_w.as_raw_fd()];
-        let child = spawn(spec).expect("spawn sh");
-        drop((a_w, b_w));
-        let read = |fd: OwnedFd| {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::fs::File::from(fd), &mut text).expect("read");
-            text
-        };
-        let (a, b) = (read(a_r), read(b_r));
-        let status = reap(child.pid);
-        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
-        assert_eq!(a.trim(), format!("a{}", child.pid));
-        assert_eq!(b.trim(), "b");
-    }
-
-    /// `/bin/true` with its stdout a FIFO in `dir`: opening a FIFO for
-    /// writing blocks until a reader comes, so the child stays before its
-    /// execve() until the test opens the other end (the path returned).
-    fn held_at_a_fifo(dir: &std::path::Path) -> (std::path::PathBuf, SpawnSpec) {
-        let fifo = dir.join("out");
-        let path = CString::new(fifo.to_str().unwrap()).unwrap();
-        // SAFETY: a valid C string path.
-        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
-        let mut spec = true_spec();
-        spec.stdout = Stdio::File {
-            path,
-            flags: libc::O_WRONLY,
-        };
-        (fifo, spec)
-    }
-
-    #[test]
-    fn the_outcome_is_pending_while_the_child_is_before_exec_and_daimond_does_not_wait() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (fifo, spec) = held_at_a_fifo(dir.path());
-        let child = spawn(spec).expect("spawn");
-        assert_eq!(child.exec.outcome(), ExecOutcome::Pending);
-        assert_eq!(child_stack::in_flight(), 1);
-        let reader = std::fs::File::open(&fifo).expect("open the FIFO for reading");
-        assert_eq!(child.exec.wait(Duration::from_secs(10)), ExecOutcome::Exec);
-        let status = reap(child.pid);
-        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
-        assert_eq!(child_stack::in_flight(), 0);
-        drop(reader);
-    }
-
-    #[test]
-    fn a_child_before_its_exec_outlives_the_thread_that_spawned_it() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (fifo, spec) = held_at_a_fifo(dir.path());
-        // The spawning thread ends (its stack pool with it) while the child
-        // waits for a reader on the FIFO, before its exec.
-        let child = std::thread::spawn(move || spawn(spec).expect("spawn"))
-            .join()
-            .expect("spawning thread");
-        assert_eq!(child.exec.outcome(), ExecOutcome::Pending);
-        let reader = std::fs::File::open(&fifo).expect("open the FIFO for reading");
-        assert_eq!(child.exec.wait(Duration::from_secs(10)), ExecOutcome::Exec);
-        let status = reap(child.pid);
-        assert!(
-            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-            "status {status:#x}"
-        );
-        drop(reader);
-    }
-}
+mod tests;

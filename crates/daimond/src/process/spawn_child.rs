@@ -3,19 +3,30 @@
 //! It runs in daimond's memory, on a stack of its own, while daimond goes on
 //! (see `spawn.rs`). So it only reads what [`Launch`] holds, writes nothing of
 //! daimond's but its own stack and `Launch::pid_vars`, never allocates, and
-//! makes its system calls through `raw_syscall`, which leave daimond's `errno`
-//! alone. A failing step is written to the exec-report pipe as `[code, errno]`
-//! before `exit_group(code)`, with systemd's exit code for that step
+//! makes its system calls through rustix (its linux_raw backend makes the
+//! system call itself, with no libc wrapper in between) or, for the few rustix
+//! does not offer, `raw_syscall`: both leave daimond's `errno` alone (see
+//! [`errno_free`]). Paths are handed over as `&CStr`, which rustix passes on
+//! as is (a `&str` or `&Path` could make it allocate). A failing step is
+//! written to the exec-report pipe as `[code, errno]` before `exit_group(code)`, with systemd's exit code for that step
 //! (systemd.exec(5), "PROCESS EXIT CODES"). At a successful execve() the pipe,
 //! close-on-exec, closes: its reader sees end of file.
 
 use std::cell::UnsafeCell;
-use std::os::fd::RawFd;
+use std::ffi::CStr;
+use std::os::fd::{BorrowedFd, IntoRawFd, RawFd};
+use std::sync::OnceLock;
 use std::sync::atomic::AtomicI32;
 
-use super::exit::code;
-use super::raw_syscall::syscall;
+use rustix::fs::{Mode, OFlags};
+use rustix::io::{Errno, FdFlags};
+use rustix::process::Rlimit;
+use rustix::thread::{Gid, Uid};
+use rustix::thread::{set_thread_gid, set_thread_groups, set_thread_uid};
+
+use super::raw_syscall::{self, syscall};
 use super::spawn::{CHILD_PID_VARS, SpawnSpec, Stdio};
+use crate::exit_status::code;
 
 /// Everything the child uses, in one place that stays put (boxed) until the
 /// kernel says the child is done with daimond's memory.
@@ -48,19 +59,43 @@ pub extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
     unsafe { child(&*arg.cast::<Launch>()) }
 }
 
+/// Whether the child's system calls leave `errno` alone, so that it may run
+/// alongside daimond; otherwise `spawn` keeps daimond's thread suspended
+/// until the child has exec'd (CLONE_VFORK), so that the `errno` they write
+/// harms nothing. `raw_syscall` says so at compile time. rustix cannot: it
+/// uses its libc backend on architectures without linux_raw support, or when
+/// any crate of the build turns on its `use-libc` feature. So a call that
+/// fails is made once and `errno` looked at.
+pub fn errno_free() -> bool {
+    static RUSTIX_ERRNO_FREE: OnceLock<bool> = OnceLock::new();
+    raw_syscall::ERRNO_FREE
+        && *RUSTIX_ERRNO_FREE.get_or_init(|| {
+            const MARK: i32 = 0x7a11;
+            // SAFETY: this thread's errno, written and read right here.
+            unsafe { *libc::__errno_location() = MARK };
+            // An empty path never names a file: ENOENT, and nothing changes.
+            let failed = rustix::fs::access(c"", rustix::fs::Access::EXISTS).is_err();
+            // SAFETY: as above.
+            failed && unsafe { *libc::__errno_location() } == MARK
+        })
+}
+
+/// A raw system call's `-errno`.
+fn raw_errno(ret: isize) -> Errno {
+    Errno::from_raw_os_error((-ret) as i32)
+}
+
 /// Reports a failing step on the exec-report pipe and exits with its code.
-unsafe fn fail(l: &Launch, code: i32, ret: isize) -> ! {
-    let errno = (-ret) as i32;
+unsafe fn fail(l: &Launch, code: i32, err: Errno) -> ! {
+    let errno = err.raw_os_error();
     let mut report = [0u8; 8];
     report[..4].copy_from_slice(&code.to_ne_bytes());
     report[4..].copy_from_slice(&errno.to_ne_bytes());
-    // SAFETY: an 8-byte write to a pipe (atomic, below PIPE_BUF) from a
-    // buffer on this stack, then the end of this process.
+    // SAFETY: the report pipe's write end stays open in the child until its
+    // exec; an 8-byte write to a pipe is atomic (below PIPE_BUF). Then the
+    // end of this process: rustix's stable API has no exit_group.
     unsafe {
-        syscall(
-            libc::SYS_write,
-            &[l.report_w as usize, report.as_ptr() as usize, report.len()],
-        );
+        let _ = rustix::io::write(BorrowedFd::borrow_raw(l.report_w), &report);
         loop {
             syscall(libc::SYS_exit_group, &[code as usize]);
         }
@@ -68,63 +103,53 @@ unsafe fn fail(l: &Launch, code: i32, ret: isize) -> ! {
 }
 
 /// Points `target` (0, 1, 2) at `fd`, clearing close-on-exec if it already is.
-/// Returns the failing call's result, or 0.
-unsafe fn install(fd: RawFd, target: RawFd) -> isize {
-    // SAFETY: fcntl/dup3 on descriptor numbers only.
-    unsafe {
-        if fd == target {
-            let flags = syscall(libc::SYS_fcntl, &[fd as usize, libc::F_GETFD as usize]);
-            if flags < 0 {
-                return flags;
-            }
-            let cleared = flags as usize & !(libc::FD_CLOEXEC as usize);
-            syscall(
-                libc::SYS_fcntl,
-                &[fd as usize, libc::F_SETFD as usize, cleared],
-            )
-            .min(0)
-        } else {
-            syscall(libc::SYS_dup3, &[fd as usize, target as usize, 0]).min(0)
-        }
+///
+/// # Safety
+/// `fd` is a descriptor of the child's table (a pipe end made for it, one
+/// daimond hands over, one it just opened); a closed one fails with EBADF.
+unsafe fn install(fd: RawFd, target: RawFd) -> Result<(), Errno> {
+    // SAFETY: see above; the descriptor is only used for these calls.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    if fd == target {
+        let flags = rustix::io::fcntl_getfd(borrowed)?;
+        return rustix::io::fcntl_setfd(borrowed, flags - FdFlags::CLOEXEC);
+    }
+    match target {
+        0 => rustix::stdio::dup2_stdin(borrowed),
+        1 => rustix::stdio::dup2_stdout(borrowed),
+        _ => rustix::stdio::dup2_stderr(borrowed),
     }
 }
 
-/// Opens `path` (a NUL-terminated C string) close-on-exec.
-unsafe fn open(path: *const libc::c_char, flags: libc::c_int) -> isize {
-    // SAFETY: `path` is a valid C string kept alive by the `Launch`.
-    unsafe {
-        syscall(
-            libc::SYS_openat,
-            &[
-                libc::AT_FDCWD as usize,
-                path as usize,
-                (flags | libc::O_CLOEXEC) as usize,
-                0o666,
-            ],
-        )
-    }
+/// Opens `path` close-on-exec. The descriptor is left open on purpose: it is
+/// installed as a standard stream, and close-on-exec closes the original.
+fn open(path: &CStr, flags: libc::c_int) -> Result<RawFd, Errno> {
+    let flags = OFlags::from_bits_retain(flags as _) | OFlags::CLOEXEC;
+    rustix::fs::open(path, flags, Mode::from_raw_mode(0o666)).map(IntoRawFd::into_raw_fd)
 }
 
-/// Sets up one standard stream; returns the failing call's result, or 0.
-unsafe fn open_stdio(s: &Stdio, target: RawFd, pipe_w: Option<RawFd>) -> isize {
-    // SAFETY: descriptor calls on data prepared before the clone.
+/// Sets up one standard stream.
+unsafe fn open_stdio(s: &Stdio, target: RawFd, pipe_w: Option<RawFd>) -> Result<(), Errno> {
+    // SAFETY: every descriptor is one of the child's (see `install`).
     unsafe {
         match s {
-            Stdio::Inherit => 0,
-            Stdio::Pipe => match pipe_w {
-                Some(w) => install(w, target),
-                None => -(libc::EBADF as isize),
-            },
+            Stdio::Inherit => Ok(()),
+            Stdio::Pipe => install(pipe_w.ok_or(Errno::BADF)?, target),
             Stdio::Fd(fd) => install(*fd, target),
-            Stdio::Null => match open(c"/dev/null".as_ptr(), libc::O_RDWR) {
-                fd if fd < 0 => fd,
-                fd => install(fd as RawFd, target),
-            },
-            Stdio::File { path, flags } => match open(path.as_ptr(), *flags) {
-                fd if fd < 0 => fd,
-                fd => install(fd as RawFd, target),
-            },
+            Stdio::Null => install(open(c"/dev/null", libc::O_RDWR)?, target),
+            Stdio::File { path, flags } => install(open(path, *flags)?, target),
         }
+    }
+}
+
+/// A resource limit as rustix takes it (`None`: infinity).
+fn rlimit(soft: libc::rlim_t, hard: libc::rlim_t) -> Rlimit {
+    // rlim_t is narrower than u64 on 32-bit targets.
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    let finite = |v: libc::rlim_t| (v != libc::RLIM_INFINITY).then_some(v as u64);
+    Rlimit {
+        current: finite(soft),
+        maximum: finite(hard),
     }
 }
 
@@ -143,19 +168,21 @@ const KERNEL_SIGSET: usize = 8;
 
 unsafe fn child(l: &Launch) -> ! {
     let s = &l.spec;
-    // SAFETY: every call is a raw system call on data prepared before the
-    // clone (see the module comment).
+    // SAFETY: every call is a system call on data prepared before the clone
+    // (see the module comment).
     unsafe {
         // Its own session and process group (systemd does the same for every
         // service), so a terminal's signals never reach it and the group can be
         // signalled as one.
-        let r = syscall(libc::SYS_setsid, &[]);
-        if r < 0 {
-            fail(l, code::SETSID, r);
+        if let Err(e) = rustix::process::setsid() {
+            fail(l, code::SETSID, e);
         }
         // Every disposition daimond installed back to default (1..=64 is
         // every Linux signal), then the mask, which the parent filled around
         // the clone so that no handler of daimond ever runs here, cleared.
+        // Raw: rustix has rt_sigaction and rt_sigprocmask only in its runtime
+        // module, which is for programs without a libc and hidden under a
+        // name that changes from release to release.
         let dfl = KernelSigaction {
             handler: libc::SIG_DFL,
             flags: 0,
@@ -181,88 +208,71 @@ unsafe fn child(l: &Launch) -> ! {
             ],
         );
         if r < 0 {
-            fail(l, code::SIGNAL_MASK, r);
+            fail(l, code::SIGNAL_MASK, raw_errno(r));
         }
         // Into the unit's cgroups first, before any other step of the child.
         for file in &s.join_cgroups {
-            let fd = open(file.as_ptr(), libc::O_WRONLY);
-            if fd < 0 {
-                fail(l, code::CGROUP, fd);
-            }
+            let fd = match open(file, libc::O_WRONLY) {
+                Ok(fd) => fd,
+                Err(e) => fail(l, code::CGROUP, e),
+            };
             // "0": the writing process itself (cgroups(7)).
-            let r = syscall(libc::SYS_write, &[fd as usize, b"0".as_ptr() as usize, 1]);
-            syscall(libc::SYS_close, &[fd as usize]);
-            if r < 0 {
-                fail(l, code::CGROUP, r);
+            let r = rustix::io::write(BorrowedFd::borrow_raw(fd), b"0");
+            rustix::io::close(fd);
+            if let Err(e) = r {
+                fail(l, code::CGROUP, e);
             }
         }
-        syscall(libc::SYS_umask, &[s.umask as usize]);
-        if let Some(n) = s.nice {
-            let r = syscall(
-                libc::SYS_setpriority,
-                &[libc::PRIO_PROCESS as usize, 0, n as isize as usize],
-            );
-            if r < 0 {
-                fail(l, code::NICE, r);
-            }
+        rustix::process::umask(Mode::from_raw_mode(s.umask));
+        if let Some(n) = s.nice
+            && let Err(e) = rustix::process::setpriority_process(None, n)
+        {
+            fail(l, code::NICE, e);
         }
         for &(res, soft, hard) in &s.rlimits {
-            // prlimit64 takes 64-bit limits; rlim_t is narrower on 32-bit targets.
-            #[allow(clippy::unnecessary_cast)]
-            let lim: [u64; 2] = [soft as u64, hard as u64];
-            let r = syscall(
-                libc::SYS_prlimit64,
-                &[0, res as usize, lim.as_ptr() as usize, 0],
-            );
-            if r < 0 {
-                fail(l, code::LIMITS, r);
+            if let Err(e) = rustix::process::setrlimit(res, rlimit(soft, hard)) {
+                fail(l, code::LIMITS, e);
             }
         }
         // Standard streams as configured (a service's stdin is /dev/null).
-        let r = open_stdio(&s.stdin, 0, None);
-        if r < 0 {
-            fail(l, code::STDIN, r);
+        if let Err(e) = open_stdio(&s.stdin, 0, None) {
+            fail(l, code::STDIN, e);
         }
-        let r = open_stdio(&s.stdout, 1, l.out_w);
-        if r < 0 {
-            fail(l, code::STDOUT, r);
+        if let Err(e) = open_stdio(&s.stdout, 1, l.out_w) {
+            fail(l, code::STDOUT, e);
         }
-        let r = open_stdio(&s.stderr, 2, l.err_w);
-        if r < 0 {
-            fail(l, code::STDERR, r);
+        if let Err(e) = open_stdio(&s.stderr, 2, l.err_w) {
+            fail(l, code::STDERR, e);
         }
         // Credentials: groups before gid before uid, as only root may change
-        // them. Raw calls change this process only (glibc's wrappers would
-        // apply them to every thread of daimond as well).
+        // them. rustix's `set_thread_*` are the raw calls, which change this
+        // process only (glibc's wrappers would apply them to every thread of
+        // daimond as well).
         if let Some(cr) = &s.credentials {
-            let r = syscall(
-                libc::SYS_setgroups,
-                &[cr.groups.len(), cr.groups.as_ptr() as usize],
-            );
-            if r < 0 {
-                fail(l, code::GROUP, r);
+            // SAFETY: `Gid` is `repr(transparent)` over `gid_t`.
+            let groups =
+                std::slice::from_raw_parts(cr.groups.as_ptr().cast::<Gid>(), cr.groups.len());
+            if let Err(e) = set_thread_groups(groups) {
+                fail(l, code::GROUP, e);
             }
-            let r = syscall(libc::SYS_setgid, &[cr.gid as usize]);
-            if r < 0 {
-                fail(l, code::GROUP, r);
+            if let Err(e) = set_thread_gid(Gid::from_raw_unchecked(cr.gid)) {
+                fail(l, code::GROUP, e);
             }
-            let r = syscall(libc::SYS_setuid, &[cr.uid as usize]);
-            if r < 0 {
-                fail(l, code::USER, r);
+            if let Err(e) = set_thread_uid(Uid::from_raw_unchecked(cr.uid)) {
+                fail(l, code::USER, e);
             }
         }
         // After the user switch, so the directory is checked with the service's rights.
-        if let Some((dir, ignore_missing)) = &s.workdir {
-            let r = syscall(libc::SYS_chdir, &[dir.as_ptr() as usize]);
-            if r < 0 && !*ignore_missing {
-                fail(l, code::CHDIR, r);
-            }
+        if let Some((dir, ignore_missing)) = &s.workdir
+            && let Err(e) = rustix::process::chdir(dir.as_c_str())
+            && !*ignore_missing
+        {
+            fail(l, code::CHDIR, e);
         }
-        if s.no_new_privileges {
-            let r = syscall(libc::SYS_prctl, &[libc::PR_SET_NO_NEW_PRIVS as usize, 1]);
-            if r < 0 {
-                fail(l, code::NO_NEW_PRIVILEGES, r);
-            }
+        if s.no_new_privileges
+            && let Err(e) = rustix::thread::set_no_new_privs(true)
+        {
+            fail(l, code::NO_NEW_PRIVILEGES, e);
         }
         for (k, var) in CHILD_PID_VARS.iter().enumerate() {
             if l.has_pid_var[k] {
@@ -275,7 +285,7 @@ unsafe fn child(l: &Launch) -> ! {
         for (i, &fd) in l.pass.iter().enumerate() {
             let r = syscall(libc::SYS_dup3, &[fd as usize, 3 + i, 0]);
             if r < 0 {
-                fail(l, code::FDS, r);
+                fail(l, code::FDS, raw_errno(r));
             }
         }
         // No daemon descriptor leaks: every one above the passed ones is marked
@@ -289,17 +299,17 @@ unsafe fn child(l: &Launch) -> ! {
                 l.envp.as_ptr() as usize,
             ],
         );
-        fail(l, code::EXEC, r)
+        fail(l, code::EXEC, raw_errno(r))
     }
 }
 
 /// Completes a `CHILD_PID_VARS` entry in `buf` (40 bytes, its `prefix` bytes
 /// already there) with the calling process's PID and a NUL.
 unsafe fn write_own_pid(buf: *mut u8, prefix: usize) {
-    // SAFETY: getpid cannot fail; `buf` has 40 bytes: the prefix (at most 13),
-    // at most 20 digits and the NUL fit.
+    // SAFETY: `buf` has 40 bytes: the prefix (at most 13), at most 20 digits
+    // and the NUL fit.
     unsafe {
-        let mut pid = syscall(libc::SYS_getpid, &[]) as u64;
+        let mut pid = rustix::process::getpid().as_raw_nonzero().get() as u64;
         let mut digits = [0u8; 20];
         let mut n = 0;
         loop {

@@ -25,15 +25,17 @@
 //! and every process carrying its `INVOCATION_ID=` (escaped ones were
 //! re-parented away from us), each watched by a pidfd too.
 
+use std::os::fd::AsFd;
+
 use super::machine::{Event, Role};
 use super::owner::Owner;
-use super::persist::{self, UnitRecord};
-use super::process::exit::ExitStatus;
-use super::process::fdstore::{FdStore, StoredPipe};
-use super::process::logpipe::{PipeOrigin, reattach_reader};
-use super::process::signal::{ProcHandle, pidfd_open};
-use super::process::{pidwatch, tree};
 use super::registry::{self, Entry};
+use crate::exit_status::ExitStatus;
+use crate::persist::{self, UnitRecord};
+use crate::process::fdstore::{FdStore, StoredPipe};
+use crate::process::logpipe::{PipeOrigin, reattach_reader};
+use crate::process::signal::{ProcHandle, pidfd_open};
+use crate::process::{pidwatch, tree};
 
 /// The end of a watched process that is not our child.
 #[derive(Debug)]
@@ -45,6 +47,8 @@ pub enum Watched {
     /// The exec-report pipe of a child just spawned became readable (not an
     /// end: see `exec_outcome`).
     Exec { pid: u32 },
+    /// The fd holder ended (`store_watch`).
+    Store { pid: u32 },
 }
 
 /// States in which the previous daimond was stopping the unit.
@@ -64,6 +68,11 @@ impl Owner {
     pub fn adopt_previous(&mut self) {
         let (store, pipes) = FdStore::open(&self.paths.runtime);
         *self.fdstore.borrow_mut() = store;
+        if super::boot::first_start_of_this_boot(&self.paths.runtime) {
+            // Nothing of the previous boot runs: what ran then, and the timers
+            // started by hand then, are not brought back; enabled units start.
+            self.forget_previous_boot();
+        }
         let transient = self.load_transient();
         let records = persist::load_snapshot(&self.paths.state);
         for r in &records {
@@ -80,6 +89,22 @@ impl Owner {
             }
         }
         self.reattach(pipes);
+        self.watch_store();
+    }
+
+    /// A new boot: the snapshot, the started timers and the transient units of
+    /// the previous one go.
+    fn forget_previous_boot(&mut self) {
+        if !persist::load_snapshot(&self.paths.state).is_empty() {
+            tracing::info!(
+                "first start since boot: the units that ran before it are not re-adopted or restarted"
+            );
+        }
+        persist::forget_snapshot(&self.paths.state);
+        let _ = super::timer::stamp::save_active(&self.paths.state, std::iter::empty());
+        for (name, _) in persist::load_transient(&self.paths.state) {
+            persist::remove_transient(&self.paths.state, &name);
+        }
     }
 
     /// The transient units a killed daimond ran (unit files take precedence).
@@ -247,6 +272,9 @@ impl Owner {
             };
             let source = self.next_source;
             self.next_source += 1;
+            self.fdstore
+                .borrow_mut()
+                .remember(p.id, p.fd.as_fd(), &meta);
             let origin = PipeOrigin { source, meta };
             reattach_reader(p.fd, origin, self.log.clone(), &self.fdstore, p.id);
         }
@@ -280,6 +308,7 @@ impl Owner {
                 }
             }
             Watched::Exec { pid } => self.on_exec_report(pid),
+            Watched::Store { pid } => self.on_store_died(pid),
         }
     }
 

@@ -13,7 +13,7 @@ use super::cgroup::{Layout, UnitCgroup};
 use super::machine::Role;
 use super::owner::Owner;
 use super::policy::ServiceResult;
-use super::process::spawn::SpawnSpec;
+use crate::process::spawn::SpawnSpec;
 
 /// The cgroup layout (read once) and each limited unit's cgroups.
 #[derive(Default)]

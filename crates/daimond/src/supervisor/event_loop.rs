@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 
 use super::Command;
 use super::owner::Owner;
-use super::process::reaper;
 use super::timer::alarm::Alarm;
+use crate::process::reaper;
 
 /// Runs the owner until shutdown completes or every handle is dropped.
 pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
@@ -53,6 +53,7 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
     o.reap();
     o.startup();
     let mut clients = true;
+    let mut handed_over = None;
     // Set when a shutdown begins (see `shutdown`): the loop ends by then whatever
     // is still queued.
     let mut watchdog: Option<Instant> = None;
@@ -116,6 +117,10 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
             Some(p) = path_events.recv() => o.on_path_events(p),
             Some(w) = watch_changes.recv() => o.on_watch_events(w),
             cmd = cmds.recv(), if clients => match cmd {
+                Some(Command::HandOver(done)) => {
+                    handed_over = Some(done);
+                    break;
+                }
                 Some(c) => o.on_command(c),
                 None => {
                     clients = false;
@@ -128,8 +133,15 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
     }
     o.flush_messages();
     o.persist();
-    // A clean shutdown: the store closes its copies; ours drain to end of file.
-    o.fdstore.borrow_mut().quit();
+    match handed_over {
+        // The store keeps every pipe open for the next daimond, which re-adopts
+        // the services from what was just persisted, as after a crash.
+        Some(done) => {
+            let _ = done.send(());
+        }
+        // A clean shutdown: the store closes its copies; ours drain to end of file.
+        None => o.fdstore.borrow_mut().quit(),
+    }
 }
 
 async fn rung(alarm: Option<&mut Alarm>) -> bool {

@@ -18,8 +18,9 @@ use daimon_unit::value::env::parse_env_file;
 use daimon_unit::{
     ExecCommand, ExecPrivilege, Resource, ServiceSection, StdOutput, WorkingDirectory,
 };
+use rustix::process::Resource as Rl;
 
-use crate::supervisor::process::spawn::{Credentials, Rlimit, SpawnSpec, Stdio};
+use crate::process::spawn::{Credentials, Rlimit, SpawnSpec, Stdio};
 
 /// systemd's default PATH for services.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -351,28 +352,28 @@ fn output(o: &StdOutput, stdout: Option<&Stdio>) -> Result<Stdio, String> {
     }
 }
 
-fn rlimit_number(r: Resource) -> libc::c_int {
-    (match r {
-        Resource::Cpu => libc::RLIMIT_CPU,
-        Resource::Fsize => libc::RLIMIT_FSIZE,
-        Resource::Data => libc::RLIMIT_DATA,
-        Resource::Stack => libc::RLIMIT_STACK,
-        Resource::Core => libc::RLIMIT_CORE,
-        Resource::Rss => libc::RLIMIT_RSS,
-        Resource::Nofile => libc::RLIMIT_NOFILE,
-        Resource::As => libc::RLIMIT_AS,
-        Resource::Nproc => libc::RLIMIT_NPROC,
-        Resource::Memlock => libc::RLIMIT_MEMLOCK,
-        Resource::Locks => libc::RLIMIT_LOCKS,
-        Resource::Sigpending => libc::RLIMIT_SIGPENDING,
-        Resource::Msgqueue => libc::RLIMIT_MSGQUEUE,
-        Resource::Nice => libc::RLIMIT_NICE,
-        Resource::Rtprio => libc::RLIMIT_RTPRIO,
-        Resource::Rttime => libc::RLIMIT_RTTIME,
-    }) as libc::c_int
+fn rlimit_number(r: Resource) -> Rl {
+    match r {
+        Resource::Cpu => Rl::Cpu,
+        Resource::Fsize => Rl::Fsize,
+        Resource::Data => Rl::Data,
+        Resource::Stack => Rl::Stack,
+        Resource::Core => Rl::Core,
+        Resource::Rss => Rl::Rss,
+        Resource::Nofile => Rl::Nofile,
+        Resource::As => Rl::As,
+        Resource::Nproc => Rl::Nproc,
+        Resource::Memlock => Rl::Memlock,
+        Resource::Locks => Rl::Locks,
+        Resource::Sigpending => Rl::Sigpending,
+        Resource::Msgqueue => Rl::Msgqueue,
+        Resource::Nice => Rl::Nice,
+        Resource::Rtprio => Rl::Rtprio,
+        Resource::Rttime => Rl::Rttime,
+    }
 }
 
-/// Prepares `cmd` for [`crate::supervisor::process::spawn::spawn`].
+/// Prepares `cmd` for [`crate::process::spawn::spawn`].
 pub fn prepare(x: &ExecEnv<'_>, cmd: &ExecCommand) -> Result<Prepared, String> {
     let (creds, user, home, shell) = credentials(x, cmd)?;
     let env = environment(x, &user, &home, &shell)?;
@@ -400,7 +401,7 @@ pub fn prepare(x: &ExecEnv<'_>, cmd: &ExecCommand) -> Result<Prepared, String> {
     };
     let mut rlimits: Vec<Rlimit> = Vec::new();
     if let Some((soft, hard)) = x.host.nofile_soft {
-        rlimits.push((libc::RLIMIT_NOFILE as libc::c_int, soft, hard));
+        rlimits.push((Rl::Nofile, soft, hard));
     }
     for (res, lim) in &svc.limits {
         let n = rlimit_number(*res);

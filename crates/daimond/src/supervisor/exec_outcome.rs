@@ -14,8 +14,8 @@ use std::time::Duration;
 use super::adopt::Watched;
 use super::machine::Event;
 use super::owner::Owner;
-use super::process::spawn::{ExecOutcome, ExecReport};
-use super::process::{child_stack, pidwatch};
+use crate::process::spawn::{ExecOutcome, ExecReport};
+use crate::process::{child_stack, pidwatch};
 
 /// A child whose exec outcome is not known yet.
 pub struct PendingExec {

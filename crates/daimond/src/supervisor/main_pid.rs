@@ -6,18 +6,24 @@
 //! (found, not yet there and asked again, refused).
 
 use std::rc::Rc;
-use std::time::{Duration, Instant};
 
 use super::machine::{MainPidLookup, Role};
 use super::owner::Owner;
-use super::process::signal::ProcHandle;
-use super::process::tree;
+use crate::process::signal::ProcHandle;
+use crate::process::tree;
 
 impl Owner {
     /// Type=forking: the daemon left behind by the first process, from PIDFile=
     /// or, without one, the only process re-parented to us that carries the
     /// unit's invocation id (GuessMainPID=). It becomes the tracked main process.
-    pub(super) fn find_main_pid(&mut self, unit: &str, u: &Rc<daimon_unit::Unit>) -> MainPidLookup {
+    /// Never waits: what may still change is `NotYet`, asked again on the
+    /// machine's timer (`wait_for_exec`: see [`super::machine::Effect::FindMainPid`]).
+    pub(super) fn find_main_pid(
+        &mut self,
+        unit: &str,
+        u: &Rc<daimon_unit::Unit>,
+        wait_for_exec: bool,
+    ) -> MainPidLookup {
         let Some(svc) = u.service() else {
             return MainPidLookup::Refused("not a service".into());
         };
@@ -39,7 +45,14 @@ impl Owner {
                 Err(not_yet) => return MainPidLookup::NotYet(not_yet),
             },
             None if svc.guess_main_pid => {
-                match guess_main_pid(self.orphan_candidates(), &invocation)[..] {
+                let guess = guess_main_pid(self.orphan_candidates(), &invocation);
+                if wait_for_exec && guess.in_exec > 0 {
+                    return MainPidLookup::NotYet(format!(
+                        "{} process(es) left by the start command still inside execve()",
+                        guess.in_exec
+                    ));
+                }
+                match guess.mine[..] {
                     [one] => one,
                     [] => {
                         return MainPidLookup::Refused(
@@ -119,30 +132,31 @@ pub(super) fn record_main_sessions(sessions: &mut Vec<u32>, pid: u32) {
     }
 }
 
-/// GuessMainPID=: the candidates started with `invocation`. A daemon that has
-/// just forked may still be inside execve() when its parent's exit is reaped;
-/// such a process is asked again for a short, bounded while rather than
-/// missed (it cannot be told apart from a stranger until execve() ends).
-fn guess_main_pid(candidates: Vec<u32>, invocation: &str) -> Vec<u32> {
-    const PATIENCE: std::time::Duration = Duration::from_millis(50);
-    let deadline = Instant::now() + PATIENCE;
-    let mut mine = Vec::new();
-    let mut pending = candidates;
-    loop {
-        let mut again = Vec::new();
-        for pid in pending {
-            match tree::invocation_mark(pid, invocation) {
-                tree::InvocationMark::Matches => mine.push(pid),
-                tree::InvocationMark::InExec => again.push(pid),
-                tree::InvocationMark::Differs => {}
-            }
+/// What GuessMainPID= saw among the orphans.
+struct Guess {
+    /// Started with the run's invocation id.
+    mine: Vec<u32>,
+    /// Caught inside execve(): a daemon that has just forked may still be
+    /// there when its parent's exit is reaped, and cannot be told apart from
+    /// a stranger until execve() ends, so the machine asks again shortly
+    /// rather than missing it.
+    in_exec: usize,
+}
+
+/// GuessMainPID=: the candidates started with `invocation`.
+fn guess_main_pid(candidates: Vec<u32>, invocation: &str) -> Guess {
+    let mut guess = Guess {
+        mine: Vec::new(),
+        in_exec: 0,
+    };
+    for pid in candidates {
+        match tree::invocation_mark(pid, invocation) {
+            tree::InvocationMark::Matches => guess.mine.push(pid),
+            tree::InvocationMark::InExec => guess.in_exec += 1,
+            tree::InvocationMark::Differs => {}
         }
-        if again.is_empty() || Instant::now() >= deadline {
-            return mine;
-        }
-        pending = again;
-        std::thread::sleep(Duration::from_millis(1));
     }
+    guess
 }
 
 /// The PID in a PID file, if it names a live process; otherwise what was seen

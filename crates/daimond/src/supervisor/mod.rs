@@ -3,10 +3,11 @@
 //! One task ([`owner`]) receives every event — a child exited, an exec status, a
 //! timer elapsed, a client request, a signal — and applies it to the unit's state
 //! machine ([`machine`], pure and table-tested). Side effects go to the process
-//! layer ([`process`]). This module is the seam the daemon's plumbing codes
+//! layer ([`crate::process`]). This module is the seam the daemon's plumbing codes
 //! against: [`SupervisorContext`], [`spawn`] and [`SupervisorHandle`].
 
 pub mod adopt;
+mod boot;
 pub mod cgroup;
 mod cgroups;
 pub mod deps;
@@ -17,6 +18,7 @@ pub mod jobs;
 pub mod machine;
 pub mod main_pid;
 pub mod notify;
+mod notify_name;
 pub mod owner;
 pub mod path;
 mod paths;
@@ -34,18 +36,12 @@ mod socket_accept;
 mod sockets;
 pub mod stamps;
 pub mod status;
+mod store_watch;
 pub mod timer;
 pub mod timers;
 pub mod transaction;
 pub mod watch;
 mod watches;
-
-// The process layer and persistence live beside the supervisor in the source tree
-// and are only used by it.
-#[path = "../persist.rs"]
-pub mod persist;
-#[path = "../process/mod.rs"]
-pub mod process;
 
 use daimon_proto::{ErrorKind, ErrorReply, Paths, Request, Response};
 use tokio::sync::{mpsc, oneshot};
@@ -84,6 +80,9 @@ pub enum Command {
     Request(Box<Request>, oneshot::Sender<Response>),
     Reload,
     Shutdown(oneshot::Sender<()>),
+    /// Save the state and stop supervising, leaving every service, pipe and the
+    /// fd store running for the next daimond (handled by the event loop).
+    HandOver(oneshot::Sender<()>),
 }
 
 /// Cheap to clone; every client connection and the signal handler hold one.
@@ -118,6 +117,17 @@ impl SupervisorHandle {
     pub async fn shutdown(&self) {
         let (tx, rx) = oneshot::channel();
         if self.tx.send(Command::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+impl SupervisorHandle {
+    /// Hand over (SIGUSR2): resolves once the state is saved and the supervisor
+    /// has let go of its services without stopping any.
+    pub async fn hand_over(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Command::HandOver(tx)).await.is_ok() {
             let _ = rx.await;
         }
     }

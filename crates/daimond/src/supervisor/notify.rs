@@ -17,11 +17,11 @@ use daimon_unit::{NotifyAccess, ServiceSection};
 
 use super::machine::{Event, Role, monotonic_usec, parse_notify};
 use super::owner::Owner;
-use super::process::notify_socket::{Datagram, NotifyAddr, NotifySocket};
-use super::process::signal::ProcHandle;
-use super::process::spawn::{CHILD_PID_VAR, SpawnSpec};
-use super::process::tree;
 use super::registry::def_of;
+use crate::process::notify_socket::{Datagram, NotifyAddr, NotifySocket};
+use crate::process::signal::ProcHandle;
+use crate::process::spawn::{CHILD_PID_VAR, SpawnSpec};
+use crate::process::tree;
 
 /// Who sent a datagram, relative to the unit it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,35 +46,46 @@ pub fn allowed(access: NotifyAccess, who: Sender) -> bool {
 /// directory, which is 0700: only processes of our own user reach it. A root
 /// daimond runs services as other users (User=) too, so it uses the abstract
 /// namespace, as reachable as systemd's world-writable /run/systemd/notify;
-/// the name comes from the runtime directory, so it is the same for the next
-/// daimond (re-adopted services keep their NOTIFY_SOCKET) and differs between
-/// daimonds (one per runtime directory, held by the PID file's lock).
+/// its name is a token kept in the runtime directory (`notify_name`), so it
+/// is the same for the next daimond (re-adopted services keep their
+/// NOTIFY_SOCKET) and differs between daimonds, even in other mount namespaces.
 pub fn address(runtime: &std::path::Path, root: bool) -> NotifyAddr {
+    address_with(runtime, root, false)
+}
+
+fn address_with(runtime: &std::path::Path, root: bool, fresh: bool) -> NotifyAddr {
     if !root {
         return NotifyAddr::Path(runtime.join("notify.sock"));
     }
-    // FNV-1a: stable across builds (std's hashers promise no such thing).
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in runtime.as_os_str().as_encoded_bytes() {
-        h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    NotifyAddr::Abstract(format!("daimon/notify/{h:016x}"))
+    let token = super::notify_name::token(runtime, fresh);
+    NotifyAddr::Abstract(format!("daimon/notify/{token}"))
 }
 
 /// Binds the socket and tells the owner its address; `None` (with a warning)
-/// if it cannot be bound: notify services then fail to start by their timeout.
+/// if it cannot be bound: `Type=notify` starts then fail at once with the
+/// reason (`notify_env`), instead of hanging until their timeout.
 pub fn open(o: &mut Owner) -> Option<NotifySocket> {
-    let addr = address(&o.paths.runtime, o.host.uid == 0);
-    match NotifySocket::bind(&addr) {
+    let root = o.host.uid == 0;
+    let mut addr = address(&o.paths.runtime, root);
+    let mut bound = NotifySocket::bind(&addr);
+    if matches!(&bound, Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && root) {
+        // Another daimond took our name (one with a copy of our runtime
+        // directory): a new one. Services re-adopted from before cannot notify.
+        addr = address_with(&o.paths.runtime, root, true);
+        bound = NotifySocket::bind(&addr);
+    }
+    match bound {
         Ok(s) => {
             o.notify_socket = Some(addr.env_value());
             Some(s)
         }
         Err(e) => {
-            tracing::warn!(
-                "cannot create the notification socket {}: {e}; Type=notify services cannot report readiness",
+            let why = format!(
+                "cannot create the notification socket {}: {e}",
                 addr.env_value()
             );
+            tracing::error!("{why}; Type=notify services fail to start");
+            o.notify_failure = Some(why);
             None
         }
     }
@@ -144,7 +155,25 @@ impl Owner {
     /// set to its own PID (filled in by the child before exec: the PID is only
     /// known after the clone), so sd_watchdog_enabled(3) in a process the main
     /// process starts says "not for you", as under systemd.
-    pub(super) fn notify_env(&self, svc: &ServiceSection, role: Role, spec: &mut SpawnSpec) {
+    ///
+    /// Err: a `Type=notify` main process could never report readiness (no
+    /// socket); the reason, for the start to fail at once.
+    pub(super) fn notify_env(
+        &self,
+        svc: &ServiceSection,
+        role: Role,
+        spec: &mut SpawnSpec,
+    ) -> Result<(), String> {
+        let needs_ready = matches!(
+            svc.service_type,
+            daimon_unit::ServiceType::Notify | daimon_unit::ServiceType::NotifyReload
+        );
+        if let (Role::Main, true, None) = (role, needs_ready, &self.notify_socket) {
+            return Err(self
+                .notify_failure
+                .clone()
+                .unwrap_or_else(|| "no notification socket".to_string()));
+        }
         let access = svc.notify_access.unwrap_or(
             if matches!(
                 svc.service_type,
@@ -175,6 +204,7 @@ impl Owner {
                 }
             }
         }
+        Ok(())
     }
 
     /// The unit `pid` belongs to and its role there: a main or control PID,
@@ -373,12 +403,12 @@ impl Owner {
     fn watch_foreign_main(&self, unit: &str, pid: u32) {
         let (Some(tx), Some(fd)) = (
             self.watch_tx.clone(),
-            super::process::signal::pidfd_open(pid),
+            crate::process::signal::pidfd_open(pid),
         ) else {
             return;
         };
         let unit = unit.to_string();
-        let _ = super::process::pidwatch::watch(fd, move || {
+        let _ = crate::process::pidwatch::watch(fd, move || {
             let _ = tx.send(super::adopt::Watched::Main { unit, pid });
         });
     }
@@ -406,11 +436,13 @@ mod tests {
 
     #[test]
     fn the_address_is_a_path_for_a_user_and_a_stable_abstract_name_for_root() {
-        let rt = std::path::Path::new("/run/user/1000/daimon");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let other = tempfile::tempdir().expect("tempdir");
+        let rt = dir.path();
         assert_eq!(address(rt, false), NotifyAddr::Path(rt.join("notify.sock")));
         let a = address(rt, true);
         assert_eq!(a, address(rt, true));
-        assert_ne!(a, address(std::path::Path::new("/run/daimon"), true));
+        assert_ne!(a, address(other.path(), true));
         assert!(a.env_value().starts_with("@daimon/notify/"));
     }
 

@@ -21,17 +21,17 @@ use super::exec::{self, ExecEnv, Host};
 use super::exec_outcome::PendingExec;
 use super::jobs::Txn;
 use super::machine::{Effect, Event, KillScope, Phase, Role, SubState};
-use super::persist;
-use super::process::exit::ExitStatus;
-use super::process::fdstore::{FdStore, PipeMeta, SharedStore};
-use super::process::logpipe::{PipeOrigin, spawn_reader};
-use super::process::signal::{ProcHandle, signal_verified};
-use super::process::spawn::spawn;
-use super::process::{reaper, tree};
 use super::registry::{Entry, RunRecord, def_of};
 use super::timer::TimerRun;
 use super::timer::schedule::{Clock, SystemClock};
+use crate::exit_status::ExitStatus;
 use crate::log_writer::{LogMsg, LogSender, StreamKind};
+use crate::persist;
+use crate::process::fdstore::{FdStore, PipeMeta, SharedStore};
+use crate::process::logpipe::{PipeOrigin, spawn_reader};
+use crate::process::signal::{ProcHandle, signal_verified};
+use crate::process::spawn::spawn;
+use crate::process::{reaper, tree};
 
 pub struct Owner {
     pub paths: Paths,
@@ -77,6 +77,8 @@ pub struct Owner {
     pub path_units: super::path::PathUnits,
     /// Socket units not dead, with their descriptors.
     pub sockets: super::socket::Sockets,
+    /// Why there is no notification socket, when binding it failed.
+    pub notify_failure: Option<String>,
     /// Started timer units.
     pub timer_runs: BTreeMap<String, TimerRun>,
     /// The set of started timers changed and is to be saved.
@@ -122,6 +124,7 @@ impl Owner {
             path_units: Default::default(),
             watches: Default::default(),
             cgroups: Default::default(),
+            notify_failure: None,
             timer_runs: BTreeMap::new(),
             timers_changed: false,
             clock: Box::new(SystemClock),
@@ -277,7 +280,9 @@ impl Owner {
             Effect::JobDone { kind, error } => self.job_done(unit, kind, error),
             Effect::Log { priority, text } => self.message(unit, priority, text),
             Effect::Requeue(ev) => follow.push(ev),
-            Effect::FindMainPid => follow.push(Event::MainPid(self.find_main_pid(unit, u))),
+            Effect::FindMainPid { wait_for_exec } => {
+                follow.push(Event::MainPid(self.find_main_pid(unit, u, wait_for_exec)));
+            }
         }
     }
 
@@ -357,7 +362,9 @@ impl Owner {
             Ok(p) => p,
             Err(error) => return follow.push(failed(error)),
         };
-        self.notify_env(svc, role, &mut prepared.spec);
+        if let Err(why) = self.notify_env(svc, role, &mut prepared.spec) {
+            return follow.push(failed(why));
+        }
         self.socket_env(unit, svc, role, &mut prepared.spec);
         self.cgroup_join(unit, svc, role, &mut prepared.spec);
         let child = match spawn(prepared.spec) {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use daimon_unit::{ExitStatusSet, RestartPolicy, ServiceSection};
 
-use crate::supervisor::process::exit::ExitStatus;
+use crate::exit_status::ExitStatus;
 
 /// systemd's service result (`Result=` in `systemctl show`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,19 +151,6 @@ pub fn restart_delay(svc: &ServiceSection, n_next: u32) -> Duration {
     let exp = f64::from(n_next - 1) / f64::from(svc.restart_steps);
     let usec = base.as_secs_f64() * ratio.powf(exp) * 1e6;
     Duration::from_micros(usec.round() as u64)
-}
-
-/// `Restart=` as written in unit files.
-pub fn policy_name(p: RestartPolicy) -> &'static str {
-    match p {
-        RestartPolicy::No => "no",
-        RestartPolicy::Always => "always",
-        RestartPolicy::OnSuccess => "on-success",
-        RestartPolicy::OnFailure => "on-failure",
-        RestartPolicy::OnAbnormal => "on-abnormal",
-        RestartPolicy::OnAbort => "on-abort",
-        RestartPolicy::OnWatchdog => "on-watchdog",
-    }
 }
 
 /// The delay grows (RestartSteps= with a finite RestartMaxDelaySec= above

@@ -15,7 +15,7 @@ use std::time::Instant;
 use daimon_unit::{LoadedUnit, Severity, SpecifierContext, Unit};
 
 use super::machine::{Def, JobKind, Machine, SubState};
-use super::process::signal::ProcHandle;
+use crate::process::signal::ProcHandle;
 
 /// What the unit's file (or `daimon run`) says now.
 #[derive(Debug, Clone)]

@@ -9,11 +9,12 @@
 use daimon_proto::{CatFile, ErrorKind, ErrorReply, Request, Response, RunRequest};
 use tokio::sync::oneshot;
 
+use super::Command;
 use super::jobs::{ItemState, Reply, Verb};
 use super::machine::{Event, JobKind};
 use super::owner::Owner;
 use super::registry::{self, Entry, Load, is_well_known_target};
-use super::{Command, persist};
+use crate::persist;
 
 fn err(kind: ErrorKind, message: impl Into<String>) -> Response {
     Response::Error(ErrorReply {
@@ -37,6 +38,9 @@ impl Owner {
             }
             Command::Reload => self.daemon_reload(),
             Command::Shutdown(done) => self.begin_shutdown(Some(done)),
+            // The event loop takes it before it gets here; dropping `done`
+            // tells a waiter it is over either way.
+            Command::HandOver(done) => drop(done),
         }
     }
 
@@ -63,6 +67,7 @@ impl Owner {
                 Response::Done
             }
             Request::Logs(_) => err(ErrorKind::Internal, "logs are served by the IPC layer"),
+            Request::DaemonReexec => err(ErrorKind::Internal, "daemon-reexec is served by main"),
             Request::UnitStates { units } => self.unit_states(&units),
             Request::Kill {
                 units,

@@ -10,8 +10,8 @@ use tokio::sync::oneshot;
 
 use super::jobs::{Reply, Verb};
 use super::owner::Owner;
-use super::persist;
 use super::registry::Load;
+use crate::persist;
 
 fn refuse(kind: ErrorKind, message: String) -> Response {
     Response::Error(ErrorReply { kind, message })

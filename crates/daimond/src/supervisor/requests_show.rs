@@ -11,12 +11,12 @@
 //! status or signal number.
 
 use daimon_proto::{Property, Response, UnitProperties, UnitStatus};
-use daimon_unit::{KillMode, RestartPolicy, ServiceType, TimeSpan, Unit};
+use daimon_unit::{KillMode, ServiceType, TimeSpan, Unit};
 
 use super::owner::Owner;
 use super::policy::format_span;
-use super::process::exit::ExitStatus;
 use super::stamps::Stamps;
+use crate::exit_status::ExitStatus;
 
 /// What `show` knows of a unit beyond its [`UnitStatus`].
 #[derive(Default)]
@@ -125,18 +125,6 @@ fn service_type(t: ServiceType) -> &'static str {
     }
 }
 
-fn restart(r: RestartPolicy) -> &'static str {
-    match r {
-        RestartPolicy::No => "no",
-        RestartPolicy::Always => "always",
-        RestartPolicy::OnSuccess => "on-success",
-        RestartPolicy::OnFailure => "on-failure",
-        RestartPolicy::OnAbnormal => "on-abnormal",
-        RestartPolicy::OnAbort => "on-abort",
-        RestartPolicy::OnWatchdog => "on-watchdog",
-    }
-}
-
 fn kill_mode(k: KillMode) -> &'static str {
     match k {
         KillMode::ControlGroup => "control-group",
@@ -162,7 +150,7 @@ fn properties(st: &UnitStatus, f: &Facts<'_>, tz: &jiff::tz::TimeZone) -> Vec<Pr
     let svc = f.unit.and_then(|u| u.service());
     if let Some(s) = svc {
         v.push(("Type", service_type(s.service_type).into()));
-        v.push(("Restart", restart(s.restart).into()));
+        v.push(("Restart", s.restart.as_str().into()));
         v.push(("RestartUSec", format_span(s.restart_sec)));
         v.push(("TimeoutStartUSec", span(s.timeout_start)));
         v.push(("TimeoutStopUSec", span(s.timeout_stop)));
@@ -294,6 +282,7 @@ mod tests {
             reason: None,
             fragment_path: Some("/u/web.service".into()),
             logs_dropped: None,
+            logs_dropped_lines: None,
             recent_logs: vec![],
             timer: None,
             last_run: None,

@@ -13,9 +13,9 @@ use daimon_proto::{
 
 use super::machine::Event;
 use super::owner::Owner;
-use super::process::signal::signal_verified;
-use super::process::tree;
 use super::registry::{Entry, Load};
+use crate::process::signal::signal_verified;
+use crate::process::tree;
 
 fn reply(kind: ErrorKind, message: impl Into<String>) -> ErrorReply {
     ErrorReply {

@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use daimon_proto::{CatFile, ErrorKind, ErrorReply, JobResult, Response, RunRequest};
 
 use super::owner::Owner;
-use super::persist;
 use super::registry::{self, Load};
+use crate::persist;
 
 fn err(kind: ErrorKind, message: impl Into<String>) -> Response {
     Response::Error(ErrorReply {

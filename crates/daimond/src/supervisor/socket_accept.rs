@@ -17,9 +17,9 @@ use daimon_unit::{ServiceSection, StdInput, StdOutput};
 use super::jobs::{Reply, Verb};
 use super::machine::SubState;
 use super::owner::Owner;
-use super::process::spawn::{SpawnSpec, Stdio};
 use super::socket::Accepted;
 use super::sockets::{accept_template, pass_fds};
+use crate::process::spawn::{SpawnSpec, Stdio};
 
 /// At most this many connections are taken per wake-up, so one busy socket
 /// never holds up the owner; the watch reports the rest at once.

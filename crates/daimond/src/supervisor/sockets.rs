@@ -18,9 +18,9 @@ use super::jobs::{Reply, Verb};
 use super::machine::Role;
 use super::owner::Owner;
 use super::policy::ServiceResult;
-use super::process::spawn::{LISTEN_PID_VAR, SpawnSpec};
 use super::socket::machine::{Action, Input, SocketState};
 use super::socket::{bind, recover};
+use crate::process::spawn::{LISTEN_PID_VAR, SpawnSpec};
 
 impl Owner {
     /// Whether `name` is a socket unit.

@@ -16,8 +16,8 @@ use daimon_proto::{
 use super::machine::SubState;
 use super::owner::Owner;
 use super::policy;
-use super::process::tree;
 use super::registry::Entry;
+use crate::process::tree;
 
 impl Owner {
     pub(super) fn enabled_state(&self, e: &Entry) -> &'static str {
@@ -255,6 +255,7 @@ impl Owner {
             reason,
             fragment_path: e.fragment_path(),
             logs_dropped: None,
+            logs_dropped_lines: None,
             recent_logs: Vec::new(),
             timer: self.timer_info(e),
             last_run: super::timers::run_summary(e),
@@ -282,7 +283,7 @@ fn restart_info(e: &Entry, now: std::time::Instant) -> Option<RestartInfo> {
         format!("{burst}/{}", policy::format_span(interval))
     };
     Some(RestartInfo {
-        policy: policy::policy_name(svc.restart).to_string(),
+        policy: svc.restart.as_str().to_string(),
         delay_usec: usec(svc.restart_sec),
         max_delay_usec: policy::max_delay(svc).map(usec),
         next_try_usec,

@@ -123,9 +123,15 @@ pub struct Daemon {
 impl Daemon {
     /// A fresh home with no daemon running yet (for tests of the CLI's auto-start).
     pub fn home_only() -> Daemon {
+        Daemon::home_in(&std::env::temp_dir())
+    }
+
+    /// A fresh home inside `parent` (e.g. a small file system mounted for the
+    /// test), with no daemon running yet.
+    pub fn home_in(parent: &Path) -> Daemon {
         let home = tempfile::Builder::new()
             .prefix("daimon-test-")
-            .tempdir()
+            .tempdir_in(parent)
             .expect("tempdir");
         fs::create_dir_all(home.path().join("units")).expect("units dir");
         Daemon {
@@ -143,6 +149,13 @@ impl Daemon {
         d
     }
 
+    /// A `daimond --foreground` whose home is inside `parent`.
+    pub fn start_in(parent: &Path) -> Daemon {
+        let mut d = Daemon::home_in(parent);
+        d.spawn_daemon();
+        d
+    }
+
     pub fn spawn_daemon(&mut self) {
         let child = Command::new(bin("daimond"))
             .arg("--foreground")
@@ -154,7 +167,12 @@ impl Daemon {
             .expect("spawn daimond");
         self.child = Some(child);
         let sock = self.socket();
-        wait_until("daimond's socket", DEADLINE, || sock.exists());
+        // A socket that accepts, not one that exists: a test may leave a stale
+        // socket file behind, and a CLI that found it dead would start a second
+        // daimond of its own, racing this one.
+        wait_until("daimond's socket to accept", DEADLINE, || {
+            std::os::unix::net::UnixStream::connect(&sock).is_ok()
+        });
         // The socket listens before the supervisor has read the unit files;
         // its first answer comes after. A test that writes a unit and then a
         // drop-in for it must not race that first read (which would load the

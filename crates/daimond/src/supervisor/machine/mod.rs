@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use daimon_unit::ServiceType;
 
+use crate::exit_status::ExitStatus;
 use crate::supervisor::policy::{self, ServiceResult};
-use crate::supervisor::process::exit::ExitStatus;
 mod adopt;
 mod forking;
 mod notify;
@@ -145,10 +145,8 @@ impl Machine {
                 self.stop_progress(d, now, &mut fx);
             }
             Event::Timer if self.pid_file_retry_due(now) => {
-                if let Some(w) = self.pid_file_wait.as_mut() {
-                    w.next = None;
-                }
-                fx.push(Effect::FindMainPid);
+                let wait_for_exec = self.begin_main_pid_retry(now);
+                fx.push(Effect::FindMainPid { wait_for_exec });
             }
             Event::Timer if self.watchdog_due(now) => self.on_watchdog_timer(d, now, &mut fx),
             Event::Timer => self.on_timer(d, now, &mut fx),
@@ -453,7 +451,9 @@ impl Machine {
             // systemd.service(5) Type=forking: the start is done when the first
             // process exited successfully, leaving the daemon behind.
             Start if d.ty() == ServiceType::Forking && f == ServiceResult::Success => {
-                fx.push(Effect::FindMainPid);
+                fx.push(Effect::FindMainPid {
+                    wait_for_exec: true,
+                });
             }
             Start if d.is_notify() && f == ServiceResult::Success => {
                 self.notify_exit_before_ready(d, now, fx)

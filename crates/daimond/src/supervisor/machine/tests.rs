@@ -634,7 +634,10 @@ fn forking_is_started_once_the_first_process_exits_and_the_daemon_is_found() {
         "activating until the parent exits"
     );
     let fx = w.crash(ExitStatus::Exited(0));
-    assert_eq!(fx.last(), Some(&Effect::FindMainPid));
+    let find = Effect::FindMainPid {
+        wait_for_exec: true,
+    };
+    assert_eq!(fx.last(), Some(&find));
     let fx = w.run(Event::MainPid(MainPidLookup::Found(4242)));
     assert_eq!(w.m.state, SubState::Running);
     assert_eq!(w.m.main_pid, Some(4242));
@@ -656,6 +659,35 @@ fn forking_is_started_once_the_first_process_exits_and_the_daemon_is_found() {
 }
 
 #[test]
+fn a_guessed_daemon_inside_execve_is_asked_again_on_the_timer_then_not_waited_for() {
+    let mut w = World::new(|s| s.service_type = ServiceType::Forking);
+    w.run(Event::Start { manual: true });
+    w.crash(ExitStatus::Exited(0));
+    let in_exec = || MainPidLookup::NotYet("1 process(es) still inside execve()".into());
+    let mut waits = Vec::new();
+    loop {
+        w.run(Event::MainPid(in_exec()));
+        assert_eq!(w.m.state, SubState::Start, "still activating");
+        w.now = w.m.next_deadline().expect("a retry");
+        match w.run(Event::Timer).last() {
+            Some(Effect::FindMainPid {
+                wait_for_exec: true,
+            }) => waits.push(w.now),
+            Some(Effect::FindMainPid {
+                wait_for_exec: false,
+            }) => break,
+            other => panic!("expected a retry, got {other:?}"),
+        }
+    }
+    // Asked again soon and a few times (5, 15, 35 ms), then the last look
+    // counts a process still inside execve() as not the unit's.
+    assert_eq!(waits.len(), 3);
+    let fx = w.run(Event::MainPid(MainPidLookup::Found(31)));
+    assert_eq!(w.m.state, SubState::Running);
+    assert_eq!(job(&fx, JobKind::Start), Some(None));
+}
+
+#[test]
 fn a_pid_file_not_written_yet_is_looked_for_again_until_the_start_times_out() {
     let mut w = World::new(|s| {
         s.service_type = ServiceType::Forking;
@@ -672,7 +704,10 @@ fn a_pid_file_not_written_yet_is_looked_for_again_until_the_start_times_out() {
     assert_eq!(first, Duration::from_millis(5));
     w.now += first;
     let fx = w.run(Event::Timer);
-    assert_eq!(fx.last(), Some(&Effect::FindMainPid));
+    let find = Effect::FindMainPid {
+        wait_for_exec: true,
+    };
+    assert_eq!(fx.last(), Some(&find));
     w.run(Event::MainPid(missing()));
     assert_eq!(
         w.m.next_deadline().expect("a retry") - w.now,

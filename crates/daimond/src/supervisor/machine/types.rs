@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use daimon_unit::{ExecCommand, ServiceSection, ServiceType, UnitSection};
 
-use crate::supervisor::process::exit::ExitStatus;
+use crate::exit_status::ExitStatus;
 
 /// systemd's service sub-states (systemd.service(5); `systemctl show -p SubState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,8 +232,13 @@ pub enum Effect {
     },
     /// Type=forking: the first process exited; find the daemon it left (read
     /// PIDFile=, else the one process carrying the invocation id) and answer
-    /// with `MainPid`.
-    FindMainPid,
+    /// with `MainPid`. `wait_for_exec`: a process caught inside execve()
+    /// (its environment reads empty) makes the answer `NotYet`; once the
+    /// machine has waited long enough it is false and such a process counts
+    /// as not the unit's.
+    FindMainPid {
+        wait_for_exec: bool,
+    },
     /// Feed this event to the machine again, as a new step after these effects.
     Requeue(Event),
 }
@@ -276,8 +281,9 @@ impl Def<'_> {
 pub enum MainPidLookup {
     Found(u32),
     /// Not there yet (the PID file is missing, partly written, or names a
-    /// process that is gone): asked again, with a bound, as the file may still
-    /// appear. Says what was seen.
+    /// process that is gone; or, guessing, a process left behind is still
+    /// inside execve()): asked again on the machine's timer, with a bound, as
+    /// the answer may still come. Says what was seen.
     NotYet(String),
     /// There is no acceptable answer (no PID file and nothing to guess from,
     /// or a PID that is not a process of this service). Says why.

@@ -22,7 +22,7 @@ fn file(state: &Path) -> std::path::PathBuf {
 }
 
 pub fn load_active(state: &Path) -> std::collections::BTreeSet<String> {
-    crate::supervisor::persist::load_names(&file(state))
+    crate::persist::load_names(&file(state))
 }
 
 pub fn save_active<'a>(
@@ -30,7 +30,7 @@ pub fn save_active<'a>(
     names: impl Iterator<Item = &'a String>,
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(state.join("sockets"))?;
-    crate::supervisor::persist::save_names(&file(state), names)
+    crate::persist::save_names(&file(state), names)
 }
 
 /// A copy of descriptor `fd` of process `pid`.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 
-use crate::supervisor::persist;
+use crate::persist;
 
 fn dir(state: &Path) -> PathBuf {
     state.join("timers")

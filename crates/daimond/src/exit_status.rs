@@ -4,6 +4,11 @@
 //! which setup step failed before `execve` (systemd.exec(5), "PROCESS EXIT CODES":
 //! 200/CHDIR, 203/EXEC, ...) and the `exited, status=1/FAILURE` / `killed,
 //! signal=KILL` renderings that `status` shows.
+//!
+//! It is vocabulary, not process handling: the process layer produces an
+//! [`ExitStatus`] (the reaper, the child's setup codes) and the pure lifecycle
+//! machine decides on one, so it lives at the crate root where both can use it
+//! without the machine depending on the process layer.
 
 use std::fmt;
 

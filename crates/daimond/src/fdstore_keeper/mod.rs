@@ -10,7 +10,7 @@
 //! by executing its own binary again (`/proc/self/exe --fd-store PATH`, a hidden
 //! mode dispatched first thing in `main`). Either way its code pages are pages of
 //! the file daimond already maps, not a second program's. The peer's uid must be ours
-//! (SO_PEERCRED). Messages (see `process/fdstore_proto.rs`): keep a descriptor
+//! (SO_PEERCRED). Messages (see [`proto`]): keep a descriptor
 //! with a payload, close one, list all (each sent back with `SCM_RIGHTS`), quit.
 //! A closed connection is no reason to exit — the next daimond reconnects; only
 //! `quit` (daimond's clean shutdown) ends it. One `poll` loop; no timers.
@@ -30,7 +30,7 @@ use nix::sys::socket::{
 };
 use nix::sys::time::TimeVal;
 
-use super::fdstore_proto as proto;
+pub mod proto;
 
 /// Connections served at once (one daimond; a second only while a killed
 /// one's connection is being torn down).

@@ -1,5 +1,5 @@
-//! The fd store's wire format, shared by daimond's client ([`super::fdstore`])
-//! and the store itself ([`super::fdstore_keeper`]).
+//! The fd store's wire format, shared by daimond's client ([`crate::process::fdstore`])
+//! and the store itself ([`super`]).
 //!
 //! Owns the message layout. The socket is `SOCK_SEQPACKET`: one message is one
 //! packet, so a descriptor passed with `SCM_RIGHTS` belongs to exactly one
