@@ -135,6 +135,10 @@ pub struct RunRequest {
     /// with `enable`, enabled); the service is loaded alongside it.
     #[serde(default)]
     pub timer: Option<RunTimer>,
+    /// `--listen`: this socket unit (same shape as a timer's) is bound first and
+    /// its sockets are passed to the service (`LISTEN_FDS`).
+    #[serde(default)]
+    pub socket: Option<RunTimer>,
 }
 
 /// The timer half of a scheduled `daimon run`.

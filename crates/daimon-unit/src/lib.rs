@@ -31,9 +31,10 @@ pub use load::{
     load_unit_file, parse_unit, verify_files,
 };
 pub use model::{
-    Condition, Directories, InstallSection, KillMode, NotifyAccess, PathSection, RestartPolicy,
-    RuntimeDirectoryPreserve, ServiceSection, ServiceType, SocketSection, StdInput, StdOutput,
-    TimerSection, Unit, UnitBody, UnitSection, WorkingDirectory, conditions_met,
+    BindIpv6Only, Condition, Directories, InstallSection, KillMode, Listen, ListenKind,
+    NotifyAccess, PathSection, RestartPolicy, RuntimeDirectoryPreserve, ServiceSection,
+    ServiceType, SocketSection, StdInput, StdOutput, TimerSection, Unit, UnitBody, UnitSection,
+    WorkingDirectory, conditions_met,
 };
 pub use name::{
     NameError, UnitKind, UnitName, VALID_NAME_HINT, check_requested, is_valid_dependency_name,
@@ -43,6 +44,7 @@ pub use specifier::SpecifierContext;
 pub use value::ValueError;
 pub use value::exec::{ExecCommand, ExecPrivilege};
 pub use value::exit_status::ExitStatusSet;
+pub use value::listen::ListenAddress;
 pub use value::rlimit::{Resource, ResourceLimit};
 pub use value::size::ByteLimit;
 pub use value::timespan::TimeSpan;

@@ -36,6 +36,20 @@ impl Unit {
         }
     }
 
+    pub fn path_unit(&self) -> Option<&PathSection> {
+        match &self.body {
+            UnitBody::Path(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    pub fn socket(&self) -> Option<&SocketSection> {
+        match &self.body {
+            UnitBody::Socket(s) => Some(s),
+            _ => None,
+        }
+    }
+
     pub fn timer(&self) -> Option<&TimerSection> {
         match &self.body {
             UnitBody::Timer(t) => Some(t),
@@ -50,9 +64,7 @@ pub enum UnitBody {
     Service(Box<ServiceSection>),
     Timer(TimerSection),
     Target,
-    /// Parsed only: socket activation is not supported yet.
     Socket(SocketSection),
-    /// Parsed only: path activation is not supported yet.
     Path(PathSection),
 }
 
@@ -398,10 +410,14 @@ pub struct ServiceSection {
     pub directories: Directories,
     /// `Limit*=`, at most one entry per resource (the last assignment wins).
     pub limits: Vec<(Resource, ResourceLimit)>,
-    /// Parsed; not enforced yet (warned).
+    /// Enforced with a cgroup where daimond may make one (warned at start otherwise).
     pub memory_max: Option<ByteLimit>,
-    /// Parsed (hundredths of a percent, `50%` = 5000); not enforced yet (warned).
+    /// Hundredths of a percent (`50%` = 5000); enforced like `memory_max`.
     pub cpu_quota: Option<u32>,
+    /// `X-DaimonWatch=` (daimon's extension, which systemd ignores as it
+    /// ignores every `X-` key): restart the service when files under these
+    /// paths change (`daimon run --watch`).
+    pub watch: Vec<PathBuf>,
 }
 
 impl Default for ServiceSection {
@@ -460,6 +476,7 @@ impl Default for ServiceSection {
             limits: Vec::new(),
             memory_max: None,
             cpu_quota: None,
+            watch: Vec::new(),
         }
     }
 }
@@ -521,19 +538,60 @@ impl TimerSection {
     }
 }
 
-/// `[Socket]`, parsed only (systemd.socket(5)).
+/// `[Socket]`, per systemd.socket(5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SocketSection {
-    pub listen_stream: Vec<String>,
-    pub listen_datagram: Vec<String>,
+    /// Every `Listen*=` line in file order: the order of the descriptors the
+    /// service gets (3, 4, ...).
+    pub listen: Vec<Listen>,
     pub accept: bool,
+    /// `Backlog=`; default SOMAXCONN (4096 on Linux 5.4+).
+    pub backlog: u32,
+    pub reuse_port: bool,
+    pub bind_ipv6_only: BindIpv6Only,
+    pub socket_user: Option<String>,
+    pub socket_group: Option<String>,
     /// Default 0666.
     pub socket_mode: u32,
+    /// `DirectoryMode=` of the parent directories it creates; default 0755.
+    pub directory_mode: u32,
+    /// `FileDescriptorName=`; default the socket unit's name.
+    pub fd_name: Option<String>,
+    /// `RemoveOnStop=`: unlink the socket files and FIFOs when the unit stops.
+    pub remove_on_stop: bool,
+    /// `MaxConnections=` (Accept=yes); default 64.
+    pub max_connections: u32,
     /// The service to activate; defaults to the socket's name with `.service`.
     pub service: String,
 }
 
-/// `[Path]`, parsed only (systemd.path(5)).
+/// What one `Listen*=` line opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenKind {
+    Stream,
+    Datagram,
+    SequentialPacket,
+    Fifo,
+}
+
+/// One `Listen*=` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listen {
+    pub kind: ListenKind,
+    pub address: crate::value::listen::ListenAddress,
+}
+
+/// `BindIPv6Only=`: whether an IPv6 socket also takes IPv4 (IPV6_V6ONLY).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BindIpv6Only {
+    /// The kernel's default (net.ipv6.bindv6only).
+    #[default]
+    Default,
+    Both,
+    Ipv6Only,
+}
+
+/// `[Path]`, per systemd.path(5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathSection {
     pub path_exists: Vec<PathBuf>,

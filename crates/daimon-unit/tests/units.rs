@@ -168,8 +168,9 @@ WantedBy=multi-user.target
     assert_eq!(s.memory_max, Some(ByteLimit::Percent(5000)));
     assert_eq!(s.cpu_quota, Some(5000));
     assert_eq!(u.install.wanted_by, ["multi-user.target"]);
-    // MemoryMax= and CPUQuota= are kept but warned as not enforced.
-    assert_eq!(l.diagnostics.len(), 3, "{:?}", messages(&l));
+    // MemoryMax= and CPUQuota= are enforced by daimond (cgroups), which warns
+    // at start where it cannot: nothing to say when parsing.
+    assert!(l.diagnostics.is_empty(), "{:?}", messages(&l));
     assert!(!l.has_errors());
 }
 
@@ -278,26 +279,68 @@ fn unit_level_rules() {
 }
 
 #[test]
-fn socket_and_path_units_parse_with_a_warning() {
+fn socket_units_parse_their_listeners_in_file_order() {
     let l = parse(
         "a.socket",
-        "[Socket]\nListenStream=/run/a.sock\nAccept=yes\nSocketMode=0600\n",
+        "[Socket]\nListenStream=/run/a.sock\nListenDatagram=127.0.0.1:9000\nListenStream=8080\n\
+         ListenSequentialPacket=@a\nListenFIFO=/run/a.fifo\nSocketMode=0600\nBacklog=16\n\
+         ReusePort=yes\nBindIPv6Only=both\nFileDescriptorName=web\nService=b.service\n",
     );
+    assert!(messages(&l).is_empty(), "{:?}", messages(&l));
+    let s = l.unit.as_ref().unwrap().socket().unwrap();
+    let kinds: Vec<ListenKind> = s.listen.iter().map(|x| x.kind).collect();
     assert_eq!(
-        messages(&l),
-        ["a.socket:1: activation of .socket units is not supported yet"]
+        kinds,
+        [
+            ListenKind::Stream,
+            ListenKind::Datagram,
+            ListenKind::Stream,
+            ListenKind::SequentialPacket,
+            ListenKind::Fifo
+        ]
     );
-    match &l.unit.as_ref().unwrap().body {
-        UnitBody::Socket(s) => {
-            assert_eq!(s.listen_stream, ["/run/a.sock"]);
-            assert!(s.accept);
-            assert_eq!(s.socket_mode, 0o600);
-            assert_eq!(s.service, "a.service");
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(s.listen[2].address, ListenAddress::Port(8080));
+    assert_eq!(s.socket_mode, 0o600);
+    assert_eq!(s.backlog, 16);
+    assert!(s.reuse_port);
+    assert_eq!(s.bind_ipv6_only, BindIpv6Only::Both);
+    assert_eq!(s.fd_name.as_deref(), Some("web"));
+    assert_eq!(s.service, "b.service");
+}
+
+#[test]
+fn socket_units_refuse_what_cannot_listen() {
+    let l = parse(
+        "a.socket",
+        "[Socket]\nListenStream=/run/a.sock\nListenStream=\n",
+    );
+    assert!(
+        messages(&l).iter().any(|m| m.contains("it will not start")),
+        "an emptied list has nothing to listen on"
+    );
+    let l = parse("a.socket", "[Socket]\nListenSequentialPacket=8080\n");
+    assert!(
+        messages(&l)
+            .iter()
+            .any(|m| m.contains("SOCK_SEQPACKET is Unix only"))
+    );
+    let l = parse("a.socket", "[Socket]\nListenStream=80\nAccept=yes\n");
+    assert!(messages(&l).is_empty(), "{:?}", messages(&l));
+    let l = parse("a.socket", "[Socket]\nListenDatagram=80\nAccept=yes\n");
+    assert!(
+        l.has_errors(),
+        "a datagram socket has no connections to accept"
+    );
+}
+
+#[test]
+fn path_units_parse_and_need_a_path() {
     let l = parse("p.path", "[Path]\nPathChanged=/etc/p\nUnit=q.service\n");
-    assert!(!l.has_errors());
+    assert!(messages(&l).is_empty(), "{:?}", messages(&l));
+    let p = l.unit.as_ref().unwrap().path_unit().unwrap();
+    assert_eq!(p.unit, "q.service");
+    let l = parse("p.path", "[Path]\nUnit=q.service\n");
+    assert!(l.has_errors(), "systemd: path unit lacks path setting");
 }
 
 #[test]

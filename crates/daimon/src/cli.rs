@@ -435,6 +435,18 @@ pub struct RunArgs {
     /// Run it on a cron schedule instead of now: "30 2 * * *", @daily, @reboot.
     #[arg(long, value_name = "SCHEDULE", conflicts_with = "on_calendar")]
     pub cron: Option<String>,
+    /// Listen on ADDR (a port, IP:PORT, [IPv6]:PORT, a Unix socket path or
+    /// @name) and pass the socket to CMD as fd 3, 4, ... (LISTEN_FDS, as
+    /// systemd's socket activation): daimond holds it, so connections made
+    /// during a restart wait instead of being refused (repeatable).
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["on_calendar", "cron"])]
+    pub listen: Vec<String>,
+    /// Restart it when a file under PATH changes (recursive; repeatable).
+    /// Changes are debounced (one restart per burst of saves); editors'
+    /// temporary files, logs, .git, target, node_modules and the like are
+    /// ignored.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["on_calendar", "cron"])]
+    pub watch: Vec<PathBuf>,
     /// The command and its arguments (after `--`).
     #[arg(
         required = true,

@@ -271,6 +271,7 @@ pub fn request(
         unit_text,
         save: save || enable,
         enable,
+        socket: None,
     }
 }
 
@@ -355,13 +356,58 @@ pub fn build(args: &RunArgs, ctx: &RunContext) -> CliResult<RunRequest> {
         restart: RestartPlan::new(restart, args.restart_sec.as_deref(), start_limit),
         scheduled: schedule.is_some(),
     });
-    Ok(request(
-        &name,
-        text,
-        schedule.as_ref(),
-        args.save,
-        args.enable,
-    ))
+    let text = with_watch(text, &args.watch, &ctx.cwd)?;
+    let mut req = request(&name, text, schedule.as_ref(), args.save, args.enable);
+    req.socket = listen_socket(&name, &args.listen, &ctx.cwd);
+    Ok(req)
+}
+
+/// `--watch`: `X-DaimonWatch=` lines at the end of `[Service]` (an `X-` key,
+/// which systemd ignores, so a saved unit stays a valid systemd unit).
+fn with_watch(text: String, watch: &[PathBuf], cwd: &Path) -> CliResult<String> {
+    if watch.is_empty() {
+        return Ok(text);
+    }
+    let mut lines = String::new();
+    for w in watch {
+        let p = cwd.join(w);
+        if !p.exists() {
+            return Err(CliError::fail(format!(
+                "invalid --watch \"{}\": no such file or directory",
+                w.display()
+            )));
+        }
+        let _ = writeln!(lines, "X-DaimonWatch={}", plain_value(&p.to_string_lossy()));
+    }
+    Ok(match text.find("\n[Install]\n") {
+        Some(i) => format!("{}{lines}{}", &text[..i], &text[i..]),
+        None => text + &lines,
+    })
+}
+
+/// `--listen`: the socket unit `NAME.socket` whose sockets daimond binds and
+/// passes to `NAME.service` (systemd.socket(5), `Accept=no`). A relative
+/// path is taken from the current directory; the daemon checks the rest.
+fn listen_socket(name: &str, listen: &[String], cwd: &Path) -> Option<RunTimer> {
+    if listen.is_empty() {
+        return None;
+    }
+    let mut text = format!("[Unit]\nDescription=Sockets of {name}.service\n\n[Socket]\n");
+    for l in listen {
+        let l = if l.contains('/') && !l.starts_with('/') && !l.starts_with('@') {
+            cwd.join(l.trim_start_matches("./"))
+                .to_string_lossy()
+                .into_owned()
+        } else {
+            l.clone()
+        };
+        let _ = writeln!(text, "ListenStream={}", plain_value(&l));
+    }
+    let _ = writeln!(text, "Service={name}.service");
+    Some(RunTimer {
+        name: format!("{name}.socket"),
+        unit_text: text,
+    })
 }
 
 #[cfg(test)]
@@ -418,6 +464,8 @@ mod tests {
             name: None,
             restart: Some(crate::cli::RestartPolicy::Always),
             on_calendar: vec![],
+            listen: vec![],
+            watch: vec![],
             cron: None,
             restart_sec: Some("2".into()),
             start_limit: None,
@@ -459,6 +507,8 @@ mod tests {
             save: false,
             enable: true,
             on_calendar: vec![],
+            listen: vec![],
+            watch: vec![],
             cron: Some("30 2 * * *".into()),
             command: v(&["sh", "backup.sh"]),
         }
@@ -526,6 +576,8 @@ mod tests {
             name: Some("nasty".into()),
             restart: Some(crate::cli::RestartPolicy::OnFailure),
             on_calendar: vec![],
+            listen: vec![],
+            watch: vec![],
             cron: None,
             restart_sec: None,
             start_limit: None,

@@ -16,6 +16,7 @@ use std::fmt;
 pub mod code {
     pub const CHDIR: i32 = 200;
     pub const NICE: i32 = 201;
+    pub const FDS: i32 = 202;
     pub const EXEC: i32 = 203;
     pub const LIMITS: i32 = 205;
     pub const SIGNAL_MASK: i32 = 207;
@@ -23,6 +24,7 @@ pub mod code {
     pub const STDOUT: i32 = 209;
     pub const GROUP: i32 = 216;
     pub const USER: i32 = 217;
+    pub const CGROUP: i32 = 219;
     pub const SETSID: i32 = 220;
     pub const STDERR: i32 = 222;
     pub const NO_NEW_PRIVILEGES: i32 = 227;

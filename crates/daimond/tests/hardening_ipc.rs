@@ -114,13 +114,13 @@ fn a_job_for_a_unit_that_cannot_run_ends_at_once() {
             stderr(&out)
         );
     }
-    // A unit of a type daimon loads but does not run yet: the same.
+    // A unit that has no reload (a path unit): the same.
     d.write_unit("watch.path", "[Path]\nPathExists=/tmp\n");
     d.ok(&["stop", "watch.path"]);
     let out = d.cli(&["reload", "watch.path"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("not supported yet"),
+        stderr(&out).contains("cannot be reloaded"),
         "{}",
         stderr(&out)
     );
@@ -170,6 +170,7 @@ fn every_request_that_names_a_unit_checks_the_name() {
                 name: t.into(),
                 unit_text: "[Timer]\nOnActiveSec=1h\n".into(),
             }),
+            socket: None,
         })
     };
     let requests = [

@@ -52,12 +52,41 @@ impl Builder {
                     );
                 }
             }
-            Body::Socket(_) | Body::Path(_) => {
-                diags.push(Diagnostic::warning(
-                    &file,
-                    line,
-                    format!("activation of .{} units is not supported yet", name.kind()),
-                ));
+            Body::Socket(s) => {
+                // systemd's socket_verify(): only stream and sequential-packet
+                // sockets have connections to accept.
+                let nonaccepting = s.listen.iter().any(|l| {
+                    matches!(
+                        l.kind,
+                        crate::model::ListenKind::Datagram | crate::model::ListenKind::Fifo
+                    )
+                });
+                if s.accept && nonaccepting {
+                    refuse(
+                        "Accept=yes needs connections: ListenStream= or ListenSequentialPacket= only, no ListenDatagram= or ListenFIFO=",
+                    );
+                }
+                // A warning, not an error: ListenNetlink= and the other kinds
+                // daimon does not open are valid systemd (warned where they are).
+                if s.listen.is_empty() {
+                    diags.push(Diagnostic::warning(
+                        &file,
+                        line,
+                        "socket has no ListenStream=, ListenDatagram=, ListenSequentialPacket= or ListenFIFO=; it will not start",
+                    ));
+                }
+            }
+            Body::Path(p) => {
+                if p.path_exists.is_empty()
+                    && p.path_exists_glob.is_empty()
+                    && p.path_changed.is_empty()
+                    && p.path_modified.is_empty()
+                    && p.directory_not_empty.is_empty()
+                {
+                    refuse(
+                        "path unit has no PathExists=, PathExistsGlob=, PathChanged=, PathModified= or DirectoryNotEmpty=",
+                    );
+                }
             }
             Body::Target => {}
         }

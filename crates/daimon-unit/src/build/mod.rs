@@ -11,6 +11,7 @@ mod known;
 mod other;
 mod policy;
 mod service;
+mod socket;
 mod timer;
 mod unit;
 
@@ -116,7 +117,7 @@ impl Builder {
             UnitKind::Service => Body::Service(Box::default()),
             UnitKind::Timer => Body::Timer(TimerSection::new(default_service)),
             UnitKind::Target => Body::Target,
-            UnitKind::Socket => Body::Socket(other::new_socket(default_service)),
+            UnitKind::Socket => Body::Socket(socket::new_socket(default_service)),
             UnitKind::Path => Body::Path(other::new_path(default_service)),
         };
         Builder {
@@ -168,7 +169,7 @@ impl Builder {
                     _ => match &mut self.body {
                         Body::Service(s) => service::apply(s, cx, e),
                         Body::Timer(t) => timer::apply(t, cx, e),
-                        Body::Socket(s) => other::apply_socket(s, cx, e),
+                        Body::Socket(s) => socket::apply_socket(s, cx, e),
                         Body::Path(p) => other::apply_path(p, cx, e),
                         Body::Target => Outcome::Unhandled,
                     },

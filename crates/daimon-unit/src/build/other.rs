@@ -1,24 +1,13 @@
-//! `[Socket]` and `[Path]` directives, parsed into their models only: daimon does not
-//! activate sockets or paths yet (systemd.socket(5), systemd.path(5)).
+//! `[Path]` directives (systemd.path(5)).
 
 use super::unit::unit_names;
 use super::{Cx, Outcome, assign_list};
-use crate::model::{PathSection, SocketSection};
+use crate::model::PathSection;
 use crate::syntax::Entry;
 use crate::value::ValueError;
 use crate::value::boolean::parse_bool;
 use crate::value::number::parse_mode;
 use std::path::PathBuf;
-
-pub(crate) fn new_socket(service: String) -> SocketSection {
-    SocketSection {
-        listen_stream: Vec::new(),
-        listen_datagram: Vec::new(),
-        accept: false,
-        socket_mode: 0o666,
-        service,
-    }
-}
 
 pub(crate) fn new_path(unit: String) -> PathSection {
     PathSection {
@@ -33,7 +22,7 @@ pub(crate) fn new_path(unit: String) -> PathSection {
     }
 }
 
-fn one_unit(cx: &mut Cx<'_, '_>, e: &Entry, suffix: &str) -> Option<String> {
+pub(super) fn one_unit(cx: &mut Cx<'_, '_>, e: &Entry, suffix: &str) -> Option<String> {
     let mut names = unit_names(cx, e)?;
     match (names.pop(), names.is_empty()) {
         (Some(n), true) if n.ends_with(suffix) || suffix.is_empty() => Some(n),
@@ -49,38 +38,6 @@ fn one_unit(cx: &mut Cx<'_, '_>, e: &Entry, suffix: &str) -> Option<String> {
             None
         }
     }
-}
-
-pub(crate) fn apply_socket(s: &mut SocketSection, cx: &mut Cx<'_, '_>, e: &Entry) -> Outcome {
-    match e.key.as_str() {
-        "ListenStream" | "ListenDatagram" => {
-            if let Some(v) = cx.expanded(e) {
-                let list = if e.key == "ListenStream" {
-                    &mut s.listen_stream
-                } else {
-                    &mut s.listen_datagram
-                };
-                assign_list(list, &v, [v.clone()]);
-            }
-        }
-        "Accept" => {
-            if let Some(b) = cx.parse(e, parse_bool) {
-                s.accept = b;
-            }
-        }
-        "SocketMode" => {
-            if let Some(m) = cx.parse(e, parse_mode) {
-                s.socket_mode = m;
-            }
-        }
-        "Service" => {
-            if let Some(n) = one_unit(cx, e, ".service") {
-                s.service = n;
-            }
-        }
-        _ => return Outcome::Unhandled,
-    }
-    Outcome::Done
 }
 
 pub(crate) fn apply_path(p: &mut PathSection, cx: &mut Cx<'_, '_>, e: &Entry) -> Outcome {

@@ -95,16 +95,6 @@ pub(crate) fn report_unhandled(cx: &mut Cx<'_, '_>, section: &str, e: &Entry) {
     cx.warn(e, msg);
 }
 
-/// Warn that a directive is parsed but not enforced (used for values daimon keeps, such
-/// as MemoryMax= and CPUQuota=).
-pub(crate) fn warn_not_enforced(cx: &mut Cx<'_, '_>, e: &Entry) {
-    let key = &e.key;
-    cx.warn(
-        e,
-        format!("{key}= is parsed but not enforced by daimon yet"),
-    );
-}
-
 /// Warn that a directive is parsed but its behaviour is not supported.
 pub(crate) fn warn_unsupported(cx: &mut Cx<'_, '_>, e: &Entry) {
     let key = &e.key;

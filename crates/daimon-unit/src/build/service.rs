@@ -1,6 +1,6 @@
 //! `[Service]` directives, per systemd.service(5), systemd.exec(5) and systemd.kill(5).
 
-use super::policy::{warn_not_enforced, warn_unsupported};
+use super::policy::warn_unsupported;
 use super::{Cx, Outcome, assign_list};
 use crate::model::{
     KillMode, NotifyAccess, RestartPolicy, RuntimeDirectoryPreserve, ServiceSection, ServiceType,
@@ -152,6 +152,21 @@ fn dir_names(cx: &mut Cx<'_, '_>, e: &Entry) -> Option<Vec<String>> {
 
 pub(crate) fn apply(s: &mut ServiceSection, cx: &mut Cx<'_, '_>, e: &Entry) -> Outcome {
     let key = e.key.as_str();
+    if key == "X-DaimonWatch" {
+        if let Some(v) = cx.expanded(e) {
+            if v.is_empty() {
+                s.watch.clear();
+            } else if v.starts_with('/') {
+                s.watch.push(std::path::PathBuf::from(v));
+            } else {
+                cx.error(
+                    e,
+                    crate::value::ValueError::new(&v, "an absolute path", "e.g. /srv/app"),
+                );
+            }
+        }
+        return Outcome::Done;
+    }
     if let Some(list) = exec_list(s, key) {
         if e.value.is_empty() {
             list.clear();
@@ -524,7 +539,6 @@ pub(crate) fn apply(s: &mut ServiceSection, cx: &mut Cx<'_, '_>, e: &Entry) -> O
             // systemd.resource-control(5) values take no specifiers ("50%" is a percentage).
             if let Some(m) = cx.ok(e, parse_byte_limit(&e.value)) {
                 s.memory_max = Some(m);
-                warn_not_enforced(cx, e);
             }
         }
         "CPUQuota" => {
@@ -540,7 +554,6 @@ pub(crate) fn apply(s: &mut ServiceSection, cx: &mut Cx<'_, '_>, e: &Entry) -> O
             match q {
                 Some(q) => {
                     s.cpu_quota = Some(q);
-                    warn_not_enforced(cx, e);
                 }
                 None => cx.error(
                     e,

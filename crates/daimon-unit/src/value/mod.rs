@@ -8,6 +8,7 @@ pub mod boolean;
 pub mod env;
 pub mod exec;
 pub mod exit_status;
+pub mod listen;
 pub mod number;
 pub mod rlimit;
 pub mod signal;

@@ -507,6 +507,8 @@ struct RunBody {
     enable: bool,
     #[serde(default)]
     timer: Option<TimerBody>,
+    #[serde(default)]
+    socket: Option<TimerBody>,
 }
 
 #[derive(Deserialize)]
@@ -523,10 +525,17 @@ impl From<RunBody> for RunRequest {
             unit_text: b.unit_text,
             save: b.save,
             enable: b.enable,
-            timer: b.timer.map(|t| RunTimer {
-                name: t.name,
-                unit_text: t.unit_text,
-            }),
+            timer: b.timer.map(RunTimer::from),
+            socket: b.socket.map(RunTimer::from),
+        }
+    }
+}
+
+impl From<TimerBody> for RunTimer {
+    fn from(t: TimerBody) -> RunTimer {
+        RunTimer {
+            name: t.name,
+            unit_text: t.unit_text,
         }
     }
 }

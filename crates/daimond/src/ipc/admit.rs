@@ -38,6 +38,7 @@ pub fn check(req: &Request) -> Result<(), String> {
         Request::Run(r) => {
             return std::iter::once(&r.name)
                 .chain(r.timer.as_ref().map(|t| &t.name))
+                .chain(r.socket.as_ref().map(|t| &t.name))
                 .try_for_each(|n| daimon_unit::check_requested(n).map(drop));
         }
         Request::List
@@ -136,6 +137,7 @@ mod tests {
                 name: t.into(),
                 unit_text: String::new(),
             }),
+            socket: None,
         })
     }
 

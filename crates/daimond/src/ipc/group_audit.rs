@@ -60,6 +60,7 @@ mod tests {
             save: false,
             enable: false,
             timer: None,
+            socket: None,
         }
     }
 

@@ -525,6 +525,8 @@ fn start(path: &Path) -> io::Result<()> {
         stdin: Stdio::Fd(listener.as_raw_fd()),
         stdout: Stdio::Null,
         stderr: Stdio::Null,
+        pass_fds: Vec::new(),
+        join_cgroups: Vec::new(),
     };
     let program = String::from_utf8_lossy(spec.program.as_bytes()).into_owned();
     let child = spawn(spec)?;

@@ -58,6 +58,14 @@ pub struct Credentials {
 /// (sd_watchdog_enabled(3)), whose PID exists only after the clone.
 pub const CHILD_PID_VAR: &str = "WATCHDOG_PID=";
 
+/// Like [`CHILD_PID_VAR`], for socket activation: `LISTEN_PID` names the
+/// process the passed descriptors are for (sd_listen_fds(3)), so it is
+/// written after the clone, never inherited by a fork in between.
+pub const LISTEN_PID_VAR: &str = "LISTEN_PID=";
+
+/// The `envp` entries the child completes with its PID, in `Launch::pid_vars` order.
+pub const CHILD_PID_VARS: [&str; 2] = [CHILD_PID_VAR, LISTEN_PID_VAR];
+
 /// One resource limit: which, soft, hard.
 pub type Rlimit = (rustix::process::Resource, libc::rlim_t, libc::rlim_t);
 
@@ -78,6 +86,12 @@ pub struct SpawnSpec {
     pub stdin: Stdio,
     pub stdout: Stdio,
     pub stderr: Stdio,
+    /// Descriptors of the daemon the child gets as 3, 4, ... in this order
+    /// (sd_listen_fds(3): `SD_LISTEN_FDS_START` is 3), without close-on-exec.
+    pub pass_fds: Vec<RawFd>,
+    /// `cgroup.procs` files the child writes itself to before anything else
+    /// (its unit's cgroups: no code of the service runs outside its limits).
+    pub join_cgroups: Vec<CString>,
 }
 
 /// A started child and the parent's ends of its pipes.
@@ -181,14 +195,25 @@ fn spawn_with(spec: SpawnSpec, wait: ExecWait) -> io::Result<Spawned> {
     };
     // Non-blocking: daimond reads it when it is readable, never waits on it.
     let (report_r, report_w) = pipe_with(libc::O_CLOEXEC | libc::O_NONBLOCK)?;
+    // Passed descriptors become 3..3+n in the child: every descriptor the
+    // child still needs after placing them (the exec report, their sources)
+    // is first raised above that range, so no placement closes another.
+    let floor = 3 + spec.pass_fds.len() as RawFd;
+    let report_w = raise_above(report_w, floor)?;
+    let raised: Vec<OwnedFd> = spec
+        .pass_fds
+        .iter()
+        .map(|&fd| dup_above(fd, floor))
+        .collect::<io::Result<_>>()?;
     // Everything the child touches is built here, before the clone, in a box
     // that stays where it is until the child is done with it.
     let mut launch = Box::new(Launch {
         tid: AtomicI32::new(1),
         argv: Vec::new(),
         envp: Vec::new(),
-        pid_var: UnsafeCell::new([0u8; 40]),
-        has_pid_var: false,
+        pid_vars: [UnsafeCell::new([0u8; 40]), UnsafeCell::new([0u8; 40])],
+        has_pid_var: [false; 2],
+        pass: raised.iter().map(|f| f.as_raw_fd()).collect(),
         out_w: out.as_ref().map(|(_, w)| w.as_raw_fd()),
         err_w: err.as_ref().map(|(_, w)| w.as_raw_fd()),
         report_w: report_w.as_raw_fd(),
@@ -199,16 +224,18 @@ fn spawn_with(spec: SpawnSpec, wait: ExecWait) -> io::Result<Spawned> {
     l.argv.push(std::ptr::null());
     l.envp = l.spec.envp.iter().map(|e| e.as_ptr()).collect();
     l.envp.push(std::ptr::null());
-    // Room for CHILD_PID_VAR, 20 digits and the NUL, written by the child.
-    l.pid_var.get_mut()[..CHILD_PID_VAR.len()].copy_from_slice(CHILD_PID_VAR.as_bytes());
-    let slot = l
-        .spec
-        .envp
-        .iter()
-        .position(|e| e.as_bytes() == CHILD_PID_VAR.as_bytes());
-    if let Some(i) = slot {
-        l.envp[i] = l.pid_var.get().cast_const().cast();
-        l.has_pid_var = true;
+    for (k, var) in CHILD_PID_VARS.iter().enumerate() {
+        // Room for the name, 20 digits and the NUL, written by the child.
+        l.pid_vars[k].get_mut()[..var.len()].copy_from_slice(var.as_bytes());
+        let slot = l
+            .spec
+            .envp
+            .iter()
+            .position(|e| e.as_bytes() == var.as_bytes());
+        if let Some(i) = slot {
+            l.envp[i] = l.pid_vars[k].get().cast_const().cast();
+            l.has_pid_var[k] = true;
+        }
     }
     let stack = child_stack::take()?;
 
@@ -254,6 +281,7 @@ fn spawn_with(spec: SpawnSpec, wait: ExecWait) -> io::Result<Spawned> {
     // Our copies of the write ends close here (the child has its own), before
     // any other child is cloned with a copy of them.
     drop(report_w);
+    drop(raised);
     Ok(Spawned {
         pid: pid as u32,
         exec: ExecReport(report_r),
@@ -261,6 +289,26 @@ fn spawn_with(spec: SpawnSpec, wait: ExecWait) -> io::Result<Spawned> {
         stdout: out.map(|(r, _)| r),
         stderr: err.map(|(r, _)| r),
     })
+}
+
+/// A close-on-exec copy of `fd` numbered `floor` or above.
+fn dup_above(fd: RawFd, floor: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC on a descriptor number; the result is new and ours.
+    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, floor) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fcntl succeeded, so `n` is an open descriptor owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+/// `fd` itself if numbered `floor` or above, else a copy that is.
+fn raise_above(fd: OwnedFd, floor: RawFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() >= floor {
+        Ok(fd)
+    } else {
+        dup_above(fd.as_raw_fd(), floor)
+    }
 }
 
 /// The read end of a child's exec-report pipe: end of file once the child has

@@ -2,7 +2,7 @@
 //!
 //! It runs in daimond's memory, on a stack of its own, while daimond goes on
 //! (see `spawn.rs`). So it only reads what [`Launch`] holds, writes nothing of
-//! daimond's but its own stack and `Launch::pid_var`, never allocates, and
+//! daimond's but its own stack and `Launch::pid_vars`, never allocates, and
 //! makes its system calls through rustix (its linux_raw backend makes the
 //! system call itself, with no libc wrapper in between) or, for the few rustix
 //! does not offer, `raw_syscall`: both leave daimond's `errno` alone (see
@@ -25,7 +25,7 @@ use rustix::thread::{Gid, Uid};
 use rustix::thread::{set_thread_gid, set_thread_groups, set_thread_uid};
 
 use super::raw_syscall::{self, syscall};
-use super::spawn::{CHILD_PID_VAR, SpawnSpec, Stdio};
+use super::spawn::{CHILD_PID_VARS, SpawnSpec, Stdio};
 use crate::exit_status::code;
 
 /// Everything the child uses, in one place that stays put (boxed) until the
@@ -39,9 +39,11 @@ pub struct Launch {
     pub spec: SpawnSpec,
     pub argv: Vec<*const libc::c_char>,
     pub envp: Vec<*const libc::c_char>,
-    /// `CHILD_PID_VAR`, completed by the child with its PID (see `envp`).
-    pub pid_var: UnsafeCell<[u8; 40]>,
-    pub has_pid_var: bool,
+    /// `CHILD_PID_VARS`, completed by the child with its PID (see `envp`).
+    pub pid_vars: [UnsafeCell<[u8; 40]>; 2],
+    pub has_pid_var: [bool; 2],
+    /// `SpawnSpec::pass_fds`, raised above 2 + their count, to be placed at 3, 4, ...
+    pub pass: Vec<RawFd>,
     /// Write ends of the output pipes and of the exec report, as numbered in
     /// the child's copy of the descriptor table.
     pub out_w: Option<RawFd>,
@@ -208,6 +210,19 @@ unsafe fn child(l: &Launch) -> ! {
         if r < 0 {
             fail(l, code::SIGNAL_MASK, raw_errno(r));
         }
+        // Into the unit's cgroups first, before any other step of the child.
+        for file in &s.join_cgroups {
+            let fd = match open(file, libc::O_WRONLY) {
+                Ok(fd) => fd,
+                Err(e) => fail(l, code::CGROUP, e),
+            };
+            // "0": the writing process itself (cgroups(7)).
+            let r = rustix::io::write(BorrowedFd::borrow_raw(fd), b"0");
+            rustix::io::close(fd);
+            if let Err(e) = r {
+                fail(l, code::CGROUP, e);
+            }
+        }
         rustix::process::umask(Mode::from_raw_mode(s.umask));
         if let Some(n) = s.nice
             && let Err(e) = rustix::process::setpriority_process(None, n)
@@ -259,12 +274,23 @@ unsafe fn child(l: &Launch) -> ! {
         {
             fail(l, code::NO_NEW_PRIVILEGES, e);
         }
-        if l.has_pid_var {
-            write_own_pid(l.pid_var.get().cast());
+        for (k, var) in CHILD_PID_VARS.iter().enumerate() {
+            if l.has_pid_var[k] {
+                write_own_pid(l.pid_vars[k].get().cast(), var.len());
+            }
         }
-        // No daemon descriptor leaks: every one above stderr is marked
+        // Passed descriptors at 3, 4, ... (sd_listen_fds(3)); dup3 without
+        // flags leaves the copy open across execve. Their sources and the
+        // exec report are numbered above this range (see `spawn`).
+        for (i, &fd) in l.pass.iter().enumerate() {
+            let r = syscall(libc::SYS_dup3, &[fd as usize, 3 + i, 0]);
+            if r < 0 {
+                fail(l, code::FDS, raw_errno(r));
+            }
+        }
+        // No daemon descriptor leaks: every one above the passed ones is marked
         // close-on-exec (they all are already; this covers any that is not).
-        cloexec_from(3);
+        cloexec_from(3 + l.pass.len() as RawFd);
         let r = syscall(
             libc::SYS_execve,
             &[
@@ -277,11 +303,11 @@ unsafe fn child(l: &Launch) -> ! {
     }
 }
 
-/// Completes `CHILD_PID_VAR` in `buf` (40 bytes, prefix already there) with the
-/// calling process's PID and a NUL.
-unsafe fn write_own_pid(buf: *mut u8) {
-    // SAFETY: `buf` has 40 bytes: the prefix (13), at most 20 digits and the
-    // NUL fit.
+/// Completes a `CHILD_PID_VARS` entry in `buf` (40 bytes, its `prefix` bytes
+/// already there) with the calling process's PID and a NUL.
+unsafe fn write_own_pid(buf: *mut u8, prefix: usize) {
+    // SAFETY: `buf` has 40 bytes: the prefix (at most 13), at most 20 digits
+    // and the NUL fit.
     unsafe {
         let mut pid = rustix::process::getpid().as_raw_nonzero().get() as u64;
         let mut digits = [0u8; 20];
@@ -294,7 +320,7 @@ unsafe fn write_own_pid(buf: *mut u8) {
                 break;
             }
         }
-        let mut at = CHILD_PID_VAR.len();
+        let mut at = prefix;
         while n > 0 {
             n -= 1;
             *buf.add(at) = digits[n];

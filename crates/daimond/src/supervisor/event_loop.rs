@@ -34,6 +34,12 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
     }
     let (watch_tx, mut watched) = mpsc::unbounded_channel();
     o.watch_tx = Some(watch_tx);
+    let (ready_tx, mut socket_ready) = mpsc::unbounded_channel();
+    o.sockets.ready_tx = Some(ready_tx);
+    let (path_tx, mut path_events) = mpsc::unbounded_channel();
+    o.path_units.events_tx = Some(path_tx);
+    let (watch_changes_tx, mut watch_changes) = mpsc::unbounded_channel();
+    o.watches.tx = Some(watch_changes_tx);
     let notify = super::notify::open(&mut o);
     let mut syslog = crate::syslog::open(&mut o);
     let mut alarm = match Alarm::new() {
@@ -54,6 +60,10 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
     let mut watchdog: Option<Instant> = None;
     loop {
         o.timers_after_events();
+        o.sockets_after_events();
+        o.paths_after_events();
+        o.watches_after_events();
+        o.cgroups_after_events();
         o.flush_messages();
         o.persist();
         if o.shutting_down && o.txns.is_empty() {
@@ -74,10 +84,15 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
             break;
         }
         let (timer_deadline, timer_alarm) = o.next_timer_wakes();
-        let deadline = [o.next_deadline(), timer_deadline, watchdog]
-            .into_iter()
-            .flatten()
-            .min();
+        let deadline = [
+            o.next_deadline(),
+            timer_deadline,
+            watchdog,
+            o.watch_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         if let Some(a) = alarm.as_mut() {
             a.arm(timer_alarm);
         }
@@ -93,6 +108,7 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
             _ = sleep_until_opt(deadline) => {
                 o.on_timers();
                 o.on_timer_wake();
+                o.on_watch_deadline();
             }
             clock_set = rung(alarm.as_mut()) => {
                 if clock_set {
@@ -101,6 +117,9 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
                 o.on_timer_wake();
             }
             Some(w) = watched.recv() => o.on_watched(w),
+            Some(r) = socket_ready.recv() => o.on_socket_ready(r),
+            Some(p) = path_events.recv() => o.on_path_events(p),
+            Some(w) = watch_changes.recv() => o.on_watch_events(w),
             cmd = cmds.recv(), if clients => match cmd {
                 Some(Command::HandOver(done)) => {
                     handed_over = Some(done);

@@ -430,6 +430,8 @@ pub fn prepare(x: &ExecEnv<'_>, cmd: &ExecCommand) -> Result<Prepared, String> {
         stdin: Stdio::Null,
         stdout,
         stderr,
+        pass_fds: Vec::new(),
+        join_cgroups: Vec::new(),
     };
     Ok(Prepared {
         spec,

@@ -7,6 +7,8 @@
 //! against: [`SupervisorContext`], [`spawn`] and [`SupervisorHandle`].
 
 mod boot;
+pub mod cgroup;
+mod cgroups;
 pub mod deps;
 mod event_loop;
 pub mod events;
@@ -16,15 +18,22 @@ pub mod machine;
 pub mod notify;
 mod notify_name;
 pub mod owner;
+pub mod path;
+mod paths;
 pub mod policy;
 pub mod registry;
+pub mod socket;
+mod socket_accept;
+mod sockets;
 pub mod stamps;
 pub mod status;
 mod store_watch;
 pub mod timer;
 pub mod timers;
 pub mod transaction;
+pub mod watch;
 mod watched;
+mod watches;
 
 use daimon_proto::{ErrorKind, ErrorReply, Paths, Request, Response};
 use tokio::sync::{mpsc, oneshot};

@@ -26,6 +26,8 @@ pub enum ServiceResult {
     Watchdog,
     /// An `ExecCondition=` command exited 1..254: the unit was skipped.
     Condition,
+    /// The kernel's OOM killer ended a process of the unit's cgroup (MemoryMax=).
+    OomKill,
 }
 
 impl ServiceResult {
@@ -41,6 +43,7 @@ impl ServiceResult {
             ServiceResult::StartLimitHit => "start-limit-hit",
             ServiceResult::Watchdog => "watchdog",
             ServiceResult::Condition => "condition",
+            ServiceResult::OomKill => "oom-kill",
         }
     }
 }

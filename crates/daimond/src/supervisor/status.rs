@@ -40,6 +40,10 @@ impl Owner {
     pub(super) fn active_state(&self, e: &Entry) -> (daimon_proto::ActiveState, &'static str) {
         if e.is_timer() {
             self.timer_state(&e.name)
+        } else if self.is_socket(&e.name) {
+            self.socket_state(&e.name)
+        } else if self.is_path_unit(&e.name) {
+            self.path_state(&e.name)
         } else if super::registry::is_well_known_target(&e.name) {
             if e.target_active {
                 (daimon_proto::ActiveState::Active, "active")
@@ -61,6 +65,10 @@ impl Owner {
         };
         match timer {
             Some(r) => Some(r.since),
+            None if self.is_socket(&e.name) => self.sockets.runs.get(&e.name).and_then(|r| r.since),
+            None if self.is_path_unit(&e.name) => {
+                self.path_units.runs.get(&e.name).and_then(|r| r.since)
+            }
             None => e.since_wall,
         }
     }
@@ -228,8 +236,17 @@ impl Owner {
             pid: m.main_pid,
             restarts: m.restarts,
             since: self.since(e).map(|t| t.to_string()),
-            result: m.result.as_str().to_string(),
-            status_text: m.notify.status_text.clone(),
+            result: self
+                .socket_result(&e.name)
+                .or_else(|| self.path_status(&e.name).map(|p| p.0))
+                .unwrap_or(m.result.as_str())
+                .to_string(),
+            status_text: m
+                .notify
+                .status_text
+                .clone()
+                .or_else(|| self.socket_text(&e.name))
+                .or_else(|| self.path_status(&e.name).and_then(|p| p.1)),
             errno: m.notify.errno,
             memory_bytes,
             cpu_usec,

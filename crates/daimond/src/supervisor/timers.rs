@@ -255,7 +255,7 @@ impl Owner {
     }
 
     /// The unit runs, or a job for it is still open.
-    fn unit_busy(&self, unit: &str) -> bool {
+    pub(super) fn unit_busy(&self, unit: &str) -> bool {
         let running = self.units.get(unit).is_some_and(|e| !e.is_idle());
         running
             || self.txns.values().any(|t| {

@@ -68,7 +68,10 @@ impl Owner {
                 let node = Node {
                     deps: e.loaded().or(e.def_unit()).map(|u| &u.unit),
                     refused: self.refusal(name).map(|r| r.message),
-                    active: !e.is_idle() || self.timer_runs.contains_key(name),
+                    active: !e.is_idle()
+                        || self.timer_runs.contains_key(name)
+                        || self.sockets.runs.contains_key(name)
+                        || self.path_units.runs.contains_key(name),
                 };
                 (name.clone(), node)
             })

@@ -16,6 +16,8 @@ fn true_spec() -> SpawnSpec {
         stdin: Stdio::Null,
         stdout: Stdio::Null,
         stderr: Stdio::Null,
+        pass_fds: Vec::new(),
+        join_cgroups: Vec::new(),
     }
 }
 
@@ -233,4 +235,32 @@ fn a_child_before_its_exec_outlives_the_thread_that_spawned_it() {
         "status {status:#x}"
     );
     drop(reader);
+}
+
+#[test]
+fn passed_descriptors_arrive_at_3_and_up_in_order_with_listen_pid() {
+    let (a_r, a_w) = pipe_cloexec().expect("pipe");
+    let (b_r, b_w) = pipe_cloexec().expect("pipe");
+    let mut spec = true_spec();
+    spec.program = c"/bin/sh".into();
+    spec.argv = vec![
+        c"sh".into(),
+        c"-c".into(),
+        c"echo a$LISTEN_PID >&3; echo b >&4".into(),
+    ];
+    spec.envp.push(CString::new(LISTEN_PID_VAR).unwrap());
+    // Reversed numbering: the second source may sit where the first goes.
+    spec.pass_fds = vec![a_w.as_raw_fd(), b_w.as_raw_fd()];
+    let child = spawn(spec).expect("spawn sh");
+    drop((a_w, b_w));
+    let read = |fd: OwnedFd| {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::fs::File::from(fd), &mut text).expect("read");
+        text
+    };
+    let (a, b) = (read(a_r), read(b_r));
+    let status = reap(child.pid);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    assert_eq!(a.trim(), format!("a{}", child.pid));
+    assert_eq!(b.trim(), "b");
 }

@@ -79,6 +79,14 @@ pub struct Owner {
     /// The sd_notify(3) socket services get as `NOTIFY_SOCKET` (a path or an
     /// abstract `@name`, see `notify`).
     pub notify_socket: Option<String>,
+    /// Cgroups of units with resource limits.
+    pub(super) cgroups: super::cgroups::Cgroups,
+    /// Services restarted on file changes (`--watch`), with their watches.
+    pub watches: super::watch::Watches,
+    /// Started path units, with their inotify watches.
+    pub path_units: super::path::PathUnits,
+    /// Socket units not dead, with their descriptors.
+    pub sockets: super::socket::Sockets,
     /// Why there is no notification socket, when binding it failed.
     pub notify_failure: Option<String>,
     /// `DAIMON_SYSLOG_SOCKET` for services (see `crate::syslog`).
@@ -124,6 +132,10 @@ impl Owner {
             fdstore: Rc::new(RefCell::new(FdStore::disabled())),
             watch_tx: None,
             notify_socket: None,
+            sockets: Default::default(),
+            path_units: Default::default(),
+            watches: Default::default(),
+            cgroups: Default::default(),
             notify_failure: None,
             syslog_socket: None,
             timer_runs: BTreeMap::new(),
@@ -335,6 +347,8 @@ impl Owner {
             return follow.push(failed(why));
         }
         crate::syslog::add_env(self, &mut prepared.spec);
+        self.socket_env(unit, svc, role, &mut prepared.spec);
+        self.cgroup_join(unit, svc, role, &mut prepared.spec);
         let child = match spawn(prepared.spec) {
             Ok(c) => c,
             Err(err) => {
@@ -405,7 +419,11 @@ impl Owner {
                     Role::Control => e.control = None,
                 }
             }
+            let oom = role == Role::Main && self.oom_killed(&unit);
             self.feed(&unit, Event::Exited { pid, status });
+            if oom {
+                self.mark_oom(&unit);
+            }
             if self.leftover_units.contains(&unit) {
                 self.recheck_leftovers(&unit);
             }

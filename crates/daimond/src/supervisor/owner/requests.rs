@@ -156,7 +156,11 @@ impl Owner {
         }
         let message = match &e.load {
             Load::Loaded(u)
-                if u.service().is_some() || u.timer().is_some() || is_well_known_target(name) =>
+                if u.service().is_some()
+                    || u.timer().is_some()
+                    || u.socket().is_some()
+                    || u.path_unit().is_some()
+                    || is_well_known_target(name) =>
             {
                 return None;
             }
@@ -234,8 +238,14 @@ impl Owner {
                     continue;
                 }
             }
-            if self.is_timer(&unit) {
-                let error = self.timer_job(&unit, verb);
+            if self.is_timer(&unit) || self.is_socket(&unit) || self.is_path_unit(&unit) {
+                let error = if self.is_timer(&unit) {
+                    self.timer_job(&unit, verb)
+                } else if self.is_socket(&unit) {
+                    self.socket_job(&unit, verb)
+                } else {
+                    self.path_job(&unit, verb)
+                };
                 if let Some(t) = self.txns.get_mut(&id) {
                     t.finish_item(i, error);
                 }
@@ -312,7 +322,11 @@ impl Owner {
             .cloned()
             .collect();
         // Timers started by hand before a daimond restart go on too.
-        for t in self.timers_to_resume() {
+        for t in self
+            .timers_to_resume()
+            .into_iter()
+            .chain(self.sockets_to_resume())
+        {
             if !enabled.contains(&t) {
                 enabled.push(t);
             }
@@ -371,8 +385,15 @@ impl Owner {
                 t.unit_text.as_str(),
             )
         });
+        let socket = r.socket.as_ref().map(|s| {
+            (
+                daimon_unit::with_default_suffix(&s.name),
+                s.unit_text.as_str(),
+            )
+        });
         let mut installs = vec![(name.clone(), r.unit_text.as_str())];
         installs.extend(timer.clone());
+        installs.extend(socket.clone());
         // Parse everything before writing anything: a bad timer leaves no half pair.
         let mut loads = Vec::new();
         for (n, text) in &installs {
@@ -388,6 +409,15 @@ impl Owner {
         for ((n, text), load) in installs.iter().zip(loads) {
             if let Err(resp) = self.install_unit(n, text, load, save) {
                 let _ = reply.send(resp);
+                return;
+            }
+        }
+        if let Some((s, _)) = &socket {
+            // New listeners take effect now; bound before the service
+            // starts, so a port in use is the run's error, not a warning.
+            self.socket_job(s, Verb::Stop);
+            if let Some(e) = self.socket_job(s, Verb::Start) {
+                let _ = reply.send(err(ErrorKind::Failed, e));
                 return;
             }
         }

@@ -185,7 +185,11 @@ impl Owner {
         };
         for n in &names {
             // A timer's state comes from its schedule: nothing to reset.
-            if self.units.get(n).is_some_and(|e| !e.is_timer()) {
+            if self.is_socket(n) {
+                self.reset_failed_socket(n);
+            } else if self.is_path_unit(n) {
+                self.reset_failed_path(n);
+            } else if self.units.get(n).is_some_and(|e| !e.is_timer()) {
                 self.feed(n, Event::ResetFailed);
             }
         }

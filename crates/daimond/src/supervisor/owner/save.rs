@@ -49,7 +49,7 @@ impl Owner {
             .unwrap_or_default();
         let s = short(name);
         let save = r.save || r.enable;
-        if !save || r.timer.is_some() {
+        if !save || r.timer.is_some() || r.socket.is_some() {
             return err(
                 ErrorKind::Invalid,
                 format!(
