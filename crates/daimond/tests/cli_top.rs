@@ -202,3 +202,38 @@ fn sigterm_restores_the_terminal() {
     tmux.wait_screen("top to exit on SIGTERM", |s| s.contains("top-exit=0"));
     assert!(restored(d.path()), "stty settings differ after SIGTERM");
 }
+
+/// The stream `top` wakes on: an `Events` request gets one frame per state
+/// change of a unit, and nothing while nothing changes.
+#[test]
+fn an_events_stream_names_each_unit_that_changes() {
+    use daimon_proto::{Hello, PROTOCOL_VERSION, Request, Response, read_frame, write_frame};
+    let mut d = Daemon::start();
+    sleeper(&mut d, "alpha");
+    d.ok(&["daemon-reload"]);
+    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).expect("connect");
+    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let hello = Hello {
+        version: PROTOCOL_VERSION,
+    };
+    write_frame(&mut s, &hello).expect("hello");
+    assert!(matches!(
+        read_frame::<_, Response>(&mut s),
+        Ok(Response::Welcome(_))
+    ));
+    write_frame(&mut s, &Request::Events).expect("request");
+    // Quiet while nothing changes.
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .expect("timeout");
+    assert!(
+        read_frame::<_, Response>(&mut s).is_err(),
+        "an event with no change"
+    );
+    // The read timed out mid-nothing: the stream is still aligned on frames.
+    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    d.ok(&["start", "alpha"]);
+    match read_frame::<_, Response>(&mut s) {
+        Ok(Response::Event(unit)) => assert_eq!(unit, "alpha.service"),
+        other => panic!("expected an Event for alpha.service, got {other:?}"),
+    }
+}

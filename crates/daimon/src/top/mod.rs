@@ -3,10 +3,11 @@
 //! Drawn with plain ANSI escapes (no TUI library: one table, a pane and a
 //! prompt line need no widget tree, and the CLI stays without new
 //! dependencies). The loop sleeps in poll(2) on stdin and a signal pipe with
-//! a 1 s timeout; each second it asks for the brief status table (the same
-//! request as `daimon status`, a few hundred bytes per unit) for CPU and
-//! memory, and it writes to the terminal only when the screen changed, so an
-//! idle `top` costs close to nothing on either side.
+//! a 1 s timeout. A thread holds an `Events` stream from daimond and wakes the
+//! loop on each unit state change, which re-reads the table at once; each
+//! second the table is read anyway for CPU and memory (the brief status
+//! table, as `daimon status` asks for). The terminal is written only when the
+//! screen changed, so an idle `top` costs close to nothing on either side.
 
 mod term;
 mod view;
@@ -40,6 +41,7 @@ pub fn run(paths: &Paths) -> CliResult {
     view.update(first, 0);
     let term =
         Terminal::enter().map_err(|e| CliError::fail(format!("daimon top: terminal: {e}")))?;
+    follow_events(paths);
     let mut last: Vec<String> = vec![];
     let mut next_tick = Instant::now() + TICK;
     loop {
@@ -50,6 +52,8 @@ pub fn run(paths: &Paths) -> CliResult {
             for sig in term::read_some(term.signals) {
                 match sig as i32 {
                     libc::SIGWINCH => last.clear(),
+                    // A state changed: read the table now.
+                    s if s == term::WAKE as i32 => next_tick = Instant::now(),
                     _ => return Ok(0),
                 }
             }
@@ -85,6 +89,22 @@ pub fn run(paths: &Paths) -> CliResult {
             }
         }
     }
+}
+
+/// Starts the thread that wakes the loop on each state change. Without it
+/// (an older daimond, or the stream ended) the 1 s refresh still shows them.
+fn follow_events(paths: &Paths) {
+    let Ok(mut c) = connect(paths) else {
+        return;
+    };
+    if c.send(&Request::Events, None).is_err() {
+        return;
+    }
+    std::thread::spawn(move || {
+        while let Ok(Response::Event(_)) = c.next() {
+            term::wake();
+        }
+    });
 }
 
 /// Writes the lines that differ from the last frame (all of them after a

@@ -84,6 +84,14 @@ pub fn restore() {
     }
 }
 
+/// The byte [`wake`] writes on the signal pipe (no signal has number 0).
+pub const WAKE: u8 = 0;
+
+/// Wakes the main loop from another thread (a state change came).
+pub fn wake() {
+    on_signal(WAKE as libc::c_int);
+}
+
 extern "C" fn on_signal(sig: libc::c_int) {
     let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
     if fd >= 0 {
