@@ -237,3 +237,77 @@ fn an_events_stream_names_each_unit_that_changes() {
         other => panic!("expected an Event for alpha.service, got {other:?}"),
     }
 }
+
+#[test]
+fn stop_asks_first_and_the_log_pane_follows_the_unit() {
+    if !tmux_present() {
+        eprintln!("tmux is not installed: skipping the terminal test of `daimon top`");
+        return;
+    }
+    let mut d = Daemon::start();
+    let script = d.script(
+        "talk.sh",
+        "echo first-line\nwhile read -r line < fifo; do echo \"$line\"; done\n",
+    );
+    let fifo = d.path().join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .is_ok_and(|s| s.success())
+    );
+    d.write_unit(
+        "talk.service",
+        &format!(
+            "[Service]\nWorkingDirectory={}\nExecStart=/bin/sh {}\n",
+            d.path().display(),
+            script.display()
+        ),
+    );
+    d.ok(&["daemon-reload"]);
+    d.ok(&["start", "talk"]);
+    let pid = d.wait_main_pid("talk");
+    let tmux = top_in_tmux(&mut d);
+    tmux.wait_screen("the unit's row", |s| s.contains(&pid.to_string()));
+
+    // `l`: the pane shows what the unit wrote, and what it writes next.
+    tmux.keys(&["l"]);
+    tmux.wait_screen("the log pane", |s| {
+        s.contains("logs: talk.service") && s.contains("first-line")
+    });
+    // Non-blocking: a writer never waits on a reader that is not there.
+    wait_until("the service to read its fifo", DEADLINE, || {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .and_then(|mut f| f.write_all(b"second-line\n"))
+            .is_ok()
+    });
+    tmux.wait_screen("the pane to follow", |s| s.contains("second-line"));
+
+    // `S` asks; any key but `y` cancels; `y` stops.
+    tmux.keys(&["S"]);
+    tmux.wait_screen("the question", |s| {
+        s.contains("stop talk.service? y confirms")
+    });
+    tmux.keys(&["n"]);
+    tmux.wait_screen("the cancel", |s| {
+        s.contains("stop of talk.service cancelled")
+    });
+    assert!(pid_alive(pid), "a cancelled stop stopped the unit");
+    tmux.keys(&["S"]);
+    tmux.wait_screen("the question", |s| {
+        s.contains("stop talk.service? y confirms")
+    });
+    tmux.keys(&["y"]);
+    tmux.wait_screen("the row to say inactive", |s| {
+        s.lines()
+            .any(|l| l.starts_with("talk.service") && l.contains("inactive"))
+    });
+    assert!(!pid_alive(pid), "the unit's process still runs after stop");
+    tmux.keys(&["q"]);
+    tmux.wait_screen("top to exit", |s| s.contains("top-exit=0"));
+}
