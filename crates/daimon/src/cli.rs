@@ -296,7 +296,8 @@ Examples:
     /// A live full-screen view of every unit: state, PID, uptime, CPU, memory.
     #[command(after_help = "\
 Keys: arrows or j/k select, s start, S stop (asks first), r restart,
-l the selected unit's logs, / filter by name, q quits.")]
+R reload, o sort (name, CPU, memory, restarts), l the selected unit's
+logs, / filter by name, q quits.")]
     Top,
     /// Print a shell completion script.
     #[command(after_help = "\

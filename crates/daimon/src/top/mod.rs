@@ -199,7 +199,12 @@ fn on_key(paths: &Paths, view: &mut View, k: u8) -> bool {
         b'j' => view.move_by(1),
         b'k' => view.move_by(-1),
         b'/' => view.prompt = Prompt::Filter,
-        b's' | b'S' | b'r' | b'l' => {
+        b'o' => {
+            let keep = view.selected_name();
+            view.sort = view.sort.next();
+            view.reselect(keep.as_deref());
+        }
+        b's' | b'S' | b'r' | b'R' | b'l' => {
             let Some(unit) = view.selected_name() else {
                 return true;
             };
@@ -220,6 +225,12 @@ fn on_key(paths: &Paths, view: &mut View, k: u8) -> bool {
                         units: vec![unit.clone()],
                     };
                     view.message = Some(job(paths, req, "restarted", &unit));
+                }
+                b'R' => {
+                    let req = Request::Reload {
+                        units: vec![unit.clone()],
+                    };
+                    view.message = Some(job(paths, req, "reloaded", &unit));
                 }
                 b'S' => view.prompt = Prompt::ConfirmStop(unit),
                 _ => {

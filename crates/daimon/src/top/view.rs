@@ -18,6 +18,38 @@ pub struct Shown {
     pub cpu_percent: Option<f64>,
 }
 
+/// The order of the rows (`o` goes to the next).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    Name,
+    /// Busiest first.
+    Cpu,
+    /// Largest first.
+    Memory,
+    /// Most restarted first.
+    Restarts,
+}
+
+impl Sort {
+    pub fn next(self) -> Sort {
+        match self {
+            Sort::Name => Sort::Cpu,
+            Sort::Cpu => Sort::Memory,
+            Sort::Memory => Sort::Restarts,
+            Sort::Restarts => Sort::Name,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Sort::Name => "name",
+            Sort::Cpu => "cpu",
+            Sort::Memory => "memory",
+            Sort::Restarts => "restarts",
+        }
+    }
+}
+
 /// What the bottom line is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Prompt {
@@ -40,6 +72,7 @@ pub struct View {
     pub message: Option<String>,
     /// The log pane, when open: the unit and its recent lines.
     pub logs: Option<(String, Vec<String>)>,
+    pub sort: Sort,
 }
 
 impl View {
@@ -52,6 +85,7 @@ impl View {
             prompt: Prompt::Keys,
             message: None,
             logs: None,
+            sort: Sort::Name,
         }
     }
 
@@ -81,10 +115,22 @@ impl View {
     /// The units the filter lets through (a substring of the name, any case).
     pub fn visible(&self) -> Vec<&Shown> {
         let f = self.filter.to_lowercase();
-        self.units
+        let mut v: Vec<&Shown> = self
+            .units
             .iter()
             .filter(|u| f.is_empty() || u.row.name.to_lowercase().contains(&f))
-            .collect()
+            .collect();
+        // Stable sorts over the name order the daemon sends: ties stay by name.
+        match self.sort {
+            Sort::Name => {}
+            Sort::Cpu => v.sort_by(|a, b| {
+                let c = |u: &Shown| u.cpu_percent.unwrap_or(-1.0);
+                c(b).total_cmp(&c(a))
+            }),
+            Sort::Memory => v.sort_by_key(|u| std::cmp::Reverse(u.row.memory_bytes)),
+            Sort::Restarts => v.sort_by_key(|u| std::cmp::Reverse(u.row.restarts)),
+        }
+        v
     }
 
     pub fn selected_name(&self) -> Option<String> {
@@ -136,9 +182,10 @@ impl View {
         };
         lines.push(fit(
             &format!(
-                "daimon top  {} of {} units{filter}",
+                "daimon top  {} of {} units  sort: {}{filter}",
                 visible.len(),
-                self.units.len()
+                self.units.len(),
+                self.sort.label()
             ),
             w,
         ));
@@ -193,7 +240,9 @@ impl View {
             Prompt::ConfirmStop(u) => format!("stop {u}? y confirms, any other key cancels"),
             Prompt::Keys => match &self.message {
                 Some(m) => m.clone(),
-                None => "↑↓/jk select  s start  S stop  r restart  l logs  / filter  q quit".into(),
+                None => {
+                    "↑↓jk s:start S:stop r:restart R:reload l:logs /:filter o:sort q:quit".into()
+                }
             },
         }
     }
@@ -336,6 +385,29 @@ mod tests {
         v.reselect(None);
         assert_eq!(v.selected_name().as_deref(), Some("u1.service"));
         assert_eq!(v.visible().len(), 1);
+    }
+
+    #[test]
+    fn o_orders_by_cpu_then_memory_then_restarts() {
+        let mut v = View::new();
+        let mut a = row("a.service", ActiveState::Active, None, Some(0));
+        let mut b = row("b.service", ActiveState::Active, None, Some(0));
+        v.update(vec![a.clone(), b.clone()], 0);
+        a.cpu_usec = Some(10);
+        b.cpu_usec = Some(500_000);
+        a.memory_bytes = Some(9 << 20);
+        a.restarts = 0;
+        b.restarts = 5;
+        v.update(vec![a, b], 1_000_000);
+        let first = |v: &View| v.visible()[0].row.name.clone();
+        assert_eq!(first(&v), "a.service");
+        v.sort = v.sort.next();
+        assert_eq!(first(&v), "b.service", "cpu");
+        v.sort = v.sort.next();
+        assert_eq!(first(&v), "a.service", "memory");
+        v.sort = v.sort.next();
+        assert_eq!(first(&v), "b.service", "restarts");
+        assert!(v.frame(100, 10, 0)[0].contains("sort: restarts"));
     }
 
     #[test]
