@@ -80,6 +80,9 @@ pub enum Request {
     /// Replace the running daimond with the binary on disk, in the same PID,
     /// keeping every service (answered `Done` just before the exec).
     DaemonReexec,
+    /// A stream of [`Response::Event`], one per unit state change, until the
+    /// client hangs up (`daimon top` redraws on them).
+    Events,
     /// `is-active`/`is-enabled`/`is-failed`: each unit's states, unknown ones
     /// included ([`Response::UnitStates`]).
     UnitStates {
@@ -254,6 +257,11 @@ pub enum Response {
     UnitFiles(Vec<crate::UnitFileEntry>),
     /// Success with nothing to show (daemon-reload, shutdown, end of a log stream).
     Done,
+    /// A unit's state changed (the name; ask `Status` for the rest). Not final:
+    /// an `Events` stream sends them until the client hangs up. After a burst
+    /// too large to keep up with, changes are coalesced, never lost silently:
+    /// the next one still comes.
+    Event(String),
     /// A leading part of a list answer too long for one frame: more frames
     /// follow, the last an ordinary answer of the same kind, and the client
     /// joins the lists in order (see `parts`).
@@ -263,7 +271,10 @@ pub enum Response {
 impl Response {
     /// Whether more frames follow this one for the same request.
     pub fn is_final(&self) -> bool {
-        !matches!(self, Response::LogData(_) | Response::Part(_))
+        !matches!(
+            self,
+            Response::LogData(_) | Response::Part(_) | Response::Event(_)
+        )
     }
 }
 

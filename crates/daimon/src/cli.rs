@@ -293,6 +293,12 @@ Examples:
   curl -H \"Authorization: Bearer $(daimon api --show-token | jq -r .token)\" \\
        \"$(daimon api | jq -r .url)api/units\"")]
     Api(ApiArgs),
+    /// A live full-screen view of every unit: state, PID, uptime, CPU, memory.
+    #[command(after_help = "\
+Keys: arrows or j/k select, s start, S stop (asks first), r restart,
+R reload, o sort (name, CPU, memory, restarts), l the selected unit's
+logs, / filter by name, q quits.")]
+    Top,
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:

@@ -298,6 +298,7 @@ pub fn unexpected(r: Response) -> CliError {
         Response::UnitFiles(_) => "UnitFiles",
         Response::Done => "Done",
         Response::Part(_) => "Part",
+        Response::Event(_) => "Event",
     };
     CliError::new(
         1,

@@ -28,6 +28,7 @@ mod save;
 mod schedule;
 mod shell_words;
 mod startup;
+mod top;
 mod trust;
 mod verbs;
 
@@ -123,6 +124,7 @@ fn dispatch(cmd: Command) -> CliResult {
         Command::Startup(args) => startup::run(&args),
         Command::Shutdown => commands::shutdown(&paths),
         Command::Api(a) => api::run(&paths, a.show_token),
+        Command::Top => top::run(&paths),
         Command::Completions { shell } => complete::script(shell),
         Command::Man(args) => man::run(&args),
     }

@@ -45,7 +45,8 @@ pub fn check(req: &Request) -> Result<(), String> {
         | Request::DaemonReload
         | Request::Timers
         | Request::Shutdown
-        | Request::DaemonReexec => &[],
+        | Request::DaemonReexec
+        | Request::Events => &[],
     };
     names
         .iter()

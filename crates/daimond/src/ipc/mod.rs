@@ -20,6 +20,7 @@
 //! on `daimon logs`) is allowed to; it holds one connection slot, nothing more.
 
 mod admit;
+mod events;
 mod group_audit;
 pub mod logs;
 mod slots;
@@ -324,6 +325,7 @@ async fn connection(mut s: UnixStream, ctx: &IpcContext, slot: &slots::Slot, evi
         Request::Logs(lr) => {
             logs::stream(&mut s, lr, &ctx.logs, &ctx.supervisor, ctx.stopping.clone()).await
         }
+        Request::Events => events::stream(&mut s, ctx).await,
         Request::Shutdown => {
             // Answered once every service has stopped, so that the client returns
             // when the work is done (as `systemctl stop` does).
