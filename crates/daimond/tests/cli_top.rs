@@ -1,5 +1,6 @@
 //! `daimon top` in a real terminal: tmux runs it, `capture-pane` reads the
-//! screen and `send-keys` types. Skipped (with a note) where tmux is missing.
+//! screen and `send-keys` types. Without tmux the tests fail with the command that
+//! installs it (`bash .ci/run` does).
 
 mod common;
 
@@ -118,12 +119,17 @@ fn restored(home: &Path) -> bool {
     !read("stty.after").is_empty() && read("stty.before") == read("stty.after")
 }
 
+/// The terminal tests need tmux; they never pass without running.
+fn need_tmux() {
+    assert!(
+        tmux_present(),
+        "tmux is not installed: apt-get install tmux (or run `bash .ci/run`, which installs every test dependency)"
+    );
+}
+
 #[test]
 fn top_shows_units_filters_restarts_resizes_and_quits_cleanly() {
-    if !tmux_present() {
-        eprintln!("tmux is not installed: skipping the terminal test of `daimon top`");
-        return;
-    }
+    need_tmux();
     let mut d = Daemon::start();
     sleeper(&mut d, "alpha");
     sleeper(&mut d, "beta");
@@ -182,10 +188,7 @@ fn top_shows_units_filters_restarts_resizes_and_quits_cleanly() {
 
 #[test]
 fn sigterm_restores_the_terminal() {
-    if !tmux_present() {
-        eprintln!("tmux is not installed: skipping the terminal test of `daimon top`");
-        return;
-    }
+    need_tmux();
     let mut d = Daemon::start();
     sleeper(&mut d, "alpha");
     d.ok(&["daemon-reload"]);
@@ -240,10 +243,7 @@ fn an_events_stream_names_each_unit_that_changes() {
 
 #[test]
 fn stop_asks_first_and_the_log_pane_follows_the_unit() {
-    if !tmux_present() {
-        eprintln!("tmux is not installed: skipping the terminal test of `daimon top`");
-        return;
-    }
+    need_tmux();
     let mut d = Daemon::start();
     let script = d.script(
         "talk.sh",
