@@ -372,8 +372,9 @@ impl Drop for PathRun {
     }
 }
 
-/// Inotify's resource errors name the limit to raise (inotify(7)).
-fn inotify_error(what: &str, e: nix::errno::Errno) -> String {
+/// Inotify's resource errors name the limit to raise (inotify(7)); `run
+/// --watch` says them the same way.
+pub(in crate::supervisor) fn inotify_error(what: &str, e: nix::errno::Errno) -> String {
     match e {
         nix::errno::Errno::ENOSPC => format!(
             "{what}: the inotify watch limit is reached; raise it with sysctl fs.inotify.max_user_watches=524288"

@@ -94,8 +94,9 @@ impl TreeWatch {
         skip: Vec<PathBuf>,
         tx: &mpsc::UnboundedSender<(String, Vec<nix::sys::inotify::InotifyEvent>)>,
     ) -> Result<TreeWatch, String> {
-        let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
-            .map_err(|e| limit_error("cannot create an inotify instance", e))?;
+        let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).map_err(|e| {
+            crate::supervisor::path::inotify_error("cannot create an inotify instance", e)
+        })?;
         let ino = Rc::new(ino);
         let raw = ino.as_fd().as_raw_fd();
         // SAFETY: the descriptor is owned by the `Inotify` the task keeps
@@ -150,10 +151,9 @@ impl TreeWatch {
     }
 
     fn add_tree_shallow(&mut self, dir: &Path) -> Result<(), String> {
-        let wd = self
-            .inotify
-            .add_watch(dir, Self::mask())
-            .map_err(|e| limit_error(&format!("cannot watch {}", dir.display()), e))?;
+        let wd = self.inotify.add_watch(dir, Self::mask()).map_err(|e| {
+            crate::supervisor::path::inotify_error(&format!("cannot watch {}", dir.display()), e)
+        })?;
         self.dirs.insert(wd.as_raw(), dir.to_path_buf());
         Ok(())
     }
@@ -177,7 +177,12 @@ impl TreeWatch {
                 }
                 // Gone or unreadable meanwhile: nothing to watch there.
                 Err(nix::errno::Errno::ENOENT | nix::errno::Errno::EACCES) => continue,
-                Err(e) => return Err(limit_error(&format!("cannot watch {}", d.display()), e)),
+                Err(e) => {
+                    return Err(crate::supervisor::path::inotify_error(
+                        &format!("cannot watch {}", d.display()),
+                        e,
+                    ));
+                }
             }
             if let Ok(rd) = std::fs::read_dir(&d) {
                 for e in rd.flatten() {
@@ -228,19 +233,6 @@ impl TreeWatch {
 impl Drop for TreeWatch {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-/// Inotify's resource errors name the limit to raise (inotify(7)).
-fn limit_error(what: &str, e: nix::errno::Errno) -> String {
-    match e {
-        nix::errno::Errno::ENOSPC => format!(
-            "{what}: the inotify watch limit is reached; raise it with sysctl fs.inotify.max_user_watches=524288"
-        ),
-        nix::errno::Errno::EMFILE => format!(
-            "{what}: the inotify instance limit is reached; raise it with sysctl fs.inotify.max_user_instances=1024"
-        ),
-        e => format!("{what}: {}", e.desc()),
     }
 }
 
