@@ -293,6 +293,15 @@ Examples:
   curl -H \"Authorization: Bearer $(daimon api --show-token | jq -r .token)\" \\
        \"$(daimon api | jq -r .url)api/units\"")]
     Api(ApiArgs),
+    /// Print a one-time login link to the dashboard (and open it where a browser is).
+    #[command(after_help = "\
+Examples:
+  daimon web              print the link; open it with xdg-open on a desktop
+  daimon web --no-open    only print it
+
+The link works once, within a minute; the page then keeps a session cookie.
+Over SSH the command also prints the ssh -L line that reaches the page.")]
+    Web(WebArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
@@ -359,6 +368,13 @@ pub struct ApiArgs {
     /// Include the token (anyone who has it can control your services).
     #[arg(long)]
     pub show_token: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WebArgs {
+    /// Do not start a browser.
+    #[arg(long)]
+    pub no_open: bool,
 }
 
 #[derive(Debug, Args)]

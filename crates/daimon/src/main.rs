@@ -30,6 +30,7 @@ mod shell_words;
 mod startup;
 mod trust;
 mod verbs;
+mod web;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -123,6 +124,7 @@ fn dispatch(cmd: Command) -> CliResult {
         Command::Startup(args) => startup::run(&args),
         Command::Shutdown => commands::shutdown(&paths),
         Command::Api(a) => api::run(&paths, a.show_token),
+        Command::Web(a) => web::run(&paths, a.no_open),
         Command::Completions { shell } => complete::script(shell),
         Command::Man(args) => man::run(&args),
     }
