@@ -5,7 +5,9 @@
 "use strict";
 const $ = (s, r = document) => r.querySelector(s);
 const el = (tag, props = {}, ...kids) => {
-  const e = Object.assign(document.createElement(tag), props);
+  const { dataset, ...rest } = props;
+  const e = Object.assign(document.createElement(tag), rest);
+  Object.assign(e.dataset, dataset || {});
   for (const k of kids) e.append(k);
   return e;
 };
@@ -130,7 +132,7 @@ function changed() {
 function watchEvents() {
   const es = new EventSource("api/events");
   es.onopen = () => $("#live").className = "on";
-  es.onmessage = changed;
+  es.addEventListener("state", changed);
   es.onerror = () => $("#live").className = "";
 }
 
