@@ -83,8 +83,26 @@ with sync_playwright() as p:
     nxt = page.locator('tr[data-unit="ticker.timer"] td.next')
     expect(nxt).not_to_have_text("")
     page.screenshot(path=f"{SHOTS}/timers.png", full_page=True)
+    expect(page.locator('#timers-table tr[data-unit="ticker.timer"]')).to_contain_text("ticker.service")
+
+    # Run: the daemon's check shown inline, then a service started from the form.
     page.click("#nav-run")
+    page.fill('#run-form [name="cmd"]', "echo hello from the form; sleep 100")
+    page.fill('#run-form [name="name"]', "formrun")
+    page.fill('#run-form [name="schedule"]', "not a schedule")
+    page.click("#run-form button")
+    expect(page.locator("#run-result.error")).not_to_have_text("")
     page.screenshot(path=f"{SHOTS}/run.png", full_page=True)
+    page.fill('#run-form [name="schedule"]', "")
+    page.click("#run-form button")
+    expect(page.locator("#unit-name")).to_have_text("formrun.service")
+    expect(page.locator("#unit-detail")).to_contain_text("active (running)")
+
+    # A phone-width screen: the table keeps its essential columns.
+    page.set_viewport_size({"width": 380, "height": 740})
+    page.click("#nav-units")
+    expect(page.locator('tr[data-unit="formrun.service"]')).to_be_visible()
+    page.screenshot(path=f"{SHOTS}/units-narrow.png", full_page=True)
 
     # Refusals: no cookie, a cookie from a foreign origin, a change without Origin.
     cookie = "; ".join(f"{c['name']}={c['value']}" for c in page.context.cookies())

@@ -54,8 +54,9 @@ function renderUnits() {
       el("td", { textContent: u.sub_state }), el("td", { textContent: u.pid || "" }),
       el("td", { textContent: u.state === "active" ? ago(u.since) : "" }),
       el("td", { className: "restarts", textContent: u.restarts }),
-      el("td", { textContent: cpu(u.cpu_usec) }), el("td", { textContent: bytes(u.memory_bytes) }),
-      el("td", { className: "desc", textContent: u.description || "" }));
+      el("td", { className: "wide", textContent: cpu(u.cpu_usec) }),
+      el("td", { className: "wide", textContent: bytes(u.memory_bytes) }),
+      el("td", { className: "desc wide", textContent: u.description || "" }));
     body.append(tr);
   }
   $("#units-table tbody").replaceWith(body);
@@ -69,8 +70,8 @@ async function loadUnits() {
 for (const th of document.querySelectorAll("#units-table th")) {
   const go = () => {
     sortDir = sortKey === th.dataset.k ? -sortDir : 1; sortKey = th.dataset.k;
-    document.querySelectorAll("#units-table th").forEach((t) => t.className = "");
-    th.className = sortDir > 0 ? "asc" : "desc"; renderUnits();
+    document.querySelectorAll("#units-table th").forEach((t) => t.classList.remove("asc", "desc"));
+    th.classList.add(sortDir > 0 ? "asc" : "desc"); renderUnits();
   };
   th.addEventListener("click", go);
   th.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); go(); } });
@@ -182,13 +183,16 @@ async function loadTimers() {
   const list = await api("api/timers");
   const body = el("tbody");
   for (const t of list) {
-    const logs = el("a", { href: "#logs/" + encodeURIComponent(t.activates), textContent: "logs" });
+    const run = t.last_run || {};
+    const logs = el("a", { href: "#logs/" + encodeURIComponent(t.activates) + (run.invocation ? "/" + run.invocation : ""),
+      textContent: run.invocation ? "last run's logs" : "logs" });
     body.append(el("tr", { dataset: { unit: t.unit } },
       el("td", {}, el("a", { href: "#unit/" + encodeURIComponent(t.unit), textContent: t.unit })),
       el("td", { textContent: t.activates }), el("td", { className: "next", textContent: t.next || "" }),
       el("td", { textContent: t.left_usec != null ? cpu(t.left_usec) : "" }),
       el("td", { textContent: t.last || "" }),
-      el("td", { textContent: (t.last_result || t.result || "") }), el("td", {}, logs)));
+      el("td", { className: run.result && run.result !== "success" ? "failed" : "", textContent: [run.result, run.exit].filter(Boolean).join(", ") }),
+      el("td", {}, logs)));
   }
   $("#timers-table tbody").replaceWith(body);
 }
@@ -211,7 +215,7 @@ $("#run-form").addEventListener("submit", async (e) => {
 
 // ---- views
 function show() {
-  const [view, arg] = location.hash.slice(1).split("/");
+  const [view, arg, arg2] = location.hash.slice(1).split("/");
   const v = ["units", "unit", "logs", "timers", "run"].includes(view) ? view : "units";
   for (const s of document.querySelectorAll("main > section")) s.hidden = s.id !== v;
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("on", a.id === "nav-" + (v === "unit" ? "units" : v));
@@ -219,7 +223,7 @@ function show() {
   if (v === "unit") loadUnit(decodeURIComponent(arg || ""));
   if (v === "timers") loadTimers().catch(() => {});
   if (v === "logs") {
-    if (arg) $("#log-form").unit.value = decodeURIComponent(arg);
+    if (arg) { $("#log-form").unit.value = decodeURIComponent(arg); $("#log-form").invocation.value = arg2 || ""; }
     followLogs();
   } else if (logStream) { logStream.close(); logStream = null; }
 }
