@@ -44,6 +44,19 @@ with sync_playwright() as p:
     expect(row).to_be_visible()
     page.screenshot(path=f"{SHOTS}/units.png", full_page=True)
 
+    # Filter by text and by state; sort by a column with the keyboard.
+    page.fill("#filter", "ticker")
+    expect(page.locator("#units-table tbody tr")).to_have_count(2)
+    page.select_option("#state", "active")
+    expect(page.locator("#units-table tbody tr")).to_have_count(1)
+    page.fill("#filter", "")
+    page.select_option("#state", "")
+    name_th = page.locator('#units-table th[data-k="name"]')
+    name_th.focus()
+    page.keyboard.press("Enter")  # already sorted by name: now descending
+    expect(name_th).to_have_class("desc")
+    expect(page.locator("#units-table tbody tr").first).to_have_attribute("data-unit", "ticker.timer")
+
     # A crashing service restarts live: its restart count changes without a reload.
     first = int(row.locator("td.restarts").inner_text())
     expect(row.locator("td.restarts")).not_to_have_text(str(first))
@@ -77,6 +90,13 @@ with sync_playwright() as p:
     texts = lines.all_inner_texts()
     assert all("crashy up" in t for t in texts), f"the filter let through: {texts}"
     page.screenshot(path=f"{SHOTS}/logs.png", full_page=True)
+    # Pause holds new lines instead of dropping them; resume shows them.
+    page.click("#pause")
+    shown = lines.count()
+    expect(page.locator("#log-note")).to_contain_text("new lines held", timeout=10000)
+    assert lines.count() == shown, "lines were added while paused"
+    page.click("#pause")
+    expect(lines.nth(shown)).to_contain_text("crashy up")
 
     # A timer's next run.
     page.click("#nav-timers")
