@@ -159,6 +159,21 @@ mod tests {
     }
 
     #[test]
+    fn a_session_needs_our_place_and_an_origin_to_change_things() {
+        let g = Guard::new("t0ken", "127.0.0.1".parse().expect("ip"), 8123);
+        let code = |h: &HeaderMap, changes| g.check_session(h, changes).err().map(|r| r.code);
+        let read = headers(&[(HOST, "127.0.0.1:8123")]);
+        assert_eq!(code(&read, false), None);
+        assert_eq!(code(&read, true), Some("origin_required"));
+        let own = headers(&[(HOST, "127.0.0.1:8123"), (ORIGIN, "http://127.0.0.1:8123")]);
+        assert_eq!(code(&own, true), None);
+        let evil = headers(&[(HOST, "127.0.0.1:8123"), (ORIGIN, "http://evil.example")]);
+        assert_eq!(code(&evil, false), Some("foreign_origin"));
+        let rebound = headers(&[(HOST, "evil.example:8123")]);
+        assert_eq!(code(&rebound, false), Some("bad_host"));
+    }
+
+    #[test]
     fn host_origin_then_token() {
         let g = Guard::new("t0ken", "127.0.0.1".parse().expect("ip"), 8123);
         let ok = headers(&[(HOST, "127.0.0.1:8123"), (AUTHORIZATION, "Bearer t0ken")]);
