@@ -10,7 +10,7 @@ use crate::commands::{connect, print};
 use crate::error::{CliError, CliResult};
 
 /// `api.json` parsed, or why there is none.
-fn read(paths: &Paths) -> Result<serde_json::Value, CliError> {
+pub fn read(paths: &Paths) -> Result<serde_json::Value, CliError> {
     let path = paths.api_file();
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,

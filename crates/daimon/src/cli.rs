@@ -299,6 +299,15 @@ Keys: arrows or j/k select, s start, S stop (asks first), r restart,
 R reload, o sort (name, CPU, memory, restarts), l the selected unit's
 logs, / filter by name, q quits.")]
     Top,
+    /// Print a one-time login link to the dashboard (and open it where a browser is).
+    #[command(after_help = "\
+Examples:
+  daimon web              print the link; open it with xdg-open on a desktop
+  daimon web --no-open    only print it
+
+The link works once, within a minute; the page then keeps a session cookie.
+Over SSH the command also prints the ssh -L line that reaches the page.")]
+    Web(WebArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
@@ -365,6 +374,13 @@ pub struct ApiArgs {
     /// Include the token (anyone who has it can control your services).
     #[arg(long)]
     pub show_token: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WebArgs {
+    /// Do not start a browser.
+    #[arg(long)]
+    pub no_open: bool,
 }
 
 #[derive(Debug, Args)]

@@ -31,6 +31,7 @@ mod startup;
 mod top;
 mod trust;
 mod verbs;
+mod web;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -125,6 +126,7 @@ fn dispatch(cmd: Command) -> CliResult {
         Command::Shutdown => commands::shutdown(&paths),
         Command::Api(a) => api::run(&paths, a.show_token),
         Command::Top => top::run(&paths),
+        Command::Web(a) => web::run(&paths, a.no_open),
         Command::Completions { shell } => complete::script(shell),
         Command::Man(args) => man::run(&args),
     }

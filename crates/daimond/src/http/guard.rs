@@ -49,6 +49,52 @@ impl Guard {
     /// `Host`, then `Origin`, then the token; `open` skips the token (an opened
     /// `/metrics`), never the other two.
     pub fn check(&self, headers: &HeaderMap, open: bool) -> Result<(), Refusal> {
+        self.place(headers)?;
+        if open {
+            return Ok(());
+        }
+        self.token(headers)
+    }
+
+    /// A request that carries a live dashboard session cookie instead of the
+    /// token: `Host` and `Origin` as always, and a request that changes
+    /// something must name its origin. Browsers send `Origin` with every POST
+    /// (Fetch standard, "append a request Origin header"); a request without
+    /// one, riding on the cookie, comes from somewhere we cannot vouch for.
+    pub fn check_session(&self, headers: &HeaderMap, changes: bool) -> Result<(), Refusal> {
+        self.place(headers)?;
+        if changes && !headers.contains_key(ORIGIN) {
+            return Err(Refusal {
+                status: 403,
+                code: "origin_required",
+                message: "a request signed in by the dashboard's cookie that changes something \
+                          must carry the page's Origin header"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The `Authorization: Bearer` token alone.
+    pub fn token(&self, headers: &HeaderMap) -> Result<(), Refusal> {
+        let given = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
+        match given {
+            Some(t) if ct_eq(t, &self.token) => Ok(()),
+            _ => Err(Refusal {
+                status: 401,
+                code: "unauthorized",
+                message: "send \"Authorization: Bearer TOKEN\" with the token from api.json \
+                          (\"daimon api --show-token\"), or open the dashboard with \"daimon web\"; \
+                          the token changes at each start of daimond"
+                    .into(),
+            }),
+        }
+    }
+
+    /// `Host` must be ours, and `Origin`, if present.
+    fn place(&self, headers: &HeaderMap) -> Result<(), Refusal> {
         let host = headers.get(HOST).and_then(|h| h.to_str().ok());
         if !host.is_some_and(|h| self.hosts.iter().any(|ok| ok.eq_ignore_ascii_case(h))) {
             return Err(Refusal {
@@ -74,22 +120,7 @@ impl Guard {
                 });
             }
         }
-        if open {
-            return Ok(());
-        }
-        let given = headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
-        match given {
-            Some(t) if ct_eq(t, &self.token) => Ok(()),
-            _ => Err(Refusal {
-                status: 401,
-                code: "unauthorized",
-                message: "send \"Authorization: Bearer TOKEN\" with the token from api.json \
-                          (\"daimon api --show-token\"); it changes at each start of daimond"
-                    .into(),
-            }),
-        }
+        Ok(())
     }
 }
 
@@ -125,6 +156,21 @@ mod tests {
         assert!(!ct_eq(b"abc", b"abd"));
         assert!(!ct_eq(b"abc", b"ab"));
         assert!(ct_eq(b"", b""));
+    }
+
+    #[test]
+    fn a_session_needs_our_place_and_an_origin_to_change_things() {
+        let g = Guard::new("t0ken", "127.0.0.1".parse().expect("ip"), 8123);
+        let code = |h: &HeaderMap, changes| g.check_session(h, changes).err().map(|r| r.code);
+        let read = headers(&[(HOST, "127.0.0.1:8123")]);
+        assert_eq!(code(&read, false), None);
+        assert_eq!(code(&read, true), Some("origin_required"));
+        let own = headers(&[(HOST, "127.0.0.1:8123"), (ORIGIN, "http://127.0.0.1:8123")]);
+        assert_eq!(code(&own, true), None);
+        let evil = headers(&[(HOST, "127.0.0.1:8123"), (ORIGIN, "http://evil.example")]);
+        assert_eq!(code(&evil, false), Some("foreign_origin"));
+        let rebound = headers(&[(HOST, "evil.example:8123")]);
+        assert_eq!(code(&rebound, false), Some("bad_host"));
     }
 
     #[test]

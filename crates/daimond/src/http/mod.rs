@@ -22,9 +22,11 @@ mod openapi;
 mod query;
 mod reply;
 mod routes;
+mod session;
 mod sse;
 mod stall;
 mod verify;
+mod web;
 
 use std::cell::Cell;
 use std::convert::Infallible;
@@ -59,6 +61,8 @@ pub struct Api {
     system_mode: bool,
     metrics: Rc<metrics::Metrics>,
     jobs: jobs::Jobs,
+    sessions: session::Sessions,
+    cookie_name: String,
 }
 
 /// A running API: its discovery file (removed when dropped) and its task.
@@ -133,6 +137,8 @@ pub fn start(
         system_mode: paths.system_mode,
         metrics: Rc::default(),
         jobs: jobs::Jobs::default(),
+        sessions: session::Sessions::default(),
+        cookie_name: web::cookie_name(port),
     });
     metrics::refresh(api.ipc.clone(), api.metrics.clone());
     tracing::info!(
@@ -203,10 +209,19 @@ impl Drop for Slot {
     }
 }
 
-/// Every request: the guard, then the route.
+/// Every request: the guard (the token, or a dashboard session's cookie),
+/// then the dashboard's own paths, then the route.
 async fn handle(api: &Rc<Api>, req: hyper::Request<Incoming>) -> reply::Reply {
-    let open = api.metrics_open && req.uri().path() == "/metrics";
-    if let Err(r) = api.guard.check(req.headers(), open) {
+    let path = req.uri().path();
+    let open = (api.metrics_open && path == "/metrics") || web::is_open(path);
+    let session = api.sessions.valid(req.headers(), &api.cookie_name);
+    let changes = !matches!(*req.method(), hyper::Method::GET | hyper::Method::HEAD);
+    let checked = if session && !open {
+        api.guard.check_session(req.headers(), changes)
+    } else {
+        api.guard.check(req.headers(), open)
+    };
+    if let Err(r) = checked {
         tracing::debug!(
             "HTTP API refused {} {}: {}",
             req.method(),
@@ -214,6 +229,11 @@ async fn handle(api: &Rc<Api>, req: hyper::Request<Incoming>) -> reply::Reply {
             r.code
         );
         return reply::error(r.status, r.code, r.message);
+    }
+    let (method, query) = (req.method().clone(), req.uri().query().map(str::to_owned));
+    if let Some(r) = web::serve(api, &method, path, query.as_deref(), req.headers(), session).await
+    {
+        return r;
     }
     routes::route(api, req).await
 }

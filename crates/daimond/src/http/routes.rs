@@ -46,6 +46,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/logs"),
     ("GET", "/api/logs/stream"),
     ("GET", "/api/events"),
+    // These two are served by the dashboard's module (`web::serve`), before
+    // this router; they are here so that the OpenAPI document lists them.
+    ("GET", "/api/units/{name}/file"),
+    ("POST", "/api/web/code"),
     ("GET", "/api/openapi.json"),
     ("GET", "/metrics"),
 ];
