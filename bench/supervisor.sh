@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Supervisor figures: start-N, daemon memory, kill -9 -> new PID, status latency, idle CPU.
 # Usage: bench/supervisor.sh [start|restart|status|idle|timers|all] [--n 100,1000] [--reps 20]
-# For a side-by-side with runit, s6, pm2 and supervisord, run the peer harness in
-# ../shared/peer-bench with DAIMON_BIN pointing at target/release/daimon.
+# Side-by-side figures with runit, s6, pm2 and supervisord come from a peer harness
+# kept outside this repository (it runs daimon through DAIMON_BIN=target/release/daimon);
+# nothing here needs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p daimon -p daimond -p daimon-bench
