@@ -99,6 +99,47 @@ fn open_stream() -> (Sender, Reply) {
     (Sender { tx, tail }, r)
 }
 
+/// What every stream waits on besides its own items: a heartbeat to send, the
+/// daemon stopping (the stream closes with that reason), the client going away.
+struct Live {
+    out: Sender,
+    beat: tokio::time::Interval,
+    stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Live {
+    async fn new(out: Sender, stopping: tokio::sync::watch::Receiver<bool>) -> Live {
+        let mut beat = tokio::time::interval(HEARTBEAT);
+        beat.tick().await;
+        Live {
+            out,
+            beat,
+            stopping,
+        }
+    }
+
+    /// The next of `item` (a cancel-safe receive), sending heartbeats while it
+    /// waits; None when the stream is over.
+    async fn next<T>(&mut self, item: impl std::future::Future<Output = T>) -> Option<T> {
+        tokio::pin!(item);
+        loop {
+            tokio::select! {
+                v = &mut item => return Some(v),
+                _ = self.beat.tick() => {
+                    if !self.out.send(Bytes::from_static(b": keep-alive\n\n")).await {
+                        return None;
+                    }
+                }
+                _ = self.stopping.wait_for(|s| *s) => {
+                    self.out.close("stopping", "daimond is stopping");
+                    return None;
+                }
+                _ = self.out.tx.closed() => return None,
+            }
+        }
+    }
+}
+
 /// `GET /api/logs/stream`: the lines a query selects, then new ones as they
 /// are written, one event per line.
 pub async fn logs(api: &Api, q: Option<&str>) -> Reply {
@@ -117,25 +158,11 @@ pub async fn logs(api: &Api, q: Option<&str>) -> Reply {
         Err(_) => return reply::error(500, "internal", "the log query could not start"),
     };
     let (out, r) = open_stream();
-    let mut stopping = api.ipc.stopping.clone();
+    let stopping = api.ipc.stopping.clone();
     tokio::task::spawn_local(async move {
-        let mut beat = tokio::time::interval(HEARTBEAT);
-        beat.tick().await;
-        loop {
-            let piece = tokio::select! {
-                p = feed.next() => p,
-                _ = beat.tick() => {
-                    if !out.send(Bytes::from_static(b": keep-alive\n\n")).await {
-                        break;
-                    }
-                    continue;
-                }
-                _ = stopping.wait_for(|s| *s) => {
-                    out.close("stopping", "daimond is stopping");
-                    break;
-                }
-                _ = out.tx.closed() => break,
-            };
+        let mut live = Live::new(out, stopping).await;
+        while let Some(piece) = live.next(feed.next()).await {
+            let out = &live.out;
             let text = match piece {
                 Some(Ok(Out::Text(t))) => t,
                 Some(Ok(Out::Frame(b))) => String::from_utf8_lossy(&b).into_owned(),
@@ -153,7 +180,7 @@ pub async fn logs(api: &Api, q: Option<&str>) -> Reply {
                 break;
             }
         }
-        drop(out);
+        drop(live);
         feed.finish().await;
     });
     r
@@ -175,30 +202,16 @@ pub fn events(api: &Api, q: Option<&str>) -> Reply {
     }
     let mut rx = api.ipc.supervisor.subscribe();
     let (out, r) = open_stream();
-    let mut stopping = api.ipc.stopping.clone();
+    let stopping = api.ipc.stopping.clone();
     tokio::task::spawn_local(async move {
         // Tells the client at once that it is subscribed (no change may come
         // for a long time).
         if !out.send(Bytes::from_static(b": subscribed\n\n")).await {
             return;
         }
-        let mut beat = tokio::time::interval(HEARTBEAT);
-        beat.tick().await;
-        loop {
-            let ev = tokio::select! {
-                e = rx.recv() => e,
-                _ = beat.tick() => {
-                    if !out.send(Bytes::from_static(b": keep-alive\n\n")).await {
-                        break;
-                    }
-                    continue;
-                }
-                _ = stopping.wait_for(|s| *s) => {
-                    out.close("stopping", "daimond is stopping");
-                    break;
-                }
-                _ = out.tx.closed() => break,
-            };
+        let mut live = Live::new(out, stopping).await;
+        while let Some(ev) = live.next(rx.recv()).await {
+            let out = &live.out;
             let ev = match ev {
                 Ok(ev) => ev,
                 Err(broadcast::error::RecvError::Lagged(n)) => {
