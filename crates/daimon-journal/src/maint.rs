@@ -223,15 +223,7 @@ impl JournalWriter {
             .max_age
             .map(|a| clock::realtime_usec() as i64 - a.as_micros() as i64);
         loop {
-            let oldest: Option<(i64, i64, i64)> = self
-                .db
-                .prepare_cached(
-                    "SELECT id, state, last_rt FROM segments WHERE id != ?1 ORDER BY id LIMIT 1",
-                )?
-                .query_row([active.unwrap_or(-1)], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
-                .ok();
+            let oldest = self.oldest_closed_segment(active)?;
             let Some((id, state, last_rt)) = oldest else {
                 self.refresh_usage();
                 break;
@@ -254,6 +246,23 @@ impl JournalWriter {
     /// when the index cannot be written (a full disk), then its rows. A crash
     /// in between leaves rows without a file, which the open-time repair
     /// drops; readers skip them meanwhile (`retired`).
+    /// The oldest segment other than `active` (the one being written), with its
+    /// state and last realtime stamp: what retention and vacuum delete first.
+    pub(crate) fn oldest_closed_segment(
+        &self,
+        active: Option<i64>,
+    ) -> Result<Option<(i64, i64, i64)>, JournalError> {
+        Ok(self
+            .db
+            .prepare_cached(
+                "SELECT id, state, last_rt FROM segments WHERE id != ?1 ORDER BY id LIMIT 1",
+            )?
+            .query_row([active.unwrap_or(-1)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .ok())
+    }
+
     pub(crate) fn remove_segment(&mut self, id: i64, state: i64) -> Result<(), JournalError> {
         self.shared.retired.fetch_max(id, Ordering::AcqRel);
         self.compactor.abandon(id);

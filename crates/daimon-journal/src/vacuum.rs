@@ -40,15 +40,7 @@ impl JournalWriter {
         let before = self.refresh_usage();
         let mut done = Vacuumed::default();
         loop {
-            let oldest: Option<(i64, i64, i64)> = self
-                .db
-                .prepare_cached(
-                    "SELECT id, state, last_rt FROM segments WHERE id != ?1 ORDER BY id LIMIT 1",
-                )?
-                .query_row([active.unwrap_or(-1)], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
-                .ok();
+            let oldest = self.oldest_closed_segment(active)?;
             let Some((id, state, last_rt)) = oldest else {
                 break;
             };
