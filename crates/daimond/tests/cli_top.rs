@@ -247,7 +247,9 @@ fn stop_asks_first_and_the_log_pane_follows_the_unit() {
     let mut d = Daemon::start();
     let script = d.script(
         "talk.sh",
-        "echo first-line\nwhile read -r line < fifo; do echo \"$line\"; done\n",
+        // Held open read-write: reopening per line would race the test's writer
+        // closing, and read EOF (the script would end with status 0).
+        "echo first-line\nexec 3<>fifo\nwhile read -r line <&3; do echo \"$line\"; done\n",
     );
     let fifo = d.path().join("fifo");
     assert!(
