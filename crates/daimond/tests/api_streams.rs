@@ -151,11 +151,7 @@ fn a_client_that_stops_reading_is_dropped_with_a_reason() {
     loop {
         let t = Instant::now();
         let state = d.status_json("spam")["state"].clone();
-        assert!(
-            t.elapsed() < DEADLINE,
-            "status took {:?}",
-            t.elapsed()
-        );
+        assert!(t.elapsed() < DEADLINE, "status took {:?}", t.elapsed());
         if state == "inactive" {
             break;
         }
