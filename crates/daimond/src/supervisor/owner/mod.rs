@@ -5,7 +5,15 @@
 //! the effects it returns: spawn, signal (pidfds), kill process trees, reply to
 //! jobs, log. A main process killed with RestartSec=0 is reaped, decided on and
 //! re-spawned within one pass of this loop, with no extra hop. Processes adopted
-//! after a daimond restart are not our children; pidfds report their end ([`Watched`]).
+//! after a daimond restart are not our children; pidfds report their end
+//! ([`Watched`](super::watched::Watched)).
+//!
+//! The state is a few private parts, each beside the methods that change it:
+//! the units and jobs (`units.rs`), the process watch with spawn, reap and kill
+//! (`processes.rs`), the machines' deadlines (`deadlines.rs`), the log plumbing
+//! (`log.rs`), the re-adoption snapshot (`persistence.rs`) and the started
+//! timers (`super::timers`). This file keeps the event queue and turns each
+//! effect into a call on them.
 
 mod adopt;
 mod deadlines;

@@ -19,6 +19,7 @@ use crate::process::spawn::spawn;
 use crate::process::{reaper, tree};
 use crate::supervisor::exec::{self, ExecEnv};
 use crate::supervisor::machine::{Event, KillScope, Phase, Role};
+use crate::supervisor::registry::Entry;
 use crate::supervisor::watched::{PendingExec, Watched};
 
 /// What the owner knows of the processes it watches.
@@ -289,12 +290,7 @@ impl Owner {
         if scope == KillScope::Main {
             return None;
         }
-        let others: Vec<(u32, u64)> =
-            tree::service_tree(&roots, &e.invocation, &orphans, &e.sessions)
-                .into_iter()
-                .filter(|(p, _)| !roots.contains(p))
-                .map(|(p, st)| (p, st.start_time))
-                .collect();
+        let others = leftovers(e, &roots, &orphans);
         for &(p, t) in &others {
             for &sig in &sigs {
                 let _ = signal_verified(p, t, sig);
@@ -329,12 +325,7 @@ impl Owner {
             .flatten()
             .map(|h| h.pid)
             .collect();
-        let rest: Vec<(u32, u64)> =
-            tree::service_tree(&roots, &e.invocation, &orphans, &e.sessions)
-                .into_iter()
-                .filter(|(p, _)| !roots.contains(p))
-                .map(|(p, st)| (p, st.start_time))
-                .collect();
+        let rest = leftovers(e, &roots, &orphans);
         if rest.is_empty() {
             self.procs.leftover_units.remove(unit);
             self.feed(unit, Event::Leftovers(false));
@@ -348,4 +339,14 @@ impl Owner {
             self.watch_members(unit);
         }
     }
+}
+
+/// The processes of `e`'s tree besides its main and control processes
+/// (`roots`), with their start times.
+fn leftovers(e: &Entry, roots: &[u32], orphans: &[u32]) -> Vec<(u32, u64)> {
+    tree::service_tree(roots, &e.invocation, orphans, &e.sessions)
+        .into_iter()
+        .filter(|(p, _)| !roots.contains(p))
+        .map(|(p, st)| (p, st.start_time))
+        .collect()
 }
