@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use daimon_proto::{LogsRequest, Paths, Request, Response};
 
-use crate::cli::LogsArgs;
+use crate::cli::{LogFormat, LogsArgs};
 use crate::client::{Client, LogFrame, unexpected};
 use crate::error::{CliError, CliResult};
+use crate::logs_strip::Stripper;
 
 /// Longest silence from the daemon while it searches (not following).
 const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -41,7 +42,7 @@ pub fn request(args: &LogsArgs) -> LogsRequest {
         output: args.output.as_str().to_string(),
         raw: true,
         color: crate::render::Style::detect().color,
-        escape: crate::render::escape_for_terminal(args.raw_escapes),
+        escape: !args.strip_escapes && crate::render::escape_for_terminal(args.raw_escapes),
         boot: args.boot.clone(),
         list_boots: args.list_boots,
         disk_usage: args.disk_usage,
@@ -68,6 +69,9 @@ pub fn run(args: &LogsArgs, paths: &Paths) -> CliResult {
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
     let mut shown = false;
+    let mut strip = (args.strip_escapes && args.output != LogFormat::Json)
+        .then(|| Stripper::new(args.output == LogFormat::Cat));
+    let mut stripped = Vec::new();
     loop {
         let text = match client.next_log()? {
             LogFrame::Bytes(bytes) => bytes,
@@ -76,7 +80,22 @@ pub fn run(args: &LogsArgs, paths: &Paths) -> CliResult {
             LogFrame::Response(other) => return Err(unexpected(other)),
         };
         shown |= !text.is_empty();
-        if let Err(e) = out.write_all(&text).and_then(|_| out.flush()) {
+        let text = match strip.as_mut() {
+            Some(s) => {
+                stripped.clear();
+                s.push(&text, &mut stripped);
+                &stripped
+            }
+            None => &text,
+        };
+        if let Err(e) = out.write_all(text).and_then(|_| out.flush()) {
+            return quiet_on_pipe(e);
+        }
+    }
+    if let Some(s) = strip.as_mut() {
+        stripped.clear();
+        s.finish(&mut stripped);
+        if let Err(e) = out.write_all(&stripped) {
             return quiet_on_pipe(e);
         }
     }

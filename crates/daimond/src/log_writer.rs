@@ -56,6 +56,9 @@ pub enum LogMsg {
         fd: Arc<OwnedFd>,
         done: oneshot::Sender<ReadOutcome>,
     },
+    /// Bytes read by the event loop itself (a service's terminal, which
+    /// `crate::console` reads for its clients too): stored like a pipe's.
+    Data { source: SourceKey, bytes: Vec<u8> },
     /// The pipe reached end of file: flush a partial last line.
     Close { source: SourceKey },
     /// `logs --rotate` / `--vacuum-size=` / `--vacuum-time=`, done between
@@ -211,6 +214,7 @@ fn apply(w: &mut JournalWriter, m: LogMsg, pid: u32, buf: &mut [u8]) {
             let outcome = read_pipe(w, source, &fd, buf);
             let _ = done.send(outcome);
         }
+        LogMsg::Data { source, bytes } => w.ingest(SourceId(source), &bytes),
         LogMsg::Close { source } => w.close_source(SourceId(source)),
         LogMsg::Maintain {
             rotate,

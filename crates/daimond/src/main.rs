@@ -10,6 +10,7 @@
 //! (last, so no second daemon opens the store before we are done), exit 0.
 
 mod config;
+mod console;
 mod daemonize;
 mod exit_status;
 mod fd_limits;

@@ -104,6 +104,8 @@ pub struct Owner {
     pub(super) proc_files: std::cell::Cell<tree::ProcFiles>,
     /// State changes for live viewers (`events`).
     pub events: super::events::Events,
+    /// Terminals of services with `StandardInput=tty`, for `daimon attach`.
+    pub consoles: crate::console::Consoles,
 }
 
 impl Owner {
@@ -144,6 +146,7 @@ impl Owner {
             daemon_start: Instant::now(),
             proc_files: Default::default(),
             events: Default::default(),
+            consoles: Default::default(),
         }
     }
 
@@ -258,6 +261,7 @@ impl Owner {
                         svc,
                         invocation: &id,
                         main_pid: None,
+                        main: false,
                     };
                     if let Err(e) = exec::create_directories(&x, exec::directory_owner(&x)) {
                         self.message(unit, 3, format!("{unit}: {e}"));
@@ -338,6 +342,7 @@ impl Owner {
             svc,
             invocation: &invocation,
             main_pid,
+            main: role == Role::Main,
         };
         let mut prepared = match exec::prepare(&x, cmd) {
             Ok(p) => p,
@@ -389,10 +394,30 @@ impl Owner {
                         level_prefix: svc.syslog_level_prefix,
                         identifier: svc.syslog_identifier.clone(),
                         main: (role == Role::Main).then_some(start_time).flatten(),
+                        pty: false,
                     },
                 };
                 spawn_reader(fd, origin, self.logs.sender(), &self.fdstore);
             }
+        }
+        if let Some(master) = child.pty {
+            let source = self.next_source;
+            self.next_source += 1;
+            let origin = PipeOrigin {
+                source,
+                meta: PipeMeta {
+                    unit: unit.to_string(),
+                    invocation: invocation.clone(),
+                    pid,
+                    stream: StreamKind::Stdout,
+                    level_prefix: svc.syslog_level_prefix,
+                    identifier: svc.syslog_identifier.clone(),
+                    main: start_time,
+                    pty: true,
+                },
+            };
+            let log = self.logs.sender();
+            crate::console::reader::start(&self.consoles, master, origin, log, &self.fdstore, None);
         }
         follow.push(Event::Spawned { role, pid });
         follow.extend(self.exec_outcome(pid, child.exec, prepared.program, prepared.workdir));

@@ -1,0 +1,151 @@
+//! The one reader of a service's pty master.
+//!
+//! Reads whenever the master is readable, attached clients or not: each chunk
+//! goes to the console (replay buffer, clients' queues, never waiting) and to
+//! the log writer, whose channel it waits for as a log pipe's reader does
+//! (`process::logpipe`): when storage falls behind, the terminal fills and the
+//! service waits; nothing is dropped. The log gets the bytes as written,
+//! escape sequences included (`daimon logs -o cat --strip-escapes` removes
+//! them), except the `\r` the terminal adds before each `\n` (ONLCR), which
+//! would end every stored line. A master reads EIO once the service's last
+//! copy of the slave is closed (pty(7)): that, like end of file, is the end.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::rc::Rc;
+
+use super::{Console, Consoles};
+use crate::log_writer::{LogMsg, LogSender};
+use crate::process::fdstore::SharedStore;
+use crate::process::logpipe::PipeOrigin;
+
+/// Largest chunk read at once.
+const CHUNK: usize = 16 * 1024;
+
+/// Starts the terminal of `origin.meta.unit` (main process `origin.meta.pid`)
+/// on `master`, replacing an earlier one of the unit. `kept`: its id in the fd
+/// store when it came back from there; otherwise a copy is handed to the store
+/// here. Must run inside the daemon's `LocalSet`.
+pub fn start(
+    consoles: &Consoles,
+    master: OwnedFd,
+    origin: PipeOrigin,
+    log: LogSender,
+    store: &SharedStore,
+    kept: Option<u64>,
+) {
+    let kept = kept.or_else(|| store.borrow_mut().put(master.as_fd(), &origin.meta));
+    let store = store.clone();
+    let forget = move || {
+        if let Some(id) = kept {
+            store.borrow_mut().close(id);
+        }
+    };
+    let unit = origin.meta.unit.clone();
+    let console = match Console::new(unit.clone(), origin.meta.pid, master) {
+        Ok(c) => Rc::new(c),
+        Err(e) => {
+            tracing::warn!("cannot read the terminal of {unit}: {e}");
+            forget();
+            return;
+        }
+    };
+    consoles.insert(console.clone());
+    let consoles = consoles.clone();
+    tokio::task::spawn_local(async move {
+        let finished = read_all(&console, origin, log).await;
+        console.end();
+        consoles.remove(&console);
+        // When daimond is ending, the store keeps the master for the next one.
+        if finished {
+            forget();
+        }
+    });
+}
+
+/// Reads until the terminal hangs up (true) or daimond's log writer has ended
+/// (false: daimond is stopping).
+async fn read_all(console: &Console, origin: PipeOrigin, log: LogSender) -> bool {
+    let PipeOrigin { source, meta } = origin;
+    let mut open = Some(LogMsg::Open {
+        source,
+        unit: meta.unit,
+        invocation: meta.invocation,
+        pid: meta.pid,
+        stream: meta.stream,
+        level_prefix: meta.level_prefix,
+        identifier: meta.identifier,
+    });
+    let mut buf = vec![0u8; CHUNK];
+    let mut lines = CrLf::default();
+    let finished = loop {
+        let Ok(mut guard) = console.master.readable().await else {
+            break true;
+        };
+        let read = guard.try_io(|fd| {
+            // SAFETY: reading into a valid buffer of its length from an open descriptor.
+            let n = unsafe { libc::read(fd.get_ref().as_raw_fd(), buf.as_mut_ptr().cast(), CHUNK) };
+            if n < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(n as usize)
+            }
+        });
+        let n = match read {
+            Err(_would_block) => continue,
+            Ok(Ok(0)) => break true,
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // EIO: the slave's last copy closed (the hang-up).
+            Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => break true,
+            Ok(Err(e)) => {
+                tracing::warn!("reading the terminal of {}: {e}", console.unit);
+                break true;
+            }
+        };
+        console.output(&buf[..n]);
+        if let Some(open) = open.take()
+            && log.tx.send(open).await.is_err()
+        {
+            break false;
+        }
+        let bytes = lines.strip(&buf[..n]);
+        if log.tx.send(LogMsg::Data { source, bytes }).await.is_err() {
+            break false;
+        }
+    };
+    if finished && open.is_none() {
+        let _ = log.tx.send(LogMsg::Close { source }).await;
+    }
+    finished
+}
+
+/// Removes the `\r` of each `\r\n`, across chunk boundaries.
+#[derive(Default)]
+pub struct CrLf {
+    /// The last chunk ended in `\r`, held back.
+    pending_cr: bool,
+}
+
+impl CrLf {
+    pub fn strip(&mut self, chunk: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(chunk.len() + 1);
+        if std::mem::take(&mut self.pending_cr) && chunk.first() != Some(&b'\n') {
+            out.push(b'\r');
+        }
+        let mut i = 0;
+        while i < chunk.len() {
+            let b = chunk[i];
+            if b == b'\r' {
+                match chunk.get(i + 1) {
+                    Some(b'\n') => {}
+                    Some(_) => out.push(b),
+                    None => self.pending_cr = true,
+                }
+            } else {
+                out.push(b);
+            }
+            i += 1;
+        }
+        out
+    }
+}
