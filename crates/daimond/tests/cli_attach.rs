@@ -168,6 +168,13 @@ fn a_repl_is_typed_to_detached_from_redrawn_resized_and_logged() {
     tmux.wait_screen("one", "the prompt", |s| s.contains(">>>"));
     tmux.line("one", "6*7");
     tmux.wait_screen("one", "the answer", |s| has_line(s, "42"));
+    // Ctrl-C is the program's (its controlling terminal makes it a SIGINT).
+    tmux.line("one", "import time; time.sleep(60)");
+    tmux.keys("one", &["C-c"]);
+    tmux.wait_screen("one", "the REPL interrupted", |s| {
+        s.contains("KeyboardInterrupt")
+    });
+    assert!(pid_alive(pid), "the REPL survived its Ctrl-C");
 
     // Ctrl-] detaches: the REPL never sees it and keeps running.
     tmux.keys("one", &["C-]"]);
@@ -305,6 +312,17 @@ fn the_terminal_survives_a_kill_9_of_daimond_and_attach_works_again() {
     assert_eq!(d.status_json("repl")["pid"].as_u64(), Some(pid as u64));
     let out = d.ok(&["logs", "repl", "-o", "cat", "--strip-escapes"]);
     assert!(out.lines().any(|l| l == "42"), "{out}");
+
+    // daemon-reexec keeps it too.
+    d.ok(&["daemon-reexec"]);
+    let screen = tmux.wait_screen("after", "attach to return", |s| s.contains("attach-exit="));
+    assert!(screen.contains("attach-exit=1"), "{screen}");
+    tmux.attach(&mut d, "reexec", (100, 30), "repl");
+    tmux.wait_screen("reexec", "attached again", |s| {
+        s.contains("attached to repl.service")
+    });
+    tmux.line("reexec", "6*8");
+    tmux.wait_screen("reexec", "the answer after reexec", |s| has_line(s, "48"));
 }
 
 #[test]
@@ -338,4 +356,36 @@ fn attach_says_what_to_do_for_a_unit_without_a_terminal_or_stopped() {
     let out = d.cli(&["attach", "--detach-key", "alt-x", "repl"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid detach key"));
+}
+
+#[test]
+fn a_unit_file_with_standard_input_tty_gets_a_terminal_and_never_waits_for_a_client() {
+    let mut d = Daemon::start();
+    // 400 KB of output with nobody attached (a pty holds a few KiB): the
+    // service must run to its end anyway. StandardOutput= is not set: it
+    // follows the input, as systemd's default does for a tty.
+    d.write_unit(
+        "console.service",
+        "[Service]\nStandardInput=tty\nStandardError=tty\nTTYPath=/dev/tty1\n\
+         ExecStart=/bin/sh -c 'echo term=$TERM; tty; echo out=$(readlink /proc/$$/fd/1) \
+         err=$(readlink /proc/$$/fd/2); head -c 400000 /dev/zero | tr \"\\\\0\" x | fold -w 100; \
+         echo done-writing; exec sleep 10000'\n",
+    );
+    d.ok(&["daemon-reload"]);
+    d.ok(&["start", "console"]);
+    let mut out = String::new();
+    // Bounded by more than the usual deadline: it is throughput on a busy machine.
+    wait_until("the whole output in the log store", DEADLINE * 3, || {
+        out = d.ok(&[
+            "logs",
+            "console",
+            "-o",
+            "cat",
+            "-g",
+            "term=|/dev/pts/|done-writing",
+        ]);
+        out.contains("done-writing")
+    });
+    assert!(out.lines().any(|l| l == "term=xterm-256color"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("/dev/pts/")), "{out}");
 }
