@@ -102,11 +102,18 @@ pub fn run(paths: &Paths, args: &AttachArgs) -> CliResult {
             eprintln!("\n[{how}]");
             Ok(0)
         }
-        End::Dropped(why) => Err(CliError::fail(format!("\n{why}"))),
-        End::Lost => Err(CliError::fail(format!(
-            "\ndaimond closed the connection (stopped or restarted); {unit} keeps its \
-             terminal: attach again once daimond runs"
-        ))),
+        // After a newline of its own: the cursor may be anywhere on the screen.
+        End::Dropped(why) => {
+            eprintln!();
+            Err(CliError::fail(why))
+        }
+        End::Lost => {
+            eprintln!();
+            Err(CliError::fail(format!(
+                "daimond closed the connection (stopped or restarted); {unit} keeps its \
+                 terminal: attach again once daimond runs"
+            )))
+        }
     }
 }
 
