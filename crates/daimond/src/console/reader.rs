@@ -18,8 +18,8 @@ use crate::log_writer::{LogMsg, LogSender};
 use crate::process::fdstore::SharedStore;
 use crate::process::logpipe::PipeOrigin;
 
-/// Largest chunk read at once.
-const CHUNK: usize = 16 * 1024;
+/// Most bytes read before they are handed on.
+const CHUNK: usize = 64 * 1024;
 
 /// Starts the terminal of `origin.meta.unit` (main process `origin.meta.pid`)
 /// on `master`, replacing an earlier one of the unit. `kept`: its id in the fd
@@ -81,27 +81,49 @@ async fn read_all(console: &Console, origin: PipeOrigin, log: LogSender) -> bool
         let Ok(mut guard) = console.master.readable().await else {
             break true;
         };
-        let read = guard.try_io(|fd| {
-            // SAFETY: reading into a valid buffer of its length from an open descriptor.
-            let n = unsafe { libc::read(fd.get_ref().as_raw_fd(), buf.as_mut_ptr().cast(), CHUNK) };
-            if n < 0 {
-                Err(std::io::Error::last_os_error())
-            } else {
-                Ok(n as usize)
+        // Everything the terminal holds, up to a chunk: one message to the
+        // log writer per chunk, not per read (a read gives at most what the
+        // line discipline has flipped, often 4 KiB).
+        let (mut n, mut hangup) = (0, false);
+        while n < CHUNK {
+            let read = guard.try_io(|fd| {
+                let room = &mut buf[n..];
+                // SAFETY: reading into a valid buffer of its length from an open descriptor.
+                let r = unsafe {
+                    libc::read(
+                        fd.get_ref().as_raw_fd(),
+                        room.as_mut_ptr().cast(),
+                        room.len(),
+                    )
+                };
+                if r < 0 {
+                    Err(std::io::Error::last_os_error())
+                } else {
+                    Ok(r as usize)
+                }
+            });
+            match read {
+                Err(_would_block) => break,
+                Ok(Ok(0)) => hangup = true,
+                Ok(Ok(got)) => n += got,
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // EIO: the slave's last copy closed (the hang-up).
+                Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => hangup = true,
+                Ok(Err(e)) => {
+                    tracing::warn!("reading the terminal of {}: {e}", console.unit);
+                    hangup = true;
+                }
             }
-        });
-        let n = match read {
-            Err(_would_block) => continue,
-            Ok(Ok(0)) => break true,
-            Ok(Ok(n)) => n,
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            // EIO: the slave's last copy closed (the hang-up).
-            Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => break true,
-            Ok(Err(e)) => {
-                tracing::warn!("reading the terminal of {}: {e}", console.unit);
+            if hangup {
+                break;
+            }
+        }
+        if n == 0 {
+            if hangup {
                 break true;
             }
-        };
+            continue;
+        }
         console.output(&buf[..n]);
         if let Some(open) = open.take()
             && log.tx.send(open).await.is_err()
@@ -111,6 +133,9 @@ async fn read_all(console: &Console, origin: PipeOrigin, log: LogSender) -> bool
         let bytes = lines.strip(&buf[..n]);
         if log.tx.send(LogMsg::Data { source, bytes }).await.is_err() {
             break false;
+        }
+        if hangup {
+            break true;
         }
     };
     if finished && open.is_none() {
