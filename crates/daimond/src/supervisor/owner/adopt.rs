@@ -54,7 +54,7 @@ impl Owner {
     /// enabled units are started after this.
     pub fn adopt_previous(&mut self) {
         let (store, pipes) = FdStore::open(&self.paths.runtime);
-        *self.fdstore.borrow_mut() = store;
+        *self.procs.fdstore.borrow_mut() = store;
         if crate::supervisor::boot::first_start_of_this_boot(&self.paths.runtime) {
             // Nothing of the previous boot runs: what ran then, and the timers
             // started by hand then, are not brought back; enabled units start.
@@ -169,7 +169,7 @@ impl Owner {
             );
             return;
         };
-        let Some(tx) = self.watch_tx.clone() else {
+        let Some(tx) = self.procs.watch_tx.clone() else {
             return;
         };
         let unit = name.clone();
@@ -181,7 +181,7 @@ impl Owner {
             return;
         }
         self.set_adopted(&name, &r.invocation, Some((pid, t)));
-        self.pids.insert(pid, (name.clone(), Role::Main));
+        self.procs.pids.insert(pid, (name.clone(), Role::Main));
         self.feed(
             &name,
             Event::Adopt {
@@ -254,23 +254,23 @@ impl Owner {
         let n = pipes.len();
         for p in pipes {
             let Some(meta) = p.meta else {
-                self.fdstore.borrow_mut().close(p.id);
+                self.procs.fdstore.borrow_mut().close(p.id);
                 continue;
             };
-            let source = self.next_source;
-            self.next_source += 1;
-            self.fdstore
+            let source = self.procs.new_source();
+            self.procs
+                .fdstore
                 .borrow_mut()
                 .remember(p.id, p.fd.as_fd(), &meta);
             let pty = meta.pty;
             let origin = PipeOrigin { source, meta };
             if pty {
                 let log = self.logs.sender();
-                let (consoles, store) = (&self.consoles, &self.fdstore);
+                let (consoles, store) = (&self.consoles, &self.procs.fdstore);
                 crate::console::reader::start(consoles, p.fd, origin, log, store, Some(p.id));
                 continue;
             }
-            reattach_reader(p.fd, origin, self.logs.sender(), &self.fdstore, p.id);
+            reattach_reader(p.fd, origin, self.logs.sender(), &self.procs.fdstore, p.id);
         }
         if n > 0 {
             tracing::info!("resumed reading {n} service output pipe(s) kept by the fd store");
@@ -289,15 +289,15 @@ impl Owner {
                 }
                 e.main = None;
                 e.main_start_time = None;
-                self.pids.remove(&pid);
+                self.procs.pids.remove(&pid);
                 let status = ExitStatus::Unknown;
                 self.feed(&unit, Event::Exited { pid, status });
-                if self.leftover_units.contains(&unit) {
+                if self.procs.leftover_units.contains(&unit) {
                     self.recheck_leftovers(&unit);
                 }
             }
             Watched::Member { unit } => {
-                if self.leftover_units.contains(&unit) {
+                if self.procs.leftover_units.contains(&unit) {
                     self.recheck_leftovers(&unit);
                 }
             }
@@ -331,7 +331,7 @@ impl Owner {
     /// Adopted run being stopped: watch the end of each signalled process, since
     /// none of them sends us SIGCHLD.
     pub fn watch_members(&mut self, unit: &str) {
-        let Some(tx) = self.watch_tx.clone() else {
+        let Some(tx) = self.procs.watch_tx.clone() else {
             return;
         };
         let Some(e) = self.units.get_mut(unit) else {
