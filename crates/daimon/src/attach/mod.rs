@@ -147,7 +147,29 @@ fn drain(dec: &mut attach::Decoder, out: &mut impl Write) -> io::Result<Option<E
     Ok(None)
 }
 
+/// The session, with daimond hanging up mid-write or mid-read (killed)
+/// reported as [`End::Lost`] like a clean end of file.
 fn session(
+    stream: &UnixStream,
+    already: Vec<u8>,
+    key: u8,
+    read_only: bool,
+    signals: i32,
+) -> io::Result<End> {
+    match pump(stream, already, key, read_only, signals) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+            ) =>
+        {
+            Ok(End::Lost)
+        }
+        r => r,
+    }
+}
+
+fn pump(
     stream: &UnixStream,
     already: Vec<u8>,
     key: u8,
