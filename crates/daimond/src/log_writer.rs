@@ -57,8 +57,14 @@ pub enum LogMsg {
         done: oneshot::Sender<ReadOutcome>,
     },
     /// Bytes read by the event loop itself (a service's terminal, which
-    /// `crate::console` reads for its clients too): stored like a pipe's.
-    Data { source: SourceKey, bytes: Vec<u8> },
+    /// `crate::console` reads for its clients too): stored like a pipe's,
+    /// then `stored` is answered (the reader keeps one chunk in flight, so
+    /// the queue never holds more than a chunk per terminal).
+    Data {
+        source: SourceKey,
+        bytes: Vec<u8>,
+        stored: oneshot::Sender<()>,
+    },
     /// The pipe reached end of file: flush a partial last line.
     Close { source: SourceKey },
     /// `logs --rotate` / `--vacuum-size=` / `--vacuum-time=`, done between
@@ -214,7 +220,14 @@ fn apply(w: &mut JournalWriter, m: LogMsg, pid: u32, buf: &mut [u8]) {
             let outcome = read_pipe(w, source, &fd, buf);
             let _ = done.send(outcome);
         }
-        LogMsg::Data { source, bytes } => w.ingest(SourceId(source), &bytes),
+        LogMsg::Data {
+            source,
+            bytes,
+            stored,
+        } => {
+            w.ingest(SourceId(source), &bytes);
+            let _ = stored.send(());
+        }
         LogMsg::Close { source } => w.close_source(SourceId(source)),
         LogMsg::Maintain {
             rotate,

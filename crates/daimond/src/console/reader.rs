@@ -2,9 +2,11 @@
 //!
 //! Reads whenever the master is readable, attached clients or not: each chunk
 //! goes to the console (replay buffer, clients' queues, never waiting) and to
-//! the log writer, whose channel it waits for as a log pipe's reader does
+//! the log writer, one chunk in flight at a time (the next is read while the
+//! writer stores it), as a log pipe's reader waits for each read
 //! (`process::logpipe`): when storage falls behind, the terminal fills and the
-//! service waits; nothing is dropped. The log gets the bytes as written,
+//! service waits; nothing is dropped, and the writer's queue holds at most a
+//! chunk per terminal. The log gets the bytes as written,
 //! escape sequences included (`daimon logs -o cat --strip-escapes` removes
 //! them), except the `\r` the terminal adds before each `\n` (ONLCR), which
 //! would end every stored line. A master reads EIO once the service's last
@@ -12,6 +14,8 @@
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::rc::Rc;
+
+use tokio::sync::oneshot;
 
 use super::{Console, Consoles};
 use crate::log_writer::{LogMsg, LogSender};
@@ -77,6 +81,7 @@ async fn read_all(console: &Console, origin: PipeOrigin, log: LogSender) -> bool
     });
     let mut buf = vec![0u8; CHUNK];
     let mut lines = CrLf::default();
+    let mut in_flight: Option<oneshot::Receiver<()>> = None;
     let finished = loop {
         let Ok(mut guard) = console.master.readable().await else {
             break true;
@@ -131,9 +136,23 @@ async fn read_all(console: &Console, origin: PipeOrigin, log: LogSender) -> bool
             break false;
         }
         let bytes = lines.strip(&buf[..n]);
-        if log.tx.send(LogMsg::Data { source, bytes }).await.is_err() {
+        // The previous chunk stored first: one in flight at a time, while
+        // the next is read.
+        if let Some(p) = in_flight.take()
+            && p.await.is_err()
+        {
             break false;
         }
+        let (stored, done) = oneshot::channel();
+        let data = LogMsg::Data {
+            source,
+            bytes,
+            stored,
+        };
+        if log.tx.send(data).await.is_err() {
+            break false;
+        }
+        in_flight = Some(done);
         if hangup {
             break true;
         }
