@@ -256,6 +256,12 @@ impl Client {
         }
     }
 
+    /// The connection itself, for a request that turns it into a stream of
+    /// its own (`attach`), with the bytes already read past the last response.
+    pub fn into_stream(self) -> (UnixStream, Vec<u8>) {
+        (self.stream, self.reader.buffer().to_vec())
+    }
+
     /// Waits (bounded) until the daemon closes the connection: after `shutdown`,
     /// that happens when it has cleaned up and is about to exit.
     pub fn wait_closed(mut self, timeout: Duration) {
