@@ -5,7 +5,7 @@
 //! screen in cooked mode; SIGTERM, SIGHUP and SIGINT become messages to the
 //! main loop (`input`), which returns through the drop.
 
-use std::io::{self, Stdout, Write};
+use std::io::{self, BufWriter, Stdout, Write};
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -17,7 +17,9 @@ use ratatui::crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 
-pub type Term = Terminal<CrosstermBackend<Stdout>>;
+/// Buffered: a frame goes out in one write (ratatui flushes after each), not
+/// in the pieces a line-buffered stdout would make of cursor moves.
+pub type Term = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
 
 /// Whether the screen is taken (raw mode, alternate screen): what `restore`
 /// has to undo, at most once.
@@ -39,7 +41,10 @@ impl Screen {
             }));
         });
         take()?;
-        let term = match Terminal::new(CrosstermBackend::new(io::stdout())) {
+        let term = match Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(
+            64 * 1024,
+            io::stdout(),
+        ))) {
             Ok(t) => t,
             Err(e) => {
                 restore();
