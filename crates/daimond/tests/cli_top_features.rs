@@ -1,7 +1,7 @@
 //! `daimon top` at scale and its views, in tmux: 200 units (scrolling, the
 //! filter, a stop through the key, a log pane that follows), the log search,
-//! the detail view, attach handing the terminal over and taking it back, and
-//! the terminal restored on Ctrl-C and SIGHUP.
+//! the detail view, attach handing the terminal over and taking it back, a
+//! window too small to draw in, and the terminal restored on Ctrl-C and SIGHUP.
 
 mod common;
 mod top_tmux;
@@ -189,13 +189,24 @@ fn a_failed_attach_shows_its_error_and_top_comes_back() {
 }
 
 #[test]
-fn ctrl_c_and_sighup_restore_the_terminal() {
+fn a_small_window_then_ctrl_c_and_sighup_restore_the_terminal() {
     need_tmux();
     let mut d = Daemon::start();
     sleeper(&mut d, "alpha");
     d.ok(&["daemon-reload"]);
     let tmux = top_in_tmux(&mut d);
     tmux.wait_screen("the table", |s| s.contains("alpha.service"));
+    // Too small to draw in: a message, and the table again once it fits.
+    let resize = |x: &str, y: &str| {
+        let out = tmux.cmd(&["resize-window", "-t", "top", "-x", x, "-y", y]);
+        assert!(out.status.success(), "tmux resize-window");
+    };
+    resize("40", "5");
+    tmux.wait_screen("the too-small message", |s| {
+        s.contains("terminal too small (40x5)")
+    });
+    resize("120", "30");
+    tmux.wait_screen("the table again", |s| s.contains("alpha.service"));
     tmux.keys(&["C-c"]);
     tmux.wait_screen("top to exit on Ctrl-C", |s| s.contains("top-exit=0"));
     assert!(restored(d.path()), "stty settings differ after Ctrl-C");

@@ -13,6 +13,7 @@ mod draw;
 mod feed;
 mod input;
 mod keys;
+mod parse;
 mod term;
 mod view;
 
@@ -33,6 +34,8 @@ use view::{Detail, View};
 
 /// Between two samples of CPU and memory.
 const TICK: Duration = Duration::from_secs(1);
+/// Shortest time between two frames drawn for log lines.
+const FRAME: Duration = Duration::from_millis(33);
 /// More changed units than this at once: one read of the whole table instead.
 const MANY: usize = 64;
 
@@ -89,14 +92,27 @@ impl Top<'_> {
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => return Ok(0),
             };
-            // Everything that is waiting, so a burst of events costs one read.
+            let mut msgs: Vec<Msg> = first.into_iter().collect();
+            // A busy unit's lines come in many small frames: they are
+            // gathered for a frame's time, so they redraw the screen at most
+            // about 30 times a second (a key ends the wait).
+            if matches!(msgs.first(), Some(Msg::Logs { .. })) {
+                let until = Instant::now() + FRAME;
+                while let Ok(m) = rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                    let key = matches!(m, Msg::Key(_));
+                    msgs.push(m);
+                    if key {
+                        break;
+                    }
+                }
+            }
+            // Everything else waiting, so a burst of events costs one read
+            // (bounded, so that a flood still lets the screen be drawn).
+            msgs.extend(std::iter::from_fn(|| rx.try_recv().ok()).take(4096));
             let mut changed = BTreeSet::new();
             let mut all = false;
             let page = self.page();
-            for msg in first
-                .into_iter()
-                .chain(std::iter::from_fn(|| rx.try_recv().ok()))
-            {
+            for msg in msgs {
                 match msg {
                     Msg::Key(k) => match keys::on_key(&mut self.view, k, page) {
                         Action::None => {}
