@@ -135,7 +135,15 @@ fn detail(f: &mut Frame, view: &View, unit: &str, text: &[String]) {
     let bottom = bottom_lines(view, area.width as usize);
     let n = bottom.len() as u16;
     let body = area.height - 1 - n;
-    let title = format!("daimon top  {unit}  (Esc returns to the table)");
+    // The one figure `status` has not: CPU % from top's own samples.
+    let cpu = view
+        .units
+        .iter()
+        .find(|u| u.row.name == unit)
+        .and_then(|u| u.cpu_percent)
+        .map(|c| format!("  CPU {c:.1} %"))
+        .unwrap_or_default();
+    let title = format!("daimon top  {unit}{cpu}  (Esc returns to the table)");
     f.render_widget(
         Paragraph::new(title).style(Style::new().add_modifier(Modifier::REVERSED)),
         Rect::new(area.x, area.y, area.width, 1),
