@@ -221,3 +221,29 @@ fn a_small_window_then_ctrl_c_and_sighup_restore_the_terminal() {
     tmux.wait_screen("top to exit on SIGHUP", |s| s.contains("top-exit=0"));
     assert!(restored(d.path()), "stty settings differ after SIGHUP");
 }
+
+/// daimond killed and started again under a running `top`: top reconnects to
+/// the state events, so a unit started afterwards shows in its row.
+#[test]
+fn top_follows_a_daimond_started_again() {
+    need_tmux();
+    let mut d = Daemon::start();
+    sleeper(&mut d, "alpha");
+    d.ok(&["daemon-reload"]);
+    let tmux = top_in_tmux(&mut d);
+    tmux.wait_screen("alpha, inactive", |s| {
+        s.lines()
+            .any(|l| l.starts_with("alpha.service") && l.contains("inactive"))
+    });
+    d.kill_daemon();
+    d.spawn_daemon();
+    d.ok(&["start", "alpha"]);
+    let pid = d.wait_main_pid("alpha");
+    tmux.wait_screen("alpha active with its PID", |s| {
+        s.lines().any(|l| {
+            l.starts_with("alpha.service") && l.contains(" active ") && l.contains(&pid.to_string())
+        })
+    });
+    tmux.keys(&["q"]);
+    tmux.wait_screen("top to exit", |s| s.contains("top-exit=0"));
+}

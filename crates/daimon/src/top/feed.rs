@@ -19,6 +19,8 @@ use crate::error::CliError;
 
 /// Lines the log pane starts with (what it keeps is bounded in `view`).
 pub const LOG_LINES: usize = 200;
+/// Between two tries to reach daimond again for its events.
+const RECONNECT: std::time::Duration = std::time::Duration::from_secs(1);
 /// Recent lines the detail view asks for.
 const DETAIL_LINES: usize = 30;
 
@@ -110,20 +112,40 @@ pub fn job(paths: &Paths, verb: Verb, unit: String, tx: Sender<Msg>) {
     });
 }
 
-/// Starts the thread that turns daimond's state events into messages.
-/// Without it (an older daimond) the rows on screen still refresh each second.
+/// Starts the thread that turns daimond's state events into messages. When
+/// the stream ends (daimond restarted, or was killed and started again) it
+/// connects again, once a second while none answers, and asks for every row
+/// once it is back: changes in between were not seen. An older daimond
+/// without the stream gets no events; the running rows on screen still
+/// refresh each second.
 pub fn follow_events(paths: &Paths, tx: Sender<Msg>) {
-    let Ok(mut c) = connect(paths) else {
-        return;
-    };
-    if c.send(&Request::Events, None).is_err() {
-        return;
-    }
+    let paths = paths.clone();
     std::thread::spawn(move || {
-        while let Ok(Response::Event(unit)) = c.next() {
-            if tx.send(Msg::Changed(unit)).is_err() {
-                return;
+        let mut first = true;
+        loop {
+            let stream = connect(&paths).and_then(|mut c| {
+                c.send(&Request::Events, None)?;
+                Ok(c)
+            });
+            if let Ok(mut c) = stream {
+                if !first && tx.send(Msg::Changed(String::new())).is_err() {
+                    return;
+                }
+                first = false;
+                loop {
+                    match c.next() {
+                        Ok(Response::Event(unit)) => {
+                            if tx.send(Msg::Changed(unit)).is_err() {
+                                return;
+                            }
+                        }
+                        // Too old to stream events: nothing to wait for.
+                        Ok(_) => return,
+                        Err(_) => break,
+                    }
+                }
             }
+            std::thread::sleep(RECONNECT);
         }
     });
 }
