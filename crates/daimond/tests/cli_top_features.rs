@@ -247,3 +247,27 @@ fn top_follows_a_daimond_started_again() {
     tmux.keys(&["q"]);
     tmux.wait_screen("top to exit", |s| s.contains("top-exit=0"));
 }
+
+/// A unit added by daemon-reload has no state change yet: Ctrl-L reads every
+/// row again, and it is there; its first start shows without any key.
+#[test]
+fn ctrl_l_shows_a_unit_added_by_daemon_reload() {
+    need_tmux();
+    let mut d = Daemon::start();
+    sleeper(&mut d, "alpha");
+    d.ok(&["daemon-reload"]);
+    let tmux = top_in_tmux(&mut d);
+    tmux.wait_screen("alpha", |s| s.contains("1 of 1 units"));
+    sleeper(&mut d, "beta");
+    sleeper(&mut d, "gamma");
+    d.ok(&["daemon-reload"]);
+    tmux.keys(&["C-l"]);
+    tmux.wait_screen("the new units", |s| {
+        s.contains("3 of 3 units") && s.contains("beta.service")
+    });
+    d.ok(&["start", "gamma"]);
+    let pid = d.wait_main_pid("gamma");
+    tmux.wait_screen("gamma's start", |s| s.contains(&pid.to_string()));
+    tmux.keys(&["q"]);
+    tmux.wait_screen("top to exit", |s| s.contains("top-exit=0"));
+}

@@ -126,7 +126,7 @@ impl Top<'_> {
                         Action::Detail(unit) => self.detail(&unit),
                         Action::Reload => {
                             all = true;
-                            self.screen.term.clear().map_err(draw_err)?;
+                            self.screen.repaint().map_err(draw_err)?;
                         }
                     },
                     // ratatui notices the new size on the next draw.

@@ -14,7 +14,7 @@ use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::cursor::{Hide, Show};
 use ratatui::crossterm::execute;
 use ratatui::crossterm::terminal::{
-    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+    Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 
 /// Buffered: a frame goes out in one write (ratatui flushes after each), not
@@ -41,17 +41,22 @@ impl Screen {
             }));
         });
         take()?;
-        let term = match Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(
-            64 * 1024,
-            io::stdout(),
-        ))) {
-            Ok(t) => t,
+        match new_term() {
+            Ok(term) => Ok(Screen { term }),
             Err(e) => {
                 restore();
-                return Err(e);
+                Err(e)
             }
-        };
-        Ok(Screen { term })
+        }
+    }
+
+    /// Clears the screen and paints every cell on the next frame. Not
+    /// ratatui's `Terminal::clear`: it asks the terminal where the cursor is
+    /// and reads the answer from stdin, which is the key thread's to read.
+    pub fn repaint(&mut self) -> io::Result<()> {
+        execute!(io::stdout(), Clear(ClearType::All))?;
+        self.term = new_term()?;
+        Ok(())
     }
 
     /// Gives the terminal back for a while (another program runs in it).
@@ -63,7 +68,7 @@ impl Screen {
     /// next frame (the other program drew over it).
     pub fn resume(&mut self) -> io::Result<()> {
         take()?;
-        self.term.clear()
+        self.repaint()
     }
 }
 
@@ -71,6 +76,14 @@ impl Drop for Screen {
     fn drop(&mut self) {
         restore();
     }
+}
+
+/// A fresh terminal (its idea of the screen empty), drawing into a buffer.
+fn new_term() -> io::Result<Term> {
+    Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(
+        64 * 1024,
+        io::stdout(),
+    )))
 }
 
 fn take() -> io::Result<()> {

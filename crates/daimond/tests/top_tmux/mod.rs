@@ -70,8 +70,12 @@ pub fn tmux_present() -> bool {
 /// the terminal settings before and after it (`stty -g`) and its exit code.
 pub fn top_in_tmux(d: &mut Daemon) -> Tmux {
     let home = d.path().to_path_buf();
+    // A socket of its own per call: a server killed a moment ago may still
+    // hold the last one while it exits.
+    static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmux = Tmux {
-        socket: home.join("tmux.sock"),
+        socket: home.join(format!("tmux-{n}.sock")),
     };
     let script = format!(
         "stty -g > {h}/stty.before; DAIMON_HOME={h} {top} top; echo top-exit=$?; \
