@@ -22,6 +22,7 @@ mod reexec;
 mod remote;
 mod render;
 mod render_timers;
+mod render_usage;
 mod run;
 mod run_policy;
 mod save;

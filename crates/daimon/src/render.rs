@@ -473,16 +473,7 @@ pub fn status_detail(st: &UnitStatus, now: Timestamp, tz: &TimeZone, style: Styl
     if let Some(pid) = st.pid {
         let _ = writeln!(out, "   Main PID: {pid}");
     }
-    if !st.tasks.is_empty() {
-        let pids: Vec<String> = st.tasks.iter().map(u32::to_string).collect();
-        let _ = writeln!(out, "      Tasks: {} ({})", st.tasks.len(), pids.join(" "));
-    }
-    if let Some(m) = st.memory_bytes {
-        let _ = writeln!(out, "     Memory: {}", bytes(m));
-    }
-    if let Some(c) = st.cpu_usec {
-        let _ = writeln!(out, "        CPU: {}", cpu(c));
-    }
+    out.push_str(&crate::render_usage::usage_lines(st));
     if let Some(r) = &st.restart_policy {
         let _ = writeln!(out, "    Restart: {}", restart_line(r));
     }

@@ -477,12 +477,14 @@ impl Owner {
         if scope == KillScope::Main {
             return None;
         }
-        let others: Vec<(u32, u64)> =
+        let mut others: Vec<(u32, u64)> =
             tree::service_tree(&roots, &e.invocation, &orphans, &e.sessions)
                 .into_iter()
                 .filter(|(p, _)| !roots.contains(p))
                 .map(|(p, st)| (p, st.start_time))
                 .collect();
+        self.add_cgroup_members(unit, &roots, &mut others);
+        let e = self.units.get_mut(unit)?;
         for &(p, t) in &others {
             for &sig in &sigs {
                 let _ = signal_verified(p, t, sig);
@@ -517,12 +519,16 @@ impl Owner {
             .flatten()
             .map(|h| h.pid)
             .collect();
-        let rest: Vec<(u32, u64)> =
+        let mut rest: Vec<(u32, u64)> =
             tree::service_tree(&roots, &e.invocation, &orphans, &e.sessions)
                 .into_iter()
                 .filter(|(p, _)| !roots.contains(p))
                 .map(|(p, st)| (p, st.start_time))
                 .collect();
+        self.add_cgroup_members(unit, &roots, &mut rest);
+        let Some(e) = self.units.get_mut(unit) else {
+            return;
+        };
         if rest.is_empty() {
             self.leftover_units.remove(unit);
             self.feed(unit, Event::Leftovers(false));
