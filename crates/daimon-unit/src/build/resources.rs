@@ -61,6 +61,18 @@ pub(crate) fn apply(s: &mut ServiceSection, cx: &mut Cx<'_, '_>, e: &Entry) -> O
                 Err(err) => cx.error(e, err),
             }
         }
+        // Not resource control, but a count with no other home here.
+        "FileDescriptorStoreMax" => match v.parse::<u32>() {
+            Ok(n) => s.fd_store_max = n,
+            Err(_) => cx.error(
+                e,
+                ValueError::new(
+                    v,
+                    "a number of descriptors",
+                    "e.g. 16 (0 disables the store)",
+                ),
+            ),
+        },
         _ => return Outcome::Unhandled,
     }
     Outcome::Done

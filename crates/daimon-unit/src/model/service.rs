@@ -235,6 +235,9 @@ pub struct ServiceSection {
     pub cpu_weight: Option<u64>,
     /// `TasksMax=`.
     pub tasks_max: Option<TasksMax>,
+    /// `FileDescriptorStoreMax=`: how many descriptors the service may hand
+    /// daimond with `FDSTORE=1` (sd_notify(3)); 0, the default, refuses them.
+    pub fd_store_max: u32,
     /// `X-DaimonWatch=` (daimon's extension, which systemd ignores as it
     /// ignores every `X-` key): restart the service when files under these
     /// paths change (`daimon run --watch`).
@@ -300,6 +303,7 @@ impl Default for ServiceSection {
             cpu_quota: None,
             cpu_weight: None,
             tasks_max: None,
+            fd_store_max: 0,
             watch: Vec::new(),
         }
     }

@@ -115,6 +115,24 @@ pub struct FdStore {
     /// A copy of every pipe the store should hold, by id: what a new store is
     /// handed when the old one died ([`FdStore::restart`]).
     kept: BTreeMap<u64, (OwnedFd, PipeMeta)>,
+    /// Descriptors of other kinds than pipes (see [`OtherKept`]).
+    other: OtherKept,
+}
+
+/// Kept descriptors that are no output pipe: their payload is JSON with a
+/// `"kind"` (which a [`PipeMeta`] never has), e.g. a service's `FDSTORE=1`
+/// descriptors. Handed to the store like pipes, listed back apart from them.
+#[derive(Default)]
+struct OtherKept {
+    /// A copy of each, by id, for a store started after this one died.
+    kept: BTreeMap<u64, (OwnedFd, Vec<u8>)>,
+    /// What the last listing returned, until [`FdStore::take_other`].
+    listed: Vec<(u64, OwnedFd, Vec<u8>)>,
+}
+
+/// Whether a payload is of another kind than a pipe's.
+fn is_other(payload: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(payload).is_ok_and(|v| v.get("kind").is_some())
 }
 
 impl FdStore {
@@ -127,6 +145,7 @@ impl FdStore {
             warned: true,
             path: None,
             kept: BTreeMap::new(),
+            other: OtherKept::default(),
         }
     }
 
@@ -192,6 +211,7 @@ impl FdStore {
                 warned: true,
                 path: None,
                 kept: BTreeMap::new(),
+                other: OtherKept::default(),
             };
             store.quit();
         }
@@ -232,6 +252,7 @@ impl FdStore {
             warned: false,
             path: Some(path),
             kept: BTreeMap::new(),
+            other: OtherKept::default(),
         };
         let pipes = match store.list() {
             Ok(p) => p,
@@ -240,7 +261,13 @@ impl FdStore {
                 Vec::new()
             }
         };
-        store.next_id = pipes.iter().map(|p| p.id + 1).max().unwrap_or(1);
+        let other = store.other.listed.iter().map(|(id, _, _)| id + 1).max();
+        store.next_id = pipes
+            .iter()
+            .map(|p| p.id + 1)
+            .chain(other)
+            .max()
+            .unwrap_or(1);
         (store, pipes)
     }
 
@@ -299,6 +326,9 @@ impl FdStore {
         for (id, (fd, meta)) in &self.kept {
             self.send_pipe(*id, fd.as_fd(), meta)?;
         }
+        for (id, (fd, payload)) in &self.other.kept {
+            self.send_other(*id, fd.as_fd(), payload)?;
+        }
         self.warned = false;
         self.pid
             .ok_or_else(|| io::Error::other("the new fd store did not say its PID"))
@@ -314,9 +344,46 @@ impl FdStore {
         self.kept.len()
     }
 
+    /// Hands a copy of `fd` to the store with `payload` (JSON with a
+    /// `"kind"`); the id to close it with, or `None` without a store.
+    pub fn put_other(&mut self, fd: BorrowedFd<'_>, payload: &[u8]) -> Option<u64> {
+        self.path.as_ref()?;
+        let copy = fd.try_clone_to_owned().ok()?;
+        let id = self.next_id;
+        self.next_id += 1;
+        if self.conn.is_some() {
+            if let Err(e) = self.send_other(id, copy.as_fd(), payload) {
+                self.gone(&e);
+            }
+        }
+        self.other.kept.insert(id, (copy, payload.to_vec()));
+        Some(id)
+    }
+
+    /// Keeps a copy of `id` (listed back from the store) for a store started
+    /// after this one died.
+    pub fn remember_other(&mut self, id: u64, fd: BorrowedFd<'_>, payload: &[u8]) {
+        if let Ok(copy) = fd.try_clone_to_owned() {
+            self.other.kept.insert(id, (copy, payload.to_vec()));
+        }
+    }
+
+    /// The descriptors of other kinds the store listed at [`FdStore::open`]
+    /// (id, descriptor, payload); each stays kept until [`FdStore::close`].
+    pub fn take_other(&mut self) -> Vec<(u64, OwnedFd, Vec<u8>)> {
+        std::mem::take(&mut self.other.listed)
+    }
+
+    fn send_other(&self, id: u64, fd: BorrowedFd<'_>, payload: &[u8]) -> io::Result<()> {
+        let msg = proto::encode(proto::OP_PUT, id, payload).ok_or(io::ErrorKind::InvalidInput)?;
+        let raw = [fd.as_raw_fd()];
+        self.send(&msg, &[ControlMessage::ScmRights(&raw)])
+    }
+
     /// The pipe `id` reached end of file: the store closes its copy.
     pub fn close(&mut self, id: u64) {
         self.kept.remove(&id);
+        self.other.kept.remove(&id);
         if self.conn.is_none() {
             return;
         }
@@ -407,6 +474,11 @@ impl FdStore {
                     // listen(), daimond itself when it started the store.
                     self.pid = u32::try_from(id).ok().filter(|p| *p != 0);
                     return Ok(out);
+                }
+                proto::OP_ENTRY if fds.len() == 1 && is_other(meta) => {
+                    if let Some(fd) = fds.pop() {
+                        self.other.listed.push((id, fd, meta.to_vec()));
+                    }
                 }
                 proto::OP_ENTRY if fds.len() == 1 => {
                     if let Some(fd) = fds.pop() {
