@@ -25,6 +25,7 @@ mod render_timers;
 mod render_usage;
 mod run;
 mod run_policy;
+mod run_watch;
 mod save;
 mod schedule;
 mod shell_words;

@@ -356,33 +356,10 @@ pub fn build(args: &RunArgs, ctx: &RunContext) -> CliResult<RunRequest> {
         restart: RestartPlan::new(restart, args.restart_sec.as_deref(), start_limit),
         scheduled: schedule.is_some(),
     });
-    let text = with_watch(text, &args.watch, &ctx.cwd)?;
+    let text = crate::run_watch::with_watch(text, &args.watch, &args.ignore, &ctx.cwd)?;
     let mut req = request(&name, text, schedule.as_ref(), args.save, args.enable);
     req.socket = listen_socket(&name, &args.listen, &ctx.cwd);
     Ok(req)
-}
-
-/// `--watch`: `X-DaimonWatch=` lines at the end of `[Service]` (an `X-` key,
-/// which systemd ignores, so a saved unit stays a valid systemd unit).
-fn with_watch(text: String, watch: &[PathBuf], cwd: &Path) -> CliResult<String> {
-    if watch.is_empty() {
-        return Ok(text);
-    }
-    let mut lines = String::new();
-    for w in watch {
-        let p = cwd.join(w);
-        if !p.exists() {
-            return Err(CliError::fail(format!(
-                "invalid --watch \"{}\": no such file or directory",
-                w.display()
-            )));
-        }
-        let _ = writeln!(lines, "X-DaimonWatch={}", plain_value(&p.to_string_lossy()));
-    }
-    Ok(match text.find("\n[Install]\n") {
-        Some(i) => format!("{}{lines}{}", &text[..i], &text[i..]),
-        None => text + &lines,
-    })
 }
 
 /// `--listen`: the socket unit `NAME.socket` whose sockets daimond binds and
@@ -466,6 +443,7 @@ mod tests {
             on_calendar: vec![],
             listen: vec![],
             watch: vec![],
+            ignore: vec![],
             cron: None,
             restart_sec: Some("2".into()),
             start_limit: None,
@@ -509,6 +487,7 @@ mod tests {
             on_calendar: vec![],
             listen: vec![],
             watch: vec![],
+            ignore: vec![],
             cron: Some("30 2 * * *".into()),
             command: v(&["sh", "backup.sh"]),
         }
@@ -578,6 +557,7 @@ mod tests {
             on_calendar: vec![],
             listen: vec![],
             watch: vec![],
+            ignore: vec![],
             cron: None,
             restart_sec: None,
             start_limit: None,

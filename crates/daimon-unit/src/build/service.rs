@@ -151,6 +151,12 @@ fn dir_names(cx: &mut Cx<'_, '_>, e: &Entry) -> Option<Vec<String>> {
 
 pub(crate) fn apply(s: &mut ServiceSection, cx: &mut Cx<'_, '_>, e: &Entry) -> Outcome {
     let key = e.key.as_str();
+    if key == "X-DaimonWatchIgnore" {
+        if let Some(v) = cx.expanded(e) {
+            assign_list(&mut s.watch_ignore, &v, [v.clone()]);
+        }
+        return Outcome::Done;
+    }
     if key == "X-DaimonWatch" {
         if let Some(v) = cx.expanded(e) {
             if v.is_empty() {

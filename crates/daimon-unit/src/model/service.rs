@@ -242,6 +242,9 @@ pub struct ServiceSection {
     /// ignores every `X-` key): restart the service when files under these
     /// paths change (`daimon run --watch`).
     pub watch: Vec<PathBuf>,
+    /// `X-DaimonWatchIgnore=`: gitignore-style globs of changes under the
+    /// watched paths that restart nothing (`daimon run --ignore`).
+    pub watch_ignore: Vec<String>,
 }
 
 impl Default for ServiceSection {
@@ -305,6 +308,7 @@ impl Default for ServiceSection {
             tasks_max: None,
             fd_store_max: 0,
             watch: Vec::new(),
+            watch_ignore: Vec::new(),
         }
     }
 }
