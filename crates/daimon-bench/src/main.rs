@@ -10,6 +10,9 @@
 //!   events when the bench runs as root, else from polling /proc.
 //! - `status`:  wall time of a whole `daimon status` process listing N services.
 //! - `idle`:    daimond's CPU time over a quiet interval with N services running.
+//! - `cgroup`:  spawn cost with and without the unit's cgroups: kill -9 to
+//!   the replacement's exec for a plain service and for one with resource
+//!   limits (whose child joins its cgroups before exec; not part of `all`).
 //! - `timers`:  N timers started at once, then daimond's memory and idle CPU
 //!   while they wait (not part of `all`; e.g. `timers --n 10000`).
 //!
@@ -23,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod cgroup;
 mod exec_watch;
 mod scratch;
 mod timers;
@@ -46,7 +50,7 @@ fn main() {
             "--reps" => reps = it.next().and_then(|v| v.parse().ok()).unwrap_or(reps),
             "-h" | "--help" => {
                 println!(
-                    "usage: daimon-bench [start|restart|status|idle|timers|all] [--n 100,1000] [--reps 20]"
+                    "usage: daimon-bench [start|restart|status|idle|timers|cgroup|all] [--n 100,1000] [--reps 20]"
                 );
                 return;
             }
@@ -77,6 +81,9 @@ fn main() {
         for &n in &counts {
             bench_status(&bins, n, reps);
         }
+    }
+    if scenario == "cgroup" {
+        cgroup::bench_cgroup(&bins, reps);
     }
     if scenario == "timers" {
         for &n in &counts {
@@ -277,6 +284,20 @@ fn bench_restart(bins: &BinDir, reps: usize) {
         println!("| restart | 1 | the service did not start |");
         return;
     }
+    match kill_to_exec(&mut home, reps) {
+        Ok((lat, how)) => println!(
+            "| kill -9 to new PID (RestartSec=0) | 1 | median {:.3} ms, p90 {:.3} ms over {} kills ({how}) |",
+            ms(pct(&lat, 50)),
+            ms(pct(&lat, 90)),
+            lat.len()
+        ),
+        Err(e) => println!("| restart | 1 | {e} |"),
+    }
+}
+
+/// `reps` times: SIGKILL the service's main process and time until its
+/// replacement execs; the sorted latencies and how they were measured.
+fn kill_to_exec(home: &mut Home, reps: usize) -> Result<(Vec<Duration>, &'static str), String> {
     // Exact exec times from the kernel where allowed (root), else polling.
     let watch = exec_watch::ExecWatch::open().ok();
     let mut lat = Vec::new();
@@ -311,8 +332,7 @@ fn bench_restart(bins: &BinDir, reps: usize) {
             }
         };
         let Some(elapsed) = elapsed else {
-            println!("| restart | 1 | no new process within 5 s |");
-            return;
+            return Err("no new process within 5 s".into());
         };
         lat.push(elapsed);
         // The replacement is up before the next kill (and past any
@@ -328,12 +348,7 @@ fn bench_restart(bins: &BinDir, reps: usize) {
     } else {
         "includes /proc polling; run as root for exact exec times"
     };
-    println!(
-        "| kill -9 to new PID (RestartSec=0) | 1 | median {:.3} ms, p90 {:.3} ms over {} kills ({how}) |",
-        ms(pct(&lat, 50)),
-        ms(pct(&lat, 90)),
-        lat.len()
-    );
+    Ok((lat, how))
 }
 
 fn bench_status(bins: &BinDir, n: usize, reps: usize) {
