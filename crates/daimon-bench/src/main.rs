@@ -13,6 +13,9 @@
 //! - `cgroup`:  spawn cost with and without the unit's cgroups: kill -9 to
 //!   the replacement's exec for a plain service and for one with resource
 //!   limits (whose child joins its cgroups before exec; not part of `all`).
+//! - `logs`:    lines/s of one service's output into the log store, until the
+//!   last line is queryable, beside `cat` into a pipe to /dev/null (not part of
+//!   `all`; `logs --n 1000000`, the default).
 //! - `timers`:  N timers started at once, then daimond's memory and idle CPU
 //!   while they wait (not part of `all`; e.g. `timers --n 10000`).
 //!
@@ -28,6 +31,7 @@ use std::time::{Duration, Instant};
 
 mod cgroup;
 mod exec_watch;
+mod logs;
 mod scratch;
 mod timers;
 
@@ -50,7 +54,7 @@ fn main() {
             "--reps" => reps = it.next().and_then(|v| v.parse().ok()).unwrap_or(reps),
             "-h" | "--help" => {
                 println!(
-                    "usage: daimon-bench [start|restart|status|idle|timers|cgroup|all] [--n 100,1000] [--reps 20]"
+                    "usage: daimon-bench [start|restart|status|idle|timers|logs|cgroup|all] [--n 100,1000] [--reps 20]"
                 );
                 return;
             }
@@ -84,6 +88,14 @@ fn main() {
     }
     if scenario == "cgroup" {
         cgroup::bench_cgroup(&bins, reps);
+    }
+    if scenario == "logs" {
+        let n = if counts == [100, 1000] {
+            1_000_000
+        } else {
+            counts.last().copied().unwrap_or(1_000_000)
+        };
+        logs::bench_logs(&bins, n, reps.min(5));
     }
     if scenario == "timers" {
         for &n in &counts {

@@ -68,29 +68,19 @@ impl Owner {
         self.cgroups.units.get(unit).map(UnitCgroup::usage)
     }
 
-    /// Adds to `members` every live process in the unit's cgroup but
-    /// `roots` (main and control): with a cgroup, KillMode=control-group
-    /// means its members, as in systemd.kill(5), whatever the process tree
-    /// says (a double fork, a changed environment).
-    pub(super) fn add_cgroup_members(
-        &self,
-        unit: &str,
-        roots: &[u32],
-        members: &mut Vec<(u32, u64)>,
-    ) {
+    /// The live processes in the unit's cgroup, with their start times.
+    pub(super) fn cgroup_members(&self, unit: &str) -> Vec<(u32, u64)> {
         let Some(cg) = self.cgroups.units.get(unit) else {
-            return;
+            return Vec::new();
         };
-        for pid in cg.pids() {
-            if roots.contains(&pid) || members.iter().any(|(p, _)| *p == pid) {
-                continue;
-            }
-            if let Some(st) =
-                crate::process::tree::stat(pid).filter(|s| s.state != 'Z' && s.state != 'X')
-            {
-                members.push((pid, st.start_time));
-            }
-        }
+        cg.pids()
+            .into_iter()
+            .filter_map(|pid| {
+                crate::process::tree::stat(pid)
+                    .filter(|s| s.state != 'Z' && s.state != 'X')
+                    .map(|s| (pid, s.start_time))
+            })
+            .collect()
     }
 
     /// Whether the kernel OOM-killed a process of `unit` since its main

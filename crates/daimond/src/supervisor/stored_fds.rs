@@ -65,11 +65,12 @@ impl Owner {
             );
             return;
         }
+        let store = self.fdstore().clone();
         let list = self.sockets.stored.entry(unit.to_string()).or_default();
         let (added, refused) = stored::add(list, svc.fd_store_max, &name, fds);
         let start = list.len() - added;
         let payload = stored::payload(unit, &name);
-        let mut keeper = self.fdstore.borrow_mut();
+        let mut keeper = store.borrow_mut();
         for k in &mut list[start..] {
             k.keeper = keeper.put_other(k.fd.as_fd(), &payload);
         }
@@ -114,14 +115,14 @@ impl Owner {
     /// After a daimond restart: the descriptors the fd holder kept, back in
     /// their units' stores.
     pub fn restore_fd_store(&mut self) {
-        let listed = self.fdstore.borrow_mut().take_other();
+        let listed = self.fdstore().borrow_mut().take_other();
         let mut n = 0;
         for (id, fd, payload) in listed {
             let Some((unit, name)) = stored::from_payload(&payload) else {
-                self.fdstore.borrow_mut().close(id);
+                self.fdstore().borrow_mut().close(id);
                 continue;
             };
-            self.fdstore
+            self.fdstore()
                 .borrow_mut()
                 .remember_other(id, fd.as_fd(), &payload);
             self.sockets.stored.entry(unit).or_default().push(Kept {
@@ -138,7 +139,7 @@ impl Owner {
 
     /// Closes the holder's copies of descriptors leaving a store.
     fn forget_kept(&mut self, gone: Vec<Kept>) {
-        let mut keeper = self.fdstore.borrow_mut();
+        let mut keeper = self.fdstore().borrow_mut();
         for k in gone {
             if let Some(id) = k.keeper {
                 keeper.close(id);
