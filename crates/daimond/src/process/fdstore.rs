@@ -31,6 +31,8 @@ use super::spawn::{ExecOutcome, SpawnSpec, Stdio, spawn};
 use crate::fdstore_keeper::proto;
 use crate::log_writer::StreamKind;
 
+mod other;
+
 /// The store, shared by the owner and every pipe reader (one thread).
 pub type SharedStore = Rc<RefCell<FdStore>>;
 
@@ -116,23 +118,7 @@ pub struct FdStore {
     /// handed when the old one died ([`FdStore::restart`]).
     kept: BTreeMap<u64, (OwnedFd, PipeMeta)>,
     /// Descriptors of other kinds than pipes (see [`OtherKept`]).
-    other: OtherKept,
-}
-
-/// Kept descriptors that are no output pipe: their payload is JSON with a
-/// `"kind"` (which a [`PipeMeta`] never has), e.g. a service's `FDSTORE=1`
-/// descriptors. Handed to the store like pipes, listed back apart from them.
-#[derive(Default)]
-struct OtherKept {
-    /// A copy of each, by id, for a store started after this one died.
-    kept: BTreeMap<u64, (OwnedFd, Vec<u8>)>,
-    /// What the last listing returned, until [`FdStore::take_other`].
-    listed: Vec<(u64, OwnedFd, Vec<u8>)>,
-}
-
-/// Whether a payload is of another kind than a pipe's.
-fn is_other(payload: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(payload).is_ok_and(|v| v.get("kind").is_some())
+    other: other::OtherKept,
 }
 
 impl FdStore {
@@ -145,7 +131,7 @@ impl FdStore {
             warned: true,
             path: None,
             kept: BTreeMap::new(),
-            other: OtherKept::default(),
+            other: other::OtherKept::default(),
         }
     }
 
@@ -211,7 +197,7 @@ impl FdStore {
                 warned: true,
                 path: None,
                 kept: BTreeMap::new(),
-                other: OtherKept::default(),
+                other: other::OtherKept::default(),
             };
             store.quit();
         }
@@ -252,7 +238,7 @@ impl FdStore {
             warned: false,
             path: Some(path),
             kept: BTreeMap::new(),
-            other: OtherKept::default(),
+            other: other::OtherKept::default(),
         };
         let pipes = match store.list() {
             Ok(p) => p,
@@ -342,42 +328,6 @@ impl FdStore {
     /// How many pipes a store holds (or would be handed).
     pub fn pipes(&self) -> usize {
         self.kept.len()
-    }
-
-    /// Hands a copy of `fd` to the store with `payload` (JSON with a
-    /// `"kind"`); the id to close it with, or `None` without a store.
-    pub fn put_other(&mut self, fd: BorrowedFd<'_>, payload: &[u8]) -> Option<u64> {
-        self.path.as_ref()?;
-        let copy = fd.try_clone_to_owned().ok()?;
-        let id = self.next_id;
-        self.next_id += 1;
-        if self.conn.is_some() {
-            if let Err(e) = self.send_other(id, copy.as_fd(), payload) {
-                self.gone(&e);
-            }
-        }
-        self.other.kept.insert(id, (copy, payload.to_vec()));
-        Some(id)
-    }
-
-    /// Keeps a copy of `id` (listed back from the store) for a store started
-    /// after this one died.
-    pub fn remember_other(&mut self, id: u64, fd: BorrowedFd<'_>, payload: &[u8]) {
-        if let Ok(copy) = fd.try_clone_to_owned() {
-            self.other.kept.insert(id, (copy, payload.to_vec()));
-        }
-    }
-
-    /// The descriptors of other kinds the store listed at [`FdStore::open`]
-    /// (id, descriptor, payload); each stays kept until [`FdStore::close`].
-    pub fn take_other(&mut self) -> Vec<(u64, OwnedFd, Vec<u8>)> {
-        std::mem::take(&mut self.other.listed)
-    }
-
-    fn send_other(&self, id: u64, fd: BorrowedFd<'_>, payload: &[u8]) -> io::Result<()> {
-        let msg = proto::encode(proto::OP_PUT, id, payload).ok_or(io::ErrorKind::InvalidInput)?;
-        let raw = [fd.as_raw_fd()];
-        self.send(&msg, &[ControlMessage::ScmRights(&raw)])
     }
 
     /// The pipe `id` reached end of file: the store closes its copy.
@@ -475,7 +425,7 @@ impl FdStore {
                     self.pid = u32::try_from(id).ok().filter(|p| *p != 0);
                     return Ok(out);
                 }
-                proto::OP_ENTRY if fds.len() == 1 && is_other(meta) => {
+                proto::OP_ENTRY if fds.len() == 1 && other::is_other(meta) => {
                     if let Some(fd) = fds.pop() {
                         self.other.listed.push((id, fd, meta.to_vec()));
                     }
