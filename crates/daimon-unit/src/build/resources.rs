@@ -46,6 +46,11 @@ pub(crate) fn apply(s: &mut ServiceSection, cx: &mut Cx<'_, '_>, e: &Entry) -> O
                 s.cpu_weight = None;
                 return Outcome::Done;
             }
+            if v == "idle" {
+                // systemd 251+: cgroup v2's cpu.idle. Valid, so not an error.
+                cx.warn(e, "CPUWeight=idle is not enforced by daimon yet; ignored");
+                return Outcome::Done;
+            }
             match parse_cpu_weight(v) {
                 Ok(w) => s.cpu_weight = Some(w),
                 Err(err) => cx.error(e, err),
