@@ -59,7 +59,7 @@ fn a_forking_service_meets_its_task_limit_and_status_shows_its_cgroup() {
     let forker = d.path().join("forker.py");
     std::fs::write(
         &forker,
-        "import os, time\nn = 0\nfor i in range(10):\n    try:\n        pid = os.fork()\n    except OSError as e:\n        print('fork refused:', e.strerror, flush=True)\n        break\n    if pid == 0:\n        time.sleep(60)\n        os._exit(0)\n    n += 1\nprint('forked', n, flush=True)\nblob = b'x' * (16 << 20)\ntime.sleep(60)\n",
+        "import os, time\nn = 0\nfor i in range(10):\n    try:\n        pid = os.fork()\n    except OSError as e:\n        print('fork refused:', e.strerror, flush=True)\n        break\n    if pid == 0:\n        time.sleep(60)\n        os._exit(0)\n    n += 1\nprint('forked', n, flush=True)\nblob = b'x' * (16 << 20)\nprint('blob held', flush=True)\ntime.sleep(60)\n",
     )
     .expect("write forker");
     d.write_unit(
@@ -80,8 +80,9 @@ fn a_forking_service_meets_its_task_limit_and_status_shows_its_cgroup() {
         });
         return;
     }
-    wait_until("the forks to end", DEADLINE, || {
-        logs(&mut d).contains("forked")
+    // Past the forks, and holding its 16 MiB (counted below).
+    wait_until("the forks to end and the blob to be held", DEADLINE, || {
+        logs(&mut d).contains("blob held")
     });
     let l = logs(&mut d);
     // The main process and three children are four tasks: the fourth fork fails.
