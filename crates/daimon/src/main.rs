@@ -20,6 +20,7 @@ mod import;
 mod logs;
 mod logs_strip;
 mod man;
+mod pager;
 mod reexec;
 mod remote;
 mod render;
