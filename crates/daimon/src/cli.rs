@@ -312,9 +312,11 @@ Examples:
     Api(ApiArgs),
     /// A live full-screen view of every unit: state, PID, uptime, CPU, memory.
     #[command(after_help = "\
-Keys: arrows or j/k select, s start, S stop (asks first), r restart,
-R reload, o sort (name, CPU, memory, restarts), l the selected unit's
-logs, / filter by name, q quits.")]
+Keys: arrows, j/k, PageUp/PageDown, g/G select; Enter the unit's detail
+(Esc returns); s start, S stop (asks first), r restart, R reload, a attach
+(top comes back when attach returns); l a log pane following the selected
+unit, ? search it; o sort (name, CPU, memory, restarts); / filter by name;
+Ctrl-L re-read and repaint; q or Ctrl-C quits.")]
     Top,
     /// Print a one-time login link to the dashboard (and open it where a browser is).
     #[command(after_help = "\

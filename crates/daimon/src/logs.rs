@@ -82,9 +82,7 @@ pub fn run(args: &LogsArgs, paths: &Paths) -> CliResult {
         None => Box::new(io::stdout().lock()),
     };
     let mut out = BufWriter::with_capacity(256 * 1024, sink);
-    let strip = (args.strip_escapes && args.output != LogFormat::Json)
-        .then(|| Stripper::new(args.output == LogFormat::Cat));
-    let res = copy(&mut client, &mut out, mark_empty, strip);
+    let res = copy(args, &mut client, &mut out, mark_empty);
     drop(out);
     if let Some(p) = pager {
         p.wait();
@@ -93,14 +91,10 @@ pub fn run(args: &LogsArgs, paths: &Paths) -> CliResult {
 }
 
 /// Copies the daemon's answer to `out` (stdout or the pager).
-/// `strip`: `--strip-escapes`.
-fn copy(
-    client: &mut Client,
-    out: &mut impl Write,
-    mark_empty: bool,
-    mut strip: Option<Stripper>,
-) -> CliResult {
+fn copy(args: &LogsArgs, client: &mut Client, out: &mut impl Write, mark_empty: bool) -> CliResult {
     let mut shown = false;
+    let mut strip = (args.strip_escapes && args.output != LogFormat::Json)
+        .then(|| Stripper::new(args.output == LogFormat::Cat));
     let mut stripped = Vec::new();
     loop {
         let text = match client.next_log()? {
