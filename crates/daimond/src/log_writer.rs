@@ -58,6 +58,18 @@ pub enum LogMsg {
     },
     /// The pipe reached end of file: flush a partial last line.
     Close { source: SourceKey },
+    /// Opens `source` with what the fd store read from its pipe while no
+    /// daimond did (see `process::spool_import`); `close`: the pipe is gone.
+    Import {
+        source: SourceKey,
+        meta: SourceMeta,
+        chunks: Vec<crate::process::spool_import::Chunk>,
+        /// The first chunks of this pipe: open the source, skip what an
+        /// earlier daimond stored.
+        first: bool,
+        close: bool,
+        done: oneshot::Sender<()>,
+    },
     /// `logs --rotate` / `--vacuum-size=` / `--vacuum-time=`, done between
     /// two batches by the writer that owns the segments.
     Maintain {
@@ -212,6 +224,19 @@ fn apply(w: &mut JournalWriter, m: LogMsg, pid: u32, buf: &mut [u8]) {
             let _ = done.send(outcome);
         }
         LogMsg::Close { source } => w.close_source(SourceId(source)),
+        LogMsg::Import {
+            source,
+            meta,
+            chunks,
+            first,
+            close,
+            done,
+        } => {
+            crate::process::spool_import::store(w, source, meta, &chunks, first, close);
+            // Stored before the answer: the spool may go once all are in.
+            w.commit();
+            let _ = done.send(());
+        }
         LogMsg::Maintain {
             rotate,
             max_bytes,

@@ -304,6 +304,34 @@ impl FdStore {
             .ok_or_else(|| io::Error::other("the new fd store did not say its PID"))
     }
 
+    /// Takes the reading of the kept pipes over from the store, which spools
+    /// them until then (`fdstore_keeper::spool`) and answers once its last
+    /// chunk is in the spool.
+    pub fn take(&mut self) -> io::Result<()> {
+        let msg = proto::encode(proto::OP_TAKE, 0, &[]).ok_or(io::ErrorKind::InvalidInput)?;
+        self.send(&msg, &[])?;
+        let Some(conn) = &self.conn else {
+            return Ok(());
+        };
+        let mut buf = vec![0u8; proto::MAX_MSG];
+        loop {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            let msg = match recvmsg::<UnixAddr>(conn.as_raw_fd(), &mut iov, None, MsgFlags::empty())
+            {
+                Ok(m) => m,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let len = msg.bytes;
+            if len == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            if buf.first() == Some(&proto::OP_DONE) {
+                return Ok(());
+            }
+        }
+    }
+
     /// The PID of the last store connected to, even after it went away.
     pub fn last_pid(&self) -> Option<u32> {
         self.pid

@@ -31,8 +31,9 @@ use super::Owner;
 use crate::exit_status::ExitStatus;
 use crate::persist::{self, UnitRecord};
 use crate::process::fdstore::{FdStore, StoredPipe};
-use crate::process::logpipe::{PipeOrigin, reattach_reader};
+use crate::process::logpipe::PipeOrigin;
 use crate::process::signal::{ProcHandle, pidfd_open};
+use crate::process::spool_import;
 use crate::process::{pidwatch, tree};
 use crate::supervisor::machine::{Event, Role};
 use crate::supervisor::registry::{self, Entry};
@@ -249,9 +250,12 @@ impl Owner {
         }
     }
 
-    /// Readers for the pipes the store kept, under their original metadata.
+    /// Readers for the pipes the store kept, under their original metadata,
+    /// once what the store spooled from them while no daimond ran is stored
+    /// (`process::spool_import`).
     fn reattach(&mut self, pipes: Vec<StoredPipe>) {
         let n = pipes.len();
+        let mut kept = Vec::new();
         for p in pipes {
             let Some(meta) = p.meta else {
                 self.fdstore.borrow_mut().close(p.id);
@@ -263,11 +267,17 @@ impl Owner {
                 .borrow_mut()
                 .remember(p.id, p.fd.as_fd(), &meta);
             let origin = PipeOrigin { source, meta };
-            reattach_reader(p.fd, origin, self.logs.sender(), &self.fdstore, p.id);
+            kept.push(spool_import::Kept {
+                fd: p.fd,
+                origin,
+                id: p.id,
+            });
         }
         if n > 0 {
             tracing::info!("resumed reading {n} service output pipe(s) kept by the fd store");
         }
+        let (log, store) = (self.logs.sender(), self.fdstore.clone());
+        spool_import::hand_over(&self.paths.runtime, kept, log, store);
     }
 
     /// A watched process that is not our child has ended.
