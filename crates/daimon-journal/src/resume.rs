@@ -81,6 +81,11 @@ impl JournalWriter {
         src.partial.drain(..off);
     }
 
+    /// Source `id`'s partial line (bytes whose newline has not come yet).
+    pub fn partial(&self, id: SourceId) -> Option<&[u8]> {
+        self.sources.get(&id.0).map(|s| &s.partial[..])
+    }
+
     /// Forgets source `id`'s partial line: what came before the next bytes is
     /// not known (a writer that held it was killed).
     pub fn forget_partial(&mut self, id: SourceId) {

@@ -8,9 +8,12 @@
 //!
 //! The thread also reads the services' pipes, when their reader task has seen
 //! them readable (`LogMsg::Read`): each chunk is written to the log store right
-//! after it is read, in the same thread, so a daimond killed with SIGKILL loses
-//! at most the chunk between one `read` and the next `writev` — no chunk waits
-//! in a queue between threads after it left its pipe.
+//! after it is read, in the same thread — no chunk waits in a queue between
+//! threads after it left its pipe. A pipe the fd store keeps is read through
+//! the spool (`crate::log_spool`): its bytes go from the pipe to the spool
+//! file in one `splice`, so a daimond killed with SIGKILL between that and the
+//! segment's `writev` loses nothing (the next one stores the chunk from the
+//! spool).
 //!
 //! The thread drains what is queued, hands it to the writer, and commits once per
 //! drained batch (lines become visible to `logs -f` then). It calls the writer's
@@ -25,6 +28,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use daimon_journal::{JournalWriter, SourceId, SourceMeta, Stream};
+
+use crate::log_spool::{LiveSpool, Taken};
+use crate::process::fdstore::PipeMeta;
 use tokio::sync::{mpsc, oneshot};
 
 /// Identifies one open pipe (one stream of one process), unique for the daemon's life.
@@ -48,6 +54,9 @@ pub enum LogMsg {
         level_prefix: bool,
         /// SyslogIdentifier=; `None` = the unit name without its suffix.
         identifier: Option<String>,
+        /// Its id in the fd store, which has a copy: its chunks go through
+        /// the spool (`crate::log_spool`).
+        kept: Option<u64>,
     },
     /// The pipe is readable: read what it holds now, store it, and say how it
     /// went (the reader task waits for the answer before watching again).
@@ -67,9 +76,18 @@ pub enum LogMsg {
         /// The first chunks of this pipe: open the source, skip what an
         /// earlier daimond stored.
         first: bool,
+        /// Its id in the fd store, if it still keeps it.
+        kept: Option<u64>,
         close: bool,
         done: oneshot::Sender<()>,
     },
+    /// Every spool the fd store wrote is stored (the imports before this on
+    /// the channel): the writer thread starts its own. `hold`: a copy of the
+    /// connection to the store: the store spools only once every copy is
+    /// closed, so never while this thread still moves chunks through the spool.
+    SpoolStart { hold: Option<OwnedFd> },
+    /// A new store replaced a dead one: hold this connection instead.
+    SpoolHold { hold: Option<OwnedFd> },
     /// `logs --rotate` / `--vacuum-size=` / `--vacuum-time=`, done between
     /// two batches by the writer that owns the segments.
     Maintain {
@@ -140,13 +158,13 @@ impl LogWriterThread {
     }
 }
 
-/// Starts the thread that owns `writer`.
-pub fn start(writer: JournalWriter) -> (LogSender, LogWriterThread) {
+/// Starts the thread that owns `writer`; `spool`: the fd store's spool file.
+pub fn start(writer: JournalWriter, spool: std::path::PathBuf) -> (LogSender, LogWriterThread) {
     let (tx, rx) = mpsc::channel(CAPACITY);
     let (stop_tx, stop_rx) = oneshot::channel();
     let thread = std::thread::Builder::new()
         .name("daimond-journal".into())
-        .spawn(move || run(writer, rx, stop_rx))
+        .spawn(move || run(writer, LiveSpool::new(spool), rx, stop_rx))
         .unwrap_or_else(|e| {
             // Without a thread nothing can be stored; the daemon cannot work.
             eprintln!("daimond: cannot start the log writer thread: {e}");
@@ -162,15 +180,29 @@ pub fn start(writer: JournalWriter) -> (LogSender, LogWriterThread) {
 }
 
 /// Reads `fd` (non-blocking) until it is empty or its turn is over, storing
-/// each chunk as soon as it is read.
+/// each chunk as soon as it is read (through the spool when it is kept).
 fn read_pipe(
     w: &mut JournalWriter,
+    spool: &mut LiveSpool,
     source: SourceKey,
     fd: &OwnedFd,
     buf: &mut [u8],
 ) -> ReadOutcome {
     let mut chunks = 0;
     while chunks < CHUNKS_PER_READ {
+        match spool.take(source, fd, buf) {
+            Some(Taken::Data { n, rt, mono }) => {
+                w.ingest_at(SourceId(source), &buf[..n], rt, mono);
+                chunks += 1;
+                if spool.due() {
+                    spool.compact(|s| w.partial(SourceId(s)).map(<[u8]>::to_vec));
+                }
+                continue;
+            }
+            Some(Taken::Drained) => return ReadOutcome::Drained,
+            Some(Taken::Eof) => return ReadOutcome::Eof,
+            None => {}
+        }
         // SAFETY: `buf` is valid for writes of its length; `fd` is open.
         let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
         if n > 0 {
@@ -194,7 +226,7 @@ fn read_pipe(
     ReadOutcome::More
 }
 
-fn apply(w: &mut JournalWriter, m: LogMsg, pid: u32, buf: &mut [u8]) {
+fn apply(w: &mut JournalWriter, spool: &mut LiveSpool, m: LogMsg, pid: u32, buf: &mut [u8]) {
     match m {
         LogMsg::Open {
             source,
@@ -204,7 +236,20 @@ fn apply(w: &mut JournalWriter, m: LogMsg, pid: u32, buf: &mut [u8]) {
             stream,
             level_prefix,
             identifier,
+            kept,
         } => {
+            if let Some(id) = kept {
+                let meta = PipeMeta {
+                    unit: unit.clone(),
+                    invocation: invocation.clone(),
+                    pid,
+                    stream,
+                    level_prefix,
+                    identifier: identifier.clone(),
+                    main: None,
+                };
+                spool.open_pipe(source, id, meta.to_bytes());
+            }
             let stream = match stream {
                 StreamKind::Stdout => Stream::Stdout,
                 StreamKind::Stderr => Stream::Stderr,
@@ -220,18 +265,30 @@ fn apply(w: &mut JournalWriter, m: LogMsg, pid: u32, buf: &mut [u8]) {
             w.open_source(SourceId(source), meta);
         }
         LogMsg::Read { source, fd, done } => {
-            let outcome = read_pipe(w, source, &fd, buf);
+            let outcome = read_pipe(w, spool, source, &fd, buf);
             let _ = done.send(outcome);
         }
-        LogMsg::Close { source } => w.close_source(SourceId(source)),
+        LogMsg::Close { source } => {
+            spool.close_pipe(source);
+            w.close_source(SourceId(source));
+        }
+        LogMsg::SpoolStart { hold } => {
+            spool.start(hold, |s| w.partial(SourceId(s)).map(<[u8]>::to_vec));
+        }
+        LogMsg::SpoolHold { hold } => spool.hold(hold),
         LogMsg::Import {
             source,
             meta,
             chunks,
             first,
+            kept,
             close,
             done,
         } => {
+            if let Some(id) = kept.filter(|_| first) {
+                let m = crate::process::spool_import::pipe_meta(&meta);
+                spool.open_pipe(source, id, m.to_bytes());
+            }
             crate::process::spool_import::store(w, source, meta, &chunks, first, close);
             // Stored before the answer: the spool may go once all are in.
             w.commit();
@@ -283,7 +340,12 @@ fn apply(w: &mut JournalWriter, m: LogMsg, pid: u32, buf: &mut [u8]) {
     }
 }
 
-fn run(mut w: JournalWriter, mut rx: mpsc::Receiver<LogMsg>, mut stop: oneshot::Receiver<()>) {
+fn run(
+    mut w: JournalWriter,
+    mut spool: LiveSpool,
+    mut rx: mpsc::Receiver<LogMsg>,
+    mut stop: oneshot::Receiver<()>,
+) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -315,11 +377,11 @@ fn run(mut w: JournalWriter, mut rx: mpsc::Receiver<LogMsg>, mut stop: oneshot::
                 }
             };
             let Some(first) = first else { break };
-            apply(&mut w, first, pid, &mut buf);
+            apply(&mut w, &mut spool, first, pid, &mut buf);
             let mut n = 1;
             while n < BATCH {
                 match rx.try_recv() {
-                    Ok(m) => apply(&mut w, m, pid, &mut buf),
+                    Ok(m) => apply(&mut w, &mut spool, m, pid, &mut buf),
                     Err(_) => break,
                 }
                 n += 1;
@@ -334,11 +396,13 @@ fn run(mut w: JournalWriter, mut rx: mpsc::Receiver<LogMsg>, mut stop: oneshot::
         // Shutdown: keep what is already queued.
         rx.close();
         while let Ok(m) = rx.try_recv() {
-            apply(&mut w, m, pid, &mut buf);
+            apply(&mut w, &mut spool, m, pid, &mut buf);
         }
         w.commit();
         w.tick(Instant::now());
     });
     // Dropping the writer closes open sources, flushes the index and syncs.
     drop(w);
+    // All of it is stored now, partial lines included.
+    spool.finish();
 }

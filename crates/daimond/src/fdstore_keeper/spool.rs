@@ -14,8 +14,11 @@
 //! A `META` record carries the pipe's metadata as the store keeps it (so that
 //! lines of a pipe that reached end of file, or of a store handed to a later
 //! daimond by a restarted one, still find their unit); a `DATA` record one
-//! chunk read from the pipe. A torn last record (the store killed inside a
-//! write) ends the file: [`parse`] stops there and [`open_for_append`] cuts it.
+//! chunk read from the pipe. The store appends; daimond's writer thread, which
+//! also moves every chunk it reads through the spool (`crate::log_spool`),
+//! writes a record's header and then splices the pipe's bytes behind it, so
+//! a last record may hold fewer bytes than its header says: those are kept
+//! ([`parse`], [`open_for_append`]).
 
 use std::fs::File;
 use std::io::{IoSlice, Read, Seek, SeekFrom, Write};
@@ -60,18 +63,20 @@ fn u64_at(b: &[u8], o: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
-/// Every whole record of `bytes`, in order, and the length they span (a torn
-/// or unknown record and what follows it are not part of it).
+/// Every record of `bytes`, in order, and the length they span. A last
+/// record whose payload is shorter than its header says (its writer killed
+/// in the middle: by then those bytes had left the pipe) keeps what is
+/// there; a torn header, or anything unknown, ends the records.
 pub fn parse(bytes: &[u8]) -> (Vec<Record<'_>>, usize) {
     let mut out = Vec::new();
     let mut pos = 0;
     while bytes.len() - pos >= HEADER {
         let h = &bytes[pos..pos + HEADER];
         let magic = u32_at(h, 0);
-        let len = u32_at(h, 4) as usize;
-        if (magic != META && magic != DATA) || bytes.len() - pos - HEADER < len {
+        if magic != META && magic != DATA {
             break;
         }
+        let len = (u32_at(h, 4) as usize).min(bytes.len() - pos - HEADER);
         out.push(Record {
             magic,
             id: u64_at(h, 8),
@@ -111,8 +116,9 @@ pub fn append(f: &mut File, magic: u32, id: u64, rt: u64, mono: u64, payload: &[
     true
 }
 
-/// Opens (creating, 0600) the spool for appending, first cutting a torn last
-/// record left by a store killed inside a write; with its size.
+/// Opens (creating, 0600) the spool for appending, first mending its end
+/// (see [`parse`]): a torn header is cut, a short last record's length is set
+/// to what it holds; with its size.
 pub fn open_for_append(path: &Path) -> std::io::Result<(File, u64)> {
     let mut f = File::options()
         .read(true)
@@ -123,9 +129,18 @@ pub fn open_for_append(path: &Path) -> std::io::Result<(File, u64)> {
         .open(path)?;
     let mut bytes = Vec::new();
     f.read_to_end(&mut bytes)?;
-    let (_, whole) = parse(&bytes);
+    let (records, whole) = parse(&bytes);
     if whole < bytes.len() {
         f.set_len(whole as u64)?;
+    }
+    if let Some(last) = records.last() {
+        let start = whole - last.payload.len() - HEADER;
+        if u32_at(&bytes, start + 4) as usize != last.payload.len() {
+            // O_APPEND would append: a second, positioned handle mends it.
+            let mend = File::options().write(true).open(path)?;
+            let len = (last.payload.len() as u32).to_le_bytes();
+            std::os::unix::fs::FileExt::write_all_at(&mend, &len, (start + 4) as u64)?;
+        }
     }
     f.seek(SeekFrom::End(0))?;
     Ok((f, whole as u64))
@@ -136,7 +151,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn records_round_trip_and_a_torn_tail_is_cut() {
+    fn records_round_trip_and_a_torn_tail_is_mended() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join(FILE_NAME);
         let (mut f, size) = open_for_append(&path).expect("open");
@@ -152,11 +167,26 @@ mod tests {
         drop(f);
         let bytes = std::fs::read(&path).expect("read");
         let (recs, whole) = parse(&bytes);
-        assert_eq!(recs.len(), 2);
+        assert_eq!(recs.len(), 3);
         assert_eq!(recs[1].payload, b"a\nb");
         assert_eq!((recs[1].rt, recs[1].mono, recs[1].id), (10, 20, 3));
-        let (_, size) = open_for_append(&path).expect("open again");
+        // What made it out of the pipe is kept, and the header mended.
+        assert_eq!(recs[2].payload, b"only part");
+        assert_eq!(whole, bytes.len());
+        let (mut f, size) = open_for_append(&path).expect("open again");
         assert_eq!(size, whole as u64);
-        assert_eq!(std::fs::metadata(&path).expect("stat").len(), whole as u64);
+        assert!(append(&mut f, DATA, 4, 12, 22, b"next"));
+        let bytes = std::fs::read(&path).expect("read");
+        let (recs, _) = parse(&bytes);
+        assert_eq!(recs.len(), 4);
+        assert_eq!(recs[2].payload, b"only part");
+        assert_eq!((recs[3].id, recs[3].payload), (4, &b"next"[..]));
+        // A torn header is cut.
+        let mut f = File::options().append(true).open(&path).expect("reopen");
+        f.write_all(&header(DATA, 3, 13, 23, 5)[..7])
+            .expect("torn header");
+        drop(f);
+        let (_, size) = open_for_append(&path).expect("open once more");
+        assert_eq!(std::fs::metadata(&path).expect("stat").len(), size);
     }
 }

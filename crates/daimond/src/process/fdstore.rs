@@ -332,6 +332,11 @@ impl FdStore {
         }
     }
 
+    /// A copy of the connection (see `LogMsg::SpoolStart`).
+    pub fn connection(&self) -> Option<OwnedFd> {
+        self.conn.as_ref().and_then(|c| c.try_clone().ok())
+    }
+
     /// The PID of the last store connected to, even after it went away.
     pub fn last_pid(&self) -> Option<u32> {
         self.pid

@@ -4,9 +4,9 @@
 //! blocking the event loop, announces the pipe (`LogMsg::Open`, once) and asks
 //! the writer thread to read it (`LogMsg::Read`): the thread that reads a chunk is
 //! the one that writes it to the log store, at once, so a chunk is never held
-//! only in daimond's memory on its way between threads (a daimond killed with
-//! SIGKILL loses at most what the writer thread has read but not yet written:
-//! the time of one `writev`). At end of file it says `Close` (if it ever
+//! only in daimond's memory on its way between threads (and the writer thread
+//! moves it through the spool first: `crate::log_spool`). At end of file it
+//! says `Close` (if it ever
 //! opened). Requests wait for channel capacity: when storage falls behind, the
 //! pipe fills and the service waits — nothing is dropped.
 //!
@@ -97,6 +97,7 @@ fn start(
             stream: meta.stream,
             level_prefix: meta.level_prefix,
             identifier: meta.identifier,
+            kept,
         };
         let mut open = (!imported).then_some(open_msg);
         loop {

@@ -2,11 +2,14 @@
 //!
 //! Owns reading the spool (`fdstore.spool`, format in
 //! [`crate::fdstore_keeper::spool`]) at start-up, grouping its chunks by pipe,
-//! storing them on the journal's writer thread with the stamps the store took
-//! when it read them, and deleting the file once every chunk is stored.
+//! and storing them on the journal's writer thread with the stamps taken when
+//! they left the pipe. The spool holds what the store read while no daimond
+//! did, after what the killed daimond's writer thread moved through it
+//! (`crate::log_spool`); the writer thread replaces it with a new one once all
+//! of it is stored.
 //!
-//! Exactly once: the file is deleted only after the writer thread stored all
-//! of it. A daimond killed before that leaves it for the next one, which asks
+//! Exactly once: the file goes only after the writer thread stored all of
+//! it. A daimond killed before that leaves it for the next one, which asks
 //! the log store for the newest stamp stored per pipe: chunks up to it are
 //! only replayed (to rebuild the partial line that the next chunk continues,
 //! [`daimon_journal::JournalWriter::replay`]), the rest are stored. Lines are
@@ -97,6 +100,22 @@ pub fn source_meta(m: &PipeMeta) -> SourceMeta {
     }
 }
 
+/// The fd store's description of a pipe, from the log store's.
+pub fn pipe_meta(m: &SourceMeta) -> PipeMeta {
+    PipeMeta {
+        unit: m.unit.clone(),
+        invocation: m.invocation.clone(),
+        pid: m.pid,
+        stream: match m.stream {
+            Stream::Stderr => StreamKind::Stderr,
+            _ => StreamKind::Stdout,
+        },
+        level_prefix: m.level_prefix,
+        identifier: m.identifier.clone(),
+        main: None,
+    }
+}
+
 /// On the writer thread: stores the chunks of `source` not stored yet.
 /// `first`: the first chunks of this pipe for this daimond, which opens the
 /// source and skips what an earlier import stored (see the module's notes);
@@ -162,18 +181,6 @@ fn resume(w: &mut JournalWriter, id: SourceId, stored: Option<u64>, replayed: Op
     }
 }
 
-/// Deletes the spool once everything in it is stored.
-pub fn remove(path: &Path) {
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!(
-            "cannot delete {} ({e}): its lines are stored; the next daimond skips them",
-            path.display()
-        ),
-    }
-}
-
 /// A pipe the store kept, waiting for its reader.
 pub struct Kept {
     pub fd: OwnedFd,
@@ -189,9 +196,9 @@ const ORPHAN: u64 = 1 << 63;
 /// Hands the pipes the store kept to their readers, after what it spooled:
 /// first the spool as it is, while the store goes on spooling (daimond is
 /// still starting: lines keep their time); then the store stops (`take`) and
-/// the rest of the spool is stored; then the readers start, and the spool
-/// goes once all of it is stored. Chunks go to the writer thread before
-/// anything a reader reads, on the same channel, so they stay in order.
+/// the rest of the spool is stored; then the writer thread starts a new spool
+/// and the readers start. Chunks go to the writer thread before anything a
+/// reader reads, on the same channel, so they stay in order.
 pub fn hand_over(runtime: &Path, pipes: Vec<Kept>, log: LogSender, store: SharedStore) {
     let path = path(runtime);
     tokio::task::spawn_local(async move {
@@ -227,16 +234,17 @@ pub fn hand_over(runtime: &Path, pipes: Vec<Kept>, log: LogSender, store: Shared
         if !import.send(spooled, true).await {
             return;
         }
+        // The writer thread deletes the spool once all of it is stored (the
+        // messages above), then moves what it reads through a new one.
+        let hold = store.borrow().connection();
+        if hold.is_some() && log.tx.send(LogMsg::SpoolStart { hold }).await.is_err() {
+            return;
+        }
         for k in pipes {
             let imported = import.opened.contains(&k.id);
             reattach_reader(k.fd, k.origin, log.clone(), &store, k.id, imported);
         }
-        for rx in import.stored {
-            if rx.await.is_err() {
-                return;
-            }
-        }
-        remove(&path);
+        drop(import.stored);
     });
 }
 
@@ -287,6 +295,7 @@ impl Import {
                 meta,
                 chunks,
                 first,
+                kept: (!orphan).then_some(id),
                 close: last && orphan,
                 done,
             };

@@ -333,8 +333,12 @@ impl Daemon {
     pub fn status_json(&mut self, unit: &str) -> serde_json::Value {
         let out = self.cli(&["status", unit, "-o", "json"]);
         let text = String::from_utf8_lossy(&out.stdout);
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("status -o json of {unit}: {e}: {text}"));
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| {
+            panic!(
+                "status -o json of {unit}: {e}: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
         v.as_array()
             .and_then(|a| a.first())
             .cloned()
