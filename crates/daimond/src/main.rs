@@ -9,6 +9,7 @@
 //! here: services stopped, socket removed, log writer flushed, PID file removed
 //! (last, so no second daemon opens the store before we are done), exit 0.
 
+mod accept;
 mod config;
 mod daemonize;
 mod exit_status;

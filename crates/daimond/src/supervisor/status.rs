@@ -23,7 +23,7 @@ impl Owner {
     pub(super) fn enabled_state(&self, e: &Entry) -> &'static str {
         if e.transient.is_some() {
             "transient"
-        } else if self.enabled.contains(&e.name) {
+        } else if self.units.is_enabled(&e.name) {
             "enabled"
         } else if e
             .loaded()
@@ -58,12 +58,7 @@ impl Owner {
     /// When the unit entered its state: a started timer's start, else the
     /// machine's last change (a lookup of timers only when any run at all).
     pub(super) fn since(&self, e: &Entry) -> Option<jiff::Timestamp> {
-        let timer = if self.timer_runs.is_empty() {
-            None
-        } else {
-            self.timer_runs.get(&e.name)
-        };
-        match timer {
+        match self.timers.run(&e.name) {
             Some(r) => Some(r.since),
             None if self.is_socket(&e.name) => self.sockets.runs.get(&e.name).and_then(|r| r.since),
             None if self.is_path_unit(&e.name) => {
@@ -157,12 +152,12 @@ impl Owner {
             tree::narrow_candidates(orphans, &invocations, &sessions)
         };
         let walks: Vec<tree::Walk> = entries.iter().map(|e| Self::walk(e, &orphans)).collect();
-        let mut files = self.proc_files.take();
+        let mut files = self.proc_files().take();
         files.begin();
         let procs = files.trees(&walks);
         files.end();
         // Kept with the files it holds open for the next status.
-        self.proc_files.set(files);
+        self.proc_files().set(files);
         let units = entries.iter().zip(procs);
         if brief {
             Response::StatusTable(units.map(|(e, p)| self.unit_row(e, &p)).collect())
