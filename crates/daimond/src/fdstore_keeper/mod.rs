@@ -1,17 +1,26 @@
-//! The fd store (`daimond --fd-store`, named `daimond-fdstore`): keeps the read ends of services' log pipes open while no
-//! daimond runs, so that a daimond killed with SIGKILL loses no service (a
-//! service writing to a pipe nobody holds dies of SIGPIPE) and no line (what the
-//! services write meanwhile waits in the pipes for the next daimond).
+//! The fd store (`daimond --fd-store`, named `daimond-fdstore`): keeps the read
+//! ends of services' log pipes open while no daimond runs, so that a daimond
+//! killed with SIGKILL loses no service (a service writing to a pipe nobody
+//! holds dies of SIGPIPE) and no line.
 //!
-//! Owns: the descriptors daimond hands it and their metadata, nothing else. It
-//! never reads a pipe. daimond starts it in its own session with the listening
+//! Owns: the descriptors daimond hands it and their metadata, and the spool
+//! ([`spool`]) while no daimond reads. From a daimond's death until the next
+//! one takes the reading over (`take`, sent once it is ready to read), it
+//! reads the kept pipes in its poll loop and appends each chunk, stamped with
+//! the realtime and monotonic clocks when read, to the spool: lines written
+//! while daimond is down keep their true time, and the next daimond stores
+//! them from there (`process::spool_import`). A full spool stops the reading:
+//! the pipes fill and their writers wait, nothing is dropped. Pipes handed in
+//! by a connected daimond are that daimond's to read; a pty master's EIO at
+//! hang-up counts as end of file. daimond starts it in its own session with the listening
 //! socket (`run/fdstore.sock`, `SOCK_SEQPACKET`, 0600) as standard input: as a
 //! fork of itself early in its start-up, while it is still one thread, or else
 //! by executing its own binary again (`/proc/self/exe --fd-store PATH`, a hidden
 //! mode dispatched first thing in `main`). Either way its code pages are pages of
 //! the file daimond already maps, not a second program's. The peer's uid must be ours
 //! (SO_PEERCRED). Messages (see [`proto`]): keep a descriptor
-//! with a payload, close one, list all (each sent back with `SCM_RIGHTS`), quit.
+//! with a payload, close one, list all (each sent back with `SCM_RIGHTS`), take
+//! the reading over, quit.
 //! A closed connection is no reason to exit — the next daimond reconnects; only
 //! `quit` (daimond's clean shutdown) ends it. One `poll` loop; no timers.
 

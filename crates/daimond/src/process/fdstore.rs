@@ -4,8 +4,9 @@
 //! Every service pipe's read end is also handed to the store with what it
 //! carries ([`PipeMeta`]); at end of file daimond tells the store to close its
 //! copy. While the store holds a read end, a service never dies of SIGPIPE
-//! because daimond was killed, and what it writes waits in the pipe for the next
-//! daimond, which gets every kept pipe back from [`FdStore::open`].
+//! because daimond was killed, and what it writes meanwhile is spooled by the
+//! store with its time for the next daimond, which gets every kept pipe back
+//! from [`FdStore::open`] (and the spool: `super::spool_import`).
 //!
 //! Calls are short blocking `sendmsg`s on a local `SOCK_SEQPACKET` socket with a
 //! send timeout: the store only stores, so they return at once. If the store is
