@@ -113,6 +113,7 @@ pub fn pipe_meta(m: &SourceMeta) -> PipeMeta {
         level_prefix: m.level_prefix,
         identifier: m.identifier.clone(),
         main: None,
+        pty: false,
     }
 }
 
@@ -199,7 +200,15 @@ const ORPHAN: u64 = 1 << 63;
 /// the rest of the spool is stored; then the writer thread starts a new spool
 /// and the readers start. Chunks go to the writer thread before anything a
 /// reader reads, on the same channel, so they stay in order.
-pub fn hand_over(runtime: &Path, pipes: Vec<Kept>, log: LogSender, store: SharedStore) {
+/// `then`: starts the readers of the kept pty masters (their spooled output,
+/// if any, is stored under a source of its own before).
+pub fn hand_over(
+    runtime: &Path,
+    pipes: Vec<Kept>,
+    then: Box<dyn FnOnce()>,
+    log: LogSender,
+    store: SharedStore,
+) {
     let path = path(runtime);
     tokio::task::spawn_local(async move {
         let mut import = Import {
@@ -244,6 +253,7 @@ pub fn hand_over(runtime: &Path, pipes: Vec<Kept>, log: LogSender, store: Shared
             let imported = import.opened.contains(&k.id);
             reattach_reader(k.fd, k.origin, log.clone(), &store, k.id, imported);
         }
+        then();
         drop(import.stored);
     });
 }

@@ -265,6 +265,7 @@ impl Owner {
     fn reattach(&mut self, pipes: Vec<StoredPipe>) {
         let n = pipes.len();
         let mut kept = Vec::new();
+        let mut ptys = Vec::new();
         for p in pipes {
             let Some(meta) = p.meta else {
                 self.procs.fdstore.borrow_mut().close(p.id);
@@ -275,7 +276,13 @@ impl Owner {
                 .fdstore
                 .borrow_mut()
                 .remember(p.id, p.fd.as_fd(), &meta);
+            let pty = meta.pty;
             let origin = PipeOrigin { source, meta };
+            if pty {
+                // Read by its console once the spool is stored (below).
+                ptys.push((p.fd, origin, p.id));
+                continue;
+            }
             kept.push(spool_import::Kept {
                 fd: p.fd,
                 origin,
@@ -286,7 +293,21 @@ impl Owner {
             tracing::info!("resumed reading {n} service output pipe(s) kept by the fd store");
         }
         let (log, store) = (self.logs.sender(), self.procs.fdstore.clone());
-        spool_import::hand_over(&self.paths.runtime, kept, log, store);
+        let consoles = self.consoles.clone();
+        let (log2, store2) = (log.clone(), store.clone());
+        let start_ptys = Box::new(move || {
+            for (fd, origin, id) in ptys {
+                crate::console::reader::start(
+                    &consoles,
+                    fd,
+                    origin,
+                    log2.clone(),
+                    &store2,
+                    Some(id),
+                );
+            }
+        });
+        spool_import::hand_over(&self.paths.runtime, kept, start_ptys, log, store);
     }
 
     /// A watched process that is not our child has ended.
