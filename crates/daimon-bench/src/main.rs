@@ -10,6 +10,9 @@
 //!   events when the bench runs as root, else from polling /proc.
 //! - `status`:  wall time of a whole `daimon status` process listing N services.
 //! - `idle`:    daimond's CPU time over a quiet interval with N services running.
+//! - `cgroup`:  spawn cost with and without the unit's cgroups: kill -9 to
+//!   the replacement's exec for a plain service and for one with resource
+//!   limits (whose child joins its cgroups before exec; not part of `all`).
 //! - `logs`:    lines/s of one service's output into the log store, until the
 //!   last line is queryable, beside `cat` into a pipe to /dev/null (not part of
 //!   `all`; `logs --n 1000000`, the default).
@@ -26,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod cgroup;
 mod exec_watch;
 mod logs;
 mod scratch;
@@ -50,7 +54,7 @@ fn main() {
             "--reps" => reps = it.next().and_then(|v| v.parse().ok()).unwrap_or(reps),
             "-h" | "--help" => {
                 println!(
-                    "usage: daimon-bench [start|restart|status|idle|timers|logs|all] [--n 100,1000] [--reps 20]"
+                    "usage: daimon-bench [start|restart|status|idle|timers|logs|cgroup|all] [--n 100,1000] [--reps 20]"
                 );
                 return;
             }
@@ -81,6 +85,9 @@ fn main() {
         for &n in &counts {
             bench_status(&bins, n, reps);
         }
+    }
+    if scenario == "cgroup" {
+        cgroup::bench_cgroup(&bins, reps);
     }
     if scenario == "logs" {
         let n = if counts == [100, 1000] {
@@ -289,6 +296,20 @@ fn bench_restart(bins: &BinDir, reps: usize) {
         println!("| restart | 1 | the service did not start |");
         return;
     }
+    match kill_to_exec(&mut home, reps) {
+        Ok((lat, how)) => println!(
+            "| kill -9 to new PID (RestartSec=0) | 1 | median {:.3} ms, p90 {:.3} ms over {} kills ({how}) |",
+            ms(pct(&lat, 50)),
+            ms(pct(&lat, 90)),
+            lat.len()
+        ),
+        Err(e) => println!("| restart | 1 | {e} |"),
+    }
+}
+
+/// `reps` times: SIGKILL the service's main process and time until its
+/// replacement execs; the sorted latencies and how they were measured.
+fn kill_to_exec(home: &mut Home, reps: usize) -> Result<(Vec<Duration>, &'static str), String> {
     // Exact exec times from the kernel where allowed (root), else polling.
     let watch = exec_watch::ExecWatch::open().ok();
     let mut lat = Vec::new();
@@ -323,8 +344,7 @@ fn bench_restart(bins: &BinDir, reps: usize) {
             }
         };
         let Some(elapsed) = elapsed else {
-            println!("| restart | 1 | no new process within 5 s |");
-            return;
+            return Err("no new process within 5 s".into());
         };
         lat.push(elapsed);
         // The replacement is up before the next kill (and past any
@@ -340,12 +360,7 @@ fn bench_restart(bins: &BinDir, reps: usize) {
     } else {
         "includes /proc polling; run as root for exact exec times"
     };
-    println!(
-        "| kill -9 to new PID (RestartSec=0) | 1 | median {:.3} ms, p90 {:.3} ms over {} kills ({how}) |",
-        ms(pct(&lat, 50)),
-        ms(pct(&lat, 90)),
-        lat.len()
-    );
+    Ok((lat, how))
 }
 
 fn bench_status(bins: &BinDir, n: usize, reps: usize) {

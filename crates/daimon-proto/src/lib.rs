@@ -8,6 +8,7 @@
 //! know how the daemon supervises anything.
 
 pub mod attach;
+pub mod cgroup;
 pub mod frame;
 pub mod message;
 pub mod parts;
@@ -15,6 +16,7 @@ pub mod paths;
 pub mod text;
 pub mod verbs;
 
+pub use cgroup::CgroupStatus;
 pub use frame::{
     Frame, FrameError, MAX_FRAME_LEN, MAX_HELLO_LEN, MAX_REQUEST_LEN, RAW_FLAG, decode, encode,
     encode_into, payload_len, payload_len_within, raw_header, read_any_frame, read_frame,

@@ -389,6 +389,10 @@ pub struct UnitStatus {
     pub cpu_usec: Option<u64>,
     /// Every process of the service (main first), for the detail view.
     pub tasks: Vec<u32>,
+    /// The unit's cgroup and what it accounts, where the unit has one (a
+    /// resource limit); `memory_bytes` and `cpu_usec` then come from it.
+    #[serde(default)]
+    pub cgroup: Option<crate::CgroupStatus>,
     /// How the last main process ended, e.g. `exited, status=1/FAILURE` or
     /// `killed, signal=KILL`.
     pub last_exit: Option<String>,

@@ -33,8 +33,8 @@ pub use load::{
 pub use model::{
     BindIpv6Only, Condition, Directories, InstallSection, KillMode, Listen, ListenKind,
     NotifyAccess, PathSection, RestartPolicy, RuntimeDirectoryPreserve, ServiceSection,
-    ServiceType, SocketSection, StdInput, StdOutput, TimerSection, Unit, UnitBody, UnitSection,
-    WorkingDirectory, conditions_met,
+    ServiceType, SocketSection, StdInput, StdOutput, TasksMax, TimerSection, Unit, UnitBody,
+    UnitSection, WorkingDirectory, conditions_met,
 };
 pub use name::{
     NameError, UnitKind, UnitName, VALID_NAME_HINT, check_requested, is_valid_dependency_name,

@@ -108,6 +108,9 @@ StateDirectory=web web/cache
 MemoryMax=1G
 MemoryMax=50%
 CPUQuota=50%
+MemoryHigh=40M
+CPUWeight=50
+TasksMax=32
 
 [Install]
 WantedBy=multi-user.target
@@ -167,8 +170,11 @@ WantedBy=multi-user.target
     assert_eq!(s.directories.state, ["web", "web/cache"]);
     assert_eq!(s.memory_max, Some(ByteLimit::Percent(5000)));
     assert_eq!(s.cpu_quota, Some(5000));
+    assert_eq!(s.memory_high, Some(ByteLimit::Bytes(40 << 20)));
+    assert_eq!(s.cpu_weight, Some(50));
+    assert_eq!(s.tasks_max, Some(daimon_unit::TasksMax::Count(32)));
     assert_eq!(u.install.wanted_by, ["multi-user.target"]);
-    // MemoryMax= and CPUQuota= are enforced by daimond (cgroups), which warns
+    // The resource-control directives are enforced by daimond (cgroups), which warns
     // at start where it cannot: nothing to say when parsing.
     assert!(l.diagnostics.is_empty(), "{:?}", messages(&l));
     assert!(!l.has_errors());

@@ -490,9 +490,14 @@ pub struct RunArgs {
     /// Restart it when a file under PATH changes (recursive; repeatable).
     /// Changes are debounced (one restart per burst of saves); editors'
     /// temporary files, logs, .git, target, node_modules and the like are
-    /// ignored.
+    /// ignored, and so is what .gitignore files list.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["on_calendar", "cron"])]
     pub watch: Vec<PathBuf>,
+    /// With --watch: changes matching GLOB restart nothing (.gitignore
+    /// syntax, relative to each watched path: *.md, docs/, /build,
+    /// data/**/*.csv; repeatable).
+    #[arg(long, value_name = "GLOB", requires = "watch")]
+    pub ignore: Vec<String>,
     /// The command and its arguments (after `--`).
     #[arg(
         required = true,

@@ -25,6 +25,7 @@ mod reexec;
 mod remote;
 mod render;
 mod render_timers;
+mod render_usage;
 mod run;
 mod run_policy;
 mod run_triggers;

@@ -339,7 +339,7 @@ pub fn build(args: &RunArgs, ctx: &RunContext) -> CliResult<RunRequest> {
         restart: RestartPlan::new(restart, args.restart_sec.as_deref(), start_limit),
         scheduled: schedule.is_some(),
     });
-    let text = run_triggers::with_watch(text, &args.watch, &ctx.cwd)?;
+    let text = run_triggers::with_watch(text, &args.watch, &args.ignore, &ctx.cwd)?;
     let text = run_tty::with_tty(text, args.tty, ctx.term.as_deref());
     let mut req = request(&name, text, schedule.as_ref(), args.save, args.enable);
     req.socket = run_triggers::listen_socket(&name, &args.listen, &ctx.cwd);
@@ -435,6 +435,7 @@ mod tests {
             cron: None,
             listen: vec![],
             watch: vec![],
+            ignore: vec![],
             tty: false,
             command: v(command),
         }

@@ -36,7 +36,12 @@ pub fn request(
 
 /// `--watch`: `X-DaimonWatch=` lines at the end of `[Service]` (an `X-` key,
 /// which systemd ignores, so a saved unit stays a valid systemd unit).
-pub fn with_watch(text: String, watch: &[PathBuf], cwd: &Path) -> CliResult<String> {
+pub fn with_watch(
+    text: String,
+    watch: &[PathBuf],
+    ignore: &[String],
+    cwd: &Path,
+) -> CliResult<String> {
     if watch.is_empty() {
         return Ok(text);
     }
@@ -50,6 +55,14 @@ pub fn with_watch(text: String, watch: &[PathBuf], cwd: &Path) -> CliResult<Stri
             )));
         }
         let _ = writeln!(lines, "X-DaimonWatch={}", plain_value(&p.to_string_lossy()));
+    }
+    for g in ignore {
+        if g.trim().is_empty() {
+            return Err(CliError::fail(
+                "invalid --ignore \"\": give a glob such as *.md",
+            ));
+        }
+        let _ = writeln!(lines, "X-DaimonWatchIgnore={}", plain_value(g.trim()));
     }
     Ok(match text.find("\n[Install]\n") {
         Some(i) => format!("{}{lines}{}", &text[..i], &text[i..]),

@@ -135,6 +135,7 @@ mod tests {
             memory_bytes: None,
             cpu_usec: None,
             tasks: vec![],
+            cgroup: None,
             last_exit: None,
             reason: None,
             fragment_path: Some("/u/bot.service".into()),

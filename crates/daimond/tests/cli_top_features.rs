@@ -271,3 +271,33 @@ fn ctrl_l_shows_a_unit_added_by_daemon_reload() {
     tmux.keys(&["q"]);
     tmux.wait_screen("top to exit", |s| s.contains("top-exit=0"));
 }
+
+/// `a` on a unit with a terminal: attach takes the screen (the REPL's prompt
+/// is redrawn from the replay buffer), the user types to the program, Ctrl-]
+/// detaches, and top is back with the service still running.
+#[test]
+fn attach_from_top_types_to_the_program_and_ctrl_bracket_comes_back() {
+    need_tmux();
+    let mut d = Daemon::start();
+    d.ok(&[
+        "run", "--tty", "--name", "repl", "--", "python3", "-q", "-i",
+    ]);
+    let pid = d.wait_main_pid("repl");
+    let tmux = top_in_tmux(&mut d);
+    tmux.wait_screen("the repl's row", |s| s.contains(&pid.to_string()));
+    tmux.keys(&["a"]);
+    tmux.wait_screen("the REPL's prompt", |s| s.contains(">>>"));
+    tmux.keys(&["6*7", "Enter"]);
+    tmux.wait_screen("the answer", |s| s.lines().any(|l| l.trim_end() == "42"));
+    tmux.keys(&["C-]"]);
+    tmux.wait_screen("top again", |s| {
+        s.contains("1 of 1 units") && s.contains("repl.service")
+    });
+    assert!(pid_alive(pid), "the REPL still runs after the detach");
+    tmux.keys(&["q"]);
+    tmux.wait_screen("top to exit", |s| s.contains("top-exit=0"));
+    assert!(
+        restored(d.path()),
+        "stty settings differ after attach and quit"
+    );
+}

@@ -100,3 +100,68 @@ fn a_missing_watch_path_is_refused() {
         "{err}"
     );
 }
+
+/// `.gitignore` files (the watched tree's and its repository's above it) and
+/// `--ignore GLOB`s: changes they match restart nothing; a source change does.
+#[test]
+fn gitignore_and_ignore_globs_restart_nothing() {
+    let mut d = Daemon::start();
+    let repo = d.path().join("repo");
+    let src = repo.join("src");
+    for dir in [".git", "src/build", "src/fixtures", "src/pkg"] {
+        std::fs::create_dir_all(repo.join(dir)).expect("mkdir");
+    }
+    std::fs::write(repo.join(".gitignore"), "secrets.txt\n").expect("top .gitignore");
+    std::fs::write(src.join(".gitignore"), "*.gen.py\nbuild/\n!keep.gen.py\n")
+        .expect("src .gitignore");
+    let src_s = src.to_string_lossy().into_owned();
+    d.ok(&[
+        "run",
+        "--name",
+        "w",
+        "--watch",
+        &src_s,
+        "--ignore",
+        "*.md",
+        "--ignore",
+        "fixtures/",
+        "--",
+        "/bin/sleep",
+        "1000",
+    ]);
+    let first = d.wait_main_pid("w.service");
+    let cat = d.ok(&["cat", "w.service"]);
+    assert!(cat.contains("X-DaimonWatchIgnore=*.md"), "{cat}");
+    for (path, what) in [
+        ("notes.md", "an --ignore glob"),
+        ("pkg/x.gen.py", "src/.gitignore"),
+        ("build/out.py", "a directory src/.gitignore lists"),
+        ("fixtures/a.json", "an --ignore directory"),
+        ("pkg/secrets.txt", "the repository's .gitignore"),
+    ] {
+        std::fs::write(src.join(path), what).expect("write ignored file");
+    }
+    // Editing a .gitignore re-reads it; it is no source change either.
+    std::fs::write(
+        src.join(".gitignore"),
+        "*.gen.py\nbuild/\n!keep.gen.py\n*.bak\n",
+    )
+    .expect("edit .gitignore");
+    std::fs::write(src.join("old.bak"), "x").expect("write newly ignored file");
+    // A restart that should not happen cannot be polled for: give it well
+    // over the debounce (300 ms) to show.
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(
+        d.status_json("w.service")["pid"],
+        first,
+        "an ignored change restarted it"
+    );
+    assert_eq!(restarts_logged(&mut d), 0);
+    // Re-included by `!`, and plain source: each restarts it.
+    std::fs::write(src.join("pkg/keep.gen.py"), "x").expect("write kept file");
+    wait_until("the restart for keep.gen.py", DEADLINE, || {
+        d.ok(&["logs", "w", "-o", "cat"])
+            .contains("keep.gen.py changed; restarting w.service")
+    });
+    assert_eq!(restarts_logged(&mut d), 1);
+}

@@ -10,6 +10,7 @@ mod install;
 mod known;
 mod other;
 mod policy;
+mod resources;
 mod service;
 mod socket;
 mod timer;
@@ -167,7 +168,10 @@ impl Builder {
                     "Unit" => unit::apply(self, cx, e),
                     "Install" => install::apply(&mut self.install, cx, e),
                     _ => match &mut self.body {
-                        Body::Service(s) => service::apply(s, cx, e),
+                        Body::Service(s) => match resources::apply(s, cx, e) {
+                            Outcome::Unhandled => service::apply(s, cx, e),
+                            done => done,
+                        },
                         Body::Timer(t) => timer::apply(t, cx, e),
                         Body::Socket(s) => socket::apply_socket(s, cx, e),
                         Body::Path(p) => other::apply_path(p, cx, e),

@@ -14,7 +14,6 @@ use crate::value::exec::{ExecCommand, is_env_name, parse_exec};
 use crate::value::number::{parse_mode, parse_nice, parse_unsigned};
 use crate::value::rlimit::{Resource, parse_rlimit};
 use crate::value::signal::parse_signal;
-use crate::value::size::{parse_byte_limit, parse_percent};
 use crate::value::timespan::{TimeSpan, parse_timespan};
 use crate::value::words::split_words;
 use std::path::PathBuf;
@@ -152,6 +151,12 @@ fn dir_names(cx: &mut Cx<'_, '_>, e: &Entry) -> Option<Vec<String>> {
 
 pub(crate) fn apply(s: &mut ServiceSection, cx: &mut Cx<'_, '_>, e: &Entry) -> Outcome {
     let key = e.key.as_str();
+    if key == "X-DaimonWatchIgnore" {
+        if let Some(v) = cx.expanded(e) {
+            assign_list(&mut s.watch_ignore, &v, [v.clone()]);
+        }
+        return Outcome::Done;
+    }
     if key == "X-DaimonWatch" {
         if let Some(v) = cx.expanded(e) {
             if v.is_empty() {
@@ -421,13 +426,12 @@ pub(crate) fn apply(s: &mut ServiceSection, cx: &mut Cx<'_, '_>, e: &Entry) -> O
                 s.umask = m;
             }
         }
-        // systemd accepts an empty Nice=, KillMode=, MemoryMax= as "back to the default".
-        "Nice" | "KillMode" | "MemoryMax" if e.value.is_empty() => {
+        // systemd accepts an empty Nice= or KillMode= as "back to the default".
+        "Nice" | "KillMode" if e.value.is_empty() => {
             let d = ServiceSection::default();
             match key {
                 "Nice" => s.nice = d.nice,
-                "KillMode" => s.kill_mode = d.kill_mode,
-                _ => s.memory_max = d.memory_max,
+                _ => s.kill_mode = d.kill_mode,
             }
         }
         "Nice" => {
@@ -533,32 +537,6 @@ pub(crate) fn apply(s: &mut ServiceSection, cx: &mut Cx<'_, '_>, e: &Entry) -> O
             };
             if let Some(v) = v {
                 s.directories.runtime_preserve = v;
-            }
-        }
-        "MemoryMax" => {
-            // systemd.resource-control(5) values take no specifiers ("50%" is a percentage).
-            if let Some(m) = cx.ok(e, parse_byte_limit(&e.value)) {
-                s.memory_max = Some(m);
-            }
-        }
-        "CPUQuota" => {
-            if e.value.is_empty() {
-                s.cpu_quota = None;
-                return Outcome::Done;
-            }
-            let q = e
-                .value
-                .strip_suffix('%')
-                .and_then(parse_percent)
-                .filter(|&q| q > 0);
-            match q {
-                Some(q) => {
-                    s.cpu_quota = Some(q);
-                }
-                None => cx.error(
-                    e,
-                    ValueError::new(&e.value, "a CPU quota", "a percentage such as 20% or 150%"),
-                ),
             }
         }
         _ => return Outcome::Unhandled,

@@ -8,7 +8,7 @@ use daimon_proto::{ActiveState, RestartInfo, RunSummary, TimerInfo, UnitStatus};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use super::{Style, bytes, cpu, delay, run_duration, shown_time, since_ts, span, timestamp};
+use super::{Style, delay, run_duration, shown_time, since_ts, span, timestamp};
 
 /// `daimon status UNIT`: systemctl status's layout.
 pub fn status_detail(st: &UnitStatus, now: Timestamp, tz: &TimeZone, style: Style) -> String {
@@ -61,16 +61,7 @@ pub fn status_detail(st: &UnitStatus, now: Timestamp, tz: &TimeZone, style: Styl
     if let Some(pid) = st.pid {
         let _ = writeln!(out, "   Main PID: {pid}");
     }
-    if !st.tasks.is_empty() {
-        let pids: Vec<String> = st.tasks.iter().map(u32::to_string).collect();
-        let _ = writeln!(out, "      Tasks: {} ({})", st.tasks.len(), pids.join(" "));
-    }
-    if let Some(m) = st.memory_bytes {
-        let _ = writeln!(out, "     Memory: {}", bytes(m));
-    }
-    if let Some(c) = st.cpu_usec {
-        let _ = writeln!(out, "        CPU: {}", cpu(c));
-    }
+    out.push_str(&crate::render_usage::usage_lines(st));
     if let Some(r) = &st.restart_policy {
         let _ = writeln!(out, "    Restart: {}", restart_line(r));
     }

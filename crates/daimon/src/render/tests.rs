@@ -25,6 +25,7 @@ fn unit(name: &str, state: ActiveState) -> UnitStatus {
         memory_bytes: (state == ActiveState::Active).then_some(31 * 1024 * 1024 + 200 * 1024),
         cpu_usec: (state == ActiveState::Active && name.ends_with(".service")).then_some(1_234_000),
         tasks: vec![],
+        cgroup: None,
         last_exit: None,
         reason: None,
         fragment_path: Some(format!("/home/u/.config/daimon/units/{name}")),

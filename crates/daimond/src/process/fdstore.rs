@@ -33,6 +33,8 @@ use super::spawn::{ExecOutcome, SpawnSpec, Stdio, spawn};
 use crate::fdstore_keeper::proto;
 use crate::log_writer::StreamKind;
 
+mod other;
+
 /// The store, shared by the owner and every pipe reader (one thread).
 pub type SharedStore = Rc<RefCell<FdStore>>;
 
@@ -123,6 +125,8 @@ pub struct FdStore {
     /// A copy of every pipe the store should hold, by id: what a new store is
     /// handed when the old one died ([`FdStore::restart`]).
     kept: BTreeMap<u64, (OwnedFd, PipeMeta)>,
+    /// Descriptors of other kinds than pipes (see [`OtherKept`]).
+    other: other::OtherKept,
 }
 
 impl FdStore {
@@ -135,6 +139,7 @@ impl FdStore {
             warned: true,
             path: None,
             kept: BTreeMap::new(),
+            other: other::OtherKept::default(),
         }
     }
 
@@ -200,6 +205,7 @@ impl FdStore {
                 warned: true,
                 path: None,
                 kept: BTreeMap::new(),
+                other: other::OtherKept::default(),
             };
             store.quit();
         }
@@ -240,6 +246,7 @@ impl FdStore {
             warned: false,
             path: Some(path),
             kept: BTreeMap::new(),
+            other: other::OtherKept::default(),
         };
         let pipes = match store.list() {
             Ok(p) => p,
@@ -248,7 +255,13 @@ impl FdStore {
                 Vec::new()
             }
         };
-        store.next_id = pipes.iter().map(|p| p.id + 1).max().unwrap_or(1);
+        let other = store.other.listed.iter().map(|(id, _, _)| id + 1).max();
+        store.next_id = pipes
+            .iter()
+            .map(|p| p.id + 1)
+            .chain(other)
+            .max()
+            .unwrap_or(1);
         (store, pipes)
     }
 
@@ -307,6 +320,9 @@ impl FdStore {
         for (id, (fd, meta)) in &self.kept {
             self.send_pipe(*id, fd.as_fd(), meta)?;
         }
+        for (id, (fd, payload)) in &self.other.kept {
+            self.send_other(*id, fd.as_fd(), payload)?;
+        }
         self.warned = false;
         self.pid
             .ok_or_else(|| io::Error::other("the new fd store did not say its PID"))
@@ -358,6 +374,7 @@ impl FdStore {
     /// The pipe `id` reached end of file: the store closes its copy.
     pub fn close(&mut self, id: u64) {
         self.kept.remove(&id);
+        self.other.kept.remove(&id);
         if self.conn.is_none() {
             return;
         }
@@ -448,6 +465,11 @@ impl FdStore {
                     // listen(), daimond itself when it started the store.
                     self.pid = u32::try_from(id).ok().filter(|p| *p != 0);
                     return Ok(out);
+                }
+                proto::OP_ENTRY if fds.len() == 1 && other::is_other(meta) => {
+                    if let Some(fd) = fds.pop() {
+                        self.other.listed.push((id, fd, meta.to_vec()));
+                    }
                 }
                 proto::OP_ENTRY if fds.len() == 1 => {
                     if let Some(fd) = fds.pop() {

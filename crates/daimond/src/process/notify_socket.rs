@@ -26,11 +26,13 @@ use tokio::net::UnixDatagram;
 pub const MAX_DATAGRAM: usize = 8 * 1024;
 
 /// One received notification.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Datagram {
     pub pid: u32,
     pub uid: u32,
     pub text: String,
+    /// Descriptors passed with it (`FDSTORE=1`, sd_pid_notify_with_fds(3)).
+    pub fds: Vec<OwnedFd>,
 }
 
 /// Where the socket lives.
@@ -150,11 +152,12 @@ impl NotifySocket {
                 Err(e) => return Err(e.into()),
             }
         };
-        for raw in fds {
-            // SAFETY: the kernel just installed this descriptor for us (SCM_RIGHTS);
-            // nobody else owns it. FDSTORE= is not supported: close it.
-            drop(unsafe { OwnedFd::from_raw_fd(raw) });
-        }
+        let fds: Vec<OwnedFd> = fds
+            .into_iter()
+            // SAFETY: the kernel just installed this descriptor for us
+            // (SCM_RIGHTS); nobody else owns it.
+            .map(|raw| unsafe { OwnedFd::from_raw_fd(raw) })
+            .collect();
         if flags.intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC) || len > MAX_DATAGRAM {
             tracing::debug!("notification socket: dropped an oversized datagram ({len} bytes)");
             return Ok(None);
@@ -168,6 +171,7 @@ impl NotifySocket {
             pid: pid as u32,
             uid,
             text,
+            fds,
         }))
     }
 }

@@ -1,7 +1,8 @@
-//! The owner's side of resource limits: each unit with `MemoryMax=` or
-//! `CPUQuota=` gets its cgroups before its first process, keeps them while
+//! The owner's side of resource limits: each unit with a resource-control
+//! limit (`MemoryMax=`, `MemoryHigh=`, `CPUQuota=`, `CPUWeight=`,
+//! `TasksMax=`) gets its cgroups before its first process, keeps them while
 //! it runs, and loses them once it is inactive; an OOM kill becomes the
-//! result `oom-kill`.
+//! result `oom-kill`; `status` reads what the cgroup accounts.
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
@@ -9,7 +10,9 @@ use std::os::unix::ffi::OsStrExt;
 
 use daimon_unit::ServiceSection;
 
-use super::cgroup::{Layout, UnitCgroup};
+use daimon_proto::CgroupStatus;
+
+use super::cgroup::{Layout, UnitCgroup, group_name, has_limits};
 use super::machine::Role;
 use super::owner::Owner;
 use super::policy::ServiceResult;
@@ -20,6 +23,9 @@ use crate::process::spawn::SpawnSpec;
 pub struct Cgroups {
     layout: Option<Layout>,
     units: BTreeMap<String, UnitCgroup>,
+    /// Cgroups of stopped units that were still busy when removed (a
+    /// process not yet reaped still counts): tried again after each event.
+    leftover: Vec<UnitCgroup>,
 }
 
 impl Owner {
@@ -31,12 +37,14 @@ impl Owner {
         role: Role,
         spec: &mut SpawnSpec,
     ) {
-        if svc.memory_max.is_none() && svc.cpu_quota.is_none() {
+        if !has_limits(svc) {
             return;
         }
         if !self.cgroups.units.contains_key(unit) {
             let layout = self.cgroups.layout.get_or_insert_with(Layout::detect);
-            let (cg, problems) = UnitCgroup::create(layout, unit, svc);
+            let group = group_name(&self.paths.state);
+            let (cg, problems) = UnitCgroup::create(layout, &group, unit, svc);
+            self.cgroups.leftover.retain(|l| l.dirs != cg.dirs);
             for p in problems {
                 self.message(unit, 4, format!("{unit}: {p}; this limit is not enforced"));
             }
@@ -53,6 +61,26 @@ impl Owner {
             .iter()
             .filter_map(|p| CString::new(p.as_os_str().as_bytes()).ok())
             .collect();
+    }
+
+    /// What the unit's cgroup accounts, where it has one.
+    pub(super) fn cgroup_usage(&self, unit: &str) -> Option<CgroupStatus> {
+        self.cgroups.units.get(unit).map(UnitCgroup::usage)
+    }
+
+    /// The live processes in the unit's cgroup, with their start times.
+    pub(super) fn cgroup_members(&self, unit: &str) -> Vec<(u32, u64)> {
+        let Some(cg) = self.cgroups.units.get(unit) else {
+            return Vec::new();
+        };
+        cg.pids()
+            .into_iter()
+            .filter_map(|pid| {
+                crate::process::tree::stat(pid)
+                    .filter(|s| s.state != 'Z' && s.state != 'X')
+                    .map(|s| (pid, s.start_time))
+            })
+            .collect()
     }
 
     /// Whether the kernel OOM-killed a process of `unit` since its main
@@ -88,6 +116,7 @@ impl Owner {
 
     /// Cgroups of units that are inactive again are removed.
     pub fn cgroups_after_events(&mut self) {
+        self.cgroups.leftover.retain(|cg| !cg.remove());
         if self.cgroups.units.is_empty() {
             return;
         }
@@ -99,8 +128,10 @@ impl Owner {
             .cloned()
             .collect();
         for n in idle {
-            if let Some(cg) = self.cgroups.units.remove(&n) {
-                cg.remove();
+            if let Some(cg) = self.cgroups.units.remove(&n)
+                && !cg.remove()
+            {
+                self.cgroups.leftover.push(cg);
             }
         }
     }

@@ -28,6 +28,7 @@ mod sockets;
 pub mod stamps;
 pub mod status;
 mod store_watch;
+mod stored_fds;
 pub mod timer;
 pub mod timers;
 pub mod transaction;

@@ -347,7 +347,8 @@ impl Owner {
     }
 
     /// A datagram arrived: hand it to the unit it came from, if the sender may speak.
-    pub fn on_notify(&mut self, dg: Datagram) {
+    pub fn on_notify(&mut self, mut dg: Datagram) {
+        let fds = std::mem::take(&mut dg.fds);
         let Some((unit, who)) = self.sender_of(dg.pid) else {
             self.refuse_claim(dg.pid);
             tracing::debug!(
@@ -382,6 +383,7 @@ impl Owner {
             self.message(&unit, 4, text);
             return;
         }
+        self.fd_store_notify(&unit, def.svc, &dg.text, fds);
         let mut n = parse_notify(&dg.text);
         if !n.ignored.is_empty() {
             tracing::debug!(

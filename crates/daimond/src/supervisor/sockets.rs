@@ -252,6 +252,7 @@ impl Owner {
     /// watched again (or fails, when the service's start limit refused it).
     pub fn sockets_after_events(&mut self) {
         self.release_connections();
+        self.fd_store_after_events();
         if std::mem::take(&mut self.sockets.changed) {
             let started = self.sockets.runs.keys();
             if let Err(e) = recover::save_active(&self.paths.state, started) {
@@ -313,7 +314,9 @@ impl Owner {
             return self.connection_env(unit, svc, spec);
         }
         let sockets = self.sockets_of(unit);
-        if sockets.is_empty() {
+        // The fd store's descriptors come after the sockets' (systemd).
+        let stored = self.stored_fds(unit);
+        if sockets.is_empty() && stored.is_empty() {
             return;
         }
         let mut fds = Vec::new();
@@ -341,6 +344,10 @@ impl Owner {
                     }
                 }
             }
+        }
+        for (fd, name) in stored {
+            fds.push(fd);
+            names.push(name);
         }
         if fds.is_empty() {
             return;

@@ -189,7 +189,11 @@ impl Owner {
 
     fn unit_row(&self, e: &Entry, procs: &[(u32, tree::Stat)]) -> UnitRow {
         let m = &e.machine;
-        let usage = (!procs.is_empty()).then(|| tree::usage(procs));
+        let mut usage = (!procs.is_empty()).then(|| tree::usage(procs));
+        // The cgroup counts the whole unit, escaped processes included.
+        if let Some(cg) = self.cgroup_usage(&e.name) {
+            usage = cgroup_totals(&cg, usage);
+        }
         let (state, sub_state) = self.active_state(e);
         UnitRow {
             name: e.name.clone(),
@@ -208,12 +212,12 @@ impl Owner {
     fn unit_status(&self, e: &Entry, procs: &[(u32, tree::Stat)]) -> UnitStatus {
         let m = &e.machine;
         let (state, sub_state) = self.active_state(e);
-        let (memory_bytes, cpu_usec) = if procs.is_empty() {
-            (None, None)
-        } else {
-            let (m, c) = tree::usage(procs);
-            (Some(m), Some(c))
-        };
+        let mut usage = (!procs.is_empty()).then(|| tree::usage(procs));
+        let cgroup = self.cgroup_usage(&e.name);
+        if let Some(cg) = &cgroup {
+            usage = cgroup_totals(cg, usage);
+        }
+        let (memory_bytes, cpu_usec) = (usage.map(|u| u.0), usage.map(|u| u.1));
         let mut tasks: Vec<u32> = procs.iter().map(|(p, _)| *p).collect();
         // Main first, then the rest in PID order.
         tasks.sort_by_key(|p| (Some(*p) != m.main_pid, *p));
@@ -246,6 +250,7 @@ impl Owner {
             memory_bytes,
             cpu_usec,
             tasks,
+            cgroup,
             last_exit: m.last_exit.map(|s| s.to_string()),
             reason,
             fragment_path: e.fragment_path(),
@@ -256,6 +261,17 @@ impl Owner {
             last_run: super::timers::run_summary(e),
             restart_policy: restart_info(e, std::time::Instant::now()),
         }
+    }
+}
+
+/// Memory and CPU from the cgroup where it counts them, else from the
+/// process tree.
+fn cgroup_totals(cg: &daimon_proto::CgroupStatus, tree: Option<(u64, u64)>) -> Option<(u64, u64)> {
+    match (cg.memory_current, cg.cpu_usec, tree) {
+        (Some(m), Some(c), _) => Some((m, c)),
+        (Some(m), None, t) => Some((m, t.map_or(0, |t| t.1))),
+        (None, Some(c), t) => Some((t.map_or(0, |t| t.0), c)),
+        (None, None, t) => t,
     }
 }
 

@@ -12,22 +12,24 @@ impl Owner {
     /// After events were handled: running services with watched paths are
     /// watched, stopped ones no longer (a restart in progress keeps its watch).
     pub fn watches_after_events(&mut self) {
-        let wanted: Vec<(String, Vec<std::path::PathBuf>)> = self
+        type Wanted = (String, Vec<std::path::PathBuf>, Vec<String>);
+        let wanted: Vec<Wanted> = self
             .units
             .values()
             .filter(|e| !e.is_idle())
             .filter_map(|e| {
                 let svc = e.def_unit()?.service()?;
-                (!svc.watch.is_empty()).then(|| (e.name.clone(), svc.watch.clone()))
+                (!svc.watch.is_empty())
+                    .then(|| (e.name.clone(), svc.watch.clone(), svc.watch_ignore.clone()))
             })
-            .filter(|(n, _)| !self.watches.by_service.contains_key(n))
+            .filter(|(n, _, _)| !self.watches.by_service.contains_key(n))
             .collect();
-        for (name, roots) in wanted {
+        for (name, roots, globs) in wanted {
             let Some(tx) = self.watches.tx.clone() else {
                 return;
             };
             let skip = vec![self.paths.state.clone(), self.paths.runtime.clone()];
-            match TreeWatch::start(&name, &roots, skip, &tx) {
+            match TreeWatch::start(&name, &roots, &globs, skip, &tx) {
                 Ok(w) => {
                     self.watches.by_service.insert(name, w);
                 }

@@ -41,6 +41,9 @@ impl Machine {
         self.main_pid = Some(pid);
         self.exec_confirmed = true;
         self.set_state(SubState::Running, now);
+        // RuntimeMaxSec= still bounds the run; counted from the adoption, so
+        // a daimond restart can lengthen it, never cut it short.
+        self.deadline = d.svc.runtime_max.as_duration().map(|t| now + t);
         fx.push(Effect::Log {
             priority: 6,
             text: format!(

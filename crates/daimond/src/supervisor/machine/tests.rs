@@ -757,3 +757,6 @@ mod notify_tests;
 
 #[path = "tests_backoff.rs"]
 mod backoff;
+
+#[path = "tests_runtime.rs"]
+mod runtime;

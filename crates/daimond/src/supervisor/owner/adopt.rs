@@ -58,6 +58,7 @@ impl Owner {
     pub fn adopt_previous(&mut self) {
         let (store, pipes) = FdStore::open(&self.paths.runtime);
         *self.procs.fdstore.borrow_mut() = store;
+        self.restore_fd_store();
         if crate::supervisor::boot::first_start_of_this_boot(&self.paths.runtime) {
             // Nothing of the previous boot runs: what ran then, and the timers
             // started by hand then, are not brought back; enabled units start.

@@ -288,10 +288,10 @@ impl Owner {
         signal: i32,
         sighup: bool,
     ) -> Option<Event> {
-        let orphans = if scope == KillScope::All {
-            self.escape_candidates(unit)
+        let (orphans, in_cgroup) = if scope == KillScope::All {
+            (self.escape_candidates(unit), self.cgroup_members(unit))
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         let e = self.units.get_mut(unit)?;
         e.last_signal = Some(signal);
@@ -314,7 +314,7 @@ impl Owner {
         if scope == KillScope::Main {
             return None;
         }
-        let others = leftovers(e, &roots, &orphans);
+        let others = leftovers(e, &roots, &orphans, &in_cgroup);
         for &(p, t) in &others {
             for &sig in &sigs {
                 let _ = signal_verified(p, t, sig);
@@ -335,6 +335,7 @@ impl Owner {
     /// meanwhile are found and signalled too.
     pub(super) fn recheck_leftovers(&mut self, unit: &str) {
         let orphans = self.escape_candidates(unit);
+        let in_cgroup = self.cgroup_members(unit);
         let Some(e) = self.units.get_mut(unit) else {
             return;
         };
@@ -349,7 +350,7 @@ impl Owner {
             .flatten()
             .map(|h| h.pid)
             .collect();
-        let rest = leftovers(e, &roots, &orphans);
+        let rest = leftovers(e, &roots, &orphans, &in_cgroup);
         if rest.is_empty() {
             self.procs.leftover_units.remove(unit);
             self.feed(unit, Event::Leftovers(false));
@@ -366,11 +367,24 @@ impl Owner {
 }
 
 /// The processes of `e`'s tree besides its main and control processes
-/// (`roots`), with their start times.
-fn leftovers(e: &Entry, roots: &[u32], orphans: &[u32]) -> Vec<(u32, u64)> {
-    tree::service_tree(roots, &e.invocation, orphans, &e.sessions)
+/// (`roots`), with their start times, and those of its cgroup (`in_cgroup`:
+/// with a cgroup, KillMode=control-group means its members, as in
+/// systemd.kill(5), whatever the process tree says).
+fn leftovers(
+    e: &Entry,
+    roots: &[u32],
+    orphans: &[u32],
+    in_cgroup: &[(u32, u64)],
+) -> Vec<(u32, u64)> {
+    let mut out: Vec<(u32, u64)> = tree::service_tree(roots, &e.invocation, orphans, &e.sessions)
         .into_iter()
         .filter(|(p, _)| !roots.contains(p))
         .map(|(p, st)| (p, st.start_time))
-        .collect()
+        .collect();
+    for &(p, t) in in_cgroup {
+        if !roots.contains(&p) && !out.iter().any(|(q, _)| *q == p) {
+            out.push((p, t));
+        }
+    }
+    out
 }

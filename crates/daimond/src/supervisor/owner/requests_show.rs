@@ -202,8 +202,19 @@ fn properties(st: &UnitStatus, f: &Facts<'_>, tz: &jiff::tz::TimeZone) -> Vec<Pr
         "CPUUsageNSec",
         or_not_set(st.cpu_usec.map(|u| u.saturating_mul(1000))),
     ));
+    let cg = st.cgroup.clone().unwrap_or_default();
+    v.push(("MemoryPeak", or_not_set(cg.memory_peak)));
     let tasks = (!st.tasks.is_empty()).then_some(st.tasks.len() as u64);
-    v.push(("TasksCurrent", or_not_set(tasks)));
+    v.push(("TasksCurrent", or_not_set(cg.tasks_current.or(tasks))));
+    // systemctl show's names; `infinity` where no limit is written.
+    let limit = |x: Option<u64>| x.map_or("infinity".to_string(), |n| n.to_string());
+    v.push(("MemoryHigh", limit(cg.memory_high)));
+    v.push(("MemoryMax", limit(cg.memory_max)));
+    v.push(("TasksMax", limit(cg.tasks_max)));
+    v.push((
+        "ControlGroup",
+        cg.paths.first().cloned().unwrap_or_default(),
+    ));
     v.push(("Id", st.name.clone()));
     v.push(("Names", st.name.clone()));
     if let Some(u) = f.unit {
@@ -278,6 +289,7 @@ mod tests {
             memory_bytes: None,
             cpu_usec: None,
             tasks: vec![],
+            cgroup: None,
             last_exit: None,
             reason: None,
             fragment_path: Some("/u/web.service".into()),

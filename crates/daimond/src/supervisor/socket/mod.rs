@@ -13,6 +13,7 @@
 pub mod bind;
 pub mod machine;
 pub mod recover;
+pub mod stored;
 
 use std::os::fd::OwnedFd;
 
@@ -95,6 +96,9 @@ pub struct Sockets {
     pub(super) next_connection: u64,
     /// The set of started sockets changed: saved once per loop turn.
     pub(super) changed: bool,
+    /// Each service's fd store (`FDSTORE=1`), kept while the unit is not
+    /// inactive or has a job.
+    pub(super) stored: std::collections::BTreeMap<String, Vec<stored::Kept>>,
 }
 
 /// A connection accepted for an `Accept=yes` socket, held until its service

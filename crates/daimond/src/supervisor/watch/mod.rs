@@ -11,7 +11,12 @@
 //!   (`.git`, `target`, `node_modules`, ...), editors' temporary files
 //!   (`.x.swp`, `x~`, `.#x`, `#x#`, vim's `4913`), logs (pm2 #1759: a service
 //!   writing its own log must not restart itself) and daimon's own store.
+//! - `.gitignore` files (in the watched trees, and above them up to their
+//!   repository's top) and the user's `--ignore GLOB`s are honoured
+//!   ([`ignore`]); a `.gitignore` edit re-reads it and restarts nothing.
 //! - Inotify's limits give an error naming the sysctl to raise (pm2 #1275).
+
+pub mod ignore;
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -82,6 +87,8 @@ pub struct TreeWatch {
     reader: tokio::task::AbortHandle,
     /// Paths never to watch (daimon's own store).
     skip: Vec<PathBuf>,
+    /// `.gitignore` patterns and the user's globs.
+    ignore: ignore::IgnoreRules,
     /// The first and last change of the burst not yet acted on, and the
     /// first changed path (what `status` and the log name).
     pub burst: Option<(Instant, Instant, PathBuf)>,
@@ -91,6 +98,7 @@ impl TreeWatch {
     pub fn start(
         service: &str,
         roots: &[PathBuf],
+        globs: &[String],
         skip: Vec<PathBuf>,
         tx: &mpsc::UnboundedSender<(String, Vec<nix::sys::inotify::InotifyEvent>)>,
     ) -> Result<TreeWatch, String> {
@@ -127,15 +135,19 @@ impl TreeWatch {
             dirs: HashMap::new(),
             reader: task.abort_handle(),
             skip,
+            ignore: ignore::IgnoreRules::new(roots, globs),
             burst: None,
         };
         for r in roots {
             if r.is_dir() {
+                w.ignore.add_ancestors(r);
                 w.add_tree(r)?;
             } else {
                 // A single file: its directory, filtered to its name later
                 // would be finer; the directory's changes are close enough.
                 let dir = r.parent().unwrap_or(Path::new("/"));
+                w.ignore.add_ancestors(dir);
+                w.ignore.load(dir);
                 w.add_tree_shallow(dir)?;
             }
         }
@@ -184,10 +196,14 @@ impl TreeWatch {
                     ));
                 }
             }
+            self.ignore.load(&d);
             if let Ok(rd) = std::fs::read_dir(&d) {
                 for e in rd.flatten() {
                     let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
-                    if is_dir && !ignored_dir(&e.file_name()) {
+                    if is_dir
+                        && !ignored_dir(&e.file_name())
+                        && !self.ignore.is_ignored(&e.path(), true)
+                    {
                         todo.push(e.path());
                     }
                 }
@@ -208,10 +224,18 @@ impl TreeWatch {
                 continue;
             }
             let path = dir.join(name);
-            if self.skip.iter().any(|s| path.starts_with(s)) {
+            if name == ".gitignore" {
+                let dir = dir.clone();
+                self.ignore.load(&dir);
                 continue;
             }
-            if e.mask.contains(AddWatchFlags::IN_ISDIR) {
+            let is_dir = e.mask.contains(AddWatchFlags::IN_ISDIR);
+            if self.skip.iter().any(|s| path.starts_with(s))
+                || self.ignore.is_ignored(&path, is_dir)
+            {
+                continue;
+            }
+            if is_dir {
                 if e.mask
                     .intersects(AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO)
                 {
