@@ -1,6 +1,8 @@
 //! Owns ingestion: sources and their partial lines, line splitting, `<N>`
 //! prefixes, block encoding, appending to the active segment, and committing
-//! index rows. Maintenance (sync, sealing, retention) lives in `maint`.
+//! index rows. Publishing them (`commit`, the index) lives in `publish`,
+//! maintenance (sync, sealing, retention) in `maint`, resuming a source from
+//! a spool in `resume`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -44,7 +46,7 @@ pub(crate) struct Source {
     unit_id: i64,
     pub level_prefix: bool,
     /// Bytes of a line whose newline has not arrived yet.
-    partial: Vec<u8>,
+    pub(crate) partial: Vec<u8>,
     /// Priority of a long line being split: its later pieces keep it and are
     /// not parsed for a prefix.
     pub cont_prio: Option<u8>,
@@ -71,24 +73,20 @@ pub struct JournalWriter {
     pub(crate) shared: Arc<Shared>,
     pub(crate) db: Connection,
     pub(crate) seg: Option<ActiveSeg>,
-    sources: HashMap<u64, Source>,
+    pub(crate) sources: HashMap<u64, Source>,
     units: HashMap<String, i64>,
     pub(crate) next_seq: u64,
-    pending: Vec<Row>,
+    pub(crate) pending: Vec<Row>,
     bb: BlockBuilder,
     pub(crate) maint: Maint,
     pub(crate) compactor: Compactor,
-    tail_since: Instant,
+    pub(crate) tail_since: Instant,
 }
 
 /// Largest chunk encoded as one block (bigger ones are cut).
 const MAX_CHUNK: usize = 4 << 20;
 /// Upper bound of `line_max` and of one `append`ed message.
 const MAX_LINE: usize = 1 << 20;
-
-/// Longest time committed lines stay out of the index (they are visible
-/// meanwhile, from memory).
-const INDEX_AGE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Drop for JournalWriter {
     fn drop(&mut self) {
@@ -131,7 +129,7 @@ impl JournalWriter {
         Ok(w)
     }
 
-    fn line_max(&self) -> usize {
+    pub(crate) fn line_max(&self) -> usize {
         self.shared.cfg.line_max.clamp(1, MAX_LINE)
     }
 
@@ -498,92 +496,6 @@ impl JournalWriter {
         self.shared.segments.fetch_add(1, Ordering::Relaxed);
         self.maint.dir_dirty = true;
         Ok(())
-    }
-
-    /// Makes every line ingested so far visible to readers and wakes followers.
-    /// Cheap: no SQLite work unless the unindexed tail has grown past a few
-    /// MiB or seconds, then one transaction with one row per unit.
-    pub fn commit(&mut self) {
-        if !self.pending.is_empty() {
-            let max = self
-                .pending
-                .iter()
-                .map(|r| r.sum.seq_max)
-                .max()
-                .unwrap_or(0);
-            let mut t = self.shared.tail();
-            if t.blocks.is_empty() {
-                self.tail_since = Instant::now();
-            }
-            t.blocks.append(&mut self.pending);
-            t.committed = t.committed.max(max);
-            drop(t);
-            self.shared.cond.notify_all();
-        }
-        let due = self.seg.as_ref().is_some_and(|s| {
-            s.size - s.indexed_end >= index::REGION
-                || (s.size > s.indexed_end && self.tail_since.elapsed() >= INDEX_AGE)
-        });
-        if due {
-            self.flush_index();
-        }
-    }
-
-    /// Commits and moves everything into the index now (tests, benchmarks).
-    #[doc(hidden)]
-    pub fn index_now(&mut self) {
-        self.commit();
-        self.flush_index();
-    }
-
-    /// Moves the committed tail into the index.
-    pub(crate) fn flush_index(&mut self) {
-        let Some(seg) = self.seg.as_mut() else {
-            return;
-        };
-        let mut t = self.shared.tail.lock().unwrap_or_else(|e| e.into_inner());
-        if t.blocks.is_empty() {
-            return;
-        }
-        let rows = index::coalesce(&t.blocks);
-        let end = t.blocks.last().map_or(seg.indexed_end, |b| b.off + b.len);
-        // A unit's row keeps growing over later flushes while it stays within
-        // one region: a trickling service costs one row per region, not one
-        // per flush. Changes are applied to `open_rows` only once committed.
-        let mut changed: Vec<(OpenKey, (i64, Row))> = Vec::new();
-        let res = (|| -> rusqlite::Result<()> {
-            let tx = self.db.transaction()?;
-            for r in &rows {
-                let key = (r.unit, r.inv.clone());
-                match seg.open_rows.get(&key) {
-                    Some((id, open)) if r.off + r.len - open.off <= index::REGION => {
-                        let mut m = open.clone();
-                        m.merge(r);
-                        index::update_row(&tx, *id, &m)?;
-                        changed.push((key, (*id, m)));
-                    }
-                    _ => {
-                        index::insert_rows(&tx, std::slice::from_ref(r))?;
-                        changed.push((key, (tx.last_insert_rowid(), r.clone())));
-                    }
-                }
-            }
-            tx.prepare_cached("UPDATE segments SET size = ?2, last_rt = ?3 WHERE id = ?1")?
-                .execute(params![seg.id, end as i64, seg.last_rt])?;
-            tx.commit()
-        })();
-        // On failure the tail stays in memory (still visible) and is retried;
-        // after a crash, open re-indexes it from the segment. A full disk
-        // pauses writing so that the tail stops growing.
-        match res {
-            Ok(()) => {
-                t.blocks.clear();
-                seg.indexed_end = end;
-                seg.open_rows.extend(changed);
-            }
-            Err(e) if index::is_full(&e) => self.maint.pause(DropReason::DiskFull),
-            Err(_) => {}
-        }
     }
 
     /// Per-unit counts of lines that could not be stored.

@@ -8,9 +8,12 @@
 //!
 //! The thread also reads the services' pipes, when their reader task has seen
 //! them readable (`LogMsg::Read`): each chunk is written to the log store right
-//! after it is read, in the same thread, so a daimond killed with SIGKILL loses
-//! at most the chunk between one `read` and the next `writev` — no chunk waits
-//! in a queue between threads after it left its pipe.
+//! after it is read, in the same thread — no chunk waits in a queue between
+//! threads after it left its pipe. A pipe the fd store keeps is read through
+//! the spool (`crate::log_spool`): its bytes go from the pipe to the spool
+//! file in one `splice`, so a daimond killed with SIGKILL between that and the
+//! segment's `writev` loses nothing (the next one stores the chunk from the
+//! spool).
 //!
 //! The thread drains what is queued, hands it to the writer, and commits once per
 //! drained batch (lines become visible to `logs -f` then). It calls the writer's
@@ -25,6 +28,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use daimon_journal::{JournalWriter, SourceId, SourceMeta, Stream};
+
+use crate::log_spool::{LiveSpool, Taken};
+use crate::process::fdstore::PipeMeta;
 use tokio::sync::{mpsc, oneshot};
 
 /// Identifies one open pipe (one stream of one process), unique for the daemon's life.
@@ -48,6 +54,9 @@ pub enum LogMsg {
         level_prefix: bool,
         /// SyslogIdentifier=; `None` = the unit name without its suffix.
         identifier: Option<String>,
+        /// Its id in the fd store, which has a copy: its chunks go through
+        /// the spool (`crate::log_spool`).
+        kept: Option<u64>,
     },
     /// The pipe is readable: read what it holds now, store it, and say how it
     /// went (the reader task waits for the answer before watching again).
@@ -67,6 +76,27 @@ pub enum LogMsg {
     },
     /// The pipe reached end of file: flush a partial last line.
     Close { source: SourceKey },
+    /// Opens `source` with what the fd store read from its pipe while no
+    /// daimond did (see `process::spool_import`); `close`: the pipe is gone.
+    Import {
+        source: SourceKey,
+        meta: SourceMeta,
+        chunks: Vec<crate::process::spool_import::Chunk>,
+        /// The first chunks of this pipe: open the source, skip what an
+        /// earlier daimond stored.
+        first: bool,
+        /// Its id in the fd store, if it still keeps it.
+        kept: Option<u64>,
+        close: bool,
+        done: oneshot::Sender<()>,
+    },
+    /// Every spool the fd store wrote is stored (the imports before this on
+    /// the channel): the writer thread starts its own. `hold`: a copy of the
+    /// connection to the store: the store spools only once every copy is
+    /// closed, so never while this thread still moves chunks through the spool.
+    SpoolStart { hold: Option<OwnedFd> },
+    /// A new store replaced a dead one: hold this connection instead.
+    SpoolHold { hold: Option<OwnedFd> },
     /// `logs --rotate` / `--vacuum-size=` / `--vacuum-time=`, done between
     /// two batches by the writer that owns the segments.
     Maintain {
@@ -150,13 +180,13 @@ impl LogWriterThread {
     }
 }
 
-/// Starts the thread that owns `writer`.
-pub fn start(writer: JournalWriter) -> (LogSender, LogWriterThread) {
+/// Starts the thread that owns `writer`; `spool`: the fd store's spool file.
+pub fn start(writer: JournalWriter, spool: std::path::PathBuf) -> (LogSender, LogWriterThread) {
     let (tx, rx) = mpsc::channel(CAPACITY);
     let (stop_tx, stop_rx) = oneshot::channel();
     let thread = std::thread::Builder::new()
         .name("daimond-journal".into())
-        .spawn(move || run(writer, rx, stop_rx))
+        .spawn(move || run(writer, LiveSpool::new(spool), rx, stop_rx))
         .unwrap_or_else(|e| {
             // Without a thread nothing can be stored; the daemon cannot work.
             eprintln!("daimond: cannot start the log writer thread: {e}");
@@ -195,9 +225,10 @@ impl Grown {
 }
 
 /// Reads `fd` (non-blocking) until it is empty or its turn is over, storing
-/// each chunk as soon as it is read.
+/// each chunk as soon as it is read (through the spool when it is kept).
 fn read_pipe(
     w: &mut JournalWriter,
+    spool: &mut LiveSpool,
     source: SourceKey,
     fd: &OwnedFd,
     buf: &mut [u8],
@@ -205,6 +236,22 @@ fn read_pipe(
 ) -> ReadOutcome {
     let mut chunks = 0;
     while chunks < CHUNKS_PER_READ {
+        match spool.take(source, fd, buf) {
+            Some(Taken::Data { n, rt, mono }) => {
+                if n >= FULL_READ {
+                    grown.note_full(source, fd);
+                }
+                w.ingest_at(SourceId(source), &buf[..n], rt, mono);
+                chunks += 1;
+                if spool.due() {
+                    spool.compact(|s| w.partial(SourceId(s)).map(<[u8]>::to_vec));
+                }
+                continue;
+            }
+            Some(Taken::Drained) => return ReadOutcome::Drained,
+            Some(Taken::Eof) => return ReadOutcome::Eof,
+            None => {}
+        }
         // SAFETY: `buf` is valid for writes of its length; `fd` is open.
         let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
         if n > 0 {
@@ -236,10 +283,16 @@ struct ThreadState {
     pid: u32,
     buf: Vec<u8>,
     grown: Grown,
+    spool: LiveSpool,
 }
 
 fn apply(w: &mut JournalWriter, m: LogMsg, st: &mut ThreadState) {
-    let ThreadState { pid, buf, grown } = st;
+    let ThreadState {
+        pid,
+        buf,
+        grown,
+        spool,
+    } = st;
     let pid = *pid;
     match m {
         LogMsg::Open {
@@ -250,7 +303,21 @@ fn apply(w: &mut JournalWriter, m: LogMsg, st: &mut ThreadState) {
             stream,
             level_prefix,
             identifier,
+            kept,
         } => {
+            if let Some(id) = kept {
+                let meta = PipeMeta {
+                    unit: unit.clone(),
+                    invocation: invocation.clone(),
+                    pid,
+                    stream,
+                    level_prefix,
+                    identifier: identifier.clone(),
+                    main: None,
+                    pty: false,
+                };
+                spool.open_pipe(source, id, meta.to_bytes());
+            }
             let stream = match stream {
                 StreamKind::Stdout => Stream::Stdout,
                 StreamKind::Stderr => Stream::Stderr,
@@ -266,7 +333,7 @@ fn apply(w: &mut JournalWriter, m: LogMsg, st: &mut ThreadState) {
             w.open_source(SourceId(source), meta);
         }
         LogMsg::Read { source, fd, done } => {
-            let outcome = read_pipe(w, source, &fd, buf, grown);
+            let outcome = read_pipe(w, spool, source, &fd, buf, grown);
             let _ = done.send(outcome);
         }
         LogMsg::Data {
@@ -279,7 +346,30 @@ fn apply(w: &mut JournalWriter, m: LogMsg, st: &mut ThreadState) {
         }
         LogMsg::Close { source } => {
             grown.closed(source);
+            spool.close_pipe(source);
             w.close_source(SourceId(source));
+        }
+        LogMsg::SpoolStart { hold } => {
+            spool.start(hold, |s| w.partial(SourceId(s)).map(<[u8]>::to_vec));
+        }
+        LogMsg::SpoolHold { hold } => spool.hold(hold),
+        LogMsg::Import {
+            source,
+            meta,
+            chunks,
+            first,
+            kept,
+            close,
+            done,
+        } => {
+            if let Some(id) = kept.filter(|_| first) {
+                let m = crate::process::spool_import::pipe_meta(&meta);
+                spool.open_pipe(source, id, m.to_bytes());
+            }
+            crate::process::spool_import::store(w, source, meta, &chunks, first, close);
+            // Stored before the answer: the spool may go once all are in.
+            w.commit();
+            let _ = done.send(());
         }
         LogMsg::Maintain {
             rotate,
@@ -327,7 +417,12 @@ fn apply(w: &mut JournalWriter, m: LogMsg, st: &mut ThreadState) {
     }
 }
 
-fn run(mut w: JournalWriter, mut rx: mpsc::Receiver<LogMsg>, mut stop: oneshot::Receiver<()>) {
+fn run(
+    mut w: JournalWriter,
+    spool: LiveSpool,
+    mut rx: mpsc::Receiver<LogMsg>,
+    mut stop: oneshot::Receiver<()>,
+) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -342,6 +437,7 @@ fn run(mut w: JournalWriter, mut rx: mpsc::Receiver<LogMsg>, mut stop: oneshot::
         pid: std::process::id(),
         buf: vec![0u8; CHUNK],
         grown: Grown::default(),
+        spool,
     };
     let sync_interval = Duration::from_secs(1);
     rt.block_on(async {
@@ -388,6 +484,8 @@ fn run(mut w: JournalWriter, mut rx: mpsc::Receiver<LogMsg>, mut stop: oneshot::
     });
     // Dropping the writer closes open sources, flushes the index and syncs.
     drop(w);
+    // All of it is stored now, partial lines included.
+    st.spool.finish();
 }
 
 #[cfg(test)]

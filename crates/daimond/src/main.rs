@@ -19,6 +19,7 @@ mod fdstore_keeper;
 mod forward;
 mod http;
 mod ipc;
+mod log_spool;
 mod log_writer;
 mod memory;
 mod persist;
@@ -219,7 +220,8 @@ fn run(
         .ok()
         .and_then(|t| daimon_journal::boots::normalize_boot_id(&t))
         .map(|id| writer.mark_boot(&id));
-    let (log, log_thread) = log_writer::start(writer);
+    let spool = process::spool_import::path(&paths.runtime);
+    let (log, log_thread) = log_writer::start(writer, spool);
     selflog.attach(log.clone());
     if let Some(Err(e)) = boot {
         tracing::warn!("cannot record this boot in the log store: {e}; logs -b will not know it");

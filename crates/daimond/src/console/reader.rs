@@ -78,6 +78,7 @@ async fn read_all(console: &Console, origin: PipeOrigin, log: LogSender) -> bool
         stream: meta.stream,
         level_prefix: meta.level_prefix,
         identifier: meta.identifier,
+        kept: None,
     });
     let mut buf = vec![0u8; CHUNK];
     let mut lines = CrLf::default();

@@ -1,17 +1,26 @@
-//! The fd store (`daimond --fd-store`, named `daimond-fdstore`): keeps the read ends of services' log pipes open while no
-//! daimond runs, so that a daimond killed with SIGKILL loses no service (a
-//! service writing to a pipe nobody holds dies of SIGPIPE) and no line (what the
-//! services write meanwhile waits in the pipes for the next daimond).
+//! The fd store (`daimond --fd-store`, named `daimond-fdstore`): keeps the read
+//! ends of services' log pipes open while no daimond runs, so that a daimond
+//! killed with SIGKILL loses no service (a service writing to a pipe nobody
+//! holds dies of SIGPIPE) and no line.
 //!
-//! Owns: the descriptors daimond hands it and their metadata, nothing else. It
-//! never reads a pipe. daimond starts it in its own session with the listening
+//! Owns: the descriptors daimond hands it and their metadata, and the spool
+//! ([`spool`]) while no daimond reads. From a daimond's death until the next
+//! one takes the reading over (`take`, sent once it is ready to read), it
+//! reads the kept pipes in its poll loop and appends each chunk, stamped with
+//! the realtime and monotonic clocks when read, to the spool: lines written
+//! while daimond is down keep their true time, and the next daimond stores
+//! them from there (`process::spool_import`). A full spool stops the reading:
+//! the pipes fill and their writers wait, nothing is dropped. Pipes handed in
+//! by a connected daimond are that daimond's to read; a pty master's EIO at
+//! hang-up counts as end of file. daimond starts it in its own session with the listening
 //! socket (`run/fdstore.sock`, `SOCK_SEQPACKET`, 0600) as standard input: as a
 //! fork of itself early in its start-up, while it is still one thread, or else
 //! by executing its own binary again (`/proc/self/exe --fd-store PATH`, a hidden
 //! mode dispatched first thing in `main`). Either way its code pages are pages of
 //! the file daimond already maps, not a second program's. The peer's uid must be ours
 //! (SO_PEERCRED). Messages (see [`proto`]): keep a descriptor
-//! with a payload, close one, list all (each sent back with `SCM_RIGHTS`), quit.
+//! with a payload, close one, list all (each sent back with `SCM_RIGHTS`), take
+//! the reading over, quit.
 //! A closed connection is no reason to exit — the next daimond reconnects; only
 //! `quit` (daimond's clean shutdown) ends it. One `poll` loop; no timers.
 
@@ -31,6 +40,7 @@ use nix::sys::socket::{
 use nix::sys::time::TimeVal;
 
 pub mod proto;
+pub mod spool;
 
 /// Connections served at once (one daimond; a second only while a killed
 /// one's connection is being torn down).
@@ -43,6 +53,35 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 struct Kept {
     fd: OwnedFd,
     meta: Box<[u8]>,
+    /// End of file (or a pty master's EIO at hang-up) seen while spooling:
+    /// not polled again; the next daimond sees it too and closes the pipe.
+    eof: bool,
+    /// May be spooled: not handed in by a daimond that is still connected
+    /// (which reads it itself).
+    spool: bool,
+}
+
+/// Reading the pipes into the spool while no daimond is connected.
+struct Spooler {
+    path: PathBuf,
+    /// Open while reading; closed when a daimond connects (which may import
+    /// and delete the file before the next reading starts).
+    file: Option<std::fs::File>,
+    size: u64,
+    /// Pipes whose metadata is in the open file already.
+    described: std::collections::BTreeSet<u64>,
+    /// The file cannot be opened or written (no room): reading stops.
+    failed: bool,
+    buf: Vec<u8>,
+}
+
+struct Client {
+    fd: OwnedFd,
+    /// It asked for the kept pipes (the pipes it hands in later are its own
+    /// to read).
+    listed: bool,
+    /// It took over the reading: the store stops spooling.
+    took: bool,
 }
 
 enum Next {
@@ -70,13 +109,43 @@ pub fn run(path: Option<PathBuf>) {
     set_flags(listener.as_raw_fd());
     let uid = nix::unistd::geteuid().as_raw();
     let mut kept: BTreeMap<u64, Kept> = BTreeMap::new();
-    let mut clients: Vec<OwnedFd> = Vec::new();
+    let mut clients: Vec<Client> = Vec::new();
+    let mut spooler = path.as_deref().map(|p| Spooler {
+        path: spool::path_beside(p),
+        file: None,
+        size: 0,
+        described: Default::default(),
+        failed: false,
+        buf: vec![0u8; spool::CHUNK],
+    });
     loop {
+        // Read the pipes only while no daimond has asked for them.
+        let reading: Vec<u64> = match &mut spooler {
+            Some(s) if clients.iter().any(|c| c.took) => {
+                s.pause();
+                Vec::new()
+            }
+            Some(s) => match s.ready() {
+                true => kept
+                    .iter()
+                    .filter(|(_, k)| !k.eof && k.spool)
+                    .map(|(id, _)| *id)
+                    .collect(),
+                // Full, or no file: the pipes wait for daimond.
+                false => Vec::new(),
+            },
+            None => Vec::new(),
+        };
         let revents: Vec<PollFlags> = {
-            let mut fds = Vec::with_capacity(1 + clients.len());
+            let mut fds = Vec::with_capacity(1 + clients.len() + reading.len());
             fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
             for c in &clients {
-                fds.push(PollFd::new(c.as_fd(), PollFlags::POLLIN));
+                fds.push(PollFd::new(c.fd.as_fd(), PollFlags::POLLIN));
+            }
+            for id in &reading {
+                if let Some(k) = kept.get(id) {
+                    fds.push(PollFd::new(k.fd.as_fd(), PollFlags::POLLIN));
+                }
             }
             match poll(&mut fds, PollTimeout::NONE) {
                 Ok(_) => {}
@@ -90,14 +159,29 @@ pub fn run(path: Option<PathBuf>) {
                 .map(|f| f.revents().unwrap_or(PollFlags::empty()))
                 .collect()
         };
+        let pipes_at = 1 + clients.len();
+        if let Some(s) = &mut spooler {
+            for (i, id) in reading.iter().enumerate() {
+                if revents.get(pipes_at + i).is_some_and(|r| !r.is_empty()) {
+                    if let Some(k) = kept.get_mut(id) {
+                        s.read_one(*id, k);
+                    }
+                }
+            }
+        }
         for i in (0..clients.len()).rev() {
             if revents.get(i + 1).is_none_or(|r| r.is_empty()) {
                 continue;
             }
-            match serve(&clients[i], &mut kept) {
+            let c = &mut clients[i];
+            match serve(c, &mut kept, spooler.as_mut()) {
                 Next::Keep => {}
                 Next::Drop => {
                     clients.remove(i);
+                    if !clients.iter().any(|c| c.listed) {
+                        // No daimond reads any pipe now.
+                        kept.values_mut().for_each(|k| k.spool = true);
+                    }
                 }
                 Next::Quit => {
                     drop(kept);
@@ -114,6 +198,101 @@ pub fn run(path: Option<PathBuf>) {
     }
 }
 
+impl Spooler {
+    /// Whether there is room to read into (the file is created only when
+    /// there is something to write).
+    fn ready(&mut self) -> bool {
+        if self.failed {
+            return false;
+        }
+        if self.file.is_none() {
+            self.size = std::fs::metadata(&self.path).map_or(0, |m| m.len());
+        }
+        self.size < spool::MAX_BYTES
+    }
+
+    /// The file, opened at the first chunk of a reading spell.
+    fn file(&mut self) -> Option<&mut std::fs::File> {
+        if self.file.is_none() {
+            match spool::open_for_append(&self.path) {
+                Ok((f, size)) => {
+                    self.file = Some(f);
+                    self.size = size;
+                    self.described.clear();
+                }
+                Err(e) => {
+                    eprintln!("daimond-fdstore: {}: {e}", self.path.display());
+                    self.failed = true;
+                }
+            }
+        }
+        self.file.as_mut()
+    }
+
+    /// A daimond is connected: it may import and delete the file.
+    fn pause(&mut self) {
+        self.file = None;
+        self.failed = false;
+    }
+
+    /// Reads one chunk of pipe `id` into the spool, stamped now.
+    fn read_one(&mut self, id: u64, k: &mut Kept) {
+        // The file first: a chunk is read only when it has a place to go.
+        if self.file().is_none() {
+            return;
+        }
+        let n = loop {
+            // SAFETY: `buf` is valid for writes of its length; the descriptor is open.
+            let n = unsafe {
+                libc::read(
+                    k.fd.as_raw_fd(),
+                    self.buf.as_mut_ptr().cast(),
+                    self.buf.len(),
+                )
+            };
+            if n >= 0 {
+                break n as usize;
+            }
+            match Errno::last() {
+                Errno::EINTR => continue,
+                Errno::EAGAIN => return,
+                // EIO: a pty master whose other side hung up; like end of file.
+                _ => break 0,
+            }
+        };
+        if n == 0 {
+            k.eof = true;
+            return;
+        }
+        let rt = daimon_journal::realtime_usec();
+        let mono = daimon_journal::monotonic_usec();
+        let Some(f) = self.file.as_mut() else {
+            return;
+        };
+        let mut written = 0;
+        let mut ok = true;
+        if !self.described.contains(&id) {
+            ok = spool::append(f, spool::META, id, rt, mono, &k.meta);
+            written += spool::HEADER + k.meta.len();
+        }
+        ok = ok && spool::append(f, spool::DATA, id, rt, mono, &self.buf[..n]);
+        written += spool::HEADER + n;
+        if ok {
+            self.described.insert(id);
+            self.size += written as u64;
+        } else {
+            // No room on the file system: this chunk is lost; stop reading so
+            // that what follows waits in the pipes for daimond.
+            eprintln!(
+                "daimond-fdstore: cannot write {}: {}",
+                self.path.display(),
+                std::io::Error::last_os_error()
+            );
+            self.failed = true;
+        }
+    }
+}
+
 /// Close-on-exec and non-blocking (only this process uses the descriptor now).
 fn set_flags(fd: RawFd) {
     // SAFETY: fcntl on a descriptor we own, integer arguments only.
@@ -126,7 +305,7 @@ fn set_flags(fd: RawFd) {
     }
 }
 
-fn accept(listener: &OwnedFd, uid: u32, clients: &mut Vec<OwnedFd>) {
+fn accept(listener: &OwnedFd, uid: u32, clients: &mut Vec<Client>) {
     loop {
         let fd = match accept4(listener.as_raw_fd(), SockFlag::SOCK_CLOEXEC) {
             // SAFETY: accept4 returned a new descriptor that nothing else owns.
@@ -140,12 +319,24 @@ fn accept(listener: &OwnedFd, uid: u32, clients: &mut Vec<OwnedFd>) {
         }
         let tv = TimeVal::new(SEND_TIMEOUT.as_secs() as _, 0);
         let _ = setsockopt(&fd, sockopt::SendTimeout, &tv);
-        clients.push(fd);
+        clients.push(Client {
+            fd,
+            listed: false,
+            took: false,
+        });
     }
 }
 
-/// Handles what one connection sent.
-fn serve(conn: &OwnedFd, kept: &mut BTreeMap<u64, Kept>) -> Next {
+/// Handles what one connection sent. The spooling goes on after a list
+/// request (daimond is still starting: lines keep their time) and stops at a
+/// take request, answered once the last spooled chunk is written.
+fn serve(
+    client: &mut Client,
+    kept: &mut BTreeMap<u64, Kept>,
+    spooler: Option<&mut Spooler>,
+) -> Next {
+    let mut spooler = spooler;
+    let conn = &client.fd;
     let mut buf = [0u8; proto::MAX_MSG];
     for _ in 0..BURST {
         let mut space = nix::cmsg_space!([RawFd; 4]);
@@ -185,13 +376,37 @@ fn serve(conn: &OwnedFd, kept: &mut BTreeMap<u64, Kept>) -> Next {
                 let room = kept.len() < proto::MAX_ENTRIES || kept.contains_key(&id);
                 if let Some(fd) = fds.pop().filter(|_| room) {
                     let meta = meta.into();
-                    kept.insert(id, Kept { fd, meta });
+                    // Handed in by a daimond that has the list: it reads it.
+                    let spool = !client.listed;
+                    kept.insert(
+                        id,
+                        Kept {
+                            fd,
+                            meta,
+                            eof: false,
+                            spool,
+                        },
+                    );
                 }
             }
             proto::OP_CLOSE => {
                 kept.remove(&id);
             }
-            proto::OP_LIST if !send_all(conn, kept) => return Next::Drop,
+            proto::OP_LIST => {
+                client.listed = true;
+                if !send_all(conn, kept) {
+                    return Next::Drop;
+                }
+            }
+            proto::OP_TAKE => {
+                client.took = true;
+                if let Some(s) = spooler.as_deref_mut() {
+                    s.pause();
+                }
+                if !done(conn) {
+                    return Next::Drop;
+                }
+            }
             proto::OP_QUIT => return Next::Quit,
             _ => {}
         }
@@ -210,6 +425,11 @@ fn send_all(conn: &OwnedFd, kept: &BTreeMap<u64, Kept>) -> bool {
             return false;
         }
     }
+    done(conn)
+}
+
+/// The end of an answer; carries the store's PID.
+fn done(conn: &OwnedFd) -> bool {
     match proto::encode(proto::OP_DONE, u64::from(std::process::id()), &[]) {
         Some(msg) => send(conn, &msg, &[]),
         None => false,

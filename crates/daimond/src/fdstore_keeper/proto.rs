@@ -12,8 +12,9 @@
 //! | `P` | daimond | keep the attached descriptor under `id` with this payload    |
 //! | `C` | daimond | close the descriptor kept under `id`                         |
 //! | `L` | daimond | send me everything you keep                                  |
+//! | `T` | daimond | stop spooling: I read the pipes now (answered with `D`)      |
 //! | `E` | store   | one kept descriptor (attached), its `id` and payload         |
-//! | `D` | store   | end of the list; `id` is the store's PID                     |
+//! | `D` | store   | end of the list (or of a `T`); `id` is the store's PID       |
 //! | `Q` | daimond | clean shutdown: close everything and exit                    |
 
 /// Largest message either side sends or accepts.
@@ -36,6 +37,7 @@ pub const OP_LIST: u8 = b'L';
 pub const OP_ENTRY: u8 = b'E';
 pub const OP_DONE: u8 = b'D';
 pub const OP_QUIT: u8 = b'Q';
+pub const OP_TAKE: u8 = b'T';
 
 /// One message's bytes; `None` if the payload is too large.
 pub fn encode(op: u8, id: u64, meta: &[u8]) -> Option<Vec<u8>> {

@@ -4,8 +4,9 @@
 //! Every service pipe's read end is also handed to the store with what it
 //! carries ([`PipeMeta`]); at end of file daimond tells the store to close its
 //! copy. While the store holds a read end, a service never dies of SIGPIPE
-//! because daimond was killed, and what it writes waits in the pipe for the next
-//! daimond, which gets every kept pipe back from [`FdStore::open`]. A service's
+//! because daimond was killed, and what it writes meanwhile is spooled by the
+//! store with its time for the next daimond, which gets every kept pipe back
+//! from [`FdStore::open`] (and the spool: `super::spool_import`). A service's
 //! pty master is kept the same way ([`PipeMeta::pty`]).
 //!
 //! Calls are short blocking `sendmsg`s on a local `SOCK_SEQPACKET` socket with a
@@ -325,6 +326,39 @@ impl FdStore {
         self.warned = false;
         self.pid
             .ok_or_else(|| io::Error::other("the new fd store did not say its PID"))
+    }
+
+    /// Takes the reading of the kept pipes over from the store, which spools
+    /// them until then (`fdstore_keeper::spool`) and answers once its last
+    /// chunk is in the spool.
+    pub fn take(&mut self) -> io::Result<()> {
+        let msg = proto::encode(proto::OP_TAKE, 0, &[]).ok_or(io::ErrorKind::InvalidInput)?;
+        self.send(&msg, &[])?;
+        let Some(conn) = &self.conn else {
+            return Ok(());
+        };
+        let mut buf = vec![0u8; proto::MAX_MSG];
+        loop {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            let msg = match recvmsg::<UnixAddr>(conn.as_raw_fd(), &mut iov, None, MsgFlags::empty())
+            {
+                Ok(m) => m,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let len = msg.bytes;
+            if len == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            if buf.first() == Some(&proto::OP_DONE) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// A copy of the connection (see `LogMsg::SpoolStart`).
+    pub fn connection(&self) -> Option<OwnedFd> {
+        self.conn.as_ref().and_then(|c| c.try_clone().ok())
     }
 
     /// The PID of the last store connected to, even after it went away.

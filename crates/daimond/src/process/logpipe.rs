@@ -4,9 +4,9 @@
 //! blocking the event loop, announces the pipe (`LogMsg::Open`, once) and asks
 //! the writer thread to read it (`LogMsg::Read`): the thread that reads a chunk is
 //! the one that writes it to the log store, at once, so a chunk is never held
-//! only in daimond's memory on its way between threads (a daimond killed with
-//! SIGKILL loses at most what the writer thread has read but not yet written:
-//! the time of one `writev`). At end of file it says `Close` (if it ever
+//! only in daimond's memory on its way between threads (and the writer thread
+//! moves it through the spool first: `crate::log_spool`). At end of file it
+//! says `Close` (if it ever
 //! opened). Requests wait for channel capacity: when storage falls behind, the
 //! pipe fills and the service waits — nothing is dropped.
 //!
@@ -35,22 +35,31 @@ pub struct PipeOrigin {
 /// hands a copy of it to the fd store. Must run inside the daemon's `LocalSet`.
 pub fn spawn_reader(fd: OwnedFd, origin: PipeOrigin, log: LogSender, store: &SharedStore) {
     let kept = store.borrow_mut().put(fd.as_fd(), &origin.meta);
-    start(fd, origin, log, store.clone(), kept);
+    start(fd, origin, log, store.clone(), kept, false);
 }
 
 /// Resumes reading a pipe the fd store kept from an earlier daimond (`kept`: its
-/// id there).
+/// id there). `imported`: the writer thread has its source open already, with
+/// what the store spooled from it (the partial line it ended on continues).
 pub fn reattach_reader(
     fd: OwnedFd,
     origin: PipeOrigin,
     log: LogSender,
     store: &SharedStore,
     kept: u64,
+    imported: bool,
 ) {
-    start(fd, origin, log, store.clone(), Some(kept));
+    start(fd, origin, log, store.clone(), Some(kept), imported);
 }
 
-fn start(fd: OwnedFd, origin: PipeOrigin, log: LogSender, store: SharedStore, kept: Option<u64>) {
+fn start(
+    fd: OwnedFd,
+    origin: PipeOrigin,
+    log: LogSender,
+    store: SharedStore,
+    kept: Option<u64>,
+    imported: bool,
+) {
     let forget = move || {
         if let Some(id) = kept {
             store.borrow_mut().close(id);
@@ -68,6 +77,10 @@ fn start(fd: OwnedFd, origin: PipeOrigin, log: LogSender, store: SharedStore, ke
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!("cannot read the output of {}: {e}", origin.meta.unit);
+                if imported {
+                    let source = origin.source;
+                    let _ = log.tx.send(LogMsg::Close { source }).await;
+                }
                 forget();
                 return;
             }
@@ -76,7 +89,7 @@ fn start(fd: OwnedFd, origin: PipeOrigin, log: LogSender, store: SharedStore, ke
         // Announced to the writer thread with the first read, not before: a
         // service that never prints costs the writer thread no wake-up, at
         // its start (where it took the CPU from the new process) or its end.
-        let mut open = Some(LogMsg::Open {
+        let open_msg = LogMsg::Open {
             source,
             unit: meta.unit,
             invocation: meta.invocation,
@@ -84,7 +97,9 @@ fn start(fd: OwnedFd, origin: PipeOrigin, log: LogSender, store: SharedStore, ke
             stream: meta.stream,
             level_prefix: meta.level_prefix,
             identifier: meta.identifier,
-        });
+            kept,
+        };
+        let mut open = (!imported).then_some(open_msg);
         loop {
             let Ok(mut ready) = afd.readable().await else {
                 break;

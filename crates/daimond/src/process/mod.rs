@@ -2,7 +2,7 @@
 //!
 //! Owns fork/exec ([`spawn`]), the one reaper ([`reaper`]), pidfd signalling
 //! ([`signal`]), process trees and their usage from /proc ([`tree`], with the files `status` keeps open in [`proc_files`]), service
-//! output pipes ([`logpipe`]), pseudo-terminals ([`pty`]), the sd_notify socket ([`notify_socket`]) kept safe in the fd store ([`fdstore`]), watching
+//! output pipes ([`logpipe`]), pseudo-terminals ([`pty`]), the sd_notify socket ([`notify_socket`]) kept safe in the fd store ([`fdstore`]), what that store read while daimond was down ([`spool_import`]), watching
 //! processes that are not our children ([`pidwatch`]). How a process ended is
 //! [`crate::exit_status`], shared with the machine. It acts and reports; it never
 //! decides — the supervisor does.
@@ -19,4 +19,5 @@ pub mod reaper;
 pub mod signal;
 pub mod spawn;
 pub mod spawn_child;
+pub mod spool_import;
 pub mod tree;

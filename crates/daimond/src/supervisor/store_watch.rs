@@ -8,6 +8,7 @@
 
 use super::owner::Owner;
 use super::watched::Watched;
+use crate::log_writer::LogMsg;
 use crate::process::pidwatch;
 use crate::process::signal::pidfd_open;
 
@@ -42,6 +43,14 @@ impl Owner {
         let restarted = self.fdstore().borrow_mut().restart();
         match restarted {
             Ok(new) => {
+                // The writer thread holds the new connection too (see
+                // `LogMsg::SpoolStart`).
+                let hold = self.fdstore().borrow().connection();
+                if hold.is_some() && !self.try_log(LogMsg::SpoolHold { hold }) {
+                    tracing::warn!(
+                        "the log writer's queue is full: a daimond stopping soon may let the new fd holder spool too early"
+                    );
+                }
                 let n = self.fdstore().borrow().pipes();
                 tracing::warn!(
                     "the fd holder daimond-fdstore (PID {pid}) died; started a new one (PID {new}) and handed it {n} pipe(s)"

@@ -33,8 +33,9 @@ use super::{Owner, spawning};
 use crate::exit_status::ExitStatus;
 use crate::persist::{self, UnitRecord};
 use crate::process::fdstore::{FdStore, StoredPipe};
-use crate::process::logpipe::{PipeOrigin, reattach_reader};
+use crate::process::logpipe::PipeOrigin;
 use crate::process::signal::{ProcHandle, pidfd_open};
+use crate::process::spool_import;
 use crate::process::{pidwatch, tree};
 use crate::supervisor::machine::{Event, Role};
 use crate::supervisor::registry::{self, Entry};
@@ -259,9 +260,13 @@ impl Owner {
         }
     }
 
-    /// Readers for the pipes the store kept, under their original metadata.
+    /// Readers for the pipes the store kept, under their original metadata,
+    /// once what the store spooled from them while no daimond ran is stored
+    /// (`process::spool_import`).
     fn reattach(&mut self, pipes: Vec<StoredPipe>) {
         let n = pipes.len();
+        let mut kept = Vec::new();
+        let mut ptys = Vec::new();
         for p in pipes {
             let Some(meta) = p.meta else {
                 self.procs.fdstore.borrow_mut().close(p.id);
@@ -275,16 +280,35 @@ impl Owner {
             let pty = meta.pty;
             let origin = PipeOrigin { source, meta };
             if pty {
-                let log = self.logs.sender();
-                let (consoles, store) = (&self.consoles, &self.procs.fdstore);
-                crate::console::reader::start(consoles, p.fd, origin, log, store, Some(p.id));
+                // Read by its console once the spool is stored (below).
+                ptys.push((p.fd, origin, p.id));
                 continue;
             }
-            reattach_reader(p.fd, origin, self.logs.sender(), &self.procs.fdstore, p.id);
+            kept.push(spool_import::Kept {
+                fd: p.fd,
+                origin,
+                id: p.id,
+            });
         }
         if n > 0 {
             tracing::info!("resumed reading {n} service output pipe(s) kept by the fd store");
         }
+        let (log, store) = (self.logs.sender(), self.procs.fdstore.clone());
+        let consoles = self.consoles.clone();
+        let (log2, store2) = (log.clone(), store.clone());
+        let start_ptys = Box::new(move || {
+            for (fd, origin, id) in ptys {
+                crate::console::reader::start(
+                    &consoles,
+                    fd,
+                    origin,
+                    log2.clone(),
+                    &store2,
+                    Some(id),
+                );
+            }
+        });
+        spool_import::hand_over(&self.paths.runtime, kept, start_ptys, log, store);
     }
 
     /// A watched process that is not our child has ended.

@@ -1,0 +1,359 @@
+//! The writer thread's side of the spool: no chunk of a kept pipe is ever only
+//! in daimond's memory.
+//!
+//! A `read()` from a pipe takes the bytes out of the kernel; a daimond killed
+//! between that `read` and the segment's `writev` lost them (one or a few
+//! lines in about one SIGKILL in a hundred, measured by the torture
+//! benchmark). So once the fd store has handed the pipes over
+//! ([`LiveSpool::start`]), the writer thread takes each chunk of a kept pipe
+//! with `splice(2)` from the pipe into the spool file, behind a record header
+//! written first (stamps, pipe id, length), reads it back from the page cache
+//! and stores it. The kernel moves the bytes from pipe to file in one call, so
+//! at any instant they are in the pipe or in the spool; a SIGKILL inside that
+//! call leaves a record shorter than its header says, which the spool's
+//! readers keep as it is (`fdstore_keeper::spool::parse`). The next daimond
+//! imports the spool like the one the store writes (`process::spool_import`):
+//! what the store has already is only replayed (which also rebuilds the
+//! partial line that daimond held in memory), the rest is stored.
+//!
+//! The file is compacted when it passes [`COMPACT_AT`]: a new one holds each
+//! open pipe's metadata and partial line, and replaces it with `rename(2)`
+//! (whole or not at all). Pipes that the store does not keep (no store) are
+//! read with `read(2)` as before.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::File;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::PathBuf;
+
+use crate::fdstore_keeper::spool;
+use crate::log_writer::SourceKey;
+
+/// Compacted past this size (it lives in the runtime directory, often RAM).
+const COMPACT_AT: u64 = 4 << 20;
+
+/// What one [`LiveSpool::take`] found.
+pub enum Taken {
+    /// `n` bytes, now in the caller's buffer, read at these stamps.
+    Data {
+        n: usize,
+        rt: u64,
+        mono: u64,
+    },
+    Drained,
+    Eof,
+}
+
+/// The spool as the writer thread writes it.
+pub struct LiveSpool {
+    path: PathBuf,
+    /// Open once the store handed over and the old spool was stored.
+    file: Option<File>,
+    end: u64,
+    /// Pipes whose metadata the file holds.
+    described: BTreeSet<u64>,
+    /// Kept pipes: their id in the store and metadata, by source.
+    pipes: HashMap<SourceKey, (u64, Vec<u8>)>,
+    /// A copy of daimond's connection to the store, closed only when this
+    /// thread ends: until then the store does not spool (it would write the
+    /// same file).
+    hold: Option<OwnedFd>,
+}
+
+impl LiveSpool {
+    pub fn new(path: PathBuf) -> LiveSpool {
+        LiveSpool {
+            path,
+            file: None,
+            end: 0,
+            described: BTreeSet::new(),
+            pipes: HashMap::new(),
+            hold: None,
+        }
+    }
+
+    /// `source` reads the store's pipe `id` (metadata `meta`).
+    pub fn open_pipe(&mut self, source: SourceKey, id: u64, meta: Vec<u8>) {
+        self.pipes.insert(source, (id, meta));
+    }
+
+    pub fn close_pipe(&mut self, source: SourceKey) {
+        self.pipes.remove(&source);
+    }
+
+    /// A new store replaced a dead one: hold the new connection.
+    pub fn hold(&mut self, hold: Option<OwnedFd>) {
+        self.hold = hold;
+    }
+
+    /// Everything in the old spool is stored: replace it by a new one that
+    /// holds the open pipes' partial lines (`partial(source)`), which were
+    /// only in the old one.
+    pub fn start(&mut self, hold: Option<OwnedFd>, partial: impl Fn(SourceKey) -> Option<Vec<u8>>) {
+        self.hold = hold;
+        self.compact(partial);
+    }
+
+    /// Moves one chunk of `fd` (the pipe of `source`) through the spool into
+    /// `buf`; `None` when `source` is not spooled (read it as before).
+    pub fn take(&mut self, source: SourceKey, fd: &OwnedFd, buf: &mut [u8]) -> Option<Taken> {
+        let (id, meta) = self.pipes.get(&source)?;
+        let f = self.file.as_ref()?;
+        let mut off = self.end;
+        if !self.described.contains(id) {
+            let h = spool::header(spool::META, *id, 0, 0, meta.len());
+            if write_at(f, &[&h, meta], off).is_err() {
+                return self.broken();
+            }
+            off += (spool::HEADER + meta.len()) as u64;
+            self.end = off;
+            self.described.insert(*id);
+        }
+        // At least one byte asked for: a pipe at end of file says so only
+        // to a read (FIONREAD is 0 then as when it is empty).
+        let want = bytes_waiting(fd).clamp(1, buf.len());
+        let rt = daimon_journal::realtime_usec();
+        let mono = daimon_journal::monotonic_usec();
+        let h = spool::header(spool::DATA, *id, rt, mono, want);
+        if write_at(f, &[&h], off).is_err() {
+            return self.broken();
+        }
+        let data_at = off + spool::HEADER as u64;
+        let (moved, stop) = splice_to(fd, f, data_at, want);
+        if moved == 0 {
+            // Nothing taken: the header goes.
+            if f.set_len(off).is_err() {
+                return self.broken();
+            }
+            return match stop {
+                Stop::Eof => Some(Taken::Eof),
+                Stop::Drained | Stop::Full => Some(Taken::Drained),
+                // Not a pipe (a pty master): read as before.
+                Stop::Unsupported => {
+                    self.pipes.remove(&source);
+                    None
+                }
+            };
+        }
+        if moved < want {
+            let len = (moved as u32).to_le_bytes();
+            if f.write_all_at(&len, off + 4).is_err() {
+                return self.broken();
+            }
+        }
+        if f.read_exact_at(&mut buf[..moved], data_at).is_err() {
+            // The bytes are in the spool; the next daimond stores them.
+            return self.broken();
+        }
+        self.end = data_at + moved as u64;
+        Some(Taken::Data { n: moved, rt, mono })
+    }
+
+    /// daimond stops and everything is stored: the file goes (a store that
+    /// spools after this starts a new one).
+    pub fn finish(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        self.hold = None;
+    }
+
+    /// Whether the file should be compacted now.
+    pub fn due(&self) -> bool {
+        self.file.is_some() && self.end > COMPACT_AT
+    }
+
+    /// Replaces the file by one holding only each kept pipe's metadata and
+    /// partial line (`partial(source)`), stamped now.
+    pub fn compact(&mut self, partial: impl Fn(SourceKey) -> Option<Vec<u8>>) {
+        let tmp = self.path.with_extension("spool.new");
+        let _ = std::fs::remove_file(&tmp);
+        let made = (|| -> std::io::Result<(File, u64)> {
+            let f = File::options()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(&tmp)?;
+            let rt = daimon_journal::realtime_usec();
+            let mono = daimon_journal::monotonic_usec();
+            let mut off = 0u64;
+            for (source, (id, meta)) in &self.pipes {
+                let h = spool::header(spool::META, *id, 0, 0, meta.len());
+                write_at(&f, &[&h, meta], off)?;
+                off += (spool::HEADER + meta.len()) as u64;
+                if let Some(p) = partial(*source).filter(|p| !p.is_empty()) {
+                    let h = spool::header(spool::DATA, *id, rt, mono, p.len());
+                    write_at(&f, &[&h, &p], off)?;
+                    off += (spool::HEADER + p.len()) as u64;
+                }
+            }
+            std::fs::rename(&tmp, &self.path)?;
+            Ok((f, off))
+        })();
+        match made {
+            Ok((f, end)) => {
+                self.described = self.pipes.values().map(|(id, _)| *id).collect();
+                self.file = Some(f);
+                self.end = end;
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                tracing::warn!(
+                    "cannot compact {} ({e}); it keeps growing",
+                    self.path.display()
+                );
+            }
+        }
+    }
+
+    /// The file cannot be written: pipes are read as before from now on.
+    fn broken(&mut self) -> Option<Taken> {
+        if self.file.take().is_some() {
+            tracing::warn!(
+                "cannot write {}: pipes are read without it now (a daimond killed while reading one may lose the chunk it read)",
+                self.path.display()
+            );
+        }
+        None
+    }
+}
+
+fn write_at(f: &File, parts: &[&[u8]], off: u64) -> std::io::Result<()> {
+    let mut at = off;
+    for p in parts {
+        f.write_all_at(p, at)?;
+        at += p.len() as u64;
+    }
+    Ok(())
+}
+
+/// Why [`splice_to`] stopped.
+enum Stop {
+    Full,
+    Drained,
+    Eof,
+    /// splice(2) cannot take from this descriptor (EINVAL: not a pipe).
+    Unsupported,
+}
+
+/// Moves up to `want` bytes from the pipe `fd` into `f` at `at`; how many,
+/// and what stopped it.
+fn splice_to(fd: &OwnedFd, f: &File, at: u64, want: usize) -> (usize, Stop) {
+    let mut moved = 0;
+    let mut out = at as libc::loff_t;
+    while moved < want {
+        // SAFETY: both descriptors are open; `out` is a valid offset that
+        // splice advances.
+        let n = unsafe {
+            libc::splice(
+                fd.as_raw_fd(),
+                std::ptr::null_mut(),
+                f.as_raw_fd(),
+                &mut out,
+                want - moved,
+                libc::SPLICE_F_NONBLOCK,
+            )
+        };
+        if n > 0 {
+            moved += n as usize;
+            continue;
+        }
+        if n == 0 {
+            return (moved, Stop::Eof);
+        }
+        match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::EINTR) => {}
+            Some(libc::EAGAIN) => return (moved, Stop::Drained),
+            Some(libc::EINVAL) => return (moved, Stop::Unsupported),
+            _ => return (moved, Stop::Eof),
+        }
+    }
+    (moved, Stop::Full)
+}
+
+fn bytes_waiting(fd: &OwnedFd) -> usize {
+    let mut bytes: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut bytes) };
+    if r == 0 { bytes.max(0) as usize } else { 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::FromRawFd;
+
+    fn pipe() -> (OwnedFd, OwnedFd) {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 fills two descriptors that nothing else owns.
+        assert_eq!(
+            unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) },
+            0
+        );
+        // SAFETY: just created, owned here.
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+    }
+
+    fn records(path: &std::path::Path) -> Vec<(u32, u64, Vec<u8>)> {
+        let bytes = std::fs::read(path).expect("spool");
+        spool::parse(&bytes)
+            .0
+            .iter()
+            .map(|r| (r.magic, r.id, r.payload.to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn chunks_go_through_the_file_and_compaction_keeps_partial_lines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(spool::FILE_NAME);
+        let mut s = LiveSpool::new(path.clone());
+        let (r, w) = pipe();
+        let mut buf = vec![0u8; 64];
+        // Before `start` (the old spool not stored yet), nothing is spooled.
+        s.open_pipe(3, 9, b"{meta}".to_vec());
+        assert!(s.take(3, &r, &mut buf).is_none());
+        s.start(None, |_| None);
+        assert!(matches!(s.take(3, &r, &mut buf), Some(Taken::Drained)));
+        write_all(&w, b"one\ntw");
+        match s.take(3, &r, &mut buf) {
+            Some(Taken::Data { n, .. }) => assert_eq!(&buf[..n], b"one\ntw"),
+            _ => panic!("a chunk"),
+        }
+        assert_eq!(
+            records(&path),
+            [
+                (spool::META, 9, b"{meta}".to_vec()),
+                (spool::DATA, 9, b"one\ntw".to_vec())
+            ]
+        );
+        s.compact(|src| (src == 3).then(|| b"tw".to_vec()));
+        assert_eq!(
+            records(&path),
+            [
+                (spool::META, 9, b"{meta}".to_vec()),
+                (spool::DATA, 9, b"tw".to_vec())
+            ]
+        );
+        write_all(&w, b"o\n");
+        assert!(matches!(
+            s.take(3, &r, &mut buf),
+            Some(Taken::Data { n: 2, .. })
+        ));
+        assert_eq!(records(&path).len(), 3);
+        drop(w);
+        assert!(matches!(s.take(3, &r, &mut buf), Some(Taken::Eof)));
+        assert_eq!(records(&path).len(), 3, "no empty record at end of file");
+        s.finish();
+        assert!(!path.exists());
+    }
+
+    fn write_all(fd: &OwnedFd, b: &[u8]) {
+        // SAFETY: `b` is valid for reads of its length.
+        let n = unsafe { libc::write(fd.as_raw_fd(), b.as_ptr().cast(), b.len()) };
+        assert_eq!(n, b.len() as isize);
+    }
+}
