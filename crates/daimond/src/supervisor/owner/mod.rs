@@ -99,9 +99,8 @@ pub struct Owner {
     pub clock: Box<dyn Clock>,
     /// When this daimond started (OnBootSec=, OnStartupSec=).
     pub daemon_start: Instant,
-    /// /proc files `status` keeps open between requests (taken out while a
-    /// status walks the units).
-    pub(super) proc_files: std::cell::Cell<tree::ProcFiles>,
+    /// Process trees `status` read lately, and the /proc files it keeps open.
+    pub(super) usage: crate::process::usage_cache::UsageCache,
     /// State changes for live viewers (`events`).
     pub events: super::events::Events,
 }
@@ -142,7 +141,7 @@ impl Owner {
             timers_changed: false,
             clock: Box::new(SystemClock),
             daemon_start: Instant::now(),
-            proc_files: Default::default(),
+            usage: Default::default(),
             events: Default::default(),
         }
     }
