@@ -46,16 +46,16 @@ with sync_playwright() as p:
 
     # Filter by text and by state; sort by a column with the keyboard.
     page.fill("#filter", "ticker")
-    expect(page.locator("#units-table tbody tr")).to_have_count(2)
+    expect(page.locator("#units-table tbody tr[data-unit]")).to_have_count(2)
     page.select_option("#state", "active")
-    expect(page.locator("#units-table tbody tr")).to_have_count(1)
+    expect(page.locator("#units-table tbody tr[data-unit]")).to_have_count(1)
     page.fill("#filter", "")
     page.select_option("#state", "")
     name_th = page.locator('#units-table th[data-k="name"]')
     name_th.focus()
     page.keyboard.press("Enter")  # already sorted by name: now descending
     expect(name_th).to_have_class("desc")
-    expect(page.locator("#units-table tbody tr").first).to_have_attribute("data-unit", "ticker.timer")
+    expect(page.locator("#units-table tbody tr[data-unit]").first).to_have_attribute("data-unit", "ticker.timer")
 
     # A crashing service restarts live: its restart count changes without a reload.
     first = int(row.locator("td.restarts").inner_text())
