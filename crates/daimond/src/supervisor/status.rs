@@ -269,6 +269,7 @@ impl Owner {
             recent_logs: Vec::new(),
             timer: self.timer_info(e),
             last_run: super::timers::run_summary(e),
+            earlier_runs: e.earlier_runs.summaries(),
             restart_policy: restart_info(e, std::time::Instant::now()),
         }
     }

@@ -153,6 +153,18 @@ async function loadUnit(name) {
   if (u.restart_policy) row("Restart policy", JSON.stringify(u.restart_policy));
   if (u.timer) row("Next run", u.timer.next);
   $("#unit-detail").replaceWith(Object.assign(dl, { id: "unit-detail" }));
+  // The last run and the ones before it (each automatic restart is one), each
+  // with a link to its own logs.
+  const runs = el("tbody");
+  for (const r of [u.last_run, ...(u.earlier_runs || [])].filter(Boolean)) {
+    runs.append(el("tr", {},
+      el("td", { textContent: r.started.replace("T", " ").slice(0, 19) }),
+      el("td", { textContent: r.duration_usec != null ? cpu(r.duration_usec) : "running" }),
+      el("td", { className: r.result && r.result !== "success" ? "failed" : "", textContent: r.result || "" }),
+      el("td", { textContent: r.exit || "" }),
+      el("td", {}, el("a", { href: "#logs/" + encodeURIComponent(name) + "/" + r.invocation, textContent: "logs" }))));
+  }
+  $("#unit-runs tbody").replaceWith(runs);
   $("#unit-recent").textContent = (u.recent_logs || []).join("\n");
   try {
     const files = await api("api/units/" + encodeURIComponent(name) + "/file");
@@ -203,7 +215,9 @@ function addLines(lines) {
   const frag = document.createDocumentFragment();
   for (const l of lines) {
     const t = l.__REALTIME_TIMESTAMP ? new Date(Number(l.__REALTIME_TIMESTAMP) / 1000).toISOString().slice(11, 23) : "";
-    frag.append(el("div", { className: "p" + l.PRIORITY, textContent: t + " " + (l.UNIT || "") + ": " + (l.MESSAGE || "") }));
+    // The unit's name links to its page (and the page's Logs link back here).
+    const unit = l.UNIT ? el("a", { href: "#unit/" + encodeURIComponent(l.UNIT), textContent: l.UNIT }) : "";
+    frag.append(el("div", { className: "p" + l.PRIORITY }, t + " ", unit, ": " + (l.MESSAGE || "")));
   }
   box.append(frag);
   while (box.childElementCount > MAX_LINES) box.firstElementChild.remove();
