@@ -159,20 +159,9 @@ async fn serve(listener: TcpListener, api: Rc<Api>, mut stop: watch::Receiver<bo
         .header_read_timeout(HEADER_TIMEOUT)
         .max_buf_size(MAX_HEADER_BYTES);
     let builder = Rc::new(builder);
-    loop {
-        let accepted = tokio::select! {
-            _ = stop.wait_for(|s| *s) => break,
-            a = listener.accept() => a,
-        };
-        let stream = match accepted {
-            Ok((s, _)) => s,
-            Err(e) => {
-                // EMFILE and friends: back off a little instead of spinning.
-                tracing::warn!("HTTP API: accepting a connection failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+    while let Some((stream, _)) =
+        crate::accept::next("HTTP API", &mut stop, || listener.accept()).await
+    {
         if open.get() >= MAX_CONNECTIONS {
             busy(stream, &refusing);
             continue;

@@ -75,20 +75,9 @@ pub struct IpcContext {
 /// finish their replies.
 pub async fn serve(listener: UnixListener, ctx: Rc<IpcContext>, mut stop: watch::Receiver<bool>) {
     let slots = Rc::new(Slots::default());
-    loop {
-        let accepted = tokio::select! {
-            _ = stop.wait_for(|s| *s) => break,
-            a = listener.accept() => a,
-        };
-        let stream = match accepted {
-            Ok((s, _)) => s,
-            Err(e) => {
-                // EMFILE and friends: back off a little instead of spinning.
-                tracing::warn!("accepting a connection failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+    while let Some((stream, _)) =
+        crate::accept::next("socket", &mut stop, || listener.accept()).await
+    {
         match slots.admit(MAX_CONNECTIONS) {
             Some((slot, eviction)) => {
                 let ctx = ctx.clone();

@@ -33,7 +33,7 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
         );
     }
     let (watch_tx, mut watched) = mpsc::unbounded_channel();
-    o.watch_tx = Some(watch_tx);
+    o.set_watcher(watch_tx);
     let (ready_tx, mut socket_ready) = mpsc::unbounded_channel();
     o.sockets.ready_tx = Some(ready_tx);
     let (path_tx, mut path_events) = mpsc::unbounded_channel();
@@ -66,7 +66,7 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
         o.cgroups_after_events();
         o.flush_messages();
         o.persist();
-        if o.shutting_down && o.txns.is_empty() {
+        if o.shutting_down && o.units.no_jobs() {
             break;
         }
         if o.shutting_down && watchdog.is_none() {
@@ -149,7 +149,7 @@ pub async fn run(mut o: Owner, mut cmds: mpsc::Receiver<Command>) {
             let _ = done.send(());
         }
         // A clean shutdown: the store closes its copies; ours drain to end of file.
-        None => o.fdstore.borrow_mut().quit(),
+        None => o.fdstore().borrow_mut().quit(),
     }
 }
 

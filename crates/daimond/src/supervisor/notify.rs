@@ -263,7 +263,7 @@ impl Owner {
     /// The unit `pid` belongs to and its role there: a main or control PID,
     /// else a descendant of one, else a process in a session of the unit.
     fn sender_of(&self, pid: u32) -> Option<(String, Sender)> {
-        if let Some((unit, role)) = self.pids.get(&pid) {
+        if let Some((unit, role)) = self.pid_owner(pid) {
             let who = match role {
                 Role::Main => Sender::Main,
                 Role::Control => Sender::Control,
@@ -276,14 +276,14 @@ impl Owner {
     /// [`Self::sender_of`] on an ancestry already read.
     fn sender_in(&self, l: &Lineage) -> Option<(String, Sender)> {
         let (&pid, ancestors) = l.chain.split_first()?;
-        if let Some((unit, role)) = self.pids.get(&pid) {
+        if let Some((unit, role)) = self.pid_owner(pid) {
             let who = match role {
                 Role::Main => Sender::Main,
                 Role::Control => Sender::Control,
             };
             return Some((unit.clone(), who));
         }
-        if let Some((unit, _)) = ancestors.iter().find_map(|p| self.pids.get(p)) {
+        if let Some((unit, _)) = ancestors.iter().find_map(|p| self.pid_owner(*p)) {
             return Some((unit.clone(), Sender::Other));
         }
         // A process that escaped its service's tree (double fork) was
@@ -310,7 +310,7 @@ impl Owner {
     /// The running unit whose session `sid` is: one its main processes led
     /// (or were in), or one a main or control process of it leads now.
     fn unit_of_session(&self, sid: u32) -> Option<String> {
-        if let Some((unit, _)) = self.pids.get(&sid) {
+        if let Some((unit, _)) = self.pid_owner(sid) {
             return Some(unit.clone());
         }
         self.units
@@ -418,13 +418,7 @@ impl Owner {
             return None;
         };
         let old = e.machine.main_pid;
-        if let Some(old) = old {
-            // The old main process's end is no longer the unit's.
-            if self.pids.get(&old).is_some_and(|(_, r)| *r == Role::Main) {
-                self.pids.remove(&old);
-            }
-        }
-        self.pids.insert(pid, (unit.to_string(), Role::Main));
+        self.replace_main_pid(unit, old, pid);
         let ours = st.ppid == std::process::id();
         let handle = if ours {
             ProcHandle::new(pid)
@@ -454,10 +448,7 @@ impl Owner {
     }
 
     fn watch_foreign_main(&self, unit: &str, pid: u32) {
-        let (Some(tx), Some(fd)) = (
-            self.watch_tx.clone(),
-            crate::process::signal::pidfd_open(pid),
-        ) else {
+        let (Some(tx), Some(fd)) = (self.watcher(), crate::process::signal::pidfd_open(pid)) else {
             return;
         };
         let unit = unit.to_string();

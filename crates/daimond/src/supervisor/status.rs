@@ -24,7 +24,7 @@ impl Owner {
     pub(super) fn enabled_state(&self, e: &Entry) -> &'static str {
         if e.transient.is_some() {
             "transient"
-        } else if self.enabled.contains(&e.name) {
+        } else if self.units.is_enabled(&e.name) {
             "enabled"
         } else if e
             .loaded()
@@ -60,12 +60,7 @@ impl Owner {
     /// When the unit entered its state: a started timer's start, else the
     /// machine's last change (a lookup of timers only when any run at all).
     pub(super) fn since(&self, e: &Entry) -> Option<jiff::Timestamp> {
-        let timer = if self.timer_runs.is_empty() {
-            None
-        } else {
-            self.timer_runs.get(&e.name)
-        };
-        match (timer, Kind::of(e)) {
+        match (self.timers.run(&e.name), Kind::of(e)) {
             (Some(r), _) => Some(r.since),
             (None, Kind::Socket) => self.sockets.runs.get(&e.name).and_then(|r| r.since),
             (None, Kind::Path) => self.path_units.runs.get(&e.name).and_then(|r| r.since),
@@ -140,7 +135,7 @@ impl Owner {
         };
         let runs: Vec<Option<usage_cache::Run<'_>>> =
             entries.iter().map(|e| Self::run(e)).collect();
-        let mut cache = std::mem::take(&mut self.usage);
+        let mut cache = self.usage().take();
         let procs = cache.trees(&runs, max_age, std::time::Instant::now(), |stale| {
             self.escaped(stale.iter().filter_map(|i| entries.get(*i).copied()))
         });
@@ -150,7 +145,7 @@ impl Owner {
         } else {
             Response::Status(units.map(|(e, p)| self.unit_status(e, p)).collect())
         };
-        self.usage = cache;
+        self.usage().set(cache);
         r
     }
 

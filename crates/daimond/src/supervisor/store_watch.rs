@@ -14,10 +14,10 @@ use crate::process::signal::pidfd_open;
 impl Owner {
     /// Watches the current holder, if there is one.
     pub fn watch_store(&mut self) {
-        let Some(pid) = self.fdstore.borrow().pid() else {
+        let Some(pid) = self.fdstore().borrow().pid() else {
             return;
         };
-        let Some(tx) = self.watch_tx.clone() else {
+        let Some(tx) = self.watcher() else {
             return;
         };
         let Some(fd) = pidfd_open(pid) else {
@@ -36,13 +36,13 @@ impl Owner {
     /// The holder `pid` ended: start another and hand it every pipe.
     pub fn on_store_died(&mut self, pid: u32) {
         // `last_pid`: a send to the dead store may have dropped the connection already.
-        if self.fdstore.borrow().last_pid() != Some(pid) || self.shutting_down {
+        if self.fdstore().borrow().last_pid() != Some(pid) || self.shutting_down {
             return;
         }
-        let restarted = self.fdstore.borrow_mut().restart();
+        let restarted = self.fdstore().borrow_mut().restart();
         match restarted {
             Ok(new) => {
-                let n = self.fdstore.borrow().pipes();
+                let n = self.fdstore().borrow().pipes();
                 tracing::warn!(
                     "the fd holder daimond-fdstore (PID {pid}) died; started a new one (PID {new}) and handed it {n} pipe(s)"
                 );

@@ -7,6 +7,7 @@
 //! trigger on disk and catches up one missed elapse at start; stopping a timer
 //! leaves a running unit alone.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use daimon_proto::{ActiveState, RunSummary, TimerInfo};
@@ -16,8 +17,47 @@ use jiff::tz::TimeZone;
 use super::jobs::{ItemState, Reply, Verb};
 use super::owner::Owner;
 use super::registry::Entry;
-use super::timer::schedule::{self, History, Next, Now, Plan};
+use super::timer::schedule::{self, Clock, History, Next, Now, Plan, SystemClock};
 use super::timer::{TimerRun, TimerState, stamp};
+
+/// The owner's timer state: the started timer units and what they are
+/// scheduled by.
+pub(super) struct Timers {
+    /// Started timer units.
+    runs: BTreeMap<String, TimerRun>,
+    /// The set of started timers changed and is to be saved.
+    changed: bool,
+    /// Where timers take the time from (tests may inject another clock).
+    clock: Box<dyn Clock>,
+    /// When this daimond started (OnBootSec=, OnStartupSec=).
+    daemon_start: Instant,
+}
+
+impl Default for Timers {
+    fn default() -> Timers {
+        Timers {
+            runs: BTreeMap::new(),
+            changed: false,
+            clock: Box::new(SystemClock),
+            daemon_start: Instant::now(),
+        }
+    }
+}
+
+impl Timers {
+    /// Whether the timer unit `name` is started.
+    pub(super) fn is_started(&self, name: &str) -> bool {
+        self.runs.contains_key(name)
+    }
+
+    /// The started timer `name`, if any (`None` at once when none is started).
+    pub(super) fn run(&self, name: &str) -> Option<&TimerRun> {
+        if self.runs.is_empty() {
+            return None;
+        }
+        self.runs.get(name)
+    }
+}
 
 impl Owner {
     /// Whether `name` is a timer unit.
@@ -42,7 +82,7 @@ impl Owner {
     }
 
     fn start_timer(&mut self, name: &str) -> Result<(), String> {
-        if self.timer_runs.contains_key(name) {
+        if self.timers.runs.contains_key(name) {
             return Ok(());
         }
         let Some(section) = self
@@ -68,11 +108,11 @@ impl Owner {
                 plan.unit
             ));
         }
-        let now = self.clock.now();
+        let now = self.timers.clock.now();
         let (started, stopped) = self.unit_times(&plan.unit);
         let history = History {
             activated: now,
-            daemon_start: self.daemon_start,
+            daemon_start: self.timers.daemon_start,
             last_trigger_wall: plan
                 .persistent
                 .then(|| stamp::last_trigger(&self.paths.state, name))
@@ -81,11 +121,12 @@ impl Owner {
             unit_started: started,
             unit_stopped: stopped,
         };
-        self.timer_runs
+        self.timers
+            .runs
             .insert(name.to_string(), TimerRun::new(plan, history));
         self.reschedule(name, now);
         self.save_active_timers();
-        if let Some(r) = self.timer_runs.get(name) {
+        if let Some(r) = self.timers.runs.get(name) {
             let when = r
                 .next
                 .as_wall(now)
@@ -97,7 +138,7 @@ impl Owner {
     }
 
     fn stop_timer(&mut self, name: &str) {
-        if self.timer_runs.remove(name).is_some() {
+        if self.timers.runs.remove(name).is_some() {
             self.save_active_timers();
             self.message(name, 6, format!("Stopped {name}"));
         }
@@ -106,7 +147,7 @@ impl Owner {
     /// The started set changed; it is written once per turn of the event loop
     /// (starting 10,000 enabled timers writes it once, not 10,000 times).
     fn save_active_timers(&mut self) {
-        self.timers_changed = true;
+        self.timers.changed = true;
     }
 
     /// The timers a previous daimond had started (enabled ones start anyway).
@@ -150,12 +191,13 @@ impl Owner {
         let seed = now.mono.elapsed().as_nanos() as u64 ^ now.wall.as_nanosecond() as u64;
         let (started, stopped) = self.unit_times(
             &self
-                .timer_runs
+                .timers
+                .runs
                 .get(name)
                 .map(|r| r.plan.unit.clone())
                 .unwrap_or_default(),
         );
-        let Some(run) = self.timer_runs.get_mut(name) else {
+        let Some(run) = self.timers.runs.get_mut(name) else {
             return;
         };
         run.history.unit_started = started;
@@ -166,7 +208,7 @@ impl Owner {
             if run.plan.remain_after_elapse {
                 run.state = TimerState::Elapsed;
             } else {
-                self.timer_runs.remove(name);
+                self.timers.runs.remove(name);
                 self.save_active_timers();
             }
             return;
@@ -181,7 +223,7 @@ impl Owner {
     pub fn next_timer_wakes(&self) -> (Option<Instant>, Option<Timestamp>) {
         let mut mono: Option<Instant> = None;
         let mut wall: Option<Timestamp> = None;
-        for w in self.timer_runs.values().filter_map(TimerRun::wake) {
+        for w in self.timers.runs.values().filter_map(TimerRun::wake) {
             mono = match (mono, w.mono) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -200,9 +242,10 @@ impl Owner {
         if self.shutting_down {
             return;
         }
-        let now = self.clock.now();
+        let now = self.timers.clock.now();
         let due: Vec<String> = self
-            .timer_runs
+            .timers
+            .runs
             .iter()
             .filter(|(_, r)| r.state == TimerState::Waiting && r.next.is_due(now))
             .map(|(n, _)| n.clone())
@@ -225,7 +268,7 @@ impl Owner {
     /// systemd's timer_enter_running(): the unit to start unless it runs
     /// already; the timer waits for it to finish before scheduling again.
     fn trigger(&mut self, name: &str, now: Now) -> Option<String> {
-        let run = self.timer_runs.get_mut(name)?;
+        let run = self.timers.runs.get_mut(name)?;
         run.history.last_trigger_wall = Some(now.wall);
         run.history.last_trigger_mono = Some(now.mono);
         run.state = TimerState::Running;
@@ -258,7 +301,7 @@ impl Owner {
     pub(super) fn unit_busy(&self, unit: &str) -> bool {
         let running = self.units.get(unit).is_some_and(|e| !e.is_idle());
         running
-            || self.txns.values().any(|t| {
+            || self.units.txns().any(|t| {
                 t.items
                     .iter()
                     .any(|i| i.unit == unit && !matches!(i.state, ItemState::Done(_)))
@@ -269,11 +312,11 @@ impl Owner {
     /// now in the future is taken as now, and every waiting timer is scheduled
     /// again, so a clock set back does not hold a timer back by the jump.
     pub fn on_clock_set(&mut self) {
-        let now = self.clock.now();
+        let now = self.timers.clock.now();
         tracing::info!("the system clock was set; timers scheduled again");
-        let names: Vec<String> = self.timer_runs.keys().cloned().collect();
+        let names: Vec<String> = self.timers.runs.keys().cloned().collect();
         for name in names {
-            let Some(run) = self.timer_runs.get_mut(&name) else {
+            let Some(run) = self.timers.runs.get_mut(&name) else {
                 continue;
             };
             let h = &mut run.history;
@@ -292,13 +335,14 @@ impl Owner {
     /// After events were handled: a running timer whose unit finished waits
     /// for its next elapse again (at once, if one passed during the run).
     pub fn timers_after_events(&mut self) {
-        if std::mem::take(&mut self.timers_changed) {
-            if let Err(e) = stamp::save_active(&self.paths.state, self.timer_runs.keys()) {
+        if std::mem::take(&mut self.timers.changed) {
+            if let Err(e) = stamp::save_active(&self.paths.state, self.timers.runs.keys()) {
                 tracing::warn!("cannot save the started timers: {e}");
             }
         }
         let finished: Vec<String> = self
-            .timer_runs
+            .timers
+            .runs
             .iter()
             .filter(|(_, r)| r.state == TimerState::Running && !self.unit_busy(&r.plan.unit))
             .map(|(n, _)| n.clone())
@@ -306,7 +350,7 @@ impl Owner {
         if finished.is_empty() {
             return;
         }
-        let now = self.clock.now();
+        let now = self.timers.clock.now();
         for name in finished {
             self.reschedule(&name, now);
         }
@@ -315,8 +359,8 @@ impl Owner {
     /// Re-reads a started timer's settings after daemon-reload; its history
     /// (last trigger) is kept, as systemd keeps it.
     pub(super) fn reload_timers(&mut self) {
-        let now = self.clock.now();
-        let names: Vec<String> = self.timer_runs.keys().cloned().collect();
+        let now = self.timers.clock.now();
+        let names: Vec<String> = self.timers.runs.keys().cloned().collect();
         for name in names {
             let section = self
                 .units
@@ -325,11 +369,12 @@ impl Owner {
                 .and_then(|u| u.timer().cloned());
             match section {
                 Some(s) => {
-                    if let Some(r) = self.timer_runs.get_mut(&name) {
+                    if let Some(r) = self.timers.runs.get_mut(&name) {
                         r.plan = Plan::new(&s).0;
                     }
                     if self
-                        .timer_runs
+                        .timers
+                        .runs
                         .get(&name)
                         .is_some_and(|r| r.state != TimerState::Running)
                     {
@@ -343,7 +388,7 @@ impl Owner {
 
     /// State and sub-state of a timer unit, as `status` and `list` show them.
     pub fn timer_state(&self, name: &str) -> (ActiveState, &'static str) {
-        match self.timer_runs.get(name) {
+        match self.timers.runs.get(name) {
             Some(r) => (ActiveState::Active, r.state.as_str()),
             None => (ActiveState::Inactive, "dead"),
         }
@@ -352,8 +397,8 @@ impl Owner {
     /// `daimon timers` and the timer half of `status`.
     pub fn timer_info(&self, e: &Entry) -> Option<TimerInfo> {
         let section = e.loaded().or(e.def_unit())?.timer()?;
-        let now = self.clock.now();
-        let run = self.timer_runs.get(&e.name);
+        let now = self.timers.clock.now();
+        let run = self.timers.runs.get(&e.name);
         let fresh;
         let plan = match run {
             Some(r) => &r.plan,

@@ -31,9 +31,7 @@ impl Owner {
             order: names,
             unstarted: plan.unstarted,
         };
-        let id = self.next_txn;
-        self.next_txn += 1;
-        self.txns.insert(id, txn);
+        let id = self.units.add_txn(txn);
         self.advance(id);
     }
 
@@ -69,7 +67,7 @@ impl Owner {
                     deps: e.loaded().or(e.def_unit()).map(|u| &u.unit),
                     refused: self.refusal(name).map(|r| r.message),
                     active: !e.is_idle()
-                        || self.timer_runs.contains_key(name)
+                        || self.timers.is_started(name)
                         || self.sockets.runs.contains_key(name)
                         || self.path_units.runs.contains_key(name),
                 };

@@ -144,9 +144,9 @@ pub struct SyslogIn {
 /// Binds the socket, starts its reader and tells the owner the path services
 /// get. `None` (with a message) when off or when no path could be bound.
 pub fn open(o: &mut Owner) -> Option<SyslogIn> {
-    let setting = Setting::load(&crate::config::path(&o.paths));
+    let setting = Setting::load(&crate::config::path(o.paths()));
     let mut sock = None;
-    for path in address(&setting, &o.paths.runtime, o.paths.system_mode) {
+    for path in address(&setting, &o.paths().runtime, o.paths().system_mode) {
         match SyslogSocket::bind(&path) {
             Ok(s) => {
                 sock = Some(s);
@@ -165,7 +165,7 @@ pub fn open(o: &mut Owner) -> Option<SyslogIn> {
         "listening for syslog datagrams on {}",
         sock.path().display()
     );
-    o.syslog_socket = Some(sock.path().to_string_lossy().into_owned());
+    o.set_syslog_socket(sock.path().to_string_lossy().into_owned());
     let socket = Rc::new(sock);
     let (tx, rx) = mpsc::channel(QUEUE);
     let dropped = Rc::new(drops::Drops::default());
@@ -234,11 +234,7 @@ impl SyslogIn {
         for r in batch {
             let (unit, invocation) = match o.unit_of_lineage(&r.sender) {
                 Some(u) => {
-                    let inv = o
-                        .units
-                        .get(&u)
-                        .map(|e| e.invocation.clone())
-                        .filter(|i| !i.is_empty());
+                    let inv = o.invocation_of(&u);
                     (u, inv)
                 }
                 None => (UNIT.to_string(), None),
@@ -293,7 +289,9 @@ pub async fn next(s: Option<&mut SyslogIn>) -> Vec<Received> {
 
 /// `DAIMON_SYSLOG_SOCKET=` for a service process, unless its unit sets it.
 pub fn add_env(o: &Owner, spec: &mut SpawnSpec) {
-    let Some(path) = &o.syslog_socket else { return };
+    let Some(path) = o.syslog_socket() else {
+        return;
+    };
     let prefix = format!("{ENV}=");
     if spec
         .envp

@@ -13,7 +13,9 @@
 //! kept text (`persist`) while their process runs; the others are forgotten.
 //!
 //! A main process the snapshot missed (daimond killed right after spawning it)
-//! is found through the metadata of its pipes in the store.
+//! is found through the metadata of its pipes in the store, or, killed before
+//! the pipes got there, through the list of main processes being forked
+//! (`spawning.rs`).
 //!
 //! A unit whose main process ended while no daimond ran is handled as if that
 //! end had been seen (status unknown, so Restart= applies); one that waited for
@@ -27,7 +29,7 @@
 
 use std::os::fd::AsFd;
 
-use super::Owner;
+use super::{Owner, spawning};
 use crate::exit_status::ExitStatus;
 use crate::persist::{self, UnitRecord};
 use crate::process::fdstore::{FdStore, StoredPipe};
@@ -54,14 +56,20 @@ impl Owner {
     /// enabled units are started after this.
     pub fn adopt_previous(&mut self) {
         let (store, pipes) = FdStore::open(&self.paths.runtime);
-        *self.fdstore.borrow_mut() = store;
+        *self.procs.fdstore.borrow_mut() = store;
         if crate::supervisor::boot::first_start_of_this_boot(&self.paths.runtime) {
             // Nothing of the previous boot runs: what ran then, and the timers
             // started by hand then, are not brought back; enabled units start.
             self.forget_previous_boot();
         }
         let transient = self.load_transient();
-        let records = persist::load_snapshot(&self.paths.state);
+        let mut records = persist::load_snapshot(&self.paths.state);
+        let listed = spawning::load(&self.paths.state);
+        if !listed.is_empty() {
+            spawning::complete(&mut records, &listed);
+            self.spawning.mark_loaded();
+            self.snapshot.changed();
+        }
         for r in &records {
             self.adopt(r.clone());
         }
@@ -88,6 +96,7 @@ impl Owner {
             );
         }
         persist::forget_snapshot(&self.paths.state);
+        spawning::forget(&self.paths.state);
         let _ = crate::supervisor::timer::stamp::save_active(&self.paths.state, std::iter::empty());
         for (name, _) in persist::load_transient(&self.paths.state) {
             persist::remove_transient(&self.paths.state, &name);
@@ -169,7 +178,7 @@ impl Owner {
             );
             return;
         };
-        let Some(tx) = self.watch_tx.clone() else {
+        let Some(tx) = self.procs.watch_tx.clone() else {
             return;
         };
         let unit = name.clone();
@@ -181,7 +190,7 @@ impl Owner {
             return;
         }
         self.set_adopted(&name, &r.invocation, Some((pid, t)));
-        self.pids.insert(pid, (name.clone(), Role::Main));
+        self.procs.pids.insert(pid, (name.clone(), Role::Main));
         self.feed(
             &name,
             Event::Adopt {
@@ -254,16 +263,16 @@ impl Owner {
         let n = pipes.len();
         for p in pipes {
             let Some(meta) = p.meta else {
-                self.fdstore.borrow_mut().close(p.id);
+                self.procs.fdstore.borrow_mut().close(p.id);
                 continue;
             };
-            let source = self.next_source;
-            self.next_source += 1;
-            self.fdstore
+            let source = self.procs.new_source();
+            self.procs
+                .fdstore
                 .borrow_mut()
                 .remember(p.id, p.fd.as_fd(), &meta);
             let origin = PipeOrigin { source, meta };
-            reattach_reader(p.fd, origin, self.logs.sender(), &self.fdstore, p.id);
+            reattach_reader(p.fd, origin, self.logs.sender(), &self.procs.fdstore, p.id);
         }
         if n > 0 {
             tracing::info!("resumed reading {n} service output pipe(s) kept by the fd store");
@@ -282,15 +291,15 @@ impl Owner {
                 }
                 e.main = None;
                 e.main_start_time = None;
-                self.pids.remove(&pid);
+                self.procs.pids.remove(&pid);
                 let status = ExitStatus::Unknown;
                 self.feed(&unit, Event::Exited { pid, status });
-                if self.leftover_units.contains(&unit) {
+                if self.procs.leftover_units.contains(&unit) {
                     self.recheck_leftovers(&unit);
                 }
             }
             Watched::Member { unit } => {
-                if self.leftover_units.contains(&unit) {
+                if self.procs.leftover_units.contains(&unit) {
                     self.recheck_leftovers(&unit);
                 }
             }
@@ -324,7 +333,7 @@ impl Owner {
     /// Adopted run being stopped: watch the end of each signalled process, since
     /// none of them sends us SIGCHLD.
     pub fn watch_members(&mut self, unit: &str) {
-        let Some(tx) = self.watch_tx.clone() else {
+        let Some(tx) = self.procs.watch_tx.clone() else {
             return;
         };
         let Some(e) = self.units.get_mut(unit) else {

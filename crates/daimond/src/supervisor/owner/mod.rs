@@ -5,7 +5,16 @@
 //! the effects it returns: spawn, signal (pidfds), kill process trees, reply to
 //! jobs, log. A main process killed with RestartSec=0 is reaped, decided on and
 //! re-spawned within one pass of this loop, with no extra hop. Processes adopted
-//! after a daimond restart are not our children; pidfds report their end ([`Watched`]).
+//! after a daimond restart are not our children; pidfds report their end
+//! ([`Watched`](super::watched::Watched)).
+//!
+//! The state is a few private parts, each beside the methods that change it:
+//! the units and jobs (`units.rs`), the process watch with spawn, reap and kill
+//! (`processes.rs`), the machines' deadlines (`deadlines.rs`), the log plumbing
+//! (`log.rs`), the re-adoption snapshot (`persistence.rs`) with the list of main processes
+//! being forked (`spawning.rs`), and the started
+//! timers (`super::timers`). This file keeps the event queue and turns each
+//! effect into a call on them.
 
 mod adopt;
 mod deadlines;
@@ -13,6 +22,7 @@ mod exec_outcome;
 mod log;
 mod main_pid;
 mod persistence;
+mod processes;
 mod requests;
 mod requests_lists;
 mod requests_remove;
@@ -20,89 +30,62 @@ mod requests_show;
 mod requests_verbs;
 mod save;
 mod shutdown;
+mod spawning;
+mod units;
 
-use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Instant;
 
 use daimon_proto::Paths;
 use daimon_unit::SpecifierContext;
-use tokio::sync::mpsc;
 
 use super::exec::{self, ExecEnv, Host};
-use super::jobs::Txn;
-use super::machine::{Effect, Event, KillScope, Phase, Role, SubState};
+use super::machine::{Effect, Event, SubState};
 use super::registry::{Entry, def_of};
-use super::timer::TimerRun;
-use super::timer::schedule::{Clock, SystemClock};
-use super::watched::{PendingExec, Watched};
-use crate::exit_status::ExitStatus;
-use crate::log_writer::{LogSender, StreamKind};
-use crate::process::fdstore::{FdStore, PipeMeta, SharedStore};
-use crate::process::logpipe::{PipeOrigin, spawn_reader};
-use crate::process::signal::{ProcHandle, signal_verified};
-use crate::process::spawn::spawn;
-use crate::process::{reaper, tree};
+use crate::log_writer::LogSender;
 
 pub struct Owner {
-    pub paths: Paths,
+    pub(super) paths: Paths,
+    spec: SpecifierContext,
+    pub(super) host: Host,
+    /// The units and the jobs on them ([`units::Units`]).
+    pub(super) units: units::Units,
+    /// The processes the owner watches ([`processes::Processes`]).
+    procs: processes::Processes,
+    /// Started timer units ([`super::timers::Timers`]).
+    pub(super) timers: super::timers::Timers,
+    /// Each unit's nearest machine deadline ([`deadlines::Deadlines`]).
+    deadlines: deadlines::Deadlines,
     /// The way to the log writer ([`log::Logs`]).
     logs: log::Logs,
-    pub spec: SpecifierContext,
-    pub host: Host,
-    pub units: BTreeMap<String, Entry>,
-    pub enabled: BTreeSet<String>,
-    /// Main and control PIDs -> (unit, role).
-    pub(super) pids: HashMap<u32, (String, Role)>,
     /// What a restarted daimond needs to re-adopt the services
     /// ([`persistence::Snapshot`]).
     snapshot: persistence::Snapshot,
-    /// Children whose exec outcome is still to come.
-    pub(super) pending_exec: HashMap<u32, PendingExec>,
-    /// Each unit's nearest machine deadline ([`deadlines::Deadlines`]).
-    deadlines: deadlines::Deadlines,
-    /// Units with signalled leftovers to watch.
-    pub(super) leftover_units: BTreeSet<String>,
+    /// Main processes being forked, for a daimond killed before the snapshot
+    /// names them ([`spawning::Spawning`]).
+    spawning: spawning::Spawning,
+    /// Events still to feed to the units' machines, in order.
     queue: VecDeque<(String, Event)>,
     draining: bool,
-    pub txns: BTreeMap<u64, Txn>,
-    pub next_txn: u64,
-    pub(super) next_source: u64,
-    pub shutting_down: bool,
-    /// Units `remove` deleted while they ran: forgotten once stopped.
-    pub(super) removed: BTreeSet<String>,
-    /// Keeps pipe read ends across a daimond killed with SIGKILL.
-    pub fdstore: SharedStore,
-    /// Ends of processes that are not our children (adopted ones).
-    pub watch_tx: Option<mpsc::UnboundedSender<Watched>>,
+    pub(super) shutting_down: bool,
     /// The sd_notify(3) socket services get as `NOTIFY_SOCKET` (a path or an
     /// abstract `@name`, see `notify`).
-    pub notify_socket: Option<String>,
+    pub(super) notify_socket: Option<String>,
+    /// Why there is no notification socket, when binding it failed.
+    pub(super) notify_failure: Option<String>,
+    /// `DAIMON_SYSLOG_SOCKET` for services (see `crate::syslog`).
+    syslog_socket: Option<String>,
     /// Cgroups of units with resource limits.
     pub(super) cgroups: super::cgroups::Cgroups,
     /// Services restarted on file changes (`--watch`), with their watches.
-    pub watches: super::watch::Watches,
+    pub(super) watches: super::watch::Watches,
     /// Started path units, with their inotify watches.
-    pub path_units: super::path::PathUnits,
+    pub(super) path_units: super::path::PathUnits,
     /// Socket units not dead, with their descriptors.
-    pub sockets: super::socket::Sockets,
-    /// Why there is no notification socket, when binding it failed.
-    pub notify_failure: Option<String>,
-    /// `DAIMON_SYSLOG_SOCKET` for services (see `crate::syslog`).
-    pub syslog_socket: Option<String>,
-    /// Started timer units.
-    pub timer_runs: BTreeMap<String, TimerRun>,
-    /// The set of started timers changed and is to be saved.
-    pub timers_changed: bool,
-    /// Where timers take the time from (tests may inject another clock).
-    pub clock: Box<dyn Clock>,
-    /// When this daimond started (OnBootSec=, OnStartupSec=).
-    pub daemon_start: Instant,
-    /// Process trees `status` read lately, and the /proc files it keeps open.
-    pub(super) usage: crate::process::usage_cache::UsageCache,
+    pub(super) sockets: super::socket::Sockets,
     /// State changes for live viewers (`events`).
-    pub events: super::events::Events,
+    pub(super) events: super::events::Events,
 }
 
 impl Owner {
@@ -111,39 +94,49 @@ impl Owner {
         let host = Host::detect(&paths, nofile);
         Owner {
             paths,
-            logs: log::Logs::new(log),
             spec,
             host,
-            units: BTreeMap::new(),
-            enabled: BTreeSet::new(),
-            pids: HashMap::new(),
-            pending_exec: HashMap::new(),
-            snapshot: Default::default(),
+            units: Default::default(),
+            procs: Default::default(),
+            timers: Default::default(),
             deadlines: Default::default(),
-            leftover_units: BTreeSet::new(),
+            logs: log::Logs::new(log),
+            snapshot: Default::default(),
+            spawning: Default::default(),
             queue: VecDeque::new(),
             draining: false,
-            txns: BTreeMap::new(),
-            next_txn: 1,
-            next_source: 1,
             shutting_down: false,
-            removed: BTreeSet::new(),
-            fdstore: Rc::new(RefCell::new(FdStore::disabled())),
-            watch_tx: None,
             notify_socket: None,
-            sockets: Default::default(),
-            path_units: Default::default(),
-            watches: Default::default(),
-            cgroups: Default::default(),
             notify_failure: None,
             syslog_socket: None,
-            timer_runs: BTreeMap::new(),
-            timers_changed: false,
-            clock: Box::new(SystemClock),
-            daemon_start: Instant::now(),
-            usage: Default::default(),
+            cgroups: Default::default(),
+            watches: Default::default(),
+            path_units: Default::default(),
+            sockets: Default::default(),
             events: Default::default(),
         }
+    }
+
+    /// Where daimond keeps its files.
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    /// The syslog socket services are told of (`crate::syslog`).
+    pub fn syslog_socket(&self) -> Option<&str> {
+        self.syslog_socket.as_deref()
+    }
+
+    /// The current invocation id of `unit`, if it has run.
+    pub fn invocation_of(&self, unit: &str) -> Option<String> {
+        self.units
+            .get(unit)
+            .map(|e| e.invocation.clone())
+            .filter(|i| !i.is_empty())
+    }
+
+    pub fn set_syslog_socket(&mut self, path: String) {
+        self.syslog_socket = Some(path);
     }
 
     /// Queues an event for a unit and processes the queue to the end.
@@ -295,240 +288,6 @@ impl Owner {
             Effect::FindMainPid { wait_for_exec } => {
                 follow.push(Event::MainPid(self.find_main_pid(unit, u, wait_for_exec)));
             }
-        }
-    }
-
-    /// Runs command `index` of `phase`; answers with the events the machine
-    /// expects: `Spawned` then `ExecOk`/`ExecFailed`, or `SpawnFailed`.
-    fn spawn(
-        &mut self,
-        unit: &str,
-        u: &Rc<daimon_unit::Unit>,
-        role: Role,
-        phase: Phase,
-        index: usize,
-        follow: &mut Vec<Event>,
-    ) {
-        let failed = |error: String| Event::SpawnFailed { role, error };
-        let Some(svc) = u.service() else {
-            return follow.push(failed("not a service".into()));
-        };
-        let Some(cmd) = phase.commands(svc).get(index) else {
-            return follow.push(failed(format!(
-                "{} #{index} does not exist",
-                phase.directive()
-            )));
-        };
-        let Some(e) = self.units.get(unit) else {
-            return follow.push(failed("unit vanished".into()));
-        };
-        let main_pid = if role == Role::Control {
-            e.machine.main_pid
-        } else {
-            None
-        };
-        let invocation = e.invocation.clone();
-        let x = ExecEnv {
-            host: &self.host,
-            svc,
-            invocation: &invocation,
-            main_pid,
-        };
-        let mut prepared = match exec::prepare(&x, cmd) {
-            Ok(p) => p,
-            Err(error) => return follow.push(failed(error)),
-        };
-        if let Err(why) = self.notify_env(svc, role, &mut prepared.spec) {
-            return follow.push(failed(why));
-        }
-        crate::syslog::add_env(self, &mut prepared.spec);
-        self.socket_env(unit, svc, role, &mut prepared.spec);
-        self.cgroup_join(unit, svc, role, &mut prepared.spec);
-        let child = match spawn(prepared.spec) {
-            Ok(c) => c,
-            Err(err) => {
-                return follow.push(failed(format!("cannot start {}: {err}", prepared.program)));
-            }
-        };
-        let pid = child.pid;
-        // Known from the clock almost always; else from /proc, which waits
-        // for the child's execve() to finish.
-        let start_time = child
-            .start_time
-            .or_else(|| tree::stat(pid).map(|s| s.start_time));
-        if let Some(e) = self.units.get_mut(unit) {
-            match role {
-                Role::Main => {
-                    e.main = Some(ProcHandle::new(pid));
-                    e.main_start_time = start_time;
-                    e.sessions.push(pid);
-                }
-                Role::Control => e.control = Some(ProcHandle::new(pid)),
-            }
-        }
-        self.pids.insert(pid, (unit.to_string(), role));
-        for (fd, stream) in [
-            (child.stdout, StreamKind::Stdout),
-            (child.stderr, StreamKind::Stderr),
-        ] {
-            if let Some(fd) = fd {
-                let source = self.next_source;
-                self.next_source += 1;
-                let origin = PipeOrigin {
-                    source,
-                    meta: PipeMeta {
-                        unit: unit.to_string(),
-                        invocation: invocation.clone(),
-                        pid,
-                        stream,
-                        level_prefix: svc.syslog_level_prefix,
-                        identifier: svc.syslog_identifier.clone(),
-                        main: (role == Role::Main).then_some(start_time).flatten(),
-                    },
-                };
-                spawn_reader(fd, origin, self.logs.sender(), &self.fdstore);
-            }
-        }
-        follow.push(Event::Spawned { role, pid });
-        follow.extend(self.exec_outcome(pid, child.exec, prepared.program, prepared.workdir));
-    }
-
-    /// SIGCHLD: reap everything that exited.
-    pub fn reap(&mut self) {
-        let mut exits: Vec<(u32, ExitStatus)> = Vec::new();
-        reaper::reap_all(|pid, st| exits.push((pid, st)));
-        let mut orphan_died = false;
-        for (pid, status) in exits {
-            // The exec outcome first, as the machine expects it before the exit.
-            self.settle_exec_of_reaped(pid);
-            let Some((unit, role)) = self.pids.remove(&pid) else {
-                orphan_died = true;
-                continue;
-            };
-            if let Some(e) = self.units.get_mut(&unit) {
-                match role {
-                    Role::Main => {
-                        e.main = None;
-                        e.main_start_time = None;
-                    }
-                    Role::Control => e.control = None,
-                }
-            }
-            let oom = role == Role::Main && self.oom_killed(&unit);
-            self.feed(&unit, Event::Exited { pid, status });
-            if oom {
-                self.mark_oom(&unit);
-            }
-            if self.leftover_units.contains(&unit) {
-                self.recheck_leftovers(&unit);
-            }
-        }
-        if orphan_died {
-            let units: Vec<String> = self.leftover_units.iter().cloned().collect();
-            for u in units {
-                self.recheck_leftovers(&u);
-            }
-        }
-    }
-
-    /// Whether `pid` is no candidate for a process escaped from a service:
-    /// some unit's main or control process, or daimond's own fd store.
-    pub fn is_accounted_for(&self, pid: u32) -> bool {
-        self.pids.contains_key(&pid) || self.fdstore.borrow().pid() == Some(pid)
-    }
-
-    /// The daemon's children that are no service's main/control process and
-    /// not its own helper: processes that may have escaped from a service.
-    pub(super) fn orphan_candidates(&self) -> Vec<u32> {
-        tree::orphans(|p| self.is_accounted_for(p))
-    }
-
-    /// Executes a kill (systemd.kill(5)); for scope `All` returns whether other
-    /// processes than main/control remain, as the machine asked.
-    fn kill(&mut self, unit: &str, scope: KillScope, signal: i32, sighup: bool) -> Option<Event> {
-        let orphans = if scope == KillScope::All {
-            self.escape_candidates(unit)
-        } else {
-            Vec::new()
-        };
-        let e = self.units.get_mut(unit)?;
-        e.last_signal = Some(signal);
-        // Then SIGHUP (SendSIGHUP=) and SIGCONT, so stopped processes see it
-        // (systemd.kill(5)).
-        let mut sigs = vec![signal];
-        if sighup {
-            sigs.push(libc::SIGHUP);
-        }
-        if signal != libc::SIGKILL && signal != libc::SIGCONT {
-            sigs.push(libc::SIGCONT);
-        }
-        let mut roots = Vec::new();
-        for h in [e.main.as_ref(), e.control.as_ref()].into_iter().flatten() {
-            for &sig in &sigs {
-                let _ = h.signal(sig);
-            }
-            roots.push(h.pid);
-        }
-        if scope == KillScope::Main {
-            return None;
-        }
-        let others: Vec<(u32, u64)> =
-            tree::service_tree(&roots, &e.invocation, &orphans, &e.sessions)
-                .into_iter()
-                .filter(|(p, _)| !roots.contains(p))
-                .map(|(p, st)| (p, st.start_time))
-                .collect();
-        for &(p, t) in &others {
-            for &sig in &sigs {
-                let _ = signal_verified(p, t, sig);
-            }
-        }
-        let any = !others.is_empty();
-        e.members = others;
-        if any {
-            self.leftover_units.insert(unit.to_string());
-        } else {
-            self.leftover_units.remove(unit);
-        }
-        self.watch_members(unit);
-        Some(Event::Leftovers(any))
-    }
-
-    /// A process died: are the leftovers of `unit` gone now? New processes forked
-    /// meanwhile are found and signalled too.
-    pub(super) fn recheck_leftovers(&mut self, unit: &str) {
-        let orphans = self.escape_candidates(unit);
-        let Some(e) = self.units.get_mut(unit) else {
-            return;
-        };
-        e.members.retain(|(p, t)| {
-            tree::stat(*p).is_some_and(|s| s.start_time == *t && s.state != 'Z' && s.state != 'X')
-        });
-        if !e.members.is_empty() {
-            return;
-        }
-        let roots: Vec<u32> = [e.main.as_ref(), e.control.as_ref()]
-            .into_iter()
-            .flatten()
-            .map(|h| h.pid)
-            .collect();
-        let rest: Vec<(u32, u64)> =
-            tree::service_tree(&roots, &e.invocation, &orphans, &e.sessions)
-                .into_iter()
-                .filter(|(p, _)| !roots.contains(p))
-                .map(|(p, st)| (p, st.start_time))
-                .collect();
-        if rest.is_empty() {
-            self.leftover_units.remove(unit);
-            self.feed(unit, Event::Leftovers(false));
-        } else {
-            if let Some(sig) = e.last_signal {
-                for &(p, t) in &rest {
-                    let _ = signal_verified(p, t, sig);
-                }
-            }
-            e.members = rest;
-            self.watch_members(unit);
         }
     }
 }

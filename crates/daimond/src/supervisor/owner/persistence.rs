@@ -39,8 +39,9 @@ impl Owner {
                 restarts: e.machine.restarts,
             })
             .collect();
-        if let Err(e) = self.snapshot.writer.save(&self.paths.state, &records) {
-            tracing::warn!("cannot save the supervisor state: {e}");
+        match self.snapshot.writer.save(&self.paths.state, &records) {
+            Ok(()) => self.spawning.saved(&self.paths.state),
+            Err(e) => tracing::warn!("cannot save the supervisor state: {e}"),
         }
     }
 }

@@ -190,7 +190,7 @@ impl Owner {
 
     /// Issues every item that may start now; answers when all are done.
     pub fn advance(&mut self, id: u64) {
-        let Some(txn) = self.txns.get_mut(&id) else {
+        let Some(txn) = self.units.txns.get_mut(&id) else {
             return;
         };
         let ready: Vec<(usize, String, Verb)> = txn
@@ -215,13 +215,13 @@ impl Owner {
                         e.since_wall = Some(jiff::Timestamp::now());
                     }
                 }
-                if let Some(t) = self.txns.get_mut(&id) {
+                if let Some(t) = self.units.txns.get_mut(&id) {
                     t.finish_item(i, None);
                 }
                 continue;
             }
             let Some(e) = self.units.get(&unit) else {
-                if let Some(t) = self.txns.get_mut(&id) {
+                if let Some(t) = self.units.txns.get_mut(&id) {
                     t.finish_item(i, Some(format!("unit \"{unit}\" not found")));
                 }
                 continue;
@@ -233,7 +233,7 @@ impl Owner {
                         // Shown by `status` until the next start attempt.
                         e.machine.reason = Some(text.clone());
                     }
-                    if let Some(t) = self.txns.get_mut(&id) {
+                    if let Some(t) = self.units.txns.get_mut(&id) {
                         t.finish_item(i, fails.then_some(text));
                     }
                     continue;
@@ -247,7 +247,7 @@ impl Owner {
                 } else {
                     self.path_job(&unit, verb)
                 };
-                if let Some(t) = self.txns.get_mut(&id) {
+                if let Some(t) = self.units.txns.get_mut(&id) {
                     t.finish_item(i, error);
                 }
                 continue;
@@ -264,13 +264,14 @@ impl Owner {
             };
             self.feed(&unit, ev);
         }
-        let complete = self.txns.get(&id).is_some_and(|t| t.is_complete());
+        let complete = self.units.txns.get(&id).is_some_and(|t| t.is_complete());
         if complete {
-            if let Some(t) = self.txns.remove(&id) {
+            if let Some(t) = self.units.txns.remove(&id) {
                 self.forget_removed();
                 t.respond();
             }
         } else if self
+            .units
             .txns
             .get(&id)
             .is_some_and(|t| !t.items.iter().any(|i| i.state == ItemState::Issued))
@@ -295,7 +296,7 @@ impl Owner {
             }
         });
         for id in done {
-            if let Some(t) = self.txns.get_mut(&id) {
+            if let Some(t) = self.units.txns.get_mut(&id) {
                 if let Some(i) = t.index_of(unit) {
                     if t.items[i].state == ItemState::Issued {
                         t.finish_item(i, error.clone());
@@ -315,8 +316,9 @@ impl Owner {
         self.report_cycles();
         // What a killed daimond left running is adopted first, never started twice.
         self.adopt_previous();
-        self.enabled = persist::load_enabled(&self.paths.state);
+        self.units.enabled = persist::load_enabled(&self.paths.state);
         let mut enabled: Vec<String> = self
+            .units
             .enabled
             .iter()
             .filter(|n| self.is_idle_unit(n))
@@ -431,8 +433,8 @@ impl Owner {
             None => name,
         };
         if r.enable {
-            self.enabled.insert(start.clone());
-            if let Err(e) = persist::save_enabled(&self.paths.state, &self.enabled) {
+            self.units.enabled.insert(start.clone());
+            if let Err(e) = persist::save_enabled(&self.paths.state, &self.units.enabled) {
                 let _ = reply.send(err(
                     ErrorKind::Failed,
                     format!("cannot save the enabled units: {e}"),
@@ -494,15 +496,15 @@ impl Owner {
                 })
             } else {
                 if on {
-                    self.enabled.insert(name.clone());
+                    self.units.enabled.insert(name.clone());
                 } else {
-                    self.enabled.remove(&name);
+                    self.units.enabled.remove(&name);
                 }
                 None
             };
             results.push(daimon_proto::JobResult { unit: name, error });
         }
-        if let Err(e) = persist::save_enabled(&self.paths.state, &self.enabled) {
+        if let Err(e) = persist::save_enabled(&self.paths.state, &self.units.enabled) {
             return err(
                 ErrorKind::Failed,
                 format!("cannot save the enabled units: {e}"),

@@ -42,9 +42,9 @@ impl Owner {
             }
         }
         for n in &names {
-            self.enabled.remove(n);
+            self.units.enabled.remove(n);
         }
-        if let Err(e) = persist::save_enabled(&self.paths.state, &self.enabled) {
+        if let Err(e) = persist::save_enabled(&self.paths.state, &self.units.enabled) {
             let _ = reply.send(refuse(
                 ErrorKind::Failed,
                 format!("cannot save the enabled units: {e}"),
@@ -85,7 +85,7 @@ impl Owner {
             let _ = reply.send(Response::Jobs(results));
             return;
         }
-        self.removed.extend(running.iter().cloned());
+        self.units.removed.extend(running.iter().cloned());
         self.run_txn(Verb::Stop, running, Reply::Client(reply));
     }
 
@@ -141,10 +141,11 @@ impl Owner {
 
     /// Drops removed units whose stop is done (their file is gone).
     pub fn forget_removed(&mut self) {
-        if self.removed.is_empty() {
+        if self.units.removed.is_empty() {
             return;
         }
         let done: Vec<String> = self
+            .units
             .removed
             .iter()
             .filter(|n| {
@@ -155,7 +156,7 @@ impl Owner {
             .cloned()
             .collect();
         for n in done {
-            self.removed.remove(&n);
+            self.units.removed.remove(&n);
             if self
                 .units
                 .get(&n)

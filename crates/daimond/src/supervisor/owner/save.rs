@@ -156,8 +156,8 @@ impl Owner {
         }
         persist::remove_transient(&self.paths.state, name);
         if enable {
-            self.enabled.insert(name.to_string());
-            if let Err(e) = persist::save_enabled(&self.paths.state, &self.enabled) {
+            self.units.enabled.insert(name.to_string());
+            if let Err(e) = persist::save_enabled(&self.paths.state, &self.units.enabled) {
                 return Err(err(
                     ErrorKind::Failed,
                     format!("cannot save the enabled units: {e}"),

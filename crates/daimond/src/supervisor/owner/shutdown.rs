@@ -38,6 +38,7 @@ impl Owner {
     /// (stop, deactivating)`.
     pub fn unfinished_jobs(&self) -> String {
         let mut waiting: Vec<String> = self
+            .units
             .txns
             .values()
             .flat_map(|t| t.items.iter())

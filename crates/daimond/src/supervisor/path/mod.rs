@@ -466,6 +466,6 @@ mod tests {
 /// The owner's path units: every started one, and where their events go.
 #[derive(Default)]
 pub struct PathUnits {
-    pub runs: std::collections::BTreeMap<String, PathRun>,
-    pub events_tx: Option<mpsc::UnboundedSender<(String, Vec<Event>)>>,
+    pub(super) runs: std::collections::BTreeMap<String, PathRun>,
+    pub(super) events_tx: Option<mpsc::UnboundedSender<(String, Vec<Event>)>>,
 }

@@ -87,14 +87,14 @@ impl Drop for SocketRun {
 /// The owner's socket units: every one not dead, and where watches report.
 #[derive(Default)]
 pub struct Sockets {
-    pub runs: std::collections::BTreeMap<String, SocketRun>,
-    pub ready_tx: Option<mpsc::UnboundedSender<Ready>>,
+    pub(super) runs: std::collections::BTreeMap<String, SocketRun>,
+    pub(super) ready_tx: Option<mpsc::UnboundedSender<Ready>>,
     /// `Accept=yes` connections by service instance.
-    pub accepted: std::collections::BTreeMap<String, Accepted>,
+    pub(super) accepted: std::collections::BTreeMap<String, Accepted>,
     /// Numbers the instances (the `N` of `NAME@N-....service`).
-    pub next_connection: u64,
+    pub(super) next_connection: u64,
     /// The set of started sockets changed: saved once per loop turn.
-    pub changed: bool,
+    pub(super) changed: bool,
 }
 
 /// A connection accepted for an `Accept=yes` socket, held until its service

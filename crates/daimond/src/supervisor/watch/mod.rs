@@ -274,6 +274,6 @@ mod tests {
 /// The owner's watched services.
 #[derive(Default)]
 pub struct Watches {
-    pub by_service: std::collections::BTreeMap<String, TreeWatch>,
-    pub tx: Option<mpsc::UnboundedSender<(String, Vec<nix::sys::inotify::InotifyEvent>)>>,
+    pub(super) by_service: std::collections::BTreeMap<String, TreeWatch>,
+    pub(super) tx: Option<mpsc::UnboundedSender<(String, Vec<nix::sys::inotify::InotifyEvent>)>>,
 }
