@@ -6,8 +6,9 @@ load's compressed weight.
 Usage: bench/web.py [--units 1000] [--reps 10] [--bin target/release]
 Build first: cargo build --release -p daimond -p daimon
 Needs Debian's chromium and Playwright for Python (as tests/web_dashboard.rs).
-"Usable": from the navigation's start to the first frame painted after every
-row of the table is in the page (performance.now() in that frame).
+"Usable": from the navigation's start to the first frame painted after the
+table holds every unit (its count says so and the rows on screen are drawn;
+performance.now() in that frame).
 """
 import argparse, gzip, os, statistics, sys
 
@@ -49,19 +50,23 @@ def main():
             loads = []
             for _ in range(a.reps):
                 page.reload()
+                # Every unit counted and the first screen of rows in the page
+                # (the table keeps only the rows on screen).
                 page.wait_for_function(
-                    f"document.querySelectorAll('#units-table tbody tr').length === {a.units}")
+                    f"document.querySelector('#count').textContent === '{a.units} of {a.units}'"
+                    " && document.querySelector('#units-table tbody tr[data-unit]')")
                 loads.append(page.evaluate(AFTER_PAINT))
             # A live change: one unit stops; the time from the state event's
             # arrival to its row showing it, painted.
             changes = []
-            for i in range(min(a.reps, 5)):
+            # Units whose rows are on the first screen (sorted by name).
+            for i in [0, 1, 10, 100, 101][:a.reps]:
                 name = f"bench-{i}.service"
+                page.wait_for_selector(f'tr[data-unit="{name}"]')
                 page.evaluate("""(n) => { window.__seen = null;
-                  const row = document.querySelector(`tr[data-unit="${n}"]`);
-                  new MutationObserver(() => { if (!window.__seen &&
-                    document.querySelector(`tr[data-unit="${n}"]`).textContent.includes('inactive'))
-                    window.__seen = performance.now(); }).observe(row.parentNode.parentNode,
+                  new MutationObserver(() => { const row = document.querySelector(`tr[data-unit="${n}"]`);
+                    if (!window.__seen && row && row.textContent.includes('inactive'))
+                    window.__seen = performance.now(); }).observe(document.querySelector('#units-table'),
                     { subtree: true, childList: true, characterData: true });
                   window.__event = null;
                   window.__es = new EventSource('api/events');
@@ -74,8 +79,8 @@ def main():
                   setTimeout(() => { window.__es.close(); ok(performance.now() - window.__event); }, 0)))""")
                 changes.append(took)
             browser.close()
-        print(f"units page with {a.units} running units, navigation start to the full table "
-              f"painted: median {statistics.median(loads):.0f} ms, p95 {pct(loads, .95):.0f} ms, "
+        print(f"units page with {a.units} running units, navigation start to the table usable "
+              f"(every unit counted, the rows on screen painted): median {statistics.median(loads):.0f} ms, p95 {pct(loads, .95):.0f} ms, "
               f"max {max(loads):.0f} ms ({a.reps} loads)")
         print(f"a unit stopped, from the state event to its row painted (page refetch "
               f"included): median {statistics.median(changes):.0f} ms, max {max(changes):.0f} ms")
