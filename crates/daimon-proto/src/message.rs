@@ -414,6 +414,10 @@ pub struct UnitStatus {
     /// A service: its last run (start, end, duration, exit status).
     #[serde(default)]
     pub last_run: Option<RunSummary>,
+    /// A service: the runs before `last_run`, newest first, at most 10; each
+    /// automatic restart begins a run, so this is its restart history.
+    #[serde(default)]
+    pub earlier_runs: Vec<RunSummary>,
     /// A service: its restart policy in effect and, while a restart is
     /// pending, when the next try comes.
     #[serde(default)]

@@ -144,6 +144,7 @@ mod tests {
             recent_logs: vec![],
             timer: None,
             last_run: None,
+            earlier_runs: Vec::new(),
             restart_policy: None,
         }
     }

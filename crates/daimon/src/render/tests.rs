@@ -34,6 +34,7 @@ fn unit(name: &str, state: ActiveState) -> UnitStatus {
         recent_logs: vec![],
         timer: None,
         last_run: None,
+        earlier_runs: Vec::new(),
         restart_policy: None,
     }
 }

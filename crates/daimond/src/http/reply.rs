@@ -85,8 +85,16 @@ pub fn stream(
 }
 
 pub fn json(status: u16, v: &impl serde::Serialize) -> Reply {
-    match serde_json::to_vec(v) {
-        Ok(mut b) => {
+    json_sized(status, v, 128)
+}
+
+/// [`json`] into a buffer of `capacity` bytes to start with: a large answer
+/// (the status of every unit is ~750 bytes a unit) is then not copied over and
+/// over as the buffer doubles.
+pub fn json_sized(status: u16, v: &impl serde::Serialize, capacity: usize) -> Reply {
+    let mut b = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut b, v) {
+        Ok(()) => {
             b.push(b'\n');
             bytes(status, "application/json", b)
         }

@@ -287,7 +287,7 @@ fn answer(r: Response) -> Reply {
                 .collect();
             reply::json(200, &serde_json::json!({ "jobs": done }))
         }
-        Response::Status(list) => reply::json(200, &list),
+        Response::Status(list) => reply::json_sized(200, &list, list.len() * 1024 + 1),
         Response::Timers(list) => reply::json(200, &list),
         Response::Done => reply::json(200, &serde_json::json!({"result": "done"})),
         other => reply::error(

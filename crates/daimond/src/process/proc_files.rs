@@ -112,15 +112,19 @@ impl ProcFiles {
         }
     }
 
-    /// Closes the files of processes this walk did not reach.
-    pub fn end(&mut self) {
+    /// Ends a walk. `prune`: the walk covered every running service, so the
+    /// files of processes it did not reach are closed (a walk of some services
+    /// only keeps the others' files for their next walk).
+    pub fn end(&mut self, prune: bool) {
         let round = self.round;
-        self.open.retain(|_, o| o.round == round);
+        if prune {
+            self.open.retain(|_, o| o.round == round);
+        }
         if self.buf.len() > 64 * 1024 {
             self.buf = Vec::new();
         }
         if let Some(h) = &mut self.helper {
-            h.end();
+            h.end(prune);
         }
     }
 
@@ -269,7 +273,7 @@ mod tests {
         let walk = |files: &mut ProcFiles| {
             files.begin();
             let t = files.tree(&[pid], &[]);
-            files.end();
+            files.end(true);
             t
         };
         let tree = walk(&mut files);
@@ -295,10 +299,10 @@ mod tests {
         walk(&mut files);
         files.begin();
         assert!(!files.tree(&[me], &[]).is_empty());
-        files.end();
+        files.end(true);
         assert!(files.open.contains_key(&me));
         files.begin();
-        files.end();
+        files.end(true);
         assert!(files.open.is_empty());
     }
 
@@ -330,7 +334,7 @@ mod tests {
         for _ in 0..2 {
             files.begin();
             let trees = files.trees(&walks);
-            files.end();
+            files.end(true);
             assert_eq!(trees.len(), walks.len());
             for (w, t) in walks.iter().zip(&trees) {
                 let pids: Vec<u32> = t.iter().map(|(p, _)| *p).collect();

@@ -340,8 +340,6 @@ pub fn service_tree(
     out
 }
 
-pub use super::proc_files::{ProcFiles, Walk};
-
 pub(super) fn parse_buf(buf: &[u8]) -> Option<Stat> {
     parse_stat(std::str::from_utf8(buf).ok()?)
 }

@@ -22,6 +22,7 @@ pub mod path;
 mod paths;
 pub mod policy;
 pub mod registry;
+pub mod run_history;
 pub mod socket;
 mod socket_accept;
 mod sockets;

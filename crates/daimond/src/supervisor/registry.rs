@@ -67,6 +67,8 @@ pub struct Entry {
     pub run_stopped: Option<Instant>,
     /// The last run, for `status` and the timers that activate the unit.
     pub last_run: Option<RunRecord>,
+    /// The runs before it (each automatic restart begins one), newest first.
+    pub earlier_runs: super::run_history::RunHistory,
     /// A `.target` that was started and not stopped since: targets have no
     /// process, their state is their last job's (systemd's "active (active)").
     pub target_active: bool,
@@ -107,6 +109,15 @@ impl RunRecord {
 }
 
 impl Entry {
+    /// A run (or an automatic restart's attempt) begins now; the one before
+    /// goes to the restart history.
+    pub fn begin_run(&mut self, invocation: String) {
+        if let Some(old) = self.last_run.take() {
+            self.earlier_runs.push(old);
+        }
+        self.last_run = Some(RunRecord::begin(invocation));
+    }
+
     pub fn new(name: String, load: Load) -> Entry {
         Entry {
             name,
@@ -130,6 +141,7 @@ impl Entry {
             run_stopped: None,
             target_active: false,
             last_run: None,
+            earlier_runs: Default::default(),
             stamps: Default::default(),
         }
     }

@@ -3,7 +3,8 @@
 //! Owns the per-unit status (PRODUCT.md's `status -o json` contract) including
 //! the process tree with memory and CPU: one read of /proc/PID/stat (plus the
 //! children list) per process, from files kept open between two `status`
-//! requests ([`tree::ProcFiles`]), and one listing of the daemon's own children to
+//! requests, reused for a second by listings of all units
+//! ([`crate::process::usage_cache`]), and one listing of the daemon's own children to
 //! find processes that escaped their service (of all processes, when a unit was
 //! adopted after a daimond restart: its escaped processes are not our children).
 
@@ -17,7 +18,7 @@ use super::machine::SubState;
 use super::owner::Owner;
 use super::policy;
 use super::registry::Entry;
-use crate::process::tree;
+use crate::process::{tree, usage_cache};
 
 impl Owner {
     pub(super) fn enabled_state(&self, e: &Entry) -> &'static str {
@@ -38,11 +39,12 @@ impl Owner {
     /// State and sub-state; a timer's come from its schedule and a target's
     /// from its last job, not a machine.
     pub(super) fn active_state(&self, e: &Entry) -> (daimon_proto::ActiveState, &'static str) {
-        if e.is_timer() {
+        let kind = Kind::of(e);
+        if kind == Kind::Timer {
             self.timer_state(&e.name)
-        } else if self.is_socket(&e.name) {
+        } else if kind == Kind::Socket {
             self.socket_state(&e.name)
-        } else if self.is_path_unit(&e.name) {
+        } else if kind == Kind::Path {
             self.path_state(&e.name)
         } else if super::registry::is_well_known_target(&e.name) {
             if e.target_active {
@@ -58,13 +60,11 @@ impl Owner {
     /// When the unit entered its state: a started timer's start, else the
     /// machine's last change (a lookup of timers only when any run at all).
     pub(super) fn since(&self, e: &Entry) -> Option<jiff::Timestamp> {
-        match self.timers.run(&e.name) {
-            Some(r) => Some(r.since),
-            None if self.is_socket(&e.name) => self.sockets.runs.get(&e.name).and_then(|r| r.since),
-            None if self.is_path_unit(&e.name) => {
-                self.path_units.runs.get(&e.name).and_then(|r| r.since)
-            }
-            None => e.since_wall,
+        match (self.timers.run(&e.name), Kind::of(e)) {
+            (Some(r), _) => Some(r.since),
+            (None, Kind::Socket) => self.sockets.runs.get(&e.name).and_then(|r| r.since),
+            (None, Kind::Path) => self.path_units.runs.get(&e.name).and_then(|r| r.since),
+            (None, _) => e.since_wall,
         }
     }
 
@@ -125,68 +125,76 @@ impl Owner {
             }
             v
         };
-        let running = || {
-            entries
-                .iter()
-                .filter(|e| !e.invocation.is_empty() && !e.is_idle())
-        };
-        // Only needed when some unit runs: the daemon's children not known as a
-        // main/control process (escaped processes of some service).
-        let mut orphans = if running().next().is_some() {
-            self.orphan_candidates()
+        // A listing of all units may answer from trees read less than a
+        // second ago (see `process::usage_cache`); a named unit's detail is
+        // read afresh.
+        let max_age = if typed.is_empty() {
+            usage_cache::FRESH
         } else {
-            Vec::new()
+            std::time::Duration::ZERO
         };
+        let runs: Vec<Option<usage_cache::Run<'_>>> =
+            entries.iter().map(|e| Self::run(e)).collect();
+        let mut cache = self.usage().take();
+        let procs = cache.trees(&runs, max_age, std::time::Instant::now(), |stale| {
+            self.escaped(stale.iter().filter_map(|i| entries.get(*i).copied()))
+        });
+        let units = entries.iter().zip(procs);
+        let r = if brief {
+            Response::StatusTable(units.map(|(e, p)| self.unit_row(e, p)).collect())
+        } else {
+            Response::Status(units.map(|(e, p)| self.unit_status(e, p)).collect())
+        };
+        self.usage().set(cache);
+        r
+    }
+
+    /// What a unit's process walk starts from; None when it does not run.
+    fn run(e: &Entry) -> Option<usage_cache::Run<'_>> {
+        if e.is_idle() || e.invocation.is_empty() {
+            return None;
+        }
+        Some(usage_cache::Run {
+            invocation: &e.invocation,
+            roots: [e.machine.main_pid, e.machine.control_pid],
+        })
+    }
+
+    /// The escaped processes of each of `running` (units with a run), in order.
+    fn escaped<'e>(&self, running: impl Iterator<Item = &'e Entry> + Clone) -> Vec<Vec<u32>> {
+        // The daemon's children not known as a main/control process (escaped
+        // processes of some service).
+        let mut orphans = self.orphan_candidates();
         // Processes that escaped an adopted run were re-parented away from us:
         // every process is a candidate (filtered by INVOCATION_ID=), read once.
-        if running().any(|e| e.adopted) {
+        if running.clone().any(|e| e.adopted) {
             orphans = self.escape_candidates_all();
         }
         // Most often there is none (or only daimond's own helpers).
         let orphans = if orphans.is_empty() {
             Vec::new()
         } else {
-            let invocations: HashSet<&str> = running().map(|e| e.invocation.as_str()).collect();
-            let sessions: HashSet<u32> =
-                running().flat_map(|e| e.sessions.iter().copied()).collect();
+            let invocations: HashSet<&str> =
+                running.clone().map(|e| e.invocation.as_str()).collect();
+            let sessions: HashSet<u32> = running
+                .clone()
+                .flat_map(|e| e.sessions.iter().copied())
+                .collect();
             tree::narrow_candidates(orphans, &invocations, &sessions)
         };
-        let walks: Vec<tree::Walk> = entries.iter().map(|e| Self::walk(e, &orphans)).collect();
-        let mut files = self.proc_files().take();
-        files.begin();
-        let procs = files.trees(&walks);
-        files.end();
-        // Kept with the files it holds open for the next status.
-        self.proc_files().set(files);
-        let units = entries.iter().zip(procs);
-        if brief {
-            Response::StatusTable(units.map(|(e, p)| self.unit_row(e, &p)).collect())
-        } else {
-            Response::Status(units.map(|(e, p)| self.unit_status(e, &p)).collect())
-        }
+        running
+            .map(|e| {
+                if orphans.is_empty() {
+                    return Vec::new();
+                }
+                orphans
+                    .iter()
+                    .filter(|c| c.belongs(&e.invocation, &e.sessions))
+                    .map(|c| c.pid)
+                    .collect()
+            })
+            .collect()
     }
-
-    /// Where the walk of a unit's processes starts (nowhere when it does not run).
-    fn walk(e: &Entry, orphans: &[tree::Candidate]) -> tree::Walk {
-        if e.is_idle() || e.invocation.is_empty() {
-            return tree::Walk::default();
-        }
-        let m = &e.machine;
-        let escaped: Vec<u32> = if orphans.is_empty() {
-            Vec::new()
-        } else {
-            orphans
-                .iter()
-                .filter(|c| c.belongs(&e.invocation, &e.sessions))
-                .map(|c| c.pid)
-                .collect()
-        };
-        tree::Walk {
-            roots: [m.main_pid, m.control_pid],
-            escaped,
-        }
-    }
-
     fn unit_row(&self, e: &Entry, procs: &[(u32, tree::Stat)]) -> UnitRow {
         let m = &e.machine;
         let mut usage = (!procs.is_empty()).then(|| tree::usage(procs));
@@ -211,6 +219,7 @@ impl Owner {
 
     fn unit_status(&self, e: &Entry, procs: &[(u32, tree::Stat)]) -> UnitStatus {
         let m = &e.machine;
+        let kind = Kind::of(e);
         let (state, sub_state) = self.active_state(e);
         let mut usage = (!procs.is_empty()).then(|| tree::usage(procs));
         let cgroup = self.cgroup_usage(&e.name);
@@ -235,17 +244,18 @@ impl Owner {
             pid: m.main_pid,
             restarts: m.restarts,
             since: self.since(e).map(|t| t.to_string()),
-            result: self
-                .socket_result(&e.name)
-                .or_else(|| self.path_status(&e.name).map(|p| p.0))
-                .unwrap_or(m.result.as_str())
-                .to_string(),
-            status_text: m
-                .notify
-                .status_text
-                .clone()
-                .or_else(|| self.socket_text(&e.name))
-                .or_else(|| self.path_status(&e.name).and_then(|p| p.1)),
+            result: match kind {
+                Kind::Socket => self.socket_result(&e.name),
+                Kind::Path => self.path_status(&e.name).map(|p| p.0),
+                _ => None,
+            }
+            .unwrap_or(m.result.as_str())
+            .to_string(),
+            status_text: m.notify.status_text.clone().or_else(|| match kind {
+                Kind::Socket => self.socket_text(&e.name),
+                Kind::Path => self.path_status(&e.name).and_then(|p| p.1),
+                _ => None,
+            }),
             errno: m.notify.errno,
             memory_bytes,
             cpu_usec,
@@ -259,6 +269,7 @@ impl Owner {
             recent_logs: Vec::new(),
             timer: self.timer_info(e),
             last_run: super::timers::run_summary(e),
+            earlier_runs: e.earlier_runs.summaries(),
             restart_policy: restart_info(e, std::time::Instant::now()),
         }
     }
@@ -272,6 +283,28 @@ fn cgroup_totals(cg: &daimon_proto::CgroupStatus, tree: Option<(u64, u64)>) -> O
         (Some(m), None, t) => Some((m, t.map_or(0, |t| t.1))),
         (None, Some(c), t) => Some((t.map_or(0, |t| t.0), c)),
         (None, None, t) => t,
+    }
+}
+
+/// What kind of unit an entry is, read from the entry itself: the owner's
+/// `is_socket(name)` and `is_path_unit(name)` look the name up again, which was
+/// a visible part of listing 1,000 units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Timer,
+    Socket,
+    Path,
+    Other,
+}
+
+impl Kind {
+    fn of(e: &Entry) -> Kind {
+        match e.loaded().or(e.def_unit()) {
+            Some(u) if u.timer().is_some() => Kind::Timer,
+            Some(u) if u.socket().is_some() => Kind::Socket,
+            Some(u) if u.path_unit().is_some() => Kind::Path,
+            _ => Kind::Other,
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use jiff::tz::TimeZone;
 
 use super::jobs::{ItemState, Reply, Verb};
 use super::owner::Owner;
-use super::registry::{Entry, RunRecord};
+use super::registry::Entry;
 use super::timer::schedule::{self, Clock, History, Next, Now, Plan, SystemClock};
 use super::timer::{TimerRun, TimerState, stamp};
 
@@ -454,17 +454,7 @@ impl Owner {
 
 /// How the unit's last run went.
 pub fn run_summary(e: &Entry) -> Option<RunSummary> {
-    let r: &RunRecord = e.last_run.as_ref()?;
-    Some(RunSummary {
-        invocation: r.invocation.clone(),
-        started: r.started.to_string(),
-        finished: r.finished.map(|t| t.to_string()),
-        duration_usec: r
-            .finished
-            .map(|f| u64::try_from(f.duration_since(r.started).as_micros()).unwrap_or(0)),
-        result: r.result.clone(),
-        exit: r.exit.clone(),
-    })
+    e.last_run.as_ref().map(super::run_history::summary)
 }
 
 /// A time for daimond's own messages, in local time.

@@ -7,6 +7,7 @@ every second, Restart=always) and ticker.timer, and prints LOGIN_URL from
 """
 import json
 import os
+import re
 import sys
 import urllib.error
 import urllib.parse
@@ -46,16 +47,16 @@ with sync_playwright() as p:
 
     # Filter by text and by state; sort by a column with the keyboard.
     page.fill("#filter", "ticker")
-    expect(page.locator("#units-table tbody tr")).to_have_count(2)
+    expect(page.locator("#units-table tbody tr[data-unit]")).to_have_count(2)
     page.select_option("#state", "active")
-    expect(page.locator("#units-table tbody tr")).to_have_count(1)
+    expect(page.locator("#units-table tbody tr[data-unit]")).to_have_count(1)
     page.fill("#filter", "")
     page.select_option("#state", "")
     name_th = page.locator('#units-table th[data-k="name"]')
     name_th.focus()
     page.keyboard.press("Enter")  # already sorted by name: now descending
     expect(name_th).to_have_class("desc")
-    expect(page.locator("#units-table tbody tr").first).to_have_attribute("data-unit", "ticker.timer")
+    expect(page.locator("#units-table tbody tr[data-unit]").first).to_have_attribute("data-unit", "ticker.timer")
 
     # A crashing service restarts live: its restart count changes without a reload.
     first = int(row.locator("td.restarts").inner_text())
@@ -66,8 +67,13 @@ with sync_playwright() as p:
     row.locator("a").click()
     expect(page.locator("#unit-name")).to_have_text("crashy.service")
     expect(page.locator("#unit-file")).to_contain_text("Restart=always")
+    # Its restart history: the run before the current one ended with its exit code.
+    expect(page.locator("#unit-runs tbody tr").nth(1)).to_contain_text("exit-code")
+    expect(page.locator("#unit-runs tbody tr").nth(1)).to_contain_text("status=3")
+    # A stop that lands between a crash and its restart keeps the crash's
+    # result: failed rather than inactive; either way it no longer runs.
     page.click('button[data-verb="stop"]')
-    expect(page.locator("#unit-detail")).to_contain_text("inactive")
+    expect(page.locator("#unit-detail")).to_contain_text(re.compile(r"inactive|failed \(failed\)"))
     expect(page.locator("#unit-error")).to_have_text("")
     page.click('button[data-verb="start"]')
     expect(page.locator("#unit-detail")).to_contain_text("activ")
@@ -97,6 +103,12 @@ with sync_playwright() as p:
     assert lines.count() == shown, "lines were added while paused"
     page.click("#pause")
     expect(lines.nth(shown)).to_contain_text("crashy up")
+    # A line's unit links to the unit's page, whose Logs link leads back.
+    expect(lines.first.locator("a")).to_have_text("crashy.service")
+    lines.first.locator("a").click()
+    expect(page.locator("#unit-name")).to_have_text("crashy.service")
+    page.click("#unit-logs")
+    expect(page.locator('#log-form [name="unit"]')).to_have_value("crashy.service")
 
     # A timer's next run.
     page.click("#nav-timers")

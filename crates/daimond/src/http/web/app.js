@@ -36,32 +36,87 @@ function ago(since) {
 }
 
 // ---- units list
-let units = [], sortKey = "name", sortDir = 1;
+// Only the rows in and near the viewport are in the page; the rest of the
+// table is two spacer rows of the right height. Laying out 9,000 cells was
+// most of the time to show 1,000 units (more than fetching and parsing them),
+// so the work per render is bounded by the screen, not by the number of
+// units. Rows have one fixed height (no cell wraps; the columns are fixed
+// by the header), which makes a row's position a multiplication. Rows in the
+// window are kept by unit name and changed in place: a refresh (every state
+// event) rewrites only the cells whose text changed.
+let units = [], view = [], sortKey = "name", sortDir = 1, rowH = 0;
+const rowOf = new Map();
+const SPARE = 30;
+const cellsOf = (u) => [u.state, u.sub_state, u.pid || "", u.state === "active" ? ago(u.since) : "",
+  u.restarts, cpu(u.cpu_usec), bytes(u.memory_bytes), u.description || ""];
+const CELL_CLASS = ["", "", "", "", "restarts", "wide", "wide", "desc wide"];
+function newRow(u) {
+  const tr = el("tr", { dataset: { unit: u.name } },
+    el("td", {}, el("a", { href: "#unit/" + encodeURIComponent(u.name), textContent: u.name })));
+  const cells = CELL_CLASS.map((c) => tr.appendChild(el("td", { className: c })));
+  return { tr, cells, text: [] };
+}
+function fillRow(r, u) {
+  const text = cellsOf(u);
+  for (let i = 0; i < text.length; i++) {
+    const t = String(text[i]);
+    if (r.text[i] === t) continue;
+    r.text[i] = t;
+    r.cells[i].textContent = t;
+    if (i === 0) r.cells[0].className = t;
+  }
+}
+// Plain comparisons: localeCompare costs a collation per call.
+function compare(a, b) {
+  const x = a[sortKey], y = b[sortKey];
+  if (x == null || x === "") return y == null || y === "" ? 0 : 1;
+  if (y == null || y === "") return -1;
+  return (x < y ? -1 : x > y ? 1 : 0) * sortDir;
+}
 function renderUnits() {
   const f = $("#filter").value.toLowerCase(), st = $("#state").value;
-  const rows = units.filter((u) => (!st || u.state === st) &&
+  view = units.filter((u) => (!st || u.state === st) &&
     (!f || u.name.toLowerCase().includes(f) || (u.description || "").toLowerCase().includes(f)));
-  rows.sort((a, b) => {
-    const x = a[sortKey], y = b[sortKey];
-    if (x == null) return 1; if (y == null) return -1;
-    return (typeof x === "number" ? x - y : String(x).localeCompare(String(y))) * sortDir;
-  });
-  const body = el("tbody");
-  for (const u of rows) {
-    const a = el("a", { href: "#unit/" + encodeURIComponent(u.name), textContent: u.name });
-    const tr = el("tr", { dataset: { unit: u.name } },
-      el("td", {}, a), el("td", { className: u.state, textContent: u.state }),
-      el("td", { textContent: u.sub_state }), el("td", { textContent: u.pid || "" }),
-      el("td", { textContent: u.state === "active" ? ago(u.since) : "" }),
-      el("td", { className: "restarts", textContent: u.restarts }),
-      el("td", { className: "wide", textContent: cpu(u.cpu_usec) }),
-      el("td", { className: "wide", textContent: bytes(u.memory_bytes) }),
-      el("td", { className: "desc wide", textContent: u.description || "" }));
-    body.append(tr);
-  }
-  $("#units-table tbody").replaceWith(body);
-  $("#count").textContent = rows.length + " of " + units.length;
+  view.sort(compare);
+  $("#count").textContent = view.length + " of " + units.length;
+  renderWindow();
 }
+const gap = (cls) => el("tr", { className: "gap " + cls, ariaHidden: "true" }, el("td", { colSpan: 9 }));
+function renderWindow() {
+  const body = $("#units-table tbody");
+  if (!body.firstElementChild) body.append(gap("top"), gap("bottom"));
+  const top = body.firstElementChild, bottom = body.lastElementChild;
+  const h = rowH || 30;
+  // Where row 0 is, from the viewport's top (negative once scrolled past).
+  const y0 = $("#units-table thead").getBoundingClientRect().bottom;
+  const first = Math.min(Math.max(0, Math.floor(-y0 / h) - SPARE), Math.max(0, view.length - 1));
+  const last = Math.min(view.length, first + Math.ceil(window.innerHeight / h) + 2 * SPARE);
+  const keep = new Set();
+  let at = top.nextElementSibling;
+  for (let i = first; i < last; i++) {
+    const u = view[i];
+    let r = rowOf.get(u.name);
+    if (!r) { r = newRow(u); rowOf.set(u.name, r); }
+    fillRow(r, u);
+    keep.add(u.name);
+    if (r.tr === at) at = at.nextElementSibling;
+    else body.insertBefore(r.tr, at);
+  }
+  while (at !== bottom) { const next = at.nextElementSibling; at.remove(); at = next; }
+  for (const name of rowOf.keys()) if (!keep.has(name)) rowOf.delete(name);
+  top.firstChild.style.height = first * h + "px";
+  bottom.firstChild.style.height = (view.length - last) * h + "px";
+  const one = top.nextElementSibling;
+  if (!rowH && one !== bottom) { rowH = one.getBoundingClientRect().height || 30; renderWindow(); }
+}
+let scrolled = false;
+const onScroll = () => {
+  if (scrolled) return;
+  scrolled = true;
+  requestAnimationFrame(() => { scrolled = false; if (!$("#units").hidden) renderWindow(); });
+};
+window.addEventListener("scroll", onScroll, { passive: true });
+window.addEventListener("resize", () => { rowH = 0; onScroll(); });
 async function loadUnits() {
   units = await api("api/units");
   renderUnits();
@@ -98,6 +153,18 @@ async function loadUnit(name) {
   if (u.restart_policy) row("Restart policy", JSON.stringify(u.restart_policy));
   if (u.timer) row("Next run", u.timer.next);
   $("#unit-detail").replaceWith(Object.assign(dl, { id: "unit-detail" }));
+  // The last run and the ones before it (each automatic restart is one), each
+  // with a link to its own logs.
+  const runs = el("tbody");
+  for (const r of [u.last_run, ...(u.earlier_runs || [])].filter(Boolean)) {
+    runs.append(el("tr", {},
+      el("td", { textContent: r.started.replace("T", " ").slice(0, 19) }),
+      el("td", { textContent: r.duration_usec != null ? cpu(r.duration_usec) : "running" }),
+      el("td", { className: r.result && r.result !== "success" ? "failed" : "", textContent: r.result || "" }),
+      el("td", { textContent: r.exit || "" }),
+      el("td", {}, el("a", { href: "#logs/" + encodeURIComponent(name) + "/" + r.invocation, textContent: "logs" }))));
+  }
+  $("#unit-runs tbody").replaceWith(runs);
   $("#unit-recent").textContent = (u.recent_logs || []).join("\n");
   try {
     const files = await api("api/units/" + encodeURIComponent(name) + "/file");
@@ -118,17 +185,19 @@ $("#actions").addEventListener("click", async (e) => {
   loadUnit(current);
 });
 
-// ---- live unit state: re-fetch on change, at most every 200 ms
-let pending = null;
+// ---- live unit state: re-fetch at once on a change, then at most every 200 ms
+// while changes keep coming (a crash loop must not turn into a fetch loop).
+let refreshing = false, again = false;
 function changed() {
-  if (pending) return;
-  pending = setTimeout(() => {
-    pending = null;
-    const v = location.hash.slice(1).split("/")[0] || "units";
-    if (v === "units") loadUnits().catch(() => {});
-    else if (v === "unit" && current) loadUnit(current);
-    else if (v === "timers") loadTimers().catch(() => {});
-  }, 200);
+  if (refreshing) { again = true; return; }
+  refreshing = true;
+  const v = location.hash.slice(1).split("/")[0] || "units";
+  const done = v === "units" ? loadUnits() : v === "unit" && current ? loadUnit(current)
+    : v === "timers" ? loadTimers() : Promise.resolve();
+  done.catch(() => {}).finally(() => setTimeout(() => {
+    refreshing = false;
+    if (again) { again = false; changed(); }
+  }, 200));
 }
 function watchEvents() {
   const es = new EventSource("api/events");
@@ -146,7 +215,9 @@ function addLines(lines) {
   const frag = document.createDocumentFragment();
   for (const l of lines) {
     const t = l.__REALTIME_TIMESTAMP ? new Date(Number(l.__REALTIME_TIMESTAMP) / 1000).toISOString().slice(11, 23) : "";
-    frag.append(el("div", { className: "p" + l.PRIORITY, textContent: t + " " + (l.UNIT || "") + ": " + (l.MESSAGE || "") }));
+    // The unit's name links to its page (and the page's Logs link back here).
+    const unit = l.UNIT ? el("a", { href: "#unit/" + encodeURIComponent(l.UNIT), textContent: l.UNIT }) : "";
+    frag.append(el("div", { className: "p" + l.PRIORITY }, t + " ", unit, ": " + (l.MESSAGE || "")));
   }
   box.append(frag);
   while (box.childElementCount > MAX_LINES) box.firstElementChild.remove();

@@ -42,7 +42,7 @@ use daimon_unit::SpecifierContext;
 
 use super::exec::{self, ExecEnv, Host};
 use super::machine::{Effect, Event, SubState};
-use super::registry::{Entry, RunRecord, def_of};
+use super::registry::{Entry, def_of};
 use crate::log_writer::LogSender;
 
 pub struct Owner {
@@ -263,12 +263,8 @@ impl Owner {
                     // An automatic restart is a new invocation: the last run is
                     // the last attempt, timed from its own start, not from the
                     // first attempt of the series (which a start limit ends).
-                    if let Some(r) = e
-                        .last_run
-                        .as_mut()
-                        .filter(|_| !e.machine.state.is_inactive())
-                    {
-                        *r = RunRecord::begin(id.clone());
+                    if e.last_run.is_some() && !e.machine.state.is_inactive() {
+                        e.begin_run(id.clone());
                     }
                     e.invocation = id;
                     e.sessions.clear();
@@ -334,7 +330,8 @@ fn record_run(e: &mut Entry, before: SubState, now: Instant) {
     let m = &e.machine;
     if before.is_inactive() && !m.state.is_inactive() {
         e.run_started = Some(now);
-        e.last_run = Some(RunRecord::begin(e.invocation.clone()));
+        let invocation = e.invocation.clone();
+        e.begin_run(invocation);
     } else if before != SubState::AutoRestart && m.state == SubState::AutoRestart {
         if let Some(r) = &mut e.last_run {
             r.finish(m);

@@ -16,6 +16,7 @@ use crate::process::fdstore::{FdStore, PipeMeta, SharedStore};
 use crate::process::logpipe::{PipeOrigin, spawn_reader};
 use crate::process::signal::{ProcHandle, signal_verified};
 use crate::process::spawn::spawn;
+use crate::process::usage_cache::UsageCache;
 use crate::process::{reaper, tree};
 use crate::supervisor::exec::{self, ExecEnv};
 use crate::supervisor::machine::{Event, KillScope, Phase, Role};
@@ -36,9 +37,9 @@ pub(super) struct Processes {
     pub(super) fdstore: SharedStore,
     /// Ends of processes that are not our children (adopted ones).
     pub(super) watch_tx: Option<mpsc::UnboundedSender<Watched>>,
-    /// /proc files `status` keeps open between requests (taken out while a
-    /// status walks the units).
-    pub(super) proc_files: Cell<tree::ProcFiles>,
+    /// Process trees `status` read lately, and the /proc files it keeps open
+    /// (taken out while a status walks the units).
+    pub(super) usage: Cell<UsageCache>,
 }
 
 impl Default for Processes {
@@ -50,7 +51,7 @@ impl Default for Processes {
             next_source: 1,
             fdstore: Rc::new(std::cell::RefCell::new(FdStore::disabled())),
             watch_tx: None,
-            proc_files: Default::default(),
+            usage: Default::default(),
         }
     }
 }
@@ -107,9 +108,9 @@ impl Owner {
         &self.procs.fdstore
     }
 
-    /// The /proc files `status` keeps open between requests.
-    pub(in crate::supervisor) fn proc_files(&self) -> &Cell<tree::ProcFiles> {
-        &self.procs.proc_files
+    /// The process trees `status` reuses and the /proc files it keeps open.
+    pub(in crate::supervisor) fn usage(&self) -> &Cell<UsageCache> {
+        &self.procs.usage
     }
     /// Runs command `index` of `phase`; answers with the events the machine
     /// expects: `Spawned` then `ExecOk`/`ExecFailed`, or `SpawnFailed`.
