@@ -13,7 +13,6 @@ pub mod logpipe;
 pub mod notify_socket;
 pub mod pidwatch;
 pub mod proc_files;
-pub mod raw_syscall;
 pub mod reaper;
 pub mod signal;
 pub mod spawn;
