@@ -39,7 +39,11 @@ impl Owner {
                 restarts: e.machine.restarts,
             })
             .collect();
-        if let Err(e) = self.snapshot.writer.save(&self.paths.state, &records) {
+        if let Err(e) = self
+            .snapshot
+            .writer
+            .save(&self.site.paths().state, &records)
+        {
             tracing::warn!("cannot save the supervisor state: {e}");
         }
     }
