@@ -12,6 +12,7 @@ pub mod message;
 pub mod parts;
 pub mod paths;
 pub mod text;
+mod unit_status;
 pub mod verbs;
 
 pub use frame::{
