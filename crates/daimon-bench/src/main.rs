@@ -10,6 +10,9 @@
 //!   events when the bench runs as root, else from polling /proc.
 //! - `status`:  wall time of a whole `daimon status` process listing N services.
 //! - `idle`:    daimond's CPU time over a quiet interval with N services running.
+//! - `logs`:    lines/s of one service's output into the log store, until the
+//!   last line is queryable, beside `cat` into a pipe to /dev/null (not part of
+//!   `all`; `logs --n 1000000`, the default).
 //! - `timers`:  N timers started at once, then daimond's memory and idle CPU
 //!   while they wait (not part of `all`; e.g. `timers --n 10000`).
 //!
@@ -24,6 +27,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod exec_watch;
+mod logs;
 mod scratch;
 mod timers;
 
@@ -46,7 +50,7 @@ fn main() {
             "--reps" => reps = it.next().and_then(|v| v.parse().ok()).unwrap_or(reps),
             "-h" | "--help" => {
                 println!(
-                    "usage: daimon-bench [start|restart|status|idle|timers|all] [--n 100,1000] [--reps 20]"
+                    "usage: daimon-bench [start|restart|status|idle|timers|logs|all] [--n 100,1000] [--reps 20]"
                 );
                 return;
             }
@@ -77,6 +81,14 @@ fn main() {
         for &n in &counts {
             bench_status(&bins, n, reps);
         }
+    }
+    if scenario == "logs" {
+        let n = if counts == [100, 1000] {
+            1_000_000
+        } else {
+            counts.last().copied().unwrap_or(1_000_000)
+        };
+        logs::bench_logs(&bins, n, reps.min(5));
     }
     if scenario == "timers" {
         for &n in &counts {

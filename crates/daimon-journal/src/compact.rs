@@ -64,6 +64,10 @@ pub(crate) struct Compactor {
     /// When this writer sealed a segment (segments sealed earlier: eligible).
     pub sealed_at: HashMap<i64, Instant>,
     force: bool,
+    /// Compressions finished, and how many of them the per-unit cap has
+    /// seen (`unit_cap` runs only when new compressed blocks exist).
+    pub finished: u64,
+    pub capped_at: u64,
     job: Option<Job>,
     zstd: Option<zstd::bulk::Compressor<'static>>,
     bb: Option<BlockBuilder>,
@@ -348,6 +352,7 @@ impl JournalWriter {
             params![job.seg, SEG_COMPRESSED, job.out_off as i64],
         )?;
         tx.commit()?;
+        self.compactor.finished += 1;
         self.compactor.sealed_at.remove(&job.seg);
         // Queries that still hold the old rows notice and look again.
         let _ = std::fs::remove_file(index::segment_path(&dir, job.seg, SEG_SEALED));

@@ -38,8 +38,12 @@ pub struct Query {
     /// A regular expression over the message (journalctl `-g`); case-insensitive
     /// when it has no uppercase letter, like journalctl.
     pub grep: Option<String>,
-    /// Only the last N matching lines (still delivered oldest first).
+    /// Only the last N matching lines (delivered oldest first, unless
+    /// `reverse`).
     pub lines: Option<usize>,
+    /// Newest first (journalctl `-r`); with `lines`, the newest N, newest
+    /// first. Streamed: the whole store is never held in memory.
+    pub reverse: bool,
     /// Only lines after this cursor (follow).
     pub after: Option<Cursor>,
     /// Only lines before this cursor (the end of a boot, `-b -1`).

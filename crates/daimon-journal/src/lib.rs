@@ -60,6 +60,9 @@
 //!   and in `tick` (age). It counts every file of the store and keeps room
 //!   for what grows until the next pass. A segment's file goes before its
 //!   rows, so deleting works on a full disk, where SQLite cannot write.
+//! * **Per-unit cap** (`unit_cap`): before whole segments go, a unit past
+//!   `unit_max_use` loses its oldest compressed blocks, punched out of their
+//!   files in place, so a chatty unit does not take the others' lines with it.
 //! * **A full disk** (ENOSPC, EDQUOT, SQLITE_FULL) pauses writing: blocks are
 //!   dropped without touching the disk and their lines counted per unit
 //!   ([`DropCounts`]); readers go on with what is stored. `tick` retries every
@@ -94,6 +97,7 @@ mod repair;
 mod space;
 pub mod syslog_parse;
 pub mod timeexpr;
+mod unit_cap;
 mod vacuum;
 mod writer;
 
@@ -126,6 +130,9 @@ pub struct JournalConfig {
     pub keep_free: Option<u64>,
     /// Segments whose newest line is older than this are deleted.
     pub max_age: Option<Duration>,
+    /// Most bytes one unit's lines may take in closed segments (UnitMaxUse=);
+    /// past it, that unit's oldest lines go first (see `unit_cap`).
+    pub unit_max_use: Option<u64>,
     /// Longest time between two `fdatasync` of written lines.
     pub sync_interval: Duration,
     /// Longer lines are split (journald's LineMax=, 48K; at most 1 MiB).
@@ -148,6 +155,7 @@ impl Default for JournalConfig {
             max_use: None,
             keep_free: None,
             max_age: None,
+            unit_max_use: None,
             sync_interval: Duration::from_secs(1),
             line_max: 48 * 1024,
             hostname: hostname(),

@@ -215,6 +215,9 @@ impl JournalWriter {
     /// budget allows (the size bound, or less to keep free space; never below
     /// the floor), and segments whose newest line is past the age bound.
     pub(crate) fn retention(&mut self) -> Result<(), JournalError> {
+        // A chatty unit gives up its own oldest lines before whole segments,
+        // with everyone's lines, go.
+        let _ = self.apply_unit_caps();
         let budget = self.shared.budget;
         let active = self.seg.as_ref().map(|s| s.id);
         let cutoff = self

@@ -40,6 +40,23 @@ impl Open {
     }
 }
 
+/// The newest line left among the open blocks of a backward query: its slot,
+/// its index in the block, and whether it was that block's last one.
+fn pop_newest(
+    heap: &mut BinaryHeap<(u64, usize)>,
+    slots: &mut [Option<Open>],
+) -> Option<(usize, u32, bool)> {
+    let (_, s) = heap.pop()?;
+    let o = slots[s].as_mut()?;
+    let li = o.sel[o.pos];
+    if o.pos == 0 {
+        return Some((s, li, true));
+    }
+    o.pos -= 1;
+    heap.push((o.seq_at(o.pos), s));
+    Some((s, li, false))
+}
+
 /// A segment vanished under a running query (sealed and replaced).
 struct Vanished;
 
@@ -161,19 +178,29 @@ impl JournalReader {
     ) -> Result<Cursor, JournalError> {
         let mut q = std::borrow::Cow::Borrowed(q);
         let mut emitted = 0u64;
+        let mut count = 0usize;
         for _ in 0..8 {
             let mut counting = |r: &Record<'_>| {
                 emitted = r.cursor.0;
+                count += 1;
                 sink(r)
             };
             match self.query_once(&q, &mut counting)? {
                 Ok(c) => return Ok(c),
+                Err(Vanished) if count == 0 => {}
+                Err(Vanished) if q.reverse => {
+                    // Delivered records stay delivered: continue before
+                    // them, with what is left of `-n`.
+                    let q = q.to_mut();
+                    q.before = Some(Cursor(emitted));
+                    q.lines = q.lines.map(|n| n.saturating_sub(count));
+                    count = 0;
+                }
                 Err(Vanished) => {
                     // Delivered records stay delivered: continue after them.
-                    if emitted > 0 {
-                        let after = q.after.map_or(0, |c| c.0).max(emitted);
-                        q.to_mut().after = Some(Cursor(after));
-                    }
+                    let after = q.after.map_or(0, |c| c.0).max(emitted);
+                    q.to_mut().after = Some(Cursor(after));
+                    count = 0;
                 }
             }
         }
@@ -286,7 +313,8 @@ impl JournalReader {
             },
             streams: &q.streams,
         };
-        let order = if q.lines.is_some() {
+        let backward = q.lines.is_some() || q.reverse;
+        let order = if backward {
             "seq_max DESC"
         } else {
             "seq_min ASC"
@@ -301,7 +329,6 @@ impl JournalReader {
         let mut rows = st.query(rusqlite::params_from_iter(args))?;
         // Tail blocks are newer than every indexed one: after the index rows
         // going forward, before them going back.
-        let backward = q.lines.is_some();
         if backward {
             tail.reverse();
         }
@@ -332,34 +359,51 @@ impl JournalReader {
         };
         let mut loaded: Vec<Block> = Vec::new();
         let mut slots: Vec<Option<Open>> = Vec::new();
-        if let Some(n) = q.lines {
-            // Newest first: collect N, then deliver oldest first.
+        if backward {
+            // Newest first. `-n N` alone: collect N, then deliver them oldest
+            // first. `-r`: deliver each as it comes and forget a block once
+            // its lines are out, so memory stays bounded by the blocks that
+            // overlap in sequence, not by the answer.
+            let n = q.lines.unwrap_or(usize::MAX);
+            let reverse = q.reverse;
             let mut heap: BinaryHeap<(u64, usize)> = BinaryHeap::new();
             let mut got: Vec<(usize, u32)> = Vec::new();
-            let take = |heap: &mut BinaryHeap<(u64, usize)>,
-                        slots: &mut Vec<Option<Open>>,
-                        got: &mut Vec<(usize, u32)>| {
-                if let Some((_, s)) = heap.pop() {
-                    if let Some(o) = slots[s].as_mut() {
-                        got.push((s, o.sel[o.pos]));
-                        if o.pos > 0 {
-                            o.pos -= 1;
-                            heap.push((o.seq_at(o.pos), s));
-                        }
+            let mut taken = 0usize;
+            let mut deliver = |(s, li, last): (usize, u32, bool),
+                               slots: &mut Vec<Option<Open>>,
+                               got: &mut Vec<(usize, u32)>|
+             -> Option<Cursor> {
+                if !reverse {
+                    got.push((s, li));
+                    return None;
+                }
+                if let Some(o) = &slots[s] {
+                    let rec = o.block.record(&o.block.lines[li as usize]);
+                    if !sink(&rec) {
+                        return Some(rec.cursor);
                     }
                 }
+                if last {
+                    slots[s] = None;
+                }
+                None
             };
-            'rows: while got.len() < n {
+            'rows: while taken < n {
                 let Some(b) = next()? else {
                     break;
                 };
                 while let Some(&(seq, _)) = heap.peek() {
-                    if seq <= b.seq_max || got.len() >= n {
+                    if seq <= b.seq_max || taken >= n {
                         break;
                     }
-                    take(&mut heap, &mut slots, &mut got);
+                    if let Some(t) = pop_newest(&mut heap, &mut slots) {
+                        taken += 1;
+                        if let Some(c) = deliver(t, &mut slots, &mut got) {
+                            return Ok(Ok(c));
+                        }
+                    }
                 }
-                if got.len() >= n {
+                if taken >= n {
                     break 'rows;
                 }
                 if let Err(v) = Self::load(files, dec, &dir, retired, &b, &mut loaded) {
@@ -379,20 +423,24 @@ impl JournalReader {
                     slots.push(Some(o));
                 }
             }
-            while got.len() < n && !heap.is_empty() {
-                take(&mut heap, &mut slots, &mut got);
+            while taken < n {
+                let Some(t) = pop_newest(&mut heap, &mut slots) else {
+                    break;
+                };
+                taken += 1;
+                if let Some(c) = deliver(t, &mut slots, &mut got) {
+                    return Ok(Ok(c));
+                }
             }
-            let mut last = done;
             for &(s, li) in got.iter().rev() {
                 if let Some(o) = &slots[s] {
                     let rec = o.block.record(&o.block.lines[li as usize]);
                     if !sink(&rec) {
                         return Ok(Ok(rec.cursor));
                     }
-                    last = done;
                 }
             }
-            return Ok(Ok(last));
+            return Ok(Ok(done));
         }
         // Oldest first: a k-way merge of the blocks that overlap in sequence.
         let mut heap: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();

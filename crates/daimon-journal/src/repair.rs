@@ -213,6 +213,11 @@ fn adopt_compressed(db: &Connection, id: i64, path: &Path) -> Result<(), Journal
     let mut rows = Vec::new();
     let mut pos = 0usize;
     while pos < data.len() {
+        // Zeros: blocks the per-unit cap punched out (`unit_cap`).
+        if data[pos] == 0 {
+            pos += data[pos..].iter().take_while(|&&b| b == 0).count();
+            continue;
+        }
         let Ok(n) = zstd_safe::find_frame_compressed_size(&data[pos..]) else {
             break;
         };

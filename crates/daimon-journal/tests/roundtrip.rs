@@ -198,6 +198,38 @@ fn filters_and_last_lines() {
         last,
         vec!["line 2992 of u1", "line 2995 of u1", "line 2998 of u1"]
     );
+    // journalctl -r: newest first, over every block and unit; with -n, the
+    // newest N, newest first; stopping early stops the query.
+    let mut forward = all.clone();
+    forward.reverse();
+    let rev = |lines, units: Vec<String>, r: &mut daimon_journal::JournalReader| {
+        let q = Query {
+            units,
+            lines,
+            reverse: true,
+            ..Default::default()
+        };
+        messages(r, &q)
+    };
+    assert_eq!(rev(None, vec![], &mut r), forward);
+    assert_eq!(
+        rev(Some(3), vec!["u1".into()], &mut r),
+        vec!["line 2998 of u1", "line 2995 of u1", "line 2992 of u1"]
+    );
+    assert_eq!(rev(Some(5000), vec![], &mut r), forward);
+    let mut first_two = Vec::new();
+    r.query(
+        &Query {
+            reverse: true,
+            ..Default::default()
+        },
+        &mut |rec| {
+            first_two.push(String::from_utf8_lossy(rec.message).into_owned());
+            first_two.len() < 2
+        },
+    )
+    .expect("query");
+    assert_eq!(first_two, forward[..2]);
     let errs = messages(
         &mut r,
         &Query {

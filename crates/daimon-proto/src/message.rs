@@ -207,6 +207,9 @@ pub struct LogsRequest {
     pub vacuum_size: Option<String>,
     #[serde(default)]
     pub vacuum_time: Option<String>,
+    /// `-r`: newest first (with `lines`, the newest N, newest first).
+    #[serde(default)]
+    pub reverse: bool,
 }
 
 /// Every line of every unit, as `daimon logs` with no argument asks for them
@@ -233,6 +236,7 @@ impl Default for LogsRequest {
             rotate: false,
             vacuum_size: None,
             vacuum_time: None,
+            reverse: false,
         }
     }
 }

@@ -189,6 +189,7 @@ Examples:
   daimon logs --since today -p err   errors of every unit since midnight
   daimon logs bot -g 'timeout|refused' --since '2 hours ago'
   daimon logs bot -o json | jq .MESSAGE
+  daimon logs bot -r -n 20           its newest 20 lines, newest first
 
 Times: now, today, yesterday, -1h, '2 hours ago', 2026-11-21, '2026-11-21 04:00',
 ISO 8601. Priorities: emerg alert crit err warning notice info debug, or 0-7.")]
@@ -544,6 +545,14 @@ pub struct LogsArgs {
     /// Delete segments whose newest line is older than SPAN (2weeks, 10d, 1h).
     #[arg(long, value_name = "SPAN")]
     pub vacuum_time: Option<String>,
+    /// Newest lines first (with -n N: the newest N, newest first).
+    #[arg(short = 'r', long, conflicts_with = "follow")]
+    pub reverse: bool,
+    /// Never page. On a terminal the output otherwise goes through
+    /// $DAIMON_PAGER, else $PAGER, else less (LESS=FRSXMK unless set; as root
+    /// only less, with LESSSECURE=1); never with -f or when piped.
+    #[arg(long)]
+    pub no_pager: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,7 +3,7 @@
 //! Owns: turning flags into a `LogsRequest` (`-f` without `-n` shows the last 10
 //! lines first, as journalctl does) and copying `LogData` frames to stdout as they
 //! arrive — buffered, flushed once per frame, and quiet when the reader goes away
-//! (`daimon logs | head`). The daemon does the querying and rendering and sends
+//! (`daimon logs | head`), through a pager on a terminal (`pager`). The daemon does the querying and rendering and sends
 //! raw frames (no JSON escaping, bytes exactly as stored), so 1,000,000 lines cost
 //! one socket stream and one `write` per 256 KiB here.
 
@@ -15,6 +15,7 @@ use daimon_proto::{LogsRequest, Paths, Request, Response};
 use crate::cli::LogsArgs;
 use crate::client::{Client, LogFrame, unexpected};
 use crate::error::{CliError, CliResult};
+use crate::pager::Pager;
 
 /// Longest silence from the daemon while it searches (not following).
 const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -48,6 +49,7 @@ pub fn request(args: &LogsArgs) -> LogsRequest {
         rotate: args.rotate,
         vacuum_size: args.vacuum_size.clone(),
         vacuum_time: args.vacuum_time.clone(),
+        reverse: args.reverse,
     }
 }
 
@@ -65,8 +67,30 @@ pub fn run(args: &LogsArgs, paths: &Paths) -> CliResult {
         &Request::Logs(req),
         if follow { None } else { Some(QUERY_TIMEOUT) },
     )?;
-    let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
+    // An error (a bad argument, an unknown unit) is printed by `main` once
+    // the pager has quit, so it stays on the terminal.
+    let mut pager = None;
+    let sink: Box<dyn Write> = match Pager::start(args.no_pager, follow) {
+        Some(mut p) => match p.input() {
+            Some(input) => {
+                pager = Some(p);
+                Box::new(input)
+            }
+            None => Box::new(io::stdout().lock()),
+        },
+        None => Box::new(io::stdout().lock()),
+    };
+    let mut out = BufWriter::with_capacity(256 * 1024, sink);
+    let res = copy(&mut client, &mut out, mark_empty);
+    drop(out);
+    if let Some(p) = pager {
+        p.wait();
+    }
+    res
+}
+
+/// Copies the daemon's answer to `out` (stdout or the pager).
+fn copy(client: &mut Client, out: &mut impl Write, mark_empty: bool) -> CliResult {
     let mut shown = false;
     loop {
         let text = match client.next_log()? {

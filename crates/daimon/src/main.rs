@@ -18,6 +18,7 @@ mod holder;
 mod import;
 mod logs;
 mod man;
+mod pager;
 mod reexec;
 mod remote;
 mod render;

@@ -6,7 +6,9 @@
 //! store's limits. The syntax is systemd's (journald.conf(5) uses it too), so
 //! the unit-file lexer reads it. Keys, as journald.conf names them:
 //! `SystemMaxUse=`, `SystemKeepFree=` (sizes: `512K`, `200M`, `1G`) and
-//! `MaxRetentionSec=` (a time span; `0` turns the age limit off).
+//! `MaxRetentionSec=` (a time span; `0` turns the age limit off); and one
+//! journald lacks, `UnitMaxUse=` (a size: the most one unit's lines may take,
+//! so a chatty unit loses its own oldest lines, not the others').
 //!
 //! A missing file means every default. A bad value, an unknown key or section
 //! is one warning naming file:line, and the default stays in force: as
@@ -29,6 +31,7 @@ pub struct JournalLimits {
     pub keep_free: Option<u64>,
     /// `Some(None)`: explicitly off (`MaxRetentionSec=0`).
     pub max_age: Option<Option<Duration>>,
+    pub unit_max_use: Option<u64>,
 }
 
 impl JournalLimits {
@@ -42,6 +45,9 @@ impl JournalLimits {
         }
         if let Some(v) = self.max_age {
             cfg.max_age = v;
+        }
+        if let Some(v) = self.unit_max_use {
+            cfg.unit_max_use = Some(v);
         }
     }
 }
@@ -103,7 +109,7 @@ pub fn parse(file: &Path, bytes: &[u8]) -> (JournalLimits, Vec<Diagnostic>) {
             // An empty assignment resets to the default, as in systemd.
             let empty = e.value.trim().is_empty();
             match e.key.as_str() {
-                "SystemMaxUse" | "SystemKeepFree" => {
+                "SystemMaxUse" | "SystemKeepFree" | "UnitMaxUse" => {
                     let v = if empty {
                         None
                     } else {
@@ -115,10 +121,10 @@ pub fn parse(file: &Path, bytes: &[u8]) -> (JournalLimits, Vec<Diagnostic>) {
                             }
                         }
                     };
-                    if e.key == "SystemMaxUse" {
-                        out.max_use = v;
-                    } else {
-                        out.keep_free = v;
+                    match e.key.as_str() {
+                        "SystemMaxUse" => out.max_use = v,
+                        "SystemKeepFree" => out.keep_free = v,
+                        _ => out.unit_max_use = v,
                     }
                 }
                 "MaxRetentionSec" => {
@@ -143,7 +149,7 @@ pub fn parse(file: &Path, bytes: &[u8]) -> (JournalLimits, Vec<Diagnostic>) {
                     e.line,
                     format!(
                         "unknown key {other}= in [Journal]; known: SystemMaxUse=, \
-                         SystemKeepFree=, MaxRetentionSec="
+                         SystemKeepFree=, MaxRetentionSec=, UnitMaxUse="
                     ),
                 )),
             }
@@ -200,6 +206,9 @@ mod tests {
     #[test]
     fn journald_keys_set_the_limits() {
         let (l, d) = p("[Journal]\nSystemMaxUse=200M\nSystemKeepFree=1G\nMaxRetentionSec=2weeks\n");
+        let (caps, none) = p("[Journal]\nUnitMaxUse=50M\n");
+        assert!(none.is_empty(), "{none:?}");
+        assert_eq!(caps.unit_max_use, Some(50 << 20));
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(l.max_use, Some(200 << 20));
         assert_eq!(l.keep_free, Some(1 << 30));

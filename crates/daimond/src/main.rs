@@ -72,7 +72,7 @@ Environment:
 Files:
   daimond.conf   beside the units directory (DAIMON_HOME/daimond.conf,
                  ~/.config/daimon/daimond.conf, /etc/daimon/daimond.conf as root):
-                 [Journal] SystemMaxUse=, SystemKeepFree=, MaxRetentionSec=
+                 [Journal] SystemMaxUse=, SystemKeepFree=, MaxRetentionSec=, UnitMaxUse=
                  [Syslog] ListenSocket=PATH|off (default: /dev/log as root when no
                  other daemon serves it, else syslog.sock in the runtime directory)
                  [Forward] Target=udp://HOST:PORT|tcp://HOST:PORT, MaxLevel=, Unit=

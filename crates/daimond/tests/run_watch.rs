@@ -33,14 +33,20 @@ fn a_save_storm_restarts_once_and_noise_never() {
     ]);
     let first = d.wait_main_pid("w.service");
 
-    // 50 saves within 200 ms, in a subdirectory.
+    // 50 saves in a row, in a subdirectory. The restart waits for 300 ms of
+    // quiet (at most 3 s): the storm is one burst as long as no gap reaches
+    // that, however slow a loaded machine makes each save.
     let t0 = Instant::now();
+    let mut widest = Duration::ZERO;
+    let mut last = t0;
     for i in 0..50 {
         std::fs::write(src.join("pkg/app.py"), format!("v{i}")).expect("save");
+        widest = widest.max(last.elapsed());
+        last = Instant::now();
     }
     assert!(
-        t0.elapsed() < Duration::from_millis(200),
-        "the storm took {:?}",
+        widest < Duration::from_millis(250) && t0.elapsed() < Duration::from_millis(2500),
+        "the storm was no burst: a gap of {widest:?}, {:?} in all",
         t0.elapsed()
     );
     let mut second = first;

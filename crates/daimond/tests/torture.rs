@@ -104,10 +104,16 @@ fn torture(kills: usize, services: usize, exact: bool) {
     );
     let names: Vec<String> = (1..services).map(|i| format!("s{i}")).collect();
     let mut scripts = Vec::new();
+    // Distinct per run, so that two runs on one machine never count each
+    // other's processes.
+    let base = 1_000_000 + (seed % 1_000_000) * 1_000;
     for (i, n) in names.iter().enumerate() {
-        // A command line of its own (`sleep 10000I`), to count its processes.
-        let marker = format!("sleep\u{0}{}", 1_000_000 + i);
-        let s = d.script(&format!("{n}.sh"), &format!("exec sleep {}", 1_000_000 + i));
+        // A command line of its own (`sleep BASE+I`), to count its processes.
+        let marker = format!("sleep\u{0}{}\u{0}", base + i as u64);
+        let s = d.script(
+            &format!("{n}.sh"),
+            &format!("exec sleep {}", base + i as u64),
+        );
         d.write_unit(
             &format!("{n}.service"),
             &format!("[Service]\nExecStart={}\n", s.display()),
@@ -162,8 +168,15 @@ fn torture(kills: usize, services: usize, exact: bool) {
             "a daimond that re-adopted seq",
             Duration::from_secs(30),
             || {
-                let st = d.status_json("seq");
-                st["pid"] == seq_pid && st["state"] == "active"
+                // The worker's commands start daimonds too: a CLI call that
+                // meets one losing that race fails, and is asked again.
+                match d.try_status_json("seq") {
+                    Ok(st) => st["pid"] == seq_pid && st["state"] == "active",
+                    Err(e) => {
+                        eprintln!("status while daimond restarts: {e}");
+                        false
+                    }
+                }
             },
         );
         readoption.push(t.elapsed());

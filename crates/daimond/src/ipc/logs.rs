@@ -1,10 +1,11 @@
 //! `daimon logs` and the log part of `daimon status`, served from the log store.
 //!
-//! Owns: turning a `LogsRequest` into a journal `Query` (with one-line `Invalid`
-//! errors naming the bad argument), running it on a blocking thread (a reader has
-//! its own SQLite connection and must never run on the event loop), streaming the
-//! rendered text in `LogData` frames of about [`CHUNK`] bytes, following new records
-//! until the client hangs up, and filling `recent_logs`/`logs_dropped` of statuses.
+//! Owns: the pool of store readers, starting a `Logs` request's reader thread
+//! (a reader has its own SQLite connection and must never run on the event
+//! loop), copying what it renders to the socket until done or until the client
+//! hangs up, and filling `recent_logs`/`logs_dropped` of statuses. The query
+//! is built in `query`, rendered and followed in `produce`; the maintenance
+//! verbs (`--vacuum-*`, `--rotate`, `--disk-usage`) are in `maintain`.
 //!
 //! Why a bounded channel between the reader thread and the socket: a client that
 //! reads slowly slows the reader down instead of making the daemon buffer the whole
@@ -14,11 +15,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use daimon_journal::format::{OutputFormat, Renderer};
-use daimon_journal::timeexpr::parse_time;
-use daimon_journal::{Journal, JournalError, JournalReader, Query, Record, Stream};
+use daimon_journal::format::OutputFormat;
+use daimon_journal::{Journal, JournalError, JournalReader, Query, Record};
 use daimon_proto::{ErrorKind, LogsRequest, Response, UnitStatus};
-use jiff::tz::TimeZone;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, watch};
@@ -29,6 +28,12 @@ use crate::supervisor::SupervisorHandle;
 mod boots;
 mod known;
 mod maintain;
+mod produce;
+mod query;
+
+use produce::{Batch, Output, produce};
+pub use query::build_query;
+use query::renderer;
 
 /// Readers kept for reuse, and for how long.
 const POOL_MAX: usize = 4;
@@ -188,101 +193,6 @@ impl LogService {
     }
 }
 
-/// The query a request asks for and how to render it, or the one-line complaint
-/// about its arguments.
-pub fn build_query(req: &LogsRequest) -> Result<(Query, Renderer), String> {
-    let format: OutputFormat = req.output.parse().map_err(|e| format!("--output: {e}"))?;
-    let now = jiff::Timestamp::now();
-    let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
-    let time = |flag: &str, v: &Option<String>| -> Result<Option<jiff::Timestamp>, String> {
-        match v {
-            None => Ok(None),
-            Some(expr) => parse_time(expr, now, &tz)
-                .map(Some)
-                .map_err(|e| format!("--{flag}: {e}")),
-        }
-    };
-    let since = time("since", &req.since)?;
-    let until = time("until", &req.until)?;
-    let max_priority = match &req.priority {
-        None => None,
-        Some(p) => Some(daimon_journal::priority::parse(p).ok_or_else(|| {
-            format!(
-                "invalid --priority \"{p}\": expected 0-7 or one of emerg, alert, crit, err, \
-                 warning, notice, info, debug"
-            )
-        })?),
-    };
-    let mut query = Query {
-        // As typed and as a unit name: `bot` is `bot.service`, `bot.sh` (from
-        // `daimon run -- ./bot.sh`) is `bot.sh.service`, `daimond` is daimond's
-        // own messages.
-        units: known::store_names(&req.units),
-        invocation: req.invocation.clone(),
-        since,
-        until,
-        max_priority,
-        grep: req.grep.clone(),
-        lines: req.lines,
-        after: None,
-        ..Query::default()
-    };
-    for m in &req.matches {
-        apply_match(m, &mut query)?;
-    }
-    Ok((query, renderer(format)))
-}
-
-/// One journalctl-style `FIELD=VALUE` match, for the fields the store indexes.
-/// Several values of one field are alternatives, as in journalctl.
-fn apply_match(m: &str, q: &mut Query) -> Result<(), String> {
-    let (field, value) = m.split_once('=').unwrap_or((m, ""));
-    match field {
-        "_TRANSPORT" => q.streams.push(match value {
-            "stdout" => Stream::Stdout,
-            "stderr" => Stream::Stderr,
-            "daemon" => Stream::Daemon,
-            // Any facility: a transport match compares the kind only.
-            "syslog" => Stream::Syslog(0),
-            _ => {
-                return Err(format!(
-                    "invalid match \"{m}\": _TRANSPORT is stdout, stderr, daemon or syslog"
-                ));
-            }
-        }),
-        // The store keeps one unit name per line, whether the service wrote it
-        // or daimond wrote it about the service.
-        "_SYSTEMD_UNIT" | "UNIT" if !value.is_empty() => q.units.push(value.to_string()),
-        // Exactly this priority, as journalctl's match (where `-p` is "this
-        // or more important"); a number, as journald stores it.
-        "PRIORITY" => match value.parse::<u8>() {
-            Ok(p) if p <= 7 && value.len() == 1 => q.priorities.push(p),
-            _ => {
-                return Err(format!(
-                    "invalid match \"{m}\": PRIORITY is a number from 0 (emerg) to 7 (debug); \
-                     -p NAME takes names"
-                ));
-            }
-        },
-        "SYSLOG_IDENTIFIER" if !value.is_empty() => q.identifiers.push(value.to_string()),
-        "_SYSTEMD_INVOCATION_ID" if !value.is_empty() => match &q.invocation {
-            Some(other) if other != value => {
-                return Err(format!(
-                    "invalid match \"{m}\": only one invocation at a time (already {other})"
-                ));
-            }
-            _ => q.invocation = Some(value.to_string()),
-        },
-        _ => {
-            return Err(format!(
-                "unsupported match \"{m}\": daimon matches _TRANSPORT=, _SYSTEMD_UNIT=, \
-                 UNIT=, _SYSTEMD_INVOCATION_ID=, PRIORITY= and SYSLOG_IDENTIFIER="
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// A log query under way: rendered text arrives from the reader thread through
 /// a bounded channel. Dropping it stops the thread (within [`FOLLOW_CHECK`]).
 pub struct LogFeed {
@@ -434,280 +344,4 @@ pub async fn stream(
     // The thread's next send fails; a follower notices within FOLLOW_CHECK
     // even when nothing new is written.
     feed.finish().await;
-}
-
-/// How the reader thread renders and whether it follows.
-struct Output {
-    renderer: Renderer,
-    color: bool,
-    /// For a terminal: what services wrote is escaped (`daimon_proto::text`).
-    escape: bool,
-    follow: bool,
-}
-
-/// Escapes the line just rendered at `buf[start..]` for a terminal (its final
-/// newline kept). The whole line, not just the message: the identifier comes
-/// from the service too (`SYSLOG_IDENTIFIER=`). Colours are added after this.
-fn escape_line(buf: &mut Vec<u8>, start: usize, scratch: &mut Vec<u8>) {
-    let end = if buf.last() == Some(&b'\n') {
-        buf.len() - 1
-    } else {
-        buf.len()
-    };
-    let line = &buf[start..end];
-    if !line.iter().any(|&b| b < 0x20 && b != b'\t' || b >= 0x7f) {
-        return;
-    }
-    scratch.clear();
-    daimon_proto::escape_terminal(line, scratch);
-    buf.splice(start..end, scratch.iter().copied());
-}
-
-/// journalctl's colours by priority, around the line just rendered at
-/// `buf[start..]` (its final newline stays outside the colour).
-fn paint(buf: &mut Vec<u8>, start: usize, priority: u8) {
-    let code: &[u8] = match priority {
-        0..=3 => b"\x1b[1;31m",
-        4 => b"\x1b[1;33m",
-        5 => b"\x1b[1m",
-        7 => b"\x1b[2m",
-        _ => return,
-    };
-    let newline = buf.last() == Some(&b'\n');
-    if newline {
-        buf.pop();
-    }
-    buf.splice(start..start, code.iter().copied());
-    buf.extend_from_slice(b"\x1b[0m");
-    if newline {
-        buf.push(b'\n');
-    }
-}
-
-/// Rendered records collected for one frame. For raw frames the buffer starts
-/// with room for the frame header, so a frame leaves without being copied.
-struct Batch {
-    buf: Vec<u8>,
-    raw: bool,
-}
-
-impl Batch {
-    fn new(raw: bool) -> Batch {
-        let mut b = Batch {
-            buf: Vec::new(),
-            raw,
-        };
-        b.reset();
-        b
-    }
-
-    fn reset(&mut self) {
-        self.buf = Vec::with_capacity(CHUNK + 64 * 1024);
-        if self.raw {
-            self.buf.extend_from_slice(&[0; 4]);
-        }
-    }
-
-    fn text_len(&self) -> usize {
-        self.buf.len() - if self.raw { 4 } else { 0 }
-    }
-
-    fn take(&mut self) -> Out {
-        let mut v = std::mem::take(&mut self.buf);
-        self.reset();
-        if self.raw {
-            // At most CHUNK plus one line (LineMax), far below the frame limit.
-            if let Ok(h) = daimon_proto::raw_header(v.len() - 4) {
-                v[..4].copy_from_slice(&h);
-            }
-            return Out::Frame(v);
-        }
-        Out::Text(match String::from_utf8(v) {
-            Ok(s) => s,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        })
-    }
-
-    /// Hands the batch to the socket task; false when the client has gone.
-    fn send(&mut self, tx: &mpsc::Sender<Chunk>) -> bool {
-        tx.blocking_send(Ok(self.take())).is_ok()
-    }
-}
-
-/// The reader thread: query, render, send in chunks; then follow.
-fn produce(
-    reader: &mut JournalReader,
-    mut q: Query,
-    out: &Output,
-    mut batch: Batch,
-    tx: &mpsc::Sender<Chunk>,
-) {
-    let Output {
-        renderer,
-        color,
-        escape,
-        follow,
-    } = out;
-    let (color, escape, follow) = (*color, *escape, *follow);
-    let mut gone = false;
-    let mut scratch = Vec::new();
-    let mut run = |reader: &mut JournalReader, q: &Query, batch: &mut Batch, gone: &mut bool| {
-        let res = reader.query(q, &mut |rec: &Record<'_>| {
-            let start = batch.buf.len();
-            renderer.render(rec, &mut batch.buf);
-            if escape {
-                escape_line(&mut batch.buf, start, &mut scratch);
-            }
-            if color {
-                paint(&mut batch.buf, start, rec.priority);
-            }
-            if batch.text_len() >= CHUNK && !batch.send(tx) {
-                *gone = true;
-                return false;
-            }
-            true
-        });
-        match res {
-            Ok(cursor) => {
-                if batch.text_len() > 0 && !batch.send(tx) {
-                    *gone = true;
-                }
-                Some(cursor)
-            }
-            Err(JournalError::Regex { pattern, message }) => {
-                let msg = format!("invalid --grep \"{pattern}\": {message}");
-                let _ = tx.blocking_send(Err((ErrorKind::Invalid, msg)));
-                None
-            }
-            Err(e) => {
-                let _ = tx.blocking_send(Err((ErrorKind::Internal, e.to_string())));
-                None
-            }
-        }
-    };
-    let Some(mut cursor) = run(reader, &q, &mut batch, &mut gone) else {
-        return;
-    };
-    if !follow {
-        return;
-    }
-    // Follow: only what comes after the cursor, all of it, each record once.
-    q.lines = None;
-    while !gone && !tx.is_closed() {
-        if !reader.wait_for_new(&cursor, FOLLOW_CHECK) {
-            continue;
-        }
-        q.after = Some(cursor);
-        match run(reader, &q, &mut batch, &mut gone) {
-            Some(c) => cursor = c,
-            None => return,
-        }
-    }
-}
-
-fn renderer(format: OutputFormat) -> Renderer {
-    let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
-    Renderer::new(format, daimon_journal::hostname(), tz)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escaping_covers_the_line_but_keeps_its_newline() {
-        let mut buf = b"old\n".to_vec();
-        let start = buf.len();
-        buf.extend_from_slice(b"id[1]: \x1b]52;c;aGk=\x1b\\ \xc2\x9b2J\n");
-        escape_line(&mut buf, start, &mut Vec::new());
-        assert_eq!(
-            String::from_utf8_lossy(&buf),
-            "old\nid[1]: \\x1b]52;c;aGk=\\x1b\\ \\u009b2J\n"
-        );
-        let mut plain = b"tab\there\n".to_vec();
-        escape_line(&mut plain, 0, &mut Vec::new());
-        assert_eq!(plain, b"tab\there\n");
-    }
-
-    #[test]
-    fn colours_wrap_the_line_but_not_its_newline() {
-        let mut buf = b"old\n".to_vec();
-        let start = buf.len();
-        buf.extend_from_slice(b"boom\n");
-        paint(&mut buf, start, 3);
-        assert_eq!(buf, b"old\n\x1b[1;31mboom\x1b[0m\n");
-        let mut info = b"fine\n".to_vec();
-        paint(&mut info, 0, 6);
-        assert_eq!(info, b"fine\n");
-    }
-
-    fn req() -> LogsRequest {
-        LogsRequest {
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn field_matches_narrow_the_query_like_journalctl() {
-        let mut r = req();
-        r.matches = vec![
-            "_TRANSPORT=stdout".into(),
-            "_SYSTEMD_UNIT=bot.service".into(),
-        ];
-        let (q, _) = build_query(&r).expect("valid matches");
-        assert_eq!(q.streams, vec![Stream::Stdout]);
-        assert_eq!(q.units, vec!["bot.service".to_string()]);
-        let mut r = req();
-        r.matches = vec!["_TRANSPORT=carrier-pigeon".into()];
-        let err = build_query(&r).err().unwrap_or_default();
-        assert!(
-            err.starts_with("invalid match \"_TRANSPORT=carrier-pigeon\""),
-            "{err}"
-        );
-        let mut r = req();
-        r.matches = vec![
-            "PRIORITY=3".into(),
-            "PRIORITY=4".into(),
-            "SYSLOG_IDENTIFIER=cron".into(),
-        ];
-        let (q, _) = build_query(&r).expect("valid matches");
-        assert_eq!(q.priorities, [3, 4]);
-        assert_eq!(q.identifiers, ["cron"]);
-        for bad in ["PRIORITY=err", "PRIORITY=8", "PRIORITY=03", "PRIORITY="] {
-            let mut r = req();
-            r.matches = vec![bad.into()];
-            let err = build_query(&r).err().unwrap_or_default();
-            assert!(
-                err.starts_with(&format!("invalid match \"{bad}\"")),
-                "{err}"
-            );
-        }
-        let mut r = req();
-        r.matches = vec!["_COMM=python3".into()];
-        let err = build_query(&r).err().unwrap_or_default();
-        assert!(
-            err.starts_with("unsupported match \"_COMM=python3\""),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn bad_arguments_are_one_line_naming_the_flag() {
-        let err = |r: LogsRequest| build_query(&r).err().unwrap_or_default();
-        let mut r = req();
-        r.output = "xml".into();
-        assert!(err(r).starts_with("--output: "));
-        let mut r = req();
-        r.since = Some("soon".into());
-        assert!(err(r).starts_with("--since: invalid time \"soon\""));
-        let mut r = req();
-        r.priority = Some("loud".into());
-        assert!(err(r).starts_with("invalid --priority \"loud\""));
-        let mut r = req();
-        r.priority = Some("warning".into());
-        r.units = vec!["bot".into()];
-        let (q, _) = build_query(&r).expect("valid");
-        assert_eq!(q.max_priority, Some(4));
-        assert_eq!(q.units, ["bot", "bot.service"]);
-    }
 }

@@ -331,14 +331,25 @@ impl Daemon {
 
     /// `status UNIT -o json` parsed, first element.
     pub fn status_json(&mut self, unit: &str) -> serde_json::Value {
+        self.try_status_json(unit)
+            .unwrap_or_else(|e| panic!("status -o json of {unit}: {e}"))
+    }
+
+    /// `status UNIT -o json` parsed, first element; the CLI's failure as text.
+    pub fn try_status_json(&mut self, unit: &str) -> Result<serde_json::Value, String> {
         let out = self.cli(&["status", unit, "-o", "json"]);
         let text = String::from_utf8_lossy(&out.stdout);
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("status -o json of {unit}: {e}: {text}"));
-        v.as_array()
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "{e}: exit {:?}, stdout {text:?}, stderr {:?}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })?;
+        Ok(v.as_array()
             .and_then(|a| a.first())
             .cloned()
-            .unwrap_or(serde_json::Value::Null)
+            .unwrap_or(serde_json::Value::Null))
     }
 
     /// Main PID of a unit once it is running (polled with a deadline).

@@ -13,7 +13,9 @@
 //! kept text (`persist`) while their process runs; the others are forgotten.
 //!
 //! A main process the snapshot missed (daimond killed right after spawning it)
-//! is found through the metadata of its pipes in the store.
+//! is found through the metadata of its pipes in the store, or, killed before
+//! the pipes got there, through the list of main processes being forked
+//! (`spawning.rs`).
 //!
 //! A unit whose main process ended while no daimond ran is handled as if that
 //! end had been seen (status unknown, so Restart= applies); one that waited for
@@ -27,7 +29,7 @@
 
 use std::os::fd::AsFd;
 
-use super::Owner;
+use super::{Owner, spawning};
 use crate::exit_status::ExitStatus;
 use crate::persist::{self, UnitRecord};
 use crate::process::fdstore::{FdStore, StoredPipe};
@@ -61,7 +63,13 @@ impl Owner {
             self.forget_previous_boot();
         }
         let transient = self.load_transient();
-        let records = persist::load_snapshot(&self.site.paths().state);
+        let mut records = persist::load_snapshot(&self.site.paths().state);
+        let listed = spawning::load(&self.site.paths().state);
+        if !listed.is_empty() {
+            spawning::complete(&mut records, &listed);
+            self.spawning.mark_loaded();
+            self.snapshot.changed();
+        }
         for r in &records {
             self.adopt(r.clone());
         }
@@ -88,6 +96,7 @@ impl Owner {
             );
         }
         persist::forget_snapshot(&self.site.paths().state);
+        spawning::forget(&self.site.paths().state);
         let _ = crate::supervisor::timer::stamp::save_active(
             &self.site.paths().state,
             std::iter::empty(),

@@ -12,7 +12,8 @@
 //! where daimond runs and what services are told of it (`site.rs`), the
 //! units and jobs (`units.rs`), the process watch with spawn, reap and kill
 //! (`processes.rs`), the machines' deadlines (`deadlines.rs`), the log plumbing
-//! (`log.rs`), the re-adoption snapshot (`persistence.rs`) and the started
+//! (`log.rs`), the re-adoption snapshot (`persistence.rs`) with the list of main processes
+//! being forked (`spawning.rs`), and the started
 //! timers (`super::timers`). This file keeps the event queue and turns each
 //! effect into a call on them.
 
@@ -31,6 +32,7 @@ mod requests_verbs;
 mod save;
 mod shutdown;
 mod site;
+mod spawning;
 mod units;
 
 use std::collections::VecDeque;
@@ -61,6 +63,9 @@ pub struct Owner {
     /// What a restarted daimond needs to re-adopt the services
     /// ([`persistence::Snapshot`]).
     snapshot: persistence::Snapshot,
+    /// Main processes being forked, for a daimond killed before the snapshot
+    /// names them ([`spawning::Spawning`]).
+    spawning: spawning::Spawning,
     /// Events still to feed to the units' machines, in order.
     queue: VecDeque<(String, Event)>,
     draining: bool,
@@ -87,6 +92,7 @@ impl Owner {
             deadlines: Default::default(),
             logs: log::Logs::new(log),
             snapshot: Default::default(),
+            spawning: Default::default(),
             queue: VecDeque::new(),
             draining: false,
             shutting_down: false,

@@ -39,12 +39,13 @@ impl Owner {
                 restarts: e.machine.restarts,
             })
             .collect();
-        if let Err(e) = self
+        match self
             .snapshot
             .writer
             .save(&self.site.paths().state, &records)
         {
-            tracing::warn!("cannot save the supervisor state: {e}");
+            Ok(()) => self.spawning.saved(&self.site.paths().state),
+            Err(e) => tracing::warn!("cannot save the supervisor state: {e}"),
         }
     }
 }

@@ -187,6 +187,13 @@ impl Owner {
         crate::syslog::add_env(self, &mut prepared.spec);
         self.socket_env(unit, svc, role, &mut prepared.spec);
         self.cgroup_join(unit, svc, role, &mut prepared.spec);
+        if role == Role::Main
+            && let Err(e) = self
+                .spawning
+                .note(&self.site.paths().state, unit, &invocation)
+        {
+            tracing::warn!("{unit}: cannot note the start in the state directory: {e}");
+        }
         let child = match spawn(prepared.spec) {
             Ok(c) => c,
             Err(err) => {
