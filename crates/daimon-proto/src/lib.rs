@@ -7,6 +7,7 @@
 //! Must never: do I/O beyond reading/writing one frame on a stream it is handed, or
 //! know how the daemon supervises anything.
 
+pub mod attach;
 pub mod frame;
 pub mod message;
 pub mod parts;

@@ -119,6 +119,15 @@ pub enum Request {
     Remove {
         units: Vec<String>,
     },
+    /// `daimon attach`: connect to the terminal of a service that has one
+    /// (`StandardInput=tty`). Answered `Done`, after which the connection
+    /// carries the frames of [`crate::attach`] both ways; or an error saying
+    /// why not (no such unit, not running, no terminal). Socket only.
+    Attach {
+        unit: String,
+        /// Watch only: daimond ignores this client's input and size.
+        read_only: bool,
+    },
 }
 
 /// `daimon run`: the CLI renders the command into unit-file text (so a transient unit

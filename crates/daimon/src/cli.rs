@@ -194,6 +194,22 @@ Examples:
 Times: now, today, yesterday, -1h, '2 hours ago', 2026-11-21, '2026-11-21 04:00',
 ISO 8601. Priorities: emerg alert crit err warning notice info debug, or 0-7.")]
     Logs(LogsArgs),
+    /// Connect this terminal to a service's terminal (run --tty, StandardInput=tty).
+    #[command(after_help = "\
+Examples:
+  daimon run --tty --name repl -- python3 -i
+  daimon attach repl                   type to it; Ctrl-] detaches, it keeps running
+  daimon attach repl --read-only       watch without typing
+  DAIMON_DETACH_KEY='ctrl-\\' daimon attach repl
+
+On attach, the last 64 KiB of output are shown again, so an earlier prompt is
+there. Several clients may attach at once: the terminal takes the size of the
+most recent client that is not --read-only to attach or to resize, and keeps it
+when that client leaves. A client that falls more than 1 MiB behind the output
+is detached with a message; the service never waits for a client. When the
+service exits, attach prints how and returns. Over ssh: daimon -H HOST attach
+UNIT (ssh gets -t).")]
+    Attach(crate::attach::AttachArgs),
     /// Start units whenever the daemon starts.
     Enable(Units),
     /// Do not start units when the daemon starts.
@@ -296,9 +312,11 @@ Examples:
     Api(ApiArgs),
     /// A live full-screen view of every unit: state, PID, uptime, CPU, memory.
     #[command(after_help = "\
-Keys: arrows or j/k select, s start, S stop (asks first), r restart,
-R reload, o sort (name, CPU, memory, restarts), l the selected unit's
-logs, / filter by name, q quits.")]
+Keys: arrows, j/k, PageUp/PageDown, g/G select; Enter the unit's detail
+(Esc returns); s start, S stop (asks first), r restart, R reload, a attach
+(top comes back when attach returns); l a log pane following the selected
+unit, ? search it; o sort (name, CPU, memory, restarts); / filter by name;
+Ctrl-L re-read and repaint; q or Ctrl-C quits.")]
     Top,
     /// Print a one-time login link to the dashboard (and open it where a browser is).
     #[command(after_help = "\
@@ -464,6 +482,11 @@ pub struct RunArgs {
     /// during a restart wait instead of being refused (repeatable).
     #[arg(long, value_name = "ADDR", conflicts_with_all = ["on_calendar", "cron"])]
     pub listen: Vec<String>,
+    /// Give it a terminal (StandardInput=tty): for programs that want one, a
+    /// REPL, a game server's console, a prompt. Its output is still logged;
+    /// connect to it with `daimon attach NAME`.
+    #[arg(long)]
+    pub tty: bool,
     /// Restart it when a file under PATH changes (recursive; repeatable).
     /// Changes are debounced (one restart per burst of saves); editors'
     /// temporary files, logs, .git, target, node_modules and the like are
@@ -519,6 +542,12 @@ pub struct LogsArgs {
     /// service wrote them (by default they are shown escaped, e.g. \x1b[2J).
     #[arg(short = 'a', long = "raw-escapes", visible_alias = "all")]
     pub raw_escapes: bool,
+    /// Remove escape sequences and control characters from what services
+    /// wrote (a terminal's colours, cursor moves, a redrawn prompt): the text
+    /// alone, e.g. `daimon logs repl -o cat --strip-escapes` for a service
+    /// started with --tty, whose output is stored as written.
+    #[arg(long, conflicts_with = "raw_escapes")]
+    pub strip_escapes: bool,
     /// Only lines of this boot of the machine: none or 0 the current one, -1
     /// the one before, N the Nth from the first, or a boot id (see --list-boots).
     #[arg(

@@ -226,6 +226,12 @@ impl Client {
         }
     }
 
+    /// A second handle on the socket, to shut it down from another thread
+    /// (which ends a stream that thread is reading).
+    pub fn stream_clone(&self) -> Option<UnixStream> {
+        self.stream.try_clone().ok()
+    }
+
     /// The next frame of a log stream: raw log bytes or a response.
     pub fn next_log(&mut self) -> Result<LogFrame, CliError> {
         match read_any_frame(&mut self.reader) {
@@ -254,6 +260,12 @@ impl Client {
             }
             (r, _) => r,
         }
+    }
+
+    /// The connection itself, for a request that turns it into a stream of
+    /// its own (`attach`), with the bytes already read past the last response.
+    pub fn into_stream(self) -> (UnixStream, Vec<u8>) {
+        (self.stream, self.reader.buffer().to_vec())
     }
 
     /// Waits (bounded) until the daemon closes the connection: after `shutdown`,

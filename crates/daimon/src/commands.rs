@@ -168,7 +168,10 @@ pub fn run(paths: &Paths, args: &RunArgs) -> CliResult {
         Ok(Response::Status(mut list)) if !list.is_empty() => Some(list.remove(0)),
         _ => None,
     };
-    let hint = format!("Follow its output with: daimon logs {short} -f");
+    let hint = match args.tty {
+        true => format!("Attach to its terminal with: daimon attach {short}"),
+        false => format!("Follow its output with: daimon logs {short} -f"),
+    };
     match st {
         Some(st) if st.state == ActiveState::Failed || st.pid.is_none() => {
             let mut why = format!("{} ({})", st.state.as_str(), st.sub_state);

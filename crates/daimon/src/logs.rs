@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use daimon_proto::{LogsRequest, Paths, Request, Response};
 
-use crate::cli::LogsArgs;
+use crate::cli::{LogFormat, LogsArgs};
 use crate::client::{Client, LogFrame, unexpected};
 use crate::error::{CliError, CliResult};
+use crate::logs_strip::Stripper;
 use crate::pager::Pager;
 
 /// Longest silence from the daemon while it searches (not following).
@@ -42,7 +43,7 @@ pub fn request(args: &LogsArgs) -> LogsRequest {
         output: args.output.as_str().to_string(),
         raw: true,
         color: crate::render::Style::detect().color,
-        escape: crate::render::escape_for_terminal(args.raw_escapes),
+        escape: !args.strip_escapes && crate::render::escape_for_terminal(args.raw_escapes),
         boot: args.boot.clone(),
         list_boots: args.list_boots,
         disk_usage: args.disk_usage,
@@ -81,7 +82,7 @@ pub fn run(args: &LogsArgs, paths: &Paths) -> CliResult {
         None => Box::new(io::stdout().lock()),
     };
     let mut out = BufWriter::with_capacity(256 * 1024, sink);
-    let res = copy(&mut client, &mut out, mark_empty);
+    let res = copy(args, &mut client, &mut out, mark_empty);
     drop(out);
     if let Some(p) = pager {
         p.wait();
@@ -90,8 +91,11 @@ pub fn run(args: &LogsArgs, paths: &Paths) -> CliResult {
 }
 
 /// Copies the daemon's answer to `out` (stdout or the pager).
-fn copy(client: &mut Client, out: &mut impl Write, mark_empty: bool) -> CliResult {
+fn copy(args: &LogsArgs, client: &mut Client, out: &mut impl Write, mark_empty: bool) -> CliResult {
     let mut shown = false;
+    let mut strip = (args.strip_escapes && args.output != LogFormat::Json)
+        .then(|| Stripper::new(args.output == LogFormat::Cat));
+    let mut stripped = Vec::new();
     loop {
         let text = match client.next_log()? {
             LogFrame::Bytes(bytes) => bytes,
@@ -100,7 +104,22 @@ fn copy(client: &mut Client, out: &mut impl Write, mark_empty: bool) -> CliResul
             LogFrame::Response(other) => return Err(unexpected(other)),
         };
         shown |= !text.is_empty();
-        if let Err(e) = out.write_all(&text).and_then(|_| out.flush()) {
+        let text = match strip.as_mut() {
+            Some(s) => {
+                stripped.clear();
+                s.push(&text, &mut stripped);
+                &stripped
+            }
+            None => &text,
+        };
+        if let Err(e) = out.write_all(text).and_then(|_| out.flush()) {
+            return quiet_on_pipe(e);
+        }
+    }
+    if let Some(s) = strip.as_mut() {
+        stripped.clear();
+        s.finish(&mut stripped);
+        if let Err(e) = out.write_all(&stripped) {
             return quiet_on_pipe(e);
         }
     }

@@ -9,6 +9,7 @@
 //! owner of both.
 
 mod api;
+mod attach;
 mod cli;
 mod client;
 mod commands;
@@ -17,6 +18,7 @@ mod error;
 mod holder;
 mod import;
 mod logs;
+mod logs_strip;
 mod man;
 mod pager;
 mod reexec;
@@ -25,6 +27,8 @@ mod render;
 mod render_timers;
 mod run;
 mod run_policy;
+mod run_triggers;
+mod run_tty;
 mod save;
 mod schedule;
 mod shell_words;
@@ -127,6 +131,7 @@ fn dispatch(cmd: Command) -> CliResult {
         Command::Shutdown => commands::shutdown(&paths),
         Command::Api(a) => api::run(&paths, a.show_token),
         Command::Top => top::run(&paths),
+        Command::Attach(a) => attach::run(&paths, &a),
         Command::Web(a) => web::run(&paths, a.no_open),
         Command::Completions { shell } => complete::script(shell),
         Command::Man(args) => man::run(&args),

@@ -7,6 +7,9 @@
 //! arguments with spaces for the remote shell), so each is single-quoted.
 //! The exit code is the remote daimon's; ssh's own failures are 255.
 //!
+//! `attach` gets a terminal on the remote side (`ssh -t`), so that raw mode,
+//! the detach key and the window size work end to end.
+//!
 //! `DAIMON_SSH` names another ssh program (a wrapper that adds `-F config`,
 //! for instance).
 
@@ -103,7 +106,14 @@ pub fn ssh_argv(target: &str, args: &[String]) -> Result<Vec<String>, String> {
         .ok()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "ssh".into());
-    let mut argv = vec![ssh, "-T".into()];
+    // `attach` needs a terminal on the remote side (raw mode, the window
+    // size): -t makes ssh allocate one and put this one in raw mode.
+    let tty = args
+        .iter()
+        .find(|a| !a.starts_with('-'))
+        .map(String::as_str)
+        == Some("attach");
+    let mut argv = vec![ssh, if tty { "-t" } else { "-T" }.into()];
     if let Some(p) = port {
         argv.push("-p".into());
         argv.push(p.to_string());
@@ -222,5 +232,7 @@ mod tests {
         let argv = ssh_argv("me@web1:2222", &args).expect("argv");
         assert_eq!(argv[1..5], ["-T", "-p", "2222", "me@web1"]);
         assert_eq!(argv[5], "--");
+        let attach = ssh_argv("web1", &["attach".into(), "bot".into()]).expect("argv");
+        assert_eq!(attach[1], "-t");
     }
 }

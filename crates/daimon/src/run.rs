@@ -12,13 +12,14 @@ use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use daimon_proto::{RunRequest, RunTimer};
+use daimon_proto::RunRequest;
 use daimon_unit::value::exec::is_env_name;
 
 use crate::cli::{RestartPolicy, RunArgs};
 use crate::error::{CliError, CliResult};
 use crate::run_policy::{self, RestartPlan};
-use crate::schedule::{self, Schedule};
+use crate::schedule;
+use crate::{run_triggers, run_tty};
 
 /// Interpreters whose first non-option argument names the program (`python3 bot.py`
 /// is "bot").
@@ -178,7 +179,7 @@ pub fn plain_value(v: &str) -> String {
 }
 
 /// One `Environment=` assignment, quoted as one word.
-fn env_assignment(kv: &str) -> String {
+pub fn env_assignment(kv: &str) -> String {
     let mut out = String::from("\"");
     for c in kv.chars() {
         match c {
@@ -197,6 +198,8 @@ fn env_assignment(kv: &str) -> String {
 pub struct RunContext {
     pub cwd: PathBuf,
     pub path_var: Option<std::ffi::OsString>,
+    /// The caller's TERM, for a service with `--tty`.
+    pub term: Option<String>,
 }
 
 impl RunContext {
@@ -206,6 +209,7 @@ impl RunContext {
         Ok(RunContext {
             cwd,
             path_var: std::env::var_os("PATH"),
+            term: std::env::var("TERM").ok(),
         })
     }
 }
@@ -252,28 +256,7 @@ pub fn service_text(d: &ServiceDraft) -> String {
     text
 }
 
-/// The request for a service `NAME.service` (text from [`service_text`]),
-/// with its timer `NAME.timer` when there is a schedule.
-pub fn request(
-    name: &str,
-    unit_text: String,
-    schedule: Option<&Schedule>,
-    save: bool,
-    enable: bool,
-) -> RunRequest {
-    let service = format!("{name}.service");
-    RunRequest {
-        timer: schedule.map(|s| RunTimer {
-            name: format!("{name}.timer"),
-            unit_text: schedule::timer_text(&service, s),
-        }),
-        name: service,
-        unit_text,
-        save: save || enable,
-        enable,
-        socket: None,
-    }
-}
+pub use crate::run_triggers::request;
 
 /// The request for `daimon run ARGS`.
 pub fn build(args: &RunArgs, ctx: &RunContext) -> CliResult<RunRequest> {
@@ -356,58 +339,11 @@ pub fn build(args: &RunArgs, ctx: &RunContext) -> CliResult<RunRequest> {
         restart: RestartPlan::new(restart, args.restart_sec.as_deref(), start_limit),
         scheduled: schedule.is_some(),
     });
-    let text = with_watch(text, &args.watch, &ctx.cwd)?;
+    let text = run_triggers::with_watch(text, &args.watch, &ctx.cwd)?;
+    let text = run_tty::with_tty(text, args.tty, ctx.term.as_deref());
     let mut req = request(&name, text, schedule.as_ref(), args.save, args.enable);
-    req.socket = listen_socket(&name, &args.listen, &ctx.cwd);
+    req.socket = run_triggers::listen_socket(&name, &args.listen, &ctx.cwd);
     Ok(req)
-}
-
-/// `--watch`: `X-DaimonWatch=` lines at the end of `[Service]` (an `X-` key,
-/// which systemd ignores, so a saved unit stays a valid systemd unit).
-fn with_watch(text: String, watch: &[PathBuf], cwd: &Path) -> CliResult<String> {
-    if watch.is_empty() {
-        return Ok(text);
-    }
-    let mut lines = String::new();
-    for w in watch {
-        let p = cwd.join(w);
-        if !p.exists() {
-            return Err(CliError::fail(format!(
-                "invalid --watch \"{}\": no such file or directory",
-                w.display()
-            )));
-        }
-        let _ = writeln!(lines, "X-DaimonWatch={}", plain_value(&p.to_string_lossy()));
-    }
-    Ok(match text.find("\n[Install]\n") {
-        Some(i) => format!("{}{lines}{}", &text[..i], &text[i..]),
-        None => text + &lines,
-    })
-}
-
-/// `--listen`: the socket unit `NAME.socket` whose sockets daimond binds and
-/// passes to `NAME.service` (systemd.socket(5), `Accept=no`). A relative
-/// path is taken from the current directory; the daemon checks the rest.
-fn listen_socket(name: &str, listen: &[String], cwd: &Path) -> Option<RunTimer> {
-    if listen.is_empty() {
-        return None;
-    }
-    let mut text = format!("[Unit]\nDescription=Sockets of {name}.service\n\n[Socket]\n");
-    for l in listen {
-        let l = if l.contains('/') && !l.starts_with('/') && !l.starts_with('@') {
-            cwd.join(l.trim_start_matches("./"))
-                .to_string_lossy()
-                .into_owned()
-        } else {
-            l.clone()
-        };
-        let _ = writeln!(text, "ListenStream={}", plain_value(&l));
-    }
-    let _ = writeln!(text, "Service={name}.service");
-    Some(RunTimer {
-        name: format!("{name}.socket"),
-        unit_text: text,
-    })
 }
 
 #[cfg(test)]
@@ -461,24 +397,13 @@ mod tests {
     fn unit_text() {
         let dir = std::env::temp_dir();
         let args = RunArgs {
-            name: None,
             restart: Some(crate::cli::RestartPolicy::Always),
-            on_calendar: vec![],
-            listen: vec![],
-            watch: vec![],
-            cron: None,
             restart_sec: Some("2".into()),
-            start_limit: None,
             env: v(&["GREETING=hello world"]),
-            workdir: None,
-            save: false,
             enable: true,
-            command: v(&["sh", "-c", "echo 50% $HOME"]),
+            ..base(&["sh", "-c", "echo 50% $HOME"])
         };
-        let ctx = RunContext {
-            cwd: dir.clone(),
-            path_var: Some("/usr/local/bin:/usr/bin:/bin".into()),
-        };
+        let ctx = context(&dir, "/usr/local/bin:/usr/bin:/bin");
         let req = build(&args, &ctx).expect("build");
         assert_eq!(req.name, "sh.service");
         assert!(req.save && req.enable);
@@ -496,31 +421,47 @@ mod tests {
         assert_eq!(req.unit_text, expected);
     }
 
-    fn scheduled(restart: Option<crate::cli::RestartPolicy>) -> RunArgs {
+    fn base(command: &[&str]) -> RunArgs {
         RunArgs {
-            name: Some("backup".into()),
-            restart,
+            name: None,
+            restart: None,
             restart_sec: None,
             start_limit: None,
             env: vec![],
             workdir: None,
             save: false,
-            enable: true,
+            enable: false,
             on_calendar: vec![],
+            cron: None,
             listen: vec![],
             watch: vec![],
+            tty: false,
+            command: v(command),
+        }
+    }
+
+    fn context(cwd: &Path, path: &str) -> RunContext {
+        RunContext {
+            cwd: cwd.to_path_buf(),
+            path_var: Some(path.into()),
+            term: None,
+        }
+    }
+
+    fn scheduled(restart: Option<crate::cli::RestartPolicy>) -> RunArgs {
+        RunArgs {
+            name: Some("backup".into()),
+            restart,
+            enable: true,
             cron: Some("30 2 * * *".into()),
-            command: v(&["sh", "backup.sh"]),
+            ..base(&["sh", "backup.sh"])
         }
     }
 
     #[test]
     fn a_schedule_makes_a_oneshot_service_and_its_timer() {
         let dir = std::env::temp_dir();
-        let ctx = RunContext {
-            cwd: dir.clone(),
-            path_var: Some("/usr/bin:/bin".into()),
-        };
+        let ctx = context(&dir, "/usr/bin:/bin");
         let req = build(&scheduled(None), &ctx).expect("build");
         let sh = resolve_command("sh", ctx.path_var.as_deref(), &dir).expect("sh");
         assert_eq!(
@@ -575,22 +516,11 @@ mod tests {
         let args = RunArgs {
             name: Some("nasty".into()),
             restart: Some(crate::cli::RestartPolicy::OnFailure),
-            on_calendar: vec![],
-            listen: vec![],
-            watch: vec![],
-            cron: None,
-            restart_sec: None,
-            start_limit: None,
             env: v(&["A=x y \"z\" 50% \\", "EMPTY="]),
-            workdir: None,
-            save: false,
-            enable: false,
             command: nasty.clone(),
+            ..base(&[])
         };
-        let ctx = RunContext {
-            cwd: dir.clone(),
-            path_var: Some("/usr/bin:/bin".into()),
-        };
+        let ctx = context(&dir, "/usr/bin:/bin");
         let req = build(&args, &ctx).expect("build");
         let spec = daimon_unit::SpecifierContext::example();
         let loaded = daimon_unit::parse_unit(

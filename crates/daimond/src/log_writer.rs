@@ -56,6 +56,15 @@ pub enum LogMsg {
         fd: Arc<OwnedFd>,
         done: oneshot::Sender<ReadOutcome>,
     },
+    /// Bytes read by the event loop itself (a service's terminal, which
+    /// `crate::console` reads for its clients too): stored like a pipe's,
+    /// then `stored` is answered (the reader keeps one chunk in flight, so
+    /// the queue never holds more than a chunk per terminal).
+    Data {
+        source: SourceKey,
+        bytes: Vec<u8>,
+        stored: oneshot::Sender<()>,
+    },
     /// The pipe reached end of file: flush a partial last line.
     Close { source: SourceKey },
     /// `logs --rotate` / `--vacuum-size=` / `--vacuum-time=`, done between
@@ -259,6 +268,14 @@ fn apply(w: &mut JournalWriter, m: LogMsg, st: &mut ThreadState) {
         LogMsg::Read { source, fd, done } => {
             let outcome = read_pipe(w, source, &fd, buf, grown);
             let _ = done.send(outcome);
+        }
+        LogMsg::Data {
+            source,
+            bytes,
+            stored,
+        } => {
+            w.ingest(SourceId(source), &bytes);
+            let _ = stored.send(());
         }
         LogMsg::Close { source } => {
             grown.closed(source);

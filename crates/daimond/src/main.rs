@@ -11,6 +11,7 @@
 
 mod accept;
 mod config;
+mod console;
 mod daemonize;
 mod exit_status;
 mod fd_limits;

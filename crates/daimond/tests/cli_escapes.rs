@@ -80,6 +80,9 @@ fn on_terminal(d: &mut Daemon, args: &[&str]) -> Vec<u8> {
         Command::new("script")
             .args(["-q", "-e", "-c", &cmd, "/dev/null"])
             .env("DAIMON_HOME", d.path())
+            // `logs` on a terminal opens a pager; this test reads what the
+            // terminal gets, so the pager passes it through.
+            .env("DAIMON_PAGER", "cat")
             .env("NO_COLOR", "1"),
         Duration::from_secs(30),
     );

@@ -207,3 +207,96 @@ fn commands_run_on_the_remote_daimond_over_ssh() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("has no daimon"), "{err}");
 }
+
+/// `daimon -H HOST attach UNIT` in a terminal (tmux): ssh gets -t, so raw
+/// mode, typing, the detach key and the exit code work end to end.
+#[test]
+fn attach_works_over_ssh() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let Some(ssh) = setup(tmp.path()) else { return };
+    let d = Daemon::home_only();
+    let bindir = bin("daimon")
+        .parent()
+        .expect("bin dir")
+        .display()
+        .to_string();
+    let env = format!(
+        "PATH={bindir}:/usr/bin:/bin DAIMON_HOME={}",
+        d.path().display()
+    );
+    let sshd = start_sshd(tmp.path(), "attach", &env);
+    let out = remote(
+        &ssh,
+        sshd.port,
+        &[
+            "run", "--tty", "--name", "repl", "--", "python3", "-q", "-i",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let sock = tmp.path().join("tmux.sock");
+    /// Ends the test's tmux server, whatever happens.
+    struct Server(PathBuf);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = Command::new("tmux")
+                .arg("-S")
+                .arg(&self.0)
+                .arg("kill-server")
+                .output();
+        }
+    }
+    let _server = Server(sock.clone());
+    let tmux = |args: &[&str]| {
+        common::run_bounded(
+            Command::new("tmux").arg("-S").arg(&sock).args(args),
+            std::time::Duration::from_secs(10),
+        )
+    };
+    let script = format!(
+        "DAIMON_SSH={} {} -H 127.0.0.1:{} attach repl; echo attach-exit=$?; exec cat",
+        ssh.display(),
+        bin("daimon").display(),
+        sshd.port
+    );
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "remote",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert!(started.status.success(), "tmux new-session");
+    let screen = || {
+        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "remote:"]).stdout).into_owned()
+    };
+    let wait_screen = |what: &str, cond: &dyn Fn(&str) -> bool| {
+        let mut last = String::new();
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            wait_until(what, DEADLINE, || {
+                last = screen();
+                cond(&last)
+            })
+        }));
+        assert!(ok.is_ok(), "{what}; the screen was:\n{last}");
+    };
+    wait_screen("the remote prompt", &|s| s.contains(">>>"));
+    tmux(&["send-keys", "-t", "remote:", "-l", "6*7"]);
+    tmux(&["send-keys", "-t", "remote:", "Enter"]);
+    wait_screen("the answer", &|s| s.lines().any(|l| l.trim_end() == "42"));
+    tmux(&["send-keys", "-t", "remote:", "C-]"]);
+    wait_screen("attach to return over ssh", &|s| {
+        s.contains("detached from repl.service") && s.contains("attach-exit=0")
+    });
+}

@@ -84,7 +84,13 @@ pub(crate) fn report_unhandled(cx: &mut Cx<'_, '_>, section: &str, e: &Entry) {
         return;
     }
     let msg = if is_known(section, key) {
-        if is_not_enforced(key) {
+        if key == "TTYPath" {
+            // StandardInput=tty is adapted, not TTYPath=: there is no console
+            // for a user's daimond to lend.
+            "TTYPath= is not used: with StandardInput=tty, daimond gives the main process \
+             a pseudo-terminal of its own (daimon attach connects to it); ignored"
+                .to_string()
+        } else if is_not_enforced(key) {
             format!("{key}= is not enforced by daimon yet; ignored")
         } else {
             format!("{key}= is not supported by daimon yet; ignored")

@@ -1,156 +1,104 @@
-//! The terminal of `daimon top`: raw mode and the alternate screen while it
-//! runs, restored on every way out (return, panic, SIGTERM, SIGHUP), and the
-//! signals it waits for (SIGWINCH to redraw) turned into bytes on a pipe that
-//! the main loop polls with stdin, so that nothing ever spins.
+//! The terminal of `daimon top`: crossterm's raw mode, the alternate screen
+//! and a hidden cursor while it runs, restored on every way out. A `Screen`
+//! restores on drop (return, `?`, a panic that unwinds) and a panic hook
+//! restores before the message is printed, so the message lands on the normal
+//! screen in cooked mode; SIGTERM, SIGHUP and SIGINT become messages to the
+//! main loop (`input`), which returns through the drop.
 
-use std::io::{self, Write};
-use std::os::fd::RawFd;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::io::{self, BufWriter, Stdout, Write};
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The terminal settings found at start, for every restore path.
-static SAVED: Mutex<Option<libc::termios>> = Mutex::new(None);
-/// The write end of the signal pipe (-1: none yet).
-static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use ratatui::crossterm::cursor::{Hide, Show};
+use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{
+    Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
 
-const ENTER: &str = "\x1b[?1049h\x1b[?25l";
-const LEAVE: &str = "\x1b[?25h\x1b[?1049l";
+/// Buffered: a frame goes out in one write (ratatui flushes after each), not
+/// in the pieces a line-buffered stdout would make of cursor moves.
+pub type Term = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
 
-/// Raw mode and the alternate screen until dropped.
-pub struct Terminal {
-    /// The read end of the signal pipe: one byte per signal, its number.
-    pub signals: RawFd,
+/// Whether the screen is taken (raw mode, alternate screen): what `restore`
+/// has to undo, at most once.
+static TAKEN: AtomicBool = AtomicBool::new(false);
+static HOOK: Once = Once::new();
+
+/// The terminal, taken until dropped.
+pub struct Screen {
+    pub term: Term,
 }
 
-impl Terminal {
-    pub fn enter() -> io::Result<Terminal> {
-        let mut t = std::mem::MaybeUninit::<libc::termios>::uninit();
-        // SAFETY: tcgetattr fills the termios it is given on success, checked.
-        if unsafe { libc::tcgetattr(0, t.as_mut_ptr()) } != 0 {
-            return Err(io::Error::last_os_error());
+impl Screen {
+    pub fn enter() -> io::Result<Screen> {
+        HOOK.call_once(|| {
+            let hook = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                restore();
+                hook(info);
+            }));
+        });
+        take()?;
+        match new_term() {
+            Ok(term) => Ok(Screen { term }),
+            Err(e) => {
+                restore();
+                Err(e)
+            }
         }
-        // SAFETY: initialised by the successful tcgetattr above.
-        let saved = unsafe { t.assume_init() };
-        let mut raw = saved;
-        // SAFETY: cfmakeraw only edits the struct it is given.
-        unsafe { libc::cfmakeraw(&mut raw) };
-        // SAFETY: a valid termios for fd 0, which is a terminal (tcgetattr said so).
-        if unsafe { libc::tcsetattr(0, libc::TCSAFLUSH, &raw) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if let Ok(mut s) = SAVED.lock() {
-            *s = Some(saved);
-        }
-        let hook = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            restore();
-            hook(info);
-        }));
-        let signals = signal_pipe()?;
-        let mut out = io::stdout().lock();
-        out.write_all(ENTER.as_bytes())?;
-        out.flush()?;
-        Ok(Terminal { signals })
     }
 
-    /// Columns and rows (80x24 if the terminal does not say).
-    pub fn size() -> (u16, u16) {
-        // SAFETY: winsize is plain data; TIOCGWINSZ fills it on success.
-        let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-        // SAFETY: fd 1 and a valid pointer to a winsize, as TIOCGWINSZ wants.
-        if unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) } == 0 && ws.ws_col > 0 {
-            (ws.ws_col, ws.ws_row)
-        } else {
-            (80, 24)
-        }
+    /// Clears the screen and paints every cell on the next frame. Not
+    /// ratatui's `Terminal::clear`: it asks the terminal where the cursor is
+    /// and reads the answer from stdin, which is the key thread's to read.
+    pub fn repaint(&mut self) -> io::Result<()> {
+        execute!(io::stdout(), Clear(ClearType::All))?;
+        self.term = new_term()?;
+        Ok(())
+    }
+
+    /// Gives the terminal back for a while (another program runs in it).
+    pub fn suspend(&mut self) {
+        restore();
+    }
+
+    /// Takes it again after [`Screen::suspend`], and redraws everything on the
+    /// next frame (the other program drew over it).
+    pub fn resume(&mut self) -> io::Result<()> {
+        take()?;
+        self.repaint()
     }
 }
 
-impl Drop for Terminal {
+impl Drop for Screen {
     fn drop(&mut self) {
         restore();
     }
 }
 
-/// Leaves the alternate screen and puts the saved settings back (once).
+/// A fresh terminal (its idea of the screen empty), drawing into a buffer.
+fn new_term() -> io::Result<Term> {
+    Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(
+        64 * 1024,
+        io::stdout(),
+    )))
+}
+
+fn take() -> io::Result<()> {
+    enable_raw_mode()?;
+    TAKEN.store(true, Ordering::SeqCst);
+    execute!(io::stdout(), EnterAlternateScreen, Hide)
+}
+
+/// Leaves the alternate screen and puts the settings found at start back
+/// (crossterm keeps them from `enable_raw_mode`). Safe to call twice.
 pub fn restore() {
-    let saved = SAVED.lock().ok().and_then(|mut s| s.take());
-    if let Some(t) = saved {
+    if TAKEN.swap(false, Ordering::SeqCst) {
         let mut out = io::stdout();
-        let _ = out.write_all(LEAVE.as_bytes());
+        let _ = execute!(out, Show, LeaveAlternateScreen);
         let _ = out.flush();
-        // SAFETY: the termios tcgetattr gave for the same fd.
-        unsafe { libc::tcsetattr(0, libc::TCSAFLUSH, &t) };
+        let _ = disable_raw_mode();
     }
-}
-
-/// The byte [`wake`] writes on the signal pipe (no signal has number 0).
-pub const WAKE: u8 = 0;
-
-/// Wakes the main loop from another thread (a state change came).
-pub fn wake() {
-    on_signal(WAKE as libc::c_int);
-}
-
-extern "C" fn on_signal(sig: libc::c_int) {
-    let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
-    if fd >= 0 {
-        let b = sig as u8;
-        // SAFETY: write(2) is async-signal-safe (POSIX 2.4.3); a full pipe
-        // just drops the byte (O_NONBLOCK), the loop reads a pending one.
-        unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
-    }
-}
-
-/// A non-blocking pipe fed by the handlers of SIGWINCH, SIGTERM, SIGHUP and
-/// SIGINT (self-pipe: the loop sleeps in poll(2) on it with stdin).
-fn signal_pipe() -> io::Result<RawFd> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: a two-int array, as pipe2 wants.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    SIGNAL_PIPE.store(fds[1], Ordering::Relaxed);
-    for sig in [libc::SIGWINCH, libc::SIGTERM, libc::SIGHUP, libc::SIGINT] {
-        // SAFETY: the handler only does async-signal-safe things (see on_signal).
-        let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        if unsafe { libc::signal(sig, handler) } == libc::SIG_ERR {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(fds[0])
-}
-
-/// Waits until stdin or the signal pipe is readable, or `timeout_ms` passed.
-/// Returns (stdin ready, signal pipe ready).
-pub fn wait(signals: RawFd, timeout_ms: i32) -> (bool, bool) {
-    let mut fds = [
-        libc::pollfd {
-            fd: 0,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: signals,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
-    // SAFETY: two valid pollfds, length given.
-    let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout_ms) };
-    if n <= 0 {
-        return (false, false);
-    }
-    (fds[0].revents != 0, fds[1].revents != 0)
-}
-
-/// Reads what is there without blocking (poll said it is readable).
-pub fn read_some(fd: RawFd) -> Vec<u8> {
-    let mut buf = [0u8; 256];
-    // SAFETY: a valid buffer of that length.
-    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-    if n <= 0 {
-        return vec![];
-    }
-    buf[..n as usize].to_vec()
 }

@@ -1,15 +1,16 @@
-//! What `daimon top` shows: the rows it knows, the selection, the filter, and
-//! the frame drawn from them (plain text with a few SGR escapes, one `String`
-//! per screen line). Pure: no terminal and no socket here, so it is tested
-//! beside the code.
+//! What `daimon top` knows and shows: the rows, the selection, the filter and
+//! sort, the log pane and the detail view. Pure: no terminal and no socket
+//! here (`draw` paints it, `keys` changes it), so it is tested beside the code.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
-use daimon_proto::{ActiveState, UnitRow};
+use daimon_proto::UnitRow;
 
-/// Smallest screen the table fits in; below it a message is drawn instead.
-pub const MIN_COLS: u16 = 60;
-pub const MIN_ROWS: u16 = 6;
+/// Log lines the pane keeps (the oldest go first).
+pub const LOG_KEEP: usize = 2000;
+/// Shortest span between two CPU samples that gives a CPU % (a state event
+/// right after the once-a-second refresh would make a noisy one).
+const MIN_SAMPLE_USEC: u64 = 500_000;
 
 /// One unit as shown, CPU % computed from two samples of its CPU time.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,13 +41,19 @@ impl Sort {
         }
     }
 
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Sort::Name => "name",
             Sort::Cpu => "cpu",
             Sort::Memory => "memory",
             Sort::Restarts => "restarts",
         }
+    }
+
+    /// Whether the order needs every unit's CPU and memory, not only the
+    /// rows on screen.
+    pub fn needs_all(self) -> bool {
+        matches!(self, Sort::Cpu | Sort::Memory)
     }
 }
 
@@ -57,21 +64,61 @@ pub enum Prompt {
     Keys,
     /// Typing a filter after `/`.
     Filter,
+    /// Typing a search of the log pane after `?`.
+    Search,
     /// Stop asked for this unit: `y` confirms.
     ConfirmStop(String),
 }
 
+/// The log pane: one unit's lines as they come, and the search in them.
+#[derive(Debug, Default)]
+pub struct LogPane {
+    pub unit: String,
+    pub lines: VecDeque<String>,
+    /// Only lines containing it are shown, it highlighted (any case).
+    pub search: String,
+}
+
+impl LogPane {
+    pub fn push(&mut self, lines: Vec<String>) {
+        self.lines.extend(lines);
+        while self.lines.len() > LOG_KEEP {
+            self.lines.pop_front();
+        }
+    }
+
+    /// The lines the search lets through, oldest first.
+    pub fn shown(&self) -> Vec<&str> {
+        let needle = self.search.to_lowercase();
+        self.lines
+            .iter()
+            .filter(|l| needle.is_empty() || l.to_lowercase().contains(&needle))
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+/// The detail view of one unit (Enter): `daimon status UNIT`'s text.
+#[derive(Debug)]
+pub struct Detail {
+    pub unit: String,
+    pub lines: Vec<String>,
+}
+
 #[derive(Debug)]
 pub struct View {
+    /// In name order, as daimond sends them.
     pub units: Vec<Shown>,
     /// Last CPU sample per unit: (CPU µs, when, µs since an arbitrary origin).
     samples: HashMap<String, (u64, u64)>,
     pub selected: usize,
+    /// The first visible row on screen (the table scrolls to the selection).
+    pub offset: usize,
     pub filter: String,
     pub prompt: Prompt,
     pub message: Option<String>,
-    /// The log pane, when open: the unit and its recent lines.
-    pub logs: Option<(String, Vec<String>)>,
+    pub logs: Option<LogPane>,
+    pub detail: Option<Detail>,
     pub sort: Sort,
 }
 
@@ -81,35 +128,81 @@ impl View {
             units: vec![],
             samples: HashMap::new(),
             selected: 0,
+            offset: 0,
             filter: String::new(),
             prompt: Prompt::Keys,
             message: None,
             logs: None,
+            detail: None,
             sort: Sort::Name,
         }
     }
 
-    /// Takes a fresh table; `now_usec` is a monotonic clock, for CPU %.
+    /// Takes every row afresh; `now_usec` is a monotonic clock, for CPU %.
     pub fn update(&mut self, rows: Vec<UnitRow>, now_usec: u64) {
         let keep = self.selected_name();
-        let mut samples = HashMap::with_capacity(rows.len());
-        self.units = rows
-            .into_iter()
-            .map(|row| {
-                let cpu_percent = match (row.cpu_usec, self.samples.get(&row.name)) {
-                    (Some(cpu), Some(&(cpu0, t0))) if now_usec > t0 && cpu >= cpu0 => {
-                        Some((cpu - cpu0) as f64 * 100.0 / (now_usec - t0) as f64)
-                    }
-                    _ => None,
-                };
-                if let Some(cpu) = row.cpu_usec {
-                    samples.insert(row.name.clone(), (cpu, now_usec));
-                }
-                Shown { row, cpu_percent }
-            })
-            .collect();
-        self.samples = samples;
+        self.units.clear();
+        self.samples
+            .retain(|n, _| rows.iter().any(|r| &r.name == n));
+        self.merge(rows, now_usec);
         self.reselect(keep.as_deref());
+    }
+
+    /// Takes fresh rows of some units (new ones are added in name order).
+    pub fn merge(&mut self, rows: Vec<UnitRow>, now_usec: u64) {
+        let keep = self.selected_name();
+        for row in rows {
+            let cpu_percent = self.sample(&row, now_usec);
+            let shown = Shown { row, cpu_percent };
+            match self
+                .units
+                .binary_search_by(|u| u.row.name.as_str().cmp(&shown.row.name))
+            {
+                Ok(i) => self.units[i] = shown,
+                Err(i) => self.units.insert(i, shown),
+            }
+        }
+        self.reselect(keep.as_deref());
+    }
+
+    /// Forgets a unit daimond no longer knows.
+    pub fn remove(&mut self, name: &str) {
+        let keep = self.selected_name();
+        self.units.retain(|u| u.row.name != name);
+        self.samples.remove(name);
+        self.reselect(keep.as_deref());
+    }
+
+    /// The unit's CPU % since its last sample, keeping this one for the next.
+    fn sample(&mut self, row: &UnitRow, now_usec: u64) -> Option<f64> {
+        let last = self
+            .units
+            .binary_search_by(|u| u.row.name.as_str().cmp(&row.name))
+            .ok()
+            .and_then(|i| self.units[i].cpu_percent);
+        let Some(cpu) = row.cpu_usec else {
+            self.samples.remove(&row.name);
+            return None;
+        };
+        match self.samples.get(&row.name) {
+            Some(&(cpu0, t0)) if now_usec < t0 + MIN_SAMPLE_USEC => {
+                // Too close to the last sample: keep it and its figure.
+                if cpu < cpu0 {
+                    self.samples.insert(row.name.clone(), (cpu, now_usec));
+                    return None;
+                }
+                last
+            }
+            Some(&(cpu0, t0)) => {
+                self.samples.insert(row.name.clone(), (cpu, now_usec));
+                // A new process (restart) starts its count again.
+                (cpu >= cpu0).then(|| (cpu - cpu0) as f64 * 100.0 / (now_usec - t0) as f64)
+            }
+            None => {
+                self.samples.insert(row.name.clone(), (cpu, now_usec));
+                None
+            }
+        }
     }
 
     /// The units the filter lets through (a substring of the name, any case).
@@ -120,7 +213,7 @@ impl View {
             .iter()
             .filter(|u| f.is_empty() || u.row.name.to_lowercase().contains(&f))
             .collect();
-        // Stable sorts over the name order the daemon sends: ties stay by name.
+        // Stable sorts over the name order: ties stay by name.
         match self.sort {
             Sort::Name => {}
             Sort::Cpu => v.sort_by(|a, b| {
@@ -158,176 +251,40 @@ impl View {
         self.selected = self.selected.saturating_add_signed(delta).min(n - 1);
     }
 
-    /// The screen, `rows` lines of at most `cols` characters each.
-    pub fn frame(&self, cols: u16, rows: u16, now_sec: i64) -> Vec<String> {
-        let (w, h) = (cols as usize, rows as usize);
-        if cols < MIN_COLS || rows < MIN_ROWS {
-            let mut lines = vec![String::new(); h];
-            if let Some(first) = lines.first_mut() {
-                *first = fit(
-                    &format!(
-                        "terminal too small ({cols}x{rows}); need {MIN_COLS}x{MIN_ROWS}, q quits"
-                    ),
-                    w,
-                );
-            }
-            return lines;
+    /// Scrolls so that the selection is within `height` rows from `offset`.
+    pub fn scroll_to_selection(&mut self, height: usize) {
+        let n = self.visible().len();
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if height > 0 && self.selected >= self.offset + height {
+            self.offset = self.selected + 1 - height;
         }
-        let visible = self.visible();
-        let mut lines = Vec::with_capacity(h);
-        let filter = if self.filter.is_empty() {
-            String::new()
-        } else {
-            format!("  filter: {}", self.filter)
-        };
-        lines.push(fit(
-            &format!(
-                "daimon top  {} of {} units  sort: {}{filter}",
-                visible.len(),
-                self.units.len(),
-                self.sort.label()
-            ),
-            w,
-        ));
-        lines.push(format!(
-            "\x1b[7m{}\x1b[0m",
-            fit(
-                &format!(
-                    "{:<28} {:<12} {:<10} {:>8} {:>9} {:>4} {:>6} {:>8}",
-                    "UNIT", "STATE", "SUB", "PID", "UPTIME", "RST", "CPU%", "MEM"
-                ),
-                w
-            )
-        ));
-        // Lines left for the table (and the log pane) under the two header
-        // lines and above the bottom line.
-        let body = h - 3;
-        let pane = if self.logs.is_some() { body / 2 } else { 0 };
-        let table = body - pane;
-        let top = self.selected.saturating_sub(table.saturating_sub(1));
-        for (i, u) in visible.iter().enumerate().skip(top).take(table) {
-            let text = fit(&unit_line(u, now_sec), w);
-            lines.push(if i == self.selected {
-                format!("\x1b[1;7m{text}\x1b[0m")
-            } else {
-                text
-            });
-        }
-        if visible.is_empty() {
-            lines.push(fit("(no units match)", w));
-        }
-        while lines.len() < 2 + table {
-            lines.push(String::new());
-        }
-        if let Some((unit, log)) = &self.logs {
-            lines.push(fit(&format!("── logs: {unit} (l closes) ──"), w));
-            let shown = pane.saturating_sub(1);
-            let start = log.len().saturating_sub(shown);
-            for l in &log[start..] {
-                lines.push(fit(l, w));
-            }
-            while lines.len() < 2 + table + pane {
-                lines.push(String::new());
-            }
-        }
-        lines.push(fit(&self.bottom_line(), w));
-        lines
+        // No empty space under the last row while rows are scrolled away.
+        self.offset = self.offset.min(n.saturating_sub(height));
     }
 
-    fn bottom_line(&self) -> String {
-        match &self.prompt {
-            Prompt::Filter => format!("/{}  (Enter keeps, Esc clears)", self.filter),
-            Prompt::ConfirmStop(u) => format!("stop {u}? y confirms, any other key cancels"),
-            Prompt::Keys => match &self.message {
-                Some(m) => m.clone(),
-                None => {
-                    "↑↓jk s:start S:stop r:restart R:reload l:logs /:filter o:sort q:quit".into()
-                }
-            },
-        }
+    /// The names of the rows on screen (`height` of them from `offset`).
+    pub fn on_screen(&self, height: usize) -> Vec<String> {
+        self.visible()
+            .iter()
+            .skip(self.offset)
+            .take(height)
+            .map(|u| u.row.name.clone())
+            .collect()
     }
-}
-
-fn unit_line(u: &Shown, now_sec: i64) -> String {
-    let r = &u.row;
-    let pid = r.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
-    let up = match (r.state, r.since_sec) {
-        (ActiveState::Active | ActiveState::Reloading, Some(s)) => span(now_sec - s),
-        _ => "-".into(),
-    };
-    let cpu = u
-        .cpu_percent
-        .map(|c| format!("{c:.1}"))
-        .unwrap_or_else(|| "-".into());
-    let mem = r.memory_bytes.map(bytes).unwrap_or_else(|| "-".into());
-    format!(
-        "{:<28} {:<12} {:<10} {:>8} {:>9} {:>4} {:>6} {:>8}",
-        clip(&r.name, 28),
-        r.state.as_str(),
-        clip(&r.sub_state, 10),
-        pid,
-        up,
-        r.restarts,
-        cpu,
-        mem
-    )
-}
-
-/// `59s`, `3m05s`, `2h07m`, `4d03h`.
-fn span(sec: i64) -> String {
-    let s = sec.max(0);
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
-        3600..86400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d{:02}h", s / 86400, s % 86400 / 3600),
-    }
-}
-
-/// `512B`, `12.0K`, `3.4M`, `1.2G` (powers of 1024).
-fn bytes(b: u64) -> String {
-    const UNITS: [&str; 4] = ["K", "M", "G", "T"];
-    if b < 1024 {
-        return format!("{b}B");
-    }
-    let mut v = b as f64 / 1024.0;
-    let mut i = 0;
-    while v >= 1024.0 && i < UNITS.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    format!("{v:.1}{}", UNITS[i])
-}
-
-fn clip(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(n - 1).collect();
-        t.push('…');
-        t
-    }
-}
-
-/// At most `w` characters, control characters shown as `?` (a unit's log line
-/// must not move the cursor of the screen drawn around it).
-fn fit(s: &str, w: usize) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .take(w)
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use daimon_proto::ActiveState;
 
-    fn row(name: &str, state: ActiveState, pid: Option<u32>, cpu: Option<u64>) -> UnitRow {
+    pub fn row(name: &str, pid: Option<u32>, cpu: Option<u64>) -> UnitRow {
         UnitRow {
             name: name.into(),
             description: None,
             load_state: "loaded".into(),
-            state,
+            state: ActiveState::Active,
             sub_state: "running".into(),
             pid,
             restarts: 2,
@@ -340,43 +297,38 @@ mod tests {
     #[test]
     fn cpu_percent_comes_from_two_samples() {
         let mut v = View::new();
-        v.update(
-            vec![row("a.service", ActiveState::Active, Some(7), Some(0))],
-            0,
-        );
+        v.update(vec![row("a.service", Some(7), Some(0))], 0);
         assert_eq!(v.units[0].cpu_percent, None);
-        v.update(
-            vec![row(
-                "a.service",
-                ActiveState::Active,
-                Some(7),
-                Some(250_000),
-            )],
-            1_000_000,
-        );
+        v.merge(vec![row("a.service", Some(7), Some(250_000))], 1_000_000);
+        assert_eq!(v.units[0].cpu_percent, Some(25.0));
+        // An event's row 0.1 s later keeps the figure instead of a noisy one.
+        v.merge(vec![row("a.service", Some(7), Some(300_000))], 1_100_000);
         assert_eq!(v.units[0].cpu_percent, Some(25.0));
     }
 
     #[test]
-    fn the_table_shows_each_column() {
+    fn merged_rows_replace_or_join_in_name_order() {
         let mut v = View::new();
         v.update(
-            vec![row("web.service", ActiveState::Active, Some(42), None)],
+            vec![row("a.service", None, None), row("c.service", None, None)],
             0,
         );
-        let f = v.frame(100, 10, 1125);
-        let line = &f[2];
-        for want in ["web.service", "active", "running", "42", "2m05s", "3.0M"] {
-            assert!(line.contains(want), "{want:?} missing from {line:?}");
-        }
-        assert_eq!(f.len(), 10);
+        v.move_by(1);
+        v.merge(vec![row("b.service", Some(9), None)], 0);
+        let names: Vec<_> = v.units.iter().map(|u| u.row.name.as_str()).collect();
+        assert_eq!(names, ["a.service", "b.service", "c.service"]);
+        assert_eq!(v.selected_name().as_deref(), Some("c.service"));
+        v.merge(vec![row("b.service", Some(10), None)], 0);
+        assert_eq!(v.units[1].row.pid, Some(10));
+        v.remove("c.service");
+        assert_eq!(v.selected_name().as_deref(), Some("b.service"));
     }
 
     #[test]
     fn the_filter_narrows_and_keeps_the_selection_in_range() {
         let mut v = View::new();
         let rows = (0..5)
-            .map(|i| row(&format!("u{i}.service"), ActiveState::Active, None, None))
+            .map(|i| row(&format!("u{i}.service"), None, None))
             .collect();
         v.update(rows, 0);
         v.move_by(10);
@@ -388,10 +340,29 @@ mod tests {
     }
 
     #[test]
+    fn the_table_scrolls_to_the_selection() {
+        let mut v = View::new();
+        let rows = (0..100)
+            .map(|i| row(&format!("u{i:03}.service"), None, None))
+            .collect();
+        v.update(rows, 0);
+        v.move_by(30);
+        v.scroll_to_selection(10);
+        assert_eq!(v.offset, 21);
+        assert_eq!(
+            v.on_screen(10).last().map(String::as_str),
+            Some("u030.service")
+        );
+        v.move_by(-25);
+        v.scroll_to_selection(10);
+        assert_eq!(v.offset, 5);
+    }
+
+    #[test]
     fn o_orders_by_cpu_then_memory_then_restarts() {
         let mut v = View::new();
-        let mut a = row("a.service", ActiveState::Active, None, Some(0));
-        let mut b = row("b.service", ActiveState::Active, None, Some(0));
+        let mut a = row("a.service", None, Some(0));
+        let mut b = row("b.service", None, Some(0));
         v.update(vec![a.clone(), b.clone()], 0);
         a.cpu_usec = Some(10);
         b.cpu_usec = Some(500_000);
@@ -407,30 +378,20 @@ mod tests {
         assert_eq!(first(&v), "a.service", "memory");
         v.sort = v.sort.next();
         assert_eq!(first(&v), "b.service", "restarts");
-        assert!(v.frame(100, 10, 0)[0].contains("sort: restarts"));
     }
 
     #[test]
-    fn a_small_terminal_gets_a_message() {
-        let v = View::new();
-        let f = v.frame(20, 3, 0);
-        assert_eq!(f.len(), 3);
-        assert!(f[0].starts_with("terminal too small"));
-    }
-
-    #[test]
-    fn log_lines_cannot_move_the_cursor() {
-        let mut v = View::new();
-        v.logs = Some(("a".into(), vec!["x\x1b[2Jy".into()]));
-        let f = v.frame(80, 10, 0);
-        assert!(f.iter().any(|l| l == "x?[2Jy"));
-    }
-
-    #[test]
-    fn spans_and_sizes_read_like_status() {
-        assert_eq!(span(59), "59s");
-        assert_eq!(span(3 * 3600 + 60), "3h01m");
-        assert_eq!(bytes(512), "512B");
-        assert_eq!(bytes(1536), "1.5K");
+    fn the_log_search_keeps_matching_lines_in_any_case() {
+        let mut p = LogPane::default();
+        p.push(vec![
+            "Started".into(),
+            "error: disk".into(),
+            "ERROR again".into(),
+        ]);
+        p.search = "error".into();
+        assert_eq!(p.shown(), ["error: disk", "ERROR again"]);
+        p.push((0..LOG_KEEP).map(|i| i.to_string()).collect());
+        assert_eq!(p.lines.len(), LOG_KEEP);
+        assert!(p.shown().is_empty());
     }
 }

@@ -34,7 +34,9 @@ pub fn check(req: &Request) -> Result<(), String> {
         }
         Request::Enable { units } | Request::Disable { units } => units,
         Request::Logs(l) => &l.units,
-        Request::Cat { unit } | Request::Save { unit } => std::slice::from_ref(unit),
+        Request::Cat { unit } | Request::Save { unit } | Request::Attach { unit, .. } => {
+            std::slice::from_ref(unit)
+        }
         Request::Run(r) => {
             return std::iter::once(&r.name)
                 .chain(r.timer.as_ref().map(|t| &t.name))

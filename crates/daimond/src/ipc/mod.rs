@@ -20,6 +20,7 @@
 //! on `daimon logs`) is allowed to; it holds one connection slot, nothing more.
 
 mod admit;
+mod attach;
 mod events;
 mod group_audit;
 pub mod logs;
@@ -315,6 +316,7 @@ async fn connection(mut s: UnixStream, ctx: &IpcContext, slot: &slots::Slot, evi
             logs::stream(&mut s, lr, &ctx.logs, &ctx.supervisor, ctx.stopping.clone()).await
         }
         Request::Events => events::stream(&mut s, ctx).await,
+        Request::Attach { unit, read_only } => attach::serve(&mut s, ctx, unit, read_only).await,
         Request::Shutdown => {
             // Answered once every service has stopped, so that the client returns
             // when the work is done (as `systemctl stop` does).
@@ -389,6 +391,10 @@ pub async fn dispatch(ctx: &IpcContext, req: Request) -> Response {
                 "daimond is shutting down; run the command again once it has stopped",
             )
         }
+        Request::Attach { .. } => error(
+            ErrorKind::Invalid,
+            "attach works through daimond's socket only: run \"daimon attach UNIT\" on its machine",
+        ),
         req => ctx.supervisor.request(req).await,
     }
 }

@@ -5,7 +5,8 @@
 //! carries ([`PipeMeta`]); at end of file daimond tells the store to close its
 //! copy. While the store holds a read end, a service never dies of SIGPIPE
 //! because daimond was killed, and what it writes waits in the pipe for the next
-//! daimond, which gets every kept pipe back from [`FdStore::open`].
+//! daimond, which gets every kept pipe back from [`FdStore::open`]. A service's
+//! pty master is kept the same way ([`PipeMeta::pty`]).
 //!
 //! Calls are short blocking `sendmsg`s on a local `SOCK_SEQPACKET` socket with a
 //! send timeout: the store only stores, so they return at once. If the store is
@@ -51,6 +52,10 @@ pub struct PipeMeta {
     /// Written by the unit's main process, started at this /proc start time:
     /// a new daimond can adopt it from here if the snapshot missed it.
     pub main: Option<u64>,
+    /// The descriptor is a pty master (`crate::console`), not a pipe's read
+    /// end: a new daimond serves it as the unit's terminal. Its read fails
+    /// with EIO once the service's side is closed, which means end of file.
+    pub pty: bool,
 }
 
 impl PipeMeta {
@@ -67,6 +72,7 @@ impl PipeMeta {
             "level_prefix": self.level_prefix,
             "identifier": self.identifier,
             "main_start_time": self.main,
+            "pty": self.pty,
         });
         serde_json::to_vec(&v).unwrap_or_default()
     }
@@ -89,6 +95,7 @@ impl PipeMeta {
                 .and_then(|i| i.as_str())
                 .map(String::from),
             main: v.get("main_start_time").and_then(|t| t.as_u64()),
+            pty: v.get("pty").and_then(|p| p.as_bool()).unwrap_or(false),
         })
     }
 }
@@ -558,6 +565,7 @@ mod tests {
             level_prefix: true,
             identifier: Some("bot".into()),
             main: Some(12345),
+            pty: true,
         };
         assert_eq!(PipeMeta::from_bytes(&m.to_bytes()), Some(m));
     }

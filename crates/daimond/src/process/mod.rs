@@ -2,7 +2,7 @@
 //!
 //! Owns fork/exec ([`spawn`]), the one reaper ([`reaper`]), pidfd signalling
 //! ([`signal`]), process trees and their usage from /proc ([`tree`], with the files `status` keeps open in [`proc_files`]), service
-//! output pipes ([`logpipe`]), the sd_notify socket ([`notify_socket`]) kept safe in the fd store ([`fdstore`]), watching
+//! output pipes ([`logpipe`]), pseudo-terminals ([`pty`]), the sd_notify socket ([`notify_socket`]) kept safe in the fd store ([`fdstore`]), watching
 //! processes that are not our children ([`pidwatch`]). How a process ended is
 //! [`crate::exit_status`], shared with the machine. It acts and reports; it never
 //! decides — the supervisor does.
@@ -13,6 +13,7 @@ pub mod logpipe;
 pub mod notify_socket;
 pub mod pidwatch;
 pub mod proc_files;
+pub mod pty;
 pub mod reaper;
 pub mod signal;
 pub mod spawn;

@@ -43,6 +43,17 @@ pub enum Stdio {
     /// A descriptor of the daemon, handed over as is (the fd store's listening
     /// socket); the child gets its own copy at the clone.
     Fd(RawFd),
+    /// The slave of a pseudo-terminal made for this child (one per spawn,
+    /// shared by every stream that says `Pty`); the daemon keeps the master
+    /// ([`Spawned::pty`]). As stdin, it also becomes the child's controlling
+    /// terminal (`StandardInput=tty`).
+    Pty,
+}
+
+impl Stdio {
+    fn is_pipe(&self) -> bool {
+        matches!(self, Stdio::Pipe)
+    }
 }
 
 /// Supplementary groups, gid and uid to switch to (root only).
@@ -107,6 +118,8 @@ pub struct Spawned {
     pub start_time: Option<u64>,
     pub stdout: Option<OwnedFd>,
     pub stderr: Option<OwnedFd>,
+    /// The pty master, when a stream is [`Stdio::Pty`].
+    pub pty: Option<OwnedFd>,
 }
 
 /// Why the child did not reach `execve` (or `execve` failed).
@@ -185,13 +198,17 @@ pub fn spawn(spec: SpawnSpec) -> io::Result<Spawned> {
 
 /// [`spawn`] with the way of waiting given (the tests run both).
 fn spawn_with(spec: SpawnSpec, wait: ExecWait) -> io::Result<Spawned> {
-    let out = match spec.stdout {
-        Stdio::Pipe => Some(pipe_cloexec()?),
-        _ => None,
+    let out = match spec.stdout.is_pipe() {
+        true => Some(pipe_cloexec()?),
+        false => None,
     };
-    let err = match spec.stderr {
-        Stdio::Pipe => Some(pipe_cloexec()?),
-        _ => None,
+    let err = match spec.stderr.is_pipe() {
+        true => Some(pipe_cloexec()?),
+        false => None,
+    };
+    let pty = match [&spec.stdin, &spec.stdout, &spec.stderr].contains(&&Stdio::Pty) {
+        true => Some(super::pty::open()?),
+        false => None,
     };
     // Non-blocking: daimond reads it when it is readable, never waits on it.
     let (report_r, report_w) = pipe_with(libc::O_CLOEXEC | libc::O_NONBLOCK)?;
@@ -216,6 +233,7 @@ fn spawn_with(spec: SpawnSpec, wait: ExecWait) -> io::Result<Spawned> {
         pass: raised.iter().map(|f| f.as_raw_fd()).collect(),
         out_w: out.as_ref().map(|(_, w)| w.as_raw_fd()),
         err_w: err.as_ref().map(|(_, w)| w.as_raw_fd()),
+        pty_slave: pty.as_ref().map(|p| p.slave.as_raw_fd()),
         report_w: report_w.as_raw_fd(),
         spec,
     });
@@ -292,6 +310,9 @@ fn spawn_with(spec: SpawnSpec, wait: ExecWait) -> io::Result<Spawned> {
         start_time,
         stdout: out.map(|(r, _)| r),
         stderr: err.map(|(r, _)| r),
+        // Our copy of the slave closes here (the child has its own): the
+        // master then reads EIO once the service's last copy is closed.
+        pty: pty.map(|p| p.master),
     })
 }
 

@@ -60,6 +60,8 @@ pub struct Launch {
     /// the child's copy of the descriptor table.
     pub out_w: Option<RawFd>,
     pub err_w: Option<RawFd>,
+    /// The pty slave, when a stream is `Stdio::Pty`.
+    pub pty_slave: Option<RawFd>,
     pub report_w: RawFd,
 }
 
@@ -133,13 +135,19 @@ fn open(path: &CStr, flags: libc::c_int) -> Result<RawFd, Errno> {
 }
 
 /// Sets up one standard stream.
-unsafe fn open_stdio(s: &Stdio, target: RawFd, pipe_w: Option<RawFd>) -> Result<(), Errno> {
+unsafe fn open_stdio(
+    s: &Stdio,
+    target: RawFd,
+    pipe_w: Option<RawFd>,
+    pty: Option<RawFd>,
+) -> Result<(), Errno> {
     // SAFETY: every descriptor is one of the child's (see `install`).
     unsafe {
         match s {
             Stdio::Inherit => Ok(()),
             Stdio::Pipe => install(pipe_w.ok_or(Errno::BADF)?, target),
             Stdio::Fd(fd) => install(*fd, target),
+            Stdio::Pty => install(pty.ok_or(Errno::BADF)?, target),
             Stdio::Null => install(open(c"/dev/null", libc::O_RDWR)?, target),
             Stdio::File { path, flags } => install(open(path, *flags)?, target),
         }
@@ -217,13 +225,23 @@ unsafe fn child(l: &Launch) -> ! {
             }
         }
         // Standard streams as configured (a service's stdin is /dev/null).
-        if let Err(e) = open_stdio(&s.stdin, 0, None) {
+        if let Err(e) = open_stdio(&s.stdin, 0, None, l.pty_slave) {
             fail(l, code::STDIN, e);
         }
-        if let Err(e) = open_stdio(&s.stdout, 1, l.out_w) {
+        // A terminal as stdin becomes the controlling terminal of the session
+        // setsid() made above (tty_ioctl(4), TIOCSCTTY: the caller must be a
+        // session leader without one), so that Ctrl-C typed by an attached
+        // client reaches the service as SIGINT and its hang-up as SIGHUP.
+        if matches!(s.stdin, Stdio::Pty) {
+            // Argument 0: never steal a terminal that is another session's.
+            if let Err(e) = rustix::process::ioctl_tiocsctty(BorrowedFd::borrow_raw(0)) {
+                fail(l, code::STDIN, e);
+            }
+        }
+        if let Err(e) = open_stdio(&s.stdout, 1, l.out_w, l.pty_slave) {
             fail(l, code::STDOUT, e);
         }
-        if let Err(e) = open_stdio(&s.stderr, 2, l.err_w) {
+        if let Err(e) = open_stdio(&s.stderr, 2, l.err_w, l.pty_slave) {
             fail(l, code::STDERR, e);
         }
         // Credentials: groups before gid before uid, as only root may change

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use daimon_proto::Paths;
 use daimon_unit::value::env::parse_env_file;
 use daimon_unit::{
-    ExecCommand, ExecPrivilege, Resource, ServiceSection, StdOutput, WorkingDirectory,
+    ExecCommand, ExecPrivilege, Resource, ServiceSection, StdInput, StdOutput, WorkingDirectory,
 };
 use rustix::process::Resource as Rl;
 
@@ -119,7 +119,27 @@ pub struct ExecEnv<'a> {
     pub invocation: &'a str,
     /// $MAINPID for ExecStop=/ExecReload= and friends.
     pub main_pid: Option<u32>,
+    /// This is the main process: with `StandardInput=tty` it gets the unit's
+    /// pseudo-terminal (other commands, ExecStartPre= and friends, log
+    /// through pipes as usual: a terminal is for the one process clients
+    /// attach to).
+    pub main: bool,
 }
+
+/// `StandardInput=tty` (and `tty-force`, `tty-fail`): adapted to daimond,
+/// which has no console to lend, as a pseudo-terminal it allocates for the
+/// main process (`TTYPath=` is not used: a new pty is never someone else's,
+/// so the three variants mean the same).
+pub fn wants_terminal(svc: &ServiceSection) -> bool {
+    matches!(
+        svc.standard_input,
+        StdInput::Tty | StdInput::TtyForce | StdInput::TtyFail
+    )
+}
+
+/// TERM for a service with a terminal whose environment has none: what the
+/// terminals that attach to it (xterm, tmux, GNOME, ...) understand.
+pub const DEFAULT_TERM: &str = "xterm-256color";
 
 /// The spawn spec and what the log needs to describe a failure.
 pub struct Prepared {
@@ -269,6 +289,10 @@ pub fn environment(
     set(&mut env, "USER", user.to_string());
     set(&mut env, "LOGNAME", user.to_string());
     set(&mut env, "SHELL", shell.to_string());
+    if x.main && wants_terminal(x.svc) {
+        // Before PassEnvironment= and Environment=, which may set another.
+        set(&mut env, "TERM", DEFAULT_TERM.to_string());
+    }
     for (k, v) in &x.host.pass {
         set(&mut env, k, v.clone());
     }
@@ -327,7 +351,11 @@ fn lookup_path(name: &str, env: &[(String, String)]) -> Option<PathBuf> {
         })
 }
 
-fn output(o: &StdOutput, stdout: Option<&Stdio>) -> Result<Stdio, String> {
+/// One standard output stream. `inherit`: what `StandardOutput=inherit`
+/// means here, stdin's stream for stdout, stdout's for stderr. With a
+/// terminal (`tty`), the log store reads it: `journal` and `tty` both mean
+/// the terminal, whose output daimond stores line by line.
+fn output(o: &StdOutput, inherit: &Stdio, tty: bool) -> Result<Stdio, String> {
     let file = |p: &Path, flags: libc::c_int| -> Result<Stdio, String> {
         Ok(Stdio::File {
             path: cstr(p.as_os_str().as_bytes(), "output path")?,
@@ -336,16 +364,14 @@ fn output(o: &StdOutput, stdout: Option<&Stdio>) -> Result<Stdio, String> {
     };
     match o {
         StdOutput::Null => Ok(Stdio::Null),
-        // Stdout inherits stdin (/dev/null); stderr inherits stdout.
-        StdOutput::Inherit => Ok(match stdout {
-            None => Stdio::Null,
-            Some(Stdio::Pipe) => Stdio::Pipe,
-            Some(other) => other.clone(),
-        }),
+        // Stdout inherits stdin (/dev/null or the terminal); stderr inherits stdout.
+        StdOutput::Inherit => Ok(inherit.clone()),
+        StdOutput::Tty if tty => Ok(Stdio::Pty),
         StdOutput::Tty => Ok(Stdio::Inherit),
         StdOutput::File(p) => file(p, libc::O_WRONLY | libc::O_CREAT),
         StdOutput::Append(p) => file(p, libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND),
         StdOutput::Truncate(p) => file(p, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC),
+        StdOutput::Journal if tty => Ok(Stdio::Pty),
         StdOutput::Journal | StdOutput::Kmsg | StdOutput::Socket | StdOutput::Fd(_) => {
             Ok(Stdio::Pipe)
         }
@@ -409,8 +435,10 @@ pub fn prepare(x: &ExecEnv<'_>, cmd: &ExecCommand) -> Result<Prepared, String> {
         let inf = libc::RLIM_INFINITY;
         rlimits.push((n, lim.soft.unwrap_or(inf), lim.hard.unwrap_or(inf)));
     }
-    let stdout = output(&svc.standard_output, None)?;
-    let stderr = output(&svc.standard_error, Some(&stdout))?;
+    let tty = x.main && wants_terminal(svc);
+    let stdin = if tty { Stdio::Pty } else { Stdio::Null };
+    let stdout = output(&svc.standard_output, &stdin, tty)?;
+    let stderr = output(&svc.standard_error, &stdout, tty)?;
     let spec = SpawnSpec {
         program: cstr(program.as_os_str().as_bytes(), "the command")?,
         argv: argv
@@ -427,7 +455,7 @@ pub fn prepare(x: &ExecEnv<'_>, cmd: &ExecCommand) -> Result<Prepared, String> {
         rlimits,
         no_new_privileges: svc.no_new_privileges,
         credentials: creds,
-        stdin: Stdio::Null,
+        stdin,
         stdout,
         stderr,
         pass_fds: Vec::new(),

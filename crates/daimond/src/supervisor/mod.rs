@@ -82,6 +82,8 @@ pub enum Command {
 pub struct SupervisorHandle {
     tx: mpsc::Sender<Command>,
     events: events::Events,
+    /// Service terminals, which `attach` connects to without the owner.
+    pub consoles: crate::console::Consoles,
 }
 
 impl SupervisorHandle {
@@ -144,6 +146,14 @@ pub fn spawn(ctx: SupervisorContext) -> (SupervisorHandle, tokio::task::JoinHand
     let (tx, rx) = mpsc::channel(256);
     let owner = owner::Owner::new(ctx.paths, ctx.log, ctx.nofile);
     let events = owner.events.clone();
+    let consoles = owner.consoles.clone();
     let task = tokio::task::spawn_local(event_loop::run(owner, rx));
-    (SupervisorHandle { tx, events }, task)
+    (
+        SupervisorHandle {
+            tx,
+            events,
+            consoles,
+        },
+        task,
+    )
 }

@@ -274,7 +274,14 @@ impl Owner {
             self.fdstore()
                 .borrow_mut()
                 .remember(p.id, p.fd.as_fd(), &meta);
+            let pty = meta.pty;
             let origin = PipeOrigin { source, meta };
+            if pty {
+                let log = self.logs.sender();
+                let (consoles, store) = (&self.consoles, self.fdstore());
+                crate::console::reader::start(consoles, p.fd, origin, log, store, Some(p.id));
+                continue;
+            }
             reattach_reader(p.fd, origin, self.logs.sender(), self.fdstore(), p.id);
         }
         if n > 0 {

@@ -80,6 +80,8 @@ pub struct Owner {
     pub(super) sockets: super::socket::Sockets,
     /// State changes for live viewers (`events`).
     pub(super) events: super::events::Events,
+    /// Terminals of services with `StandardInput=tty`, for `daimon attach`.
+    pub(super) consoles: crate::console::Consoles,
 }
 
 impl Owner {
@@ -101,6 +103,7 @@ impl Owner {
             path_units: Default::default(),
             sockets: Default::default(),
             events: Default::default(),
+            consoles: Default::default(),
         }
     }
 
@@ -223,6 +226,7 @@ impl Owner {
                         svc,
                         invocation: &id,
                         main_pid: None,
+                        main: false,
                     };
                     if let Err(e) = exec::create_directories(&x, exec::directory_owner(&x)) {
                         self.message(unit, 3, format!("{unit}: {e}"));

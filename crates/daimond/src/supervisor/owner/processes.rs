@@ -176,6 +176,7 @@ impl Owner {
             svc,
             invocation: &invocation,
             main_pid,
+            main: role == Role::Main,
         };
         let mut prepared = match exec::prepare(&x, cmd) {
             Ok(p) => p,
@@ -233,10 +234,28 @@ impl Owner {
                         level_prefix: svc.syslog_level_prefix,
                         identifier: svc.syslog_identifier.clone(),
                         main: (role == Role::Main).then_some(start_time).flatten(),
+                        pty: false,
                     },
                 };
                 spawn_reader(fd, origin, self.logs.sender(), &self.procs.fdstore);
             }
+        }
+        if let Some(master) = child.pty {
+            let origin = PipeOrigin {
+                source: self.procs.new_source(),
+                meta: PipeMeta {
+                    unit: unit.to_string(),
+                    invocation: invocation.clone(),
+                    pid,
+                    stream: StreamKind::Stdout,
+                    level_prefix: svc.syslog_level_prefix,
+                    identifier: svc.syslog_identifier.clone(),
+                    main: start_time,
+                    pty: true,
+                },
+            };
+            let (log, store) = (self.logs.sender(), &self.procs.fdstore);
+            crate::console::reader::start(&self.consoles, master, origin, log, store, None);
         }
         follow.push(Event::Spawned { role, pid });
         follow.extend(self.exec_outcome(pid, child.exec, prepared.program, prepared.workdir));

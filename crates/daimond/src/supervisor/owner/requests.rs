@@ -69,6 +69,7 @@ impl Owner {
             Request::Logs(_) => err(ErrorKind::Internal, "logs are served by the IPC layer"),
             Request::DaemonReexec => err(ErrorKind::Internal, "daemon-reexec is served by main"),
             Request::Events => err(ErrorKind::Internal, "events are served by the IPC layer"),
+            Request::Attach { .. } => err(ErrorKind::Internal, "attach is served by the IPC layer"),
             Request::UnitStates { units } => self.unit_states(&units),
             Request::Kill {
                 units,

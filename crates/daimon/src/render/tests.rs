@@ -1,7 +1,8 @@
 //! Layout tests of `render`: the exact text people see, with fixed times.
 
+use super::detail::restart_line;
 use super::*;
-use daimon_proto::CatFile;
+use daimon_proto::{CatFile, RestartInfo, UnitRow};
 
 fn unit(name: &str, state: ActiveState) -> UnitStatus {
     UnitStatus {
