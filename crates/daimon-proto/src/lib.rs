@@ -14,6 +14,7 @@ pub mod message;
 pub mod parts;
 pub mod paths;
 pub mod text;
+mod unit_status;
 pub mod verbs;
 
 pub use cgroup::CgroupStatus;

@@ -120,32 +120,10 @@ mod tests {
 
     fn st(pid: u32) -> UnitStatus {
         UnitStatus {
-            name: "bot.service".into(),
-            description: None,
-            load_state: "loaded".into(),
-            state: ActiveState::Active,
-            sub_state: "running".into(),
             enabled: "enabled".into(),
             pid: Some(pid),
-            restarts: 0,
-            since: None,
-            result: "success".into(),
-            status_text: None,
-            errno: None,
-            memory_bytes: None,
-            cpu_usec: None,
-            tasks: vec![],
-            cgroup: None,
-            last_exit: None,
-            reason: None,
             fragment_path: Some("/u/bot.service".into()),
-            logs_dropped: None,
-            logs_dropped_lines: None,
-            recent_logs: vec![],
-            timer: None,
-            last_run: None,
-            earlier_runs: Vec::new(),
-            restart_policy: None,
+            ..UnitStatus::loaded("bot.service", ActiveState::Active, "running")
         }
     }
 

@@ -39,20 +39,20 @@ pub(crate) const UNIT: [&str; 115] = [
 pub(crate) const INSTALL: [&str; 5] =
     ["Alias", "Also", "DefaultInstance", "RequiredBy", "WantedBy"];
 
+/// Keys `[Service]` and `[Socket]` both take: systemd.exec(5), systemd.kill(5),
+/// systemd.resource-control(5) and a few more.
 #[rustfmt::skip]
-pub(crate) const SERVICE: [&str; 254] = [
+pub(crate) const EXEC_CONTEXT: [&str; 208] = [
     "AllowedCPUs", "AllowedMemoryNodes", "AmbientCapabilities", "AppArmorProfile", "BPFProgram",
     "BindPaths", "BindReadOnlyPaths", "BlockIOAccounting", "BlockIODeviceWeight",
-    "BlockIOReadBandwidth", "BlockIOWeight", "BlockIOWriteBandwidth", "BusName", "BusPolicy",
-    "CPUAccounting", "CPUAffinity", "CPUQuota", "CPUQuotaPeriodSec", "CPUSchedulingPolicy",
-    "CPUSchedulingPriority", "CPUSchedulingResetOnFork", "CPUShares", "CPUWeight",
-    "CacheDirectory", "CacheDirectoryMode", "Capabilities", "CapabilityBoundingSet",
-    "ConfigurationDirectory", "ConfigurationDirectoryMode", "CoredumpFilter", "DefaultMemoryLow",
-    "DefaultMemoryMin", "Delegate", "DeviceAllow", "DevicePolicy", "DisableControllers",
-    "DynamicUser", "Environment", "EnvironmentFile", "ExecCondition", "ExecPaths", "ExecReload",
-    "ExecSearchPath", "ExecStart", "ExecStartPost", "ExecStartPre", "ExecStop", "ExecStopPost",
-    "ExitType", "ExtensionDirectories", "ExtensionImages", "FailureAction",
-    "FileDescriptorStoreMax", "FinalKillSignal", "Group", "GuessMainPID", "IOAccounting",
+    "BlockIOReadBandwidth", "BlockIOWeight", "BlockIOWriteBandwidth", "CPUAccounting",
+    "CPUAffinity", "CPUQuota", "CPUQuotaPeriodSec", "CPUSchedulingPolicy", "CPUSchedulingPriority",
+    "CPUSchedulingResetOnFork", "CPUShares", "CPUWeight", "CacheDirectory", "CacheDirectoryMode",
+    "Capabilities", "CapabilityBoundingSet", "ConfigurationDirectory", "ConfigurationDirectoryMode",
+    "CoredumpFilter", "DefaultMemoryLow", "DefaultMemoryMin", "Delegate", "DeviceAllow",
+    "DevicePolicy", "DisableControllers", "DynamicUser", "Environment", "EnvironmentFile",
+    "ExecPaths", "ExecSearchPath", "ExecStartPost", "ExecStartPre", "ExecStopPost",
+    "ExtensionDirectories", "ExtensionImages", "FinalKillSignal", "Group", "IOAccounting",
     "IODeviceLatencyTargetSec", "IODeviceWeight", "IOReadBandwidthMax", "IOReadIOPSMax",
     "IOSchedulingClass", "IOSchedulingPriority", "IOWeight", "IOWriteBandwidthMax",
     "IOWriteIOPSMax", "IPAccounting", "IPAddressAllow", "IPAddressDeny", "IPCNamespacePath",
@@ -60,41 +60,48 @@ pub(crate) const SERVICE: [&str; 254] = [
     "InaccessiblePaths", "KeyringMode", "KillMode", "KillSignal", "LimitAS", "LimitCORE",
     "LimitCPU", "LimitDATA", "LimitFSIZE", "LimitLOCKS", "LimitMEMLOCK", "LimitMSGQUEUE",
     "LimitNICE", "LimitNOFILE", "LimitNPROC", "LimitRSS", "LimitRTPRIO", "LimitRTTIME",
-    "LimitSIGPENDING", "LimitSTACK", "LoadCredential", "LoadCredentialEncrypted",
-    "LockPersonality", "LogExtraFields", "LogLevelMax", "LogNamespace", "LogRateLimitBurst",
-    "LogRateLimitIntervalSec", "LogsDirectory", "LogsDirectoryMode", "ManagedOOMMemoryPressure",
+    "LimitSIGPENDING", "LimitSTACK", "LoadCredential", "LoadCredentialEncrypted", "LockPersonality",
+    "LogExtraFields", "LogLevelMax", "LogNamespace", "LogRateLimitBurst", "LogRateLimitIntervalSec",
+    "LogsDirectory", "LogsDirectoryMode", "ManagedOOMMemoryPressure",
     "ManagedOOMMemoryPressureLimit", "ManagedOOMPreference", "ManagedOOMSwap", "MemoryAccounting",
     "MemoryDenyWriteExecute", "MemoryHigh", "MemoryLimit", "MemoryLow", "MemoryMax", "MemoryMin",
-    "MemorySwapMax", "MemoryZSwapMax", "MountAPIVFS", "MountFlags", "MountImages", "NUMAMask",
-    "NUMAPolicy", "NetClass", "NetworkNamespacePath", "Nice", "NoExecPaths", "NoNewPrivileges",
-    "NonBlocking", "NotifyAccess", "OOMPolicy", "OOMScoreAdjust", "OpenFile", "PAMName", "PIDFile",
-    "PassEnvironment", "PermissionsStartOnly", "Personality", "PrivateDevices", "PrivateIPC",
-    "PrivateMounts", "PrivateNetwork", "PrivateTmp", "PrivateUsers", "ProcSubset", "ProtectClock",
+    "MemorySwapMax", "MountAPIVFS", "MountFlags", "MountImages", "NUMAMask", "NUMAPolicy",
+    "NetClass", "NetworkNamespacePath", "Nice", "NoExecPaths", "NoNewPrivileges", "OOMScoreAdjust",
+    "PAMName", "PassEnvironment", "Personality", "PrivateDevices", "PrivateIPC", "PrivateMounts",
+    "PrivateNetwork", "PrivateTmp", "PrivateUsers", "ProcSubset", "ProtectClock",
     "ProtectControlGroups", "ProtectHome", "ProtectHostname", "ProtectKernelLogs",
     "ProtectKernelModules", "ProtectKernelTunables", "ProtectProc", "ProtectSystem",
-    "ReadOnlyDirectories", "ReadOnlyPaths", "ReadWriteDirectories", "ReadWritePaths",
-    "RebootArgument", "ReloadSignal", "RemainAfterExit", "RemoveIPC", "Restart",
-    "RestartForceExitStatus", "RestartKillSignal", "RestartMaxDelaySec", "RestartMode",
-    "RestartPreventExitStatus", "RestartSec", "RestartSteps", "RestrictAddressFamilies",
-    "RestrictFileSystems", "RestrictNamespaces", "RestrictNetworkInterfaces", "RestrictRealtime",
-    "RestrictSUIDSGID", "RootDirectory", "RootDirectoryStartOnly", "RootHash", "RootHashSignature",
-    "RootImage", "RootImageOptions", "RootVerity", "RuntimeDirectory", "RuntimeDirectoryMode",
-    "RuntimeDirectoryPreserve", "RuntimeMaxSec", "RuntimeRandomizedExtraSec", "SELinuxContext",
+    "ReadOnlyDirectories", "ReadOnlyPaths", "ReadWriteDirectories", "ReadWritePaths", "RemoveIPC",
+    "RestartKillSignal", "RestrictAddressFamilies", "RestrictFileSystems", "RestrictNamespaces",
+    "RestrictNetworkInterfaces", "RestrictRealtime", "RestrictSUIDSGID", "RootDirectory",
+    "RootHash", "RootHashSignature", "RootImage", "RootImageOptions", "RootVerity",
+    "RuntimeDirectory", "RuntimeDirectoryMode", "RuntimeDirectoryPreserve", "SELinuxContext",
     "SecureBits", "SendSIGHUP", "SendSIGKILL", "SetCredential", "SetCredentialEncrypted", "Slice",
-    "SmackProcessLabel", "SocketBindAllow", "SocketBindDeny", "Sockets", "StandardError",
-    "StandardInput", "StandardInputData", "StandardInputText", "StandardOutput",
-    "StartLimitAction", "StartLimitBurst", "StartLimitInterval", "StartupAllowedCPUs",
+    "SmackProcessLabel", "SocketBindAllow", "SocketBindDeny", "StandardError", "StandardInput",
+    "StandardInputData", "StandardInputText", "StandardOutput", "StartupAllowedCPUs",
     "StartupAllowedMemoryNodes", "StartupBlockIOWeight", "StartupCPUShares", "StartupCPUWeight",
-    "StartupIOWeight", "StateDirectory", "StateDirectoryMode", "SuccessExitStatus",
-    "SupplementaryGroups", "SurviveFinalKillSignal", "SysVStartPriority", "SyslogFacility",
-    "SyslogIdentifier", "SyslogLevel", "SyslogLevelPrefix", "SystemCallArchitectures",
-    "SystemCallErrorNumber", "SystemCallFilter", "SystemCallLog", "TTYColumns", "TTYPath",
-    "TTYReset", "TTYRows", "TTYVHangup", "TTYVTDisallocate", "TasksAccounting", "TasksMax",
-    "TemporaryFileSystem", "TimeoutAbortSec", "TimeoutCleanSec", "TimeoutSec",
-    "TimeoutStartFailureMode", "TimeoutStartSec", "TimeoutStopFailureMode", "TimeoutStopSec",
-    "TimerSlackNSec", "Type", "UMask", "USBFunctionDescriptors", "USBFunctionStrings",
-    "UnsetEnvironment", "User", "UtmpIdentifier", "UtmpMode", "WatchdogSec", "WatchdogSignal",
-    "WorkingDirectory",
+    "StartupIOWeight", "StateDirectory", "StateDirectoryMode", "SupplementaryGroups",
+    "SyslogFacility", "SyslogIdentifier", "SyslogLevel", "SyslogLevelPrefix",
+    "SystemCallArchitectures", "SystemCallErrorNumber", "SystemCallFilter", "SystemCallLog",
+    "TTYColumns", "TTYPath", "TTYReset", "TTYRows", "TTYVHangup", "TTYVTDisallocate",
+    "TasksAccounting", "TasksMax", "TemporaryFileSystem", "TimeoutCleanSec", "TimeoutSec",
+    "TimerSlackNSec", "UMask", "UnsetEnvironment", "User", "UtmpIdentifier", "UtmpMode",
+    "WatchdogSignal", "WorkingDirectory",
+];
+
+/// `[Service]` keys besides [`EXEC_CONTEXT`].
+#[rustfmt::skip]
+pub(crate) const SERVICE: [&str; 46] = [
+    "BusName", "BusPolicy", "ExecCondition", "ExecReload", "ExecStart", "ExecStop", "ExitType",
+    "FailureAction", "FileDescriptorStoreMax", "GuessMainPID", "MemoryZSwapMax", "NonBlocking",
+    "NotifyAccess", "OOMPolicy", "OpenFile", "PIDFile", "PermissionsStartOnly", "RebootArgument",
+    "ReloadSignal", "RemainAfterExit", "Restart", "RestartForceExitStatus", "RestartMaxDelaySec",
+    "RestartMode", "RestartPreventExitStatus", "RestartSec", "RestartSteps",
+    "RootDirectoryStartOnly", "RuntimeMaxSec", "RuntimeRandomizedExtraSec", "Sockets",
+    "StartLimitAction", "StartLimitBurst", "StartLimitInterval", "SuccessExitStatus",
+    "SurviveFinalKillSignal", "SysVStartPriority", "TimeoutAbortSec", "TimeoutStartFailureMode",
+    "TimeoutStartSec", "TimeoutStopFailureMode", "TimeoutStopSec", "Type", "USBFunctionDescriptors",
+    "USBFunctionStrings", "WatchdogSec",
 ];
 
 #[rustfmt::skip]
@@ -105,64 +112,20 @@ pub(crate) const TIMER: [&str; 16] = [
     "WakeSystem",
 ];
 
+/// `[Socket]` keys besides [`EXEC_CONTEXT`].
 #[rustfmt::skip]
-pub(crate) const SOCKET: [&str; 265] = [
-    "Accept", "AllowedCPUs", "AllowedMemoryNodes", "AmbientCapabilities", "AppArmorProfile",
-    "BPFProgram", "Backlog", "BindPaths", "BindReadOnlyPaths", "BindToDevice", "BlockIOAccounting",
-    "BlockIODeviceWeight", "BlockIOReadBandwidth", "BlockIOWeight", "BlockIOWriteBandwidth",
-    "Broadcast", "CPUAccounting", "CPUAffinity", "CPUQuota", "CPUQuotaPeriodSec",
-    "CPUSchedulingPolicy", "CPUSchedulingPriority", "CPUSchedulingResetOnFork", "CPUShares",
-    "CPUWeight", "CacheDirectory", "CacheDirectoryMode", "Capabilities", "CapabilityBoundingSet",
-    "ConfigurationDirectory", "ConfigurationDirectoryMode", "CoredumpFilter", "DefaultMemoryLow",
-    "DefaultMemoryMin", "DeferAcceptSec", "Delegate", "DeviceAllow", "DevicePolicy",
-    "DirectoryMode", "DisableControllers", "DynamicUser", "Environment", "EnvironmentFile",
-    "ExecPaths", "ExecSearchPath", "ExecStartPost", "ExecStartPre", "ExecStopPost", "ExecStopPre",
-    "ExtensionDirectories", "ExtensionImages", "FileDescriptorName", "FinalKillSignal",
-    "FlushPending", "FreeBind", "Group", "IOAccounting", "IODeviceLatencyTargetSec",
-    "IODeviceWeight", "IOReadBandwidthMax", "IOReadIOPSMax", "IOSchedulingClass",
-    "IOSchedulingPriority", "IOWeight", "IOWriteBandwidthMax", "IOWriteIOPSMax", "IPAccounting",
-    "IPAddressAllow", "IPAddressDeny", "IPCNamespacePath", "IPEgressFilterPath",
-    "IPIngressFilterPath", "IPTOS", "IPTTL", "IgnoreSIGPIPE", "InaccessibleDirectories",
-    "InaccessiblePaths", "KeepAlive", "KeepAliveIntervalSec", "KeepAliveProbes",
-    "KeepAliveTimeSec", "KeyringMode", "KillMode", "KillSignal", "LimitAS", "LimitCORE",
-    "LimitCPU", "LimitDATA", "LimitFSIZE", "LimitLOCKS", "LimitMEMLOCK", "LimitMSGQUEUE",
-    "LimitNICE", "LimitNOFILE", "LimitNPROC", "LimitRSS", "LimitRTPRIO", "LimitRTTIME",
-    "LimitSIGPENDING", "LimitSTACK", "ListenDatagram", "ListenFIFO", "ListenMessageQueue",
-    "ListenNetlink", "ListenSequentialPacket", "ListenSpecial", "ListenStream",
-    "ListenUSBFunction", "LoadCredential", "LoadCredentialEncrypted", "LockPersonality",
-    "LogExtraFields", "LogLevelMax", "LogNamespace", "LogRateLimitBurst",
-    "LogRateLimitIntervalSec", "LogsDirectory", "LogsDirectoryMode", "ManagedOOMMemoryPressure",
-    "ManagedOOMMemoryPressureLimit", "ManagedOOMPreference", "ManagedOOMSwap", "Mark",
-    "MaxConnections", "MaxConnectionsPerSource", "MemoryAccounting", "MemoryDenyWriteExecute",
-    "MemoryHigh", "MemoryLimit", "MemoryLow", "MemoryMax", "MemoryMin", "MemorySwapMax",
-    "MessageQueueMaxMessages", "MessageQueueMessageSize", "MountAPIVFS", "MountFlags",
-    "MountImages", "NUMAMask", "NUMAPolicy", "NetClass", "NetworkNamespacePath", "Nice", "NoDelay",
-    "NoExecPaths", "NoNewPrivileges", "OOMScoreAdjust", "PAMName", "PassCredentials",
-    "PassEnvironment", "PassPacketInfo", "PassSecurity", "Personality", "PipeSize",
-    "PollLimitBurst", "PollLimitIntervalSec", "Priority", "PrivateDevices", "PrivateIPC",
-    "PrivateMounts", "PrivateNetwork", "PrivateTmp", "PrivateUsers", "ProcSubset", "ProtectClock",
-    "ProtectControlGroups", "ProtectHome", "ProtectHostname", "ProtectKernelLogs",
-    "ProtectKernelModules", "ProtectKernelTunables", "ProtectProc", "ProtectSystem",
-    "ReadOnlyDirectories", "ReadOnlyPaths", "ReadWriteDirectories", "ReadWritePaths",
-    "ReceiveBuffer", "RemoveIPC", "RemoveOnStop", "RestartKillSignal", "RestrictAddressFamilies",
-    "RestrictFileSystems", "RestrictNamespaces", "RestrictNetworkInterfaces", "RestrictRealtime",
-    "RestrictSUIDSGID", "ReusePort", "RootDirectory", "RootHash", "RootHashSignature", "RootImage",
-    "RootImageOptions", "RootVerity", "RuntimeDirectory", "RuntimeDirectoryMode",
-    "RuntimeDirectoryPreserve", "SELinuxContext", "SELinuxContextFromNet", "SecureBits",
-    "SendBuffer", "SendSIGHUP", "SendSIGKILL", "Service", "SetCredential",
-    "SetCredentialEncrypted", "Slice", "SmackLabel", "SmackLabelIPIn", "SmackLabelIPOut",
-    "SmackProcessLabel", "SocketBindAllow", "SocketBindDeny", "SocketGroup", "SocketMode",
-    "SocketProtocol", "SocketUser", "StandardError", "StandardInput", "StandardInputData",
-    "StandardInputText", "StandardOutput", "StartupAllowedCPUs", "StartupAllowedMemoryNodes",
-    "StartupBlockIOWeight", "StartupCPUShares", "StartupCPUWeight", "StartupIOWeight",
-    "StateDirectory", "StateDirectoryMode", "SupplementaryGroups", "Symlinks", "SyslogFacility",
-    "SyslogIdentifier", "SyslogLevel", "SyslogLevelPrefix", "SystemCallArchitectures",
-    "SystemCallErrorNumber", "SystemCallFilter", "SystemCallLog", "TCPCongestion", "TTYColumns",
-    "TTYPath", "TTYReset", "TTYRows", "TTYVHangup", "TTYVTDisallocate", "TasksAccounting",
-    "TasksMax", "TemporaryFileSystem", "TimeoutCleanSec", "TimeoutSec", "TimerSlackNSec",
-    "Timestamping", "Transparent", "TriggerLimitBurst", "TriggerLimitIntervalSec", "UMask",
-    "UnsetEnvironment", "User", "UtmpIdentifier", "UtmpMode", "WatchdogSignal", "WorkingDirectory",
-    "Writable",
+pub(crate) const SOCKET: [&str; 57] = [
+    "Accept", "Backlog", "BindToDevice", "Broadcast", "DeferAcceptSec", "DirectoryMode",
+    "ExecStopPre", "FileDescriptorName", "FlushPending", "FreeBind", "IPTOS", "IPTTL", "KeepAlive",
+    "KeepAliveIntervalSec", "KeepAliveProbes", "KeepAliveTimeSec", "ListenDatagram", "ListenFIFO",
+    "ListenMessageQueue", "ListenNetlink", "ListenSequentialPacket", "ListenSpecial",
+    "ListenStream", "ListenUSBFunction", "Mark", "MaxConnections", "MaxConnectionsPerSource",
+    "MessageQueueMaxMessages", "MessageQueueMessageSize", "NoDelay", "PassCredentials",
+    "PassPacketInfo", "PassSecurity", "PipeSize", "PollLimitBurst", "PollLimitIntervalSec",
+    "Priority", "ReceiveBuffer", "RemoveOnStop", "ReusePort", "SELinuxContextFromNet", "SendBuffer",
+    "Service", "SmackLabel", "SmackLabelIPIn", "SmackLabelIPOut", "SocketGroup", "SocketMode",
+    "SocketProtocol", "SocketUser", "Symlinks", "TCPCongestion", "Timestamping", "Transparent",
+    "TriggerLimitBurst", "TriggerLimitIntervalSec", "Writable",
 ];
 
 #[rustfmt::skip]
@@ -182,7 +145,8 @@ pub(crate) fn is_known(section: &str, key: &str) -> bool {
         "Path" => &PATH,
         _ => return false,
     };
-    list.binary_search(&key).is_ok()
+    let exec = matches!(section, "Service" | "Socket");
+    list.binary_search(&key).is_ok() || (exec && EXEC_CONTEXT.binary_search(&key).is_ok())
 }
 
 #[cfg(test)]
@@ -191,7 +155,15 @@ mod tests {
 
     #[test]
     fn lists_are_sorted_for_binary_search() {
-        for list in [&UNIT[..], &INSTALL, &SERVICE, &TIMER, &SOCKET, &PATH] {
+        for list in [
+            &UNIT[..],
+            &INSTALL,
+            &EXEC_CONTEXT,
+            &SERVICE,
+            &TIMER,
+            &SOCKET,
+            &PATH,
+        ] {
             assert!(list.windows(2).all(|w| w[0] < w[1]));
         }
     }
@@ -201,5 +173,8 @@ mod tests {
         assert!(is_known("Service", "ProtectSystem"));
         assert!(is_known("Unit", "ConditionPathExists"));
         assert!(!is_known("Service", "Frobnicate"));
+        assert!(is_known("Socket", "ProtectSystem"));
+        assert!(is_known("Socket", "ListenStream") && !is_known("Service", "ListenStream"));
+        assert!(!is_known("Timer", "ProtectSystem"));
     }
 }

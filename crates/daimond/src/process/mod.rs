@@ -15,7 +15,6 @@ pub mod notify_socket;
 pub mod pidwatch;
 pub mod proc_files;
 pub mod pty;
-pub mod raw_syscall;
 pub mod reaper;
 pub mod signal;
 pub mod spawn;

@@ -255,6 +255,10 @@ fn spawn_with(spec: SpawnSpec, wait: ExecWait) -> io::Result<Spawned> {
             l.has_pid_var[k] = true;
         }
     }
+    // No daemon descriptor leaks into the service: every one is close-on-exec
+    // already; this covers any that is not. The passed ones are the child's
+    // own copies, placed at 3, 4, ... without the flag.
+    cloexec_from(3);
     let stack = child_stack::take()?;
 
     // No signal handler of the daemon may run in the child (it shares our memory):
@@ -310,6 +314,48 @@ fn spawn_with(spec: SpawnSpec, wait: ExecWait) -> io::Result<Spawned> {
         // master then reads EIO once the service's last copy is closed.
         pty: pty.map(|p| p.master),
     })
+}
+
+/// Marks every descriptor of daimond numbered `first` or above close-on-exec.
+///
+/// Here, in daimond, rather than in the child: rustix has no close_range, and
+/// a libc call in the child could write daimond's `errno` (`spawn_child`).
+/// Nothing in daimond keeps a descriptor open across an exec of its own while
+/// it spawns (a re-exec clears the PID file's flag after the last spawn).
+fn cloexec_from(first: RawFd) {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range(2) on descriptor numbers only; it changes flags,
+    // closes nothing.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r == 0 {
+        return;
+    }
+    // Kernels before 5.11: the open descriptors, as /proc lists them.
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    for fd in dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<RawFd>().ok())
+    {
+        if fd < first {
+            continue;
+        }
+        // SAFETY: fcntl on a descriptor number; a closed one fails with EBADF.
+        unsafe {
+            let fl = libc::fcntl(fd, libc::F_GETFD);
+            if fl >= 0 && fl & libc::FD_CLOEXEC == 0 {
+                libc::fcntl(fd, libc::F_SETFD, fl | libc::FD_CLOEXEC);
+            }
+        }
+    }
 }
 
 /// A close-on-exec copy of `fd` numbered `floor` or above.

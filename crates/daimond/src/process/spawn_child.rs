@@ -3,28 +3,40 @@
 //! It runs in daimond's memory, on a stack of its own, while daimond goes on
 //! (see `spawn.rs`). So it only reads what [`Launch`] holds, writes nothing of
 //! daimond's but its own stack and `Launch::pid_vars`, never allocates, and
-//! makes its system calls through rustix (its linux_raw backend makes the
-//! system call itself, with no libc wrapper in between) or, for the few rustix
-//! does not offer, `raw_syscall`: both leave daimond's `errno` alone (see
+//! makes every system call through rustix: its linux_raw backend makes the
+//! system call itself, with no libc wrapper in between, so no call writes the
+//! `errno` of the daimond thread whose thread pointer the child shares (see
 //! [`errno_free`]). Paths are handed over as `&CStr`, which rustix passes on
 //! as is (a `&str` or `&Path` could make it allocate). A failing step is
-//! written to the exec-report pipe as `[code, errno]` before `exit_group(code)`, with systemd's exit code for that step
-//! (systemd.exec(5), "PROCESS EXIT CODES"). At a successful execve() the pipe,
-//! close-on-exec, closes: its reader sees end of file.
+//! written to the exec-report pipe as `[code, errno]` before `exit_group(code)`,
+//! with systemd's exit code for that step (systemd.exec(5), "PROCESS EXIT
+//! CODES"). At a successful execve() the pipe, close-on-exec, closes: its
+//! reader sees end of file.
+//!
+//! execve, exit_group, rt_sigaction and rt_sigprocmask come from rustix's
+//! `runtime` module, which exists only on the linux_raw backend. That module
+//! is meant for runtimes that replace libc, as libc expects to own signal
+//! handlers and process exit; here it is used only where libc is out of the
+//! picture: in a child that runs no libc code before it execs or exits. rustix
+//! publishes the module under a name that changes between releases, hence the
+//! exact version pinned in the workspace's Cargo.toml and the one alias below.
 
 use std::cell::UnsafeCell;
 use std::ffi::CStr;
-use std::os::fd::{BorrowedFd, IntoRawFd, RawFd};
+use std::mem::ManuallyDrop;
+use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
 use std::sync::atomic::AtomicI32;
 
 use rustix::fs::{Mode, OFlags};
-use rustix::io::{Errno, FdFlags};
+use rustix::io::{DupFlags, Errno, FdFlags};
 use rustix::process::Rlimit;
+// The one place that names rustix's runtime module (see the module comment).
+use runtime::{How, KERNEL_SIG_DFL, KernelSigSet, KernelSigaction, Signal};
+use rustix::runtime_448b8ad740e2a26f as runtime;
 use rustix::thread::{Gid, Uid};
 use rustix::thread::{set_thread_gid, set_thread_groups, set_thread_uid};
 
-use super::raw_syscall::{self, syscall};
 use super::spawn::{CHILD_PID_VARS, SpawnSpec, Stdio};
 use crate::exit_status::code;
 
@@ -64,27 +76,21 @@ pub extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
 /// Whether the child's system calls leave `errno` alone, so that it may run
 /// alongside daimond; otherwise `spawn` keeps daimond's thread suspended
 /// until the child has exec'd (CLONE_VFORK), so that the `errno` they write
-/// harms nothing. `raw_syscall` says so at compile time. rustix cannot: it
-/// uses its libc backend on architectures without linux_raw support, or when
-/// any crate of the build turns on its `use-libc` feature. So a call that
-/// fails is made once and `errno` looked at.
+/// harms nothing. rustix's runtime module, which the child needs, exists only
+/// on its linux_raw backend, which never writes `errno`; this checks the
+/// same at run time, in case a later rustix routes some call through libc:
+/// a call that fails is made once and `errno` looked at.
 pub fn errno_free() -> bool {
     static RUSTIX_ERRNO_FREE: OnceLock<bool> = OnceLock::new();
-    raw_syscall::ERRNO_FREE
-        && *RUSTIX_ERRNO_FREE.get_or_init(|| {
-            const MARK: i32 = 0x7a11;
-            // SAFETY: this thread's errno, written and read right here.
-            unsafe { *libc::__errno_location() = MARK };
-            // An empty path never names a file: ENOENT, and nothing changes.
-            let failed = rustix::fs::access(c"", rustix::fs::Access::EXISTS).is_err();
-            // SAFETY: as above.
-            failed && unsafe { *libc::__errno_location() } == MARK
-        })
-}
-
-/// A raw system call's `-errno`.
-fn raw_errno(ret: isize) -> Errno {
-    Errno::from_raw_os_error((-ret) as i32)
+    *RUSTIX_ERRNO_FREE.get_or_init(|| {
+        const MARK: i32 = 0x7a11;
+        // SAFETY: this thread's errno, written and read right here.
+        unsafe { *libc::__errno_location() = MARK };
+        // An empty path never names a file: ENOENT, and nothing changes.
+        let failed = rustix::fs::access(c"", rustix::fs::Access::EXISTS).is_err();
+        // SAFETY: as above.
+        failed && unsafe { *libc::__errno_location() } == MARK
+    })
 }
 
 /// Reports a failing step on the exec-report pipe and exits with its code.
@@ -94,14 +100,12 @@ unsafe fn fail(l: &Launch, code: i32, err: Errno) -> ! {
     report[..4].copy_from_slice(&code.to_ne_bytes());
     report[4..].copy_from_slice(&errno.to_ne_bytes());
     // SAFETY: the report pipe's write end stays open in the child until its
-    // exec; an 8-byte write to a pipe is atomic (below PIPE_BUF). Then the
-    // end of this process: rustix's stable API has no exit_group.
+    // exec; an 8-byte write to a pipe is atomic (below PIPE_BUF).
     unsafe {
         let _ = rustix::io::write(BorrowedFd::borrow_raw(l.report_w), &report);
-        loop {
-            syscall(libc::SYS_exit_group, &[code as usize]);
-        }
     }
+    // _exit(2): no atexit handler or stdio flush of daimond's runs here.
+    runtime::exit_group(code)
 }
 
 /// Points `target` (0, 1, 2) at `fd`, clearing close-on-exec if it already is.
@@ -161,19 +165,6 @@ fn rlimit(soft: libc::rlim_t, hard: libc::rlim_t) -> Rlimit {
     }
 }
 
-/// The kernel's `struct sigaction` for rt_sigaction(2) (the same field order on
-/// x86_64 and aarch64: handler, flags, restorer, mask).
-#[repr(C)]
-struct KernelSigaction {
-    handler: usize,
-    flags: libc::c_ulong,
-    restorer: usize,
-    mask: u64,
-}
-
-/// The size of the kernel's signal set, as rt_sigaction/rt_sigprocmask want it.
-const KERNEL_SIGSET: usize = 8;
-
 unsafe fn child(l: &Launch) -> ! {
     let s = &l.spec;
     // SAFETY: every call is a system call on data prepared before the clone
@@ -186,37 +177,28 @@ unsafe fn child(l: &Launch) -> ! {
             fail(l, code::SETSID, e);
         }
         // Every disposition daimond installed back to default (1..=64 is
-        // every Linux signal), then the mask, which the parent filled around
-        // the clone so that no handler of daimond ever runs here, cleared.
-        // Raw: rustix has rt_sigaction and rt_sigprocmask only in its runtime
-        // module, which is for programs without a libc and hidden under a
-        // name that changes from release to release.
+        // every Linux signal; execve resets caught ones, not ignored ones),
+        // then the mask, which the parent filled around the clone so that no
+        // handler of daimond ever runs here, cleared. The child has its own
+        // table of handlers (no CLONE_SIGHAND): daimond's stay as they are.
+        // The signals glibc keeps for itself (32, 33) are reset too, as
+        // posix_spawn's POSIX_SPAWN_SETSIGDEF does: no libc code runs here
+        // any more to rely on them.
         let dfl = KernelSigaction {
-            handler: libc::SIG_DFL,
-            flags: 0,
-            restorer: 0,
-            mask: 0,
+            sa_handler_kernel: KERNEL_SIG_DFL,
+            ..KernelSigaction::default()
         };
-        for sig in 1..=64usize {
-            if sig != libc::SIGKILL as usize && sig != libc::SIGSTOP as usize {
-                syscall(
-                    libc::SYS_rt_sigaction,
-                    &[sig, &dfl as *const _ as usize, 0, KERNEL_SIGSET],
-                );
+        for sig in 1..=64 {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                // SAFETY (from_raw_unchecked): 1..=64 are valid, non-zero
+                // signal numbers; libc's reserved ones are only reset to
+                // default, in a process where libc no longer runs.
+                let _ =
+                    runtime::kernel_sigaction(Signal::from_raw_unchecked(sig), Some(dfl.clone()));
             }
         }
-        let empty: u64 = 0;
-        let r = syscall(
-            libc::SYS_rt_sigprocmask,
-            &[
-                libc::SIG_SETMASK as usize,
-                &empty as *const u64 as usize,
-                0,
-                KERNEL_SIGSET,
-            ],
-        );
-        if r < 0 {
-            fail(l, code::SIGNAL_MASK, raw_errno(r));
+        if let Err(e) = runtime::kernel_sigprocmask(How::SETMASK, Some(&KernelSigSet::empty())) {
+            fail(l, code::SIGNAL_MASK, e);
         }
         // Into the unit's cgroups first, before any other step of the child.
         for file in &s.join_cgroups {
@@ -251,9 +233,9 @@ unsafe fn child(l: &Launch) -> ! {
         // session leader without one), so that Ctrl-C typed by an attached
         // client reaches the service as SIGINT and its hang-up as SIGHUP.
         if matches!(s.stdin, Stdio::Pty) {
-            let r = syscall(libc::SYS_ioctl, &[0, libc::TIOCSCTTY as usize, 0]);
-            if r < 0 {
-                fail(l, code::STDIN, raw_errno(r));
+            // Argument 0: never steal a terminal that is another session's.
+            if let Err(e) = rustix::process::ioctl_tiocsctty(BorrowedFd::borrow_raw(0)) {
+                fail(l, code::STDIN, e);
             }
         }
         if let Err(e) = open_stdio(&s.stdout, 1, l.out_w, l.pty_slave) {
@@ -301,23 +283,19 @@ unsafe fn child(l: &Launch) -> ! {
         // flags leaves the copy open across execve. Their sources and the
         // exec report are numbered above this range (see `spawn`).
         for (i, &fd) in l.pass.iter().enumerate() {
-            let r = syscall(libc::SYS_dup3, &[fd as usize, 3 + i, 0]);
-            if r < 0 {
-                fail(l, code::FDS, raw_errno(r));
+            // SAFETY (from_raw_fd): the number is only dup3's target, which
+            // need not be open (dup2(2)); ManuallyDrop never closes it.
+            let mut target = ManuallyDrop::new(OwnedFd::from_raw_fd(3 + i as RawFd));
+            if let Err(e) =
+                rustix::io::dup3(BorrowedFd::borrow_raw(fd), &mut target, DupFlags::empty())
+            {
+                fail(l, code::FDS, e);
             }
         }
-        // No daemon descriptor leaks: every one above the passed ones is marked
-        // close-on-exec (they all are already; this covers any that is not).
-        cloexec_from(3 + l.pass.len() as RawFd);
-        let r = syscall(
-            libc::SYS_execve,
-            &[
-                s.program.as_ptr() as usize,
-                l.argv.as_ptr() as usize,
-                l.envp.as_ptr() as usize,
-            ],
-        );
-        fail(l, code::EXEC, raw_errno(r))
+        // Every other descriptor of daimond is close-on-exec: the parent
+        // made sure of it just before the clone (`spawn::cloexec_from`).
+        let e = runtime::execve(&s.program, l.argv.as_ptr().cast(), l.envp.as_ptr().cast());
+        fail(l, code::EXEC, e)
     }
 }
 
@@ -345,33 +323,5 @@ unsafe fn write_own_pid(buf: *mut u8, prefix: usize) {
             at += 1;
         }
         *buf.add(at) = 0;
-    }
-}
-
-/// Marks every descriptor >= `first` close-on-exec.
-unsafe fn cloexec_from(first: RawFd) {
-    const CLOSE_RANGE_CLOEXEC: usize = 1 << 2;
-    // SAFETY: close_range/fcntl on descriptor numbers only.
-    unsafe {
-        let r = syscall(
-            libc::SYS_close_range,
-            &[first as usize, u32::MAX as usize, CLOSE_RANGE_CLOEXEC],
-        );
-        if r != 0 {
-            // Kernels before 5.11: a bounded sweep.
-            for fd in first as usize..4096 {
-                let fl = syscall(libc::SYS_fcntl, &[fd, libc::F_GETFD as usize]);
-                if fl >= 0 && fl as usize & libc::FD_CLOEXEC as usize == 0 {
-                    syscall(
-                        libc::SYS_fcntl,
-                        &[
-                            fd,
-                            libc::F_SETFD as usize,
-                            fl as usize | libc::FD_CLOEXEC as usize,
-                        ],
-                    );
-                }
-            }
-        }
     }
 }

@@ -41,8 +41,8 @@ impl Owner {
             return;
         }
         if !self.cgroups.units.contains_key(unit) {
+            let group = group_name(&self.paths().state);
             let layout = self.cgroups.layout.get_or_insert_with(Layout::detect);
-            let group = group_name(&self.paths.state);
             let (cg, problems) = UnitCgroup::create(layout, &group, unit, svc);
             self.cgroups.leftover.retain(|l| l.dirs != cg.dirs);
             for p in problems {

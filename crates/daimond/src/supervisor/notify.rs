@@ -65,18 +65,18 @@ fn address_with(runtime: &std::path::Path, root: bool, fresh: bool) -> NotifyAdd
 /// if it cannot be bound: `Type=notify` starts then fail at once with the
 /// reason (`notify_env`), instead of hanging until their timeout.
 pub fn open(o: &mut Owner) -> Option<NotifySocket> {
-    let root = o.host.uid == 0;
-    let mut addr = address(&o.paths.runtime, root);
+    let root = o.host().uid == 0;
+    let mut addr = address(&o.paths().runtime, root);
     let mut bound = NotifySocket::bind(&addr);
     if matches!(&bound, Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && root) {
         // Another daimond took our name (one with a copy of our runtime
         // directory): a new one. Services re-adopted from before cannot notify.
-        addr = address_with(&o.paths.runtime, root, true);
+        addr = address_with(&o.paths().runtime, root, true);
         bound = NotifySocket::bind(&addr);
     }
     match bound {
         Ok(s) => {
-            o.notify_socket = Some(addr.env_value());
+            o.set_notify_socket(Ok(addr.env_value()));
             Some(s)
         }
         Err(e) => {
@@ -85,7 +85,7 @@ pub fn open(o: &mut Owner) -> Option<NotifySocket> {
                 addr.env_value()
             );
             tracing::error!("{why}; Type=notify services fail to start");
-            o.notify_failure = Some(why);
+            o.set_notify_socket(Err(why));
             None
         }
     }
@@ -215,11 +215,11 @@ impl Owner {
             svc.service_type,
             daimon_unit::ServiceType::Notify | daimon_unit::ServiceType::NotifyReload
         );
-        if let (Role::Main, true, None) = (role, needs_ready, &self.notify_socket) {
+        if let (Role::Main, true, None) = (role, needs_ready, self.notify_socket()) {
             return Err(self
-                .notify_failure
-                .clone()
-                .unwrap_or_else(|| "no notification socket".to_string()));
+                .notify_failure()
+                .unwrap_or("no notification socket")
+                .to_string());
         }
         let access = svc.notify_access.unwrap_or(
             if matches!(
@@ -236,7 +236,7 @@ impl Owner {
             Role::Main => access != NotifyAccess::None,
             Role::Control => matches!(access, NotifyAccess::Exec | NotifyAccess::All),
         };
-        if let (true, Some(addr)) = (pass, &self.notify_socket) {
+        if let (true, Some(addr)) = (pass, self.notify_socket()) {
             add_env(spec, "NOTIFY_SOCKET", addr);
         }
         if let (Role::Main, Some(wd)) = (role, svc.watchdog) {

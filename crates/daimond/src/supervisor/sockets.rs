@@ -58,7 +58,7 @@ impl Owner {
         };
         if section.accept {
             let template = accept_template(name);
-            if !self.paths.units.join(&template).is_file() {
+            if !self.paths().units.join(&template).is_file() {
                 return Err(format!(
                     "{name} has Accept=yes, which starts an instance of {template} per connection; create {template}"
                 ));
@@ -255,7 +255,7 @@ impl Owner {
         self.fd_store_after_events();
         if std::mem::take(&mut self.sockets.changed) {
             let started = self.sockets.runs.keys();
-            if let Err(e) = recover::save_active(&self.paths.state, started) {
+            if let Err(e) = recover::save_active(&self.paths().state, started) {
                 tracing::warn!("cannot save the started sockets: {e}");
             }
         }
@@ -385,7 +385,7 @@ impl Owner {
 
     /// The socket units a previous daimond had started.
     pub(super) fn sockets_to_resume(&self) -> Vec<String> {
-        recover::load_active(&self.paths.state)
+        recover::load_active(&self.paths().state)
             .into_iter()
             .filter(|n| self.is_socket(n))
             .collect()

@@ -115,7 +115,7 @@ impl Owner {
             daemon_start: self.timers.daemon_start,
             last_trigger_wall: plan
                 .persistent
-                .then(|| stamp::last_trigger(&self.paths.state, name))
+                .then(|| stamp::last_trigger(&self.paths().state, name))
                 .flatten(),
             last_trigger_mono: None,
             unit_started: started,
@@ -152,7 +152,7 @@ impl Owner {
 
     /// The timers a previous daimond had started (enabled ones start anyway).
     pub(super) fn timers_to_resume(&self) -> Vec<String> {
-        stamp::load_active(&self.paths.state)
+        stamp::load_active(&self.paths().state)
             .into_iter()
             .filter(|n| self.is_timer(n))
             .collect()
@@ -163,7 +163,7 @@ impl Owner {
     /// live on with the schedule.
     pub(super) fn kept_by_started_timers(&self) -> std::collections::BTreeSet<String> {
         let mut keep = std::collections::BTreeSet::new();
-        for t in stamp::load_active(&self.paths.state) {
+        for t in stamp::load_active(&self.paths().state) {
             let unit = self
                 .units
                 .get(&t)
@@ -275,7 +275,7 @@ impl Owner {
         run.next = Next::default();
         let unit = run.plan.unit.clone();
         if run.plan.persistent {
-            if let Err(e) = stamp::save_trigger(&self.paths.state, name, now.wall) {
+            if let Err(e) = stamp::save_trigger(&self.paths().state, name, now.wall) {
                 self.message(
                     name,
                     4,
@@ -336,7 +336,7 @@ impl Owner {
     /// for its next elapse again (at once, if one passed during the run).
     pub fn timers_after_events(&mut self) {
         if std::mem::take(&mut self.timers.changed) {
-            if let Err(e) = stamp::save_active(&self.paths.state, self.timers.runs.keys()) {
+            if let Err(e) = stamp::save_active(&self.paths().state, self.timers.runs.keys()) {
                 tracing::warn!("cannot save the started timers: {e}");
             }
         }
@@ -413,7 +413,7 @@ impl Owner {
         // stamp when it started); a stopped one shows its stamp, if it keeps one.
         let last = match run {
             Some(r) => r.history.last_trigger_wall,
-            None if plan.persistent => stamp::last_trigger(&self.paths.state, &e.name),
+            None if plan.persistent => stamp::last_trigger(&self.paths().state, &e.name),
             None => None,
         };
         let usec = |from: Timestamp, to: Timestamp| {

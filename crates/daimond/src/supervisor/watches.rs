@@ -28,7 +28,7 @@ impl Owner {
             let Some(tx) = self.watches.tx.clone() else {
                 return;
             };
-            let skip = vec![self.paths.state.clone(), self.paths.runtime.clone()];
+            let skip = vec![self.paths().state.clone(), self.paths().runtime.clone()];
             match TreeWatch::start(&name, &roots, &globs, skip, &tx) {
                 Ok(w) => {
                     self.watches.by_service.insert(name, w);

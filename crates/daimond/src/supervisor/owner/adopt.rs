@@ -56,17 +56,17 @@ impl Owner {
     /// and resumes reading the pipes the store kept. Units are loaded already;
     /// enabled units are started after this.
     pub fn adopt_previous(&mut self) {
-        let (store, pipes) = FdStore::open(&self.paths.runtime);
-        *self.procs.fdstore.borrow_mut() = store;
+        let (store, pipes) = FdStore::open(&self.site.paths().runtime);
+        *self.fdstore().borrow_mut() = store;
         self.restore_fd_store();
-        if crate::supervisor::boot::first_start_of_this_boot(&self.paths.runtime) {
+        if crate::supervisor::boot::first_start_of_this_boot(&self.site.paths().runtime) {
             // Nothing of the previous boot runs: what ran then, and the timers
             // started by hand then, are not brought back; enabled units start.
             self.forget_previous_boot();
         }
         let transient = self.load_transient();
-        let mut records = persist::load_snapshot(&self.paths.state);
-        let listed = spawning::load(&self.paths.state);
+        let mut records = persist::load_snapshot(&self.site.paths().state);
+        let listed = spawning::load(&self.site.paths().state);
         if !listed.is_empty() {
             spawning::complete(&mut records, &listed);
             self.spawning.mark_loaded();
@@ -82,7 +82,7 @@ impl Owner {
         for name in transient {
             if self.is_idle_unit(&name) && !scheduled.contains(&name) {
                 self.units.remove(&name);
-                persist::remove_transient(&self.paths.state, &name);
+                persist::remove_transient(&self.site.paths().state, &name);
             }
         }
         self.reattach(pipes);
@@ -92,29 +92,33 @@ impl Owner {
     /// A new boot: the snapshot, the started timers and the transient units of
     /// the previous one go.
     fn forget_previous_boot(&mut self) {
-        if !persist::load_snapshot(&self.paths.state).is_empty() {
+        if !persist::load_snapshot(&self.site.paths().state).is_empty() {
             tracing::info!(
                 "first start since boot: the units that ran before it are not re-adopted or restarted"
             );
         }
-        persist::forget_snapshot(&self.paths.state);
-        spawning::forget(&self.paths.state);
-        let _ = crate::supervisor::timer::stamp::save_active(&self.paths.state, std::iter::empty());
-        for (name, _) in persist::load_transient(&self.paths.state) {
-            persist::remove_transient(&self.paths.state, &name);
+        persist::forget_snapshot(&self.site.paths().state);
+        spawning::forget(&self.site.paths().state);
+        let _ = crate::supervisor::timer::stamp::save_active(
+            &self.site.paths().state,
+            std::iter::empty(),
+        );
+        for (name, _) in persist::load_transient(&self.site.paths().state) {
+            persist::remove_transient(&self.site.paths().state, &name);
         }
     }
 
     /// The transient units a killed daimond ran (unit files take precedence).
     fn load_transient(&mut self) -> Vec<String> {
         let mut names = Vec::new();
-        for (name, text) in persist::load_transient(&self.paths.state) {
+        for (name, text) in persist::load_transient(&self.site.paths().state) {
             if self.units.contains_key(&name) {
-                persist::remove_transient(&self.paths.state, &name);
+                persist::remove_transient(&self.site.paths().state, &name);
                 continue;
             }
-            let path = self.paths.units.join(&name);
-            let parsed = daimon_unit::parse_unit(&name, &path, text.as_bytes(), &[], &self.spec);
+            let path = self.site.paths().units.join(&name);
+            let parsed =
+                daimon_unit::parse_unit(&name, &path, text.as_bytes(), &[], self.site.spec());
             let mut e = Entry::new(name.clone(), registry::load_of(parsed));
             e.transient = Some(text);
             self.units.insert(name.clone(), e);
@@ -180,7 +184,7 @@ impl Owner {
             );
             return;
         };
-        let Some(tx) = self.procs.watch_tx.clone() else {
+        let Some(tx) = self.watcher() else {
             return;
         };
         let unit = name.clone();
@@ -192,7 +196,7 @@ impl Owner {
             return;
         }
         self.set_adopted(&name, &r.invocation, Some((pid, t)));
-        self.procs.pids.insert(pid, (name.clone(), Role::Main));
+        self.procs.claim(pid, &name, Role::Main);
         self.feed(
             &name,
             Event::Adopt {
@@ -269,12 +273,11 @@ impl Owner {
         let mut ptys = Vec::new();
         for p in pipes {
             let Some(meta) = p.meta else {
-                self.procs.fdstore.borrow_mut().close(p.id);
+                self.fdstore().borrow_mut().close(p.id);
                 continue;
             };
             let source = self.procs.new_source();
-            self.procs
-                .fdstore
+            self.fdstore()
                 .borrow_mut()
                 .remember(p.id, p.fd.as_fd(), &meta);
             let pty = meta.pty;
@@ -293,7 +296,7 @@ impl Owner {
         if n > 0 {
             tracing::info!("resumed reading {n} service output pipe(s) kept by the fd store");
         }
-        let (log, store) = (self.logs.sender(), self.procs.fdstore.clone());
+        let (log, store) = (self.logs.sender(), self.fdstore().clone());
         let consoles = self.consoles.clone();
         let (log2, store2) = (log.clone(), store.clone());
         let start_ptys = Box::new(move || {
@@ -308,7 +311,7 @@ impl Owner {
                 );
             }
         });
-        spool_import::hand_over(&self.paths.runtime, kept, start_ptys, log, store);
+        spool_import::hand_over(&self.paths().runtime, kept, start_ptys, log, store);
     }
 
     /// A watched process that is not our child has ended.
@@ -323,15 +326,15 @@ impl Owner {
                 }
                 e.main = None;
                 e.main_start_time = None;
-                self.procs.pids.remove(&pid);
+                self.procs.release(pid);
                 let status = ExitStatus::Unknown;
                 self.feed(&unit, Event::Exited { pid, status });
-                if self.procs.leftover_units.contains(&unit) {
+                if self.procs.has_leftovers(&unit) {
                     self.recheck_leftovers(&unit);
                 }
             }
             Watched::Member { unit } => {
-                if self.procs.leftover_units.contains(&unit) {
+                if self.procs.has_leftovers(&unit) {
                     self.recheck_leftovers(&unit);
                 }
             }
@@ -365,7 +368,7 @@ impl Owner {
     /// Adopted run being stopped: watch the end of each signalled process, since
     /// none of them sends us SIGCHLD.
     pub fn watch_members(&mut self, unit: &str) {
-        let Some(tx) = self.procs.watch_tx.clone() else {
+        let Some(tx) = self.watcher() else {
             return;
         };
         let Some(e) = self.units.get_mut(unit) else {

@@ -41,7 +41,7 @@ impl Owner {
             done => return Some(outcome_event(pid, done, &pending)),
         }
         if self.watch_exec(pid, &pending) {
-            self.procs.pending_exec.insert(pid, pending);
+            self.procs.await_exec(pid, pending);
             return None;
         }
         let done = pending.report.wait(BLOCKING_WAIT);
@@ -50,7 +50,7 @@ impl Owner {
 
     /// Wakes the owner with `Watched::Exec` once the report of `pid` is readable.
     fn watch_exec(&self, pid: u32, pending: &PendingExec) -> bool {
-        let Some(tx) = self.procs.watch_tx.clone() else {
+        let Some(tx) = self.watcher() else {
             return false;
         };
         pidwatch::watch(pending.report.clone(), move || {
@@ -61,14 +61,14 @@ impl Owner {
 
     /// The report of `pid` became readable.
     pub fn on_exec_report(&mut self, pid: u32) {
-        let Some(pending) = self.procs.pending_exec.remove(&pid) else {
+        let Some(pending) = self.procs.take_pending_exec(pid) else {
             return; // already read when the child was reaped
         };
         let done = pending.report.outcome();
         if done == ExecOutcome::Pending {
             // Readable but empty cannot last; watch again rather than lose it.
             if self.watch_exec(pid, &pending) {
-                self.procs.pending_exec.insert(pid, pending);
+                self.procs.await_exec(pid, pending);
             }
             return;
         }
@@ -78,7 +78,7 @@ impl Owner {
     /// For a child just reaped: tells its exec outcome if not told yet (the
     /// child is gone, so its report is complete).
     pub(in crate::supervisor) fn settle_exec_of_reaped(&mut self, pid: u32) {
-        if let Some(pending) = self.procs.pending_exec.remove(&pid) {
+        if let Some(pending) = self.procs.take_pending_exec(pid) {
             let done = pending.report.outcome();
             self.tell_exec_outcome(pid, done, &pending);
         }
@@ -88,7 +88,7 @@ impl Owner {
         // Past its exec, the child no longer uses its stack.
         child_stack::release_finished();
         let ev = outcome_event(pid, done, pending);
-        if let Some((unit, _)) = self.procs.pids.get(&pid) {
+        if let Some((unit, _)) = self.pid_owner(pid) {
             let unit = unit.clone();
             self.feed(&unit, ev);
         }

@@ -74,7 +74,7 @@ impl Owner {
                 );
             }
         };
-        self.procs.pids.insert(pid, (unit.to_string(), Role::Main));
+        self.procs.claim(pid, unit, Role::Main);
         let start_time = tree::stat(pid).map(|s| s.start_time);
         if let Some(e) = self.units.get_mut(unit) {
             e.main = Some(ProcHandle::new(pid));
@@ -106,7 +106,7 @@ impl Owner {
             match tree::stat(p) {
                 // Re-parented to us and no other unit's main or control process
                 // (a daemon that rewrote its environment, like nginx).
-                Some(st) if st.ppid == me => return !self.procs.pids.contains_key(&p),
+                Some(st) if st.ppid == me => return !self.procs.is_claimed(p),
                 Some(st) if st.ppid > 1 => p = st.ppid,
                 _ => return false,
             }

@@ -9,7 +9,8 @@
 //! ([`Watched`](super::watched::Watched)).
 //!
 //! The state is a few private parts, each beside the methods that change it:
-//! the units and jobs (`units.rs`), the process watch with spawn, reap and kill
+//! where daimond runs and what services are told of it (`site.rs`), the
+//! units and jobs (`units.rs`), the process watch with spawn, reap and kill
 //! (`processes.rs`), the machines' deadlines (`deadlines.rs`), the log plumbing
 //! (`log.rs`), the re-adoption snapshot (`persistence.rs`) with the list of main processes
 //! being forked (`spawning.rs`), and the started
@@ -30,6 +31,7 @@ mod requests_show;
 mod requests_verbs;
 mod save;
 mod shutdown;
+mod site;
 mod spawning;
 mod units;
 
@@ -38,17 +40,16 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use daimon_proto::Paths;
-use daimon_unit::SpecifierContext;
 
-use super::exec::{self, ExecEnv, Host};
+use super::exec::{self, ExecEnv};
 use super::machine::{Effect, Event, SubState};
 use super::registry::{Entry, def_of};
 use crate::log_writer::LogSender;
 
 pub struct Owner {
-    pub(super) paths: Paths,
-    spec: SpecifierContext,
-    pub(super) host: Host,
+    /// Daimond's files, the host, and what services are told of daimond
+    /// ([`site::Site`]).
+    site: site::Site,
     /// The units and the jobs on them ([`units::Units`]).
     pub(super) units: units::Units,
     /// The processes the owner watches ([`processes::Processes`]).
@@ -69,13 +70,6 @@ pub struct Owner {
     queue: VecDeque<(String, Event)>,
     draining: bool,
     pub(super) shutting_down: bool,
-    /// The sd_notify(3) socket services get as `NOTIFY_SOCKET` (a path or an
-    /// abstract `@name`, see `notify`).
-    pub(super) notify_socket: Option<String>,
-    /// Why there is no notification socket, when binding it failed.
-    pub(super) notify_failure: Option<String>,
-    /// `DAIMON_SYSLOG_SOCKET` for services (see `crate::syslog`).
-    syslog_socket: Option<String>,
     /// Cgroups of units with resource limits.
     pub(super) cgroups: super::cgroups::Cgroups,
     /// Services restarted on file changes (`--watch`), with their watches.
@@ -92,12 +86,8 @@ pub struct Owner {
 
 impl Owner {
     pub fn new(paths: Paths, log: LogSender, nofile: crate::fd_limits::OriginalNofile) -> Owner {
-        let spec = SpecifierContext::from_env(paths.system_mode);
-        let host = Host::detect(&paths, nofile);
         Owner {
-            paths,
-            spec,
-            host,
+            site: site::Site::new(paths, nofile),
             units: Default::default(),
             procs: Default::default(),
             timers: Default::default(),
@@ -108,9 +98,6 @@ impl Owner {
             queue: VecDeque::new(),
             draining: false,
             shutting_down: false,
-            notify_socket: None,
-            notify_failure: None,
-            syslog_socket: None,
             cgroups: Default::default(),
             watches: Default::default(),
             path_units: Default::default(),
@@ -120,26 +107,12 @@ impl Owner {
         }
     }
 
-    /// Where daimond keeps its files.
-    pub fn paths(&self) -> &Paths {
-        &self.paths
-    }
-
-    /// The syslog socket services are told of (`crate::syslog`).
-    pub fn syslog_socket(&self) -> Option<&str> {
-        self.syslog_socket.as_deref()
-    }
-
     /// The current invocation id of `unit`, if it has run.
     pub fn invocation_of(&self, unit: &str) -> Option<String> {
         self.units
             .get(unit)
             .map(|e| e.invocation.clone())
             .filter(|i| !i.is_empty())
-    }
-
-    pub fn set_syslog_socket(&mut self, path: String) {
-        self.syslog_socket = Some(path);
     }
 
     /// Queues an event for a unit and processes the queue to the end.
@@ -194,7 +167,7 @@ impl Owner {
                     time: wall.to_string(),
                 });
                 if e.machine.state.is_inactive() {
-                    exec::remove_runtime_directories(&self.host, def.svc);
+                    exec::remove_runtime_directories(self.site.host(), def.svc);
                     // Not when a restart follows at once (BindsTo= waits for it).
                     unbind = !effects
                         .iter()
@@ -249,7 +222,7 @@ impl Owner {
                         );
                     }
                     let x = ExecEnv {
-                        host: &self.host,
+                        host: self.site.host(),
                         svc,
                         invocation: &id,
                         main_pid: None,

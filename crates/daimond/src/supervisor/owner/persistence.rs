@@ -39,8 +39,12 @@ impl Owner {
                 restarts: e.machine.restarts,
             })
             .collect();
-        match self.snapshot.writer.save(&self.paths.state, &records) {
-            Ok(()) => self.spawning.saved(&self.paths.state),
+        match self
+            .snapshot
+            .writer
+            .save(&self.site.paths().state, &records)
+        {
+            Ok(()) => self.spawning.saved(&self.site.paths().state),
             Err(e) => tracing::warn!("cannot save the supervisor state: {e}"),
         }
     }

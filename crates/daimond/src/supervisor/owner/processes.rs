@@ -26,20 +26,20 @@ use crate::supervisor::watched::{PendingExec, Watched};
 /// What the owner knows of the processes it watches.
 pub(super) struct Processes {
     /// Main and control PIDs -> (unit, role).
-    pub(super) pids: HashMap<u32, (String, Role)>,
+    pids: HashMap<u32, (String, Role)>,
     /// Children whose exec outcome is still to come.
-    pub(super) pending_exec: HashMap<u32, PendingExec>,
+    pending_exec: HashMap<u32, PendingExec>,
     /// Units with signalled leftovers to watch.
-    pub(super) leftover_units: BTreeSet<String>,
+    leftover_units: BTreeSet<String>,
     /// Numbers each output pipe (the log writer's source id).
-    pub(super) next_source: u64,
+    next_source: u64,
     /// Keeps pipe read ends across a daimond killed with SIGKILL.
-    pub(super) fdstore: SharedStore,
+    fdstore: SharedStore,
     /// Ends of processes that are not our children (adopted ones).
-    pub(super) watch_tx: Option<mpsc::UnboundedSender<Watched>>,
+    watch_tx: Option<mpsc::UnboundedSender<Watched>>,
     /// Process trees `status` read lately, and the /proc files it keeps open
     /// (taken out while a status walks the units).
-    pub(super) usage: Cell<UsageCache>,
+    usage: Cell<UsageCache>,
 }
 
 impl Default for Processes {
@@ -62,6 +62,36 @@ impl Processes {
         let source = self.next_source;
         self.next_source += 1;
         source
+    }
+
+    /// `pid` is `unit`'s main or control process from now on.
+    pub(super) fn claim(&mut self, pid: u32, unit: &str, role: Role) {
+        self.pids.insert(pid, (unit.to_string(), role));
+    }
+
+    /// `pid` is no unit's main or control process any more; whose it was.
+    pub(super) fn release(&mut self, pid: u32) -> Option<(String, Role)> {
+        self.pids.remove(&pid)
+    }
+
+    /// Whether `pid` is a unit's main or control process.
+    pub(super) fn is_claimed(&self, pid: u32) -> bool {
+        self.pids.contains_key(&pid)
+    }
+
+    /// A child whose exec outcome is still to come.
+    pub(super) fn await_exec(&mut self, pid: u32, pending: PendingExec) {
+        self.pending_exec.insert(pid, pending);
+    }
+
+    /// The child's exec outcome to wait for, if it is still to come.
+    pub(super) fn take_pending_exec(&mut self, pid: u32) -> Option<PendingExec> {
+        self.pending_exec.remove(&pid)
+    }
+
+    /// Whether `unit` has signalled leftovers being watched.
+    pub(super) fn has_leftovers(&self, unit: &str) -> bool {
+        self.leftover_units.contains(unit)
     }
 }
 
@@ -143,7 +173,7 @@ impl Owner {
         };
         let invocation = e.invocation.clone();
         let x = ExecEnv {
-            host: &self.host,
+            host: self.site.host(),
             svc,
             invocation: &invocation,
             main_pid,
@@ -160,7 +190,9 @@ impl Owner {
         self.socket_env(unit, svc, role, &mut prepared.spec);
         self.cgroup_join(unit, svc, role, &mut prepared.spec);
         if role == Role::Main
-            && let Err(e) = self.spawning.note(&self.paths.state, unit, &invocation)
+            && let Err(e) = self
+                .spawning
+                .note(&self.site.paths().state, unit, &invocation)
         {
             tracing::warn!("{unit}: cannot note the start in the state directory: {e}");
         }

@@ -115,7 +115,7 @@ impl Owner {
         if self.units.contains_key(&name) {
             return Ok(name);
         }
-        if let Some(load) = registry::load_one(&self.paths.units, &name, &self.spec) {
+        if let Some(load) = registry::load_one(&self.site.paths().units, &name, self.site.spec()) {
             self.units
                 .insert(name.clone(), Entry::new(name.clone(), load));
             return Ok(name);
@@ -133,7 +133,7 @@ impl Owner {
                 close.join(", ")
             );
         }
-        let dir = self.paths.units.display();
+        let dir = self.site.paths().units.display();
         match self.units.len() {
             0 => format!("unit \"{name}\" not found; no units are loaded (unit files go in {dir})"),
             n => format!(
@@ -191,7 +191,7 @@ impl Owner {
 
     /// Issues every item that may start now; answers when all are done.
     pub fn advance(&mut self, id: u64) {
-        let Some(txn) = self.units.txns.get_mut(&id) else {
+        let Some(txn) = self.units.txn_mut(id) else {
             return;
         };
         let ready: Vec<(usize, String, Verb)> = txn
@@ -216,13 +216,13 @@ impl Owner {
                         e.since_wall = Some(jiff::Timestamp::now());
                     }
                 }
-                if let Some(t) = self.units.txns.get_mut(&id) {
+                if let Some(t) = self.units.txn_mut(id) {
                     t.finish_item(i, None);
                 }
                 continue;
             }
             let Some(e) = self.units.get(&unit) else {
-                if let Some(t) = self.units.txns.get_mut(&id) {
+                if let Some(t) = self.units.txn_mut(id) {
                     t.finish_item(i, Some(format!("unit \"{unit}\" not found")));
                 }
                 continue;
@@ -234,7 +234,7 @@ impl Owner {
                         // Shown by `status` until the next start attempt.
                         e.machine.reason = Some(text.clone());
                     }
-                    if let Some(t) = self.units.txns.get_mut(&id) {
+                    if let Some(t) = self.units.txn_mut(id) {
                         t.finish_item(i, fails.then_some(text));
                     }
                     continue;
@@ -248,7 +248,7 @@ impl Owner {
                 } else {
                     self.path_job(&unit, verb)
                 };
-                if let Some(t) = self.units.txns.get_mut(&id) {
+                if let Some(t) = self.units.txn_mut(id) {
                     t.finish_item(i, error);
                 }
                 continue;
@@ -265,16 +265,15 @@ impl Owner {
             };
             self.feed(&unit, ev);
         }
-        let complete = self.units.txns.get(&id).is_some_and(|t| t.is_complete());
+        let complete = self.units.txn(id).is_some_and(|t| t.is_complete());
         if complete {
-            if let Some(t) = self.units.txns.remove(&id) {
+            if let Some(t) = self.units.remove_txn(id) {
                 self.forget_removed();
                 t.respond();
             }
         } else if self
             .units
-            .txns
-            .get(&id)
+            .txn(id)
             .is_some_and(|t| !t.items.iter().any(|i| i.state == ItemState::Issued))
         {
             // Something became ready while we issued: go again.
@@ -297,7 +296,7 @@ impl Owner {
             }
         });
         for id in done {
-            if let Some(t) = self.units.txns.get_mut(&id) {
+            if let Some(t) = self.units.txn_mut(id) {
                 if let Some(i) = t.index_of(unit) {
                     if t.items[i].state == ItemState::Issued {
                         t.finish_item(i, error.clone());
@@ -311,16 +310,17 @@ impl Owner {
     /// The daemon starts: load every unit file, adopt what a killed daimond left
     /// running, and start the enabled units that are not running.
     pub fn startup(&mut self) {
-        for (name, load) in registry::load_all(&self.paths.units, &self.spec) {
+        for (name, load) in registry::load_all(&self.site.paths().units, self.site.spec()) {
             self.units.insert(name.clone(), Entry::new(name, load));
         }
         self.report_cycles();
         // What a killed daimond left running is adopted first, never started twice.
         self.adopt_previous();
-        self.units.enabled = persist::load_enabled(&self.paths.state);
+        self.units
+            .replace_enabled(persist::load_enabled(&self.site.paths().state));
         let mut enabled: Vec<String> = self
             .units
-            .enabled
+            .enabled()
             .iter()
             .filter(|n| self.is_idle_unit(n))
             .cloned()
@@ -344,7 +344,7 @@ impl Owner {
     /// daemon-reload/SIGHUP: re-read every unit file. Running units keep their
     /// definition until they are started again.
     pub fn daemon_reload(&mut self) {
-        let mut fresh = registry::load_all(&self.paths.units, &self.spec);
+        let mut fresh = registry::load_all(&self.site.paths().units, self.site.spec());
         let names: Vec<String> = self.units.keys().cloned().collect();
         for name in names {
             let Some(e) = self.units.get_mut(&name) else {
@@ -355,7 +355,7 @@ impl Owner {
             }
             let load = fresh
                 .remove(&name)
-                .or_else(|| registry::load_one(&self.paths.units, &name, &self.spec));
+                .or_else(|| registry::load_one(&self.site.paths().units, &name, self.site.spec()));
             match load {
                 Some(l) => e.load = l,
                 None if e.is_idle() && e.waits.is_empty() => {
@@ -401,8 +401,8 @@ impl Owner {
         // Parse everything before writing anything: a bad timer leaves no half pair.
         let mut loads = Vec::new();
         for (n, text) in &installs {
-            let path = self.paths.units.join(n);
-            let loaded = daimon_unit::parse_unit(n, &path, text.as_bytes(), &[], &self.spec);
+            let path = self.site.paths().units.join(n);
+            let loaded = daimon_unit::parse_unit(n, &path, text.as_bytes(), &[], self.site.spec());
             let load = registry::load_of(loaded);
             if let Load::Bad { error, .. } = &load {
                 let _ = reply.send(err(ErrorKind::Invalid, error.clone()));
@@ -434,8 +434,8 @@ impl Owner {
             None => name,
         };
         if r.enable {
-            self.units.enabled.insert(start.clone());
-            if let Err(e) = persist::save_enabled(&self.paths.state, &self.units.enabled) {
+            self.units.set_enabled(&start, true);
+            if let Err(e) = persist::save_enabled(&self.site.paths().state, self.units.enabled()) {
                 let _ = reply.send(err(
                     ErrorKind::Failed,
                     format!("cannot save the enabled units: {e}"),
@@ -456,7 +456,7 @@ impl Owner {
         save: bool,
     ) -> Result<(), Response> {
         if save {
-            let path = self.paths.units.join(name);
+            let path = self.site.paths().units.join(name);
             if let Err(e) = persist::write_atomic(&path, text.as_bytes(), true) {
                 return Err(err(
                     ErrorKind::Failed,
@@ -472,8 +472,8 @@ impl Owner {
         entry.transient = (!save).then(|| text.to_string());
         entry.refresh_definition();
         if save {
-            persist::remove_transient(&self.paths.state, name);
-        } else if let Err(e) = persist::save_transient(&self.paths.state, name, text) {
+            persist::remove_transient(&self.site.paths().state, name);
+        } else if let Err(e) = persist::save_transient(&self.site.paths().state, name, text) {
             tracing::warn!("{name}: cannot keep the transient unit for a restarted daimond: {e}");
         }
         Ok(())
@@ -497,15 +497,15 @@ impl Owner {
                 })
             } else {
                 if on {
-                    self.units.enabled.insert(name.clone());
+                    self.units.set_enabled(&name, true);
                 } else {
-                    self.units.enabled.remove(&name);
+                    self.units.set_enabled(&name, false);
                 }
                 None
             };
             results.push(daimon_proto::JobResult { unit: name, error });
         }
-        if let Err(e) = persist::save_enabled(&self.paths.state, &self.units.enabled) {
+        if let Err(e) = persist::save_enabled(&self.site.paths().state, self.units.enabled()) {
             return err(
                 ErrorKind::Failed,
                 format!("cannot save the enabled units: {e}"),
@@ -525,7 +525,7 @@ impl Owner {
                 text,
             }]);
         }
-        match daimon_unit::cat_unit(&self.paths.units, &name) {
+        match daimon_unit::cat_unit(&self.site.paths().units, &name) {
             Ok(files) => Response::Cat(
                 files
                     .into_iter()

@@ -54,7 +54,7 @@ impl Owner {
                 files.insert(f.unit_file.clone(), f);
             }
         }
-        for l in daimon_unit::load_dir(&self.paths.units, &self.spec) {
+        for l in daimon_unit::load_dir(&self.site.paths().units, self.site.spec()) {
             if files.contains_key(&l.name) {
                 continue;
             }

@@ -42,9 +42,9 @@ impl Owner {
             }
         }
         for n in &names {
-            self.units.enabled.remove(n);
+            self.units.set_enabled(n, false);
         }
-        if let Err(e) = persist::save_enabled(&self.paths.state, &self.units.enabled) {
+        if let Err(e) = persist::save_enabled(&self.site.paths().state, self.units.enabled()) {
             let _ = reply.send(refuse(
                 ErrorKind::Failed,
                 format!("cannot save the enabled units: {e}"),
@@ -59,7 +59,7 @@ impl Owner {
                 ));
                 return;
             }
-            let dropins = self.paths.units.join(format!("{n}.d"));
+            let dropins = self.site.paths().units.join(format!("{n}.d"));
             if let Err(e) = std::fs::remove_dir_all(&dropins) {
                 if e.kind() != std::io::ErrorKind::NotFound {
                     let _ = reply.send(refuse(
@@ -85,7 +85,7 @@ impl Owner {
             let _ = reply.send(Response::Jobs(results));
             return;
         }
-        self.units.removed.extend(running.iter().cloned());
+        self.units.mark_removed(running.iter().cloned());
         self.run_txn(Verb::Stop, running, Reply::Client(reply));
     }
 
@@ -115,12 +115,12 @@ impl Owner {
                     ErrorKind::NotFound,
                     format!(
                         "{name} has no unit file in {} any more",
-                        self.paths.units.display()
+                        self.site.paths().units.display()
                     ),
                 ));
             }
         };
-        let own = self.paths.units.join(name);
+        let own = self.site.paths().units.join(name);
         if path != own {
             let file = path.file_name().map(|f| f.to_string_lossy().into_owned());
             let message = match file {
@@ -131,7 +131,7 @@ impl Owner {
                 _ => format!(
                     "{name} is read from {}, which is not a saved unit under {}; remove that file yourself",
                     path.display(),
-                    self.paths.units.display()
+                    self.site.paths().units.display()
                 ),
             };
             return Err(refuse(ErrorKind::Invalid, message));
@@ -141,12 +141,12 @@ impl Owner {
 
     /// Drops removed units whose stop is done (their file is gone).
     pub fn forget_removed(&mut self) {
-        if self.units.removed.is_empty() {
+        if self.units.removed().is_empty() {
             return;
         }
         let done: Vec<String> = self
             .units
-            .removed
+            .removed()
             .iter()
             .filter(|n| {
                 self.units.get(*n).is_none_or(|e| {
@@ -156,7 +156,7 @@ impl Owner {
             .cloned()
             .collect();
         for n in done {
-            self.units.removed.remove(&n);
+            self.units.unmark_removed(&n);
             if self
                 .units
                 .get(&n)

@@ -274,32 +274,11 @@ mod tests {
 
     fn status() -> UnitStatus {
         UnitStatus {
-            name: "web.service".into(),
             description: Some("Web".into()),
-            load_state: "loaded".into(),
-            state: daimon_proto::ActiveState::Failed,
-            sub_state: "failed".into(),
-            enabled: "disabled".into(),
-            pid: None,
             restarts: 2,
-            since: None,
             result: "exit-code".into(),
-            status_text: None,
-            errno: None,
-            memory_bytes: None,
-            cpu_usec: None,
-            tasks: vec![],
-            cgroup: None,
-            last_exit: None,
-            reason: None,
             fragment_path: Some("/u/web.service".into()),
-            logs_dropped: None,
-            logs_dropped_lines: None,
-            recent_logs: vec![],
-            timer: None,
-            last_run: None,
-            earlier_runs: Vec::new(),
-            restart_policy: None,
+            ..UnitStatus::loaded("web.service", daimon_proto::ActiveState::Failed, "failed")
         }
     }
 

@@ -111,7 +111,7 @@ impl Owner {
         let Some(text) = e.transient.clone() else {
             let file = e
                 .fragment_path()
-                .unwrap_or_else(|| self.paths.units.join(&name).display().to_string());
+                .unwrap_or_else(|| self.site.paths().units.join(&name).display().to_string());
             return err(
                 ErrorKind::Invalid,
                 format!("{name} is not transient: its unit file is {file}"),
@@ -134,13 +134,13 @@ impl Owner {
         text: &str,
         enable: bool,
     ) -> Result<PathBuf, Response> {
-        let path = self.paths.units.join(name);
-        let loaded = daimon_unit::parse_unit(name, &path, text.as_bytes(), &[], &self.spec);
+        let path = self.site.paths().units.join(name);
+        let loaded = daimon_unit::parse_unit(name, &path, text.as_bytes(), &[], self.site.spec());
         let load = registry::load_of(loaded);
         if let Load::Bad { error, .. } = &load {
             return Err(err(ErrorKind::Invalid, error.clone()));
         }
-        if let Err(e) = std::fs::create_dir_all(&self.paths.units)
+        if let Err(e) = std::fs::create_dir_all(&self.site.paths().units)
             .and_then(|()| persist::write_atomic(&path, text.as_bytes(), true))
         {
             return Err(err(
@@ -154,10 +154,10 @@ impl Owner {
             // A no-op while it runs: the run keeps the definition it started with.
             e.refresh_definition();
         }
-        persist::remove_transient(&self.paths.state, name);
+        persist::remove_transient(&self.site.paths().state, name);
         if enable {
-            self.units.enabled.insert(name.to_string());
-            if let Err(e) = persist::save_enabled(&self.paths.state, &self.units.enabled) {
+            self.units.set_enabled(name, true);
+            if let Err(e) = persist::save_enabled(&self.site.paths().state, self.units.enabled()) {
                 return Err(err(
                     ErrorKind::Failed,
                     format!("cannot save the enabled units: {e}"),

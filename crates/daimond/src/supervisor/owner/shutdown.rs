@@ -39,8 +39,7 @@ impl Owner {
     pub fn unfinished_jobs(&self) -> String {
         let mut waiting: Vec<String> = self
             .units
-            .txns
-            .values()
+            .txns()
             .flat_map(|t| t.items.iter())
             .filter(|i| !matches!(i.state, ItemState::Done(_)))
             .map(|i| {

@@ -14,11 +14,11 @@ use crate::supervisor::registry::Entry;
 pub(in crate::supervisor) struct Units {
     entries: BTreeMap<String, Entry>,
     /// Units enabled (`daimon enable`), saved in the state directory.
-    pub(super) enabled: BTreeSet<String>,
+    enabled: BTreeSet<String>,
     /// Units `remove` deleted while they ran: forgotten once stopped.
-    pub(super) removed: BTreeSet<String>,
+    removed: BTreeSet<String>,
     /// Transactions in flight, by id.
-    pub(super) txns: BTreeMap<u64, Txn>,
+    txns: BTreeMap<u64, Txn>,
     next_txn: u64,
 }
 
@@ -100,6 +100,54 @@ impl Units {
 
     pub(in crate::supervisor) fn is_enabled(&self, name: &str) -> bool {
         self.enabled.contains(name)
+    }
+
+    /// The enabled units, as saved in the state directory.
+    pub(in crate::supervisor) fn enabled(&self) -> &BTreeSet<String> {
+        &self.enabled
+    }
+
+    /// Enables or disables `name`.
+    pub(super) fn set_enabled(&mut self, name: &str, on: bool) {
+        if on {
+            self.enabled.insert(name.to_string());
+        } else {
+            self.enabled.remove(name);
+        }
+    }
+
+    /// The enabled set as loaded from the state directory.
+    pub(super) fn replace_enabled(&mut self, enabled: BTreeSet<String>) {
+        self.enabled = enabled;
+    }
+
+    /// Units `remove` deleted while they ran.
+    pub(super) fn removed(&self) -> &BTreeSet<String> {
+        &self.removed
+    }
+
+    /// `names` were deleted while they ran: forgotten once stopped.
+    pub(super) fn mark_removed(&mut self, names: impl IntoIterator<Item = String>) {
+        self.removed.extend(names);
+    }
+
+    /// `name` was forgotten (or runs again).
+    pub(super) fn unmark_removed(&mut self, name: &str) {
+        self.removed.remove(name);
+    }
+
+    /// Transaction `id`, while in flight.
+    pub(super) fn txn(&self, id: u64) -> Option<&Txn> {
+        self.txns.get(&id)
+    }
+
+    pub(super) fn txn_mut(&mut self, id: u64) -> Option<&mut Txn> {
+        self.txns.get_mut(&id)
+    }
+
+    /// Ends transaction `id`.
+    pub(super) fn remove_txn(&mut self, id: u64) -> Option<Txn> {
+        self.txns.remove(&id)
     }
 
     /// Records a new transaction; returns its id.
