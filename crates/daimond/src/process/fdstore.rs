@@ -31,9 +31,11 @@ use nix::sys::time::TimeVal;
 
 use super::spawn::{ExecOutcome, SpawnSpec, Stdio, spawn};
 use crate::fdstore_keeper::proto;
-use crate::log_writer::StreamKind;
 
+mod meta;
 mod other;
+
+pub use meta::PipeMeta;
 
 /// The store, shared by the owner and every pipe reader (one thread).
 pub type SharedStore = Rc<RefCell<FdStore>>;
@@ -42,66 +44,6 @@ pub type SharedStore = Rc<RefCell<FdStore>>;
 const SEND_TIMEOUT: Duration = Duration::from_secs(1);
 /// Listing waits at most this long per message.
 const RECV_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// What one kept pipe carries: the `LogMsg::Open` of its reader.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PipeMeta {
-    pub unit: String,
-    pub invocation: String,
-    pub pid: u32,
-    pub stream: StreamKind,
-    pub level_prefix: bool,
-    pub identifier: Option<String>,
-    /// Written by the unit's main process, started at this /proc start time:
-    /// a new daimond can adopt it from here if the snapshot missed it.
-    pub main: Option<u64>,
-    /// The descriptor is a pty master (`crate::console`), not a pipe's read
-    /// end: a new daimond serves it as the unit's terminal. Its read fails
-    /// with EIO once the service's side is closed, which means end of file.
-    pub pty: bool,
-}
-
-impl PipeMeta {
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let stream = match self.stream {
-            StreamKind::Stdout => "stdout",
-            StreamKind::Stderr => "stderr",
-        };
-        let v = serde_json::json!({
-            "unit": self.unit,
-            "invocation": self.invocation,
-            "pid": self.pid,
-            "stream": stream,
-            "level_prefix": self.level_prefix,
-            "identifier": self.identifier,
-            "main_start_time": self.main,
-            "pty": self.pty,
-        });
-        serde_json::to_vec(&v).unwrap_or_default()
-    }
-
-    pub fn from_bytes(b: &[u8]) -> Option<PipeMeta> {
-        let v: serde_json::Value = serde_json::from_slice(b).ok()?;
-        let stream = match v.get("stream")?.as_str()? {
-            "stdout" => StreamKind::Stdout,
-            "stderr" => StreamKind::Stderr,
-            _ => return None,
-        };
-        Some(PipeMeta {
-            unit: v.get("unit")?.as_str()?.to_string(),
-            invocation: v.get("invocation")?.as_str()?.to_string(),
-            pid: u32::try_from(v.get("pid")?.as_u64()?).ok()?,
-            stream,
-            level_prefix: v.get("level_prefix")?.as_bool()?,
-            identifier: v
-                .get("identifier")
-                .and_then(|i| i.as_str())
-                .map(String::from),
-            main: v.get("main_start_time").and_then(|t| t.as_u64()),
-            pty: v.get("pty").and_then(|p| p.as_bool()).unwrap_or(false),
-        })
-    }
-}
 
 /// A pipe the store kept from an earlier daimond.
 pub struct StoredPipe {
@@ -610,21 +552,6 @@ fn start(path: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn meta_round_trips() {
-        let m = PipeMeta {
-            unit: "bot.service".into(),
-            invocation: "ab".repeat(16),
-            pid: 42,
-            stream: StreamKind::Stderr,
-            level_prefix: true,
-            identifier: Some("bot".into()),
-            main: Some(12345),
-            pty: true,
-        };
-        assert_eq!(PipeMeta::from_bytes(&m.to_bytes()), Some(m));
-    }
 
     #[test]
     fn messages_round_trip_and_are_bounded() {
