@@ -102,10 +102,10 @@ fn main() {
             timers::bench_timers(&bins, n);
         }
     }
-    if all || scenario == "idle" {
-        if let Some(&n) = counts.last() {
-            bench_idle(&bins, n);
-        }
+    if (all || scenario == "idle")
+        && let Some(&n) = counts.last()
+    {
+        bench_idle(&bins, n);
     }
 }
 

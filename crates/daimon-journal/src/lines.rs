@@ -23,10 +23,10 @@ impl Emitter<'_> {
         if let Some(p) = src.cont_prio.take() {
             return (p, line);
         }
-        if src.level_prefix {
-            if let Some((p, n)) = parse_level_prefix(line) {
-                return (p, &line[n..]);
-            }
+        if src.level_prefix
+            && let Some((p, n)) = parse_level_prefix(line)
+        {
+            return (p, &line[n..]);
         }
         (priority::INFO, line)
     }

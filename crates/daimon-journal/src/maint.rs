@@ -121,10 +121,10 @@ impl JournalWriter {
     pub fn sync(&mut self) {
         if self.maint.dir_dirty {
             // A new segment's name must survive a power cut along with its data.
-            if let Ok(d) = std::fs::File::open(&self.shared.dir) {
-                if d.sync_all().is_ok() {
-                    self.maint.dir_dirty = false;
-                }
+            if let Ok(d) = std::fs::File::open(&self.shared.dir)
+                && d.sync_all().is_ok()
+            {
+                self.maint.dir_dirty = false;
             }
         }
         let mut segs = std::mem::take(&mut self.maint.unsynced);

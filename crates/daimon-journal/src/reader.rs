@@ -145,10 +145,10 @@ impl JournalReader {
             if end > buf.len() {
                 break;
             }
-            if codec::peek_key(&buf[pos..end]) == Some((b.unit.as_bytes(), b.inv.as_bytes())) {
-                if let Some(blk) = Block::decode(buf[pos..end].to_vec()) {
-                    out.push(blk);
-                }
+            if codec::peek_key(&buf[pos..end]) == Some((b.unit.as_bytes(), b.inv.as_bytes()))
+                && let Some(blk) = Block::decode(buf[pos..end].to_vec())
+            {
+                out.push(blk);
             }
             pos = end;
         }
@@ -214,10 +214,10 @@ impl JournalReader {
         q: &Query,
         sink: &mut dyn FnMut(&Record<'_>) -> bool,
     ) -> Result<Result<Cursor, Vanished>, JournalError> {
-        if let Some(p) = &q.grep {
-            if self.grep.as_ref().is_none_or(|g| g.pattern != *p) {
-                self.grep = Some(Grep::new(p)?);
-            }
+        if let Some(p) = &q.grep
+            && self.grep.as_ref().is_none_or(|g| g.pattern != *p)
+        {
+            self.grep = Some(Grep::new(p)?);
         }
         let Self {
             shared,
@@ -335,10 +335,8 @@ impl JournalReader {
         let mut tail = tail.into_iter();
         let mut rows_done = false;
         let mut next = move || -> Result<Option<BlockRef>, JournalError> {
-            if backward {
-                if let Some(t) = tail.next() {
-                    return Ok(Some(t));
-                }
+            if backward && let Some(t) = tail.next() {
+                return Ok(Some(t));
             }
             let r = if rows_done { None } else { rows.next()? };
             let Some(r) = r else {

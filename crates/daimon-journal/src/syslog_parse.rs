@@ -186,12 +186,11 @@ fn rfc3164<'a>(b: &'a [u8], m: &mut SyslogMessage<'a>) {
     }
     // A host name only comes after a time stamp (the HEADER of §4.1.2), and
     // only counts when a tag follows it.
-    if dated {
-        if let Some((host, r)) = token(b) {
-            if let Some((id, pid, msg)) = tag(r) {
-                (m.hostname, m.identifier, m.pid, m.message) = (Some(host), Some(id), pid, msg);
-            }
-        }
+    if dated
+        && let Some((host, r)) = token(b)
+        && let Some((id, pid, msg)) = tag(r)
+    {
+        (m.hostname, m.identifier, m.pid, m.message) = (Some(host), Some(id), pid, msg);
     }
 }
 

@@ -88,24 +88,26 @@ fn parse(e: &str, now: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
     if let Ok(z) = e.parse::<Zoned>() {
         return Some(z.timestamp());
     }
-    if e.len() > 10 && e.as_bytes()[4] == b'-' {
-        if let Ok(dt) = e.parse::<DateTime>() {
-            return Some(dt.to_zoned(tz.clone()).ok()?.timestamp());
-        }
+    if e.len() > 10
+        && e.as_bytes()[4] == b'-'
+        && let Ok(dt) = e.parse::<DateTime>()
+    {
+        return Some(dt.to_zoned(tz.clone()).ok()?.timestamp());
     }
     if let Ok(d) = e.parse::<Date>() {
         return Some(d.to_zoned(tz.clone()).ok()?.timestamp());
     }
-    if e.contains(':') && !e.contains('-') {
-        if let Ok(t) = e.parse::<Time>() {
-            return Some(
-                zn.date()
-                    .to_datetime(t)
-                    .to_zoned(tz.clone())
-                    .ok()?
-                    .timestamp(),
-            );
-        }
+    if e.contains(':')
+        && !e.contains('-')
+        && let Ok(t) = e.parse::<Time>()
+    {
+        return Some(
+            zn.date()
+                .to_datetime(t)
+                .to_zoned(tz.clone())
+                .ok()?
+                .timestamp(),
+        );
     }
     None
 }

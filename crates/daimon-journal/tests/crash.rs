@@ -43,14 +43,14 @@ fn crash_child_writer() {
         w.ingest(SourceId(1), chunk.as_bytes());
         batch += 1;
         // Commit only now and then: uncommitted lines must survive too.
-        if batch % 3 == 0 {
+        if batch.is_multiple_of(3) {
             w.commit();
         }
-        if batch % 10 == 0 {
+        if batch.is_multiple_of(10) {
             w.tick(Instant::now());
         }
         // Rows in the index grow across flushes; repair must cope with that.
-        if batch % 7 == 0 {
+        if batch.is_multiple_of(7) {
             w.index_now();
         }
         println!("written {n}");

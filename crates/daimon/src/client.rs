@@ -337,12 +337,12 @@ pub fn system_start_note(paths: &Paths) -> Option<String> {
 
 /// `daimond` next to this executable, else from PATH.
 pub(crate) fn daemon_binary() -> PathBuf {
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(dir) = exe.parent() {
-            let p = dir.join("daimond");
-            if p.is_file() {
-                return p;
-            }
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent()
+    {
+        let p = dir.join("daimond");
+        if p.is_file() {
+            return p;
         }
     }
     PathBuf::from("daimond")

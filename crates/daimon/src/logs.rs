@@ -123,10 +123,11 @@ fn copy(args: &LogsArgs, client: &mut Client, out: &mut impl Write, mark_empty: 
             return quiet_on_pipe(e);
         }
     }
-    if !shown && mark_empty {
-        if let Err(e) = out.write_all(b"-- No entries --\n") {
-            return quiet_on_pipe(e);
-        }
+    if !shown
+        && mark_empty
+        && let Err(e) = out.write_all(b"-- No entries --\n")
+    {
+        return quiet_on_pipe(e);
     }
     match out.flush() {
         Ok(()) => Ok(0),

@@ -219,7 +219,7 @@ pub fn delay(usec: u64) -> String {
     let ms = usec / 1000;
     if ms < 1000 {
         format!("{ms}ms")
-    } else if ms < 60_000 && ms % 1000 != 0 {
+    } else if ms < 60_000 && !ms.is_multiple_of(1000) {
         format!("{:.1}s", ms as f64 / 1000.0)
     } else {
         span((ms / 1000) as i64)

@@ -150,11 +150,12 @@ fn killed_comes_back(d: &mut Daemon, unit: &str, old: u32) -> u32 {
     loop {
         d.record_descendants();
         let st = d.status_json(unit);
-        if let Some(p) = st["pid"].as_u64() {
-            if st["state"] == "active" && p as u32 != old {
-                d.remember(p as u32);
-                return p as u32;
-            }
+        if let Some(p) = st["pid"].as_u64()
+            && st["state"] == "active"
+            && p as u32 != old
+        {
+            d.remember(p as u32);
+            return p as u32;
         }
         if start.elapsed() > SLOW {
             let logs = d.cli(&["logs", unit, "-n", "40"]);

@@ -134,10 +134,9 @@ impl Tmux {
             String::from_utf8_lossy(&self.cmd(&["display-message", "-p", "#{pid}"]).stdout)
                 .trim()
                 .parse::<u32>()
+            && !d.extra.contains(&pid)
         {
-            if !d.extra.contains(&pid) {
-                d.extra.push(pid);
-            }
+            d.extra.push(pid);
         }
     }
 

@@ -44,7 +44,7 @@ pub fn build_store(dir: &std::path::Path) -> (Journal, i64) {
         let rt = (base + i as i64 * step) as u64;
         w.ingest_at(SourceId(u), &chunk, rt, i * step as u64);
         i += per_chunk;
-        if i % 5000 == 0 {
+        if i.is_multiple_of(5000) {
             w.commit();
         }
     }

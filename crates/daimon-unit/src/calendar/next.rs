@@ -199,10 +199,10 @@ impl Clock<'_> {
         let mut delta = STRIDE;
         while delta < BOUND {
             for probe in [t - delta, t + delta] {
-                if let Some((offset, dst)) = self.offset_at(probe) {
-                    if dst == want_dst {
-                        return local - offset;
-                    }
+                if let Some((offset, dst)) = self.offset_at(probe)
+                    && dst == want_dst
+                {
+                    return local - offset;
                 }
             }
             delta += STRIDE;

@@ -259,7 +259,7 @@ fn field_matches(field: &str, v: u32, min: u32, max: u32, names: &[&str]) -> boo
         } else {
             (num(range), num(range))
         };
-        (lo..=hi).contains(&v) && (v - lo) % step == 0
+        (lo..=hi).contains(&v) && (v - lo).is_multiple_of(step)
     })
 }
 

@@ -210,13 +210,13 @@ fn install(
             let (file, link) = unit_paths(*manager, dir);
             let text = units::unit_text(*manager, daimond, home);
             let old = std::fs::read_to_string(&file).ok();
-            if let Some(old) = &old {
-                if !old.starts_with(units::MARKER) {
-                    return Err(CliError::fail(format!(
-                        "{} exists and was not written by daimon startup; move it away first",
-                        file.display()
-                    )));
-                }
+            if let Some(old) = &old
+                && !old.starts_with(units::MARKER)
+            {
+                return Err(CliError::fail(format!(
+                    "{} exists and was not written by daimon startup; move it away first",
+                    file.display()
+                )));
             }
             let mut changed = false;
             if old.as_deref() != Some(text.as_str()) {
@@ -492,10 +492,10 @@ pub fn boot_line() -> String {
     }
     let tab = Crontab::from_env();
     let desc = tab.describe();
-    if let Ok(t) = tab.read() {
-        if let Some(l) = crontab::find(&t, home) {
-            return format!("Starts at boot: {desc}: {l}");
-        }
+    if let Ok(t) = tab.read()
+        && let Some(l) = crontab::find(&t, home)
+    {
+        return format!("Starts at boot: {desc}: {l}");
     }
     "Does not start at boot: daimon startup shows how".to_string()
 }

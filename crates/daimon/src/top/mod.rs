@@ -139,10 +139,10 @@ impl Top<'_> {
                         changed.insert(u);
                     }
                     Msg::Logs { generation, lines } => {
-                        if generation == self.generation {
-                            if let Some(p) = self.view.logs.as_mut() {
-                                p.push(lines);
-                            }
+                        if generation == self.generation
+                            && let Some(p) = self.view.logs.as_mut()
+                        {
+                            p.push(lines);
                         }
                     }
                     Msg::JobDone(line) => self.view.message = Some(line),

@@ -162,10 +162,10 @@ pub fn run(path: Option<PathBuf>) {
         let pipes_at = 1 + clients.len();
         if let Some(s) = &mut spooler {
             for (i, id) in reading.iter().enumerate() {
-                if revents.get(pipes_at + i).is_some_and(|r| !r.is_empty()) {
-                    if let Some(k) = kept.get_mut(id) {
-                        s.read_one(*id, k);
-                    }
+                if revents.get(pipes_at + i).is_some_and(|r| !r.is_empty())
+                    && let Some(k) = kept.get_mut(id)
+                {
+                    s.read_one(*id, k);
                 }
             }
         }

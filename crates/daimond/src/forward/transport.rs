@@ -119,10 +119,10 @@ impl Transport {
     /// is dropped (the next call reconnects) and the whole batch is to be
     /// sent again.
     pub fn send(&mut self, batch: &[(Cursor, Vec<u8>)]) -> io::Result<()> {
-        if let Some(Conn::Tcp(s)) = &self.conn {
-            if Self::closed(s) {
-                self.conn = None;
-            }
+        if let Some(Conn::Tcp(s)) = &self.conn
+            && Self::closed(s)
+        {
+            self.conn = None;
         }
         if self.conn.is_none() {
             self.conn = Some(self.connect()?);

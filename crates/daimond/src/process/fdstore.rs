@@ -220,10 +220,10 @@ impl FdStore {
         let id = self.next_id;
         self.next_id += 1;
         self.remember(id, fd, meta);
-        if self.conn.is_some() {
-            if let Err(e) = self.send_pipe(id, fd, meta) {
-                self.gone(&e);
-            }
+        if self.conn.is_some()
+            && let Err(e) = self.send_pipe(id, fd, meta)
+        {
+            self.gone(&e);
         }
         Some(id)
     }
@@ -320,10 +320,10 @@ impl FdStore {
         if self.conn.is_none() {
             return;
         }
-        if let Some(msg) = proto::encode(proto::OP_CLOSE, id, &[]) {
-            if let Err(e) = self.send(&msg, &[]) {
-                self.gone(&e);
-            }
+        if let Some(msg) = proto::encode(proto::OP_CLOSE, id, &[])
+            && let Err(e) = self.send(&msg, &[])
+        {
+            self.gone(&e);
         }
     }
 

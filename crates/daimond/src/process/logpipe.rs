@@ -109,11 +109,11 @@ fn start(
             if ready.ready().is_read_closed() && bytes_waiting(&fd) == Some(0) {
                 break;
             }
-            if let Some(open) = open.take() {
-                if log.tx.send(open).await.is_err() {
-                    // The daemon is ending: the store keeps the pipe.
-                    return;
-                }
+            if let Some(open) = open.take()
+                && log.tx.send(open).await.is_err()
+            {
+                // The daemon is ending: the store keeps the pipe.
+                return;
             }
             let (done, outcome) = oneshot::channel();
             let fd = fd.clone();

@@ -273,10 +273,10 @@ pub fn orphans(known: impl Fn(u32) -> bool) -> Vec<u32> {
     // A caller on another thread (a test) has children of its own.
     // SAFETY: gettid has no arguments and cannot fail.
     let tid = unsafe { libc::gettid() } as u32;
-    if tid != me {
-        if let Some(f) = open_proc(&format!("{me}/task/{tid}/children")) {
-            list(&f);
-        }
+    if tid != me
+        && let Some(f) = open_proc(&format!("{me}/task/{tid}/children"))
+    {
+        list(&f);
     }
     out
 }

@@ -31,13 +31,13 @@ pub fn first_start_of_this_boot(runtime: &Path) -> bool {
     let mark = runtime.join(MARK);
     let id = boot_id();
     let first = fs::read_to_string(&mark).map_or(true, |seen| seen.trim() != id);
-    if first {
-        if let Err(e) = crate::persist::write_atomic(&mark, format!("{id}\n").as_bytes(), false) {
-            tracing::warn!(
-                "cannot write {}: {e}; the next daimond will take this for a new boot",
-                mark.display()
-            );
-        }
+    if first
+        && let Err(e) = crate::persist::write_atomic(&mark, format!("{id}\n").as_bytes(), false)
+    {
+        tracing::warn!(
+            "cannot write {}: {e}; the next daimond will take this for a new boot",
+            mark.display()
+        );
     }
     first
 }

@@ -245,10 +245,9 @@ impl Owner {
                 .envp
                 .iter()
                 .any(|e| e.as_bytes().starts_with(b"WATCHDOG_PID="))
+                && let Ok(c) = CString::new(CHILD_PID_VAR)
             {
-                if let Ok(c) = CString::new(CHILD_PID_VAR) {
-                    spec.envp.push(c);
-                }
+                spec.envp.push(c);
             }
         }
         Ok(())

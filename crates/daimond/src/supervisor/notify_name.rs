@@ -20,12 +20,10 @@ const FILE: &str = "notify.name";
 /// is none yet or `fresh` (the kept one is taken by someone else).
 pub fn token(runtime: &Path, fresh: bool) -> String {
     let file = runtime.join(FILE);
-    if !fresh {
-        if let Ok(t) = fs::read_to_string(&file) {
-            let t = t.trim();
-            if t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return t.to_string();
-            }
+    if !fresh && let Ok(t) = fs::read_to_string(&file) {
+        let t = t.trim();
+        if t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return t.to_string();
         }
     }
     let t = random_hex();

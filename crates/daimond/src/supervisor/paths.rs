@@ -101,10 +101,10 @@ impl Owner {
     }
 
     fn stop_path(&mut self, name: &str) {
-        if let Some(r) = self.path_units.runs.remove(name) {
-            if r.state != PathState::Failed {
-                self.message(name, 6, format!("Stopped {name}"));
-            }
+        if let Some(r) = self.path_units.runs.remove(name)
+            && r.state != PathState::Failed
+        {
+            self.message(name, 6, format!("Stopped {name}"));
         }
     }
 

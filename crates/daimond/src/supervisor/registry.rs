@@ -164,10 +164,8 @@ impl Entry {
             self.machine.state,
             SubState::Dead | SubState::Failed | SubState::AutoRestart
         );
-        if idle {
-            if let Some(u) = self.loaded() {
-                self.running = Some(u.clone());
-            }
+        if idle && let Some(u) = self.loaded() {
+            self.running = Some(u.clone());
         }
     }
 

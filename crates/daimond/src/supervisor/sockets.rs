@@ -322,11 +322,11 @@ impl Owner {
         let mut fds = Vec::new();
         let mut names = Vec::new();
         for s in &sockets {
-            if !self.sockets.runs.contains_key(s) {
-                if let Err(e) = self.start_socket(s) {
-                    self.message(unit, 4, format!("{unit}: {e}; starting it without"));
-                    continue;
-                }
+            if !self.sockets.runs.contains_key(s)
+                && let Err(e) = self.start_socket(s)
+            {
+                self.message(unit, 4, format!("{unit}: {e}; starting it without"));
+                continue;
             }
             self.socket_input(s, Input::ServiceStarted);
             let fd_name = self
@@ -336,12 +336,12 @@ impl Owner {
                 .and_then(|u| u.socket())
                 .and_then(|x| x.fd_name.clone())
                 .unwrap_or_else(|| s.clone());
-            if let Some(r) = self.sockets.runs.get(s) {
-                if matches!(r.machine.state, SocketState::Running) {
-                    for o in &r.fds {
-                        fds.push(o.fd.as_raw_fd());
-                        names.push(fd_name.clone());
-                    }
+            if let Some(r) = self.sockets.runs.get(s)
+                && matches!(r.machine.state, SocketState::Running)
+            {
+                for o in &r.fds {
+                    fds.push(o.fd.as_raw_fd());
+                    names.push(fd_name.clone());
                 }
             }
         }

@@ -254,10 +254,10 @@ impl Owner {
         // top of the hour) cost one dependency plan, not one each.
         let mut start: Vec<String> = Vec::new();
         for name in due {
-            if let Some(unit) = self.trigger(&name, now) {
-                if !start.contains(&unit) {
-                    start.push(unit);
-                }
+            if let Some(unit) = self.trigger(&name, now)
+                && !start.contains(&unit)
+            {
+                start.push(unit);
             }
         }
         if !start.is_empty() {
@@ -274,16 +274,14 @@ impl Owner {
         run.state = TimerState::Running;
         run.next = Next::default();
         let unit = run.plan.unit.clone();
-        if run.plan.persistent {
-            if let Err(e) = stamp::save_trigger(&self.paths().state, name, now.wall) {
-                self.message(
-                    name,
-                    4,
-                    format!(
-                        "{name}: cannot record the trigger time ({e}); a missed run may repeat"
-                    ),
-                );
-            }
+        if run.plan.persistent
+            && let Err(e) = stamp::save_trigger(&self.paths().state, name, now.wall)
+        {
+            self.message(
+                name,
+                4,
+                format!("{name}: cannot record the trigger time ({e}); a missed run may repeat"),
+            );
         }
         if self.unit_busy(&unit) {
             self.message(
@@ -335,10 +333,10 @@ impl Owner {
     /// After events were handled: a running timer whose unit finished waits
     /// for its next elapse again (at once, if one passed during the run).
     pub fn timers_after_events(&mut self) {
-        if std::mem::take(&mut self.timers.changed) {
-            if let Err(e) = stamp::save_active(&self.paths().state, self.timers.runs.keys()) {
-                tracing::warn!("cannot save the started timers: {e}");
-            }
+        if std::mem::take(&mut self.timers.changed)
+            && let Err(e) = stamp::save_active(&self.paths().state, self.timers.runs.keys())
+        {
+            tracing::warn!("cannot save the started timers: {e}");
         }
         let finished: Vec<String> = self
             .timers

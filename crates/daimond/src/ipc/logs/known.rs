@@ -40,10 +40,10 @@ pub async fn unknown_unit(
             log_lines: 0,
             brief: true,
         };
-        if let Response::Error(e) = supervisor.request(req).await {
-            if e.kind == ErrorKind::NotFound {
-                unknown.push((t.clone(), e.message));
-            }
+        if let Response::Error(e) = supervisor.request(req).await
+            && e.kind == ErrorKind::NotFound
+        {
+            unknown.push((t.clone(), e.message));
         }
     }
     if unknown.is_empty() {

@@ -35,10 +35,10 @@ impl FdStore {
         let copy = fd.try_clone_to_owned().ok()?;
         let id = self.next_id;
         self.next_id += 1;
-        if self.conn.is_some() {
-            if let Err(e) = self.send_other(id, copy.as_fd(), payload) {
-                self.gone(&e);
-            }
+        if self.conn.is_some()
+            && let Err(e) = self.send_other(id, copy.as_fd(), payload)
+        {
+            self.gone(&e);
         }
         self.other.kept.insert(id, (copy, payload.to_vec()));
         Some(id)

@@ -23,17 +23,17 @@ pub fn ordering_cycles(u: &Universe<'_>) -> BTreeMap<String, String> {
             continue;
         };
         for a in &d.after {
-            if let Some(&j) = index.get(a.as_str()) {
-                if j != i {
-                    edges[i].insert(j);
-                }
+            if let Some(&j) = index.get(a.as_str())
+                && j != i
+            {
+                edges[i].insert(j);
             }
         }
         for b in &d.before {
-            if let Some(&j) = index.get(b.as_str()) {
-                if j != i {
-                    edges[j].insert(i);
-                }
+            if let Some(&j) = index.get(b.as_str())
+                && j != i
+            {
+                edges[j].insert(i);
             }
         }
     }

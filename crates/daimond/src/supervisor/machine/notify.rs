@@ -195,12 +195,12 @@ impl Machine {
 
     pub(super) fn on_notify(&mut self, d: &Def<'_>, n: Notify, now: Instant, fx: &mut Fx) {
         use SubState::*;
-        if let Some(pid) = n.main_pid.filter(|_| self.accepts_main_pid()) {
-            if self.main_pid != Some(pid) {
-                self.main_pid = Some(pid);
-                // Not our child necessarily: its exec already happened.
-                self.exec_confirmed = true;
-            }
+        if let Some(pid) = n.main_pid.filter(|_| self.accepts_main_pid())
+            && self.main_pid != Some(pid)
+        {
+            self.main_pid = Some(pid);
+            // Not our child necessarily: its exec already happened.
+            self.exec_confirmed = true;
         }
         if n.ready {
             self.notify.ready = true;

@@ -145,16 +145,15 @@ impl Owner {
     /// Why `name` cannot run (bad file, masked, not a service), if so.
     pub(in crate::supervisor) fn refusal(&self, name: &str) -> Option<ErrorReply> {
         let e = self.units.get(name)?;
-        if let Some((prefix, rest)) = name.split_once('@') {
-            if rest.starts_with('.') {
-                let message = format!(
-                    "{name} is a template; start an instance of it, e.g. {prefix}@NAME{rest}"
-                );
-                return Some(ErrorReply {
-                    kind: ErrorKind::Failed,
-                    message,
-                });
-            }
+        if let Some((prefix, rest)) = name.split_once('@')
+            && rest.starts_with('.')
+        {
+            let message =
+                format!("{name} is a template; start an instance of it, e.g. {prefix}@NAME{rest}");
+            return Some(ErrorReply {
+                kind: ErrorKind::Failed,
+                message,
+            });
         }
         let message = match &e.load {
             Load::Loaded(u)
@@ -227,18 +226,19 @@ impl Owner {
                 }
                 continue;
             };
-            if matches!(verb, Verb::Start | Verb::Restart) && e.is_idle() {
-                if let Some((fails, text)) = Self::conditions(e) {
-                    self.message(&unit, if fails { 3 } else { 6 }, text.clone());
-                    if let Some(e) = self.units.get_mut(&unit) {
-                        // Shown by `status` until the next start attempt.
-                        e.machine.reason = Some(text.clone());
-                    }
-                    if let Some(t) = self.units.txn_mut(id) {
-                        t.finish_item(i, fails.then_some(text));
-                    }
-                    continue;
+            if matches!(verb, Verb::Start | Verb::Restart)
+                && e.is_idle()
+                && let Some((fails, text)) = Self::conditions(e)
+            {
+                self.message(&unit, if fails { 3 } else { 6 }, text.clone());
+                if let Some(e) = self.units.get_mut(&unit) {
+                    // Shown by `status` until the next start attempt.
+                    e.machine.reason = Some(text.clone());
                 }
+                if let Some(t) = self.units.txn_mut(id) {
+                    t.finish_item(i, fails.then_some(text));
+                }
+                continue;
             }
             if self.is_timer(&unit) || self.is_socket(&unit) || self.is_path_unit(&unit) {
                 let error = if self.is_timer(&unit) {
@@ -296,12 +296,11 @@ impl Owner {
             }
         });
         for id in done {
-            if let Some(t) = self.units.txn_mut(id) {
-                if let Some(i) = t.index_of(unit) {
-                    if t.items[i].state == ItemState::Issued {
-                        t.finish_item(i, error.clone());
-                    }
-                }
+            if let Some(t) = self.units.txn_mut(id)
+                && let Some(i) = t.index_of(unit)
+                && t.items[i].state == ItemState::Issued
+            {
+                t.finish_item(i, error.clone());
             }
             self.advance(id);
         }

@@ -60,14 +60,14 @@ impl Owner {
                 return;
             }
             let dropins = self.site.paths().units.join(format!("{n}.d"));
-            if let Err(e) = std::fs::remove_dir_all(&dropins) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    let _ = reply.send(refuse(
-                        ErrorKind::Failed,
-                        format!("cannot delete {}: {e}", dropins.display()),
-                    ));
-                    return;
-                }
+            if let Err(e) = std::fs::remove_dir_all(&dropins)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                let _ = reply.send(refuse(
+                    ErrorKind::Failed,
+                    format!("cannot delete {}: {e}", dropins.display()),
+                ));
+                return;
             }
             tracing::info!("{n}: removed {}", path.display());
         }
