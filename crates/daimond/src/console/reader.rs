@@ -69,17 +69,8 @@ pub fn start(
 /// Reads until the terminal hangs up (true) or daimond's log writer has ended
 /// (false: daimond is stopping).
 async fn read_all(console: &Console, origin: PipeOrigin, log: LogSender) -> bool {
-    let PipeOrigin { source, meta } = origin;
-    let mut open = Some(LogMsg::Open {
-        source,
-        unit: meta.unit,
-        invocation: meta.invocation,
-        pid: meta.pid,
-        stream: meta.stream,
-        level_prefix: meta.level_prefix,
-        identifier: meta.identifier,
-        kept: None,
-    });
+    let (open_msg, source) = origin.into_open(None);
+    let mut open = Some(open_msg);
     let mut buf = vec![0u8; CHUNK];
     let mut lines = CrLf::default();
     let mut in_flight: Option<oneshot::Receiver<()>> = None;

@@ -31,6 +31,25 @@ pub struct PipeOrigin {
     pub meta: PipeMeta,
 }
 
+impl PipeOrigin {
+    /// The writer thread's `Open` for this output (`kept`: its id in the fd
+    /// store), and the source key that names it in the messages after it.
+    pub fn into_open(self, kept: Option<u64>) -> (LogMsg, SourceKey) {
+        let PipeOrigin { source, meta } = self;
+        let open = LogMsg::Open {
+            source,
+            unit: meta.unit,
+            invocation: meta.invocation,
+            pid: meta.pid,
+            stream: meta.stream,
+            level_prefix: meta.level_prefix,
+            identifier: meta.identifier,
+            kept,
+        };
+        (open, source)
+    }
+}
+
 /// Starts the reader task for `fd` (the read end of a service's new pipe) and
 /// hands a copy of it to the fd store. Must run inside the daemon's `LocalSet`.
 pub fn spawn_reader(fd: OwnedFd, origin: PipeOrigin, log: LogSender, store: &SharedStore) {
@@ -85,20 +104,10 @@ fn start(
                 return;
             }
         };
-        let PipeOrigin { source, meta } = origin;
         // Announced to the writer thread with the first read, not before: a
         // service that never prints costs the writer thread no wake-up, at
         // its start (where it took the CPU from the new process) or its end.
-        let open_msg = LogMsg::Open {
-            source,
-            unit: meta.unit,
-            invocation: meta.invocation,
-            pid: meta.pid,
-            stream: meta.stream,
-            level_prefix: meta.level_prefix,
-            identifier: meta.identifier,
-            kept,
-        };
+        let (open_msg, source) = origin.into_open(kept);
         let mut open = (!imported).then_some(open_msg);
         loop {
             let Ok(mut ready) = afd.readable().await else {
