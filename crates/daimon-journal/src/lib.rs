@@ -374,6 +374,12 @@ impl Journal {
     }
 
     /// The one writer. Fails if another writer is alive, in this process or another.
+    /// Whether this handle holds the store's lock (it repaired the store on
+    /// opening and may take the writer), or another process does.
+    pub fn owns_store(&self) -> bool {
+        self.shared.locked
+    }
+
     pub fn writer(&self) -> Result<JournalWriter, JournalError> {
         if !self.shared.locked {
             return Err(JournalError::Locked(self.shared.dir.clone()));

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{messages, meta, open};
+use common::{messages, meta, open_owner};
 use daimon_journal::{Query, SourceId, Stream};
 
 const CHILD_ENV: &str = "DAIMON_JOURNAL_CRASH_CHILD";
@@ -29,7 +29,7 @@ fn crash_child_writer() {
     let Ok(dir) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let j = open(std::path::Path::new(&dir));
+    let j = open_owner(std::path::Path::new(&dir));
     let mut w = j.writer().expect("writer");
     w.open_source(SourceId(1), meta("crash", Stream::Stdout));
     let mut n: u64 = 0;
@@ -95,7 +95,7 @@ fn sigkill_mid_write_loses_nothing() {
     assert_eq!(rc, 0);
     let _ = guard.0.wait();
 
-    let j = open(dir.path());
+    let j = open_owner(dir.path());
     let mut r = j.reader().expect("reader");
     let got = messages(&mut r, &Query::default());
     assert!(
@@ -133,7 +133,7 @@ fn segment_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 fn fill(dir: &std::path::Path, n: usize) {
-    let j = open(dir);
+    let j = open_owner(dir);
     let mut w = j.writer().expect("writer");
     w.open_source(SourceId(1), meta("t", Stream::Stdout));
     for i in 0..n {
@@ -153,7 +153,7 @@ fn torn_tail_is_repaired() {
     torn.extend_from_slice(&data[..30]);
     torn.extend_from_slice(&[0u8; 17]);
     std::fs::write(&seg, &torn).expect("write");
-    let j = open(dir.path());
+    let j = open_owner(dir.path());
     let mut r = j.reader().expect("reader");
     let got = messages(&mut r, &Query::default());
     assert_eq!(got.len(), 100);
@@ -185,7 +185,7 @@ fn unsynced_tail_lost_by_power_cut_is_dropped() {
     db.execute("UPDATE segments SET synced_end = 0", [])
         .expect("update");
     drop(db);
-    let j = open(dir.path());
+    let j = open_owner(dir.path());
     let mut r = j.reader().expect("reader");
     let got = messages(&mut r, &Query::default());
     assert!(!got.is_empty() && got.len() < 50, "{} lines", got.len());
@@ -198,7 +198,7 @@ fn unsynced_tail_lost_by_power_cut_is_dropped() {
 fn a_lost_index_is_rebuilt_from_the_segments() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
-        let j = open(dir.path());
+        let j = open_owner(dir.path());
         let mut w = j.writer().expect("writer");
         w.open_source(SourceId(1), meta("a", Stream::Stdout));
         w.open_source(SourceId(2), meta("b", Stream::Stderr));
@@ -219,7 +219,7 @@ fn a_lost_index_is_rebuilt_from_the_segments() {
     for f in ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm"] {
         let _ = std::fs::remove_file(dir.path().join(f));
     }
-    let j = open(dir.path());
+    let j = open_owner(dir.path());
     let mut r = j.reader().expect("reader");
     let all = messages(&mut r, &Query::default());
     assert_eq!(all.len(), 3000);
@@ -244,7 +244,7 @@ fn a_corrupt_index_is_set_aside_and_rebuilt() {
     std::fs::write(dir.path().join("index.sqlite"), vec![0x5a; 8192]).expect("clobber");
     let _ = std::fs::remove_file(dir.path().join("index.sqlite-wal"));
     let _ = std::fs::remove_file(dir.path().join("index.sqlite-shm"));
-    let j = open(dir.path());
+    let j = open_owner(dir.path());
     let mut r = j.reader().expect("reader");
     assert_eq!(messages(&mut r, &Query::default()).len(), 300);
     let kept = std::fs::read_dir(dir.path())
