@@ -78,8 +78,10 @@ pub fn top_in_tmux(d: &mut Daemon) -> Tmux {
         socket: home.join(format!("tmux-{n}.sock")),
     };
     let script = format!(
-        "stty -g > {h}/stty.before; DAIMON_HOME={h} {top} top; echo top-exit=$?; \
-         stty -g > {h}/stty.after; exec cat",
+        // The settings are saved before the exit code shows, so a test that
+        // saw `top-exit=` finds them written.
+        "stty -g > {h}/stty.before; DAIMON_HOME={h} {top} top; e=$?; \
+         stty -g > {h}/stty.after; echo top-exit=$e; exec cat",
         h = home.display(),
         top = bin("daimon").display(),
     );
