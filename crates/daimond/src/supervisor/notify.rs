@@ -256,7 +256,11 @@ impl Owner {
     /// The unit of a process whose [`Lineage`] was read when its datagram
     /// arrived (syslog senders), by the rule that places notification senders.
     pub fn unit_of_lineage(&self, l: &Lineage) -> Option<String> {
-        self.sender_in(l).map(|(unit, _)| unit)
+        self.sender_in(l).map(|(unit, _)| unit).or_else(|| {
+            // Sent, then reaped before its datagram was placed.
+            let &pid = l.chain.first()?;
+            self.reaped_owner(pid).cloned()
+        })
     }
 
     /// The unit `pid` belongs to and its role there: a main or control PID,

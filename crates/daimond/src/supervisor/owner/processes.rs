@@ -40,7 +40,15 @@ pub(super) struct Processes {
     /// Process trees `status` read lately, and the /proc files it keeps open
     /// (taken out while a status walks the units).
     usage: Cell<UsageCache>,
+    /// The last main and control PIDs reaped, with their unit: a datagram a
+    /// process sent just before it exited (`exec logger ...`) may reach the
+    /// owner after the reap, and still belongs to that unit.
+    reaped: std::collections::VecDeque<(u32, String)>,
 }
+
+/// Reaped PIDs remembered for late datagrams (a PID is reused only after the
+/// kernel has gone round the PID space, far more starts than this).
+const REAPED_KEPT: usize = 64;
 
 impl Default for Processes {
     fn default() -> Processes {
@@ -52,6 +60,7 @@ impl Default for Processes {
             fdstore: Rc::new(std::cell::RefCell::new(FdStore::disabled())),
             watch_tx: None,
             usage: Default::default(),
+            reaped: Default::default(),
         }
     }
 }
@@ -99,6 +108,16 @@ impl Owner {
     /// The unit and role of a main or control PID.
     pub(in crate::supervisor) fn pid_owner(&self, pid: u32) -> Option<&(String, Role)> {
         self.procs.pids.get(&pid)
+    }
+
+    /// The unit of a main or control PID reaped lately (newest first).
+    pub(in crate::supervisor) fn reaped_owner(&self, pid: u32) -> Option<&String> {
+        self.procs
+            .reaped
+            .iter()
+            .rev()
+            .find(|(p, _)| *p == pid)
+            .map(|(_, u)| u)
     }
 
     /// `pid` is `unit`'s main process now; `old`, if it was the main
@@ -274,6 +293,10 @@ impl Owner {
                 orphan_died = true;
                 continue;
             };
+            if self.procs.reaped.len() >= REAPED_KEPT {
+                self.procs.reaped.pop_front();
+            }
+            self.procs.reaped.push_back((pid, unit.clone()));
             if let Some(e) = self.units.get_mut(&unit) {
                 match role {
                     Role::Main => {
