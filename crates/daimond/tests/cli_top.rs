@@ -77,16 +77,7 @@ fn sigterm_restores_the_terminal() {
     d.ok(&["daemon-reload"]);
     let tmux = top_in_tmux(&mut d);
     tmux.wait_screen("the table", |s| s.contains("alpha.service"));
-    let shell = tmux.pane_pid();
-    let top = children_of(shell);
-    assert_eq!(
-        top.len(),
-        1,
-        "one `daimon top` under the pane's shell: {top:?}"
-    );
-    kill(top[0], libc::SIGTERM);
-    tmux.wait_screen("top to exit on SIGTERM", |s| s.contains("top-exit=0"));
-    assert!(restored(d.path()), "stty settings differ after SIGTERM");
+    signal_top_and_expect_restored(d.path(), &tmux, libc::SIGTERM, "SIGTERM");
 }
 
 /// The stream `top` wakes on: an `Events` request gets one frame per state

@@ -215,11 +215,7 @@ fn a_small_window_then_ctrl_c_and_sighup_restore_the_terminal() {
     let _ = std::fs::remove_file(d.path().join("stty.after"));
     let tmux = top_in_tmux(&mut d);
     tmux.wait_screen("the table", |s| s.contains("alpha.service"));
-    let top = children_of(tmux.pane_pid());
-    assert_eq!(top.len(), 1, "one `daimon top` under the shell: {top:?}");
-    kill(top[0], libc::SIGHUP);
-    tmux.wait_screen("top to exit on SIGHUP", |s| s.contains("top-exit=0"));
-    assert!(restored(d.path()), "stty settings differ after SIGHUP");
+    signal_top_and_expect_restored(d.path(), &tmux, libc::SIGHUP, "SIGHUP");
 }
 
 /// daimond killed and started again under a running `top`: top reconnects to

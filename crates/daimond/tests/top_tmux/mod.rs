@@ -131,3 +131,19 @@ pub fn need_tmux() {
         "tmux is not installed: apt-get install tmux (or run `bash .ci/run`, which installs every test dependency)"
     );
 }
+
+/// Sends `sig` to the pane's one `daimon top`, waits for it to exit 0, and
+/// checks the terminal settings are what they were before it started.
+pub fn signal_top_and_expect_restored(home: &Path, tmux: &Tmux, sig: i32, name: &str) {
+    let top = children_of(tmux.pane_pid());
+    assert_eq!(
+        top.len(),
+        1,
+        "one `daimon top` under the pane's shell: {top:?}"
+    );
+    kill(top[0], sig);
+    tmux.wait_screen(&format!("top to exit on {name}"), |s| {
+        s.contains("top-exit=0")
+    });
+    assert!(restored(home), "stty settings differ after {name}");
+}
