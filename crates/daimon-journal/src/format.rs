@@ -1,6 +1,7 @@
 //! Owns output formats: `short` and `short-iso` (journalctl's syslog-like
-//! lines), `cat` (the message alone) and `json` (one object per line with
-//! journalctl's field names).
+//! lines), `cat` (the message alone), `json` (one object per line with
+//! journalctl's field names) and `export` (the same fields in journalctl's
+//! export format, in `export`).
 
 use std::io::Write;
 use std::str::FromStr;
@@ -22,6 +23,16 @@ pub enum OutputFormat {
     Cat,
     /// One JSON object per line.
     Json,
+    /// journalctl's export format, which systemd-journal-remote reads.
+    Export,
+}
+
+impl OutputFormat {
+    /// A format for programs: never escaped or coloured for a terminal, and
+    /// an empty answer is empty (no `-- No entries --`).
+    pub fn is_machine(self) -> bool {
+        matches!(self, OutputFormat::Json | OutputFormat::Export)
+    }
 }
 
 impl FromStr for OutputFormat {
@@ -32,8 +43,9 @@ impl FromStr for OutputFormat {
             "short-iso" => Ok(OutputFormat::ShortIso),
             "cat" => Ok(OutputFormat::Cat),
             "json" => Ok(OutputFormat::Json),
+            "export" => Ok(OutputFormat::Export),
             _ => Err(format!(
-                "invalid output format {s:?}: expected short, short-iso, cat or json"
+                "invalid output format {s:?}: expected short, short-iso, cat, json or export"
             )),
         }
     }
@@ -87,76 +99,76 @@ impl Renderer {
                 out.push(b'\n');
             }
             OutputFormat::Json => self.json(rec, out),
+            OutputFormat::Export => crate::export::render(rec, &self.hostname, out),
         }
     }
 
     fn json(&self, rec: &Record<'_>, out: &mut Vec<u8>) {
-        fn field(out: &mut Vec<u8>, first: &mut bool, k: &str, v: &str) {
-            if !*first {
+        let mut first = true;
+        out.push(b'{');
+        fields(rec, &self.hostname, &mut |k, v| {
+            if !first {
                 out.push(b',');
             }
-            *first = false;
+            first = false;
             out.push(b'"');
             out.extend_from_slice(k.as_bytes());
             out.extend_from_slice(b"\":");
-            let _ = serde_json::to_writer(&mut *out, v);
-        }
-        let mut first = true;
-        out.push(b'{');
-        field(out, &mut first, "__CURSOR", &rec.cursor.to_string());
-        field(
-            out,
-            &mut first,
-            "__REALTIME_TIMESTAMP",
-            &rec.realtime_usec.to_string(),
-        );
-        field(
-            out,
-            &mut first,
-            "__MONOTONIC_TIMESTAMP",
-            &rec.monotonic_usec.to_string(),
-        );
-        field(out, &mut first, "_HOSTNAME", &self.hostname);
-        field(out, &mut first, "PRIORITY", &rec.priority.to_string());
-        field(
-            out,
-            &mut first,
-            "SYSLOG_IDENTIFIER",
-            rec.syslog_identifier(),
-        );
-        if rec.pid != 0 {
-            field(out, &mut first, "_PID", &rec.pid.to_string());
-        }
-        field(out, &mut first, "_TRANSPORT", rec.stream.as_str());
-        if let Some(f) = rec.stream.facility() {
-            field(out, &mut first, "SYSLOG_FACILITY", &f.to_string());
-        }
-        field(out, &mut first, "UNIT", rec.unit);
-        field(out, &mut first, "_SYSTEMD_UNIT", rec.unit);
-        if !rec.invocation.is_empty() {
-            field(out, &mut first, "_SYSTEMD_INVOCATION_ID", rec.invocation);
-        }
-        if rec.continued {
-            field(out, &mut first, "_LINE_BREAK", "line-max");
-        } else if rec.partial {
-            field(out, &mut first, "_LINE_BREAK", "eof");
-        }
-        match std::str::from_utf8(rec.message) {
-            Ok(s) => field(out, &mut first, "MESSAGE", s),
-            Err(_) => {
-                // journalctl's convention for non-UTF-8 data: an array of bytes.
-                out.extend_from_slice(b",\"MESSAGE\":[");
-                for (i, b) in rec.message.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    let _ = write!(out, "{b}");
+            match std::str::from_utf8(v) {
+                Ok(s) => {
+                    let _ = serde_json::to_writer(&mut *out, s);
                 }
-                out.push(b']');
+                Err(_) => {
+                    // journalctl's convention for non-UTF-8 data: an array of bytes.
+                    out.push(b'[');
+                    for (i, b) in v.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        let _ = write!(out, "{b}");
+                    }
+                    out.push(b']');
+                }
             }
-        }
+        });
         out.extend_from_slice(b"}\n");
     }
+}
+
+/// A record's fields with journalctl's names, the ones `json` and `export`
+/// both list (so what a shipper reads from either is the same): the address
+/// fields first, `MESSAGE` last.
+pub(crate) fn fields(rec: &Record<'_>, hostname: &str, f: &mut dyn FnMut(&str, &[u8])) {
+    f("__CURSOR", rec.cursor.to_string().as_bytes());
+    f(
+        "__REALTIME_TIMESTAMP",
+        rec.realtime_usec.to_string().as_bytes(),
+    );
+    f(
+        "__MONOTONIC_TIMESTAMP",
+        rec.monotonic_usec.to_string().as_bytes(),
+    );
+    f("_HOSTNAME", hostname.as_bytes());
+    f("PRIORITY", rec.priority.to_string().as_bytes());
+    f("SYSLOG_IDENTIFIER", rec.syslog_identifier().as_bytes());
+    if rec.pid != 0 {
+        f("_PID", rec.pid.to_string().as_bytes());
+    }
+    f("_TRANSPORT", rec.stream.as_str().as_bytes());
+    if let Some(fac) = rec.stream.facility() {
+        f("SYSLOG_FACILITY", fac.to_string().as_bytes());
+    }
+    f("UNIT", rec.unit.as_bytes());
+    f("_SYSTEMD_UNIT", rec.unit.as_bytes());
+    if !rec.invocation.is_empty() {
+        f("_SYSTEMD_INVOCATION_ID", rec.invocation.as_bytes());
+    }
+    if rec.continued {
+        f("_LINE_BREAK", b"line-max");
+    } else if rec.partial {
+        f("_LINE_BREAK", b"eof");
+    }
+    f("MESSAGE", rec.message);
 }
 
 /// Renders with the configured host name of this machine and the local time zone.

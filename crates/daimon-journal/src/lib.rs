@@ -86,6 +86,7 @@ mod clock;
 mod codec;
 mod compact;
 mod error;
+mod export;
 mod filter;
 pub mod format;
 mod index;

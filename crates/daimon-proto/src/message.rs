@@ -178,7 +178,7 @@ pub struct LogsRequest {
     /// Only the last N matching lines.
     pub lines: Option<usize>,
     pub follow: bool,
-    /// `short`, `short-iso`, `cat`, `json`.
+    /// `short`, `short-iso`, `cat`, `json`, `export`.
     pub output: String,
     /// The client reads raw frames (see `frame`): log text then arrives as raw
     /// bytes instead of `LogData`. Absent in older clients: false.

@@ -72,6 +72,8 @@ pub enum LogFormat {
     Cat,
     /// One JSON object per line with journalctl's field names.
     Json,
+    /// journalctl's export format (the same fields; systemd-journal-remote reads it).
+    Export,
 }
 
 impl LogFormat {
@@ -81,6 +83,7 @@ impl LogFormat {
             LogFormat::ShortIso => "short-iso",
             LogFormat::Cat => "cat",
             LogFormat::Json => "json",
+            LogFormat::Export => "export",
         }
     }
 }

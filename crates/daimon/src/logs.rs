@@ -60,8 +60,9 @@ pub fn run(args: &LogsArgs, paths: &Paths) -> CliResult {
         crate::commands::checked_name(u)?;
     }
     let follow = req.follow;
-    // journalctl's marker for an empty answer; JSON stays pure for machines.
-    let mark_empty = !follow && req.output != "json";
+    // journalctl's marker for an empty answer; JSON and export stay pure for machines.
+    let machine = matches!(args.output, LogFormat::Json | LogFormat::Export);
+    let mark_empty = !follow && !machine;
     let mut client =
         Client::connect(paths, true)?.ok_or_else(|| CliError::fail("daimond is not running"))?;
     client.send(
@@ -93,8 +94,9 @@ pub fn run(args: &LogsArgs, paths: &Paths) -> CliResult {
 /// Copies the daemon's answer to `out` (stdout or the pager).
 fn copy(args: &LogsArgs, client: &mut Client, out: &mut impl Write, mark_empty: bool) -> CliResult {
     let mut shown = false;
-    let mut strip = (args.strip_escapes && args.output != LogFormat::Json)
-        .then(|| Stripper::new(args.output == LogFormat::Cat));
+    let machine = matches!(args.output, LogFormat::Json | LogFormat::Export);
+    let mut strip =
+        (args.strip_escapes && !machine).then(|| Stripper::new(args.output == LogFormat::Cat));
     let mut stripped = Vec::new();
     loop {
         let text = match client.next_log()? {

@@ -236,10 +236,12 @@ impl LogService {
         }
         let (tx, rx) = mpsc::channel::<Chunk>(4);
         let svc2 = self.clone();
+        // JSON and export are for programs: the bytes as stored, no colours.
+        let machine = renderer.format.is_machine();
         let out = Output {
             renderer,
-            color: req.color && req.output != "json",
-            escape: req.escape && req.output != "json",
+            color: req.color && !machine,
+            escape: req.escape && !machine,
             follow: req.follow,
         };
         let raw = req.raw;
