@@ -16,6 +16,11 @@
 //! - `logs`:    lines/s of one service's output into the log store, until the
 //!   last line is queryable, beside `cat` into a pipe to /dev/null (not part of
 //!   `all`; `logs --n 1000000`, the default).
+//! - `journald`: the same N lines (`--lines`, default 10,000,000) in daimon's
+//!   log store and, through `daimon logs -o export | systemd-journal-remote`, in
+//!   journal files; `journalctl --directory` timed against `daimon logs` on
+//!   tail, one unit, a time range, `-p err` and `-g`; exits 1 when the counts
+//!   differ (not part of `all`).
 //! - `timers`:  N timers started at once, then daimond's memory and idle CPU
 //!   while they wait (not part of `all`; e.g. `timers --n 10000`).
 //!
@@ -31,6 +36,8 @@ use std::time::{Duration, Instant};
 
 mod cgroup;
 mod exec_watch;
+mod journald;
+mod journald_store;
 mod logs;
 mod scratch;
 mod timers;
@@ -42,6 +49,7 @@ fn main() {
     let mut scenario = "all".to_string();
     let mut counts: Vec<usize> = vec![100, 1000];
     let mut reps = 20usize;
+    let mut lines: Option<u64> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -52,9 +60,10 @@ fn main() {
                     .unwrap_or_default()
             }
             "--reps" => reps = it.next().and_then(|v| v.parse().ok()).unwrap_or(reps),
+            "--lines" => lines = it.next().and_then(|v| v.parse().ok()),
             "-h" | "--help" => {
                 println!(
-                    "usage: daimon-bench [start|restart|status|idle|timers|logs|cgroup|all] [--n 100,1000] [--reps 20]"
+                    "usage: daimon-bench [start|restart|status|idle|timers|logs|cgroup|journald|all] [--n 100,1000] [--reps 20] [--lines 10000000]"
                 );
                 return;
             }
@@ -68,8 +77,11 @@ fn main() {
             std::process::exit(1);
         }
     };
-    println!("| scenario | N | figure |");
-    println!("|---|---|---|");
+    if scenario != "journald" {
+        // journald prints a table of its own.
+        println!("| scenario | N | figure |");
+        println!("|---|---|---|");
+    }
     let all = scenario == "all";
     if all || scenario == "start" || scenario == "memory" {
         let mut ns = vec![0];
@@ -96,6 +108,13 @@ fn main() {
             counts.last().copied().unwrap_or(1_000_000)
         };
         logs::bench_logs(&bins, n, reps.min(5));
+    }
+    if scenario == "journald" {
+        let n = lines.unwrap_or(10_000_000);
+        if let Err(e) = journald::bench_journald(&bins, n, reps.min(5)) {
+            eprintln!("daimon-bench journald: {e}");
+            std::process::exit(1);
+        }
     }
     if scenario == "timers" {
         for &n in &counts {
