@@ -212,6 +212,33 @@ fn logs_take_every_filter_of_daimon_logs() {
     assert_eq!((future.status, future.body.as_str()), (200, ""));
     let until = api.get("api/logs?unit=talk&until=-1h");
     assert_eq!(until.body, "");
+    // Export: the CLI's bytes, with systemd-journal-gatewayd's content type.
+    let export = api.curl(
+        &["-D", "-"],
+        "api/logs?unit=talk&output=export&lines=2&match=_TRANSPORT=stdout",
+    );
+    let (head, body) = export
+        .body
+        .split_once("\r\n\r\n")
+        .expect("headers, then the body");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/vnd.fdo.journal"),
+        "{head}"
+    );
+    assert!(body.ends_with("MESSAGE=three\n\n"), "{body}");
+    assert_eq!(
+        body,
+        d.ok(&[
+            "logs",
+            "talk",
+            "-o",
+            "export",
+            "-n",
+            "2",
+            "_TRANSPORT=stdout"
+        ])
+    );
     let json = api.get("api/logs?unit=talk&output=json&lines=1");
     let line: serde_json::Value = serde_json::from_str(json.body.trim()).expect("a JSON line");
     let inv = line["_SYSTEMD_INVOCATION_ID"]

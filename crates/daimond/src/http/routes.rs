@@ -427,7 +427,12 @@ pub fn logs_request(q: Option<&str>, follow: bool) -> Result<LogsRequest, String
 /// A finite log query, streamed as it is read (the body never holds the whole
 /// answer; a slow client slows only its own reader thread).
 async fn logs(api: &Api, lr: LogsRequest) -> Reply {
-    let json = lr.output == "json";
+    // Export's type is systemd-journal-gatewayd's for the same format.
+    let ct = match lr.output.as_str() {
+        "json" => "application/x-ndjson",
+        "export" => "application/vnd.fdo.journal",
+        _ => "text/plain; charset=utf-8",
+    };
     if let Err(e) = ipc::admit(&Request::Logs(lr.clone())) {
         return reply::error(400, "invalid", e);
     }
@@ -474,11 +479,6 @@ async fn logs(api: &Api, lr: LogsRequest) -> Reply {
         drop(tx);
         feed.finish().await;
     });
-    let ct = if json {
-        "application/x-ndjson"
-    } else {
-        "text/plain; charset=utf-8"
-    };
     reply::stream(ct, rx, tail)
 }
 
