@@ -9,8 +9,9 @@
 use crate::record::Record;
 
 /// Appends `rec` in the export format, its closing empty line included.
-pub(crate) fn render(rec: &Record<'_>, hostname: &str, out: &mut Vec<u8>) {
-    crate::format::fields(rec, hostname, &mut |k, v| field(k, v, out));
+/// `boot`: the kernel boot id of the boot that wrote it, if known.
+pub(crate) fn render(rec: &Record<'_>, hostname: &str, boot: Option<&str>, out: &mut Vec<u8>) {
+    crate::format::fields(rec, hostname, boot, &mut |k, v| field(k, v, out));
     out.push(b'\n');
 }
 
@@ -102,10 +103,18 @@ mod tests {
     #[test]
     fn text_fields_and_entry_end() {
         let mut out = Vec::new();
-        render(&rec(b"disk full"), "host", &mut out);
-        render(&rec("gr\u{fc}\u{df}e\tok".as_bytes()), "host", &mut out);
+        render(&rec(b"disk full"), "host", Some(&"e".repeat(32)), &mut out);
+        render(
+            &rec("gr\u{fc}\u{df}e\tok".as_bytes()),
+            "host",
+            None,
+            &mut out,
+        );
         let text = String::from_utf8(out.clone()).expect("all text");
-        assert!(text.starts_with("__CURSOR=s=7\n__REALTIME_TIMESTAMP=1763698400000000\n"));
+        assert!(text.starts_with(
+            "__CURSOR=s=7\n__REALTIME_TIMESTAMP=1763698400000000\n__MONOTONIC_TIMESTAMP=5\n\
+             _BOOT_ID=eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\n_HOSTNAME=host\n"
+        ));
         assert!(text.contains("\nPRIORITY=3\nSYSLOG_IDENTIFIER=bot\n_PID=42\n_TRANSPORT=stderr\n"));
         assert!(text.contains("\n_SYSTEMD_UNIT=bot.service\n"));
         assert!(text.ends_with("MESSAGE=gr\u{fc}\u{df}e\tok\n\n"));
@@ -114,6 +123,10 @@ mod tests {
         assert_eq!(get(&entries[0], "MESSAGE"), b"disk full");
         assert_eq!(get(&entries[0], "SYSLOG_IDENTIFIER"), b"bot");
         assert_eq!(get(&entries[0], "_HOSTNAME"), b"host");
+        assert!(
+            entries[1].iter().all(|(k, _)| k != "_BOOT_ID"),
+            "no boot id when the store has none"
+        );
     }
 
     #[test]
@@ -126,13 +139,13 @@ mod tests {
             b"",
         ] {
             let mut out = Vec::new();
-            render(&rec(msg), "host", &mut out);
+            render(&rec(msg), "host", None, &mut out);
             let entries = parse(&out);
             assert_eq!(entries.len(), 1);
             assert_eq!(get(&entries[0], "MESSAGE"), msg);
         }
         let mut out = Vec::new();
-        render(&rec(b"a\nb"), "host", &mut out);
+        render(&rec(b"a\nb"), "host", None, &mut out);
         assert!(out.ends_with(b"MESSAGE\n\x03\0\0\0\0\0\0\0a\nb\n\n"));
     }
 }

@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+use crate::boots::Boot;
 use crate::record::Record;
 
 /// journalctl's `-o` choices that daimon supports.
@@ -57,6 +58,10 @@ pub struct Renderer {
     pub format: OutputFormat,
     pub hostname: String,
     pub tz: TimeZone,
+    /// The store's boots, oldest first (`Journal::boots`): `json` and
+    /// `export` name the boot that wrote each record as `_BOOT_ID`, so
+    /// journalctl's `-b` works on journal files made from an export.
+    pub boots: Vec<Boot>,
 }
 
 impl Renderer {
@@ -65,7 +70,14 @@ impl Renderer {
             format,
             hostname: hostname.into(),
             tz,
+            boots: Vec::new(),
         }
+    }
+
+    /// The kernel boot id of the boot that wrote `rec`, if the store knows it.
+    fn boot_of(&self, rec: &Record<'_>) -> Option<&str> {
+        let after = self.boots.partition_point(|b| b.first_seq <= rec.cursor.0);
+        after.checked_sub(1).map(|i| self.boots[i].id.as_str())
     }
 
     /// Appends the rendering of `rec` (with its final newline) to `out`.
@@ -99,14 +111,16 @@ impl Renderer {
                 out.push(b'\n');
             }
             OutputFormat::Json => self.json(rec, out),
-            OutputFormat::Export => crate::export::render(rec, &self.hostname, out),
+            OutputFormat::Export => {
+                crate::export::render(rec, &self.hostname, self.boot_of(rec), out)
+            }
         }
     }
 
     fn json(&self, rec: &Record<'_>, out: &mut Vec<u8>) {
         let mut first = true;
         out.push(b'{');
-        fields(rec, &self.hostname, &mut |k, v| {
+        fields(rec, &self.hostname, self.boot_of(rec), &mut |k, v| {
             if !first {
                 out.push(b',');
             }
@@ -137,8 +151,14 @@ impl Renderer {
 
 /// A record's fields with journalctl's names, the ones `json` and `export`
 /// both list (so what a shipper reads from either is the same): the address
-/// fields first, `MESSAGE` last.
-pub(crate) fn fields(rec: &Record<'_>, hostname: &str, f: &mut dyn FnMut(&str, &[u8])) {
+/// fields first (`_BOOT_ID` after them, where journalctl has it), `MESSAGE`
+/// last.
+pub(crate) fn fields(
+    rec: &Record<'_>,
+    hostname: &str,
+    boot: Option<&str>,
+    f: &mut dyn FnMut(&str, &[u8]),
+) {
     f("__CURSOR", rec.cursor.to_string().as_bytes());
     f(
         "__REALTIME_TIMESTAMP",
@@ -148,6 +168,9 @@ pub(crate) fn fields(rec: &Record<'_>, hostname: &str, f: &mut dyn FnMut(&str, &
         "__MONOTONIC_TIMESTAMP",
         rec.monotonic_usec.to_string().as_bytes(),
     );
+    if let Some(b) = boot {
+        f("_BOOT_ID", b.as_bytes());
+    }
     f("_HOSTNAME", hostname.as_bytes());
     f("PRIORITY", rec.priority.to_string().as_bytes());
     f("SYSLOG_IDENTIFIER", rec.syslog_identifier().as_bytes());
@@ -282,9 +305,41 @@ mod tests {
         assert_eq!(v["SYSLOG_IDENTIFIER"], "bot");
         assert_eq!(v["_TRANSPORT"], "stdout");
         assert_eq!(v["_HOSTNAME"], "host");
+        assert!(
+            v.get("_BOOT_ID").is_none(),
+            "a store without boots names none"
+        );
         out.clear();
         r.render(&rec(b"\xff\x00a"), &mut out);
         let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
         assert_eq!(v["MESSAGE"], serde_json::json!([255, 0, 97]));
+    }
+
+    #[test]
+    fn json_names_the_boot_that_wrote_each_record() {
+        let mut r = Renderer::new(OutputFormat::Json, "host", TimeZone::UTC);
+        r.boots = vec![
+            Boot {
+                id: "a".repeat(32),
+                first_seq: 0,
+            },
+            Boot {
+                id: "b".repeat(32),
+                first_seq: 7,
+            },
+        ];
+        let boot = |r: &Renderer, seq: u64| {
+            let mut one = rec(b"x");
+            one.cursor = Cursor(seq);
+            let mut out = Vec::new();
+            r.render(&one, &mut out);
+            let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
+            v["_BOOT_ID"].as_str().map(str::to_string)
+        };
+        assert_eq!(boot(&r, 6), Some("a".repeat(32)));
+        assert_eq!(boot(&r, 7), Some("b".repeat(32)));
+        assert_eq!(boot(&r, 900), Some("b".repeat(32)));
+        r.boots[0].first_seq = 3;
+        assert_eq!(boot(&r, 2), None, "before the first boot recorded");
     }
 }

@@ -2,8 +2,9 @@
 //! read it: piped into systemd-journal-remote, the journal file it writes
 //! holds, as `journalctl --directory -o json` shows it, the same entries as
 //! `daimon logs -o json`: message bytes (a tab, an escape sequence, an invalid
-//! byte), priority, unit, identifier, PID, transport, invocation and time;
-//! and `journalctl -u UNIT -p err` picks the same lines as `daimon logs`.
+//! byte), priority, unit, identifier, PID, transport, invocation, time and the
+//! machine's boot (so `journalctl -b ID` works); and `journalctl -u UNIT -p
+//! err` picks the same lines as `daimon logs`.
 //!
 //! Skipped, with the reason, where systemd-journal-remote is not installed
 //! (`bash .ci/run` installs Debian's package).
@@ -23,8 +24,9 @@ const REMOTE: [&str; 2] = [
 ];
 
 /// The fields compared: what a shipper or journalctl user reads.
-const FIELDS: [&str; 9] = [
+const FIELDS: [&str; 10] = [
     "MESSAGE",
+    "_BOOT_ID",
     "PRIORITY",
     "_SYSTEMD_UNIT",
     "SYSLOG_IDENTIFIER",
@@ -168,6 +170,25 @@ fn export_piped_into_systemd_journal_remote_reads_back_field_for_field() {
             b"last"
         ]
     );
+
+    // The machine's boot, as daimon recorded it, is the journal's: `-b` works.
+    let boots: serde_json::Value =
+        serde_json::from_str(&d.ok(&["logs", "--list-boots", "-o", "json"])).expect("boots");
+    let boot = boots[0]["boot_id"].as_str().expect("a boot id").to_string();
+    assert!(
+        theirs.iter().all(|e| e["_BOOT_ID"] == boot.as_str()),
+        "{boot}"
+    );
+    let this_boot = journalctl(dir.path(), &["-b", &boot, "-u", "exp.service", "-o", "cat"]);
+    let ours_this_boot = d
+        .cli(&["logs", "-b", &boot, "-u", "exp", "-o", "cat"])
+        .stdout;
+    assert!(
+        String::from_utf8_lossy(&this_boot).contains("\nlast\n"),
+        "{}",
+        String::from_utf8_lossy(&this_boot)
+    );
+    assert_eq!(this_boot, ours_this_boot);
 
     let errs = journalctl(dir.path(), &["-u", "exp.service", "-p", "err", "-o", "cat"]);
     assert_eq!(errs, b"disk full\n");

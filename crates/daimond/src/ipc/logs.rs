@@ -238,7 +238,7 @@ impl LogService {
         let svc2 = self.clone();
         // JSON and export are for programs: the bytes as stored, no colours.
         let machine = renderer.format.is_machine();
-        let out = Output {
+        let mut out = Output {
             renderer,
             color: req.color && !machine,
             escape: req.escape && !machine,
@@ -247,6 +247,10 @@ impl LogService {
         let raw = req.raw;
         // The thread ends when the feed is dropped (its next send fails).
         let producer = tokio::task::spawn_blocking(move || {
+            if machine {
+                // Each record's _BOOT_ID (a small file, read here, off the runtime).
+                out.renderer.boots = svc2.journal.boots();
+            }
             let mut reader = match svc2.take_reader() {
                 Ok(r) => r,
                 Err(e) => {
