@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Dashboard figures in headless Chromium: time to a usable units page with N
-running units, the time to apply a live change to that page, and the first
-load's compressed weight.
+running units, the time to apply a live change to that page, the first
+load's compressed weight, the delay from a line written by a service to that
+line shown in the logs page, and daimond's CPU while the units page is open
+and idle.
 
 Usage: bench/web.py [--units 1000] [--reps 10] [--bin target/release]
 Build first: cargo build --release -p daimond -p daimon
@@ -10,7 +12,7 @@ Needs Debian's chromium and Playwright for Python (as tests/web_dashboard.rs).
 table holds every unit (its count says so and the rows on screen are drawn;
 performance.now() in that frame).
 """
-import argparse, gzip, os, statistics, sys
+import argparse, gzip, os, statistics, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from api import Daemon, pct  # noqa: E402
@@ -78,12 +80,39 @@ def main():
                 took = page.evaluate("""() => new Promise((ok) => requestAnimationFrame(() =>
                   setTimeout(() => { window.__es.close(); ok(performance.now() - window.__event); }, 0)))""")
                 changes.append(took)
+            # A line written, then shown: a service prints its own wall-clock
+            # time (ns) in each line; the page notes its wall clock when the
+            # line is added to the logs page, which follows every unit.
+            page.goto(base + "#logs")
+            page.wait_for_selector("#log-lines")
+            page.evaluate("""() => { window.__shown = {};
+              new MutationObserver((ms) => { for (const m of ms) for (const n of m.addedNodes) {
+                const t = /mark=(\\d+)/.exec(n.textContent || ""); if (t) window.__shown[t[1]] = Date.now(); } })
+              .observe(document.querySelector('#log-lines'), { childList: true, subtree: true }); }""")
+            page.wait_for_timeout(500)
+            for i in range(a.reps):
+                before = page.evaluate("Object.keys(window.__shown).length")
+                d.cli("run", "--name", f"mark-{i}", "--", "sh", "-c", "echo mark=$(date +%s%N)")
+                page.wait_for_function(f"Object.keys(window.__shown).length > {before}")
+            delays = [at - int(written) / 1e6
+                      for written, at in page.evaluate("Object.entries(window.__shown)")]
+            # Idle: the units page open, nothing changing.
+            page.goto(base + "#units")
+            page.wait_for_function(
+                f"document.querySelector('#count').textContent.startsWith('{a.units} of')")
+            page.wait_for_timeout(2000)
+            t0, c0 = time.monotonic(), d.cpu_ticks()
+            page.wait_for_timeout(10000)
+            idle_cpu = (d.cpu_ticks() - c0) / os.sysconf("SC_CLK_TCK") / (time.monotonic() - t0)
             browser.close()
         print(f"units page with {a.units} running units, navigation start to the table usable "
               f"(every unit counted, the rows on screen painted): median {statistics.median(loads):.0f} ms, p95 {pct(loads, .95):.0f} ms, "
               f"max {max(loads):.0f} ms ({a.reps} loads)")
         print(f"a unit stopped, from the state event to its row painted (page refetch "
               f"included): median {statistics.median(changes):.0f} ms, max {max(changes):.0f} ms")
+        print(f"a line written by a service to the line shown in the logs page: median "
+              f"{statistics.median(delays):.0f} ms, max {max(delays):.0f} ms ({len(delays)} lines)")
+        print(f"daimond's CPU with the units page open and idle for 10 s: {idle_cpu * 100:.2f} % of a core")
         print(f"first load, gzip-compressed (HTML, script, CSS): {weight / 1024:.1f} KiB")
     finally:
         d.stop()

@@ -24,6 +24,9 @@ pub const QUICK: Duration = Duration::from_secs(10);
 pub const JOBS: Duration = Duration::from_secs(300);
 /// Longest wait for a freshly started daemon's socket.
 const START_DEADLINE: Duration = Duration::from_secs(5);
+/// How often a CLI whose daimond lost the start race starts one again while
+/// no daemon answers.
+const RETRY_START: Duration = Duration::from_millis(250);
 
 /// What a log stream delivers (see `daimon_proto::frame`, raw frames).
 pub enum LogFrame {
@@ -101,6 +104,7 @@ impl Client {
         }
         let mut started = start_daemon()?;
         let start = Instant::now();
+        let mut last_try = start;
         loop {
             match UnixStream::connect(&socket) {
                 Ok(s) => return Client::handshake(trust::daemon(paths, s)?).map(Some),
@@ -112,9 +116,14 @@ impl Client {
                         && (started.ok || started.stderr.contains("already running")) =>
                 {
                     // Ours lost a race with a daemon that was just exiting (its PID
-                    // file still locked): once that one is gone, start again.
-                    if !started.ok && !paths.pid_file().exists() {
+                    // file still locked), or with one that then failed: once the
+                    // file is gone, or a while later, start again (a daemon that
+                    // does run makes that start say "already running", harmlessly).
+                    if !started.ok
+                        && (!paths.pid_file().exists() || last_try.elapsed() >= RETRY_START)
+                    {
                         started = start_daemon()?;
+                        last_try = Instant::now();
                     }
                     std::thread::sleep(Duration::from_millis(1));
                 }

@@ -77,7 +77,9 @@ Files:
                  [Journal] SystemMaxUse=, SystemKeepFree=, MaxRetentionSec=, UnitMaxUse=
                  [Syslog] ListenSocket=PATH|off (default: /dev/log as root when no
                  other daemon serves it, else syslog.sock in the runtime directory)
-                 [Forward] Target=udp://HOST:PORT|tcp://HOST:PORT, MaxLevel=, Unit=
+                 [Forward] Target=udp://HOST:PORT|tcp://HOST:PORT|tls://HOST:PORT,
+                 MaxLevel=, Unit=, TLSCAFile=, TLSCertFile=, TLSKeyFile=,
+                 TLSServerName=
 
 Signals: SIGHUP re-reads unit files; SIGTERM/SIGINT stop every service, then exit;
 SIGUSR2 exits leaving every service running, for the next daimond to re-adopt.";

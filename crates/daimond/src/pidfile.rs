@@ -13,10 +13,11 @@
 //! unlocked while a daemon runs.
 
 use std::fs::{self, DirBuilder, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// Creates `dir` (and its parents) and makes sure it is ours and 0700 (or, with
 /// `group_may_enter`, 0750 at most). The trust rule (a real directory, ours)
@@ -98,8 +99,46 @@ fn flock(file: &File, op: libc::c_int) -> io::Result<Flock> {
     }
 }
 
-fn read_pid(file: &mut File) -> Option<u32> {
+/// Longest wait for the lock of a daemon that is already dead.
+const DYING_HOLDER_WAIT: Duration = Duration::from_secs(2);
+
+/// Whether a daemon holds `file`'s lock. A SIGKILLed daimond's lock outlives
+/// the PID named in the file for a moment: the leader thread shows as a zombie
+/// while its other threads still exit (the descriptor table, and with it the
+/// lock, goes with the last one), and a child caught between `clone` and
+/// `execve` holds copies of every descriptor until its exec closes them. A
+/// new daimond that gave up at once there left no daemon at all (and the CLI
+/// that started it waiting for a socket nobody would open), so while the
+/// named PID is gone the lock is awaited, within a bound.
+fn held_by_live_daemon(file: &File) -> io::Result<Flock> {
+    let deadline = Instant::now() + DYING_HOLDER_WAIT;
+    loop {
+        let held = flock(file, libc::LOCK_SH | libc::LOCK_NB)?;
+        if matches!(held, Flock::Taken) || Instant::now() >= deadline {
+            return Ok(held);
+        }
+        match read_pid(file) {
+            Some(pid) if process_gone(pid) => std::thread::sleep(Duration::from_millis(2)),
+            _ => return Ok(held),
+        }
+    }
+}
+
+/// No such process, or only its zombie (`/proc/PID/stat` state Z or X).
+fn process_gone(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the last ')' (the command name may hold one).
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| matches!(state, 'Z' | 'X')),
+        Err(_) => true,
+    }
+}
+
+fn read_pid(mut file: &File) -> Option<u32> {
     let mut s = String::new();
+    file.seek(SeekFrom::Start(0)).ok()?;
     file.read_to_string(&mut s).ok()?;
     s.trim().parse().ok()
 }
@@ -115,9 +154,9 @@ impl PidFile {
         flock(&dir_lock, libc::LOCK_EX)?;
 
         match File::open(path) {
-            Ok(mut existing) => {
-                if let Flock::Held = flock(&existing, libc::LOCK_SH | libc::LOCK_NB)? {
-                    return Err(LockError::Held(read_pid(&mut existing)));
+            Ok(existing) => {
+                if let Flock::Held = held_by_live_daemon(&existing)? {
+                    return Err(LockError::Held(read_pid(&existing)));
                 }
                 // Stale: no daemon holds it. Replaced below.
             }
@@ -225,6 +264,38 @@ mod tests {
         }
         drop(held);
         assert!(!p.exists());
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn the_lock_of_a_dead_daemon_is_awaited_and_a_live_ones_is_not() {
+        let d = tempdir();
+        let p = d.join("daimond.pid");
+        // A PID that is gone: a child already reaped.
+        let mut child = std::process::Command::new("true").spawn().expect("true");
+        let gone = child.id();
+        child.wait().expect("wait");
+        fs::write(&p, format!("{gone}\n")).expect("write");
+        // Its lock still held by a leftover (here another open file), let go soon.
+        let leftover = File::open(&p).expect("open");
+        assert!(matches!(
+            flock(&leftover, libc::LOCK_EX | libc::LOCK_NB),
+            Ok(Flock::Taken)
+        ));
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            drop(leftover);
+        });
+        let held = PidFile::acquire(&p).expect("taken once the leftover let go");
+        release.join().expect("thread");
+        // A live daemon (this process) is refused at once.
+        let t = Instant::now();
+        match PidFile::acquire(&p) {
+            Err(LockError::Held(Some(pid))) => assert_eq!(pid, std::process::id()),
+            other => panic!("expected Held, got {other:?}"),
+        }
+        assert!(t.elapsed() < DYING_HOLDER_WAIT, "no wait for a live daemon");
+        drop(held);
         let _ = fs::remove_dir_all(&d);
     }
 

@@ -124,6 +124,29 @@ fn state_changes_are_streamed_and_filtered_by_unit() {
     }
 }
 
+/// Live views learn of units that `daemon-reload` adds or removes at once, not
+/// at their first state change.
+#[test]
+fn daemon_reload_announces_added_and_removed_units() {
+    let mut d = Daemon::start();
+    d.write_unit("old.service", "[Service]\nExecStart=/bin/sleep 300\n");
+    d.ok(&["daemon-reload"]);
+    let api = Api::of(d.path());
+    let all = Follower::open(&api, "api/events");
+    all.expect(&[": subscribed"]);
+    d.write_unit("new.service", "[Service]\nExecStart=/bin/sleep 300\n");
+    std::fs::remove_file(d.path().join("units/old.service")).expect("remove old.service");
+    d.ok(&["daemon-reload"]);
+    let mut told: Vec<String> = Vec::new();
+    while told.len() < 2 {
+        let line = all.expect(&["\"state\":\"inactive\""]);
+        told.push(line);
+    }
+    told.sort();
+    assert!(told[0].contains("\"unit\":\"new.service\""), "{told:?}");
+    assert!(told[1].contains("\"unit\":\"old.service\""), "{told:?}");
+}
+
 #[test]
 fn a_client_that_stops_reading_is_dropped_with_a_reason() {
     let mut d = Daemon::start();

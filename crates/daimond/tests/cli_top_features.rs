@@ -244,10 +244,10 @@ fn top_follows_a_daimond_started_again() {
     tmux.wait_screen("top to exit", |s| s.contains("top-exit=0"));
 }
 
-/// A unit added by daemon-reload has no state change yet: Ctrl-L reads every
-/// row again, and it is there; its first start shows without any key.
+/// Units added or removed by daemon-reload show at once, without a key;
+/// Ctrl-L still re-reads every row.
 #[test]
-fn ctrl_l_shows_a_unit_added_by_daemon_reload() {
+fn units_added_or_removed_by_daemon_reload_show_at_once() {
     need_tmux();
     let mut d = Daemon::start();
     sleeper(&mut d, "alpha");
@@ -257,10 +257,16 @@ fn ctrl_l_shows_a_unit_added_by_daemon_reload() {
     sleeper(&mut d, "beta");
     sleeper(&mut d, "gamma");
     d.ok(&["daemon-reload"]);
-    tmux.keys(&["C-l"]);
     tmux.wait_screen("the new units", |s| {
         s.contains("3 of 3 units") && s.contains("beta.service")
     });
+    std::fs::remove_file(d.path().join("units/beta.service")).expect("remove beta");
+    d.ok(&["daemon-reload"]);
+    tmux.wait_screen("beta gone", |s| {
+        s.contains("2 of 2 units") && !s.contains("beta.service")
+    });
+    tmux.keys(&["C-l"]);
+    tmux.wait_screen("the same rows after Ctrl-L", |s| s.contains("2 of 2 units"));
     d.ok(&["start", "gamma"]);
     let pid = d.wait_main_pid("gamma");
     tmux.wait_screen("gamma's start", |s| s.contains(&pid.to_string()));

@@ -37,6 +37,29 @@ fn a_killed_service_restarts_with_a_new_pid_after_restart_sec() {
     assert_eq!(st["state"], "active");
 }
 
+/// As `systemctl stop` during a restart's wait: the restart is called off and
+/// the unit is inactive (not failed), still saying why it last ended.
+#[test]
+fn a_stop_while_a_restart_is_pending_leaves_the_unit_inactive() {
+    let mut d = Daemon::start();
+    d.write_unit(
+        "bot.service",
+        "[Service]\nExecStart=/bin/sleep 1000\nRestart=always\nRestartSec=1h\n",
+    );
+    d.ok(&["start", "bot"]);
+    let first = d.wait_main_pid("bot");
+    kill(first, libc::SIGKILL);
+    wait_until("bot waiting to restart", DEADLINE, || {
+        d.status_json("bot")["sub_state"] == "auto-restart"
+    });
+    d.ok(&["stop", "bot"]);
+    let st = d.status_json("bot");
+    assert_eq!(st["state"], "inactive", "{st}");
+    assert_eq!(st["sub_state"], "dead", "{st}");
+    assert_eq!(st["result"], "signal", "{st}");
+    assert_eq!(st["pid"], serde_json::Value::Null, "{st}");
+}
+
 #[test]
 fn restart_sec_zero_replaces_the_process_at_once_and_backoff_grows() {
     let mut d = Daemon::start();

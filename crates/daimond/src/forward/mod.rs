@@ -1,5 +1,6 @@
 //! syslog out: the log store, or a filtered part of it, forwarded to a
-//! syslog server as RFC 5424 ([`rfc5424`]) over UDP or TCP (octet-counted).
+//! syslog server as RFC 5424 ([`rfc5424`]) over UDP, TCP (octet-counted) or
+//! TLS ([`tls`], RFC 5425: the same frames in a TLS connection).
 //!
 //! Owns the `[Forward]` section of `daimond.conf` and one thread that reads
 //! the store and sends. The store is the queue: the thread reads after the
@@ -13,11 +14,16 @@
 //! closed connection is noticed before each batch), as with rsyslog's own
 //! plain TCP forwarding.
 //!
-//! Keys: `Target=udp://HOST:PORT` or `tcp://HOST:PORT` (required),
-//! `MaxLevel=` (a priority name or number: that and more important; default
-//! every line), `Unit=` (repeatable: only these units; default every unit).
+//! Keys: `Target=udp://HOST:PORT`, `tcp://HOST:PORT` or `tls://HOST:PORT`
+//! (required), `MaxLevel=` (a priority name or number: that and more
+//! important; default every line), `Unit=` (repeatable: only these units;
+//! default every unit); with `tls://`: `TLSCAFile=` (default the system's
+//! bundle), `TLSCertFile=` with `TLSKeyFile=` (a client certificate), and
+//! `TLSServerName=` (default HOST). Relative file names are relative to
+//! daimond.conf's directory.
 
 mod rfc5424;
+mod tls;
 mod transport;
 
 use std::path::{Path, PathBuf};
@@ -46,6 +52,7 @@ pub struct ForwardConfig {
     target: Target,
     max_level: Option<u8>,
     units: Vec<String>,
+    tls: tls::Settings,
 }
 
 /// Reads `[Forward]` from `daimond.conf`'s text; `None` when absent or
@@ -56,7 +63,11 @@ pub fn parse(file: &Path, bytes: &[u8]) -> (Option<ForwardConfig>, Vec<Diagnosti
     let mut seen = false;
     let mut max_level = None;
     let mut units = Vec::new();
+    let mut tls = tls::Settings::default();
+    let mut tls_line = 0;
+    let mut bad_tls = false;
     let mut ignore = Vec::new();
+    let dir = file.parent().unwrap_or(Path::new("/"));
     for section in daimon_unit::syntax::parse(file, bytes, &mut ignore) {
         if section.name != "Forward" {
             continue;
@@ -86,11 +97,25 @@ pub fn parse(file: &Path, bytes: &[u8]) -> (Option<ForwardConfig>, Vec<Diagnosti
                 },
                 "Unit" if v.is_empty() => units.clear(),
                 "Unit" => units.push(v.to_string()),
-                other => diags.push(Diagnostic::warning(
-                    file,
-                    e.line,
-                    format!("unknown key {other}= in [Forward]; known: Target=, MaxLevel=, Unit="),
-                )),
+                other => match tls.set(other, v, dir) {
+                    Some(Ok(())) => tls_line = e.line,
+                    Some(Err(why)) => {
+                        tls_line = e.line;
+                        bad_tls = true;
+                        diags.push(Diagnostic::warning(
+                            file,
+                            e.line,
+                            format!("invalid {why}; nothing is forwarded"),
+                        ));
+                    }
+                    None => diags.push(Diagnostic::warning(
+                        file,
+                        e.line,
+                        format!(
+                            "unknown key {other}= in [Forward]; known: Target=, MaxLevel=, Unit=, TLSCAFile=, TLSCertFile=, TLSKeyFile=, TLSServerName="
+                        ),
+                    )),
+                },
             }
         }
     }
@@ -98,13 +123,35 @@ pub fn parse(file: &Path, bytes: &[u8]) -> (Option<ForwardConfig>, Vec<Diagnosti
         diags.push(Diagnostic::warning(
             file,
             0,
-            "[Forward] has no Target= (udp://HOST:PORT or tcp://HOST:PORT); nothing is forwarded",
+            "[Forward] has no Target= (udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT); nothing is forwarded",
         ));
+    }
+    let tls_target = matches!(target, Some(Target::Tls(_)));
+    if target.is_some() && !tls_target && !tls.is_empty() {
+        diags.push(Diagnostic::warning(
+            file,
+            tls_line,
+            "TLS*= settings apply only to Target=tls://HOST:PORT; they are ignored",
+        ));
+    }
+    if tls_target && tls.cert_file.is_some() != tls.key_file.is_some() {
+        // Half a client identity: the server would refuse us, or we would
+        // connect without the identity the administrator meant.
+        diags.push(Diagnostic::warning(
+            file,
+            tls_line,
+            "TLSCertFile= and TLSKeyFile= go together (a client certificate and its key); nothing is forwarded",
+        ));
+        target = None;
+    }
+    if bad_tls {
+        target = None;
     }
     let cfg = target.map(|target| ForwardConfig {
         target,
         max_level,
         units,
+        tls,
     });
     (cfg, diags)
 }
@@ -207,9 +254,21 @@ fn run(cfg: ForwardConfig, journal: Journal, state: PathBuf, stop: Arc<AtomicBoo
             end
         }
     };
-    let mut transport = Transport::new(cfg.target.clone());
+    // The last failure reported: a new one is logged (say a refused
+    // certificate after a missing file was fixed), a repeat is not.
+    let mut failed: Option<String> = None;
+    if let Target::Tls(_) = cfg.target
+        && let Err(e) = tls::client_config(&cfg.tls)
+    {
+        // Said now, not at the first line to send.
+        tracing::warn!(
+            "forwarding to {}: {e}; lines wait in the log store until this is fixed",
+            cfg.target
+        );
+        failed = Some(e);
+    }
+    let mut transport = Transport::new(cfg.target.clone(), cfg.tls.clone());
     let mut retry = RETRY_MIN;
-    let mut down = false;
     let mut batch: Vec<(Cursor, Vec<u8>)> = Vec::with_capacity(BATCH);
     while !stop.load(Ordering::Acquire) {
         batch.clear();
@@ -242,9 +301,8 @@ fn run(cfg: ForwardConfig, journal: Journal, state: PathBuf, stop: Arc<AtomicBoo
         }
         match transport.send(&batch) {
             Ok(()) => {
-                if down {
+                if failed.take().is_some() {
                     tracing::info!("forwarding to {}: sending again", cfg.target);
-                    down = false;
                 }
                 retry = RETRY_MIN;
                 // A full batch ends at its last line; a short one saw
@@ -262,12 +320,13 @@ fn run(cfg: ForwardConfig, journal: Journal, state: PathBuf, stop: Arc<AtomicBoo
                 }
             }
             Err(e) => {
-                if !down {
+                let e = e.to_string();
+                if failed.as_ref() != Some(&e) {
                     tracing::warn!(
                         "forwarding to {} failed: {e}; lines wait in the log store until it answers",
                         cfg.target
                     );
-                    down = true;
+                    failed = Some(e);
                 }
                 if pause(retry, &stop) {
                     break;
@@ -318,6 +377,67 @@ mod tests {
         let (c, d) = p("[Forward]\nMaxLevel=err\n");
         assert!(c.is_none());
         assert!(d[0].contains("no Target="), "{d:?}");
+    }
+
+    #[test]
+    fn tls_settings() {
+        let (c, d) = p(
+            "[Forward]\nTarget=tls://logs.example.com:6514\nTLSCAFile=/etc/ssl/ca.pem\n\
+             TLSCertFile=client.pem\nTLSKeyFile=/k/client.key\nTLSServerName=syslog.example.com\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        let c = c.expect("forwarding");
+        assert_eq!(c.target.to_string(), "tls://logs.example.com:6514");
+        assert_eq!(
+            c.tls,
+            tls::Settings {
+                ca_file: Some("/etc/ssl/ca.pem".into()),
+                // Relative to daimond.conf's directory.
+                cert_file: Some("/c/client.pem".into()),
+                key_file: Some("/k/client.key".into()),
+                server_name: Some("syslog.example.com".into()),
+            }
+        );
+        // Nothing but the target: the system's CA bundle and the target's host.
+        let (c, d) = p("[Forward]\nTarget=tls://10.0.0.1:6514\n");
+        assert!(d.is_empty(), "{d:?}");
+        assert!(c.expect("forwarding").tls.is_empty());
+        // An empty value resets.
+        let (c, _) = p("[Forward]\nTarget=tls://h:1\nTLSCAFile=/a.pem\nTLSCAFile=\n");
+        assert_eq!(c.expect("forwarding").tls.ca_file, None);
+    }
+
+    #[test]
+    fn bad_tls_settings_are_one_line_naming_the_line() {
+        // Half a client identity forwards nothing rather than connect
+        // without it.
+        let (c, d) = p("[Forward]\nTarget=tls://h:6514\nTLSCertFile=/c.pem\n");
+        assert!(c.is_none());
+        assert_eq!(
+            d,
+            [
+                "/c/daimond.conf:3: TLSCertFile= and TLSKeyFile= go together (a client certificate and its key); nothing is forwarded"
+            ]
+        );
+        let (c, d) = p("[Forward]\nTarget=tls://h:6514\nTLSServerName=no such name\n");
+        assert!(c.is_none());
+        assert_eq!(
+            d,
+            [
+                "/c/daimond.conf:3: invalid TLSServerName: \"no such name\" is neither a DNS name nor an IP address; nothing is forwarded"
+            ]
+        );
+        // TLS settings beside a plain target are said to be ignored.
+        let (c, d) = p("[Forward]\nTarget=tcp://h:514\nTLSCAFile=/ca.pem\n");
+        assert!(c.is_some());
+        assert_eq!(
+            d,
+            [
+                "/c/daimond.conf:3: TLS*= settings apply only to Target=tls://HOST:PORT; they are ignored"
+            ]
+        );
+        let (_, d) = p("[Forward]\nTarget=tls:/h:6514\n");
+        assert!(d[0].contains("tls://HOST:PORT"), "{d:?}");
     }
 
     #[test]

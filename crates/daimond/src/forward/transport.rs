@@ -1,6 +1,7 @@
 //! Where forwarded lines go and how: a UDP datagram per message, or one TCP
-//! connection with octet-counted frames, (re)connected on demand. Blocking
-//! with timeouts: it runs on the forwarding thread only.
+//! connection, plain or TLS ([`super::tls`], RFC 5425), with octet-counted
+//! frames, (re)connected on demand. Blocking with timeouts: it runs on the
+//! forwarding thread only.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -10,6 +11,7 @@ use std::time::Duration;
 use daimon_journal::Cursor;
 
 use super::rfc5424::octet_counted;
+use super::tls;
 
 /// Longest wait for a connection or a write.
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -18,14 +20,15 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 pub enum Target {
     Udp(String),
     Tcp(String),
+    Tls(String),
 }
 
 impl Target {
-    /// `udp://HOST:PORT` or `tcp://HOST:PORT`.
+    /// `udp://HOST:PORT`, `tcp://HOST:PORT` or `tls://HOST:PORT`.
     pub fn parse(s: &str) -> Result<Target, String> {
         let (scheme, addr) = s
             .split_once("://")
-            .ok_or("expected udp://HOST:PORT or tcp://HOST:PORT")?;
+            .ok_or("expected udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT")?;
         let port_ok = addr
             .rsplit_once(':')
             .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
@@ -35,12 +38,19 @@ impl Target {
         match scheme {
             "udp" => Ok(Target::Udp(addr.to_string())),
             "tcp" => Ok(Target::Tcp(addr.to_string())),
-            _ => Err("the scheme is udp or tcp".into()),
+            "tls" => Ok(Target::Tls(addr.to_string())),
+            _ => Err("the scheme is udp, tcp or tls".into()),
         }
     }
 
+    /// HOST of HOST:PORT.
+    pub fn host(&self) -> &str {
+        let (Target::Udp(a) | Target::Tcp(a) | Target::Tls(a)) = self;
+        a.rsplit_once(':').map_or(a.as_str(), |(h, _)| h)
+    }
+
     fn addr(&self) -> io::Result<SocketAddr> {
-        let (Target::Udp(a) | Target::Tcp(a)) = self;
+        let (Target::Udp(a) | Target::Tcp(a) | Target::Tls(a)) = self;
         a.to_socket_addrs()?
             .next()
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{a}: no address")))
@@ -52,6 +62,7 @@ impl fmt::Display for Target {
         match self {
             Target::Udp(a) => write!(f, "udp://{a}"),
             Target::Tcp(a) => write!(f, "tcp://{a}"),
+            Target::Tls(a) => write!(f, "tls://{a}"),
         }
     }
 }
@@ -59,18 +70,21 @@ impl fmt::Display for Target {
 enum Conn {
     Udp(UdpSocket),
     Tcp(TcpStream),
+    Tls(Box<tls::Stream>),
 }
 
 pub struct Transport {
     target: Target,
+    tls: tls::Settings,
     conn: Option<Conn>,
     buf: Vec<u8>,
 }
 
 impl Transport {
-    pub fn new(target: Target) -> Transport {
+    pub fn new(target: Target, tls: tls::Settings) -> Transport {
         Transport {
             target,
+            tls,
             conn: None,
             buf: Vec::new(),
         }
@@ -92,10 +106,16 @@ impl Transport {
                 s.set_write_timeout(Some(TIMEOUT))?;
                 Conn::Udp(s)
             }
-            Target::Tcp(_) => {
+            Target::Tcp(_) | Target::Tls(_) => {
                 let s = TcpStream::connect_timeout(&addr, TIMEOUT)?;
                 s.set_write_timeout(Some(TIMEOUT))?;
                 s.set_nodelay(true)?;
+                if let Target::Tls(_) = self.target {
+                    // The handshake reads the server's answers.
+                    s.set_read_timeout(Some(TIMEOUT))?;
+                    let stream = tls::connect(&self.tls, self.target.host(), s)?;
+                    return Ok(Conn::Tls(Box::new(stream)));
+                }
                 Conn::Tcp(s)
             }
         })
@@ -119,9 +139,19 @@ impl Transport {
     /// is dropped (the next call reconnects) and the whole batch is to be
     /// sent again.
     pub fn send(&mut self, batch: &[(Cursor, Vec<u8>)]) -> io::Result<()> {
-        if let Some(Conn::Tcp(s)) = &self.conn
-            && Self::closed(s)
-        {
+        let closed = match self.conn.as_mut() {
+            Some(Conn::Tcp(s)) => Self::closed(s),
+            Some(Conn::Tls(s)) => match tls::peer(s) {
+                tls::Peer::Open => false,
+                tls::Peer::Closed => true,
+                tls::Peer::Failed(why) => {
+                    self.conn = None;
+                    return Err(io::Error::new(io::ErrorKind::ConnectionAborted, why));
+                }
+            },
+            _ => false,
+        };
+        if closed {
             self.conn = None;
         }
         if self.conn.is_none() {
@@ -136,12 +166,31 @@ impl Transport {
                 }
                 s.write_all(&self.buf)
             }
+            Some(Conn::Tls(s)) => {
+                self.buf.clear();
+                for (_, m) in batch {
+                    octet_counted(m, &mut self.buf);
+                }
+                // flush: a write that failed below TLS is reported here.
+                s.write_all(&self.buf).and_then(|()| s.flush())
+            }
             None => Ok(()),
         };
         if res.is_err() {
             self.conn = None;
         }
         res
+    }
+}
+
+/// A TLS connection ends with close_notify (RFC 5425 section 4.4), so the
+/// server knows nothing was cut off when daimond stops.
+impl Drop for Transport {
+    fn drop(&mut self) {
+        if let Some(Conn::Tls(s)) = self.conn.as_mut() {
+            s.conn.send_close_notify();
+            let _ = s.conn.complete_io(&mut s.sock);
+        }
     }
 }
 
@@ -159,6 +208,12 @@ mod tests {
             Target::parse("tcp://logs.example.com:6514"),
             Ok(Target::Tcp("logs.example.com:6514".into()))
         );
+        assert_eq!(
+            Target::parse("tls://[::1]:6514"),
+            Ok(Target::Tls("[::1]:6514".into()))
+        );
+        assert_eq!(Target::Tls("[::1]:6514".into()).host(), "[::1]");
+        assert_eq!(Target::Tls("logs:6514".into()).host(), "logs");
         assert!(Target::parse("127.0.0.1:514").is_err());
         assert!(Target::parse("udp://127.0.0.1").is_err());
         assert!(Target::parse("udp://:514").is_err());

@@ -31,8 +31,15 @@ impl Machine {
                 if restart {
                     self.start(d, true, now, fx);
                 } else {
-                    let r = self.result;
-                    self.enter_dead(d, r, now, fx);
+                    // systemd's service_stop: only a restart was scheduled and
+                    // nothing runs, so the unit goes straight to dead
+                    // (inactive, not failed); Result= still says why it ended.
+                    self.set_state(Dead, now);
+                    fx.push(job_ok(JobKind::Stop));
+                    fx.push(Effect::Log {
+                        priority: 6,
+                        text: format!("Stopped {}.", desc(d)),
+                    });
                 }
             }
             Condition | StartPre | Start | StartPost | Reload => {

@@ -622,6 +622,9 @@ fn stop_during_auto_restart_cancels_it() {
     let fx = w.run(Event::Stop);
     assert_eq!(job(&fx, JobKind::Stop), Some(None));
     assert_eq!(w.m.deadline, None);
+    // As systemd: inactive, not failed, and the result still says why it ended.
+    assert_eq!(w.m.state, SubState::Dead);
+    assert_eq!(w.m.result, ServiceResult::Signal);
 }
 
 #[test]

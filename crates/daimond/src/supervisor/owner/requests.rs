@@ -345,6 +345,7 @@ impl Owner {
     pub fn daemon_reload(&mut self) {
         let mut fresh = registry::load_all(&self.site.paths().units, self.site.spec());
         let names: Vec<String> = self.units.keys().cloned().collect();
+        let mut appeared_or_gone = Vec::new();
         for name in names {
             let Some(e) = self.units.get_mut(&name) else {
                 continue;
@@ -359,18 +360,36 @@ impl Owner {
                 Some(l) => e.load = l,
                 None if e.is_idle() && e.waits.is_empty() => {
                     self.units.remove(&name);
+                    appeared_or_gone.push(name);
                 }
                 None => e.load = Load::NotFound,
             }
         }
         for (name, load) in fresh {
-            self.units.insert(name.clone(), Entry::new(name, load));
+            self.units
+                .insert(name.clone(), Entry::new(name.clone(), load));
+            appeared_or_gone.push(name);
         }
         for e in self.units.values_mut() {
             e.refresh_definition();
         }
         self.report_cycles();
         self.reload_timers();
+        // Live views (top, the dashboard) learn of new and removed units now,
+        // not at their first state change: each is told as an inactive unit,
+        // and a view that re-reads one no longer listed drops its row.
+        let wall = jiff::Timestamp::now().to_string();
+        for unit in appeared_or_gone {
+            self.events
+                .changed(|| crate::supervisor::events::UnitEvent {
+                    unit,
+                    state: daimon_proto::ActiveState::Inactive,
+                    sub_state: "dead",
+                    pid: None,
+                    restarts: 0,
+                    time: wall.clone(),
+                });
+        }
         tracing::info!("unit files re-read ({} units)", self.units.len());
     }
 
