@@ -92,6 +92,7 @@ pub mod format;
 mod index;
 mod lines;
 mod maint;
+mod newlines;
 mod publish;
 mod reader;
 mod record;

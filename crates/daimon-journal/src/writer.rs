@@ -238,10 +238,10 @@ impl JournalWriter {
             }
         }
         let mut start = 0;
-        for nl in memchr::memchr_iter(b'\n', rest) {
+        crate::newlines::each(rest, |nl| {
             e.line(src, &rest[start..nl], 0);
             start = nl + 1;
-        }
+        });
         src.partial.extend_from_slice(&rest[start..]);
         if src.partial.len() > line_max {
             let mut p = std::mem::take(&mut src.partial);

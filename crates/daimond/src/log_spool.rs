@@ -18,8 +18,14 @@
 //!
 //! The file is compacted when it passes [`COMPACT_AT`]: a new one holds each
 //! open pipe's metadata and partial line, and replaces it with `rename(2)`
-//! (whole or not at all). Pipes that the store does not keep (no store) are
-//! read with `read(2)` as before.
+//! (whole or not at all). The replaced file is closed on another thread
+//! ([`Disposer`]): that last close frees its page cache, about a tenth of the
+//! writer thread's time when it did it itself. Pipes that the store does not
+//! keep (no store) are read with `read(2)` as before.
+//!
+//! A pipe with nothing waiting (`FIONREAD` 0) is asked with `poll(2)` whether
+//! it is empty or closed, instead of writing a header, splicing nothing and
+//! cutting the header off again (three calls, one of them a truncation).
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
@@ -59,6 +65,8 @@ pub struct LiveSpool {
     /// thread ends: until then the store does not spool (it would write the
     /// same file).
     hold: Option<OwnedFd>,
+    /// Closes replaced files off this thread.
+    disposer: Disposer,
 }
 
 impl LiveSpool {
@@ -70,6 +78,7 @@ impl LiveSpool {
             described: BTreeSet::new(),
             pipes: HashMap::new(),
             hold: None,
+            disposer: Disposer::default(),
         }
     }
 
@@ -110,9 +119,20 @@ impl LiveSpool {
             self.end = off;
             self.described.insert(*id);
         }
-        // At least one byte asked for: a pipe at end of file says so only
-        // to a read (FIONREAD is 0 then as when it is empty).
-        let want = bytes_waiting(fd).clamp(1, buf.len());
+        let mut waiting = bytes_waiting(fd);
+        if waiting == 0 {
+            match idle_state(fd) {
+                Idle::Empty => return Some(Taken::Drained),
+                Idle::Closed => return Some(Taken::Eof),
+                // Written since: FIONREAD says how much now.
+                Idle::Data => waiting = bytes_waiting(fd),
+                // poll said nothing sure: splice finds out.
+                Idle::Unknown => {}
+            }
+        }
+        // At least one byte asked for: what poll could not tell, a read
+        // (here the splice) does.
+        let want = waiting.clamp(1, buf.len());
         let rt = daimon_journal::realtime_usec();
         let mono = daimon_journal::monotonic_usec();
         let h = spool::header(spool::DATA, *id, rt, mono, want);
@@ -196,7 +216,9 @@ impl LiveSpool {
         match made {
             Ok((f, end)) => {
                 self.described = self.pipes.values().map(|(id, _)| *id).collect();
-                self.file = Some(f);
+                if let Some(old) = self.file.replace(f) {
+                    self.disposer.close(old);
+                }
                 self.end = end;
             }
             Err(e) => {
@@ -272,6 +294,67 @@ fn splice_to(fd: &OwnedFd, f: &File, at: u64, want: usize) -> (usize, Stop) {
         }
     }
     (moved, Stop::Full)
+}
+
+/// What `poll(2)` says of a pipe that had no byte waiting.
+enum Idle {
+    Empty,
+    /// Every writer closed it and it is empty (POLLHUP without POLLIN).
+    Closed,
+    /// Bytes arrived since.
+    Data,
+    /// An error or an event this code does not expect.
+    Unknown,
+}
+
+fn idle_state(fd: &OwnedFd) -> Idle {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, timeout 0 (never waits).
+    match unsafe { libc::poll(&mut p, 1, 0) } {
+        0 => Idle::Empty,
+        1 if p.revents & libc::POLLIN != 0 => Idle::Data,
+        1 if p.revents == libc::POLLHUP => Idle::Closed,
+        _ => Idle::Unknown,
+    }
+}
+
+/// Closes spool files that compaction replaced, on a thread of its own:
+/// the last close of an unlinked file frees its page cache there (ext4 also
+/// frees its buffers and extents), time the writer thread then spends
+/// storing lines. Started at the first file it gets; the queue is short, so
+/// a writer that outruns it waits instead of piling up files.
+#[derive(Default)]
+struct Disposer {
+    tx: Option<std::sync::mpsc::SyncSender<File>>,
+}
+
+impl Disposer {
+    fn close(&mut self, f: File) {
+        if self.tx.is_none() {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<File>(2);
+            let started = std::thread::Builder::new()
+                .name("daimond-spool-gc".into())
+                .spawn(move || rx.into_iter().for_each(drop));
+            if started.is_ok() {
+                self.tx = Some(tx);
+            }
+        }
+        match &self.tx {
+            // Refused only when the thread is gone: `f` comes back and is
+            // closed here.
+            Some(tx) => {
+                if let Err(e) = tx.send(f) {
+                    drop(e.0);
+                    self.tx = None;
+                }
+            }
+            None => drop(f),
+        }
+    }
 }
 
 fn bytes_waiting(fd: &OwnedFd) -> usize {

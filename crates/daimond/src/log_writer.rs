@@ -144,10 +144,16 @@ pub struct LogSender {
 const CAPACITY: usize = 1024;
 /// Most messages handed to the writer between two commits.
 const BATCH: usize = 4096;
-/// Largest chunk read from a pipe at once: one block in the store.
-const CHUNK: usize = 256 * 1024;
-/// Chunks read from one pipe per request before other pipes get their turn.
-const CHUNKS_PER_READ: usize = 4;
+/// Largest chunk read from a pipe at once: one block in the store. As large
+/// as a grown pipe ([`GROWN_PIPE`]), so a full one is taken in one go: each
+/// chunk costs a few calls (FIONREAD, the spool's header, splice, read-back,
+/// the segment's writev) and a block, and the kernel fills the page cache
+/// in larger folios for larger writes. 1 MiB instead of 256 KiB took about
+/// a tenth off the writer thread's CPU time per 100 MB of 100-byte lines.
+const CHUNK: usize = 1 << 20;
+/// Chunks read from one pipe per request before other pipes get their turn
+/// (2 MiB at most).
+const CHUNKS_PER_READ: usize = 2;
 /// A pipe found full at its default size (64 KiB on Linux) is grown to this
 /// (the unprivileged maximum, `/proc/sys/fs/pipe-max-size`): a chatty service
 /// then hands over up to 1 MiB per wake-up of daimond instead of 64 KiB, and

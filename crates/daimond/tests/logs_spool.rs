@@ -259,3 +259,75 @@ fn a_line_half_read_when_daimond_is_killed_is_stored_whole_once() {
     });
     assert_eq!(lines(&mut d), ["first-half-second-half"]);
 }
+
+/// A flood read by a live daimond goes through its spool, which is compacted
+/// every few MiB (the replaced file is closed on another thread). In each
+/// burst of it, once daimond has stored 45,000 of its lines (4.9 MB, past a
+/// compaction), daimond is killed and started again: every line is stored
+/// once, in order.
+#[test]
+fn a_flood_through_the_live_spool_survives_repeated_sigkills_exactly_once() {
+    let mut d = Daemon::start();
+    const BURSTS: u64 = 3;
+    const BURST: u64 = 150_000;
+    const LINES: u64 = BURSTS * BURST;
+    // Burst i (16 MB: lines of 108 bytes, numbered) starts once the test
+    // creates `go-i`.
+    let pad = "x".repeat(100);
+    let script = d.script(
+        "flood.sh",
+        &format!(
+            "i=0\nwhile [ $i -lt {BURSTS} ]; do\n\
+             while [ ! -e {dir}/go-$i ]; do sleep 0.01; done\n\
+             seq -f '%.0f {pad}' $((i*{BURST}+1)) $(((i+1)*{BURST})); i=$((i+1))\n\
+             done\nexec sleep 100000",
+            dir = d.path().display()
+        ),
+    );
+    d.write_unit(
+        "flood.service",
+        &format!("[Service]\nExecStart={}\n", script.display()),
+    );
+    d.ok(&["start", "flood"]);
+    d.wait_main_pid("flood");
+    let last = |d: &mut Daemon| -> u64 {
+        // The service's own last line, not daimond's notes about it.
+        let out = d.cli(&["logs", "flood", "_TRANSPORT=stdout", "-n", "1", "-o", "cat"]);
+        String::from_utf8_lossy(&out.stdout)
+            .split(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let mut mid_burst = 0;
+    for i in 0..BURSTS {
+        fs::write(d.path().join(format!("go-{i}")), "").expect("go");
+        wait_until("daimond storing the burst", 3 * DEADLINE, || {
+            last(&mut d) >= i * BURST + 45_000
+        });
+        if last(&mut d) < (i + 1) * BURST {
+            mid_burst += 1;
+        }
+        d.kill_daemon();
+        d.spawn_daemon();
+    }
+    // How often the kill came before the burst was all stored (not
+    // asserted: that depends on the machine's speed).
+    eprintln!("daimond killed {mid_burst} time(s) of {BURSTS} in the middle of a burst");
+    wait_until("the whole flood stored", 6 * DEADLINE, || {
+        last(&mut d) == LINES
+    });
+    let out = d.cli(&["logs", "flood", "-o", "cat"]);
+    let got: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_suffix(&format!(" {pad}"))?.parse().ok())
+        .collect();
+    if got.len() as u64 != LINES || got.iter().enumerate().any(|(i, n)| *n != i as u64 + 1) {
+        let bad = got.iter().enumerate().position(|(i, n)| *n != i as u64 + 1);
+        panic!(
+            "{} lines stored of {LINES}; first wrong near index {bad:?}: {:?}",
+            got.len(),
+            bad.map(|i| &got[i.saturating_sub(3)..(i + 3).min(got.len())])
+        );
+    }
+}
