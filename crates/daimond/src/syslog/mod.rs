@@ -169,7 +169,7 @@ pub fn open(o: &mut Owner) -> Option<SyslogIn> {
     let socket = Rc::new(sock);
     let (tx, rx) = mpsc::channel(QUEUE);
     let dropped = Rc::new(drops::Drops::default());
-    tokio::task::spawn_local(dropped.clone().report());
+    tokio::task::spawn_local(dropped.clone().report(o.log_sender()));
     tokio::task::spawn_local(reader(socket.clone(), tx, dropped.clone()));
     Some(SyslogIn {
         rx,

@@ -67,6 +67,12 @@ impl Owner {
         });
     }
 
+    /// A sender to the log writer, for a task that may wait for room (never
+    /// the owner itself).
+    pub fn log_sender(&self) -> LogSender {
+        self.logs.sender()
+    }
+
     /// Hands a record to the log writer at once, never waiting: false when its
     /// queue is full (the caller counts what it drops, as syslog does).
     pub fn try_log(&self, msg: LogMsg) -> bool {
