@@ -124,16 +124,9 @@ fn held_by_live_daemon(file: &File) -> io::Result<Flock> {
     }
 }
 
-/// No such process, or only its zombie (`/proc/PID/stat` state Z or X).
+/// No such process, or only its zombie (state Z or X).
 fn process_gone(pid: u32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the last ')' (the command name may hold one).
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.trim_start().chars().next())
-            .is_some_and(|state| matches!(state, 'Z' | 'X')),
-        Err(_) => true,
-    }
+    crate::process::tree::stat(pid).is_none_or(|s| matches!(s.state, 'Z' | 'X'))
 }
 
 fn read_pid(mut file: &File) -> Option<u32> {

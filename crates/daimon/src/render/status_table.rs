@@ -30,7 +30,7 @@ pub fn status_table(list: &[UnitStatus], now: Timestamp, style: Style) -> String
 }
 
 /// What a brief status answer carries of a full status: its table row.
-fn brief_row(st: &UnitStatus) -> UnitRow {
+pub(super) fn brief_row(st: &UnitStatus) -> UnitRow {
     UnitRow {
         name: st.name.clone(),
         description: st.description.clone(),

@@ -85,21 +85,7 @@ fn brief_rows_render_as_the_full_table() {
     let mut idle = unit("idle.service", ActiveState::Inactive);
     idle.description = None;
     let list = vec![web, unit("backup.service", ActiveState::Failed), idle];
-    let rows: Vec<UnitRow> = list
-        .iter()
-        .map(|st| UnitRow {
-            name: st.name.clone(),
-            description: st.description.clone(),
-            load_state: st.load_state.clone(),
-            state: st.state,
-            sub_state: st.sub_state.clone(),
-            pid: st.pid,
-            restarts: st.restarts,
-            since_sec: since_ts(st).map(|t| t.as_second()),
-            memory_bytes: st.memory_bytes,
-            cpu_usec: st.cpu_usec,
-        })
-        .collect();
+    let rows: Vec<UnitRow> = list.iter().map(super::status_table::brief_row).collect();
     for style in [PLAIN, Style { color: true }] {
         assert_eq!(
             status_rows(&rows, now(), style),

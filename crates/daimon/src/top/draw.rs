@@ -308,18 +308,7 @@ mod tests {
     use ratatui::backend::TestBackend;
 
     fn row(name: &str, pid: Option<u32>) -> UnitRow {
-        UnitRow {
-            name: name.into(),
-            description: None,
-            load_state: "loaded".into(),
-            state: ActiveState::Active,
-            sub_state: "running".into(),
-            pid,
-            restarts: 2,
-            since_sec: Some(1000),
-            memory_bytes: Some(3 * 1024 * 1024),
-            cpu_usec: None,
-        }
+        crate::top::view::tests::row(name, pid, None)
     }
 
     fn screen(view: &View, cols: u16, rows: u16) -> Vec<String> {

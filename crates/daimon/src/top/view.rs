@@ -275,10 +275,11 @@ impl View {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use daimon_proto::ActiveState;
 
+    /// A running row as the top tests use it (draw's tests too).
     pub fn row(name: &str, pid: Option<u32>, cpu: Option<u64>) -> UnitRow {
         UnitRow {
             name: name.into(),
