@@ -94,7 +94,11 @@ pub enum LogMsg {
     /// the channel): the writer thread starts its own. `hold`: a copy of the
     /// connection to the store: the store spools only once every copy is
     /// closed, so never while this thread still moves chunks through the spool.
-    SpoolStart { hold: Option<OwnedFd> },
+    SpoolStart {
+        hold: Option<OwnedFd>,
+        /// Where chunks wait while they are stored (`crate::log_spool`).
+        pipe: Option<crate::log_spool::SpoolPipe>,
+    },
     /// A new store replaced a dead one: hold this connection instead.
     SpoolHold { hold: Option<OwnedFd> },
     /// `logs --rotate` / `--vacuum-size=` / `--vacuum-time=`, done between
@@ -248,6 +252,7 @@ fn read_pipe(
                     grown.note_full(source, fd);
                 }
                 w.ingest_at(SourceId(source), &buf[..n], rt, mono);
+                spool.settle(w.partial(SourceId(source)));
                 chunks += 1;
                 if spool.due() {
                     spool.compact(|s| w.partial(SourceId(s)).map(<[u8]>::to_vec));
@@ -355,8 +360,8 @@ fn apply(w: &mut JournalWriter, m: LogMsg, st: &mut ThreadState) {
             spool.close_pipe(source);
             w.close_source(SourceId(source));
         }
-        LogMsg::SpoolStart { hold } => {
-            spool.start(hold, |s| w.partial(SourceId(s)).map(<[u8]>::to_vec));
+        LogMsg::SpoolStart { hold, pipe } => {
+            spool.start(hold, pipe, |s| w.partial(SourceId(s)).map(<[u8]>::to_vec));
         }
         LogMsg::SpoolHold { hold } => spool.hold(hold),
         LogMsg::Import {

@@ -179,6 +179,7 @@ pub fn run(path: Option<PathBuf>) {
                 Next::Drop => {
                     clients.remove(i);
                     if !clients.iter().any(|c| c.listed) {
+                        drain_spool_pipes(&mut kept, spooler.as_mut());
                         // No daimond reads any pipe now.
                         kept.values_mut().for_each(|k| k.spool = true);
                     }
@@ -236,10 +237,10 @@ impl Spooler {
     }
 
     /// Reads one chunk of pipe `id` into the spool, stamped now.
-    fn read_one(&mut self, id: u64, k: &mut Kept) {
+    fn read_one(&mut self, id: u64, k: &mut Kept) -> Got {
         // The file first: a chunk is read only when it has a place to go.
         if self.file().is_none() {
-            return;
+            return Got::End;
         }
         let n = loop {
             // SAFETY: `buf` is valid for writes of its length; the descriptor is open.
@@ -255,19 +256,19 @@ impl Spooler {
             }
             match Errno::last() {
                 Errno::EINTR => continue,
-                Errno::EAGAIN => return,
+                Errno::EAGAIN => return Got::Empty,
                 // EIO: a pty master whose other side hung up; like end of file.
                 _ => break 0,
             }
         };
         if n == 0 {
             k.eof = true;
-            return;
+            return Got::End;
         }
         let rt = daimon_journal::realtime_usec();
         let mono = daimon_journal::monotonic_usec();
         let Some(f) = self.file.as_mut() else {
-            return;
+            return Got::End;
         };
         let mut written = 0;
         let mut ok = true;
@@ -289,6 +290,68 @@ impl Spooler {
                 std::io::Error::last_os_error()
             );
             self.failed = true;
+            return Got::End;
+        }
+        Got::Data
+    }
+}
+
+/// What one [`Spooler::read_one`] found.
+enum Got {
+    Data,
+    /// Nothing waiting now.
+    Empty,
+    /// End of file, an error, or no spool to write to.
+    End,
+}
+
+/// How long a dead daimond's spool pipe may take to reach end of file.
+const DRAIN_WAIT: Duration = Duration::from_millis(200);
+
+/// A daimond that died left the chunk it was storing in its spool pipe
+/// (`crate::log_spool`). Those bytes go into the spool first, before anything
+/// the store reads from the services' pipes, so the next daimond finds them
+/// right after the records that name them. The dead daimond's copy of the
+/// pipe's write end can outlive its connection by a moment (its exit closes
+/// one after the other), so end of file is awaited, within [`DRAIN_WAIT`]; a
+/// pipe not at its end by then stays kept and is read like the others.
+fn drain_spool_pipes(kept: &mut BTreeMap<u64, Kept>, spooler: Option<&mut Spooler>) {
+    let Some(s) = spooler else {
+        return;
+    };
+    let deadline = std::time::Instant::now() + DRAIN_WAIT;
+    let ids: Vec<u64> = kept
+        .iter()
+        .filter(|(_, k)| spool::is_spool_pipe(&k.meta))
+        .map(|(id, _)| *id)
+        .collect();
+    for id in ids {
+        let Some(k) = kept.get_mut(&id) else {
+            continue;
+        };
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let wait = PollTimeout::try_from(left).unwrap_or(PollTimeout::ZERO);
+            let mut fds = [PollFd::new(k.fd.as_fd(), PollFlags::POLLIN)];
+            let revents = match poll(&mut fds, wait) {
+                Ok(0) => break, // not at its end in time
+                Ok(_) => fds[0].revents().unwrap_or(PollFlags::empty()),
+                Err(Errno::EINTR) => continue,
+                Err(_) => break,
+            };
+            if revents.contains(PollFlags::POLLIN) {
+                // Data: spooled. End of file (or an error): the pipe is done.
+                if matches!(s.read_one(id, k), Got::End) {
+                    break;
+                }
+            } else {
+                // Hung up and empty (no file is created for nothing).
+                k.eof = true;
+                break;
+            }
+        }
+        if k.eof {
+            kept.remove(&id);
         }
     }
 }

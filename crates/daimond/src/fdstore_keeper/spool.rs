@@ -14,11 +14,23 @@
 //! A `META` record carries the pipe's metadata as the store keeps it (so that
 //! lines of a pipe that reached end of file, or of a store handed to a later
 //! daimond by a restarted one, still find their unit); a `DATA` record one
-//! chunk read from the pipe. The store appends; daimond's writer thread, which
-//! also moves every chunk it reads through the spool (`crate::log_spool`),
-//! writes a record's header and then splices the pipe's bytes behind it, so
-//! a last record may hold fewer bytes than its header says: those are kept
-//! ([`parse`], [`open_for_append`]).
+//! chunk read from the pipe. The store appends; daimond's writer thread, when
+//! it has no spool pipe, also moves every chunk it reads through this file
+//! (`crate::log_spool`): it writes a record's header and then splices the
+//! pipe's bytes behind it, so a last `DATA` record may hold fewer bytes than
+//! its header says: those are kept ([`parse`], [`open_for_append`]).
+//!
+//! With a spool pipe (the usual case) the chunk's bytes never enter this
+//! file. The writer thread writes a `REF` record (the chunk's pipe and
+//! stamps; payload: the store id of the spool pipe that holds the bytes),
+//! moves the chunk into that pipe, stores it, writes a `CARRY` record (the
+//! pipe's partial line after the chunk: the next daimond sets it, it does not
+//! append it) and only then empties the spool pipe. The store drains a dead
+//! daimond's spool pipe into this file as `DATA` records of the spool pipe's
+//! own id, and the import gives those bytes to the last `REF` naming it
+//! (`crate::process::spool_import`). A `REF`, `CARRY` or `META` record is
+//! written with one call and is never legitimately short: a torn one ends
+//! the records.
 
 use std::fs::File;
 use std::io::{IoSlice, Read, Seek, SeekFrom, Write};
@@ -27,6 +39,8 @@ use std::path::{Path, PathBuf};
 
 pub const META: u32 = 0x4D50_5344; // "DSPM"
 pub const DATA: u32 = 0x4450_5344; // "DSPD"
+pub const REF: u32 = 0x5250_5344; // "DSPR"
+pub const CARRY: u32 = 0x4350_5344; // "DSPC"
 pub const HEADER: usize = 32;
 /// The spool's file name, beside the store's socket.
 pub const FILE_NAME: &str = "fdstore.spool";
@@ -35,6 +49,15 @@ pub const FILE_NAME: &str = "fdstore.spool";
 pub const MAX_BYTES: u64 = 32 << 20;
 /// Largest chunk read from a pipe at once.
 pub const CHUNK: usize = 64 << 10;
+
+/// What a spool pipe is kept under in the store (a payload with a `"kind"`,
+/// like other descriptors that are no service's output).
+pub const SPOOL_PIPE: &[u8] = br#"{"kind":"spool-pipe"}"#;
+
+/// Whether a kept descriptor's metadata names a spool pipe.
+pub fn is_spool_pipe(meta: &[u8]) -> bool {
+    meta == SPOOL_PIPE
+}
 
 /// The spool's path for the store socket at `socket`.
 pub fn path_beside(socket: &Path) -> PathBuf {
@@ -64,19 +87,24 @@ fn u64_at(b: &[u8], o: usize) -> u64 {
 }
 
 /// Every record of `bytes`, in order, and the length they span. A last
-/// record whose payload is shorter than its header says (its writer killed
-/// in the middle: by then those bytes had left the pipe) keeps what is
-/// there; a torn header, or anything unknown, ends the records.
+/// `DATA` record whose payload is shorter than its header says (its writer
+/// killed in the middle: by then those bytes had left the pipe) keeps what
+/// is there; a torn header, a torn record of another kind, or anything
+/// unknown, ends the records.
 pub fn parse(bytes: &[u8]) -> (Vec<Record<'_>>, usize) {
     let mut out = Vec::new();
     let mut pos = 0;
     while bytes.len() - pos >= HEADER {
         let h = &bytes[pos..pos + HEADER];
         let magic = u32_at(h, 0);
-        if magic != META && magic != DATA {
+        if ![META, DATA, REF, CARRY].contains(&magic) {
             break;
         }
-        let len = (u32_at(h, 4) as usize).min(bytes.len() - pos - HEADER);
+        let declared = u32_at(h, 4) as usize;
+        let len = declared.min(bytes.len() - pos - HEADER);
+        if len < declared && magic != DATA {
+            break;
+        }
         out.push(Record {
             magic,
             id: u64_at(h, 8),

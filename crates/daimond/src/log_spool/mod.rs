@@ -6,26 +6,47 @@
 //! lines in about one SIGKILL in a hundred, measured by the torture
 //! benchmark). So once the fd store has handed the pipes over
 //! ([`LiveSpool::start`]), the writer thread takes each chunk of a kept pipe
-//! with `splice(2)` from the pipe into the spool file, behind a record header
-//! written first (stamps, pipe id, length), reads it back from the page cache
-//! and stores it. The kernel moves the bytes from pipe to file in one call, so
-//! at any instant they are in the pipe or in the spool; a SIGKILL inside that
-//! call leaves a record shorter than its header says, which the spool's
-//! readers keep as it is (`fdstore_keeper::spool::parse`). The next daimond
-//! imports the spool like the one the store writes (`process::spool_import`):
-//! what the store has already is only replayed (which also rebuilds the
-//! partial line that daimond held in memory), the rest is stored.
+//! like this:
+//!
+//! 1. a `REF` record goes into the spool file: which pipe, the chunk's stamps,
+//!    and the spool pipe that will hold it ([`pipe`]);
+//! 2. the chunk moves from the service's pipe into the spool pipe, pages and
+//!    all, in one `splice` that a signal cannot cut in the middle;
+//! 3. it is copied into daimond's buffer without leaving the spool pipe
+//!    (`tee`), split and stored in the segment;
+//! 4. a `CARRY` record gives the pipe's partial line after the chunk (the
+//!    bytes of a line whose newline has not come yet, which the next chunk
+//!    continues);
+//! 5. only then does the chunk leave the spool pipe.
+//!
+//! A daimond killed anywhere in there leaves the chunk in the spool pipe or
+//! stored (or both, between 3 and 5). The fd store drains a dead daimond's
+//! spool pipe into the spool file, and the next daimond imports the file
+//! (`process::spool_import`): the last `REF` gets the drained bytes, chunks
+//! whose stamp the store has already are only replayed, `CARRY` sets the
+//! partial line. The chunk's bytes are written once, into the segment:
+//! before, they went into the spool file too, which cost the writer thread
+//! about 40 % of its time (page cache and ext4 block reservation for every
+//! byte, and reading them back).
 //!
 //! The file is compacted when it passes [`COMPACT_AT`]: a new one holds each
 //! open pipe's metadata and partial line, and replaces it with `rename(2)`
 //! (whole or not at all). The replaced file is closed on another thread
-//! ([`Disposer`]): that last close frees its page cache, about a tenth of the
-//! writer thread's time when it did it itself. Pipes that the store does not
-//! keep (no store) are read with `read(2)` as before.
+//! ([`Disposer`]). Pipes that the store does not keep (no store) are read
+//! with `read(2)` as before. Without a spool pipe (it could not be made or
+//! kept), the chunk itself goes into the file: the header first, then a
+//! `splice` from the pipe behind it, read back from the page cache; a
+//! SIGKILL inside that call leaves a record shorter than its header says,
+//! which the spool's readers keep as it is (`fdstore_keeper::spool::parse`).
 //!
 //! A pipe with nothing waiting (`FIONREAD` 0) is asked with `poll(2)` whether
 //! it is empty or closed, instead of writing a header, splicing nothing and
 //! cutting the header off again (three calls, one of them a truncation).
+
+mod pipe;
+
+use pipe::Stop;
+pub use pipe::{SpoolPipe, new_pipe};
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
@@ -67,6 +88,12 @@ pub struct LiveSpool {
     hold: Option<OwnedFd>,
     /// Closes replaced files off this thread.
     disposer: Disposer,
+    /// Where chunks wait while they are stored; `None`: in the file.
+    pipe: Option<SpoolPipe>,
+    /// The chunk in the spool pipe: its pipe's id and stamps.
+    held: Option<(u64, u64, u64)>,
+    /// Pipes whose last `CARRY` in the file is not empty.
+    carried: BTreeSet<u64>,
 }
 
 impl LiveSpool {
@@ -79,6 +106,9 @@ impl LiveSpool {
             pipes: HashMap::new(),
             hold: None,
             disposer: Disposer::default(),
+            pipe: None,
+            held: None,
+            carried: BTreeSet::new(),
         }
     }
 
@@ -98,9 +128,15 @@ impl LiveSpool {
 
     /// Everything in the old spool is stored: replace it by a new one that
     /// holds the open pipes' partial lines (`partial(source)`), which were
-    /// only in the old one.
-    pub fn start(&mut self, hold: Option<OwnedFd>, partial: impl Fn(SourceKey) -> Option<Vec<u8>>) {
+    /// only in the old one. `pipe`: the spool pipe the store keeps.
+    pub fn start(
+        &mut self,
+        hold: Option<OwnedFd>,
+        pipe: Option<SpoolPipe>,
+        partial: impl Fn(SourceKey) -> Option<Vec<u8>>,
+    ) {
         self.hold = hold;
+        self.pipe = pipe;
         self.compact(partial);
     }
 
@@ -135,6 +171,9 @@ impl LiveSpool {
         let want = waiting.clamp(1, buf.len());
         let rt = daimon_journal::realtime_usec();
         let mono = daimon_journal::monotonic_usec();
+        if self.pipe.is_some() {
+            return self.take_through_pipe(source, fd, buf, (off, want, rt, mono));
+        }
         let h = spool::header(spool::DATA, *id, rt, mono, want);
         if write_at(f, &[&h], off).is_err() {
             return self.broken();
@@ -170,6 +209,89 @@ impl LiveSpool {
         Some(Taken::Data { n: moved, rt, mono })
     }
 
+    /// [`LiveSpool::take`] with a spool pipe: `at` = the file's end, the
+    /// bytes wanted and the stamps.
+    fn take_through_pipe(
+        &mut self,
+        source: SourceKey,
+        fd: &OwnedFd,
+        buf: &mut [u8],
+        at: (u64, usize, u64, u64),
+    ) -> Option<Taken> {
+        let (off, want, rt, mono) = at;
+        let (id, _) = self.pipes.get(&source)?;
+        let id = *id;
+        let (f, p) = (self.file.as_ref()?, self.pipe.as_mut()?);
+        let h = spool::header(spool::REF, id, rt, mono, 8);
+        if write_at(f, &[&h, &p.id.to_le_bytes()], off).is_err() {
+            return self.broken();
+        }
+        let (moved, stop) = p.take(fd, want);
+        if moved == 0 {
+            if f.set_len(off).is_err() {
+                return self.broken();
+            }
+            return match stop {
+                Stop::Eof => Some(Taken::Eof),
+                Stop::Drained | Stop::Full => Some(Taken::Drained),
+                Stop::Unsupported => {
+                    self.pipes.remove(&source);
+                    None
+                }
+            };
+        }
+        self.end = off + (spool::HEADER + 8) as u64;
+        if let Err(e) = p.peek(&mut buf[..moved]) {
+            // Cannot happen with a private pipe as large as the spool pipe;
+            // the chunk is taken out then, and stored without the spool.
+            tracing::warn!("cannot copy a chunk out of the spool pipe ({e})");
+            let got = p.take_out(buf);
+            self.pipe = None;
+            self.broken();
+            return match got {
+                Ok(n) => Some(Taken::Data { n, rt, mono }),
+                Err(_) => Some(Taken::Eof),
+            };
+        }
+        self.held = Some((id, rt, mono));
+        Some(Taken::Data { n: moved, rt, mono })
+    }
+
+    /// The chunk [`LiveSpool::take`] gave is stored, and `partial` is its
+    /// pipe's partial line now: it goes into the file (`CARRY`), and then the
+    /// chunk leaves the spool pipe. Nothing to do without a spool pipe.
+    pub fn settle(&mut self, partial: Option<&[u8]>) {
+        let Some((id, rt, mono)) = self.held.take() else {
+            return;
+        };
+        let partial = partial.unwrap_or_default();
+        if let Some(f) = self.file.as_ref()
+            && (!partial.is_empty() || self.carried.contains(&id))
+        {
+            let h = spool::header(spool::CARRY, id, rt, mono, partial.len());
+            if write_at(f, &[&h, partial], self.end).is_err() {
+                // The chunk stays in the spool pipe: the next daimond
+                // rebuilds the partial line from it.
+                self.pipe = None;
+                self.broken();
+                return;
+            }
+            self.end += (spool::HEADER + partial.len()) as u64;
+            if partial.is_empty() {
+                self.carried.remove(&id);
+            } else {
+                self.carried.insert(id);
+            }
+        }
+        if let Some(p) = self.pipe.as_mut()
+            && let Err(e) = p.release()
+        {
+            tracing::warn!("cannot empty the spool pipe ({e}): chunks are read without it now");
+            self.pipe = None;
+            self.broken();
+        }
+    }
+
     /// daimond stops and everything is stored: the file goes (a store that
     /// spools after this starts a new one).
     pub fn finish(&mut self) {
@@ -179,9 +301,10 @@ impl LiveSpool {
         self.hold = None;
     }
 
-    /// Whether the file should be compacted now.
+    /// Whether the file should be compacted now (never while a chunk waits
+    /// in the spool pipe: its `REF` is in the file).
     pub fn due(&self) -> bool {
-        self.file.is_some() && self.end > COMPACT_AT
+        self.file.is_some() && self.held.is_none() && self.end > COMPACT_AT
     }
 
     /// Replaces the file by one holding only each kept pipe's metadata and
@@ -189,7 +312,7 @@ impl LiveSpool {
     pub fn compact(&mut self, partial: impl Fn(SourceKey) -> Option<Vec<u8>>) {
         let tmp = self.path.with_extension("spool.new");
         let _ = std::fs::remove_file(&tmp);
-        let made = (|| -> std::io::Result<(File, u64)> {
+        let made = (|| -> std::io::Result<(File, u64, BTreeSet<u64>)> {
             let f = File::options()
                 .read(true)
                 .write(true)
@@ -200,21 +323,24 @@ impl LiveSpool {
             let rt = daimon_journal::realtime_usec();
             let mono = daimon_journal::monotonic_usec();
             let mut off = 0u64;
+            let mut carried = BTreeSet::new();
             for (source, (id, meta)) in &self.pipes {
                 let h = spool::header(spool::META, *id, 0, 0, meta.len());
                 write_at(&f, &[&h, meta], off)?;
                 off += (spool::HEADER + meta.len()) as u64;
                 if let Some(p) = partial(*source).filter(|p| !p.is_empty()) {
-                    let h = spool::header(spool::DATA, *id, rt, mono, p.len());
+                    let h = spool::header(spool::CARRY, *id, rt, mono, p.len());
                     write_at(&f, &[&h, &p], off)?;
                     off += (spool::HEADER + p.len()) as u64;
+                    carried.insert(*id);
                 }
             }
             std::fs::rename(&tmp, &self.path)?;
-            Ok((f, off))
+            Ok((f, off, carried))
         })();
         match made {
-            Ok((f, end)) => {
+            Ok((f, end, carried)) => {
+                self.carried = carried;
                 self.described = self.pipes.values().map(|(id, _)| *id).collect();
                 if let Some(old) = self.file.replace(f) {
                     self.disposer.close(old);
@@ -250,15 +376,6 @@ fn write_at(f: &File, parts: &[&[u8]], off: u64) -> std::io::Result<()> {
         at += p.len() as u64;
     }
     Ok(())
-}
-
-/// Why [`splice_to`] stopped.
-enum Stop {
-    Full,
-    Drained,
-    Eof,
-    /// splice(2) cannot take from this descriptor (EINVAL: not a pipe).
-    Unsupported,
 }
 
 /// Moves up to `want` bytes from the pipe `fd` into `f` at `at`; how many,
@@ -390,7 +507,7 @@ mod tests {
     }
 
     #[test]
-    fn chunks_go_through_the_file_and_compaction_keeps_partial_lines() {
+    fn without_a_spool_pipe_chunks_go_through_the_file_and_compaction_keeps_partial_lines() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join(spool::FILE_NAME);
         let mut s = LiveSpool::new(path.clone());
@@ -399,7 +516,7 @@ mod tests {
         // Before `start` (the old spool not stored yet), nothing is spooled.
         s.open_pipe(3, 9, b"{meta}".to_vec());
         assert!(s.take(3, &r, &mut buf).is_none());
-        s.start(None, |_| None);
+        s.start(None, None, |_| None);
         assert!(matches!(s.take(3, &r, &mut buf), Some(Taken::Drained)));
         write_all(&w, b"one\ntw");
         match s.take(3, &r, &mut buf) {
@@ -418,7 +535,7 @@ mod tests {
             records(&path),
             [
                 (spool::META, 9, b"{meta}".to_vec()),
-                (spool::DATA, 9, b"tw".to_vec())
+                (spool::CARRY, 9, b"tw".to_vec())
             ]
         );
         write_all(&w, b"o\n");

@@ -1,0 +1,235 @@
+//! The spool pipe: where a chunk of a kept pipe waits while it is stored.
+//!
+//! Owns the pipe's three moves. [`SpoolPipe::take`] moves a chunk out of a
+//! service's pipe into it with `splice(2)`: between two pipes the kernel moves
+//! the pages themselves, in one call that a signal cannot cut in the middle,
+//! so the bytes are in one pipe or the other at every instant.
+//! [`SpoolPipe::peek`] copies the chunk into daimond's buffer without taking
+//! it out (`tee(2)` into a private pipe, then `read(2)` from that one).
+//! [`SpoolPipe::release`] throws the chunk away once it is stored (a
+//! `splice` into /dev/null, which only drops the page references).
+//!
+//! The fd store holds a copy of the read end: a daimond killed while a
+//! chunk waits here leaves it to the store, which puts it in the spool file
+//! (`crate::fdstore_keeper`). Holding one chunk at a time keeps that simple:
+//! whatever the pipe holds belongs to the last chunk the spool file names.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// As large as a grown service pipe (`crate::log_writer`), so one chunk
+/// takes all it holds.
+const CAPACITY: libc::c_int = 1 << 20;
+
+/// A spool pipe and what it takes to use it.
+#[derive(Debug)]
+pub struct SpoolPipe {
+    /// Its id in the fd store.
+    pub id: u64,
+    read: OwnedFd,
+    write: OwnedFd,
+    /// The private pipe `peek` copies through.
+    peek_read: OwnedFd,
+    peek_write: OwnedFd,
+    null: File,
+    /// The most one chunk may hold: what the private pipe can take at once.
+    capacity: usize,
+    /// Bytes of the chunk waiting here now.
+    held: usize,
+}
+
+/// A new pipe for the fd store to keep; its ends, read and write.
+pub fn new_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let (r, w) = pipe()?;
+    // Refused past the user's pipe allowance: smaller chunks then.
+    // SAFETY: fcntl on an open descriptor with an integer argument.
+    unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, CAPACITY) };
+    Ok((r, w))
+}
+
+impl SpoolPipe {
+    /// The pipe of [`new_pipe`], kept by the store under `id`.
+    pub fn new(id: u64, read: OwnedFd, write: OwnedFd) -> io::Result<SpoolPipe> {
+        let (peek_read, peek_write) = pipe()?;
+        let size = pipe_size(&write)?;
+        // SAFETY: as above.
+        let peek = unsafe { libc::fcntl(peek_write.as_raw_fd(), libc::F_SETPIPE_SZ, size) };
+        // A tee into a smaller pipe would copy only part of a chunk: the
+        // spool pipe then takes no more than the private one holds.
+        let capacity = if peek >= size {
+            size
+        } else {
+            let peek = pipe_size(&peek_write)?;
+            // SAFETY: as above; the pipe is empty, so it may shrink.
+            unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETPIPE_SZ, peek) };
+            pipe_size(&write)?.min(peek)
+        };
+        let null = File::options().write(true).open("/dev/null")?;
+        Ok(SpoolPipe {
+            id,
+            read,
+            write,
+            peek_read,
+            peek_write,
+            null,
+            capacity: capacity as usize,
+            held: 0,
+        })
+    }
+
+    /// Moves up to `want` bytes of the pipe `from` here: how many, and why
+    /// it stopped. Only while nothing waits here.
+    pub fn take(&mut self, from: &OwnedFd, want: usize) -> (usize, Stop) {
+        debug_assert_eq!(self.held, 0);
+        let want = want.min(self.capacity);
+        let mut moved = 0;
+        let stop = loop {
+            if moved == want {
+                break Stop::Full;
+            }
+            match splice(from, &self.write, want - moved) {
+                Ok(0) => break Stop::Eof,
+                Ok(n) => moved += n,
+                Err(e) => match e.raw_os_error() {
+                    Some(libc::EINTR) => {}
+                    Some(libc::EAGAIN) => break Stop::Drained,
+                    // Not a pipe (a pty master).
+                    Some(libc::EINVAL) => break Stop::Unsupported,
+                    _ => break Stop::Eof,
+                },
+            }
+        };
+        self.held = moved;
+        (moved, stop)
+    }
+
+    /// Copies the waiting chunk into `buf` (at least as long), leaving it here.
+    pub fn peek(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        let n = self.held;
+        let teed = loop {
+            // SAFETY: both descriptors are open pipes; no pointer is passed.
+            let r = unsafe {
+                libc::tee(
+                    self.read.as_raw_fd(),
+                    self.peek_write.as_raw_fd(),
+                    n,
+                    libc::SPLICE_F_NONBLOCK,
+                )
+            };
+            if r >= 0 {
+                break r as usize;
+            }
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINTR) {
+                return Err(e);
+            }
+        };
+        let got = read_exact(&self.peek_read, &mut buf[..teed]);
+        if teed != n {
+            // A second tee would copy from the start again: what the private
+            // pipe took is not all of it, which `new` rules out.
+            return Err(io::Error::other(format!("tee copied {teed} of {n} bytes")));
+        }
+        got
+    }
+
+    /// Takes the waiting chunk out into `buf` (when it cannot be peeked at):
+    /// from here on it is only in daimond's memory.
+    pub fn take_out(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.held;
+        read_exact(&self.read, &mut buf[..n])?;
+        self.held = 0;
+        Ok(n)
+    }
+
+    /// Drops the waiting chunk: it is stored.
+    pub fn release(&mut self) -> io::Result<()> {
+        while self.held > 0 {
+            match splice(&self.read, &self.null, self.held) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => self.held -= n.min(self.held),
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why [`SpoolPipe::take`] (or the file's splice) stopped.
+pub enum Stop {
+    Full,
+    Drained,
+    Eof,
+    /// splice(2) cannot take from this descriptor (EINVAL: not a pipe).
+    Unsupported,
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both were just opened and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn pipe_size(fd: &OwnedFd) -> io::Result<libc::c_int> {
+    // SAFETY: F_GETPIPE_SZ only reads the descriptor.
+    let n = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETPIPE_SZ) };
+    if n > 0 {
+        Ok(n)
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// One non-blocking `splice` of up to `len` bytes from `from` to `to`.
+fn splice(from: &impl AsRawFd, to: &impl AsRawFd, len: usize) -> io::Result<usize> {
+    // SAFETY: both descriptors are open; null offsets (pipes, /dev/null).
+    let n = unsafe {
+        libc::splice(
+            from.as_raw_fd(),
+            std::ptr::null_mut(),
+            to.as_raw_fd(),
+            std::ptr::null_mut(),
+            len,
+            libc::SPLICE_F_NONBLOCK,
+        )
+    };
+    if n >= 0 {
+        Ok(n as usize)
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Reads all of `buf` from the private pipe, which holds at least that much.
+fn read_exact(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<()> {
+    let mut at = 0;
+    while at < buf.len() {
+        // SAFETY: the rest of `buf` is valid for writes of its length.
+        let n = unsafe {
+            libc::read(
+                fd.as_raw_fd(),
+                buf[at..].as_mut_ptr().cast(),
+                buf.len() - at,
+            )
+        };
+        if n > 0 {
+            at += n as usize;
+            continue;
+        }
+        let e = if n == 0 {
+            io::ErrorKind::UnexpectedEof.into()
+        } else {
+            io::Error::last_os_error()
+        };
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
