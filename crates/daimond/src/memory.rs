@@ -26,6 +26,14 @@ pub fn configure() {
     // exists, so no allocation races with it.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
+        // A log query reads blocks of up to 1 MiB. Above glibc's default
+        // threshold each came from a fresh mmap, and a trimmed arena gave
+        // its pages back after each query: every query faulted in and
+        // zeroed a MiB again (half of a `logs -n 1`'s CPU while a service
+        // floods). From the arenas, and trimmed only by `release_free_memory`
+        // when a burst ends: 650 -> 400 µs per such query.
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 16 << 20);
     }
 }
 
