@@ -156,8 +156,14 @@ const BATCH: usize = 4096;
 /// a tenth off the writer thread's CPU time per 100 MB of 100-byte lines.
 const CHUNK: usize = 1 << 20;
 /// Chunks read from one pipe per request before other pipes get their turn
-/// (2 MiB at most).
+/// (2 MiB), when another request waits; and before what was read becomes
+/// visible to queries (committed).
 const CHUNKS_PER_READ: usize = 2;
+/// Chunks read from one pipe per request when nothing else waits (64 MiB):
+/// a service flooding alone is read without a round trip through the event
+/// loop every 2 MiB, each of which woke two threads (about 50 per 100 MB,
+/// and the writer thread then waited for a CPU after each).
+const CHUNKS_ALONE: usize = 64;
 /// A pipe found full at its default size (64 KiB on Linux) is grown to this
 /// (the unprivileged maximum, `/proc/sys/fs/pipe-max-size`): a chatty service
 /// then hands over up to 1 MiB per wake-up of daimond instead of 64 KiB, and
@@ -234,8 +240,9 @@ impl Grown {
     }
 }
 
-/// Reads `fd` (non-blocking) until it is empty or its turn is over, storing
-/// each chunk as soon as it is read (through the spool when it is kept).
+/// Reads `fd` (non-blocking) until it is empty or its turn is over
+/// (`others_waiting`: another message is queued), storing each chunk as soon
+/// as it is read (through the spool when it is kept).
 fn read_pipe(
     w: &mut JournalWriter,
     spool: &mut LiveSpool,
@@ -243,9 +250,16 @@ fn read_pipe(
     fd: &OwnedFd,
     buf: &mut [u8],
     grown: &mut Grown,
+    others_waiting: &dyn Fn() -> bool,
 ) -> ReadOutcome {
     let mut chunks = 0;
-    while chunks < CHUNKS_PER_READ {
+    loop {
+        if chunks > 0 && chunks % CHUNKS_PER_READ == 0 {
+            if chunks >= CHUNKS_ALONE || others_waiting() {
+                return ReadOutcome::More;
+            }
+            w.commit();
+        }
         match spool.take(source, fd, buf) {
             Some(Taken::Data { n, rt, mono }) => {
                 if n >= FULL_READ {
@@ -286,7 +300,6 @@ fn read_pipe(
             }
         }
     }
-    ReadOutcome::More
 }
 
 /// What the writer thread keeps between messages.
@@ -297,7 +310,7 @@ struct ThreadState {
     spool: LiveSpool,
 }
 
-fn apply(w: &mut JournalWriter, m: LogMsg, st: &mut ThreadState) {
+fn apply(w: &mut JournalWriter, m: LogMsg, st: &mut ThreadState, queued: &mpsc::Receiver<LogMsg>) {
     let ThreadState {
         pid,
         buf,
@@ -344,7 +357,8 @@ fn apply(w: &mut JournalWriter, m: LogMsg, st: &mut ThreadState) {
             w.open_source(SourceId(source), meta);
         }
         LogMsg::Read { source, fd, done } => {
-            let outcome = read_pipe(w, spool, source, &fd, buf, grown);
+            let others = || !queued.is_empty();
+            let outcome = read_pipe(w, spool, source, &fd, buf, grown, &others);
             let _ = done.send(outcome);
         }
         LogMsg::Data {
@@ -469,11 +483,11 @@ fn run(
                 }
             };
             let Some(first) = first else { break };
-            apply(&mut w, first, &mut st);
+            apply(&mut w, first, &mut st, &rx);
             let mut n = 1;
             while n < BATCH {
                 match rx.try_recv() {
-                    Ok(m) => apply(&mut w, m, &mut st),
+                    Ok(m) => apply(&mut w, m, &mut st, &rx),
                     Err(_) => break,
                 }
                 n += 1;
@@ -488,7 +502,7 @@ fn run(
         // Shutdown: keep what is already queued.
         rx.close();
         while let Ok(m) = rx.try_recv() {
-            apply(&mut w, m, &mut st);
+            apply(&mut w, m, &mut st, &rx);
         }
         w.commit();
         w.tick(Instant::now());
