@@ -364,7 +364,9 @@ fn a_service_that_ended_while_no_daemon_ran_is_restarted_per_its_policy() {
             .filter(|(_, t)| t.starts_with("pipe:"))
             .count()
     };
-    wait_until("the store to drop dead pipes", DEADLINE, || pipes() == 4 + 1);
+    wait_until("the store to drop dead pipes", DEADLINE, || {
+        pipes() == 4 + 1
+    });
 }
 
 #[test]
