@@ -181,19 +181,7 @@ impl LiveSpool {
         let data_at = off + spool::HEADER as u64;
         let (moved, stop) = splice_to(fd, f, data_at, want);
         if moved == 0 {
-            // Nothing taken: the header goes.
-            if f.set_len(off).is_err() {
-                return self.broken();
-            }
-            return match stop {
-                Stop::Eof => Some(Taken::Eof),
-                Stop::Drained | Stop::Full => Some(Taken::Drained),
-                // Not a pipe (a pty master): read as before.
-                Stop::Unsupported => {
-                    self.pipes.remove(&source);
-                    None
-                }
-            };
+            return self.nothing_taken(source, off, stop);
         }
         if moved < want {
             let len = (moved as u32).to_le_bytes();
@@ -207,6 +195,23 @@ impl LiveSpool {
         }
         self.end = data_at + moved as u64;
         Some(Taken::Data { n: moved, rt, mono })
+    }
+
+    /// A take that moved nothing (why: `stop`): the record written for it at
+    /// `off` goes.
+    fn nothing_taken(&mut self, source: SourceKey, off: u64, stop: Stop) -> Option<Taken> {
+        if self.file.as_ref()?.set_len(off).is_err() {
+            return self.broken();
+        }
+        match stop {
+            Stop::Eof => Some(Taken::Eof),
+            Stop::Drained | Stop::Full => Some(Taken::Drained),
+            // Not a pipe (a pty master): read as before.
+            Stop::Unsupported => {
+                self.pipes.remove(&source);
+                None
+            }
+        }
     }
 
     /// [`LiveSpool::take`] with a spool pipe: `at` = the file's end, the
@@ -228,17 +233,7 @@ impl LiveSpool {
         }
         let (moved, stop) = p.take(fd, want);
         if moved == 0 {
-            if f.set_len(off).is_err() {
-                return self.broken();
-            }
-            return match stop {
-                Stop::Eof => Some(Taken::Eof),
-                Stop::Drained | Stop::Full => Some(Taken::Drained),
-                Stop::Unsupported => {
-                    self.pipes.remove(&source);
-                    None
-                }
-            };
+            return self.nothing_taken(source, off, stop);
         }
         self.end = off + (spool::HEADER + 8) as u64;
         if let Err(e) = p.peek(&mut buf[..moved]) {

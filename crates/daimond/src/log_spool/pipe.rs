@@ -203,19 +203,12 @@ impl Trash {
 /// Empties `r` into `null` until every writer has closed it.
 fn drain(r: &OwnedFd, null: &File) {
     loop {
-        // SAFETY: both descriptors are open; null offsets; blocking read end.
-        let n = unsafe {
-            libc::splice(
-                r.as_raw_fd(),
-                std::ptr::null_mut(),
-                null.as_raw_fd(),
-                std::ptr::null_mut(),
-                CAPACITY as usize,
-                0,
-            )
-        };
-        if n == 0 || (n < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR)) {
-            return;
+        // Blocking: the thread waits here for the next chunk.
+        match splice_with(r, null, CAPACITY as usize, 0) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+            Err(_) => return,
         }
     }
 }
@@ -251,6 +244,16 @@ fn pipe_size(fd: &OwnedFd) -> io::Result<libc::c_int> {
 
 /// One non-blocking `splice` of up to `len` bytes from `from` to `to`.
 fn splice(from: &impl AsRawFd, to: &impl AsRawFd, len: usize) -> io::Result<usize> {
+    splice_with(from, to, len, libc::SPLICE_F_NONBLOCK)
+}
+
+/// One `splice` of up to `len` bytes from `from` to `to` with `flags`.
+fn splice_with(
+    from: &impl AsRawFd,
+    to: &impl AsRawFd,
+    len: usize,
+    flags: libc::c_uint,
+) -> io::Result<usize> {
     // SAFETY: both descriptors are open; null offsets (pipes, /dev/null).
     let n = unsafe {
         libc::splice(
@@ -259,7 +262,7 @@ fn splice(from: &impl AsRawFd, to: &impl AsRawFd, len: usize) -> io::Result<usiz
             to.as_raw_fd(),
             std::ptr::null_mut(),
             len,
-            libc::SPLICE_F_NONBLOCK,
+            flags,
         )
     };
     if n >= 0 {
