@@ -17,7 +17,8 @@
 //! 4. a `CARRY` record gives the pipe's partial line after the chunk (the
 //!    bytes of a line whose newline has not come yet, which the next chunk
 //!    continues);
-//! 5. only then does the chunk leave the spool pipe.
+//! 5. only then does the chunk leave the spool pipe (its pages go to a thread
+//!    that frees them, [`pipe`]).
 //!
 //! A daimond killed anywhere in there leaves the chunk in the spool pipe or
 //! stored (or both, between 3 and 5). The fd store drains a dead daimond's
