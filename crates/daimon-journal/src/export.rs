@@ -44,22 +44,13 @@ fn printable(v: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{Cursor, Stream};
+    use crate::record::Stream;
 
     fn rec(msg: &[u8]) -> Record<'_> {
         Record {
-            unit: "bot.service",
-            invocation: "0123456789abcdef0123456789abcdef",
-            identifier: None,
-            pid: 42,
             stream: Stream::Stderr,
             priority: 3,
-            realtime_usec: 1_763_698_400_000_000,
-            monotonic_usec: 5,
-            message: msg,
-            continued: false,
-            partial: false,
-            cursor: Cursor(7),
+            ..crate::record::sample(msg)
         }
     }
 

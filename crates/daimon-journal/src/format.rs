@@ -251,23 +251,10 @@ fn push_escaped_str(s: &str, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{Cursor, Stream};
+    use crate::record::Cursor;
 
     fn rec(msg: &[u8]) -> Record<'_> {
-        Record {
-            unit: "bot.service",
-            invocation: "0123456789abcdef0123456789abcdef",
-            identifier: None,
-            pid: 42,
-            stream: Stream::Stdout,
-            priority: 6,
-            realtime_usec: 1_763_698_400_000_000,
-            monotonic_usec: 5,
-            message: msg,
-            continued: false,
-            partial: false,
-            cursor: Cursor(7),
-        }
+        crate::record::sample(msg)
     }
 
     #[test]

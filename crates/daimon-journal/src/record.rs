@@ -174,6 +174,26 @@ pub fn parse_level_prefix(line: &[u8]) -> Option<(u8, usize)> {
     Some((v as u8, i + 1))
 }
 
+/// A record of `bot.service` (stdout, info) with message `msg`, for the
+/// tests of the modules that render records.
+#[cfg(test)]
+pub(crate) fn sample(msg: &[u8]) -> Record<'_> {
+    Record {
+        unit: "bot.service",
+        invocation: "0123456789abcdef0123456789abcdef",
+        identifier: None,
+        pid: 42,
+        stream: Stream::Stdout,
+        priority: priority::INFO,
+        realtime_usec: 1_763_698_400_000_000,
+        monotonic_usec: 5,
+        message: msg,
+        continued: false,
+        partial: false,
+        cursor: Cursor(7),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,6 +57,7 @@ use std::path::PathBuf;
 
 use crate::fdstore_keeper::spool;
 use crate::log_writer::SourceKey;
+use crate::process::logpipe::bytes_waiting;
 
 /// Compacted past this size (it lives in the runtime directory, often RAM).
 const COMPACT_AT: u64 = 4 << 20;
@@ -156,13 +157,13 @@ impl LiveSpool {
             self.end = off;
             self.described.insert(*id);
         }
-        let mut waiting = bytes_waiting(fd);
+        let mut waiting = bytes_waiting(fd).unwrap_or(0);
         if waiting == 0 {
             match idle_state(fd) {
                 Idle::Empty => return Some(Taken::Drained),
                 Idle::Closed => return Some(Taken::Eof),
                 // Written since: FIONREAD says how much now.
-                Idle::Data => waiting = bytes_waiting(fd),
+                Idle::Data => waiting = bytes_waiting(fd).unwrap_or(0),
                 // poll said nothing sure: splice finds out.
                 Idle::Unknown => {}
             }
@@ -470,27 +471,12 @@ impl Disposer {
     }
 }
 
-fn bytes_waiting(fd: &OwnedFd) -> usize {
-    let mut bytes: libc::c_int = 0;
-    // SAFETY: FIONREAD writes one int.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut bytes) };
-    if r == 0 { bytes.max(0) as usize } else { 0 }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::fd::FromRawFd;
 
     fn pipe() -> (OwnedFd, OwnedFd) {
-        let mut fds = [0; 2];
-        // SAFETY: pipe2 fills two descriptors that nothing else owns.
-        assert_eq!(
-            unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) },
-            0
-        );
-        // SAFETY: just created, owned here.
-        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+        crate::process::spawn::pipe_with(libc::O_NONBLOCK | libc::O_CLOEXEC).expect("pipe")
     }
 
     fn records(path: &std::path::Path) -> Vec<(u32, u64, Vec<u8>)> {

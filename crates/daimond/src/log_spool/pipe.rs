@@ -16,7 +16,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 /// As large as a grown service pipe (`crate::log_writer`), so one chunk
 /// takes all it holds.
@@ -222,14 +222,9 @@ pub enum Stop {
     Unsupported,
 }
 
+/// A non-blocking pipe of daimond's own.
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two descriptors into the array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: both were just opened and are owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    crate::process::spawn::pipe_with(libc::O_NONBLOCK | libc::O_CLOEXEC)
 }
 
 fn pipe_size(fd: &OwnedFd) -> io::Result<libc::c_int> {

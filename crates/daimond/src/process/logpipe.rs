@@ -156,7 +156,7 @@ fn start(
 /// its pipes reach end of file just before its SIGCHLD, and each round trip
 /// woke the writer thread and then daimond on the CPU where the service was
 /// still exiting, ahead of its restart.
-fn bytes_waiting(fd: &OwnedFd) -> Option<usize> {
+pub(crate) fn bytes_waiting(fd: &OwnedFd) -> Option<usize> {
     let mut bytes: libc::c_int = 0;
     // SAFETY: FIONREAD writes one int.
     let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut bytes) };

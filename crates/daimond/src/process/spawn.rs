@@ -165,7 +165,7 @@ fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
     pipe_with(libc::O_CLOEXEC)
 }
 
-fn pipe_with(flags: libc::c_int) -> io::Result<(OwnedFd, OwnedFd)> {
+pub(crate) fn pipe_with(flags: libc::c_int) -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), flags) } < 0 {

@@ -407,7 +407,7 @@ impl Import {
 
 #[cfg(test)]
 mod tests {
-    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::fd::AsRawFd;
 
     use daimon_journal::{Journal, JournalConfig, Query};
 
@@ -428,14 +428,7 @@ mod tests {
     }
 
     fn pipe() -> (OwnedFd, OwnedFd) {
-        let mut fds = [0; 2];
-        // SAFETY: pipe2 fills two descriptors that nothing else owns.
-        assert_eq!(
-            unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK) },
-            0
-        );
-        // SAFETY: just created, owned here.
-        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+        crate::process::spawn::pipe_with(libc::O_NONBLOCK).expect("pipe")
     }
 
     fn write_all(fd: &OwnedFd, b: &[u8]) {
