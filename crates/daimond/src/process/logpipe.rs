@@ -86,36 +86,42 @@ fn start(
     };
     tokio::task::spawn_local(async move {
         let fd = Arc::new(fd);
-        // SAFETY: the `Arc` keeps the descriptor open for as long as the
-        // `AsyncFd` holds its clone; an `OwnedFd` always names the same one.
-        let registered = set_nonblocking(&fd).and_then(|()| unsafe {
-            AsyncFd::register_with_interest(fd.clone(), Interest::READABLE)
-                .map_err(std::io::Error::from)
-        });
-        let afd = match registered {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!("cannot read the output of {}: {e}", origin.meta.unit);
-                if imported {
-                    let source = origin.source;
-                    let _ = log.tx.send(LogMsg::Close { source }).await;
-                }
-                forget();
-                return;
+        if let Err(e) = set_nonblocking(&fd) {
+            tracing::warn!("cannot read the output of {}: {e}", origin.meta.unit);
+            if imported {
+                let source = origin.source;
+                let _ = log.tx.send(LogMsg::Close { source }).await;
             }
-        };
+            forget();
+            return;
+        }
         // Announced to the writer thread with the first read, not before: a
         // service that never prints costs the writer thread no wake-up, at
         // its start (where it took the CPU from the new process) or its end.
+        let unit = origin.meta.unit.clone();
         let (open_msg, source) = origin.into_open(kept);
         let mut open = (!imported).then_some(open_msg);
         loop {
-            let Ok(mut ready) = afd.readable().await else {
+            // Registered only while waiting: while the writer thread reads,
+            // every write of the service into the pipe would be a new edge
+            // and wake the event loop for nothing (about 400 wake-ups for
+            // 100 MB from `cat`, 10 ms of CPU taken from the writer).
+            let afd = match watch(&fd) {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!("cannot read the output of {unit}: {e}");
+                    break;
+                }
+            };
+            let Ok(ready) = afd.readable().await else {
                 break;
             };
             // Hung up with nothing left: end of file, known without asking
             // the writer thread (see `bytes_waiting`).
-            if ready.ready().is_read_closed() && bytes_waiting(&fd) == Some(0) {
+            let hung_up = ready.ready().is_read_closed();
+            drop(ready);
+            drop(afd);
+            if hung_up && bytes_waiting(&fd) == Some(0) {
                 break;
             }
             if let Some(open) = open.take()
@@ -135,9 +141,10 @@ fn start(
                 return;
             }
             match outcome.await {
-                // Still readable: ask again (other pipes had their turn).
-                Ok(ReadOutcome::More) => {}
-                Ok(ReadOutcome::Drained) => ready.clear_ready(),
+                // Still readable (other pipes had their turn), or empty for
+                // now: the next registration reports whichever it is, since
+                // adding a descriptor to epoll reports its current state.
+                Ok(ReadOutcome::More | ReadOutcome::Drained) => {}
                 Ok(ReadOutcome::Eof) => break,
                 // The writer thread has ended (daimond is stopping).
                 Err(_) => return,
@@ -148,6 +155,16 @@ fn start(
         }
         forget();
     });
+}
+
+/// Registers the pipe with the event loop for one wait.
+fn watch(fd: &Arc<OwnedFd>) -> std::io::Result<AsyncFd<Arc<OwnedFd>>> {
+    // SAFETY: the `Arc` keeps the descriptor open for as long as the
+    // `AsyncFd` holds its clone; an `OwnedFd` always names the same one.
+    unsafe {
+        AsyncFd::register_with_interest(fd.clone(), Interest::READABLE)
+            .map_err(std::io::Error::from)
+    }
 }
 
 /// How many bytes a pipe holds. Once every writer has gone (the event loop
