@@ -22,6 +22,9 @@
 //!   every `sync_interval` (power-cut safety) and records the synced length.
 //!   (Starting writeback early with `sync_file_range` was tried: it moves
 //!   ~10% of the writer's CPU into the write path for no gain in throughput.)
+//!   The active segment's blocks are allocated up to 8 MiB ahead of its end
+//!   (`prealloc`, as journald does): ext4 then skips its per-page reservation
+//!   on every append, 17% of the writer thread's CPU while a service floods.
 //! * **Commit without SQLite.** [`JournalWriter::commit`] publishes the batch's
 //!   block descriptors (unit, invocation, sequence and time ranges, priority
 //!   mask, offset) in memory, shared with every reader through the `Journal`'s
@@ -93,6 +96,7 @@ mod index;
 mod lines;
 mod maint;
 mod newlines;
+mod prealloc;
 mod publish;
 mod reader;
 mod record;
@@ -261,6 +265,9 @@ pub(crate) struct Shared {
     pub dropped: Mutex<BTreeMap<String, DropCounts>>,
     pub disk_usage: AtomicU64,
     pub segments: AtomicU64,
+    /// Bytes allocated past the active segment's end (`prealloc`): part of
+    /// the store's disk use that no index row shows.
+    pub ahead: AtomicU64,
 }
 
 /// Committed blocks of the active segment that the index does not hold yet.
@@ -368,6 +375,7 @@ impl Journal {
             cond: Condvar::new(),
             dropped: Mutex::new(BTreeMap::new()),
             disk_usage: AtomicU64::new(0),
+            ahead: AtomicU64::new(0),
             segments: AtomicU64::new(0),
         };
         Ok(Journal {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, params};
 
 use crate::index::{self, SEG_SEALED};
+use crate::prealloc;
 use crate::space::{RESUME_FREE, fs_stats};
 use crate::writer::{ActiveSeg, DropReason, JournalWriter};
 use crate::{JournalError, clock};
@@ -157,7 +158,12 @@ impl JournalWriter {
     pub(crate) fn seal_active(&mut self) {
         self.commit();
         self.flush_index();
-        if let Some(seg) = self.seg.take() {
+        if let Some(mut seg) = self.seg.take() {
+            if seg.reserved > seg.size {
+                prealloc::release(&seg.file, seg.size);
+                seg.reserved = seg.size;
+                self.shared.ahead.store(0, Ordering::Relaxed);
+            }
             let _ = self.db.execute(
                 "UPDATE segments SET state = ?2, size = ?3 WHERE id = ?1",
                 params![seg.id, SEG_SEALED, seg.size as i64],
@@ -198,7 +204,7 @@ impl JournalWriter {
         let active_extra = self
             .seg
             .as_ref()
-            .map_or(0, |s| (s.size - s.indexed_end) as i64);
+            .map_or(0, |s| (s.reserved.max(s.size) - s.indexed_end) as i64);
         let dir = &self.shared.dir;
         let db_size: u64 = ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm"]
             .iter()
@@ -232,7 +238,7 @@ impl JournalWriter {
                 break;
             };
             let usage = self.refresh_usage();
-            let open = self.seg.as_ref().map_or(0, |s| s.size);
+            let open = self.seg.as_ref().map_or(0, |s| s.reserved.max(s.size));
             let closed = usage.saturating_sub(open);
             let avail = fs_stats(&self.shared.dir).map(|(_, a)| a);
             let too_big = !budget.fits(closed, usage, avail);

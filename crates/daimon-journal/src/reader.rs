@@ -597,7 +597,10 @@ impl JournalReader {
             .map(|m| m.len())
             .sum();
         Stats {
-            disk_usage: size.max(0) as u64 + db_size + tail,
+            disk_usage: size.max(0) as u64
+                + db_size
+                + tail
+                + self.shared.ahead.load(std::sync::atomic::Ordering::Relaxed),
             max_use: self.shared.max_use,
             segments: segs.max(0) as u64,
             dropped: self.shared.dropped().clone(),

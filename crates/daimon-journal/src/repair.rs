@@ -135,6 +135,9 @@ pub(crate) fn repair(dir: &Path, db: &Connection) -> Result<(), JournalError> {
         if on_disk > end {
             f.set_len(end).map_err(|e| JournalError::io(&path, e))?;
             f.sync_all().map_err(|e| JournalError::io(&path, e))?;
+        } else if state == SEG_ACTIVE {
+            // Its writer died: the blocks allocated ahead of its end go back.
+            crate::prealloc::release(&f, end);
         }
         let last_rt = rows.iter().map(|r| r.sum.rt_max).max().unwrap_or(0);
         tx.execute(

@@ -18,6 +18,7 @@ use crate::compact::Compactor;
 use crate::index::{self, Row, SEG_ACTIVE};
 use crate::lines::Emitter;
 use crate::maint::{Maint, no_room, no_room_in};
+use crate::prealloc;
 use crate::record::{FLAG_PARTIAL, Stream};
 use crate::{DropCounts, JournalError, Shared, clock};
 
@@ -63,6 +64,8 @@ pub(crate) struct ActiveSeg {
     pub open_rows: HashMap<OpenKey, (i64, Row)>,
     pub file: File,
     pub size: u64,
+    /// Where the blocks allocated ahead of `size` end (`crate::prealloc`).
+    pub reserved: u64,
     pub synced: u64,
     pub opened: Instant,
     pub last_rt: i64,
@@ -391,9 +394,11 @@ impl JournalWriter {
             self.count_drop(unit, count, reason);
             return;
         }
+        let limit = self.shared.budget.seg_limit;
         let Some(seg) = self.seg.as_mut() else {
             return;
         };
+        seg.reserved = prealloc::reserve(&seg.file, seg.size, len, seg.reserved, limit);
         let res = if self.bb.fragmented() {
             seg.file.write_all(self.bb.finish_contiguous(input))
         } else {
@@ -412,12 +417,16 @@ impl JournalWriter {
                     sum,
                 });
                 seg.size += len;
+                let ahead = seg.reserved.saturating_sub(seg.size);
+                self.shared.ahead.store(ahead, Ordering::Relaxed);
                 seg.last_rt = seg.last_rt.max(sum.rt_max);
             }
             Err(e) => {
                 // A short write leaves a torn block: cut it so the next
                 // block starts on a boundary.
                 let _ = seg.file.set_len(seg.size);
+                seg.reserved = seg.size;
+                self.shared.ahead.store(0, Ordering::Relaxed);
                 // ENOSPC, a quota, or a file size limit: no room to write
                 // until `tick` finds some; other errors are this block's.
                 let reason = match no_room(&e) {
@@ -489,6 +498,7 @@ impl JournalWriter {
             open_rows: HashMap::new(),
             file,
             size: 0,
+            reserved: 0,
             synced: 0,
             opened: Instant::now(),
             last_rt: 0,

@@ -96,6 +96,19 @@ fn sigkill_mid_write_loses_nothing() {
     let _ = guard.0.wait();
 
     let j = open_owner(dir.path());
+    // The blocks the dead writer had allocated ahead of its segment's end
+    // were given back by the repair.
+    for seg in segment_files(dir.path()) {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(&seg).expect("segment");
+        assert!(
+            m.blocks() * 512 <= m.len().next_multiple_of(4096) + 4096,
+            "{} holds {} bytes in {} allocated",
+            seg.display(),
+            m.len(),
+            m.blocks() * 512
+        );
+    }
     let mut r = j.reader().expect("reader");
     let got = messages(&mut r, &Query::default());
     assert!(
