@@ -200,7 +200,15 @@ pub fn effective_uid() -> u32 {
     current_uid()
 }
 
+/// Read once per process: the CLI asks three times per command (paths, the
+/// runtime directory's owner, the socket's), and neither it nor daimond
+/// changes its own uid (services change theirs after `fork`, then `exec`).
 fn current_uid() -> u32 {
+    static UID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UID.get_or_init(read_current_uid)
+}
+
+fn read_current_uid() -> u32 {
     use std::io::Read;
     // Read from /proc rather than linking libc into this crate: the effective uid is
     // the second field of the `Uid:` line. Every CLI command starts here, so the
