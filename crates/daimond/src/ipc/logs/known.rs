@@ -35,6 +35,10 @@ pub async fn unknown_unit(
 ) -> Option<String> {
     let mut unknown: Vec<(String, String)> = Vec::new();
     for t in typed {
+        if loaded(supervisor, t).await {
+            continue;
+        }
+        // For the message (with its "did you mean"): what `status` says.
         let req = Request::Status {
             units: vec![unit_name(t)],
             log_lines: 0,
@@ -67,6 +71,19 @@ pub async fn unknown_unit(
         missing
     });
     check.await.ok().flatten()
+}
+
+/// Whether the supervisor has the unit loaded: its state alone, without the
+/// process walk a `status` makes (a `logs -n 1` polled in a loop asked for
+/// one each time, a third of daimond's work for such a poll).
+async fn loaded(supervisor: &SupervisorHandle, typed: &str) -> bool {
+    let req = Request::UnitStates {
+        units: vec![unit_name(typed)],
+    };
+    matches!(
+        supervisor.request(req).await,
+        Response::UnitStates(s) if s.len() == 1 && s[0].load_state != "not-found"
+    )
 }
 
 #[cfg(test)]
