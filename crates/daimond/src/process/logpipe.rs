@@ -101,16 +101,33 @@ fn start(
         let unit = origin.meta.unit.clone();
         let (open_msg, source) = origin.into_open(kept);
         let mut open = (!imported).then_some(open_msg);
+        let mut read_once = false;
+        let mut failing = false;
         loop {
             // Registered only while waiting: while the writer thread reads,
             // every write of the service into the pipe would be a new edge
             // and wake the event loop for nothing (about 400 wake-ups for
             // 100 MB from `cat`, 10 ms of CPU taken from the writer).
             let afd = match watch(&fd) {
-                Ok(a) => a,
-                Err(e) => {
+                Ok(a) => {
+                    failing = false;
+                    a
+                }
+                // Not even once: this pipe cannot be watched.
+                Err(e) if !read_once => {
                     tracing::warn!("cannot read the output of {unit}: {e}");
                     break;
+                }
+                // It was watched before (epoll out of memory or past
+                // max_user_watches for a moment): the service waits on its
+                // full pipe meanwhile, and nothing it wrote is lost.
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!("cannot watch the output of {unit} for now, retrying: {e}");
+                    }
+                    failing = true;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
                 }
             };
             let Ok(ready) = afd.readable().await else {
@@ -130,6 +147,7 @@ fn start(
                 // The daemon is ending: the store keeps the pipe.
                 return;
             }
+            read_once = true;
             let (done, outcome) = oneshot::channel();
             let fd = fd.clone();
             if log
