@@ -159,11 +159,11 @@ impl JournalWriter {
         self.commit();
         self.flush_index();
         if let Some(mut seg) = self.seg.take() {
-            if seg.reserved > seg.size {
-                prealloc::release(&seg.file, seg.size);
-                seg.reserved = seg.size;
-                self.shared.ahead.store(0, Ordering::Relaxed);
-            }
+            // Always, not only when `reserved` says so: an `fallocate` that
+            // ran out of room may have allocated part of its step.
+            prealloc::release(&seg.file, seg.size);
+            seg.reserved = seg.size;
+            self.shared.ahead.store(0, Ordering::Relaxed);
             let _ = self.db.execute(
                 "UPDATE segments SET state = ?2, size = ?3 WHERE id = ?1",
                 params![seg.id, SEG_SEALED, seg.size as i64],
