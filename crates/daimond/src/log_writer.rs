@@ -31,6 +31,7 @@ use daimon_journal::{JournalWriter, SourceId, SourceMeta, Stream};
 
 use crate::log_spool::{LiveSpool, Taken};
 use crate::process::fdstore::PipeMeta;
+use crate::process::logpipe::{Idle, idle_state};
 use tokio::sync::{mpsc, oneshot};
 
 /// Identifies one open pipe (one stream of one process), unique for the daemon's life.
@@ -254,15 +255,8 @@ fn linger(w: &mut JournalWriter, fd: &OwnedFd, others_waiting: &dyn Fn() -> bool
         return false;
     }
     w.commit();
-    let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd. EINTR or an error: not readable, the event
-    // loop takes the pipe back.
-    let ready = unsafe { libc::poll(&mut p, 1, LINGER_MS) };
-    ready == 1 && p.revents & libc::POLLIN != 0
+    // Empty, closed, EINTR or an error: the event loop takes the pipe back.
+    matches!(idle_state(fd, LINGER_MS), Idle::Data)
 }
 
 /// Reads `fd` (non-blocking) until it is empty or its turn is over

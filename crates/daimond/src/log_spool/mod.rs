@@ -57,7 +57,7 @@ use std::path::PathBuf;
 
 use crate::fdstore_keeper::spool;
 use crate::log_writer::SourceKey;
-use crate::process::logpipe::bytes_waiting;
+use crate::process::logpipe::{Idle, bytes_waiting, idle_state};
 
 /// Compacted past this size (it lives in the runtime directory, often RAM).
 const COMPACT_AT: u64 = 4 << 20;
@@ -159,7 +159,7 @@ impl LiveSpool {
         }
         let mut waiting = bytes_waiting(fd).unwrap_or(0);
         if waiting == 0 {
-            match idle_state(fd) {
+            match idle_state(fd, 0) {
                 Idle::Empty => return Some(Taken::Drained),
                 Idle::Closed => return Some(Taken::Eof),
                 // Written since: FIONREAD says how much now.
@@ -400,40 +400,11 @@ fn splice_to(fd: &OwnedFd, f: &File, at: u64, want: usize) -> (usize, Stop) {
         if n == 0 {
             return (moved, Stop::Eof);
         }
-        match std::io::Error::last_os_error().raw_os_error() {
-            Some(libc::EINTR) => {}
-            Some(libc::EAGAIN) => return (moved, Stop::Drained),
-            Some(libc::EINVAL) => return (moved, Stop::Unsupported),
-            _ => return (moved, Stop::Eof),
+        if let Some(stop) = Stop::after(&std::io::Error::last_os_error()) {
+            return (moved, stop);
         }
     }
     (moved, Stop::Full)
-}
-
-/// What `poll(2)` says of a pipe that had no byte waiting.
-enum Idle {
-    Empty,
-    /// Every writer closed it and it is empty (POLLHUP without POLLIN).
-    Closed,
-    /// Bytes arrived since.
-    Data,
-    /// An error or an event this code does not expect.
-    Unknown,
-}
-
-fn idle_state(fd: &OwnedFd) -> Idle {
-    let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, timeout 0 (never waits).
-    match unsafe { libc::poll(&mut p, 1, 0) } {
-        0 => Idle::Empty,
-        1 if p.revents & libc::POLLIN != 0 => Idle::Data,
-        1 if p.revents == libc::POLLHUP => Idle::Closed,
-        _ => Idle::Unknown,
-    }
 }
 
 /// Closes spool files that compaction replaced, on a thread of its own:

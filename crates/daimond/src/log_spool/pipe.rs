@@ -93,13 +93,11 @@ impl SpoolPipe {
             match splice(from, &self.write, want - moved) {
                 Ok(0) => break Stop::Eof,
                 Ok(n) => moved += n,
-                Err(e) => match e.raw_os_error() {
-                    Some(libc::EINTR) => {}
-                    Some(libc::EAGAIN) => break Stop::Drained,
-                    // Not a pipe (a pty master).
-                    Some(libc::EINVAL) => break Stop::Unsupported,
-                    _ => break Stop::Eof,
-                },
+                Err(e) => {
+                    if let Some(stop) = Stop::after(&e) {
+                        break stop;
+                    }
+                }
             }
         };
         self.held = moved;
@@ -180,9 +178,7 @@ struct Trash {
 impl Trash {
     fn start() -> Trash {
         let made = (|| -> io::Result<OwnedFd> {
-            let (r, w) = pipe()?;
-            // SAFETY: as in `new_pipe`.
-            unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, CAPACITY) };
+            let (r, w) = new_pipe()?;
             // The thread waits for data: its end blocks.
             // SAFETY: fcntl on a descriptor we own, integer arguments only.
             unsafe { libc::fcntl(r.as_raw_fd(), libc::F_SETFL, 0) };
@@ -220,6 +216,20 @@ pub enum Stop {
     Eof,
     /// splice(2) cannot take from this descriptor (EINVAL: not a pipe).
     Unsupported,
+}
+
+impl Stop {
+    /// Why a `splice` out of a service's pipe that failed with `e` stops;
+    /// `None`: interrupted, call again.
+    pub fn after(e: &io::Error) -> Option<Stop> {
+        match e.raw_os_error() {
+            Some(libc::EINTR) => None,
+            Some(libc::EAGAIN) => Some(Stop::Drained),
+            // Not a pipe (a pty master).
+            Some(libc::EINVAL) => Some(Stop::Unsupported),
+            _ => Some(Stop::Eof),
+        }
+    }
 }
 
 /// A non-blocking pipe of daimond's own.

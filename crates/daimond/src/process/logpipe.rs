@@ -198,6 +198,34 @@ pub(crate) fn bytes_waiting(fd: &OwnedFd) -> Option<usize> {
     (r == 0).then_some(bytes.max(0) as usize)
 }
 
+/// What `poll(2)` says of a pipe that had no byte waiting.
+pub(crate) enum Idle {
+    Empty,
+    /// Every writer closed it and it is empty (POLLHUP without POLLIN).
+    Closed,
+    /// Bytes arrived since.
+    Data,
+    /// An error (EINTR too) or an event this code does not expect.
+    Unknown,
+}
+
+/// The state of a pipe that had no byte waiting, after waiting up to
+/// `timeout_ms` for one (0: none).
+pub(crate) fn idle_state(fd: &OwnedFd, timeout_ms: libc::c_int) -> Idle {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    match unsafe { libc::poll(&mut p, 1, timeout_ms) } {
+        0 => Idle::Empty,
+        1 if p.revents & libc::POLLIN != 0 => Idle::Data,
+        1 if p.revents == libc::POLLHUP => Idle::Closed,
+        _ => Idle::Unknown,
+    }
+}
+
 fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
     // SAFETY: fcntl on a descriptor we own, integer arguments only.
     let ok = unsafe {

@@ -203,10 +203,7 @@ pub fn store(
     let mut resumed = false;
     for c in chunks {
         if stored.is_some_and(|s| c.mono <= s) {
-            if c.carry {
-                w.forget_partial(id);
-            }
-            w.replay(id, &c.data);
+            replay(w, id, c);
             replayed = Some(c.mono);
             continue;
         }
@@ -227,11 +224,19 @@ pub fn store(
 /// Stores chunk `c` of `id`, or, for a `CARRY`, makes it the partial line.
 fn add(w: &mut JournalWriter, id: SourceId, c: &Chunk) {
     if c.carry {
-        w.forget_partial(id);
-        w.replay(id, &c.data);
+        replay(w, id, c);
     } else {
         w.ingest_at(id, &c.data, c.rt, c.mono);
     }
+}
+
+/// Rebuilds `id`'s partial line from chunk `c`, already stored: a `CARRY`
+/// is the partial line itself, other chunks continue it.
+fn replay(w: &mut JournalWriter, id: SourceId, c: &Chunk) {
+    if c.carry {
+        w.forget_partial(id);
+    }
+    w.replay(id, &c.data);
 }
 
 /// The replayed partial line is the one to continue only if the newest
